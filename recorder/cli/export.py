@@ -1,0 +1,3 @@
+"""rtrec export commands."""
+
+from recorder.cli.app import cli  # noqa: F401

@@ -1,0 +1,3 @@
+"""rtrec record commands."""
+
+from recorder.cli.app import cli  # noqa: F401

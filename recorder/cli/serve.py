@@ -1,0 +1,3 @@
+"""rtrec serve commands."""
+
+from recorder.cli.app import cli  # noqa: F401

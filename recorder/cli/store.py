@@ -1,0 +1,3 @@
+"""rtrec store commands."""
+
+from recorder.cli.app import cli  # noqa: F401

@@ -1,0 +1,38 @@
+"""What crossed the socket: one frame, its direction and when it crossed.
+
+The raw frame is the record; typed events are a view decoded from it (see recorder.decode).
+Everything that moves frames (proxy, store, replay, serve) speaks this type.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+
+class Direction(enum.StrEnum):
+    """Who sent the frame: the client app (outbound) or the Realtime server (inbound)."""
+
+    CLIENT = "client"
+    SERVER = "server"
+
+
+class Opcode(enum.IntEnum):
+    """WebSocket data opcodes (RFC 6455); the Realtime API uses TEXT, BINARY is kept as is."""
+
+    TEXT = 1
+    BINARY = 2
+
+
+@dataclass(slots=True, frozen=True)
+class Frame:
+    """One WebSocket data frame as it crossed the wire.
+
+    t_ns is monotonic time since the session started, in nanoseconds. data is the exact payload:
+    UTF-8 bytes for text frames, raw bytes for binary frames.
+    """
+
+    direction: Direction
+    t_ns: int
+    opcode: Opcode
+    data: bytes
