@@ -1,0 +1,152 @@
+"""diff_events: which fields differ, which are volatile; describe_mismatch: the readable message."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from recorder.matching import describe_mismatch, diff_events
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "shared" / "protocol" / "examples"
+
+
+def text_item(text: str, *, item_id: str | None = None, event_id: str | None = None) -> dict:
+    event: dict = {
+        "type": "conversation.item.create",
+        "item": {
+            "type": "message",
+            "role": "user",
+            "content": [{"type": "input_text", "text": text}],
+        },
+    }
+    if item_id is not None:
+        event["item"]["id"] = item_id
+    if event_id is not None:
+        event["event_id"] = event_id
+    return event
+
+
+def test_identical_events_match() -> None:
+    assert diff_events(text_item("hi"), text_item("hi")) == []
+
+
+def test_a_changed_text_is_named_by_its_dotted_path() -> None:
+    assert diff_events(text_item("hi"), text_item("hello")) == ["item.content[0].text"]
+
+
+def test_bytes_and_dicts_compare_by_value_not_by_spelling() -> None:
+    spaced = json.dumps(text_item("hi"), indent=2).encode()
+    compact = json.dumps(text_item("hi"), separators=(",", ":"))
+    assert diff_events(spaced, compact) == []
+    assert diff_events(spaced, text_item("ho")) == ["item.content[0].text"]
+
+
+def test_event_id_is_ignored_at_any_depth() -> None:
+    left = {"type": "response.cancel", "event_id": "evt_1", "x": {"event_id": "a"}}
+    right = {"type": "response.cancel", "event_id": "evt_2", "x": {"event_id": "b"}}
+    assert diff_events(left, right) == []
+
+
+def test_client_chosen_item_id_is_ignored_on_create() -> None:
+    assert diff_events(text_item("hi", item_id="item_a"), text_item("hi", item_id="item_b")) == []
+    assert diff_events(text_item("hi", item_id="item_a"), text_item("hi")) == []
+
+
+def test_item_id_that_names_a_server_item_is_compared() -> None:
+    left = {"type": "conversation.item.truncate", "item_id": "item_1", "audio_end_ms": 10}
+    right = {"type": "conversation.item.truncate", "item_id": "item_2", "audio_end_ms": 10}
+    assert diff_events(left, right) == ["item_id"]
+
+
+def test_inline_input_ids_are_volatile_but_item_references_are_not() -> None:
+    def create(ref: str, inline: str) -> dict:
+        return {
+            "type": "response.create",
+            "response": {
+                "input": [
+                    {"type": "item_reference", "id": ref},
+                    {"type": "message", "id": inline, "role": "user", "content": []},
+                ]
+            },
+        }
+
+    assert diff_events(create("item_1", "mine_a"), create("item_1", "mine_b")) == []
+    assert diff_events(create("item_1", "mine_a"), create("item_9", "mine_a")) == [
+        "response.input[0].id"
+    ]
+
+
+def test_absent_and_null_are_equal_but_absent_and_value_are_not() -> None:
+    base = {"type": "conversation.item.create", "item": {"type": "message"}}
+    with_null = {**base, "previous_item_id": None}
+    with_value = {**base, "previous_item_id": "item_1"}
+    assert diff_events(base, with_null) == []
+    assert diff_events(base, with_value) == ["previous_item_id"]
+
+
+def test_list_length_differences_name_the_extra_elements() -> None:
+    left = {"type": "session.update", "session": {"tools": [{"name": "a"}]}}
+    right = {"type": "session.update", "session": {"tools": [{"name": "a"}, {"name": "b"}]}}
+    assert diff_events(left, right) == ["session.tools[1]"]
+
+
+def test_a_boolean_is_not_a_number() -> None:
+    assert diff_events({"type": "t", "v": True}, {"type": "t", "v": 1}) == ["v"]
+    assert diff_events({"type": "t", "v": 1}, {"type": "t", "v": 1.0}) == []
+
+
+def test_type_change_is_reported() -> None:
+    assert "type" in diff_events({"type": "response.create"}, {"type": "response.cancel"})
+
+
+def test_non_json_frames_compare_as_bytes() -> None:
+    assert diff_events(b"\x00\x01", b"\x00\x01") == []
+    assert diff_events(b"\x00\x01", b"\x00\x02") == ["$"]
+    assert diff_events(b"not json", text_item("hi")) == ["$"]
+
+
+def test_describe_mismatch_names_types_fields_and_both_values() -> None:
+    expected, actual = text_item("hi"), text_item("hello")
+    message = describe_mismatch(expected, actual, diff_events(expected, actual))
+    assert message == (
+        'expected client event "conversation.item.create", received "conversation.item.create"; '
+        '1 field differs: item.content[0].text: expected "hi", received "hello".'
+    )
+    assert "\n" not in message
+
+
+def test_describe_mismatch_abbreviates_audio_and_marks_absent_fields() -> None:
+    audio = "QUJD" * 5000
+    expected = {"type": "input_audio_buffer.append", "audio": audio}
+    actual = {"type": "input_audio_buffer.commit"}
+    message = describe_mismatch(expected, actual, diff_events(expected, actual))
+    assert '"input_audio_buffer.append"' in message and '"input_audio_buffer.commit"' in message
+    assert "audio: expected" in message and "received (absent)" in message
+    assert f"({len(audio) + 2} chars)" in message
+    assert len(message) < 400
+
+
+def test_describe_mismatch_limits_the_number_of_fields_shown() -> None:
+    expected = {"type": "t", **{f"f{i}": i for i in range(12)}}
+    actual = {"type": "t", **{f"f{i}": -i - 1 for i in range(12)}}
+    paths = diff_events(expected, actual)
+    assert len(paths) == 12
+    message = describe_mismatch(expected, actual, paths)
+    assert "and 4 more field(s)" in message
+
+
+@pytest.mark.skipif(not EXAMPLES.exists(), reason="needs /work/shared protocol examples")
+@pytest.mark.parametrize("protocol", ["beta", "ga"])
+def test_every_official_client_example_matches_itself_with_a_new_event_id(protocol: str) -> None:
+    checked = 0
+    for path in sorted((EXAMPLES / protocol).glob("client.*.json")):
+        try:
+            example = json.loads(path.read_text())
+        except json.JSONDecodeError:
+            continue  # a few official examples are not strict JSON
+        renamed = {**example, "event_id": "event_from_another_run"}
+        assert diff_events(path.read_bytes(), renamed) == [], path.name
+        checked += 1
+    assert checked >= 8
