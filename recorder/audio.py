@@ -1,0 +1,197 @@
+"""Audio formats of the Realtime API, G.711 codecs and WAV writing.
+
+The session says what the audio is (beta: 'pcm16' | 'g711_ulaw' | 'g711_alaw'; GA: {"type":
+"audio/pcm", "rate": 24000} | {"type": "audio/pcmu"} | {"type": "audio/pcma"}); AudioFormat is
+that setting as a value, and everything that turns bytes into time or into PCM goes through it,
+so nothing assumes 24 kHz.
+
+The G.711 codecs follow ITU-T G.711 as implemented in the public-domain Sun reference (g711.c,
+the same algorithm as the stdlib's deprecated audioop): decode tables of 256 entries and encode
+tables over all 65,536 16-bit samples, applied with numpy so a whole chunk is one lookup.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from recorder.errors import RtrecError
+
+PCM16 = "pcm16"
+G711_ULAW = "g711_ulaw"
+G711_ALAW = "g711_alaw"
+
+# Wire names of both protocol versions -> our (beta-style) name. GA's audio/pcm carries a rate.
+_BETA_NAMES = {PCM16: PCM16, G711_ULAW: G711_ULAW, G711_ALAW: G711_ALAW}
+_GA_TYPES = {"audio/pcm": PCM16, "audio/pcmu": G711_ULAW, "audio/pcma": G711_ALAW}
+_G711_RATE = 8000
+_DEFAULT_PCM_RATE = 24000
+
+
+@dataclass(frozen=True, slots=True)
+class AudioFormat:
+    """One audio encoding: 'pcm16' (16-bit little-endian mono) or G.711 mu-law / A-law."""
+
+    name: str
+    sample_rate: int
+
+    @property
+    def sample_width(self) -> int:
+        """Bytes per sample as the audio crosses the wire (2 for pcm16, 1 for G.711)."""
+        return 2 if self.name == PCM16 else 1
+
+    @property
+    def bytes_per_ms(self) -> int:
+        """Wire bytes per millisecond: 48 for pcm16 at 24 kHz, 8 for G.711."""
+        return self.sample_rate * self.sample_width // 1000
+
+    @property
+    def is_g711(self) -> bool:
+        return self.name != PCM16
+
+    def duration_ms(self, byte_count: int) -> float:
+        """How long byte_count wire bytes of this format play, in milliseconds."""
+        return byte_count * 1000 / (self.sample_rate * self.sample_width)
+
+    def bytes_for_ms(self, ms: float) -> int:
+        """Wire bytes that play for ms milliseconds, rounded down to a whole sample."""
+        samples = int(ms * self.sample_rate // 1000)
+        return max(samples, 0) * self.sample_width
+
+    def to_pcm16(self, data: bytes) -> bytes:
+        """Wire bytes of this format as 16-bit little-endian PCM at self.sample_rate."""
+        if self.name == G711_ULAW:
+            return ulaw_decode(data)
+        if self.name == G711_ALAW:
+            return alaw_decode(data)
+        return data[: len(data) - len(data) % 2]  # a stray odd byte is half a sample
+
+    @classmethod
+    def from_wire(cls, value: Any) -> AudioFormat:
+        """The format named by a session setting, beta or GA.
+
+        Accepts a beta string, a GA dict, or any object with GA attributes `type` (and `rate`),
+        such as a decoded msgspec Struct. None means the API default, pcm16 at 24 kHz.
+        """
+        if value is None:
+            return PCM16_24K
+        if isinstance(value, AudioFormat):
+            return value
+        if isinstance(value, str):
+            if value in _BETA_NAMES:
+                return _by_name(_BETA_NAMES[value], None)
+            if value in _GA_TYPES:
+                return _by_name(_GA_TYPES[value], None)
+            raise RtrecError(_unknown(value))
+        if isinstance(value, Mapping):
+            type_name, rate = value.get("type"), value.get("rate")
+        else:
+            type_name, rate = getattr(value, "type", None), getattr(value, "rate", None)
+        if isinstance(type_name, str) and type_name in _GA_TYPES:
+            if rate is not None and not isinstance(rate, int):
+                raise RtrecError(_unknown(value))
+            return _by_name(_GA_TYPES[type_name], rate)
+        raise RtrecError(_unknown(value))
+
+
+def _by_name(name: str, rate: int | None) -> AudioFormat:
+    if name == PCM16:
+        return AudioFormat(PCM16, rate or _DEFAULT_PCM_RATE)
+    return AudioFormat(name, _G711_RATE)  # G.711 is 8 kHz by definition
+
+
+def _unknown(value: Any) -> str:
+    return (
+        f"unknown audio format {value!r}: expected 'pcm16', 'g711_ulaw', 'g711_alaw' or "
+        "{'type': 'audio/pcm' | 'audio/pcmu' | 'audio/pcma'}"
+    )
+
+
+PCM16_24K = AudioFormat(PCM16, 24000)
+G711_ULAW_8K = AudioFormat(G711_ULAW, _G711_RATE)
+G711_ALAW_8K = AudioFormat(G711_ALAW, _G711_RATE)
+
+
+# --- G.711 tables (ITU-T G.711, Sun g711.c) -------------------------------------------------
+
+_ULAW_BIAS = 0x84
+_ULAW_CLIP = 8159  # in 14-bit magnitude, after dropping the 2 low bits of a 16-bit sample
+_ULAW_SEG_END = np.array([0x3F, 0x7F, 0xFF, 0x1FF, 0x3FF, 0x7FF, 0xFFF, 0x1FFF])
+_ALAW_SEG_END = np.array([0x1F, 0x3F, 0x7F, 0xFF, 0x1FF, 0x3FF, 0x7FF, 0xFFF])
+
+
+def _ulaw_decode_table() -> np.ndarray:
+    code = ~np.arange(256, dtype=np.int32) & 0xFF
+    magnitude = (((code & 0x0F) << 3) + _ULAW_BIAS) << ((code & 0x70) >> 4)
+    return np.where(code & 0x80, _ULAW_BIAS - magnitude, magnitude - _ULAW_BIAS).astype("<i2")
+
+
+def _alaw_decode_table() -> np.ndarray:
+    code = np.arange(256, dtype=np.int32) ^ 0x55
+    segment = (code & 0x70) >> 4
+    mantissa = (code & 0x0F) << 4
+    magnitude = np.where(
+        segment == 0, mantissa + 8, (mantissa + 0x108) << np.maximum(segment - 1, 0)
+    )
+    return np.where(code & 0x80, magnitude, -magnitude).astype("<i2")
+
+
+def _all_samples() -> np.ndarray:
+    """Every 16-bit sample, indexed by its unsigned bit pattern (so table[u16 view] works)."""
+    return np.arange(65536, dtype=np.uint16).view(np.int16).astype(np.int32)
+
+
+def _ulaw_encode_table() -> np.ndarray:
+    pcm = _all_samples() >> 2
+    mask = np.where(pcm < 0, 0x7F, 0xFF)
+    magnitude = np.minimum(np.abs(pcm), _ULAW_CLIP) + (_ULAW_BIAS >> 2)
+    segment = np.searchsorted(_ULAW_SEG_END, magnitude)  # first end >= magnitude
+    code = (segment << 4) | ((magnitude >> (segment + 1)) & 0x0F)
+    code = np.where(segment >= 8, 0x7F, code)
+    return (code ^ mask).astype(np.uint8)
+
+
+def _alaw_encode_table() -> np.ndarray:
+    pcm = _all_samples() >> 3
+    mask = np.where(pcm >= 0, 0xD5, 0x55)
+    magnitude = np.where(pcm >= 0, pcm, -pcm - 1)
+    segment = np.searchsorted(_ALAW_SEG_END, magnitude)
+    shift = np.where(segment < 2, 1, segment)
+    code = (np.minimum(segment, 7) << 4) | ((magnitude >> shift) & 0x0F)
+    code = np.where(segment >= 8, 0x7F, code)
+    return (code ^ mask).astype(np.uint8)
+
+
+_ULAW_TO_PCM = _ulaw_decode_table()
+_ALAW_TO_PCM = _alaw_decode_table()
+_PCM_TO_ULAW = _ulaw_encode_table()
+_PCM_TO_ALAW = _alaw_encode_table()
+
+
+def _pcm_samples(data: bytes) -> np.ndarray:
+    """PCM16 little-endian bytes as unsigned sample patterns; a stray odd byte is dropped."""
+    usable = len(data) - len(data) % 2
+    return np.frombuffer(data, dtype="<u2", count=usable // 2)
+
+
+def ulaw_decode(data: bytes) -> bytes:
+    """G.711 mu-law bytes -> PCM16 little-endian (two bytes per input byte)."""
+    return bytes(_ULAW_TO_PCM[np.frombuffer(data, dtype=np.uint8)].tobytes())
+
+
+def alaw_decode(data: bytes) -> bytes:
+    """G.711 A-law bytes -> PCM16 little-endian (two bytes per input byte)."""
+    return bytes(_ALAW_TO_PCM[np.frombuffer(data, dtype=np.uint8)].tobytes())
+
+
+def ulaw_encode(data: bytes) -> bytes:
+    """PCM16 little-endian -> G.711 mu-law (one byte per sample)."""
+    return bytes(_PCM_TO_ULAW[_pcm_samples(data)].tobytes())
+
+
+def alaw_encode(data: bytes) -> bytes:
+    """PCM16 little-endian -> G.711 A-law (one byte per sample)."""
+    return bytes(_PCM_TO_ALAW[_pcm_samples(data)].tobytes())
