@@ -12,8 +12,13 @@ tables over all 65,536 16-bit samples, applied with numpy so a whole chunk is on
 
 from __future__ import annotations
 
+import bisect
+import math
+import os
+import struct
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -195,3 +200,176 @@ def ulaw_encode(data: bytes) -> bytes:
 def alaw_encode(data: bytes) -> bytes:
     """PCM16 little-endian -> G.711 A-law (one byte per sample)."""
     return bytes(_PCM_TO_ALAW[_pcm_samples(data)].tobytes())
+
+
+# --- Resampling -------------------------------------------------------------------------------
+
+
+def resample(samples: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
+    """Mono int16 samples at from_rate as int16 samples at to_rate.
+
+    A whole upward ratio (8 kHz G.711 -> 24 kHz) repeats each sample: exact, stateless across
+    chunks, and adds nothing that was not in the source. Any other ratio interpolates linearly
+    (numpy.interp) within the chunk.
+    """
+    if from_rate == to_rate or samples.size == 0:
+        return samples
+    if to_rate % from_rate == 0:
+        return np.repeat(samples, to_rate // from_rate)
+    count = samples.size * to_rate // from_rate
+    positions = np.arange(count) * (from_rate / to_rate)
+    source = np.arange(samples.size)
+    return np.round(np.interp(positions, source, samples)).astype(np.int16)
+
+
+def pcm16_samples(pcm: bytes) -> np.ndarray:
+    """PCM16 little-endian bytes as an int16 array (a stray odd byte is dropped)."""
+    return np.frombuffer(pcm, dtype="<i2", count=len(pcm) // 2)
+
+
+# --- Streaming WAV writing --------------------------------------------------------------------
+
+_HEADER_SIZE = 44
+_MAX_DATA_BYTES = 0xFFFFFFFF - _HEADER_SIZE  # RIFF sizes are 32-bit
+
+
+class WavWriter:
+    """A 16-bit PCM WAV file written as it streams, mono or stereo.
+
+    `append` adds samples at the end (mono files). `place` writes one channel of a stereo file
+    at a given frame: silence elsewhere comes from the file itself (a seek past the end reads
+    back as zeros), and where the other channel already has sound it is read, merged and
+    written back, so the whole timeline never sits in memory. The header's sizes are written
+    on close.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], sample_rate: int, channels: int = 1) -> None:
+        self.path = Path(path)
+        self.sample_rate = sample_rate
+        self.channels = channels
+        self._frame_bytes = 2 * channels
+        self._file = open(self.path, "w+b")  # noqa: SIM115  (closed in close())
+        self._file.write(_wav_header(sample_rate, channels, 0))
+        self.frames = 0  # frames in the file: the end of the furthest write
+
+    def append(self, samples: np.ndarray) -> None:
+        """Add interleaved int16 samples at the end of the file."""
+        self._write_at(self.frames, samples.astype("<i2", copy=False))
+
+    def place(self, frame: int, channel: int, samples: np.ndarray) -> None:
+        """Write mono int16 samples into one channel, starting at frame (0 = the start)."""
+        if self.channels == 1:
+            self._write_at(frame, samples.astype("<i2", copy=False))
+            return
+        count = samples.size
+        block = np.zeros((count, self.channels), dtype="<i2")
+        overlap = min(self.frames, frame + count) - frame  # frames already holding sound
+        if overlap > 0:
+            self._file.seek(_HEADER_SIZE + frame * self._frame_bytes)
+            existing = self._file.read(overlap * self._frame_bytes)
+            block[:overlap] = np.frombuffer(existing, dtype="<i2").reshape(-1, self.channels)
+        block[:, channel] = samples
+        self._write_at(frame, block)
+
+    def _write_at(self, frame: int, data: np.ndarray) -> None:
+        end = frame + data.size // self.channels
+        if end * self._frame_bytes > _MAX_DATA_BYTES:
+            raise RtrecError(
+                f"{self.path}: the audio is longer than a WAV file can hold (4 GiB); "
+                "export a shorter session"
+            )
+        if frame != self.frames or self._file.tell() != _HEADER_SIZE + frame * self._frame_bytes:
+            self._file.seek(_HEADER_SIZE + frame * self._frame_bytes)
+        self._file.write(data.tobytes())
+        self.frames = max(self.frames, end)
+
+    def extend_to(self, frames: int) -> None:
+        """Make the file at least `frames` long, with silence at the end."""
+        if frames > self.frames:
+            self._file.truncate(_HEADER_SIZE + frames * self._frame_bytes)
+            self.frames = frames
+
+    @property
+    def duration_ms(self) -> float:
+        return self.frames * 1000 / self.sample_rate
+
+    def close(self) -> None:
+        if self._file.closed:
+            return
+        self._file.truncate(_HEADER_SIZE + self.frames * self._frame_bytes)
+        self._file.seek(0)
+        self._file.write(_wav_header(self.sample_rate, self.channels, self.frames))
+        self._file.close()
+
+    def __enter__(self) -> WavWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _wav_header(sample_rate: int, channels: int, frames: int) -> bytes:
+    data_bytes = frames * 2 * channels
+    return struct.pack(
+        "<4sI4s4sIHHIIHH4sI",
+        b"RIFF", 36 + data_bytes, b"WAVE",
+        b"fmt ", 16, 1, channels, sample_rate, sample_rate * 2 * channels, 2 * channels, 16,
+        b"data", data_bytes,
+    )  # fmt fields: PCM (1), channels, rate, byte rate, block align, bits per sample
+
+
+# --- Timeline placement -----------------------------------------------------------------------
+
+# A gap shorter than this between two chunks of a live stream is network jitter, not silence.
+STREAM_JITTER_MS = 100.0
+
+
+class StreamPlacement:
+    """Places a live input stream (the user's microphone) on the conversation timeline.
+
+    Each chunk was captured before it was sent, so it starts at (received - duration), but
+    never before the previous chunk ends (a client that uploads faster than real time is laid
+    end to end), and a gap shorter than STREAM_JITTER_MS is closed so jitter does not chop the
+    audio. `runs` remembers where each stretch of the stream landed, to map stream offsets
+    (audio_start_ms / audio_end_ms of a turn) onto the timeline.
+    """
+
+    def __init__(self, jitter_ms: float = STREAM_JITTER_MS) -> None:
+        self.jitter_ms = jitter_ms
+        self.stream_ms = 0.0  # how much of the stream has been placed
+        self.end_ms = 0.0  # where on the timeline the last chunk ends
+        self.runs: list[tuple[float, float]] = []  # (stream offset, timeline start) per stretch
+
+    def place(self, received_ms: float, duration_ms: float) -> float:
+        """Timeline start of the next chunk, received at received_ms and lasting duration_ms."""
+        start = max(received_ms - duration_ms, self.end_ms)
+        if start - self.end_ms <= self.jitter_ms and self.runs:
+            start = self.end_ms
+        if not self.runs or start != self.end_ms:
+            self.runs.append((self.stream_ms, start))
+        self.stream_ms += duration_ms
+        self.end_ms = start + duration_ms
+        return start
+
+    def to_timeline(self, stream_ms: float) -> float:
+        """Where stream offset stream_ms landed on the timeline."""
+        if not self.runs:
+            return stream_ms
+        index = bisect.bisect_right(self.runs, (stream_ms, math.inf)) - 1
+        offset, start = self.runs[max(index, 0)]
+        return start + (stream_ms - offset)
+
+
+def place_utterances(spans: list[tuple[float, float]]) -> list[float]:
+    """Timeline starts for utterances on one channel, each given as (earliest start, duration).
+
+    An utterance starts at its earliest start unless the one before it on the channel is still
+    playing: then it is shifted to start when that one ends, so each utterance stays whole.
+    """
+    starts: list[float] = []
+    channel_free_at = 0.0
+    for earliest, duration in spans:
+        start = max(earliest, channel_free_at)
+        starts.append(start)
+        channel_free_at = start + duration
+    return starts

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import struct
 import warnings
+import wave
+from pathlib import Path
 
 import msgspec
 import numpy as np
@@ -14,8 +16,13 @@ from recorder.audio import (
     G711_ULAW_8K,
     PCM16_24K,
     AudioFormat,
+    StreamPlacement,
+    WavWriter,
     alaw_decode,
     alaw_encode,
+    pcm16_samples,
+    place_utterances,
+    resample,
     ulaw_decode,
     ulaw_encode,
 )
@@ -154,3 +161,84 @@ def test_to_pcm16_decodes_g711_and_keeps_pcm() -> None:
     assert PCM16_24K.to_pcm16(pcm(1, -2, 3)) == pcm(1, -2, 3)
     assert PCM16_24K.to_pcm16(pcm(1, 2) + b"\x05") == pcm(1, 2)  # half a sample is dropped
     assert ulaw_encode(pcm(5) + b"\x01") == ulaw_encode(pcm(5))
+
+
+# --- resampling, WAV writing, placement -------------------------------------------------------
+
+def read_wav(path: Path) -> tuple[int, int, np.ndarray]:
+    with wave.open(str(path), "rb") as wav:
+        assert wav.getsampwidth() == 2
+        data = np.frombuffer(wav.readframes(wav.getnframes()), dtype="<i2")
+        return wav.getframerate(), wav.getnchannels(), data.reshape(-1, wav.getnchannels())
+
+
+def test_resample_repeats_samples_for_a_whole_ratio() -> None:
+    source = np.array([1, -2, 3], dtype=np.int16)
+    assert resample(source, 8000, 24000).tolist() == [1, 1, 1, -2, -2, -2, 3, 3, 3]
+    assert resample(source, 24000, 24000) is source
+
+
+def test_resample_interpolates_any_other_ratio() -> None:
+    source = np.array([0, 100, 200, 300], dtype=np.int16)
+    out = resample(source, 16000, 24000)
+    assert out.size == 6
+    assert out.dtype == np.int16
+    assert out.tolist() == [0, 67, 133, 200, 267, 300]
+
+
+def test_mono_writer_streams_and_the_header_matches(tmp_path: Path) -> None:
+    path = tmp_path / "a.wav"
+    with WavWriter(path, 8000) as writer:
+        writer.append(pcm16_samples(pcm(1, 2, 3)))
+        writer.append(pcm16_samples(pcm(4)))
+        assert writer.duration_ms == 0.5
+    rate, channels, data = read_wav(path)
+    assert (rate, channels) == (8000, 1)
+    assert data[:, 0].tolist() == [1, 2, 3, 4]
+
+
+def test_stereo_place_keeps_each_channel_and_silence_between(tmp_path: Path) -> None:
+    path = tmp_path / "s.wav"
+    with WavWriter(path, 1000, channels=2) as writer:
+        writer.place(5, 1, np.array([7, 8, 9], dtype=np.int16))  # right, past the end
+        writer.place(2, 0, np.array([1, 2, 3, 4], dtype=np.int16))  # left, overlaps the right
+        writer.place(0, 0, np.array([5], dtype=np.int16))
+        writer.extend_to(10)
+    _, channels, data = read_wav(path)
+    assert channels == 2
+    assert data[:, 0].tolist() == [5, 0, 1, 2, 3, 4, 0, 0, 0, 0]
+    assert data[:, 1].tolist() == [0, 0, 0, 0, 0, 7, 8, 9, 0, 0]
+
+
+def test_writer_refuses_a_file_wav_cannot_hold(tmp_path: Path) -> None:
+    with WavWriter(tmp_path / "big.wav", 24000) as writer, pytest.raises(RtrecError) as caught:
+        writer.place(2**31, 0, np.array([1], dtype=np.int16))
+    assert "longer than a WAV file can hold" in str(caught.value)
+
+
+def test_stream_placement_real_time_chunks_stay_end_to_end() -> None:
+    placement = StreamPlacement()
+    # 100 ms chunks, each sent when captured, with up to 30 ms of jitter
+    starts = [placement.place(received, 100) for received in (100, 230, 310, 400)]
+    assert starts == [0, 100, 200, 300]
+    assert placement.runs == [(0, 0)]
+
+
+def test_stream_placement_a_pause_in_sending_is_silence() -> None:
+    placement = StreamPlacement()
+    placement.place(100, 100)
+    assert placement.place(2100, 100) == 2000  # the client stopped sending for ~2 s
+    assert placement.runs == [(0, 0), (100, 2000)]
+    assert placement.to_timeline(50) == 50
+    assert placement.to_timeline(150) == 2050
+
+
+def test_stream_placement_an_upload_faster_than_real_time_is_laid_end_to_end() -> None:
+    placement = StreamPlacement()
+    starts = [placement.place(5, 1000) for _ in range(3)]
+    assert starts == [0, 1000, 2000]
+    assert placement.to_timeline(2500) == 2500
+
+
+def test_place_utterances_shifts_an_overlapping_one_after_the_previous() -> None:
+    assert place_utterances([(0, 1000), (500, 1000), (5000, 10)]) == [0, 1000, 5000]
