@@ -1,0 +1,89 @@
+"""The engine behind an event log: SQLite (WAL) or PostgreSQL, and their few SQL differences."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from recorder.errors import RtrecError
+from recorder.store.failures import explain
+from recorder.store.urls import Target
+
+# Frames with their audio cut out are ~2 KB; big pages keep the slack at page ends small.
+SQLITE_PAGE_SIZE = 32768
+
+
+class Database:
+    """An async engine plus: one writer at a time, dialect-specific SQL, errors as one line."""
+
+    def __init__(self, target: Target, *, busy_timeout: float = 5.0) -> None:
+        self.target = target
+        self.display = target.display
+        if target.path is not None:
+            if target.path.is_dir():
+                raise RtrecError(f"{target.path} is a directory: give a database file path")
+            if not target.path.parent.is_dir():
+                raise RtrecError(
+                    f"cannot create {target.path}: directory {target.path.parent} does not exist"
+                )
+            self.engine: AsyncEngine = create_async_engine(
+                target.url, connect_args={"timeout": busy_timeout}
+            )
+            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+        else:
+            self.engine = create_async_engine(target.url, pool_pre_ping=False)
+        # SQLite has one writer; serializing our own writes avoids waiting on our own locks.
+        self.write_lock = asyncio.Lock()
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.target.is_sqlite
+
+    def sql(self, statement: str) -> str:
+        """`statement` written with '?' placeholders, in this driver's paramstyle."""
+        if self.is_sqlite:
+            return statement
+        parts = statement.split("?")
+        out = [parts[0]]
+        for number, part in enumerate(parts[1:], start=1):
+            out.append(f"${number}{part}")
+        return "".join(out)
+
+    def error(self, error: BaseException) -> RtrecError:
+        return explain(error, self.display, sqlite=self.is_sqlite)
+
+    @asynccontextmanager
+    async def writing(self) -> AsyncIterator[AsyncConnection]:
+        """A write transaction, one at a time within this process."""
+        async with self.write_lock, self.engine.begin() as connection:
+            yield connection
+
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[AsyncConnection]:
+        async with self.engine.connect() as connection:
+            yield connection
+
+    async def fetch(
+        self, connection: AsyncConnection, statement: str, params: Sequence[Any] = ()
+    ) -> list[tuple[Any, ...]]:
+        """All rows of a query as plain tuples, through the driver (no per-row ORM work)."""
+        result = await connection.exec_driver_sql(self.sql(statement), tuple(params))
+        return [tuple(row) for row in result.all()]
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute(f"PRAGMA page_size={SQLITE_PAGE_SIZE}")  # no-op once the file exists
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+    finally:
+        cursor.close()

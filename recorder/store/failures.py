@@ -1,0 +1,72 @@
+"""Database exceptions turned into one line that names the database and says what to do."""
+
+from __future__ import annotations
+
+from recorder.errors import RtrecError
+
+# (substring of the driver's message, what to tell the user); first match wins.
+_SQLITE_MESSAGES: list[tuple[str, str]] = [
+    ("file is not a database", "is not an rtrec database (not SQLite, or corrupt): check the "
+     "path, or move the file away to start a new log"),
+    ("malformed", "is corrupt (database disk image is malformed): restore it from a backup, or "
+     "move it away to start a new log"),
+    ("readonly", "is read-only: fix its permissions or give a writable path"),
+    ("unable to open database file", "cannot be opened: check that its directory exists and is "
+     "writable"),
+    ("locked", "is locked by another process: wait for it to finish (or stop it) and retry"),
+    ("disk is full", "is full (no space left for it): free some space and retry; what was "
+     "already stored is kept"),
+    ("disk i/o error", "could not be written (disk I/O error): check the disk and retry; what "
+     "was already stored is kept"),
+]
+
+
+def explain(error: BaseException, display: str, *, sqlite: bool) -> RtrecError:
+    """One RtrecError line for a database failure on `display` (a path or a password-free URL)."""
+    if isinstance(error, RtrecError):
+        return error
+    message = _driver_message(error)
+    if sqlite:
+        lowered = message.lower()
+        for needle, advice in _SQLITE_MESSAGES:
+            if needle in lowered:
+                return RtrecError(f"{display} {advice}")
+        return RtrecError(f"database error on {display}: {message}")
+    if _is_connection_failure(error):
+        return RtrecError(
+            f"cannot connect to {display}: {message}; check that the server is running and the "
+            "URL (host, port, user, database) is right"
+        )
+    return RtrecError(f"database error on {display}: {message}")
+
+
+def _driver_message(error: BaseException) -> str:
+    """The driver's own first line, without SQLAlchemy's SQL echo and parameters."""
+    original = getattr(error, "orig", None) or error
+    text = str(original).strip() or type(original).__name__
+    line = text.splitlines()[0]
+    # asyncpg errors reach us wrapped as "<class '...'>: message" by SQLAlchemy's adapter.
+    if line.startswith("<class '") and ">: " in line:
+        line = line.split(">: ", 1)[1]
+    return line
+
+
+def _is_connection_failure(error: BaseException) -> bool:
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, OSError | TimeoutError):
+            return True
+        name = type(seen).__name__
+        if name in {
+            "InvalidPasswordError",
+            "InvalidCatalogNameError",
+            "InvalidAuthorizationSpecificationError",
+            "CannotConnectNowError",
+            "ConnectionDoesNotExistError",
+            "TooManyConnectionsError",
+        }:
+            return True
+        seen = getattr(seen, "orig", None) or seen.__cause__
+        if seen is error:
+            break
+    return False

@@ -1,0 +1,388 @@
+"""EventLog: the append-only log of Realtime sessions, on SQLite or PostgreSQL."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import socket
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from recorder.errors import RtrecError
+from recorder.store import migrate
+from recorder.store.codec import index_of, splice_audio
+from recorder.store.db import Database
+from recorder.store.urls import parse_db, scrub_endpoint
+from recorder.store.writer import BatchWriter
+from recorder.wire import Direction, Frame, Opcode
+
+STATUSES = ("complete", "interrupted", "incomplete")
+CLOSED_BY = ("client", "server", "proxy")
+_DIRECTIONS = (Direction.CLIENT, Direction.SERVER)
+_SESSION_COLUMNS = (
+    "pk, id, started_at, ended_at, last_seen, heartbeat, recorder, protocol, model, endpoint, "
+    "status, close_code, close_reason, closed_by, frames, client_frames, server_frames"
+)
+_FRAME_COLUMNS = (
+    "seq, t_ns, direction, opcode, type, event_id, item_id, response_id, data, audio_at, audio"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class SessionInfo:
+    id: str
+    started_at: datetime
+    ended_at: datetime | None
+    protocol: str | None
+    model: str | None
+    endpoint: str | None
+    status: str  # recording | complete | interrupted | incomplete
+    close_code: int | None
+    close_reason: str | None
+    closed_by: str | None
+    frames: int
+    client_frames: int
+    server_frames: int
+
+
+class StoredFrame(msgspec.Struct, frozen=True, gc=False):
+    """A frame read back from the log; data is byte-identical to what crossed the wire."""
+
+    seq: int
+    t_ns: int
+    direction: Direction
+    opcode: Opcode
+    type: str | None
+    event_id: str | None
+    item_id: str | None
+    response_id: str | None
+    data: bytes
+
+    def to_frame(self) -> Frame:
+        return Frame(self.direction, self.t_ns, self.opcode, self.data)
+
+
+@dataclass
+class _Recording:
+    pk: int
+    last_seq: int = 0
+
+
+async def open_log(
+    db: str,
+    *,
+    flush_interval: float = 0.05,
+    batch_size: int = 1000,
+    on_failure: Callable[[Exception], object] | None = None,
+    busy_timeout: float = 5.0,
+    max_queue_bytes: int = 64 * 2**20,
+) -> EventLog:
+    """Open (creating and migrating as needed) the event log at `db`: a path or a URL."""
+    database = Database(parse_db(db), busy_timeout=busy_timeout)
+    try:
+        async with database.writing() as connection:
+            await migrate.upgrade(connection, database.display)
+    except Exception as error:
+        await database.dispose()
+        raise database.error(error) from None
+    return EventLog(database, flush_interval, batch_size, on_failure, max_queue_bytes)
+
+
+class EventLog:
+    def __init__(
+        self,
+        database: Database,
+        flush_interval: float,
+        batch_size: int,
+        on_failure: Callable[[Exception], object] | None,
+        max_queue_bytes: int,
+    ) -> None:
+        self._db = database
+        self._recording: dict[str, _Recording] = {}
+        self._heartbeat = max(flush_interval, 1.0)
+        self._recorder = f"{socket.gethostname()}:{os.getpid()}"
+        self._writer = BatchWriter(
+            database,
+            flush_interval=flush_interval,
+            batch_size=max(1, batch_size),
+            max_queue_bytes=max_queue_bytes,
+            heartbeat=self._heartbeat,
+            on_failure=on_failure,
+            open_sessions=lambda: [r.pk for r in self._recording.values()],
+        )
+        self._type_names: dict[int, str] = {}
+        self._closed = False
+
+    @property
+    def display(self) -> str:
+        """The database as shown to users: its path, or its URL without password."""
+        return self._db.display
+
+    @property
+    def failure(self) -> Exception | None:
+        return self._writer.state.failure
+
+    # -- writing -----------------------------------------------------------------------------
+
+    async def begin_session(
+        self, protocol: str | None, model: str | None, endpoint: str | None
+    ) -> str:
+        session_id = _new_session_id()
+        now = time.time()
+        try:
+            async with self._db.writing() as connection:
+                rows = await self._db.fetch(
+                    connection,
+                    "INSERT INTO sessions (id, started_at, last_seen, heartbeat, recorder, "
+                    "protocol, model, endpoint, status, frames, client_frames, server_frames) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'recording', 0, 0, 0) RETURNING pk",
+                    (session_id, now, now, self._heartbeat, self._recorder, protocol, model,
+                     scrub_endpoint(endpoint)),
+                )
+        except Exception as error:
+            raise self._db.error(error) from None
+        self._recording[session_id] = _Recording(rows[0][0])
+        return session_id
+
+    def update_session(
+        self, sid: str, *, protocol: str | None = None, model: str | None = None
+    ) -> None:
+        recording = self._recording_of(sid)
+        changes = {name: value for name, value in (("protocol", protocol), ("model", model))
+                   if value is not None}
+        if not changes:
+            return
+        assignments = ", ".join(f"{name} = ?" for name in changes)
+
+        async def apply(connection: AsyncConnection) -> None:
+            await connection.exec_driver_sql(
+                self._db.sql(f"UPDATE sessions SET {assignments} WHERE pk = ?"),
+                (*changes.values(), recording.pk),
+            )
+
+        self._writer.put_op(apply)
+
+    def append(self, sid: str, frame: Frame) -> None:
+        """Queue a frame; never blocks, never raises for storage failures (see .failure)."""
+        recording = self._recording_of(sid)
+        recording.last_seq += 1
+        self._writer.put_frame(recording.pk, recording.last_seq, frame)
+
+    async def end_session(
+        self,
+        sid: str,
+        *,
+        status: str = "complete",
+        close_code: int | None = None,
+        close_reason: str | None = None,
+        closed_by: str | None = None,
+    ) -> None:
+        if status not in STATUSES:
+            raise RtrecError(f"unknown session status {status!r}: use one of {', '.join(STATUSES)}")
+        if closed_by is not None and closed_by not in CLOSED_BY:
+            raise RtrecError(f"unknown closed_by {closed_by!r}: use one of {', '.join(CLOSED_BY)}")
+        recording = self._recording_of(sid)
+        del self._recording[sid]
+        degraded = self._writer.state.degraded
+
+        async def apply(connection: AsyncConnection) -> None:
+            final = "incomplete" if recording.pk in degraded else status
+            await connection.exec_driver_sql(
+                self._db.sql(
+                    "UPDATE sessions SET status = ?, ended_at = ?, last_seen = ?, close_code = ?, "
+                    "close_reason = ?, closed_by = ? WHERE pk = ?"
+                ),
+                (final, time.time(), time.time(), close_code, close_reason, closed_by,
+                 recording.pk),
+            )
+
+        await self._writer.put_op(apply)
+
+    async def flush(self) -> None:
+        """Wait until everything appended so far is written (or has failed)."""
+        await self._writer.put_op(None)
+
+    async def close(self) -> None:
+        """Flush everything; sessions still open are ended as interrupted."""
+        if self._closed:
+            return
+        self._closed = True
+        for sid in list(self._recording):
+            with contextlib.suppress(RtrecError):
+                await self.end_session(sid, status="interrupted", closed_by="proxy")
+        await self._writer.close()
+        await self._db.dispose()
+
+    async def __aenter__(self) -> EventLog:
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self.close()
+
+    def _recording_of(self, sid: str) -> _Recording:
+        recording = self._recording.get(sid)
+        if recording is None:
+            raise RtrecError(
+                f"session {sid} is not being recorded in {self.display}: "
+                "call begin_session first, and append before end_session"
+            )
+        return recording
+
+    # -- reading -----------------------------------------------------------------------------
+
+    async def list_sessions(self) -> list[SessionInfo]:
+        rows = await self._query(
+            f"SELECT {_SESSION_COLUMNS} FROM sessions ORDER BY started_at, pk", ()
+        )
+        return [self._session_info(row) for row in rows]
+
+    async def get_session(self, sid: str | None = None) -> SessionInfo:
+        """A session by id (or unique id prefix); the newest one when sid is None."""
+        return self._session_info(await self._session_row(sid))
+
+    async def delete_session(self, sid: str) -> None:
+        row = await self._session_row(sid)
+        if row[1] in self._recording:
+            raise RtrecError(f"session {row[1]} is still being recorded: end it before deleting")
+        try:
+            async with self._db.writing() as connection:
+                for statement in ("DELETE FROM frames WHERE session = ?",
+                                  "DELETE FROM sessions WHERE pk = ?"):
+                    await connection.exec_driver_sql(self._db.sql(statement), (row[0],))
+        except Exception as error:
+            raise self._db.error(error) from None
+
+    async def read(
+        self, sid: str, *, until_seq: int | None = None, batch_size: int = 5000
+    ) -> AsyncIterator[list[StoredFrame]]:
+        """The session's frames in seq order, in batches (memory stays bounded)."""
+        pk = (await self._session_row(sid))[0]
+        statement = f"SELECT {_FRAME_COLUMNS} FROM frames WHERE session = ? AND seq > ?"
+        if until_seq is not None:
+            statement += f" AND seq <= {int(until_seq)}"
+        statement += " ORDER BY seq LIMIT ?"
+        after = 0
+        while True:
+            rows = await self._query(statement, (pk, after, max(1, batch_size)))
+            if not rows:
+                return
+            await self._learn_types(rows)
+            batch = [self._stored_frame(row) for row in rows]
+            after = batch[-1].seq
+            yield batch
+            if len(rows) < batch_size:
+                return
+
+    async def frame_count(self, sid: str) -> int:
+        return int((await self._session_row(sid))[14])
+
+    async def _query(self, statement: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        try:
+            async with self._db.reading() as connection:
+                return await self._db.fetch(connection, statement, params)
+        except Exception as error:
+            raise self._db.error(error) from None
+
+    async def _session_row(self, sid: str | None) -> tuple[Any, ...]:
+        if sid is None:
+            rows = await self._query(
+                f"SELECT {_SESSION_COLUMNS} FROM sessions ORDER BY started_at DESC, pk DESC "
+                "LIMIT 1", ()
+            )
+            if not rows:
+                raise RtrecError(f"no sessions in {self.display} yet: record or import one first")
+            return rows[0]
+        rows = await self._query(f"SELECT {_SESSION_COLUMNS} FROM sessions WHERE id = ?", (sid,))
+        if not rows and sid:
+            pattern = sid.replace("\\", "").replace("%", "").replace("_", "") + "%"
+            rows = await self._query(
+                f"SELECT {_SESSION_COLUMNS} FROM sessions WHERE id LIKE ? LIMIT 2", (pattern,)
+            )
+            if len(rows) > 1:
+                raise RtrecError(
+                    f"session id {sid} is ambiguous in {self.display}: give more of it"
+                )
+        if not rows:
+            raise RtrecError(
+                f"no session {sid} in {self.display}: run `rtrec sessions` on it to list them"
+            )
+        return rows[0]
+
+    def _session_info(self, row: tuple[Any, ...]) -> SessionInfo:
+        (_pk, sid, started, ended, last_seen, heartbeat, recorder, protocol, model, endpoint,
+         status, close_code, close_reason, closed_by, frames, client, server) = row
+        if status == "recording" and not self._alive(sid, recorder, last_seen, heartbeat):
+            status = "interrupted"
+        return SessionInfo(
+            id=sid,
+            started_at=datetime.fromtimestamp(started, UTC),
+            ended_at=datetime.fromtimestamp(ended, UTC) if ended is not None else None,
+            protocol=protocol,
+            model=model,
+            endpoint=endpoint,
+            status=status,
+            close_code=close_code,
+            close_reason=close_reason,
+            closed_by=closed_by,
+            frames=frames,
+            client_frames=client,
+            server_frames=server,
+        )
+
+    def _alive(self, sid: str, recorder: str | None, last_seen: float, heartbeat: float) -> bool:
+        """Whether a session still marked 'recording' has a live recorder behind it."""
+        if sid in self._recording:
+            return True
+        host, _, pid = (recorder or "").rpartition(":")
+        if host == socket.gethostname() and pid.isdigit() and not _process_exists(int(pid)):
+            return False
+        return time.time() - last_seen <= 3 * heartbeat + 2.0
+
+    async def _learn_types(self, rows: list[tuple[Any, ...]]) -> None:
+        names = self._type_names
+        if all(row[4] is None or row[4] in names for row in rows):
+            return
+        found = await self._query("SELECT id, name FROM event_types", ())
+        self._type_names = {int(row[0]): str(row[1]) for row in found}
+
+    def _stored_frame(self, row: tuple[Any, ...]) -> StoredFrame:
+        (seq, t_ns, direction, opcode, type_id, event_id, item_id, response_id,
+         data, audio_at, audio) = row
+        data = bytes(data)
+        if audio_at is not None:
+            index = index_of(data)  # the ids were left in the frame, not copied to columns
+            event_id, item_id, response_id = index.event_id, index.item_id, index.response_id
+            data = splice_audio(data, audio_at, bytes(audio))
+        return StoredFrame(
+            seq=seq,
+            t_ns=t_ns,
+            direction=_DIRECTIONS[direction],
+            opcode=Opcode(opcode),
+            type=self._type_names.get(type_id) if type_id is not None else None,
+            event_id=event_id,
+            item_id=item_id,
+            response_id=response_id,
+            data=data,
+        )
+
+
+def _new_session_id() -> str:
+    """Sortable by creation time (milliseconds), unique by 48 random bits."""
+    return f"{int(time.time() * 1000):012x}{secrets.token_hex(6)}"
+
+
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

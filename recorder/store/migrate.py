@@ -1,0 +1,71 @@
+"""Alembic revisions in migrations/, applied whenever a database is opened.
+
+The revisions ship inside the wheel as the package recorder._migrations (see pyproject);
+from a checkout they are read from migrations/ beside the package.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from functools import cache
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, inspect
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from recorder.errors import RtrecError
+
+
+@cache
+def migrations_dir() -> Path:
+    spec = importlib.util.find_spec("recorder._migrations")
+    if spec is not None and spec.submodule_search_locations:
+        return Path(next(iter(spec.submodule_search_locations)))
+    checkout = Path(__file__).resolve().parents[2] / "migrations"
+    if (checkout / "env.py").is_file():
+        return checkout
+    raise RtrecError(  # a broken install, not a user's database
+        "rtrec's migrations are missing from this installation: reinstall rtrec"
+    )
+
+
+@cache
+def _script() -> ScriptDirectory:
+    return ScriptDirectory(str(migrations_dir()))
+
+
+def head_revision() -> str:
+    head = _script().get_current_head()
+    assert head is not None
+    return head
+
+
+async def upgrade(connection: AsyncConnection, display: str) -> None:
+    """Bring the database to this rtrec's schema; refuse one made by a newer rtrec."""
+    await connection.run_sync(_upgrade, display)
+
+
+def _upgrade(connection: Connection, display: str) -> None:
+    current = MigrationContext.configure(connection).get_current_revision()
+    if current == head_revision():
+        return
+    if current is None:
+        foreign = set(inspect(connection).get_table_names()) - {"alembic_version"}
+        if foreign:
+            raise RtrecError(
+                f"{display} is a database but not an rtrec event log (it has other tables): "
+                "give another path"
+            )
+    elif current not in {script.revision for script in _script().walk_revisions()}:
+        raise RtrecError(
+            f"{display} was written by a newer rtrec (schema revision {current}): "
+            "upgrade rtrec to open it"
+        )
+    config = Config()
+    config.set_main_option("script_location", str(migrations_dir()))
+    config.attributes["connection"] = connection
+    command.upgrade(config, "head")

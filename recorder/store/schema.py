@@ -1,0 +1,77 @@
+"""The tables of the event log (SQLAlchemy Core); migrations/ creates them, this module names them.
+
+Size matters here (an audio-heavy session must take at most 0.8x its wire bytes), so a frame
+row is small: integer session key, event type as an integer into event_types, audio as binary
+beside the frame with the base64 cut out, and the id columns left NULL for audio frames (they
+are read back from the frame itself, which still holds them).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("pk", Integer, primary_key=True, autoincrement=True),
+    Column("id", String(64), nullable=False, unique=True),
+    Column("started_at", Float, nullable=False),  # unix seconds, UTC
+    Column("ended_at", Float),
+    Column("last_seen", Float, nullable=False),  # writer heartbeat, to tell a crash
+    Column("heartbeat", Float, nullable=False),  # seconds between heartbeats
+    Column("recorder", Text),  # host:pid of the writing process
+    Column("protocol", String(16)),
+    Column("model", Text),
+    Column("endpoint", Text),
+    Column("status", String(16), nullable=False),  # recording|complete|interrupted|incomplete
+    Column("close_code", Integer),
+    Column("close_reason", Text),
+    Column("closed_by", String(16)),
+    Column("frames", Integer, nullable=False, server_default="0"),
+    Column("client_frames", Integer, nullable=False, server_default="0"),
+    Column("server_frames", Integer, nullable=False, server_default="0"),
+)
+
+event_types = Table(
+    "event_types",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", Text, nullable=False, unique=True),
+)
+
+frames = Table(
+    "frames",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("session", Integer, ForeignKey("sessions.pk", ondelete="CASCADE"), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("t_ns", BigInteger, nullable=False),
+    Column("direction", SmallInteger, nullable=False),  # 0 client, 1 server
+    Column("opcode", SmallInteger, nullable=False),
+    Column("type", Integer),  # event_types.id
+    Column("event_id", Text),
+    Column("item_id", Text),
+    Column("response_id", Text),
+    Column("data", LargeBinary, nullable=False),  # the frame, audio base64 cut out if any
+    Column("audio_at", Integer),  # byte offset of the cut in data, NULL if not cut
+    Column("audio", LargeBinary),  # the decoded audio of the cut
+    Index("frames_session_seq", "session", "seq", unique=True),
+)
+
+# Direction is stored as a small integer; 0/1 cost no payload bytes in SQLite.
+DIRECTION_CODES = {"client": 0, "server": 1}

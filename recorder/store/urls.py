@@ -1,0 +1,94 @@
+"""The DB argument: a file path means SQLite, anything with '://' is a SQLAlchemy URL.
+
+Only this module knows how a user-typed database argument becomes an engine URL, and how that
+URL is shown back to the user (never with its password).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+
+from recorder.errors import RtrecError
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where the event log lives: the engine URL, and how to name it in messages."""
+
+    url: URL
+    path: Path | None  # the SQLite file, None for a server database
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.path is not None
+
+    @property
+    def display(self) -> str:
+        """The name shown to users: the file path, or the URL without its password."""
+        if self.path is not None:
+            return str(self.path)
+        return self.url.render_as_string(hide_password=True)
+
+
+def parse_db(db: str) -> Target:
+    """Turn the DB argument into a Target; RtrecError for a URL we cannot use."""
+    if "://" not in db:
+        return _sqlite_target(Path(db).expanduser())
+    try:
+        url = make_url(db)
+    except ArgumentError:
+        raise RtrecError(
+            f"cannot parse database URL {_scrub(db)}: "
+            "give a file path or a URL like postgresql+asyncpg://user@host/db"
+        ) from None
+    backend = url.get_backend_name()
+    if backend == "sqlite":
+        if not url.database or url.database == ":memory:":
+            raise RtrecError(
+                f"database URL {_scrub(db)} names no file: give a file path for SQLite"
+            )
+        return _sqlite_target(Path(url.database).expanduser())
+    if backend == "postgresql":
+        return Target(url.set(drivername="postgresql+asyncpg"), None)
+    raise RtrecError(
+        f"unsupported database URL {url.render_as_string(hide_password=True)}: "
+        "use a SQLite file path or postgresql+asyncpg://..."
+    )
+
+
+def _sqlite_target(path: Path) -> Target:
+    return Target(URL.create("sqlite+aiosqlite", database=str(path)), path)
+
+
+def _scrub(text: str) -> str:
+    """A URL that did not parse, with anything between ':' and '@' of its netloc hidden."""
+    scheme, _, rest = text.partition("://")
+    netloc, slash, tail = rest.partition("/")
+    if "@" in netloc:
+        userinfo, _, host = netloc.rpartition("@")
+        user = userinfo.split(":", 1)[0]
+        netloc = f"{user}:***@{host}" if ":" in userinfo else f"{user}@{host}"
+    return f"{scheme}://{netloc}{slash}{tail}"
+
+
+_SECRET_WORDS = ("key", "token", "secret", "auth", "sig", "password")
+
+
+def scrub_endpoint(endpoint: str | None) -> str | None:
+    """An upstream URL fit for storage: no userinfo, no query parameter that may hold a secret."""
+    if not endpoint:
+        return endpoint
+    from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+    parts = urlsplit(endpoint)
+    netloc = parts.netloc.rpartition("@")[2]
+    query = [
+        (name, value)
+        for name, value in parse_qsl(parts.query, keep_blank_values=True)
+        if not any(word in name.lower() for word in _SECRET_WORDS)
+    ]
+    return urlunsplit((parts.scheme, netloc, parts.path, urlencode(query), parts.fragment))

@@ -1,0 +1,262 @@
+"""The batched background writer: appends go to a queue, a task writes them in batches.
+
+The caller (a live proxy) must never wait for the disk and never see a storage error, so
+append() only puts on an in-memory queue. A task writes batches every flush_interval, or sooner
+when batch_size frames are waiting. A write failure is reported once (on_failure, .failure);
+after it, frames are dropped and the sessions concerned are marked incomplete.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from recorder.errors import RtrecError
+from recorder.store.codec import cut_audio, index_of
+from recorder.store.db import Database
+from recorder.wire import Direction, Frame
+
+_INSERT_FRAME = (
+    "INSERT INTO frames (session, seq, t_ns, direction, opcode, type, event_id, item_id, "
+    "response_id, data, audio_at, audio) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_COUNT_FRAMES = (
+    "UPDATE sessions SET frames = frames + ?, client_frames = client_frames + ?, "
+    "server_frames = server_frames + ?, last_seen = ? WHERE pk = ?"
+)
+
+
+@dataclass
+class _Op:
+    """Session metadata work, applied in queue order after the frames appended before it."""
+
+    apply: Callable[[AsyncConnection], Awaitable[None]] | None
+    done: asyncio.Future[None] | None = None
+
+
+@dataclass
+class _Counts:
+    client: int = 0
+    server: int = 0
+
+
+@dataclass
+class WriterState:
+    failure: Exception | None = None
+    degraded: set[int] = field(default_factory=set)  # session pks marked incomplete
+
+
+class BatchWriter:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        flush_interval: float,
+        batch_size: int,
+        max_queue_bytes: int,
+        heartbeat: float,
+        on_failure: Callable[[Exception], object] | None,
+        open_sessions: Callable[[], list[int]],
+    ) -> None:
+        self._db = db
+        self._flush_interval = flush_interval
+        self._batch_size = batch_size
+        self._max_queue_bytes = max_queue_bytes
+        self._heartbeat = heartbeat
+        self._on_failure = on_failure
+        self._open_sessions = open_sessions
+        self._queue: deque[tuple[int, int, Frame] | _Op] = deque()
+        self._queued_bytes = 0
+        self._wake = asyncio.Event()
+        self._closing = False
+        self._last_heartbeat = time.time()
+        self._type_ids: dict[str, int] = {}
+        self._marked: set[int] = set()
+        self.state = WriterState()
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="rtrec-log-writer")
+
+    # -- called by EventLog, synchronously, on the event loop ------------------------------
+
+    def put_frame(self, session_pk: int, seq: int, frame: Frame) -> None:
+        if self.state.failure is not None and session_pk in self.state.degraded:
+            return  # the log cannot be written; the live call goes on without it
+        size = len(frame.data)
+        if self._queued_bytes + size > self._max_queue_bytes:
+            self._fail(
+                RtrecError(
+                    f"recording to {self._db.display} fell more than "
+                    f"{self._max_queue_bytes // 2**20} MiB behind; frames were dropped and the "
+                    "session is marked incomplete: use a faster disk or database"
+                ),
+                [session_pk],
+            )
+            return
+        self._queue.append((session_pk, seq, frame))
+        self._queued_bytes += size
+        if len(self._queue) >= self._batch_size:
+            self._wake.set()
+
+    def put_op(self, apply: Callable[[AsyncConnection], Awaitable[None]] | None) -> Awaitable[None]:
+        """Queue metadata work (or a barrier, apply=None); the result completes after it."""
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._queue.append(_Op(apply, done))
+        self._wake.set()
+        return done
+
+    async def close(self) -> None:
+        self._closing = True
+        self._wake.set()
+        await self._task
+
+    # -- the task ----------------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._flush_interval)
+            self._wake.clear()
+            while self._queue:
+                await self._write_some()
+            await self._beat()
+            if self.state.degraded - self._marked:
+                await self._mark_incomplete()
+            if self._closing and not self._queue:
+                return
+
+    async def _write_some(self) -> None:
+        """Write the frames at the head of the queue (up to batch_size), or apply one op."""
+        head = self._queue[0]
+        if isinstance(head, _Op):
+            self._queue.popleft()
+            await self._apply(head)
+            return
+        batch: list[tuple[int, int, Frame]] = []
+        while self._queue and len(batch) < self._batch_size:
+            item = self._queue[0]
+            if isinstance(item, _Op):
+                break
+            self._queue.popleft()
+            self._queued_bytes -= len(item[2].data)
+            batch.append(item)
+        if self.state.failure is not None:
+            batch = [item for item in batch if item[0] not in self.state.degraded]
+        if batch:
+            await self._write_frames(batch)
+
+    async def _apply(self, op: _Op) -> None:
+        try:
+            if op.apply is not None:
+                async with self._db.writing() as connection:
+                    await op.apply(connection)
+        except Exception as error:
+            if op.done is not None and not op.done.done():
+                op.done.set_exception(self._db.error(error))
+            return
+        if op.done is not None and not op.done.done():
+            op.done.set_result(None)
+
+    async def _write_frames(self, batch: list[tuple[int, int, Frame]]) -> None:
+        rows: list[tuple[Any, ...]] = []
+        counts: dict[int, _Counts] = {}
+        names: set[str] = set()
+        for session_pk, seq, frame in batch:
+            row, type_name = _row(session_pk, seq, frame)
+            rows.append(row)
+            if type_name is not None:
+                names.add(type_name)
+            tally = counts.setdefault(session_pk, _Counts())
+            if frame.direction is Direction.CLIENT:
+                tally.client += 1
+            else:
+                tally.server += 1
+        try:
+            async with self._db.writing() as connection:
+                await self._ensure_types(connection, names)
+                type_ids = self._type_ids
+                rows = [(*row[:5], type_ids.get(row[5]), *row[6:]) for row in rows]
+                await connection.exec_driver_sql(self._db.sql(_INSERT_FRAME), rows)
+                now = time.time()
+                await connection.exec_driver_sql(
+                    self._db.sql(_COUNT_FRAMES),
+                    [
+                        (t.client + t.server, t.client, t.server, now, pk)
+                        for pk, t in counts.items()
+                    ],
+                )
+        except Exception as error:
+            self._fail(self._db.error(error), list(counts))
+
+    async def _ensure_types(self, connection: AsyncConnection, names: set[str]) -> None:
+        missing = names - self._type_ids.keys()
+        if not missing:
+            return
+        await connection.exec_driver_sql(
+            self._db.sql("INSERT INTO event_types (name) VALUES (?) ON CONFLICT (name) DO NOTHING"),
+            [(name,) for name in sorted(missing)],
+        )
+        result = await connection.exec_driver_sql("SELECT name, id FROM event_types")
+        self._type_ids = {str(row[0]): int(row[1]) for row in result.all()}
+
+    async def _beat(self) -> None:
+        """Tell readers the open sessions are alive (a stale heartbeat reads as interrupted)."""
+        now = time.time()
+        if now - self._last_heartbeat < self._heartbeat or self.state.failure is not None:
+            return
+        self._last_heartbeat = now
+        pks = self._open_sessions()
+        if not pks:
+            return
+        try:
+            async with self._db.writing() as connection:
+                await connection.exec_driver_sql(
+                    self._db.sql("UPDATE sessions SET last_seen = ? WHERE pk = ?"),
+                    [(now, pk) for pk in pks],
+                )
+        except Exception as error:
+            self._fail(self._db.error(error), pks)
+
+    def _fail(self, error: Exception, session_pks: list[int]) -> None:
+        """Remember the first failure and report it once; later ones only degrade sessions."""
+        self.state.degraded.update(session_pks)
+        self.state.degraded.update(self._open_sessions())
+        if self.state.failure is not None:
+            return
+        self.state.failure = error
+        if self._on_failure is not None:
+            with contextlib.suppress(Exception):  # a broken callback must not stop recording
+                self._on_failure(error)
+        self._wake.set()
+
+    async def _mark_incomplete(self) -> None:
+        """If the database still answers, say that these sessions lost frames."""
+        pks = sorted(self.state.degraded - self._marked)
+        self._marked.update(pks)
+        with contextlib.suppress(Exception):
+            async with self._db.writing() as connection:
+                await connection.exec_driver_sql(
+                    self._db.sql("UPDATE sessions SET status = 'incomplete' WHERE pk = ?"),
+                    [(pk,) for pk in pks],
+                )
+
+
+def _row(session_pk: int, seq: int, frame: Frame) -> tuple[tuple[Any, ...], str | None]:
+    """The frames row for one frame, with the type name in place of its id for now."""
+    direction = 0 if frame.direction is Direction.CLIENT else 1
+    data = frame.data
+    if frame.opcode != 1:  # binary frames are kept as they are, unindexed
+        return (session_pk, seq, frame.t_ns, direction, int(frame.opcode), None,
+                None, None, None, data, None, None), None
+    index = index_of(data)
+    cut = cut_audio(index.type, data)
+    if cut is not None:  # ids stay inside the (now small) frame; no need to store them twice
+        return (session_pk, seq, frame.t_ns, direction, 1, index.type,
+                None, None, None, cut.data, cut.at, cut.audio), index.type
+    return (session_pk, seq, frame.t_ns, direction, 1, index.type,
+            index.event_id, index.item_id, index.response_id, data, None, None), index.type
