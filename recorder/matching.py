@@ -48,9 +48,7 @@ def diff_events(expected: EventInput, actual: EventInput) -> list[str]:
     return [path for path in _diff(left, right, "") if path not in volatile]
 
 
-def describe_mismatch(
-    expected: EventInput, actual: EventInput, paths: list[str]
-) -> str:
+def describe_mismatch(expected: EventInput, actual: EventInput, paths: list[str]) -> str:
     """One paragraph: the expected and received event types and each differing field's values.
 
     Long strings (base64 audio, instructions) are abbreviated to their start and length.

@@ -1,0 +1,528 @@
+"""A recorded session played back as a live Realtime server, for a client under test.
+
+On each WebSocket connection the recording is played from the start (a fresh playback per
+connection): server frames leave byte for byte as recorded; where the recording shows a client
+frame next, playback waits for the client's frame and matches it against the recorded one
+(recorder.matching: type and content, volatile ids ignored), then goes on.
+
+Timing (`speed`): None plays as fast as possible. A number paces the server frames: a frame
+recorded at t leaves at shift + t / speed, where shift starts at the moment the connection opened
+and moves later whenever the client sends a matched frame later than the recording shows
+(shift = max(shift, received - t_client / speed)). So a slow client never makes the server rush
+through the frames that answer it, and a client that sends early never pulls frames ahead of
+their recorded offsets.
+
+Match modes: "strict" answers a mismatch (or a client frame the recording has no room for) with
+an `error` event, code "rtrec_mismatch", and closes the socket with MISMATCH_CLOSE_CODE;
+"lenient" logs the difference and goes on as if the frame matched. Recorded client frames the
+client never sent are listed in the PlaybackResult and logged when the connection ends.
+
+No authentication is required, and no header is ever logged (the Authorization header and the
+browser's `openai-insecure-api-key.*` subprotocol carry keys).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
+
+import aiohttp
+import msgspec
+from aiohttp import web
+
+from recorder.errors import RtrecError
+from recorder.matching import describe_mismatch, diff_events
+from recorder.wire import Direction, Frame, Opcode
+
+if TYPE_CHECKING:
+    from recorder.store import EventLog
+
+log = logging.getLogger("recorder.serve")
+
+MatchMode = Literal["strict", "lenient"]
+MATCH_MODES: tuple[MatchMode, ...] = ("strict", "lenient")
+
+# Paths a client may use: the OpenAI API (websocket_base_url .../v1 or the bare host) and Azure
+# (classic /openai/realtime and the v1 GA path).
+REALTIME_PATHS = ("/v1/realtime", "/realtime", "/openai/realtime", "/openai/v1/realtime")
+
+# 4000-4999 are application close codes (RFC 6455 7.4.2). 4400 reads as "bad request".
+MISMATCH_CLOSE_CODE = 4400
+MISMATCH_CLOSE_REASON = "rtrec: client frame does not match the recording"
+MISMATCH_ERROR_CODE = "rtrec_mismatch"
+
+# Close codes an endpoint may not send itself (1005, 1006, 1015 only describe what happened).
+_UNSENDABLE_CLOSE_CODES = frozenset({1004, 1005, 1006, 1015})
+
+_OPCODES = {Opcode.TEXT: aiohttp.WSMsgType.TEXT, Opcode.BINARY: aiohttp.WSMsgType.BINARY}
+
+
+class _TypeOnly(msgspec.Struct):
+    type: str | None = None
+
+
+_type_decoder = msgspec.json.Decoder(_TypeOnly)
+
+
+def event_type_of(data: bytes) -> str | None:
+    """The `type` of a JSON event frame, None for anything else. Reads only that field."""
+    try:
+        return _type_decoder.decode(data).type
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedFrame:
+    """One frame of a recording, with its position in the session (seq) and its event type."""
+
+    seq: int
+    direction: Direction
+    t_ns: int
+    opcode: Opcode
+    data: bytes
+    type: str | None
+
+
+@dataclass(frozen=True)
+class Recording:
+    """A whole session in memory, loaded once and played to every connection."""
+
+    frames: tuple[RecordedFrame, ...]
+    session_id: str | None = None
+    close_code: int | None = None
+    close_reason: str | None = None
+    closed_by: str | None = None  # "server" makes playback close the socket at the end
+
+    @classmethod
+    def from_frames(
+        cls,
+        frames: Iterable[Frame],
+        *,
+        session_id: str | None = None,
+        close_code: int | None = None,
+        close_reason: str | None = None,
+        closed_by: str | None = None,
+    ) -> Recording:
+        recorded = tuple(
+            RecordedFrame(seq, f.direction, f.t_ns, f.opcode, f.data, event_type_of(f.data))
+            for seq, f in enumerate(frames, start=1)
+        )
+        return cls(recorded, session_id, close_code, close_reason, closed_by)
+
+    @property
+    def client_frames(self) -> int:
+        return sum(1 for f in self.frames if f.direction is Direction.CLIENT)
+
+    @property
+    def server_frames(self) -> int:
+        return len(self.frames) - self.client_frames
+
+
+async def load_recording(event_log: EventLog, session_id: str | None = None) -> Recording:
+    """Read one session of the log into memory (None: the newest session)."""
+    info = await event_log.get_session(session_id)
+    frames: list[RecordedFrame] = []
+    async for batch in event_log.read(info.id):
+        frames.extend(
+            RecordedFrame(
+                f.seq,
+                Direction(f.direction),
+                f.t_ns,
+                Opcode(f.opcode),
+                f.data,
+                f.type if f.type is not None else event_type_of(f.data),
+            )
+            for f in batch
+        )
+    return Recording(tuple(frames), info.id, info.close_code, info.close_reason, info.closed_by)
+
+
+@dataclass(frozen=True, slots=True)
+class Mismatch:
+    """A client frame unlike the recorded one, or one the recording had no room for."""
+
+    seq: int | None  # the recorded client frame's seq; None when the recording had none left
+    expected_type: str | None
+    received_type: str | None
+    paths: tuple[str, ...]
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class UnusedFrame:
+    """A recorded client frame that the client never sent."""
+
+    seq: int
+    type: str | None
+
+
+@dataclass
+class PlaybackResult:
+    """What happened on one connection: available to tests, summarized in the log."""
+
+    connection: int
+    session_id: str | None
+    server_frames_sent: int = 0
+    client_frames_matched: int = 0
+    mismatches: list[Mismatch] = field(default_factory=list)
+    unused_client_frames: list[UnusedFrame] = field(default_factory=list)
+    # speed given: for each server frame, how late it left (ns after its due time)
+    lateness_ns: list[int] = field(default_factory=list)
+    closed_on_mismatch: bool = False
+    finished: bool = False  # the whole recording was played
+
+    @property
+    def ok(self) -> bool:
+        return self.finished and not self.mismatches and not self.unused_client_frames
+
+
+def parse_speed(text: str) -> float | None:
+    """'asap' -> None (no pacing); a positive number -> that playback rate (1 = real time)."""
+    if text.strip().lower() == "asap":
+        return None
+    try:
+        speed = float(text)
+    except ValueError:
+        speed = 0.0
+    if not speed > 0 or speed == float("inf"):
+        raise RtrecError(
+            f"--speed {text!r} is not valid: use 'asap' or a positive number such as 1"
+        )
+    return speed
+
+
+class _Playback:
+    """Plays one recording over one prepared socket."""
+
+    def __init__(
+        self,
+        ws: web.WebSocketResponse,
+        recording: Recording,
+        result: PlaybackResult,
+        *,
+        match: MatchMode,
+        speed: float | None,
+    ) -> None:
+        self.ws = ws
+        self.recording = recording
+        self.result = result
+        self.match = match
+        self.speed = speed
+        self.inbox: asyncio.Queue[tuple[int, bytes] | None] = asyncio.Queue()
+        self.client_gone = asyncio.Event()
+        self.errors_sent = 0
+
+    async def run(self) -> PlaybackResult:
+        connected_ns = time.monotonic_ns()
+        reader = asyncio.create_task(self._read_client())
+        try:
+            if await self._play_script(connected_ns):
+                self.result.finished = True
+                await self._after_script()
+        except ConnectionError:
+            pass  # the client went away while frames were leaving; reported as unused below
+        finally:
+            if not self.ws.closed:
+                await self.ws.close()
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reader
+        return self.result
+
+    async def _read_client(self) -> None:
+        async for message in self.ws:
+            if message.type is aiohttp.WSMsgType.TEXT:
+                self.inbox.put_nowait((time.monotonic_ns(), message.data.encode()))
+            elif message.type is aiohttp.WSMsgType.BINARY:
+                self.inbox.put_nowait((time.monotonic_ns(), message.data))
+        self.client_gone.set()
+        self.inbox.put_nowait(None)
+
+    async def _play_script(self, connected_ns: int) -> bool:
+        """Play every frame in order; False when the connection ended before the last one."""
+        frames = self.recording.frames
+        shift = connected_ns
+        speed = self.speed
+        for index, frame in enumerate(frames):
+            if frame.direction is Direction.SERVER:
+                if self.ws.closed:
+                    self._report_unused(frames[index:])
+                    return False
+                if speed is None:
+                    await self.ws.send_frame(frame.data, _OPCODES[frame.opcode])
+                else:
+                    due = shift + int(frame.t_ns / speed)
+                    await self._sleep_until(due)
+                    await self.ws.send_frame(frame.data, _OPCODES[frame.opcode])
+                    self.result.lateness_ns.append(time.monotonic_ns() - due)
+                self.result.server_frames_sent += 1
+                continue
+            item = await self.inbox.get()
+            if item is None:
+                self._report_unused(frames[index:])
+                return False
+            received_ns, data = item
+            if not await self._check(frame, data):
+                self._report_unused(frames[index + 1 :])
+                return False
+            if speed is not None:
+                shift = max(shift, received_ns - int(frame.t_ns / speed))
+        return True
+
+    async def _sleep_until(self, due_ns: int) -> None:
+        delay = (due_ns - time.monotonic_ns()) / 1e9
+        if delay > 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.client_gone.wait(), delay)
+
+    async def _check(self, recorded: RecordedFrame, data: bytes) -> bool:
+        """Match one received frame against the recorded one; False when playback must stop."""
+        paths = [] if data == recorded.data else diff_events(recorded.data, data)
+        if not paths:
+            self.result.client_frames_matched += 1
+            return True
+        message = (
+            f"session {self.recording.session_id or '(frames)'}, client frame seq {recorded.seq}: "
+            + describe_mismatch(recorded.data, data, paths)
+        )
+        self.result.mismatches.append(
+            Mismatch(recorded.seq, recorded.type, event_type_of(data), tuple(paths), message)
+        )
+        return await self._on_mismatch(message, data)
+
+    async def _after_script(self) -> None:
+        """The recording is done: close as the server did, or wait for the client to leave."""
+        if self.recording.closed_by == "server":
+            code = self.recording.close_code or 1000
+            if code in _UNSENDABLE_CLOSE_CODES:
+                code = 1000
+            reason = (self.recording.close_reason or "").encode()[:123]  # RFC 6455 limit
+            await self.ws.close(code=code, message=reason)
+            return
+        while (item := await self.inbox.get()) is not None:
+            _, data = item
+            message = (
+                f"session {self.recording.session_id or '(frames)'}: received client event "
+                f"{_quoted(event_type_of(data))} after the last recorded client frame "
+                f"({self.recording.client_frames} recorded)"
+            )
+            self.result.mismatches.append(
+                Mismatch(None, None, event_type_of(data), ("$",), message)
+            )
+            if not await self._on_mismatch(message, data):
+                return
+
+    async def _on_mismatch(self, message: str, data: bytes) -> bool:
+        if self.match == "lenient":
+            log.warning("connection %d: %s (lenient: going on)", self.result.connection, message)
+            return True
+        log.warning("connection %d: %s (strict: closing)", self.result.connection, message)
+        self.errors_sent += 1
+        await self.ws.send_frame(
+            msgspec.json.encode(mismatch_error_event(message, data, self.errors_sent)),
+            aiohttp.WSMsgType.TEXT,
+        )
+        await self.ws.close(code=MISMATCH_CLOSE_CODE, message=MISMATCH_CLOSE_REASON.encode())
+        self.result.closed_on_mismatch = True
+        return False
+
+    def _report_unused(self, rest: Sequence[RecordedFrame]) -> None:
+        self.result.unused_client_frames.extend(
+            UnusedFrame(f.seq, f.type) for f in rest if f.direction is Direction.CLIENT
+        )
+
+
+def mismatch_error_event(message: str, received: bytes, number: int = 1) -> dict[str, object]:
+    """The `error` event strict mode sends, shaped like the API's (error.event_id echoes the
+    client's event_id, as the API does for a failed client event)."""
+    client_event_id = None
+    with contextlib.suppress(msgspec.DecodeError, msgspec.ValidationError):
+        client_event_id = msgspec.json.decode(received, type=_EventId).event_id
+    return {
+        "type": "error",
+        "event_id": f"event_rtrec_mismatch_{number}",
+        "error": {
+            "type": "invalid_request_error",
+            "code": MISMATCH_ERROR_CODE,
+            "message": message,
+            "param": None,
+            "event_id": client_event_id,
+        },
+    }
+
+
+class _EventId(msgspec.Struct):
+    event_id: str | None = None
+
+
+def _quoted(kind: str | None) -> str:
+    return f'"{kind}"' if kind else "(a frame without a type)"
+
+
+async def accept(request: web.Request) -> web.WebSocketResponse | web.Response:
+    """Upgrade the request, choosing the `realtime` subprotocol when offered, as the API does.
+
+    A plain HTTP request gets 426 and a line saying what to do.
+    """
+    ws = web.WebSocketResponse(protocols=("realtime",), max_msg_size=0, compress=False)
+    if not ws.can_prepare(request).ok:
+        return web.Response(
+            status=426,
+            text="rtrec serve: this is a Realtime WebSocket endpoint; connect with a WebSocket "
+            "client (e.g. websocket_base_url=ws://HOST:PORT/v1)\n",
+        )
+    await ws.prepare(request)
+    return ws
+
+
+async def play(
+    ws: web.WebSocketResponse,
+    recording: Recording,
+    *,
+    match: MatchMode = "strict",
+    speed: float | None = None,
+    connection: int = 1,
+) -> PlaybackResult:
+    """Play `recording` to the client on a prepared socket; returns when the connection ends."""
+    result = PlaybackResult(connection=connection, session_id=recording.session_id)
+    log.info(
+        "connection %d: playing session %s (%d server frames, %d client frames)",
+        connection,
+        recording.session_id or "(frames)",
+        recording.server_frames,
+        recording.client_frames,
+    )
+    await _Playback(ws, recording, result, match=match, speed=speed).run()
+    log_result(result)
+    return result
+
+
+def log_result(result: PlaybackResult) -> None:
+    session = result.session_id or "(frames)"
+    if result.unused_client_frames:
+        listed = ", ".join(
+            f"seq {f.seq} {f.type or '(untyped)'}" for f in result.unused_client_frames[:10]
+        )
+        more = len(result.unused_client_frames) - 10
+        log.warning(
+            "connection %d: session %s: %d recorded client frame(s) not used: %s%s",
+            result.connection,
+            session,
+            len(result.unused_client_frames),
+            listed,
+            f" and {more} more" if more > 0 else "",
+        )
+    log.info(
+        "connection %d: ended: %d server frames sent, %d client frames matched, %d mismatches",
+        result.connection,
+        result.server_frames_sent,
+        result.client_frames_matched,
+        len(result.mismatches),
+    )
+
+
+class ReplayServer:
+    """An aiohttp server that plays one recording to every connection.
+
+    async with ReplayServer(recording) as server:
+        client = AsyncOpenAI(api_key="test", websocket_base_url=server.url)
+        ...
+        result = await server.next_result()
+    """
+
+    def __init__(
+        self,
+        recording: Recording,
+        *,
+        match: MatchMode = "strict",
+        speed: float | None = None,
+    ) -> None:
+        if match not in MATCH_MODES:
+            raise RtrecError(f"--match {match!r} is not valid: use strict or lenient")
+        self.recording = recording
+        self.match: MatchMode = match
+        self.speed = speed
+        self.results: list[PlaybackResult] = []
+        self._finished: asyncio.Queue[PlaybackResult] = asyncio.Queue()
+        self._connections = 0
+        self._runner: web.AppRunner | None = None
+        self.host = "127.0.0.1"
+        self.port = 0
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        for path in REALTIME_PATHS:
+            app.router.add_get(path, self._handle)
+        return app
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        ws = await accept(request)
+        if not isinstance(ws, web.WebSocketResponse):
+            return ws
+        self._connections += 1
+        result = await play(
+            ws, self.recording, match=self.match, speed=self.speed, connection=self._connections
+        )
+        self.results.append(result)
+        self._finished.put_nowait(result)
+        return ws
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        self._runner = web.AppRunner(self.app(), handle_signals=False, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, host, port)
+        try:
+            await site.start()
+        except OSError as error:
+            await self._runner.cleanup()
+            raise RtrecError(
+                f"cannot listen on {host}:{port} ({error.strerror}): choose another --listen"
+            ) from None
+        self.host, self.port = host, self._runner.addresses[0][1]
+
+    @property
+    def url(self) -> str:
+        """The value for the OpenAI SDKs' websocket_base_url (they append /realtime)."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"ws://{host}:{self.port}/v1"
+
+    async def next_result(self, timeout: float = 30.0) -> PlaybackResult:
+        """The result of the next connection to end (in the order they end)."""
+        return await asyncio.wait_for(self._finished.get(), timeout)
+
+    async def close(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> ReplayServer:
+        if self._runner is None:
+            await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+
+@contextlib.asynccontextmanager
+async def serving(
+    recording: Recording,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    match: MatchMode = "strict",
+    speed: float | None = None,
+) -> AsyncIterator[ReplayServer]:
+    """A started ReplayServer for the duration of the block."""
+    server = ReplayServer(recording, match=match, speed=speed)
+    await server.start(host, port)
+    try:
+        yield server
+    finally:
+        await server.close()

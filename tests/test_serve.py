@@ -1,0 +1,481 @@
+"""rtrec serve: a recording played to a live client (the official openai SDK, and raw aiohttp)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from typing import Any
+
+import aiohttp
+import pytest
+from openai import AsyncOpenAI
+
+from recorder.errors import RtrecError
+from recorder.serve import (
+    MISMATCH_CLOSE_CODE,
+    Recording,
+    ReplayServer,
+    parse_speed,
+)
+from recorder.wire import Direction, Frame, Opcode
+
+C, S = Direction.CLIENT, Direction.SERVER
+
+
+def frame(direction: Direction, t_ms: float, event: dict[str, Any]) -> Frame:
+    data = json.dumps(event, separators=(",", ":")).encode()
+    return Frame(direction, int(t_ms * 1_000_000), Opcode.TEXT, data)
+
+
+def text_turn_frames(text: str = "hi", gap_ms: float = 1.0) -> list[Frame]:
+    """A small GA session: configure, one typed user turn, one text answer in three deltas."""
+    r, i = "resp_001", "item_002"
+    part = {"type": "text", "text": ""}
+    t = iter(range(1, 100))
+
+    def at() -> float:
+        return next(t) * gap_ms
+
+    session = {"type": "realtime", "id": "sess_1", "model": "gpt-realtime", "instructions": ""}
+    frames = [
+        frame(S, at(), {"type": "session.created", "event_id": "event_1", "session": session}),
+        frame(
+            C,
+            at(),
+            {
+                "type": "session.update",
+                "event_id": "evt_rec_1",
+                "session": {"type": "realtime", "instructions": "Be brief."},
+            },
+        ),
+        frame(
+            S,
+            at(),
+            {
+                "type": "session.updated",
+                "event_id": "event_2",
+                "session": {**session, "instructions": "Be brief."},
+            },
+        ),
+        frame(
+            C,
+            at(),
+            {
+                "type": "conversation.item.create",
+                "event_id": "evt_rec_2",
+                "item": {
+                    "type": "message",
+                    "role": "user",
+                    "content": [{"type": "input_text", "text": text}],
+                },
+            },
+        ),
+        frame(
+            S,
+            at(),
+            {
+                "type": "conversation.item.added",
+                "event_id": "event_3",
+                "previous_item_id": None,
+                "item": {
+                    "id": "item_001",
+                    "type": "message",
+                    "role": "user",
+                    "content": [{"type": "input_text", "text": text}],
+                },
+            },
+        ),
+        frame(C, at(), {"type": "response.create", "event_id": "evt_rec_3"}),
+        frame(
+            S,
+            at(),
+            {
+                "type": "response.created",
+                "event_id": "event_4",
+                "response": {"id": r, "status": "in_progress", "output": []},
+            },
+        ),
+        frame(
+            S,
+            at(),
+            {
+                "type": "response.output_item.added",
+                "event_id": "event_5",
+                "response_id": r,
+                "output_index": 0,
+                "item": {"id": i, "type": "message", "role": "assistant", "content": []},
+            },
+        ),
+        frame(
+            S,
+            at(),
+            {
+                "type": "response.content_part.added",
+                "event_id": "event_6",
+                "response_id": r,
+                "item_id": i,
+                "output_index": 0,
+                "content_index": 0,
+                "part": part,
+            },
+        ),
+    ]
+    for n, delta in enumerate(["Hel", "lo", "!"]):
+        frames.append(
+            frame(
+                S,
+                at(),
+                {
+                    "type": "response.output_text.delta",
+                    "event_id": f"event_d{n}",
+                    "response_id": r,
+                    "item_id": i,
+                    "output_index": 0,
+                    "content_index": 0,
+                    "delta": delta,
+                },
+            )
+        )
+    frames.append(
+        frame(
+            S,
+            at(),
+            {
+                "type": "response.done",
+                "event_id": "event_9",
+                "response": {"id": r, "status": "completed"},
+            },
+        )
+    )
+    return frames
+
+
+def client_frames(frames: list[Frame]) -> list[dict[str, Any]]:
+    return [json.loads(f.data) for f in frames if f.direction is C]
+
+
+async def play_with_sdk(
+    url: str, frames: list[Frame], *, replace: dict[int, dict[str, Any]] | None = None
+) -> list[bytes]:
+    """Follow the recording with the official SDK: send each client event (with a fresh
+    event_id, re-serialized by the SDK), receive each server frame. Returns what arrived."""
+    replace = replace or {}
+    received: list[bytes] = []
+    client = AsyncOpenAI(api_key="test", websocket_base_url=url)
+    async with client.realtime.connect(model="gpt-realtime") as connection:
+        sent = 0
+        for f in frames:
+            if f.direction is C:
+                event = replace.get(sent, json.loads(f.data))
+                await connection.send({**event, "event_id": f"evt_live_{sent}"})
+                sent += 1
+            else:
+                received.append(await connection.recv_bytes())
+    return received
+
+
+async def test_the_sdk_receives_exactly_the_recorded_server_frames() -> None:
+    frames = text_turn_frames()
+    async with ReplayServer(Recording.from_frames(frames, session_id="s1")) as server:
+        received = await play_with_sdk(server.url, frames)
+        result = await server.next_result()
+    assert received == [f.data for f in frames if f.direction is S]
+    assert result.ok
+    assert result.client_frames_matched == 3
+    assert result.server_frames_sent == len(received)
+
+
+async def test_the_sdk_decodes_the_served_frames_as_typed_events() -> None:
+    frames = text_turn_frames()
+    async with ReplayServer(Recording.from_frames(frames)) as server:
+        client = AsyncOpenAI(api_key="test", websocket_base_url=server.url)
+        async with client.realtime.connect(model="gpt-realtime") as connection:
+            created = await connection.recv()
+            await connection.session.update(
+                session={"type": "realtime", "instructions": "Be brief."}
+            )
+            updated = await connection.recv()
+        result = await server.next_result()
+    assert created.type == "session.created"
+    assert updated.type == "session.updated"
+    assert updated.session.instructions == "Be brief."  # type: ignore[union-attr]
+    assert [f.type for f in result.unused_client_frames] == [
+        "conversation.item.create",
+        "response.create",
+    ]
+
+
+async def test_strict_mismatch_sends_an_error_naming_both_events_and_the_field() -> None:
+    frames = text_turn_frames("hi")
+    wrong = client_frames(text_turn_frames("hello"))[1]
+    async with ReplayServer(Recording.from_frames(frames, session_id="s1")) as server:
+        client = AsyncOpenAI(api_key="test", websocket_base_url=server.url)
+        async with client.realtime.connect(model="gpt-realtime") as connection:
+            await connection.recv_bytes()  # session.created
+            await connection.send(client_frames(frames)[0])
+            await connection.recv_bytes()  # session.updated
+            await connection.send({**wrong, "event_id": "evt_mine"})
+            error = json.loads(await connection.recv_bytes())
+            with pytest.raises(Exception) as closed:
+                await connection.recv_bytes()
+        result = await server.next_result()
+    assert error["type"] == "error"
+    assert error["error"]["type"] == "invalid_request_error"
+    assert error["error"]["code"] == "rtrec_mismatch"
+    assert error["error"]["event_id"] == "evt_mine"
+    message = error["error"]["message"]
+    assert message == (
+        'session s1, client frame seq 4: expected client event "conversation.item.create", '
+        'received "conversation.item.create"; 1 field differs: item.content[0].text: '
+        'expected "hi", received "hello".'
+    )
+    assert getattr(closed.value, "rcvd", None) is not None
+    assert closed.value.rcvd.code == MISMATCH_CLOSE_CODE  # type: ignore[attr-defined]
+    assert result.closed_on_mismatch and not result.finished
+    assert [m.paths for m in result.mismatches] == [("item.content[0].text",)]
+    assert [f.type for f in result.unused_client_frames] == ["response.create"]
+
+
+async def test_a_different_event_type_is_named_in_the_error() -> None:
+    frames = text_turn_frames()
+    async with ReplayServer(Recording.from_frames(frames)) as server:
+        client = AsyncOpenAI(api_key="test", websocket_base_url=server.url)
+        async with client.realtime.connect(model="gpt-realtime") as connection:
+            await connection.recv_bytes()
+            await connection.send({"type": "response.create"})
+            error = json.loads(await connection.recv_bytes())
+        await server.next_result()
+    message = error["error"]["message"]
+    assert 'expected client event "session.update", received "response.create"' in message
+    assert 'type: expected "session.update", received "response.create"' in message
+    assert "session: expected {" in message and "received (absent)" in message
+
+
+async def test_lenient_mode_logs_the_difference_and_plays_on(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    frames = text_turn_frames("hi")
+    wrong = client_frames(text_turn_frames("hello"))[1]
+    recording = Recording.from_frames(frames)
+    caplog.set_level(logging.INFO, logger="recorder.serve")
+    async with ReplayServer(recording, match="lenient") as server:
+        received = await play_with_sdk(server.url, frames, replace={1: wrong})
+        result = await server.next_result()
+    assert received == [f.data for f in frames if f.direction is S]
+    assert result.finished and not result.closed_on_mismatch
+    assert [m.paths for m in result.mismatches] == [("item.content[0].text",)]
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any("item.content[0].text" in w and "lenient" in w for w in warnings)
+
+
+async def test_unused_recorded_client_frames_are_reported_and_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    frames = text_turn_frames()
+    caplog.set_level(logging.INFO, logger="recorder.serve")
+    async with ReplayServer(Recording.from_frames(frames, session_id="s9")) as server:
+        await play_with_sdk(server.url, frames[:3])  # leaves after session.updated
+        result = await server.next_result()
+    assert not result.ok
+    assert [(f.seq, f.type) for f in result.unused_client_frames] == [
+        (4, "conversation.item.create"),
+        (6, "response.create"),
+    ]
+    assert any(
+        "session s9: 2 recorded client frame(s) not used: seq 4 conversation.item.create, "
+        "seq 6 response.create" in r.getMessage()
+        for r in caplog.records
+    )
+
+
+async def test_each_connection_gets_a_fresh_playback() -> None:
+    frames = text_turn_frames()
+    expected = [f.data for f in frames if f.direction is S]
+    async with ReplayServer(Recording.from_frames(frames)) as server:
+        first = await play_with_sdk(server.url, frames)
+        second = await play_with_sdk(server.url, frames)
+        results = [await server.next_result(), await server.next_result()]
+    assert first == expected and second == expected
+    assert [r.connection for r in results] == [1, 2]
+    assert all(r.ok for r in results)
+
+
+async def test_concurrent_connections_play_independently() -> None:
+    frames = text_turn_frames()
+    expected = [f.data for f in frames if f.direction is S]
+    async with ReplayServer(Recording.from_frames(frames)) as server:
+        outcomes = await asyncio.gather(*(play_with_sdk(server.url, frames) for _ in range(5)))
+        results = [await server.next_result() for _ in range(5)]
+    assert all(o == expected for o in outcomes)
+    assert all(r.ok for r in results)
+
+
+async def test_a_client_frame_after_the_recording_ends_is_a_strict_mismatch() -> None:
+    frames = text_turn_frames()
+    async with ReplayServer(Recording.from_frames(frames)) as server:
+        client = AsyncOpenAI(api_key="test", websocket_base_url=server.url)
+        async with client.realtime.connect(model="gpt-realtime") as connection:
+            for f in frames:
+                if f.direction is C:
+                    await connection.send(json.loads(f.data))
+                else:
+                    await connection.recv_bytes()
+            await connection.send({"type": "response.create"})
+            error = json.loads(await connection.recv_bytes())
+        result = await server.next_result()
+    assert error["error"]["code"] == "rtrec_mismatch"
+    assert (
+        'received client event "response.create" after the last recorded client frame'
+        in (error["error"]["message"])
+    )
+    assert result.finished and result.closed_on_mismatch
+
+
+async def test_a_server_close_is_played_with_its_recorded_code() -> None:
+    frames = text_turn_frames()
+    recording = Recording.from_frames(
+        frames, close_code=4000, close_reason="beta_api_shape_disabled", closed_by="server"
+    )
+    async with ReplayServer(recording) as server, aiohttp.ClientSession() as http:
+        async with http.ws_connect(server.url + "/realtime?model=m") as ws:
+            for f in frames:
+                if f.direction is C:
+                    await ws.send_bytes(f.data)  # binary payload, same bytes: still a match
+                else:
+                    assert (await ws.receive()).data.encode() == f.data
+            closing = await ws.receive()
+        result = await server.next_result()
+    assert closing.type is aiohttp.WSMsgType.CLOSE
+    assert (closing.data, closing.extra) == (4000, "beta_api_shape_disabled")
+    assert result.ok
+
+
+async def test_binary_frames_are_served_as_binary() -> None:
+    frames = [
+        Frame(S, 1_000_000, Opcode.BINARY, b"\x00\xffraw"),
+        Frame(C, 2_000_000, Opcode.BINARY, b"\x01\x02"),
+        Frame(S, 3_000_000, Opcode.TEXT, b'{"type":"x"}'),
+    ]
+    async with (
+        ReplayServer(Recording.from_frames(frames)) as server,
+        aiohttp.ClientSession() as http,
+    ):
+        async with http.ws_connect(server.url + "/realtime") as ws:
+            first = await ws.receive()
+            await ws.send_bytes(b"\x01\x02")
+            second = await ws.receive()
+        result = await server.next_result()
+    assert (first.type, first.data) == (aiohttp.WSMsgType.BINARY, b"\x00\xffraw")
+    assert (second.type, second.data) == (aiohttp.WSMsgType.TEXT, '{"type":"x"}')
+    assert result.ok
+
+
+@pytest.mark.parametrize("path", ["/openai/realtime", "/openai/v1/realtime", "/realtime"])
+async def test_azure_and_bare_paths_are_served(path: str) -> None:
+    frames = text_turn_frames()[:1]
+    async with (
+        ReplayServer(Recording.from_frames(frames)) as server,
+        aiohttp.ClientSession() as http,
+    ):
+        url = f"ws://127.0.0.1:{server.port}{path}?api-version=2025-04-01&deployment=d"
+        async with http.ws_connect(url, headers={"api-key": "k"}) as ws:
+            message = await ws.receive()
+    assert message.data.encode() == frames[0].data
+
+
+async def test_the_realtime_subprotocol_is_chosen_when_a_browser_offers_it() -> None:
+    frames = text_turn_frames()[:1]
+    offered = ("realtime", "openai-insecure-api-key.sk-browser-secret", "openai-beta.realtime-v1")
+    async with (
+        ReplayServer(Recording.from_frames(frames)) as server,
+        aiohttp.ClientSession() as http,
+        http.ws_connect(server.url + "/realtime", protocols=offered) as ws,
+    ):
+        await ws.receive()
+        assert ws.protocol == "realtime"
+
+
+async def test_a_plain_http_request_gets_426_and_what_to_do() -> None:
+    async with (
+        ReplayServer(Recording.from_frames([])) as server,
+        aiohttp.ClientSession() as http,
+        http.get(f"http://127.0.0.1:{server.port}/v1/realtime") as response,
+    ):
+        body = await response.text()
+    assert response.status == 426
+    assert "connect with a WebSocket client" in body
+
+
+async def test_keys_never_reach_the_log(caplog: pytest.LogCaptureFixture) -> None:
+    frames = text_turn_frames("hi")
+    wrong = client_frames(text_turn_frames("hello"))[1]
+    secret = "sk-test-never-log-this-0123456789"
+    caplog.set_level(logging.DEBUG, logger="recorder.serve")
+    async with ReplayServer(Recording.from_frames(frames), match="lenient") as server:
+        client = AsyncOpenAI(api_key=secret, websocket_base_url=server.url)
+        async with client.realtime.connect(model="gpt-realtime") as connection:
+            await connection.recv_bytes()
+            await connection.send(wrong)
+            await connection.recv_bytes()
+        await server.next_result()
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "item.content[0].text" in logged and "lenient" in logged
+    assert secret not in logged
+
+
+async def test_speed_1_never_sends_a_frame_before_its_recorded_offset() -> None:
+    frames = text_turn_frames(gap_ms=20.0)
+    async with ReplayServer(Recording.from_frames(frames), speed=1.0) as server:
+        started = time.monotonic()
+        await play_with_sdk(server.url, frames)
+        elapsed = time.monotonic() - started
+        result = await server.next_result()
+    assert len(result.lateness_ns) == result.server_frames_sent == 10
+    assert min(result.lateness_ns) >= 0
+    assert elapsed >= frames[-1].t_ns / 1e9
+
+
+async def test_speed_1_keeps_the_recorded_gap_after_a_slow_client_frame() -> None:
+    # the answer to response.create was recorded 50 ms after it; the client sends 300 ms late
+    frames = [
+        frame(S, 0, {"type": "session.created"}),
+        frame(C, 10, {"type": "response.create"}),
+        frame(S, 60, {"type": "response.created"}),
+    ]
+    async with ReplayServer(Recording.from_frames(frames), speed=1.0) as server:
+        client = AsyncOpenAI(api_key="test", websocket_base_url=server.url)
+        async with client.realtime.connect(model="gpt-realtime") as connection:
+            await connection.recv_bytes()
+            await asyncio.sleep(0.3)
+            sent = time.monotonic()
+            await connection.send({"type": "response.create"})
+            await connection.recv_bytes()
+            answered = time.monotonic() - sent
+        result = await server.next_result()
+    assert answered >= 0.05
+    assert result.ok
+
+
+async def test_asap_records_no_lateness() -> None:
+    frames = text_turn_frames(gap_ms=1000.0)  # 14 s of recording, served at once
+    async with ReplayServer(Recording.from_frames(frames)) as server:
+        await play_with_sdk(server.url, frames)
+        result = await server.next_result()
+    assert result.ok and result.lateness_ns == []
+
+
+def test_parse_speed() -> None:
+    assert parse_speed("asap") is None
+    assert parse_speed("ASAP") is None
+    assert parse_speed("1") == 1.0
+    assert parse_speed("2.5") == 2.5
+    for bad in ("0", "-1", "fast", "inf", "nan"):
+        with pytest.raises(RtrecError, match=f"--speed '{bad}' is not valid: use 'asap'"):
+            parse_speed(bad)
+
+
+def test_an_invalid_match_mode_is_refused() -> None:
+    with pytest.raises(RtrecError, match="--match 'loose' is not valid: use strict or lenient"):
+        ReplayServer(Recording.from_frames([]), match="loose")  # type: ignore[arg-type]
