@@ -201,8 +201,8 @@ class BatchWriter:
             self._db.sql("INSERT INTO event_types (name) VALUES (?) ON CONFLICT (name) DO NOTHING"),
             [(name,) for name in sorted(missing)],
         )
-        result = await connection.exec_driver_sql("SELECT name, id FROM event_types")
-        self._type_ids = {str(row[0]): int(row[1]) for row in result.all()}
+        found = await self._db.fetch(connection, "SELECT name, id FROM event_types")
+        self._type_ids = {str(name): int(type_id) for name, type_id in found}
 
     async def _beat(self) -> None:
         """Tell readers the open sessions are alive (a stale heartbeat reads as interrupted)."""
