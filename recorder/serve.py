@@ -26,9 +26,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
 import time
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 import aiohttp
@@ -526,3 +528,40 @@ async def serving(
         yield server
     finally:
         await server.close()
+
+
+async def serve(
+    db: str,
+    *,
+    session_id: str | None = None,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    match: MatchMode = "strict",
+    speed: float | None = None,
+    stop: asyncio.Event | None = None,
+    on_ready: Callable[[ReplayServer], object] | None = None,
+) -> list[PlaybackResult]:
+    """`rtrec serve`: load the session once, serve it until SIGINT/SIGTERM (or `stop`)."""
+    from recorder.store import open_log
+
+    if "://" not in db and not Path(db).exists():
+        raise RtrecError(f"{db} does not exist: give the database you recorded into")
+    event_log = await open_log(db)
+    try:
+        recording = await load_recording(event_log, session_id)
+    finally:
+        await event_log.close()
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    signals = (signal.SIGINT, signal.SIGTERM)
+    for signum in signals:
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        async with serving(recording, host=host, port=port, match=match, speed=speed) as server:
+            if on_ready is not None:
+                on_ready(server)
+            await stop.wait()
+        return server.results
+    finally:
+        for signum in signals:
+            loop.remove_signal_handler(signum)

@@ -5,7 +5,12 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
+import signal
+import subprocess
+import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -17,8 +22,10 @@ from recorder.serve import (
     MISMATCH_CLOSE_CODE,
     Recording,
     ReplayServer,
+    load_recording,
     parse_speed,
 )
+from recorder.store import open_log
 from recorder.wire import Direction, Frame, Opcode
 
 C, S = Direction.CLIENT, Direction.SERVER
@@ -421,7 +428,7 @@ async def test_keys_never_reach_the_log(caplog: pytest.LogCaptureFixture) -> Non
             await connection.recv_bytes()
         await server.next_result()
     logged = "\n".join(r.getMessage() for r in caplog.records)
-    assert "expected client event \"session.update\"" in logged and "lenient" in logged
+    assert 'expected client event "session.update"' in logged and "lenient" in logged
     assert secret not in logged
 
 
@@ -479,3 +486,109 @@ def test_parse_speed() -> None:
 def test_an_invalid_match_mode_is_refused() -> None:
     with pytest.raises(RtrecError, match="--match 'loose' is not valid: use strict or lenient"):
         ReplayServer(Recording.from_frames([]), match="loose")  # type: ignore[arg-type]
+
+
+# -- from the event log, and the command line ---------------------------------------------------
+
+
+async def make_db(path: Path, frames: list[Frame], **end: Any) -> str:
+    event_log = await open_log(str(path))
+    try:
+        sid = await event_log.begin_session("ga", "gpt-realtime", "wss://example.invalid/v1")
+        for f in frames:
+            event_log.append(sid, f)
+        await event_log.end_session(sid, **({"closed_by": "client", "close_code": 1000} | end))
+    finally:
+        await event_log.close()
+    return sid
+
+
+async def test_load_recording_reads_the_session_from_the_log(tmp_path: Path) -> None:
+    frames = text_turn_frames()
+    older = await make_db(tmp_path / "s.db", text_turn_frames("older"))
+    sid = await make_db(tmp_path / "s.db", frames, closed_by="server", close_code=1001)
+    event_log = await open_log(str(tmp_path / "s.db"))
+    try:
+        newest = await load_recording(event_log)
+        chosen = await load_recording(event_log, older)
+    finally:
+        await event_log.close()
+    assert newest.session_id == sid and chosen.session_id == older
+    assert [(f.direction, f.t_ns, f.opcode, f.data) for f in newest.frames] == [
+        (f.direction, f.t_ns, f.opcode, f.data) for f in frames
+    ]
+    assert [f.seq for f in newest.frames] == list(range(1, len(frames) + 1))
+    assert newest.frames[0].type == "session.created"
+    assert (newest.closed_by, newest.close_code) == ("server", 1001)
+
+
+async def test_a_stored_session_serves_the_sdk(tmp_path: Path) -> None:
+    frames = text_turn_frames()
+    await make_db(tmp_path / "s.db", frames)
+    event_log = await open_log(str(tmp_path / "s.db"))
+    try:
+        recording = await load_recording(event_log)
+    finally:
+        await event_log.close()
+    async with ReplayServer(recording) as server:
+        received = await play_with_sdk(server.url, frames)
+        result = await server.next_result()
+    assert received == [f.data for f in frames if f.direction is S]
+    assert result.ok
+
+
+def rtrec(*args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-c", "from recorder.cli import main; main()", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+async def test_rtrec_serve_serves_until_interrupted(tmp_path: Path) -> None:
+    frames = text_turn_frames("hi")
+    sid = await make_db(tmp_path / "s.db", frames)
+    process = rtrec("serve", str(tmp_path / "s.db"), "--listen", "127.0.0.1:0", "--speed", "asap")
+    try:
+        assert process.stdout is not None
+        banner = [await asyncio.to_thread(process.stdout.readline) for _ in range(3)]
+        assert banner[0].startswith(f"rtrec: serving session {sid} from {tmp_path / 's.db'}")
+        assert "10 server frames, 3 client frames" in banner[0]
+        url = re.search(r'websocket_base_url="([^"]+)"', banner[2]).group(1)  # type: ignore[union-attr]
+        received = await play_with_sdk(url, frames)
+        wrong = client_frames(text_turn_frames("hello"))
+        with pytest.raises(Exception):  # noqa: B017 (the SDK's close error type varies)
+            await play_with_sdk(url, frames, replace={1: wrong[1]})
+    finally:
+        process.send_signal(signal.SIGINT)
+        out, err = await asyncio.to_thread(process.communicate, timeout=30)
+    assert process.returncode == 0, err
+    assert received == [f.data for f in frames if f.direction is S]
+    assert "rtrec serve: connection 1: ended: 10 server frames sent, 3 client frames matched" in err
+    assert "connection 2: session" in err and 'expected "hi", received "hello"' in err
+    assert "seq 6 response.create" in err  # the unused frame after the mismatch
+
+
+def test_rtrec_serve_refuses_a_missing_database(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.db"
+    process = rtrec("serve", str(missing))
+    _, err = process.communicate(timeout=30)
+    assert process.returncode == 1
+    assert err == f"Error: {missing} does not exist: give the database you recorded into\n"
+    assert not missing.exists()
+
+
+def test_rtrec_serve_refuses_a_bad_speed(tmp_path: Path) -> None:
+    process = rtrec("serve", str(tmp_path / "x.db"), "--speed", "warp")
+    _, err = process.communicate(timeout=30)
+    assert process.returncode == 1
+    assert err == "Error: --speed 'warp' is not valid: use 'asap' or a positive number such as 1\n"
+
+
+async def test_rtrec_serve_names_an_unknown_session(tmp_path: Path) -> None:
+    await make_db(tmp_path / "s.db", text_turn_frames())
+    process = rtrec("serve", str(tmp_path / "s.db"), "--session", "sess_unknown")
+    _, err = await asyncio.to_thread(process.communicate, timeout=30)
+    assert process.returncode == 1
+    assert err.startswith("Error: ") and "sess_unknown" in err

@@ -1,3 +1,56 @@
-"""rtrec serve commands."""
+"""rtrec serve: a recorded session as a stand-in Realtime server, wired to the command line."""
 
-from recorder.cli.app import cli  # noqa: F401
+from __future__ import annotations
+
+import logging
+import sys
+from typing import cast
+
+import click
+
+from recorder.cli.app import cli, run
+from recorder.proxy import DEFAULT_LISTEN, parse_listen
+from recorder.serve import MATCH_MODES, MatchMode, ReplayServer, parse_speed, serve
+
+
+@cli.command("serve")
+@click.argument("db")
+@click.option("--session", "session_id", default=None, metavar="ID",
+              help="The session to serve (an id or unique prefix). Default: the newest.")
+@click.option("--listen", default=DEFAULT_LISTEN, show_default=True, metavar="HOST:PORT",
+              help="Where clients connect (port 0 picks a free one).")
+@click.option("--match", type=click.Choice(MATCH_MODES), default="strict", show_default=True,
+              help="strict: a client frame unlike the recording gets an error event and the "
+                   "socket closes; lenient: the difference is logged and playback goes on.")
+@click.option("--speed", default="1", show_default=True, metavar="asap|N",
+              help="1 plays server frames at their recorded times; asap as fast as possible.")
+def serve_command(
+    db: str, session_id: str | None, listen: str, match: str, speed: str
+) -> None:
+    """Serve a recorded session to Realtime clients (the SDKs, a browser, ...) on the API's path."""
+    host, port = parse_listen(listen)
+    pace = parse_speed(speed)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("rtrec serve: %(message)s"))
+    logger = logging.getLogger("recorder.serve")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+
+    def announce(server: ReplayServer) -> None:
+        recording = server.recording
+        pacing = "as fast as possible" if pace is None else f"at speed {speed}"
+        click.echo(
+            f"rtrec: serving session {recording.session_id} from {db} "
+            f"({recording.server_frames} server frames, {recording.client_frames} client "
+            f"frames), {pacing}, matching {match}"
+        )
+        click.echo(f"rtrec: listening on {server.url}/realtime")
+        click.echo(f'  Python SDK: AsyncOpenAI(websocket_base_url="{server.url}")')
+        click.echo("  Ctrl-C stops")
+        sys.stdout.flush()
+
+    try:
+        run(serve(db, session_id=session_id, host=host, port=port,
+                  match=cast(MatchMode, match), speed=pace, on_ready=announce))
+    finally:
+        logger.removeHandler(handler)
