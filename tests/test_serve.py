@@ -562,7 +562,7 @@ async def test_rtrec_serve_serves_until_interrupted(tmp_path: Path) -> None:
             await play_with_sdk(url, frames, replace={1: wrong[1]})
     finally:
         process.send_signal(signal.SIGINT)
-        out, err = await asyncio.to_thread(process.communicate, timeout=30)
+        _, err = await asyncio.to_thread(process.communicate, timeout=30)
     assert process.returncode == 0, err
     assert received == [f.data for f in frames if f.direction is S]
     assert "rtrec serve: connection 1: ended: 10 server frames sent, 3 client frames matched" in err
