@@ -1,3 +1,50 @@
-"""rtrec record commands."""
+"""rtrec record: the recording proxy, wired to the command line."""
 
-from recorder.cli.app import cli  # noqa: F401
+from __future__ import annotations
+
+import click
+
+from recorder.cli.app import cli, run
+from recorder.proxy import (
+    DEFAULT_LISTEN,
+    DEFAULT_UPSTREAM,
+    ProxyConfig,
+    check_exposure,
+    env_api_key,
+    parse_listen,
+    record,
+)
+
+
+@cli.command("record")
+@click.option("--db", default="rtrec.db", show_default=True,
+              help="SQLite file or postgresql+asyncpg:// URL to record into.")
+@click.option("--listen", default=DEFAULT_LISTEN, show_default=True, metavar="HOST:PORT",
+              help="Where clients connect (port 0 picks a free one).")
+@click.option("--upstream", default=DEFAULT_UPSTREAM, show_default=True, metavar="URL",
+              help="The Realtime endpoint to forward to (Azure: wss://RESOURCE/openai/realtime).")
+@click.option("--token", envvar="RTREC_TOKEN", default=None, metavar="SECRET",
+              help="Required to listen beyond loopback; clients send it as header "
+                   "X-Rtrec-Token or query rtrec_token. [env: RTREC_TOKEN]")
+@click.option("--tls", is_flag=True,
+              help="Serve wss:// with a certificate rtrec makes for localhost (for the JS SDK).")
+@click.option("--verbose", "-v", is_flag=True, help="Show event types as they pass.")
+def record_command(
+    db: str, listen: str, upstream: str, token: str | None, tls: bool, verbose: bool
+) -> None:
+    """Record Realtime sessions: point the app's Realtime base URL at rtrec."""
+    host, port = parse_listen(listen)
+    check_exposure(host, token)
+    server_ssl = None
+    ca_hint = None
+    if tls:
+        from recorder.tls import local_certificate
+
+        certificate = local_certificate()
+        server_ssl = certificate.server_context()
+        ca_hint = certificate.node_hint()
+    config = ProxyConfig(
+        upstream=upstream, host=host, port=port, token=token, api_key=env_api_key(),
+        verbose=verbose, server_ssl=server_ssl,
+    )
+    run(record(db, config, ca_hint=ca_hint))

@@ -1,0 +1,109 @@
+"""The lines a person watching `rtrec record` reads.
+
+Only this module formats them, and nothing it prints carries a secret: callers hand it redacted
+values (endpoints from recorder.redact.redact_url), and it never sees headers or frames, only
+event types.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from typing import TextIO
+
+# The first "type" in a Realtime frame is the event type: events put it first or second,
+# before any nested resource. Reading it costs a regex search, not a JSON decode.
+_TYPE = re.compile(rb'"type"\s*:\s*"([^"\\]{1,100})"')
+
+
+def event_type(data: bytes) -> str:
+    """The event type of a frame, read without decoding it ("?" when there is none)."""
+    match = _TYPE.search(data, 0, 4096)
+    return match.group(1).decode("utf-8", "replace") if match else "?"
+
+
+class Console:
+    """Person-facing output: start banner and session lines on `out`, failures on `err`."""
+
+    def __init__(self, out: TextIO | None = None, err: TextIO | None = None) -> None:
+        self._out = out
+        self._err = err
+
+    def _print(self, line: str) -> None:
+        print(line, file=self._out or sys.stdout, flush=True)
+
+    def started(self, *, listen_url: str, upstream: str, db: str, ca_hint: str | None) -> None:
+        http_url = listen_url.replace("ws", "http", 1)
+        self._print(f"rtrec: recording to {db}, forwarding to {upstream}")
+        self._print(f"rtrec: listening on {listen_url}/v1/realtime")
+        self._print(f'  Python SDK: AsyncOpenAI(websocket_base_url="{listen_url}/v1")')
+        if ca_hint is None:
+            self._print(
+                "  JS SDK (openai on npm): OpenAIRealtimeWS always uses wss://, "
+                "so start rtrec record with --tls"
+            )
+        else:
+            self._print(
+                f'  JS SDK (openai on npm): new OpenAI({{ baseURL: "{http_url}/v1" }}) '
+                "for the realtime client"
+            )
+            self._print(f"  make Node trust the certificate: export {ca_hint}")
+        self._print(
+            f"  environment form: OPENAI_BASE_URL={http_url}/v1 "
+            "(rtrec forwards Realtime WebSocket sessions only, so use it for the realtime client)"
+        )
+        self._print("  Ctrl-C stops: sessions are closed and everything recorded is kept")
+
+    def session_opened(self, session_id: str, *, model: str | None, protocol: str | None) -> None:
+        self._print(
+            f"+ session {session_id} opened: model {model or '?'}, protocol {protocol or '?'}"
+        )
+
+    def session_closed(
+        self,
+        session_id: str,
+        *,
+        model: str | None,
+        seconds: float,
+        client_frames: int,
+        server_frames: int,
+        status: str,
+        close_code: int | None,
+        closed_by: str,
+    ) -> None:
+        self._print(
+            f"- session {session_id} closed by {closed_by} (code {close_code}, {status}): "
+            f"model {model or '?'}, {seconds:.1f}s, "
+            f"{client_frames} client frames, {server_frames} server frames"
+        )
+
+    def refused(self, status: int, endpoint: str) -> None:
+        self._print(f"! upstream {endpoint} refused the handshake with HTTP {status}: passed on")
+
+    def unreachable(self, endpoint: str, reason: str) -> None:
+        self._print(f"! upstream {endpoint} unreachable ({reason}): client got HTTP 502")
+
+    def rejected(self, reason: str) -> None:
+        self._print(f"! connection rejected: {reason}")
+
+    def event(self, session_id: str, direction: str, data: bytes) -> None:
+        arrow = "->" if direction == "client" else "<-"
+        self._print(f"  {session_id} {arrow} {event_type(data)}")
+
+    def binary(self, session_id: str, direction: str, size: int) -> None:
+        arrow = "->" if direction == "client" else "<-"
+        self._print(f"  {session_id} {arrow} binary frame, {size} bytes")
+
+    def log_failed(self, error: BaseException) -> None:
+        print(
+            f"rtrec: ERROR: recording failed ({type(error).__name__}: {error}); calls go on "
+            "but are no longer recorded; open sessions are marked incomplete",
+            file=self._err or sys.stderr,
+            flush=True,
+        )
+
+    def token_note(self, header: str, query: str) -> None:
+        self._print(f"  clients must present the token: header {header} or query {query}")
+
+    def stopping(self, sessions: int) -> None:
+        self._print(f"rtrec: stopping, closing {sessions} session(s) and flushing the log")

@@ -1,0 +1,659 @@
+"""The recording proxy: client socket <-> rtrec <-> upstream socket, every frame into the log.
+
+One aiohttp server accepts Realtime WebSocket handshakes on the API's own paths, connects
+upstream FIRST (so a refusal reaches the client as the same HTTP answer), then upgrades the
+client and runs two pumps per session. A pump receives a frame, sends it on, and only then
+hands a copy to the log (EventLog.append is synchronous and queued: forwarding never waits for
+the disk). Per frame the hot path does: one receive, one send, a monotonic clock read, a few
+substring searches for secrets, one append.
+
+Session status in the log:
+  complete     the socket closed with a close handshake and code 1000/1001 (either side)
+  interrupted  a socket dropped without a close frame, closed with an error code, or rtrec
+               itself was stopped while the session was open (closed_by "proxy")
+  incomplete   the log failed during the session: the call went on, frames are missing
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import contextvars
+import hmac
+import ipaddress
+import os
+import signal
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+import aiohttp
+import msgspec
+from aiohttp import WSMsgType, web
+from multidict import CIMultiDict, CIMultiDictProxy, MultiMapping
+from yarl import URL
+
+from recorder.console import Console
+from recorder.errors import RtrecError
+from recorder.redact import FrameRedactor, redact_url, secrets_in_handshake
+from recorder.wire import Direction, Frame, Opcode
+
+if TYPE_CHECKING:
+    ClientSocket = web.WebSocketResponse[Literal[False]]
+    UpstreamSocket = aiohttp.ClientWebSocketResponse[Literal[False]]
+    Socket = ClientSocket | UpstreamSocket
+
+DEFAULT_UPSTREAM = "wss://api.openai.com/v1/realtime"
+DEFAULT_LISTEN = "127.0.0.1:8765"
+TOKEN_HEADER = "X-Rtrec-Token"
+TOKEN_QUERY = "rtrec_token"
+# Paths a Realtime client connects to: OpenAI (/v1/realtime, /v1/realtime/translations) and
+# Azure (/openai/realtime).
+REALTIME_PATHS = ("/v1/realtime", "/openai/realtime", "/realtime")
+
+# Handshake headers that belong to one hop; everything else the client sent goes upstream.
+_HOP_HEADERS = frozenset(
+    {
+        "host", "connection", "upgrade", "keep-alive", "proxy-connection", "te", "trailer",
+        "transfer-encoding", "content-length", "sec-websocket-key", "sec-websocket-version",
+        "sec-websocket-extensions", "sec-websocket-protocol", "sec-websocket-accept",
+        TOKEN_HEADER.lower(),
+    }
+)
+_HOP_RESPONSE_HEADERS = _HOP_HEADERS | {"content-encoding", "date", "server"}
+_CLEAN_CLOSE = frozenset({1000, 1001})
+_SENDABLE_CLOSE = range(1000, 5000)
+
+
+class RecordingLog(Protocol):
+    """What the proxy needs from recorder.store.EventLog."""
+
+    @property
+    def failure(self) -> Exception | None: ...
+
+    async def begin_session(
+        self, protocol: str | None, model: str | None, endpoint: str | None
+    ) -> str: ...
+
+    def update_session(
+        self, sid: str, *, protocol: str | None = None, model: str | None = None
+    ) -> None: ...
+
+    def append(self, sid: str, frame: Frame) -> None: ...
+
+    async def end_session(
+        self,
+        sid: str,
+        *,
+        status: str = "complete",
+        close_code: int | None = None,
+        close_reason: str | None = None,
+        closed_by: str | None = None,
+    ) -> None: ...
+
+
+@dataclass
+class ProxyConfig:
+    upstream: str = DEFAULT_UPSTREAM
+    host: str = "127.0.0.1"
+    port: int = 8765
+    token: str | None = None
+    api_key: str | None = None  # used when the client brings no credential of its own
+    verbose: bool = False
+    server_ssl: Any = None  # ssl.SSLContext to serve wss://
+    upstream_ssl: Any = True  # ssl.SSLContext | bool for the upstream connection
+
+
+def parse_listen(value: str) -> tuple[str, int]:
+    """'HOST:PORT' (or '[::1]:PORT') -> (host, port); RtrecError naming --listen otherwise."""
+    host, sep, port_text = value.rpartition(":")
+    host = host.strip("[]")
+    if not sep or not host or not port_text.isdigit() or int(port_text) > 65535:
+        raise RtrecError(f"--listen {value!r} is not HOST:PORT: give e.g. 127.0.0.1:8765")
+    return host, int(port_text)
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_exposure(host: str, token: str | None) -> None:
+    """Listening beyond loopback forwards the API key of whoever connects: demand a token."""
+    if not is_loopback(host) and not token:
+        raise RtrecError(
+            f"--listen {host} is not a loopback address: pass --token SECRET (or set "
+            f"RTREC_TOKEN); clients then send it as header {TOKEN_HEADER} or query {TOKEN_QUERY}"
+        )
+
+
+def upstream_url(upstream: str, request_path: str, query: MultiMapping[str]) -> URL:
+    """The upstream URL for one client handshake.
+
+    An upstream with a path (the default .../v1/realtime, or Azure's .../openai/realtime) keeps
+    it, plus whatever the client added after 'realtime' (e.g. /translations); an upstream given
+    as a bare host gets the client's path. The client's query (model, call_id, intent,
+    deployment, api-version, ...) is passed on, without rtrec's own token.
+    """
+    base = URL(upstream)
+    if base.path in ("", "/"):
+        path = request_path
+    else:
+        _, _, rest = request_path.partition("/realtime")
+        path = base.path.rstrip("/") + rest
+    params = [(k, v) for k, v in base.query.items() if k not in query]
+    params += [(k, v) for k, v in query.items() if k != TOKEN_QUERY]
+    return base.with_path(path).with_query(params)
+
+
+def protocol_from_handshake(headers: CIMultiDictProxy[str], protocols: Iterable[str]) -> str | None:
+    """'beta' when the handshake says so; None means: decide from the first session.created."""
+    beta_header = "realtime=v1" in headers.get("OpenAI-Beta", "").replace(" ", "")
+    if beta_header or "openai-beta.realtime-v1" in protocols:
+        return "beta"
+    return None
+
+
+def protocol_from_session_created(data: bytes) -> str | None:
+    """GA sessions carry session.type ("realtime" | "transcription"); beta ones do not."""
+    try:
+        event = msgspec.json.decode(data)
+    except msgspec.DecodeError:
+        return None
+    if not isinstance(event, dict):
+        return None
+    if event.get("type") == "transcription_session.created":
+        return "beta"
+    session = event.get("session")
+    if event.get("type") != "session.created" or not isinstance(session, dict):
+        return None
+    return "ga" if "type" in session or "audio" in session else "beta"
+
+
+def _model_from_session_created(data: bytes) -> str | None:
+    try:
+        model = msgspec.json.decode(data).get("session", {}).get("model")
+    except (msgspec.DecodeError, AttributeError):
+        return None
+    return model if isinstance(model, str) else None
+
+
+_handshake_body: contextvars.ContextVar[dict[str, bytes]] = contextvars.ContextVar(
+    "rtrec_handshake_body"
+)
+
+
+async def _keep_refusal_body(
+    _session: aiohttp.ClientSession, _ctx: Any, params: aiohttp.TraceRequestEndParams
+) -> None:
+    """aiohttp's ws_connect drops the body of a refused handshake; keep it for the client."""
+    holder = _handshake_body.get(None)
+    if holder is not None and params.response.status != 101:
+        try:
+            holder["body"] = await params.response.read()
+        except aiohttp.ClientError:
+            holder["body"] = b""
+
+
+@dataclass
+class _End:
+    """How one side of a session ended."""
+
+    side: str  # "client" | "server" | "proxy"
+    code: int | None
+    reason: str
+    clean: bool  # a close frame arrived (False: the socket dropped)
+
+
+@dataclass
+class _Session:
+    key: int
+    sid: str | None
+    model: str | None
+    protocol: str | None
+    client: ClientSocket
+    upstream: UpstreamSocket
+    request: web.Request
+    redact: FrameRedactor
+    started_ns: int = field(default_factory=time.monotonic_ns)
+    counts: dict[Direction, int] = field(
+        default_factory=lambda: {Direction.CLIENT: 0, Direction.SERVER: 0}
+    )
+    stopping: bool = False
+    log_failed: bool = False
+
+
+class RecordingProxy:
+    """The aiohttp application that forwards and records Realtime sessions.
+
+    log=None forwards without recording (what the benchmark's bare forwarder does not need, but
+    handy for a dry run). Start with `await start()`, stop with `await close()`: that closes the
+    open sessions (code 1001), waits for their pumps and returns; closing the log is the caller's.
+    """
+
+    def __init__(
+        self,
+        log: RecordingLog | None,
+        config: ProxyConfig,
+        console: Console | None = None,
+    ) -> None:
+        check_exposure(config.host, config.token)
+        self.log = log
+        self.config = config
+        self.console = console or Console()
+        self._sessions: dict[int, _Session] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._next_key = 0
+        self._client: aiohttp.ClientSession | None = None
+        self._runner: web.AppRunner | None = None
+        self._site: web.TCPSite | None = None
+        self._endpoint = redact_url(config.upstream)
+        self._log_failure_reported = False
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    def application(self) -> web.Application:
+        app = web.Application()
+        for path in REALTIME_PATHS:
+            app.router.add_get(path, self._handle)
+            app.router.add_get(path + "/{rest:.*}", self._handle)
+        return app
+
+    async def start(self) -> str:
+        """Listen; returns the base URL clients use (ws://host:port or wss://...)."""
+        trace = aiohttp.TraceConfig()
+        trace.on_request_end.append(_keep_refusal_body)
+        self._client = aiohttp.ClientSession(
+            trace_configs=[trace],
+            connector=aiohttp.TCPConnector(limit=0, force_close=True),
+            timeout=aiohttp.ClientTimeout(total=None, connect=30, sock_connect=30),
+        )
+        # access_log=None: the request line carries the query (and so could carry a token).
+        self._runner = web.AppRunner(self.application(), access_log=None, handle_signals=False)
+        await self._runner.setup()
+        self._site = web.TCPSite(
+            self._runner, self.config.host, self.config.port, ssl_context=self.config.server_ssl
+        )
+        try:
+            await self._site.start()
+        except OSError as error:
+            await self._runner.cleanup()
+            await self._client.close()
+            raise RtrecError(
+                f"cannot listen on {self.config.host}:{self.config.port} ({error.strerror}): "
+                "pick another --listen HOST:PORT (port 0 picks a free one)"
+            ) from None
+        return self.base_url
+
+    @property
+    def port(self) -> int:
+        assert self._runner is not None
+        for address in self._runner.addresses:
+            return int(address[1])
+        return self.config.port
+
+    @property
+    def base_url(self) -> str:
+        scheme = "wss" if self.config.server_ssl is not None else "ws"
+        host = self.config.host
+        if ":" in host:
+            host = f"[{host}]"
+        elif host in ("0.0.0.0", ""):
+            host = "127.0.0.1"
+        return f"{scheme}://{host}:{self.port}"
+
+    @property
+    def open_sessions(self) -> int:
+        return len(self._sessions)
+
+    async def close(self) -> None:
+        """Close every open session (1001, closed_by proxy), wait for them, stop listening."""
+        if self._site is not None:
+            await self._site.stop()
+        closing = []
+        for session in list(self._sessions.values()):
+            session.stopping = True
+            closing.append(_close_quietly(session.client, 1001, "rtrec is stopping"))
+            closing.append(_close_quietly(session.upstream, 1001, "rtrec is stopping"))
+        await asyncio.gather(*closing)
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=10)
+        if self._runner is not None:
+            await self._runner.cleanup()
+        if self._client is not None:
+            await self._client.close()
+
+    def report_log_failure(self, error: BaseException) -> None:
+        """on_failure for the log: say it once, loudly; open sessions become incomplete."""
+        for session in self._sessions.values():
+            session.log_failed = True
+        if not self._log_failure_reported:
+            self._log_failure_reported = True
+            self.console.log_failed(error)
+
+    # -- one session ----------------------------------------------------------------------
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks.add(task)
+        try:
+            return await self._serve(request)
+        finally:
+            if task is not None:
+                self._tasks.discard(task)
+
+    async def _serve(self, request: web.Request) -> web.StreamResponse:
+        if request.headers.get("Upgrade", "").lower() != "websocket":
+            return web.Response(
+                status=426, text="rtrec: this endpoint takes Realtime WebSocket connections\n"
+            )
+        if not self._token_ok(request):
+            self.console.rejected("missing or wrong rtrec token")
+            return web.Response(
+                status=401,
+                text=f"rtrec: missing or wrong token: send header {TOKEN_HEADER} "
+                f"or query {TOKEN_QUERY}\n",
+            )
+        assert self._client is not None
+        protocols = _offered_protocols(request.headers)
+        headers = self._upstream_headers(request.headers, protocols)
+        url = upstream_url(self.config.upstream, request.path, request.query)
+        holder: dict[str, bytes] = {}
+        reset = _handshake_body.set(holder)
+        try:
+            upstream = await self._client.ws_connect(
+                url,
+                protocols=protocols,
+                headers=headers,
+                max_msg_size=0,
+                decode_text=False,
+                autoping=True,
+                compress=0,
+                ssl=self.config.upstream_ssl,
+                timeout=aiohttp.ClientWSTimeout(ws_close=5),
+            )
+        except aiohttp.WSServerHandshakeError as refusal:
+            self.console.refused(refusal.status, self._endpoint)
+            return _refusal_response(refusal, holder.get("body", b""))
+        except (TimeoutError, aiohttp.ClientError, OSError) as error:
+            self.console.unreachable(self._endpoint, type(error).__name__)
+            return web.Response(status=502, text="rtrec: upstream unreachable\n")
+        finally:
+            _handshake_body.reset(reset)
+
+        client: ClientSocket = web.WebSocketResponse(
+            protocols=(upstream.protocol,) if upstream.protocol else (),
+            max_msg_size=0,
+            decode_text=False,
+            autoping=True,
+            compress=False,
+        )
+        try:
+            await client.prepare(request)
+        except (ConnectionError, RuntimeError):
+            await _close_quietly(upstream, 1001, "client went away")
+            return client
+
+        model = request.query.get("model") or request.query.get("deployment")
+        session = _Session(
+            key=self._next_key,
+            sid=None,
+            model=model,
+            protocol=protocol_from_handshake(request.headers, protocols),
+            client=client,
+            upstream=upstream,
+            request=request,
+            redact=FrameRedactor(
+                secrets_in_handshake(request.headers, protocols, self.config.api_key)
+                | _secret_query_values(request.query)
+            ),
+        )
+        self._next_key += 1
+        self._sessions[session.key] = session
+        try:
+            await self._begin(session)
+            end = await self._run_pumps(session)
+            await self._finish(session, end)
+        finally:
+            del self._sessions[session.key]
+        return client
+
+    def _token_ok(self, request: web.Request) -> bool:
+        expected = self.config.token
+        if not expected:
+            return True
+        presented = request.headers.get(TOKEN_HEADER) or request.query.get(TOKEN_QUERY) or ""
+        return hmac.compare_digest(presented.encode(), expected.encode())
+
+    def _upstream_headers(
+        self, client_headers: CIMultiDictProxy[str], protocols: list[str]
+    ) -> CIMultiDict[str]:
+        headers: CIMultiDict[str] = CIMultiDict(
+            (k, v) for k, v in client_headers.items() if k.lower() not in _HOP_HEADERS
+        )
+        has_credential = (
+            "Authorization" in headers
+            or "api-key" in headers
+            or any(p.startswith("openai-insecure-api-key.") for p in protocols)
+        )
+        if not has_credential and self.config.api_key:
+            headers["Authorization"] = f"Bearer {self.config.api_key}"
+        return headers
+
+    async def _begin(self, session: _Session) -> None:
+        if self.log is not None and self.log.failure is None:
+            try:
+                session.sid = await self.log.begin_session(
+                    session.protocol, session.model, self._endpoint
+                )
+            except Exception as error:  # the call goes on unrecorded
+                self.report_log_failure(error)
+        elif self.log is not None:
+            session.log_failed = True
+        session.started_ns = time.monotonic_ns()
+        self.console.session_opened(
+            session.sid or "(not recorded)", model=session.model, protocol=session.protocol
+        )
+
+    async def _run_pumps(self, session: _Session) -> _End:
+        to_upstream = asyncio.ensure_future(
+            self._pump(session, session.client, session.upstream, Direction.CLIENT)
+        )
+        to_client = asyncio.ensure_future(
+            self._pump(session, session.upstream, session.client, Direction.SERVER)
+        )
+        done, _ = await asyncio.wait((to_upstream, to_client), return_when=asyncio.FIRST_COMPLETED)
+        first = to_upstream if to_upstream in done else to_client
+        other = to_client if first is to_upstream else to_upstream
+        end = first.result()
+        if session.stopping:
+            end = _End("proxy", 1001, "rtrec is stopping", clean=True)
+        elif first is to_client:  # the upstream ended: the client gets the same ending
+            await _pass_on_end(end, session.client, session.request)
+        else:  # the client ended: close the upstream
+            await _pass_on_end(end, session.upstream, None)
+        try:
+            await asyncio.wait_for(other, timeout=10)
+        except (TimeoutError, Exception):
+            other.cancel()
+        return end
+
+    async def _pump(
+        self,
+        session: _Session,
+        source: Socket,
+        sink: Socket,
+        direction: Direction,
+    ) -> _End:
+        side = "client" if direction is Direction.CLIENT else "server"
+        log = self.log
+        sid = session.sid or ""
+        append: Callable[[str, Frame], None] | None = log.append if log and sid else None
+        redact = session.redact
+        counts = session.counts
+        started = session.started_ns
+        verbose = self.config.verbose
+        watch_protocol = direction is Direction.SERVER and (
+            session.protocol is None or session.model is None
+        )
+        while True:
+            message = await source.receive()
+            t_ns = time.monotonic_ns() - started
+            kind = message.type
+            if kind is WSMsgType.TEXT or kind is WSMsgType.BINARY:
+                data: bytes = message.data
+                opcode = Opcode.TEXT if kind is WSMsgType.TEXT else Opcode.BINARY
+                try:  # noqa: SIM105  (try is free on the hot path, suppress() is not)
+                    await sink.send_frame(data, kind)
+                except (ConnectionError, RuntimeError):
+                    pass  # the other side is gone; its pump reports how, the frame is kept
+                counts[direction] += 1
+                if append is not None:
+                    append(sid, Frame(direction, t_ns, opcode, redact(data)))
+                if watch_protocol:
+                    watch_protocol = self._learn_session(session, data)
+                if verbose:
+                    if opcode is Opcode.TEXT:
+                        self.console.event(sid or "-", direction.value, data)
+                    else:
+                        self.console.binary(sid or "-", direction.value, len(data))
+            elif kind is WSMsgType.CLOSE:
+                return _End(side, message.data, message.extra or "", clean=True)
+            elif kind is WSMsgType.CLOSING or kind is WSMsgType.CLOSED:
+                code = source.close_code
+                return _End(side, code, "", clean=code is not None and code != 1006)
+            elif kind is WSMsgType.ERROR:
+                return _End(side, 1006, "", clean=False)
+
+    def _learn_session(self, session: _Session, data: bytes) -> bool:
+        """From the first server frame: protocol and model when the handshake did not say."""
+        if b"session.created" not in data[:200]:
+            return True  # keep watching until session.created
+        protocol = session.protocol or protocol_from_session_created(data)
+        model = session.model or _model_from_session_created(data)
+        if (protocol, model) != (session.protocol, session.model):
+            session.protocol, session.model = protocol, model
+            if self.log is not None and session.sid is not None:
+                self.log.update_session(session.sid, protocol=protocol, model=model)
+        return False
+
+    async def _finish(self, session: _Session, end: _End) -> None:
+        if self.log is not None and self.log.failure is not None:
+            session.log_failed = True
+        if session.log_failed:
+            status = "incomplete"
+        elif end.clean and end.code in _CLEAN_CLOSE and end.side != "proxy":
+            status = "complete"
+        else:
+            status = "interrupted"
+        if self.log is not None and session.sid is not None:
+            try:
+                await self.log.end_session(
+                    session.sid,
+                    status=status,
+                    close_code=end.code,
+                    close_reason=end.reason or None,
+                    closed_by=end.side,
+                )
+            except Exception as error:
+                self.report_log_failure(error)
+        self.console.session_closed(
+            session.sid or "(not recorded)",
+            model=session.model,
+            seconds=(time.monotonic_ns() - session.started_ns) / 1e9,
+            client_frames=session.counts[Direction.CLIENT],
+            server_frames=session.counts[Direction.SERVER],
+            status=status,
+            close_code=end.code,
+            closed_by=end.side,
+        )
+
+
+def _offered_protocols(headers: CIMultiDictProxy[str]) -> list[str]:
+    offered: list[str] = []
+    for value in headers.getall("Sec-WebSocket-Protocol", ()):
+        offered += [p.strip() for p in value.split(",") if p.strip()]
+    return offered
+
+
+def _secret_query_values(query: MultiMapping[str]) -> set[str]:
+    from recorder.redact import SECRET_QUERY_KEYS
+
+    return {v for k, v in query.items() if k.lower() in SECRET_QUERY_KEYS and len(v) >= 8}
+
+
+def _refusal_response(refusal: aiohttp.WSServerHandshakeError, body: bytes) -> web.Response:
+    headers = CIMultiDict(
+        (k, v)
+        for k, v in (refusal.headers or {}).items()
+        if k.lower() not in _HOP_RESPONSE_HEADERS
+    )
+    return web.Response(status=refusal.status, body=body, headers=headers)
+
+
+async def _pass_on_end(
+    end: _End,
+    sink: Socket,
+    request: web.Request | None,
+) -> None:
+    """Give the other side the same ending: the same close code and reason, or a drop."""
+    if end.clean and end.code is not None and end.code in _SENDABLE_CLOSE:
+        await _close_quietly(sink, end.code, end.reason)
+    elif request is not None and request.transport is not None:
+        request.transport.abort()  # the client sees the same abnormal closure (1006)
+    else:
+        await _close_quietly(sink, 1001, "client went away")
+
+
+async def _close_quietly(
+    ws: Socket, code: int, reason: str
+) -> None:
+    if ws.closed:
+        return
+    with contextlib.suppress(ConnectionError, RuntimeError, asyncio.TimeoutError):
+        await ws.close(code=code, message=reason.encode()[:123])
+
+
+def env_api_key() -> str | None:
+    return os.environ.get("OPENAI_API_KEY") or None
+
+
+async def record(
+    db: str,
+    config: ProxyConfig,
+    console: Console | None = None,
+    *,
+    stop: asyncio.Event | None = None,
+    ca_hint: str | None = None,
+) -> None:
+    """`rtrec record`: open the log, serve until SIGINT/SIGTERM (or `stop`), close, flush."""
+    from recorder.store import open_log
+
+    console = console or Console()
+    proxy = RecordingProxy(None, config, console)
+    log = await open_log(db, on_failure=proxy.report_log_failure)
+    proxy.log = log
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        base_url = await proxy.start()
+        console.started(
+            listen_url=base_url, upstream=redact_url(config.upstream), db=db, ca_hint=ca_hint
+        )
+        if config.token:
+            console.token_note(TOKEN_HEADER, TOKEN_QUERY)
+        await stop.wait()
+        console.stopping(proxy.open_sessions)
+        await proxy.close()
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+        await log.close()
