@@ -1,0 +1,689 @@
+"""Reconstruct the conversation of a session: a receiver that folds events into the model.
+
+ConversationBuilder is a RealtimeEventReceiver: drive it with recorder.replay (or live) and read
+`builder.conversation` (recorder.conversation_model.Conversation). It follows CATALOG.md §2:
+
+- order is the previous_item_id linked list ("root" or null = first), never arrival order;
+- an event that names an item before the item itself arrives (an input transcription that
+  beats its item, a delta before conversation.item.added) creates the item's entry early, and
+  the item payload fills in the rest when it comes: nothing pending is lost;
+- item payloads are authoritative for text, but never erase what deltas built (the server
+  drops a truncated part's transcript, and payloads never carry audio except retrieved ones);
+- audio is counted, never kept: base64 length gives the decoded size without decoding.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from recorder.audio import AudioFormat
+from recorder.conversation_model import (
+    SOURCE_CLIENT,
+    SOURCE_INPUT_AUDIO,
+    SOURCE_RESPONSE,
+    AudioTurn,
+    ContentPart,
+    Conversation,
+    Item,
+    Response,
+)
+from recorder.receiver import RealtimeEventReceiver
+
+ROOT = "root"
+
+
+def base64_size(data: str | bytes | None) -> int:
+    """Decoded size of base64 text, without decoding it (audio is counted, not held)."""
+    if not data:
+        return 0
+    n = len(data)
+    tail = data[-2:]
+    pad = 2 if tail in ("==", b"==") else 1 if tail[-1:] in ("=", b"=") else 0
+    return n * 3 // 4 - pad
+
+
+def _plain(value: Any) -> Any:
+    """A decoded resource (msgspec Struct, list, dict) as JSON-able builtins."""
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return msgspec.to_builtins(value)
+
+
+class ConversationBuilder(RealtimeEventReceiver):
+    """A receiver that rebuilds the conversation; the result is `self.conversation`."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conversation = Conversation()
+        # Input buffer bookkeeping, in bytes of the input stream (client appends).
+        self._buffer_start_bytes = 0
+        self._commit_end_bytes: int | None = None  # buffer end at the client's last commit
+        self._turns_by_item: dict[str, AudioTurn] = {}
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def _now(self) -> int | None:
+        position = self.position
+        if position is None:
+            return None
+        self.conversation.last_t_ns = position.t_ns
+        return position.t_ns
+
+    def _item(self, item_id: str) -> Item:
+        """The item with this id, created on first mention (payload or not)."""
+        item = self.conversation.items.get(item_id)
+        if item is None:
+            item = Item(item_id, t_ns=self._now())
+            self.conversation.items[item_id] = item
+        return item
+
+    def _place(self, item: Item, previous_item_id: str | None) -> None:
+        """Insert item after previous_item_id in the conversation order (null/root: first)."""
+        order = self.conversation.order
+        if item.placed:
+            if item.previous_item_id == previous_item_id:
+                return
+            order.remove(item.id)
+        item.previous_item_id = previous_item_id
+        item.placed = True
+        item.deleted = False
+        if previous_item_id is None or previous_item_id == ROOT:
+            order.insert(0, item.id)
+        elif order and order[-1] == previous_item_id:
+            order.append(item.id)
+        else:
+            previous = self.conversation.items.get(previous_item_id)
+            if previous is not None and previous.placed:
+                order.insert(order.index(previous_item_id) + 1, item.id)
+            else:  # previous not seen (recording started late, out-of-band): keep it, at the end
+                order.append(item.id)
+
+    def _merge(self, payload: Any) -> Item | None:
+        """Fold an item payload (created/added/done/retrieved/output) into its Item."""
+        item_id = getattr(payload, "id", None)
+        if not item_id:
+            return None
+        item = self._item(item_id)
+        for name in ("type", "role", "status", "call_id", "name"):
+            value = getattr(payload, name, None)
+            if value is not None:
+                setattr(item, name, value)
+        arguments = getattr(payload, "arguments", None)
+        if arguments:
+            item.arguments = arguments
+        output = getattr(payload, "output", None)
+        if output is not None:
+            item.output = output if isinstance(output, str) else msgspec.json.encode(
+                _plain(output)
+            ).decode()
+        content = getattr(payload, "content", None)
+        if content:
+            for index, wire_part in enumerate(content):
+                self._merge_part(item, item.part(index), wire_part)
+        if item.audio_format is None and item.role == "user" and any(
+            p.type == "input_audio" for p in item.content
+        ):
+            item.audio_format = self.conversation.input_format
+        return item
+
+    def _merge_part(
+        self, item: Item, part: ContentPart, wire_part: Any, *, from_item: bool = True
+    ) -> None:
+        wire_type = getattr(wire_part, "type", None)
+        # Items say output_audio/output_text (GA) or audio/text (beta); content_part events say
+        # audio/text in both: the item's own word wins.
+        if wire_type is not None and (from_item or part.type is None):
+            part.type = wire_type
+        text = getattr(wire_part, "text", None)
+        if text:
+            part.text = text
+        transcript = getattr(wire_part, "transcript", None)
+        # After a truncation the server drops its transcript; ours (the full one) stays.
+        if transcript and (not part.transcript_truncated or not part.transcript):
+            part.transcript = transcript
+        audio = getattr(wire_part, "audio", None)
+        if audio and part.audio_bytes == 0:  # retrieved items and client-created input audio
+            part.audio_bytes = base64_size(audio)
+            part.heard_bytes = self._heard(item, part)
+        if wire_type in ("input_audio",) and item.audio_format is None:
+            item.audio_format = self.conversation.input_format
+
+    def _heard(self, item: Item, part: ContentPart) -> int:
+        if part.audio_end_ms is None:
+            return part.audio_bytes
+        return min(part.audio_bytes, item.format.bytes_for_ms(part.audio_end_ms))
+
+    def _output_format(self, response_id: str | None) -> AudioFormat:
+        response = self.conversation.responses.get(response_id) if response_id else None
+        if response is not None and response.output_format is not None:
+            return response.output_format
+        return self.conversation.output_format
+
+    def _response(self, response_id: str) -> Response:
+        response = self.conversation.responses.get(response_id)
+        if response is None:
+            response = Response(response_id, created_t_ns=self._now())
+            self.conversation.responses[response_id] = response
+        return response
+
+    def _response_item(self, response_id: str | None, item_id: str | None) -> Item | None:
+        """The output item a streamed delta belongs to."""
+        if not item_id:
+            return None
+        item = self._item(item_id)
+        if item.response_id is None and response_id:
+            item.response_id = response_id
+            item.source = item.source or SOURCE_RESPONSE
+        if item.audio_format is None:
+            item.audio_format = self._output_format(response_id)
+        return item
+
+    def _turn(self, item_id: str | None) -> AudioTurn:
+        key = item_id or ""
+        turn = self._turns_by_item.get(key)
+        if turn is None:
+            turn = AudioTurn(item_id)
+            self._turns_by_item[key] = turn
+            self.conversation.turns.append(turn)
+        return turn
+
+    def _ms_to_bytes(self, ms: int) -> int:
+        return self.conversation.input_format.bytes_for_ms(ms)
+
+    def _bytes_to_ms(self, byte_count: int) -> int:
+        return int(self.conversation.input_format.duration_ms(byte_count))
+
+    # -- session -------------------------------------------------------------------------------
+
+    def on_session_created(self, event_id: str | None, session: Any) -> None:
+        self._now()
+        conversation = self.conversation
+        conversation.session_id = getattr(session, "id", None) or conversation.session_id
+        self._session(session)
+
+    def on_session_updated(self, event_id: str | None, session: Any) -> None:
+        self._now()
+        self._session(session)
+
+    on_transcription_session_created = on_session_updated
+    on_transcription_session_updated = on_session_updated
+
+    def _session(self, session: Any) -> None:
+        conversation = self.conversation
+        model = getattr(session, "model", None)
+        if model:
+            conversation.model = model
+        audio = getattr(session, "audio", None)
+        if audio is not None:  # GA: session.audio.{input,output}.format
+            input_format = getattr(getattr(audio, "input", None), "format", None)
+            output_format = getattr(getattr(audio, "output", None), "format", None)
+        else:  # beta: flat *_audio_format strings
+            input_format = getattr(session, "input_audio_format", None)
+            output_format = getattr(session, "output_audio_format", None)
+        if input_format is not None:
+            conversation.input_format = AudioFormat.from_wire(input_format)
+            conversation.formats_from_session = True
+        if output_format is not None:
+            conversation.output_format = AudioFormat.from_wire(output_format)
+            conversation.formats_from_session = True
+
+    def on_client_event(self, event: Any) -> None:
+        """The client's side: appended input audio, commits and clears of the buffer."""
+        self._now()
+        kind = event.type
+        if kind == "input_audio_buffer.append":
+            self.conversation.input_audio_bytes += base64_size(getattr(event, "audio", None))
+        elif kind == "input_audio_buffer.commit":
+            self._commit_end_bytes = self.conversation.input_audio_bytes
+        elif kind == "input_audio_buffer.clear":
+            self._buffer_start_bytes = self.conversation.input_audio_bytes
+            self._commit_end_bytes = None
+
+    def on_unknown_event(self, event: Any) -> None:
+        self._now()
+        self.conversation.unknown_events += 1
+
+    def on_error(self, event_id: str | None, error: Any) -> None:
+        self._now()
+        self.conversation.errors.append(_plain(error))
+
+    def on_rate_limits_updated(self, event_id: str | None, rate_limits: Any) -> None:
+        self._now()
+        self.conversation.rate_limits = _plain(rate_limits) or []
+
+    # -- items ---------------------------------------------------------------------------------
+
+    def _inserted(self, previous_item_id: str | None, payload: Any) -> None:
+        self._now()
+        item = self._merge(payload)
+        if item is None:
+            return
+        if item.source is None:
+            item.source = SOURCE_CLIENT  # neither a commit nor a response announced it
+        self._place(item, previous_item_id)
+
+    def on_conversation_item_created(
+        self, event_id: str | None, previous_item_id: str | None, item: Any
+    ) -> None:
+        self._inserted(previous_item_id, item)
+
+    def on_conversation_item_added(
+        self, event_id: str | None, previous_item_id: str | None, item: Any
+    ) -> None:
+        self._inserted(previous_item_id, item)
+
+    def on_conversation_item_done(
+        self, event_id: str | None, previous_item_id: str | None, item: Any
+    ) -> None:
+        self._now()
+        merged = self._merge(item)
+        if merged is not None and not merged.placed and not merged.deleted:
+            self._place(merged, previous_item_id)
+
+    def on_conversation_item_retrieved(self, event_id: str | None, item: Any) -> None:
+        self._now()
+        self._merge(item)  # the server's copy; it never moves the item
+
+    def on_conversation_item_deleted(self, event_id: str | None, item_id: str | None) -> None:
+        t_ns = self._now()
+        if not item_id:
+            return
+        item = self._item(item_id)
+        if item.placed:
+            self.conversation.order.remove(item_id)
+        item.placed = False
+        item.deleted = True
+        item.deleted_t_ns = t_ns
+
+    def on_conversation_item_truncated(
+        self,
+        event_id: str | None,
+        item_id: str | None,
+        content_index: int | None,
+        audio_end_ms: int | None,
+    ) -> None:
+        self._now()
+        if not item_id or audio_end_ms is None:
+            return
+        item = self._item(item_id)
+        part = item.part(content_index or 0)
+        part.audio_end_ms = audio_end_ms
+        part.heard_bytes = self._heard(item, part)
+        part.transcript_truncated = True
+
+    # -- input transcription (may come before or long after its item) ---------------------------
+
+    def on_conversation_item_input_audio_transcription_delta(
+        self,
+        event_id: str | None,
+        item_id: str | None,
+        content_index: int | None,
+        delta: str | None,
+    ) -> None:
+        self._now()
+        if not item_id:
+            return
+        part = self._item(item_id).part(content_index or 0)
+        if part.transcription_status != "completed":
+            part.transcription_status = "in_progress"
+            if delta:
+                part.transcript = (part.transcript or "") + delta
+
+    def on_conversation_item_input_audio_transcription_completed(
+        self,
+        event_id: str | None,
+        content_index: int | None,
+        transcription: str | None,
+        *,
+        item_id: str | None = None,
+    ) -> None:
+        self._now()
+        if not item_id:
+            return
+        part = self._item(item_id).part(content_index or 0)
+        part.transcript = transcription
+        part.transcription_status = "completed"
+        part.transcription_error = None
+
+    def on_conversation_item_input_audio_transcription_failed(
+        self,
+        event_id: str | None,
+        content_index: int | None,
+        error: Any,
+        *,
+        item_id: str | None = None,
+    ) -> None:
+        self._now()
+        if not item_id:
+            return
+        part = self._item(item_id).part(content_index or 0)
+        part.transcription_status = "failed"
+        part.transcription_error = _plain(error)
+
+    def on_conversation_item_input_audio_transcription_segment(
+        self,
+        event_id: str | None,
+        item_id: str | None,
+        content_index: int | None,
+        segment_id: str | None,
+        text: str | None,
+        speaker: str | None,
+        start: float | None,
+        end: float | None,
+    ) -> None:
+        self._now()
+        if not item_id:
+            return
+        part = self._item(item_id).part(content_index or 0)
+        part.segments.append(
+            {"id": segment_id, "text": text, "speaker": speaker, "start": start, "end": end}
+        )
+
+    # -- input audio buffer: user turns ----------------------------------------------------------
+
+    def on_input_audio_buffer_speech_started(
+        self, event_id: str | None, audio_start_ms: int | None, item_id: str | None
+    ) -> None:
+        t_ns = self._now()
+        turn = self._turn(item_id)
+        turn.audio_start_ms = audio_start_ms
+        turn.speech_started_t_ns = t_ns
+
+    def on_input_audio_buffer_speech_stopped(
+        self, event_id: str | None, audio_end_ms: int | None, item_id: str | None
+    ) -> None:
+        t_ns = self._now()
+        turn = self._turn(item_id)
+        turn.audio_end_ms = audio_end_ms
+        turn.speech_stopped_t_ns = t_ns
+
+    def on_input_audio_buffer_timeout_triggered(
+        self,
+        event_id: str | None,
+        item_id: str | None,
+        audio_start_ms: int | None,
+        audio_end_ms: int | None,
+    ) -> None:
+        t_ns = self._now()
+        turn = self._turn(item_id)
+        turn.audio_start_ms = audio_start_ms
+        turn.audio_end_ms = audio_end_ms
+        turn.speech_stopped_t_ns = t_ns
+        turn.timed_out = True
+
+    def on_input_audio_buffer_committed(
+        self, event_id: str | None, previous_item_id: str | None, item_id: str | None
+    ) -> None:
+        t_ns = self._now()
+        if not item_id:
+            return
+        item = self._item(item_id)
+        item.source = SOURCE_INPUT_AUDIO
+        if item.type is None:  # the item itself follows; this is what a commit always makes
+            item.type, item.role = "message", "user"
+        if item.audio_format is None:
+            item.audio_format = self.conversation.input_format
+        if not item.content:
+            item.part(0).type = "input_audio"
+        self._place(item, previous_item_id)
+
+        turn = self._turn(item_id)
+        turn.committed_t_ns = t_ns
+        if turn.audio_start_ms is None:  # manual commit: the buffer since the last commit/clear
+            turn.audio_start_ms = self._bytes_to_ms(self._buffer_start_bytes)
+        if turn.audio_end_ms is None:
+            end = self._commit_end_bytes
+            if end is None:
+                end = self.conversation.input_audio_bytes
+            turn.audio_end_ms = self._bytes_to_ms(end)
+        item.turn = turn
+        self._buffer_start_bytes = self._ms_to_bytes(turn.audio_end_ms)
+        self._commit_end_bytes = None
+
+    def on_input_audio_buffer_cleared(self, event_id: str | None) -> None:
+        self._now()
+        self._buffer_start_bytes = self.conversation.input_audio_bytes
+        self._commit_end_bytes = None
+
+    # -- responses -------------------------------------------------------------------------------
+
+    def on_response_created(self, event_id: str | None, response: Any) -> None:
+        self._now()
+        self._fold_response(response)
+
+    def on_response_done(self, event_id: str | None, response: Any) -> None:
+        t_ns = self._now()
+        folded = self._fold_response(response)
+        if folded is None:
+            return
+        folded.done_t_ns = t_ns
+        for payload in getattr(response, "output", None) or ():
+            item = self._merge(payload)
+            if item is not None:
+                item.response_id = item.response_id or folded.id
+                item.source = item.source or SOURCE_RESPONSE
+                if item.id not in folded.output_item_ids:
+                    folded.output_item_ids.append(item.id)
+
+    def _fold_response(self, payload: Any) -> Response | None:
+        response_id = getattr(payload, "id", None)
+        if not response_id:
+            return None
+        response = self._response(response_id)
+        status = getattr(payload, "status", None)
+        if status is not None:
+            response.status = status
+        details = getattr(payload, "status_details", None)
+        if details is not None:
+            response.status_details = _plain(details)
+        usage = getattr(payload, "usage", None)
+        if usage is not None:
+            response.usage = _plain(usage)
+        conversation_id = getattr(payload, "conversation_id", None)
+        if conversation_id is not None:
+            response.conversation_id = conversation_id
+        metadata = getattr(payload, "metadata", None)
+        if metadata is not None:
+            response.metadata = _plain(metadata)
+        wire_format = getattr(payload, "output_audio_format", None)  # beta
+        audio = getattr(payload, "audio", None)  # GA: response.audio.output.format
+        if audio is not None:
+            wire_format = getattr(getattr(audio, "output", None), "format", None) or wire_format
+        if wire_format is not None:
+            response.output_format = AudioFormat.from_wire(wire_format)
+        return response
+
+    def _output_item(self, response_id: str | None, output_index: int | None, payload: Any) -> None:
+        self._now()
+        item = self._merge(payload)
+        if item is None:
+            return
+        item.source = item.source or SOURCE_RESPONSE
+        if response_id:
+            item.response_id = response_id
+            ids = self._response(response_id).output_item_ids
+            if item.id not in ids:
+                if output_index is not None and output_index <= len(ids):
+                    ids.insert(output_index, item.id)
+                else:
+                    ids.append(item.id)
+        if item.audio_format is None:
+            item.audio_format = self._output_format(response_id)
+
+    def on_response_output_item_added(
+        self, event_id: str | None, response_id: str | None, item_index: int | None, item: Any
+    ) -> None:
+        self._output_item(response_id, item_index, item)
+
+    def on_response_output_item_done(
+        self, event_id: str | None, response_id: str | None, item_index: int | None, item: Any
+    ) -> None:
+        self._output_item(response_id, item_index, item)
+
+    def _content_part(
+        self, response_id: str | None, item_id: str | None, content_index: int | None, part: Any
+    ) -> None:
+        self._now()
+        item = self._response_item(response_id, item_id)
+        if item is not None:
+            self._merge_part(item, item.part(content_index or 0), part, from_item=False)
+
+    def on_response_content_part_added(
+        self,
+        event_id: str | None,
+        response_id: str | None,
+        item_id: str | None,
+        item_index: int | None,
+        content_index: int | None,
+        part: Any,
+    ) -> None:
+        self._content_part(response_id, item_id, content_index, part)
+
+    def on_response_content_part_done(
+        self,
+        event_id: str | None,
+        response_id: str | None,
+        item_id: str | None,
+        item_index: int | None,
+        content_index: int | None,
+        part: Any,
+    ) -> None:
+        self._content_part(response_id, item_id, content_index, part)
+
+    def on_response_text_delta(
+        self,
+        event_id: str | None,
+        response_id: str | None,
+        item_id: str | None,
+        item_index: int | None,
+        content_index: int | None,
+        delta: str | None,
+    ) -> None:
+        self._now()
+        item = self._response_item(response_id, item_id)
+        if item is not None and delta:
+            part = item.part(content_index or 0)
+            part.text = (part.text or "") + delta
+
+    def on_response_text_done(
+        self,
+        event_id: str | None,
+        response_id: str | None,
+        item_id: str | None,
+        item_index: int | None,
+        content_index: int | None,
+        text: str | None,
+    ) -> None:
+        self._now()
+        item = self._response_item(response_id, item_id)
+        if item is not None and text is not None:
+            item.part(content_index or 0).text = text
+
+    def on_response_audio_delta(
+        self,
+        event_id: str | None,
+        response_id: str | None,
+        item_id: str | None,
+        item_index: int | None,
+        content_index: int | None,
+        delta: str | None,
+    ) -> None:
+        t_ns = self._now()
+        item = self._response_item(response_id, item_id)
+        if item is None:
+            return
+        part = item.part(content_index or 0)
+        part.audio_bytes += base64_size(delta)
+        part.heard_bytes = (
+            part.audio_bytes if part.audio_end_ms is None else self._heard(item, part)
+        )
+        if part.first_audio_t_ns is None:
+            part.first_audio_t_ns = t_ns
+        part.last_audio_t_ns = t_ns
+
+    def on_response_audio_done(
+        self,
+        event_id: str | None,
+        response_id: str | None,
+        item_id: str | None,
+        item_index: int | None,
+        content_index: int | None,
+    ) -> None:
+        self._now()
+        item = self._response_item(response_id, item_id)
+        if item is not None:
+            part = item.part(content_index or 0)
+            if part.type is None:
+                part.type = "audio"
+
+    def on_response_audio_transcript_delta(
+        self,
+        event_id: str | None,
+        response_id: str | None,
+        item_id: str | None,
+        item_index: int | None,
+        content_index: int | None,
+        delta: str | None,
+    ) -> None:
+        self._now()
+        item = self._response_item(response_id, item_id)
+        if item is not None and delta:
+            part = item.part(content_index or 0)
+            part.transcript = (part.transcript or "") + delta
+
+    def on_response_audio_transcript_done(
+        self,
+        event_id: str | None,
+        response_id: str | None,
+        item_id: str | None,
+        item_index: int | None,
+        content_index: int | None,
+        transcript: str | None,
+    ) -> None:
+        self._now()
+        item = self._response_item(response_id, item_id)
+        if item is not None and transcript:
+            item.part(content_index or 0).transcript = transcript
+
+    def on_response_function_call_arguments_delta(
+        self,
+        event_id: str | None,
+        response_id: str | None,
+        item_id: str | None,
+        item_index: int | None,
+        call_id: str | None,
+        delta: str | None,
+    ) -> None:
+        self._now()
+        item = self._response_item(response_id, item_id)
+        if item is None:
+            return
+        item.type = item.type or "function_call"
+        item.call_id = item.call_id or call_id
+        if delta:
+            item.arguments = (item.arguments or "") + delta
+
+    def on_response_function_call_arguments_done(
+        self,
+        event_id: str | None,
+        response_id: str | None,
+        item_id: str | None,
+        item_index: int | None,
+        call_id: str | None,
+        arguments: str | None,
+        *,
+        name: str | None = None,
+    ) -> None:
+        self._now()
+        item = self._response_item(response_id, item_id)
+        if item is None:
+            return
+        item.type = item.type or "function_call"
+        item.call_id = item.call_id or call_id
+        if arguments is not None:
+            item.arguments = arguments
+        if name:
+            item.name = name
+

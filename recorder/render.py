@@ -1,0 +1,165 @@
+"""The conversation as a person reads it: who said what, tool calls, interruptions, durations.
+
+Plain text, one block per item in conversation order, each line starting with the recorded time
+of the item (minutes:seconds since the session started).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from recorder.conversation_model import Conversation, Item
+
+MAX_ARGUMENT_CHARS = 300
+
+
+def render_text(conversation: Conversation, session: Any = None) -> str:
+    """The whole conversation as text; session (a SessionInfo) adds a header line."""
+    lines: list[str] = []
+    if session is not None:
+        lines.append(_session_line(session))
+    lines.append(_formats_line(conversation))
+    lines.append("")
+    items = conversation.ordered_items()
+    if not items:
+        lines.append("(no conversation items)")
+    for item in items:
+        lines.extend(_item_lines(conversation, item))
+    out_of_band = conversation.unplaced_items()
+    if out_of_band:
+        lines.append("")
+        lines.append("Out-of-band (not in the conversation):")
+        for item in out_of_band:
+            lines.extend("  " + line for line in _item_lines(conversation, item))
+    deleted = conversation.deleted_items()
+    if deleted:
+        lines.append("")
+        lines.append("Deleted:")
+        for item in deleted:
+            lines.extend("  " + line for line in _item_lines(conversation, item))
+    lines.append("")
+    lines.append(_responses_line(conversation))
+    if conversation.errors:
+        for error in conversation.errors:
+            message = error.get("message") if isinstance(error, dict) else error
+            lines.append(f"server error: {message}")
+    return "\n".join(lines) + "\n"
+
+
+def _session_line(session: Any) -> str:
+    parts = [f"Session {session.id}"]
+    for label, value in (
+        ("protocol", getattr(session, "protocol", None)),
+        ("model", getattr(session, "model", None)),
+        ("status", getattr(session, "status", None)),
+        ("frames", getattr(session, "frames", None)),
+    ):
+        if value is not None:
+            parts.append(f"{label} {value}")
+    started = getattr(session, "started_at", None)
+    if started is not None:
+        parts.append(f"started {started.isoformat(timespec='seconds')}")
+    return " · ".join(parts)
+
+
+def _formats_line(conversation: Conversation) -> str:
+    source = "" if conversation.formats_from_session else " (not set by the session: API default)"
+    return (
+        f"Audio: input {_format(conversation.input_format)}, "
+        f"output {_format(conversation.output_format)}{source}; "
+        f"{_seconds(conversation.input_audio_ms)} of input audio sent"
+    )
+
+
+def _format(audio_format: Any) -> str:
+    return f"{audio_format.name} {audio_format.sample_rate // 1000} kHz"
+
+
+def _clock(t_ns: int | None) -> str:
+    if t_ns is None:
+        return "[--:--.---]"
+    ms = t_ns // 1_000_000
+    return f"[{ms // 60000:02d}:{ms // 1000 % 60:02d}.{ms % 1000:03d}]"
+
+
+def _seconds(ms: float) -> str:
+    return f"{ms / 1000:.1f} s"
+
+
+def _item_lines(conversation: Conversation, item: Item) -> list[str]:
+    head = _clock(item.t_ns)
+    if item.type == "function_call":
+        arguments = _clip(item.arguments or "")
+        line = f"{head} assistant calls {item.name or '?'}({arguments}) [call {item.call_id}]"
+        return [line + _response_note(conversation, item)]
+    if item.type == "function_call_output":
+        call = conversation.call_for(item.call_id) if item.call_id else None
+        name = call.name if call is not None and call.name else "tool"
+        return [f"{head} {name} result [call {item.call_id}]: {_clip(item.output or '')}"]
+    if item.type not in (None, "message"):
+        details = item.name or item.output or ""
+        return [f"{head} {item.type} {item.id} {_clip(details)}".rstrip()]
+    who = item.role or "?"
+    notes = _audio_notes(item)
+    words = _words(item)
+    line = f"{head} {who}{notes}: {words}" if words else f"{head} {who}{notes}"
+    return [line + _response_note(conversation, item)]
+
+
+def _audio_notes(item: Item) -> str:
+    notes: list[str] = []
+    if item.audio_ms:
+        if item.truncated:
+            notes.append(
+                f"audio {_seconds(item.audio_ms)}, interrupted: heard {_seconds(item.heard_ms)}"
+            )
+        else:
+            notes.append(f"audio {_seconds(item.audio_ms)}")
+    if item.status and item.status != "completed":
+        notes.append(item.status)
+    return f" ({'; '.join(notes)})" if notes else ""
+
+
+def _words(item: Item) -> str:
+    pieces: list[str] = []
+    for part in item.content:
+        if part.text:
+            pieces.append(part.text)
+        if part.transcript:
+            mark = " [cut off: not all of it was heard]" if part.transcript_truncated else ""
+            pieces.append(f'"{part.transcript}"{mark}')
+        elif part.transcription_status == "failed":
+            error = part.transcription_error or {}
+            pieces.append(f"[transcription failed: {error.get('message') or error.get('code')}]")
+        elif part.type == "input_audio":
+            pieces.append("[no transcript]")
+    return " ".join(pieces)
+
+
+def _response_note(conversation: Conversation, item: Item) -> str:
+    response = conversation.responses.get(item.response_id) if item.response_id else None
+    if response is None or response.status in (None, "completed", "in_progress"):
+        return ""
+    details = response.status_details or {}
+    reason = details.get("reason") or (details.get("error") or {}).get("message")
+    return f"  <response {response.status}{': ' + reason if reason else ''}>"
+
+
+def _responses_line(conversation: Conversation) -> str:
+    responses = list(conversation.responses.values())
+    if not responses:
+        return "Responses: none"
+    counts: dict[str, int] = {}
+    for response in responses:
+        key = response.status or "unfinished"
+        counts[key] = counts.get(key, 0) + 1
+    summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+    tokens = sum((r.usage or {}).get("total_tokens") or 0 for r in responses)
+    return f"Responses: {len(responses)} ({summary}); {tokens} tokens"
+
+
+def _clip(text: str) -> str:
+    text = " ".join(text.split())
+    if len(text) > MAX_ARGUMENT_CHARS:
+        return text[:MAX_ARGUMENT_CHARS] + "..."
+    return text
