@@ -320,3 +320,18 @@ def test_official_examples_cover_every_type_when_present(protocol: str) -> None:
     client = ev.BETA_CLIENT_TYPES if protocol == "beta" else ev.GA_CLIENT_TYPES
     server = ev.BETA_SERVER_TYPES if protocol == "beta" else ev.GA_SERVER_TYPES
     assert names == client | server
+
+
+def test_committed_vectors_are_what_the_vector_script_writes(tmp_path: Path) -> None:
+    import importlib.util
+    import shutil
+
+    script = tmp_path / "make_vectors.py"
+    shutil.copy(VECTORS / "make_vectors.py", script)
+    spec = importlib.util.spec_from_file_location("make_vectors_copy", script)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.write_all() == len(vector_files("beta")) + len(vector_files("ga"))
+    for path in vector_files("beta") + vector_files("ga"):
+        assert (tmp_path / path.parent.name / path.name).read_bytes() == path.read_bytes()
