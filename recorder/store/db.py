@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
@@ -13,6 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from recorder.errors import RtrecError
 from recorder.store.failures import explain
 from recorder.store.urls import Target
+
+# The tables an rtrec SQLite file may have; any other table means it is someone else's file.
+RTREC_TABLES = frozenset({"alembic_version", "sessions", "event_types", "frames"})
 
 # Frames with their audio cut out are ~2 KB; big pages keep the slack at page ends small.
 SQLITE_PAGE_SIZE = 32768
@@ -24,6 +29,7 @@ class Database:
     def __init__(self, target: Target, *, busy_timeout: float = 5.0) -> None:
         self.target = target
         self.display = target.display
+        self.busy_timeout = busy_timeout
         if target.path is not None:
             if target.path.is_dir():
                 raise RtrecError(f"{target.path} is a directory: give a database file path")
@@ -75,15 +81,36 @@ class Database:
         result = await connection.exec_driver_sql(self.sql(statement), tuple(params))
         return [tuple(row) for row in result.all()]
 
+    async def prepare(self) -> None:
+        """Check a SQLite file is ours (or new) before touching it; set up a new one for WAL."""
+        if self.target.path is not None:
+            await asyncio.to_thread(_prepare_sqlite_file, self.target.path, self.busy_timeout)
+
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+def _prepare_sqlite_file(path: Path, busy_timeout: float) -> None:
+    connection = sqlite3.connect(path, timeout=busy_timeout, isolation_level=None)
+    try:
+        tables = {row[0] for row in connection.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table'"
+        )}
+        if not tables:  # new: page size and WAL must be chosen before the first table
+            connection.execute(f"PRAGMA page_size={SQLITE_PAGE_SIZE}")
+            connection.execute("PRAGMA journal_mode=WAL")
+        elif not tables <= RTREC_TABLES:
+            raise RtrecError(
+                f"{path} is a SQLite database but not an rtrec event log (it has other tables): "
+                "give another path"
+            )
+    finally:
+        connection.close()
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     try:
-        cursor.execute(f"PRAGMA page_size={SQLITE_PAGE_SIZE}")  # no-op once the file exists
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")  # per connection; safe with WAL
     finally:
         cursor.close()

@@ -87,6 +87,7 @@ async def open_log(
     """Open (creating and migrating as needed) the event log at `db`: a path or a URL."""
     database = Database(parse_db(db), busy_timeout=busy_timeout)
     try:
+        await database.prepare()
         async with database.writing() as connection:
             await migrate.upgrade(connection, database.display)
     except Exception as error:

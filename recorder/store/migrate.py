@@ -57,8 +57,8 @@ def _upgrade(connection: Connection, display: str) -> None:
         foreign = set(inspect(connection).get_table_names()) - {"alembic_version"}
         if foreign:
             raise RtrecError(
-                f"{display} is a database but not an rtrec event log (it has other tables): "
-                "give another path"
+                f"{display} is a {connection.dialect.name} database but not an rtrec event log "
+                "(it has other tables): give another path"
             )
     elif current not in {script.revision for script in _script().walk_revisions()}:
         raise RtrecError(

@@ -79,20 +79,21 @@ class BatchWriter:
         self._last_heartbeat = time.time()
         self._type_ids: dict[str, int] = {}
         self._marked: set[int] = set()
+        self._stopped = False
         self.state = WriterState()
         self._task = asyncio.get_running_loop().create_task(self._run(), name="rtrec-log-writer")
 
     # -- called by EventLog, synchronously, on the event loop ------------------------------
 
     def put_frame(self, session_pk: int, seq: int, frame: Frame) -> None:
-        if self.state.failure is not None and session_pk in self.state.degraded:
+        if self._stopped:
             return  # the log cannot be written; the live call goes on without it
         size = len(frame.data)
         if self._queued_bytes + size > self._max_queue_bytes:
             self._fail(
                 RtrecError(
                     f"recording to {self._db.display} fell more than "
-                    f"{self._max_queue_bytes // 2**20} MiB behind; frames were dropped and the "
+                    f"{_size(self._max_queue_bytes)} behind; frames were dropped and the "
                     "session is marked incomplete: use a faster disk or database"
                 ),
                 [session_pk],
@@ -145,9 +146,7 @@ class BatchWriter:
             self._queue.popleft()
             self._queued_bytes -= len(item[2].data)
             batch.append(item)
-        if self.state.failure is not None:
-            batch = [item for item in batch if item[0] not in self.state.degraded]
-        if batch:
+        if batch and not self._stopped:
             await self._write_frames(batch)
 
     async def _apply(self, op: _Op) -> None:
@@ -191,6 +190,7 @@ class BatchWriter:
                     ],
                 )
         except Exception as error:
+            self._stopped = True  # a failing database: stop writing frames, keep the call going
             self._fail(self._db.error(error), list(counts))
 
     async def _ensure_types(self, connection: AsyncConnection, names: set[str]) -> None:
@@ -207,7 +207,7 @@ class BatchWriter:
     async def _beat(self) -> None:
         """Tell readers the open sessions are alive (a stale heartbeat reads as interrupted)."""
         now = time.time()
-        if now - self._last_heartbeat < self._heartbeat or self.state.failure is not None:
+        if now - self._last_heartbeat < self._heartbeat or self._stopped:
             return
         self._last_heartbeat = now
         pks = self._open_sessions()
@@ -220,6 +220,7 @@ class BatchWriter:
                     [(now, pk) for pk in pks],
                 )
         except Exception as error:
+            self._stopped = True
             self._fail(self._db.error(error), pks)
 
     def _fail(self, error: Exception, session_pks: list[int]) -> None:
@@ -260,3 +261,7 @@ def _row(session_pk: int, seq: int, frame: Frame) -> tuple[tuple[Any, ...], str 
                 None, None, None, cut.data, cut.at, cut.audio), index.type
     return (session_pk, seq, frame.t_ns, direction, 1, index.type,
             index.event_id, index.item_id, index.response_id, data, None, None), index.type
+
+
+def _size(n: int) -> str:
+    return f"{n // 2**20} MiB" if n >= 2**20 else f"{n // 2**10} KiB"

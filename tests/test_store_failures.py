@@ -1,0 +1,261 @@
+"""Bad databases and failing disks: one clear line, and nothing already stored is lost."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from sqlalchemy import event
+
+from recorder.errors import RtrecError
+from recorder.store import open_log
+from recorder.wire import Direction, Frame, Opcode
+
+PYTHON = sys.executable
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _frame(t_ns: int, size: int = 100) -> Frame:
+    payload = '{"type":"response.output_text.delta","delta":"' + "x" * size + '"}'
+    return Frame(Direction.SERVER, t_ns, Opcode.TEXT, payload.encode())
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+async def _open_error(db: str, **kwargs: float) -> str:
+    with pytest.raises(RtrecError) as caught:
+        log = await open_log(db, **kwargs)
+        await log.close()
+    return str(caught.value)
+
+
+async def test_a_text_file_is_refused_and_left_untouched(tmp_path: Path) -> None:
+    path = tmp_path / "notes.db"
+    path.write_text("these are my notes, not a database\n" * 20)
+    before = _digest(path)
+    message = await _open_error(str(path))
+    assert message == (
+        f"{path} is not an rtrec database (not SQLite, or corrupt): check the path, or move the "
+        "file away to start a new log"
+    )
+    assert _digest(path) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.db"]
+
+
+async def test_a_corrupt_sqlite_file_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "log.db"
+    async with await open_log(str(path)) as log:
+        sid = await log.begin_session("ga", None, None)
+        for i in range(200):
+            log.append(sid, _frame(i, 2000))
+    data = bytearray(path.read_bytes())
+    data[100:32768] = b"\xa5" * (32768 - 100)  # smash the schema page
+    path.write_bytes(bytes(data))
+    message = await _open_error(str(path))
+    assert message.startswith(f"{path} is ")
+    assert "move" in message and "\n" not in message
+
+
+async def test_someone_elses_sqlite_database_is_refused_and_left_untouched(tmp_path: Path) -> None:
+    path = tmp_path / "app.db"
+    with sqlite3.connect(path) as connection:
+        connection.execute("CREATE TABLE users (name TEXT)")
+    before = _digest(path)
+    message = await _open_error(str(path))
+    assert message == (
+        f"{path} is a SQLite database but not an rtrec event log (it has other tables): "
+        "give another path"
+    )
+    assert _digest(path) == before
+
+
+async def test_a_missing_directory_and_a_directory_are_refused(tmp_path: Path) -> None:
+    missing = tmp_path / "no" / "such" / "log.db"
+    assert await _open_error(str(missing)) == (
+        f"cannot create {missing}: directory {missing.parent} does not exist"
+    )
+    assert await _open_error(str(tmp_path)) == (
+        f"{tmp_path} is a directory: give a database file path"
+    )
+
+
+async def test_a_database_from_a_newer_rtrec_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "log.db"
+    async with await open_log(str(path)) as log:
+        await log.begin_session("ga", None, None)
+    with sqlite3.connect(path) as connection:
+        connection.execute("UPDATE alembic_version SET version_num = '9999_from_the_future'")
+    message = await _open_error(str(path))
+    assert message == (
+        f"{path} was written by a newer rtrec (schema revision 9999_from_the_future): "
+        "upgrade rtrec to open it"
+    )
+    with sqlite3.connect(path) as connection:  # and it was not touched
+        assert connection.execute("SELECT count(*) FROM sessions").fetchone() == (1,)
+
+
+async def test_a_locked_database_gives_up_after_the_busy_timeout(tmp_path: Path) -> None:
+    path = tmp_path / "log.db"
+    async with await open_log(str(path)) as log:
+        await log.begin_session("ga", None, None)
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("PRAGMA locking_mode=EXCLUSIVE")
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        message = await _open_error(str(path), busy_timeout=0.05)
+    finally:
+        holder.rollback()
+        holder.close()
+    assert message == (
+        f"{path} is locked by another process: wait for it to finish (or stop it) and retry"
+    )
+
+
+async def test_a_read_only_database_is_one_clear_line(tmp_path: Path) -> None:
+    path = tmp_path / "log.db"
+    async with await open_log(str(path)) as log:
+        first = await log.begin_session("ga", None, None)
+    if os.geteuid() != 0:
+        for entry in (*tmp_path.iterdir(), tmp_path):
+            entry.chmod(0o555 if entry.is_dir() else 0o444)
+    try:
+        log = await open_log(str(path))
+        if os.geteuid() == 0:
+            # root ignores file modes: make SQLite itself refuse writes, as it does for a
+            # read-only file
+            await log._db.engine.dispose()
+            event.listen(log._db.engine.sync_engine, "connect", _query_only)
+        with pytest.raises(RtrecError) as caught:
+            await log.begin_session("ga", None, None)
+        listed = [s.id for s in await log.list_sessions()]
+        await log.close()
+    finally:
+        tmp_path.chmod(0o755)
+        for entry in tmp_path.iterdir():
+            entry.chmod(0o644)
+    assert str(caught.value) == f"{path} is read-only: fix its permissions or give a writable path"
+    assert listed == [first]
+
+
+def _query_only(dbapi_connection: object, _record: object) -> None:
+    dbapi_connection.cursor().execute("PRAGMA query_only=1")  # type: ignore[attr-defined]
+
+
+async def test_a_full_disk_is_reported_once_and_earlier_frames_survive(tmp_path: Path) -> None:
+    path = tmp_path / "log.db"
+    failures: list[Exception] = []
+    log = await open_log(str(path), on_failure=failures.append, batch_size=50)
+    sid = await log.begin_session("ga", None, None)
+    for i in range(20):
+        log.append(sid, _frame(i))
+    await log.flush()
+    # Simulate a full disk: cap the file at its current size for every new connection.
+    pages = sqlite3.connect(path).execute("PRAGMA page_count").fetchone()[0]
+
+    def cap(dbapi_connection: object, _record: object) -> None:
+        dbapi_connection.cursor().execute(f"PRAGMA max_page_count={pages + 1}")  # type: ignore[attr-defined]
+
+    await log._db.engine.dispose()
+    event.listen(log._db.engine.sync_engine, "connect", cap)
+    for i in range(20, 2000):
+        log.append(sid, _frame(i, 5000))  # never raises, never blocks
+    await log.flush()
+    for i in range(2000, 2100):
+        log.append(sid, _frame(i, 5000))
+    await log.end_session(sid)
+    await log.close()
+    assert len(failures) == 1 and log.failure is failures[0]
+    assert str(failures[0]) == (
+        f"{path} is full (no space left for it): free some space and retry; what was already "
+        "stored is kept"
+    )
+    async with await open_log(str(path)) as reopened:
+        info = await reopened.get_session(sid)
+        seqs = [f.seq async for batch in reopened.read(sid) for f in batch]
+    assert info.status == "incomplete"
+    assert seqs[:20] == list(range(1, 21))
+
+
+async def test_a_queue_past_its_bound_drops_frames_and_says_so_once(tmp_path: Path) -> None:
+    path = tmp_path / "log.db"
+    failures: list[Exception] = []
+    log = await open_log(
+        str(path), on_failure=failures.append, flush_interval=60.0, batch_size=10**6,
+        max_queue_bytes=50_000,
+    )
+    sid = await log.begin_session("ga", None, None)
+    for i in range(100):
+        log.append(sid, _frame(i, 1000))  # ~1 KB each: the bound is crossed near frame 49
+    await log.end_session(sid)
+    await log.close()
+    assert len(failures) == 1
+    assert str(failures[0]) == (
+        f"recording to {path} fell more than 48 KiB behind; frames were dropped and the session "
+        "is marked incomplete: use a faster disk or database"
+    )
+    async with await open_log(str(path)) as reopened:
+        info = await reopened.get_session(sid)
+    assert info.status == "incomplete"
+    assert 40 < info.frames < 100  # what was queued before the bound is kept
+
+
+def test_a_killed_recorder_loses_at_most_the_last_window_and_reads_as_interrupted(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "log.db"
+    script = textwrap.dedent(
+        f"""
+        import asyncio, os, signal
+        from recorder.store import open_log
+        from recorder.wire import Direction, Frame, Opcode
+        async def main():
+            log = await open_log({str(path)!r})
+            sid = await log.begin_session("ga", "m", None)
+            print(sid, flush=True)
+            for i in range(30):
+                log.append(sid, Frame(Direction.SERVER, i, Opcode.TEXT, b'{{"type":"x"}}'))
+            await log.flush()
+            for i in range(30, 40):
+                log.append(sid, Frame(Direction.SERVER, i, Opcode.TEXT, b'{{"type":"x"}}'))
+            os.kill(os.getpid(), signal.SIGKILL)
+        asyncio.run(main())
+        """
+    )
+    result = subprocess.run([PYTHON, "-c", script], capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == -9, result.stderr
+    sid = result.stdout.strip()
+
+    async def check() -> None:
+        async with await open_log(str(path)) as log:
+            info = await log.get_session(sid)
+            seqs = [f.seq async for batch in log.read(sid) for f in batch]
+        assert info.status == "interrupted"
+        assert seqs[:30] == list(range(1, 31))
+
+    import asyncio
+
+    asyncio.run(check())
+
+
+async def test_an_unreachable_postgresql_never_shows_the_password() -> None:
+    message = await _open_error("postgresql+asyncpg://bob:hunter2@127.0.0.1:1/rtrec")
+    assert "hunter2" not in message
+    assert message.startswith("cannot connect to postgresql+asyncpg://bob:***@127.0.0.1:1/rtrec: ")
+    assert message.endswith(
+        "; check that the server is running and the URL (host, port, user, database) is right"
+    )
+
+
+async def test_an_unsupported_url_is_refused() -> None:
+    assert await _open_error("mysql://bob:hunter2@db/x") == (
+        "unsupported database URL mysql://bob:***@db/x: use a SQLite file path or "
+        "postgresql+asyncpg://..."
+    )
