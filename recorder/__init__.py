@@ -2,7 +2,15 @@
 
 from recorder.decode import decode
 from recorder.events import UnknownEvent
+from recorder.receiver import Position, RealtimeEventReceiver, SessionState
 
 __version__ = "0.1.0"
 
-__all__ = ["UnknownEvent", "__version__", "decode"]
+__all__ = [
+    "Position",
+    "RealtimeEventReceiver",
+    "SessionState",
+    "UnknownEvent",
+    "__version__",
+    "decode",
+]
