@@ -160,9 +160,9 @@ def ga_session() -> list[Frame]:
              "call_id": "call_2", "name": "log_call", "arguments": "{}"}
     s.S("response.output_item.added", response_id="resp_3", output_index=1, item=call2)
     s.S("conversation.item.added", previous_item_id="item_a2", item=call2)
-    s.S("response.done", response={"id": "resp_3", "status": "completed", "output": [
-        assistant("item_a2", "completed", [{"type": "output_text", "text": "21 degrees in Paris."}]),
-        call2]})
+    said = [{"type": "output_text", "text": "21 degrees in Paris."}]
+    s.S("response.done", response={"id": "resp_3", "status": "completed",
+                                   "output": [assistant("item_a2", "completed", said), call2]})
     # the client inserts items out of arrival order: one first, one after item_u1
     system = {"id": "item_sys", "type": "message", "role": "system",
               "content": [{"type": "input_text", "text": "Be brief."}]}

@@ -1,3 +1,71 @@
-"""rtrec replay commands."""
+"""rtrec replay: a recorded session as a conversation, or into your own receiver."""
 
-from recorder.cli.app import cli  # noqa: F401
+from __future__ import annotations
+
+import json
+
+import click
+
+from recorder.cli.app import cli, run
+
+
+@cli.command("replay")
+@click.argument("db")
+@click.option("--session", "session_id", metavar="ID", help="Session id (default: the newest).")
+@click.option(
+    "--receiver", "receiver_path", metavar="MODULE:CLASS",
+    help="Replay into this RealtimeEventReceiver subclass instead of printing the conversation.",
+)
+@click.option("--until", type=click.IntRange(min=0), metavar="SEQ",
+              help="Stop after this event seq: the state at that point of the session.")
+@click.option("--speed", type=click.FloatRange(min=0, min_open=True), metavar="N",
+              help="Pace by the recorded timing (1 = real time); default: as fast as possible.")
+@click.option("--json", "as_json", is_flag=True, help="Print the conversation as JSON.")
+def replay_command(
+    db: str,
+    session_id: str | None,
+    receiver_path: str | None,
+    until: int | None,
+    speed: float | None,
+    as_json: bool,
+) -> None:
+    """Replay session of DB: print the conversation as it really was."""
+    from recorder.conversation import ConversationBuilder
+    from recorder.render import render_text
+    from recorder.replay import load_receiver, replay_db
+
+    if receiver_path is not None:
+        receiver = load_receiver(receiver_path)
+        result = run(replay_db(db, receiver, session=session_id, until=until, speed=speed))
+        summary = {
+            "session": result.session.id, "frames": result.frames, "last_seq": result.last_seq,
+            "receiver": receiver_path,
+        }
+        if as_json:
+            click.echo(json.dumps(summary))
+        else:
+            click.echo(
+                f"Replayed {result.frames} frames of session {result.session.id} "
+                f"into {receiver_path} (last seq {result.last_seq})"
+            )
+        return
+
+    builder = ConversationBuilder()
+    result = run(replay_db(db, builder, session=session_id, until=until, speed=speed))
+    conversation = builder.conversation
+    if as_json:
+        payload = {"session": _session_dict(result.session), "last_seq": result.last_seq}
+        payload.update(conversation.to_dict())
+        click.echo(json.dumps(payload, ensure_ascii=False))
+    else:
+        click.echo(render_text(conversation, result.session), nl=False)
+
+
+def _session_dict(session: object) -> dict[str, object]:
+    fields = ("id", "protocol", "model", "endpoint", "status", "close_code", "close_reason",
+              "closed_by", "frames", "client_frames", "server_frames")
+    out: dict[str, object] = {name: getattr(session, name, None) for name in fields}
+    for name in ("started_at", "ended_at"):
+        value = getattr(session, name, None)
+        out[name] = value.isoformat() if value is not None else None
+    return out

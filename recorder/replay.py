@@ -1,0 +1,228 @@
+"""Replay a recorded session into any RealtimeEventReceiver, in recorded order.
+
+The log is read in seq order, in batches (memory stays bounded however long the session), each
+frame is decoded again (a better decoder upgrades old recordings for free), and dispatched:
+server events through `receiver.on_realtime_event_received`, client events through
+`receiver.on_client_event`. Before each dispatch `receiver.position` is set to the frame's
+(seq, t_ns, direction): that is the replay clock, so time comes from the recording and never
+from the wall clock, and two replays make the same calls with the same arguments in the same
+order. `speed` paces the replay by the recorded t_ns (1.0 = real time); the default is as fast
+as possible.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from recorder.decode import decode
+from recorder.errors import RtrecError
+from recorder.receiver import Position, RealtimeEventReceiver, SessionState
+from recorder.store import EventLog, SessionInfo, StoredFrame
+from recorder.wire import Direction
+
+Sleep = Callable[[float], Awaitable[Any]]
+ClientFrameHook = Callable[[StoredFrame, Any], None]
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayResult:
+    """What a replay went through: the session, how many frames, and the last seq dispatched."""
+
+    session: SessionInfo
+    frames: int
+    last_seq: int | None
+
+
+class ReceiverError(RtrecError):
+    """The receiver raised while handling a replayed event; the original is the __cause__."""
+
+    def __init__(self, session_id: str, seq: int | None, event_type: str | None, error: Exception):
+        where = f"seq {seq} ({event_type or 'unknown type'})" if seq is not None else event_type
+        super().__init__(
+            f"receiver raised {type(error).__name__}: {_one_line(error)} at session {session_id} "
+            f"{where}; fix the receiver, or replay with --until {_before(seq)} to stop before it"
+        )
+        self.session_id = session_id
+        self.seq = seq
+        self.event_type = event_type
+
+
+def _one_line(error: Exception) -> str:
+    text = " ".join(str(error).split())
+    return text[:200] or "(no message)"
+
+
+def _before(seq: int | None) -> int:
+    return max((seq or 0) - 1, 0)
+
+
+class PacedClock:
+    """Waits until the recorded offset of each frame, scaled by speed, has passed.
+
+    Only the pacing reads the event loop's clock; what receivers see is always the recorded
+    time. `sleep` is injectable so tests can check pacing without timing anything.
+    """
+
+    def __init__(
+        self,
+        speed: float,
+        *,
+        sleep: Sleep = asyncio.sleep,
+        now: Callable[[], float] | None = None,
+    ) -> None:
+        if not speed > 0:
+            raise RtrecError(f"--speed {speed} is not a positive number; use e.g. --speed 1")
+        self.speed = speed
+        self._sleep = sleep
+        self._now = now
+        self._start: float | None = None
+        self._first_t_ns: int | None = None
+
+    async def wait_for(self, t_ns: int) -> None:
+        """Return once the frame recorded at t_ns is due (the first frame is due at once)."""
+        now = self._now or asyncio.get_running_loop().time
+        if self._start is None or self._first_t_ns is None:
+            self._start, self._first_t_ns = now(), t_ns
+            return
+        target = self._start + (t_ns - self._first_t_ns) / 1e9 / self.speed
+        delay = target - now()
+        if delay > 0:
+            await self._sleep(delay)
+
+
+async def resolve_session(log: EventLog, session: str | None) -> SessionInfo:
+    """The session to replay: the given id (or unique prefix), or the newest.
+
+    The log raises the one-line RtrecError for an empty database or an unknown id.
+    """
+    return await log.get_session(session)
+
+
+async def replay_session(
+    log: EventLog,
+    receiver: RealtimeEventReceiver,
+    session: SessionInfo,
+    *,
+    until: int | None = None,
+    clock: PacedClock | None = None,
+    on_client_frame: ClientFrameHook | None = None,
+    passthrough: tuple[type[BaseException], ...] = (),
+    batch_size: int = 5000,
+) -> ReplayResult:
+    """Drive receiver with every frame of session (up to and including seq `until`).
+
+    clock (a PacedClock) paces the frames by their recorded time; without it, as fast as
+    possible.
+    on_client_frame(frame, event), if given, sees every recorded client frame before the
+    receiver does (recorder.testing uses it to compare what the receiver sends).
+    A receiver exception stops the replay as ReceiverError naming the session, seq and type,
+    except RtrecError and the `passthrough` types (recorder.testing lets assertions through).
+    """
+    sid = session.id
+    frames = 0
+    last_seq: int | None = None
+    dispatch_server = receiver.on_realtime_event_received
+    dispatch_client = receiver.on_client_event
+    client = Direction.CLIENT
+
+    _state(receiver, sid, SessionState.CONNECTED, passthrough)
+    async for batch in log.read(sid, until_seq=until, batch_size=batch_size):
+        for frame in batch:
+            if clock is not None:
+                await clock.wait_for(frame.t_ns)
+            event = decode(frame.data)
+            direction = frame.direction
+            receiver.position = Position(frame.seq, frame.t_ns, direction)
+            try:
+                if direction is client:
+                    if on_client_frame is not None:
+                        on_client_frame(frame, event)
+                    dispatch_client(event)
+                else:
+                    dispatch_server(event)
+            except Exception as error:
+                if isinstance(error, (RtrecError, *passthrough)):
+                    raise
+                raise ReceiverError(sid, frame.seq, frame.type or event.type, error) from error
+            last_seq = frame.seq
+        frames += len(batch)
+    _state(receiver, sid, SessionState.CLOSED, passthrough)
+    return ReplayResult(session, frames, last_seq)
+
+
+def _state(
+    receiver: RealtimeEventReceiver,
+    sid: str,
+    state: SessionState,
+    passthrough: tuple[type[BaseException], ...],
+) -> None:
+    try:
+        receiver.on_session_state_changed(state)
+    except Exception as error:
+        if isinstance(error, (RtrecError, *passthrough)):
+            raise
+        raise ReceiverError(sid, None, f"session state {state!s}", error) from error
+
+
+async def replay_db(
+    db: str,
+    receiver: RealtimeEventReceiver,
+    *,
+    session: str | None = None,
+    until: int | None = None,
+    speed: float | None = None,
+    on_client_frame: ClientFrameHook | None = None,
+    passthrough: tuple[type[BaseException], ...] = (),
+) -> ReplayResult:
+    """Open the database db, replay one session (default: the newest) into receiver, close."""
+    from recorder.store import open_log
+
+    log = await open_log(db)
+    try:
+        info = await resolve_session(log, session)
+        return await replay_session(
+            log, receiver, info, until=until,
+            clock=PacedClock(speed) if speed is not None else None,
+            on_client_frame=on_client_frame, passthrough=passthrough,
+        )
+    finally:
+        await log.close()
+
+
+def load_receiver(path: str) -> RealtimeEventReceiver:
+    """An instance of the receiver class named 'module:Class' (the current directory is
+    importable, as for `python -m`)."""
+    import importlib
+    import os
+    import sys
+
+    module_name, _, class_name = path.partition(":")
+    if not module_name or not class_name:
+        raise RtrecError(f"--receiver {path!r}: expected module:Class, e.g. myapp.agent:Agent")
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as error:
+        raise RtrecError(
+            f"--receiver {path}: cannot import {module_name} ({type(error).__name__}: "
+            f"{_one_line(error)}); check the module path and PYTHONPATH"
+        ) from error
+    cls = getattr(module, class_name, None)
+    if cls is None:
+        raise RtrecError(f"--receiver {path}: module {module_name} has no {class_name}")
+    if not (isinstance(cls, type) and issubclass(cls, RealtimeEventReceiver)):
+        raise RtrecError(
+            f"--receiver {path}: {class_name} is not a subclass of "
+            "recorder.RealtimeEventReceiver"
+        )
+    try:
+        return cls()
+    except Exception as error:
+        raise RtrecError(
+            f"--receiver {path}: {class_name}() raised {type(error).__name__}: "
+            f"{_one_line(error)}; the class must be constructible with no arguments"
+        ) from error

@@ -1,0 +1,243 @@
+"""Offline receiver testing: replay a recorded session into your receiver inside a test.
+
+    from recorder.testing import replay
+
+    def test_my_agent():
+        agent = MyAgent()                      # a RealtimeEventReceiver subclass
+        replay("fixtures/call.db", agent)      # one line; raises on the first divergence
+        assert agent.answered
+
+Whatever the receiver sends with `receiver.send(event)` during the replay is compared with the
+recorded client events, in order: each sent event against the next recorded client event (audio
+appends from the microphone are skipped by default, see `ignore_types`). Volatile ids
+(event_id, client-chosen item ids) are ignored, as recorder.matching decides. The first
+difference raises DivergenceError (an AssertionError, so pytest shows it as a test failure)
+with the expected and the actual event and the fields that differ.
+
+`replay` is synchronous and works in plain pytest and inside a running event loop (it then
+runs the replay in a worker thread); `areplay` is the coroutine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+from collections import deque
+from collections.abc import Coroutine, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import msgspec
+
+from recorder.matching import describe_mismatch, diff_events
+from recorder.receiver import RealtimeEventReceiver
+from recorder.replay import ReplayResult, replay_session, resolve_session
+from recorder.store import StoredFrame, open_log
+from recorder.wire import Direction, Frame, Opcode
+
+T = TypeVar("T")
+
+DEFAULT_IGNORED = frozenset({"input_audio_buffer.append"})
+MAX_EVENT_CHARS = 400
+
+
+class DivergenceError(AssertionError):
+    """The receiver sent something other than what the recorded client sent at that point."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        session_id: str,
+        seq: int | None,
+        expected: bytes | None,
+        actual: bytes,
+        paths: list[str],
+    ) -> None:
+        super().__init__(message)
+        self.session_id = session_id
+        self.seq = seq  # seq of the recorded client event compared against (None: none left)
+        self.expected = expected
+        self.actual = actual
+        self.paths = paths
+
+
+@dataclass
+class SendChecker:
+    """Collects what the receiver sends and checks it against the recorded client frames."""
+
+    session_id: str
+    ignore_types: frozenset[str] = DEFAULT_IGNORED
+    pending: deque[tuple[bytes, int | None]] = field(default_factory=deque)
+    matched: int = 0
+    _receiver: RealtimeEventReceiver | None = None
+
+    def attach(self, receiver: RealtimeEventReceiver) -> None:
+        self._receiver = receiver
+        receiver.attach_sender(self.send)
+
+    def send(self, event: Any) -> None:
+        """The receiver's sender during replay: queue the event until its recorded match."""
+        position = self._receiver.position if self._receiver is not None else None
+        self.pending.append((_as_bytes(event), position.seq if position else None))
+
+    def on_client_frame(self, frame: StoredFrame, event: Any) -> None:
+        """A recorded client frame is reached: it is what the oldest pending send should be."""
+        if not self.pending or (frame.type or getattr(event, "type", None)) in self.ignore_types:
+            return
+        actual, sent_at = self.pending.popleft()
+        paths = diff_events(frame.data, actual)
+        if paths:
+            raise self._divergence(frame.seq, frame.data, actual, paths, sent_at)
+        self.matched += 1
+
+    def finish(self) -> None:
+        """After the replay: a send with no recorded client event left is a divergence too."""
+        if self.pending:
+            actual, sent_at = self.pending[0]
+            raise self._divergence(None, None, actual, [], sent_at)
+
+    def _divergence(
+        self,
+        seq: int | None,
+        expected: bytes | None,
+        actual: bytes,
+        paths: list[str],
+        sent_at: int | None,
+    ) -> DivergenceError:
+        when = f"while handling seq {sent_at}" if sent_at is not None else "outside any event"
+        if expected is None:
+            head = (
+                f"session {self.session_id}: the receiver sent an event {when}, but the "
+                "recording has no further client event"
+            )
+            lines = [head, f"  actual:   {_show(actual)}"]
+        else:
+            head = (
+                f"session {self.session_id}: the event the receiver sent {when} differs from "
+                f"the recorded client event at seq {seq}"
+            )
+            lines = [
+                head,
+                f"  {describe_mismatch(expected, actual, paths)}",
+                f"  fields:   {', '.join(paths)}",
+                f"  expected: {_show(expected)}",
+                f"  actual:   {_show(actual)}",
+            ]
+        return DivergenceError(
+            "\n".join(lines),
+            session_id=self.session_id,
+            seq=seq,
+            expected=expected,
+            actual=actual,
+            paths=paths,
+        )
+
+
+def _as_bytes(event: Any) -> bytes:
+    """What would go on the wire for a sent event: bytes, str, dict or a typed event."""
+    if isinstance(event, bytes):
+        return event
+    if isinstance(event, str):
+        return event.encode()
+    return msgspec.json.encode(event)
+
+
+def _show(data: bytes) -> str:
+    text = data.decode("utf-8", "replace")
+    if len(text) > MAX_EVENT_CHARS:
+        return f"{text[:MAX_EVENT_CHARS]}... ({len(text)} chars)"
+    return text
+
+
+async def areplay(
+    db: str | Path,
+    receiver: RealtimeEventReceiver,
+    session: str | None = None,
+    *,
+    until: int | None = None,
+    ignore_types: Iterable[str] = DEFAULT_IGNORED,
+) -> ReplayResult:
+    """Replay session (default: the newest) of db into receiver, checking what it sends."""
+    log = await open_log(str(db))
+    try:
+        info = await resolve_session(log, session)
+        checker = SendChecker(info.id, frozenset(ignore_types))
+        checker.attach(receiver)
+        try:
+            result = await replay_session(
+                log, receiver, info, until=until,
+                on_client_frame=checker.on_client_frame, passthrough=(AssertionError,),
+            )
+        finally:
+            receiver.attach_sender(None)
+        checker.finish()
+        return result
+    finally:
+        await log.close()
+
+
+def replay(
+    db: str | Path,
+    receiver: RealtimeEventReceiver,
+    session: str | None = None,
+    *,
+    until: int | None = None,
+    ignore_types: Iterable[str] = DEFAULT_IGNORED,
+) -> ReplayResult:
+    """Synchronous areplay: one line in a plain test function (or inside a running loop)."""
+    return _run(areplay(db, receiver, session, until=until, ignore_types=ignore_types))
+
+
+def client_frame(t_ms: float, event: dict[str, Any]) -> Frame:
+    """A client text frame of event (a wire dict) at t_ms into the session: fixture building."""
+    return Frame(Direction.CLIENT, int(t_ms * 1_000_000), Opcode.TEXT, msgspec.json.encode(event))
+
+
+def server_frame(t_ms: float, event: dict[str, Any]) -> Frame:
+    """A server text frame of event (a wire dict) at t_ms into the session: fixture building."""
+    return Frame(Direction.SERVER, int(t_ms * 1_000_000), Opcode.TEXT, msgspec.json.encode(event))
+
+
+async def arecord_frames(
+    db: str | Path,
+    frames: Iterable[Frame],
+    *,
+    protocol: str | None = "ga",
+    model: str | None = None,
+    endpoint: str | None = None,
+) -> str:
+    """Write frames as one complete session of db (made for test fixtures); its id."""
+    log = await open_log(str(db))
+    try:
+        sid = await log.begin_session(protocol, model, endpoint)
+        for frame in frames:
+            log.append(sid, frame)
+        await log.end_session(sid, status="complete", closed_by="client")
+        await log.flush()
+        return sid
+    finally:
+        await log.close()
+
+
+def record_frames(
+    db: str | Path,
+    frames: Iterable[Frame],
+    *,
+    protocol: str | None = "ga",
+    model: str | None = None,
+    endpoint: str | None = None,
+) -> str:
+    """Synchronous arecord_frames."""
+    return _run(arecord_frames(db, frames, protocol=protocol, model=model, endpoint=endpoint))
+
+
+def _run(coro: Coroutine[Any, Any, T]) -> T:
+    """asyncio.run, also from inside a running event loop (in a worker thread then)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coro).result()
