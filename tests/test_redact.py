@@ -1,0 +1,75 @@
+"""recorder.redact: secrets out of frames, headers, subprotocols and URLs; nothing else touched."""
+
+from __future__ import annotations
+
+import json
+
+from recorder.redact import (
+    REDACTED,
+    FrameRedactor,
+    redact_frame,
+    redact_headers,
+    redact_protocols,
+    redact_url,
+    secrets_in_handshake,
+)
+
+KEY = "sk-proj-abcdefghijklmnop0123"
+
+
+def test_client_secret_object_value_is_replaced_and_the_rest_kept_byte_for_byte() -> None:
+    frame = (b'{"type":"session.created","session":{"id":"s","client_secret":'
+             b'{"expires_at":17,"value":"ek_68a1b2c3d4"},"voice":"alloy"}}')
+    out = redact_frame(frame)
+    assert out == frame.replace(b"ek_68a1b2c3d4", REDACTED.encode())
+    assert json.loads(out)["session"]["client_secret"] == {"expires_at": 17, "value": REDACTED}
+
+
+def test_client_secret_as_a_plain_string_and_with_spaces() -> None:
+    frame = b'{"type": "x", "client_secret" : "ek_abc\\"def_123", "n": 1}'
+    out = redact_frame(frame)
+    assert json.loads(out) == {"type": "x", "client_secret": REDACTED, "n": 1}
+
+
+def test_every_client_secret_in_a_frame_is_replaced() -> None:
+    frame = json.dumps({"a": {"client_secret": {"value": "ek_one_11111"}},
+                        "b": [{"client_secret": {"value": "ek_two_22222", "expires_at": 1}}]})
+    out = redact_frame(frame.encode()).decode()
+    assert "ek_one" not in out and "ek_two" not in out
+    assert out.count(REDACTED) == 2
+
+
+def test_known_secrets_are_replaced_anywhere_in_a_frame() -> None:
+    frame = f'{{"type":"conversation.item.create","text":"my key is {KEY}!"}}'.encode()
+    assert redact_frame(frame, [KEY]) == frame.replace(KEY.encode(), REDACTED.encode())
+
+
+def test_frames_without_secrets_come_back_as_the_same_object() -> None:
+    redactor = FrameRedactor([KEY])
+    frame = b'{"type":"response.output_audio.delta","delta":"AAAA"}'
+    assert redactor(frame) is frame
+
+
+def test_short_values_are_never_treated_as_secrets() -> None:
+    # A 1-character "key" would otherwise wipe that character from every frame.
+    assert FrameRedactor(["a"])(b'{"type":"a"}') == b'{"type":"a"}'
+    assert secrets_in_handshake({"Authorization": "Bearer x"}, []) == set()
+
+
+def test_secrets_in_handshake_collects_every_form() -> None:
+    found = secrets_in_handshake(
+        {"Authorization": f"Bearer {KEY}", "api-key": "azure-key-123456789", "X-Other": "v"},
+        ["realtime", "openai-insecure-api-key.ek_browser_key_1234"],
+        env_key="sk-env-key-00000000",
+    )
+    assert found == {KEY, "azure-key-123456789", "ek_browser_key_1234", "sk-env-key-00000000"}
+
+
+def test_headers_protocols_and_urls_are_safe_to_print() -> None:
+    assert redact_headers({"Authorization": f"Bearer {KEY}", "OpenAI-Beta": "realtime=v1"}) == {
+        "Authorization": REDACTED, "OpenAI-Beta": "realtime=v1"}
+    assert redact_protocols(["realtime", f"openai-insecure-api-key.{KEY}"]) == [
+        "realtime", f"openai-insecure-api-key.{REDACTED}"]
+    url = redact_url(f"wss://user:pw@example.net/openai/realtime?deployment=d&api-key={KEY}")
+    assert url == "wss://example.net/openai/realtime?deployment=d&api-key=[REDACTED]"
+    assert redact_url("wss://api.openai.com/v1/realtime") == "wss://api.openai.com/v1/realtime"
