@@ -1,0 +1,148 @@
+"""Transcript files: Markdown to read, JSON to search, SRT and WebVTT to line up with audio.
+
+Every writer takes the same list of Entry (one per conversation item, in conversation order,
+with its span on the conversation.wav timeline), so all four files agree on what was said and
+when. Entries with no text (a silent turn) are left out of the subtitles.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One conversation item as the transcripts show it.
+
+    speaker is the item's role (user, assistant, system) or, for tool traffic, "tool".
+    start_ms / end_ms place it on the conversation timeline (equal for items without audio).
+    truncated: the listener was cut off; heard_ms of audio_ms was heard.
+    """
+
+    item_id: str
+    kind: str  # message | function_call | function_call_output | any other item type
+    speaker: str
+    start_ms: float
+    end_ms: float
+    text: str | None = None
+    truncated: bool = False
+    audio_ms: float | None = None
+    heard_ms: float | None = None
+    name: str | None = None  # function name
+    arguments: str | None = None
+    output: str | None = None
+    call_id: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)  # the full item, for the JSON file
+
+    @property
+    def spoken(self) -> bool:
+        return self.end_ms > self.start_ms
+
+
+def clock(ms: float, separator: str = ".") -> str:
+    """HH:MM:SS.mmm (or with ',' for SRT), rounded to the millisecond."""
+    total = max(round(ms), 0)
+    hours, rest = divmod(total, 3_600_000)
+    minutes, rest = divmod(rest, 60_000)
+    seconds, millis = divmod(rest, 1000)
+    return f"{hours:02d}:{minutes:02d}:{seconds:02d}{separator}{millis:03d}"
+
+
+def _label(speaker: str) -> str:
+    return speaker[:1].upper() + speaker[1:]
+
+
+def _cues(entries: list[Entry]) -> list[Entry]:
+    """The entries a subtitle track shows: spoken and with words."""
+    return [e for e in entries if e.spoken and e.text and e.text.strip()]
+
+
+def _one_paragraph(text: str) -> str:
+    """A cue ends at a blank line in SRT and VTT, so a cue's text must not contain one."""
+    return "\n".join(line for line in text.strip().splitlines() if line.strip())
+
+
+def srt(entries: list[Entry]) -> str:
+    blocks = []
+    for number, entry in enumerate(_cues(entries), start=1):
+        text = _one_paragraph(entry.text or "")
+        blocks.append(
+            f"{number}\n{clock(entry.start_ms, ',')} --> {clock(entry.end_ms, ',')}\n"
+            f"{_label(entry.speaker)}: {text}\n"
+        )
+    return "\n".join(blocks)
+
+
+def _vtt_escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def vtt(entries: list[Entry]) -> str:
+    blocks = ["WEBVTT\n"]
+    for entry in _cues(entries):
+        text = _vtt_escape(_one_paragraph(entry.text or "")).replace("-->", "--&gt;")
+        blocks.append(
+            f"{entry.item_id}\n{clock(entry.start_ms)} --> {clock(entry.end_ms)}\n"
+            f"<v {_label(entry.speaker)}>{text}\n"
+        )
+    return "\n".join(blocks)
+
+
+def to_json(entries: list[Entry], session: dict[str, Any]) -> str:
+    """The session's description and its items, each with start_ms / end_ms on the timeline."""
+    items = []
+    for entry in entries:
+        item = dict(entry.details)
+        item.update(
+            id=entry.item_id,
+            kind=entry.kind,
+            speaker=entry.speaker,
+            start_ms=round(entry.start_ms, 3),
+            end_ms=round(entry.end_ms, 3),
+            text=entry.text,
+            truncated=entry.truncated,
+        )
+        items.append(item)
+    return json.dumps({"session": session, "items": items}, indent=2, ensure_ascii=False) + "\n"
+
+
+def markdown(entries: list[Entry], title: str, facts: list[str]) -> str:
+    """Who said what, tool calls with their results, and where someone was interrupted."""
+    lines = [f"# {title}", ""]
+    lines += [f"- {fact}" for fact in facts]
+    if facts:
+        lines.append("")
+    for entry in entries:
+        lines += _markdown_entry(entry)
+        lines.append("")
+    if not entries:
+        lines += ["_(no conversation items)_", ""]
+    return "\n".join(lines)
+
+
+def _markdown_entry(entry: Entry) -> list[str]:
+    at = f"`{clock(entry.start_ms)}`"
+    if entry.kind == "function_call":
+        call = f"{entry.name or '?'}({entry.arguments or ''})"
+        lines = [f"{at} **Tool call** `{call}`"]
+        if entry.output is not None:
+            lines.append(f"> result: `{_inline(entry.output)}`")
+        return lines
+    if entry.kind == "function_call_output":
+        return [f"{at} **Tool result** (call {entry.call_id}): `{_inline(entry.output or '')}`"]
+    if entry.kind != "message":
+        return [f"{at} **{_label(entry.speaker)}** ({entry.kind})"]
+    text = (entry.text or "").strip() or "_(no transcript)_"
+    lines = [f"{at} **{_label(entry.speaker)}:** {text}"]
+    if entry.truncated:
+        heard = f"{(entry.heard_ms or 0) / 1000:.1f} s"
+        total = f"{(entry.audio_ms or 0) / 1000:.1f} s"
+        lines.append(f"> _interrupted: heard {heard} of {total}_")
+    return lines
+
+
+def _inline(text: str) -> str:
+    """Text inside a Markdown code span: one line, no backticks."""
+    return " ".join(text.split()).replace("`", "'")

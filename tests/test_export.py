@@ -1,0 +1,535 @@
+"""recorder.export: WAV files and transcripts from a session whose timeline we know exactly.
+
+The session is built here, frame by frame, so every utterance has a known place:
+
+    user stream   chunks of 100 ms received at 100..1000 ms -> timeline 0..1000 ms,
+                  then a 2 s pause in sending, chunks received at 3100..4000 -> 3000..4000 ms
+    user turns    stream 200..800 ms (timeline 200..800), stream 1200..1800 (timeline 3200..3800)
+    assistant 1   500 ms, first delta recorded at 1500 ms -> 1500..2000 ms
+    assistant 2   1000 ms, first delta at 1700 ms: overlaps the first, so shifted to 2000 ms;
+                  truncated at audio_end_ms=300 -> heard 2000..2300 ms
+
+Each user chunk k holds the constant sample 100*(k+1); assistant deltas hold negative constants,
+so the WAV contents show exactly which chunk landed where.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import re
+import wave
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from recorder.audio import (
+    G711_ULAW_8K,
+    PCM16_24K,
+    AudioFormat,
+    alaw_encode,
+    ulaw_decode,
+    ulaw_encode,
+)
+from recorder.cli import cli
+from recorder.errors import RtrecError
+from recorder.export import check_output_dir, export_db
+from recorder.store import open_log
+from recorder.wire import Direction, Frame, Opcode
+
+MS = 1_000_000  # ns
+
+
+class SessionScript:
+    """Frames of a GA session, written in the order they crossed the wire."""
+
+    def __init__(self, audio_format: dict[str, Any] | str | None = None) -> None:
+        self.frames: list[Frame] = []
+        self.format = AudioFormat.from_wire(audio_format)
+        self.wire_format = audio_format
+        self._n = 0
+
+    def send(self, t_ms: float, event: dict[str, Any], direction: Direction) -> None:
+        self._n += 1
+        if direction is Direction.SERVER:
+            event = {"event_id": f"event_{self._n}", **event}
+        data = json.dumps(event).encode()
+        self.frames.append(Frame(direction, int(t_ms * MS), Opcode.TEXT, data))
+
+    def server(self, t_ms: float, event: dict[str, Any]) -> None:
+        self.send(t_ms, event, Direction.SERVER)
+
+    def client(self, t_ms: float, event: dict[str, Any]) -> None:
+        self.send(t_ms, event, Direction.CLIENT)
+
+    def session_created(self) -> None:
+        session: dict[str, Any] = {"type": "realtime", "id": "sess_1", "model": "gpt-realtime"}
+        if self.wire_format is not None:
+            fmt = self.wire_format
+            session["audio"] = {"input": {"format": fmt}, "output": {"format": fmt}}
+        self.server(0, {"type": "session.created", "session": session})
+
+    def encode(self, value: int, ms: float) -> bytes:
+        """ms of the constant sample value, in this session's wire format."""
+        pcm = np.full(int(ms * self.format.sample_rate / 1000), value, dtype="<i2").tobytes()
+        if self.format.name == "g711_ulaw":
+            return ulaw_encode(pcm)
+        if self.format.name == "g711_alaw":
+            return alaw_encode(pcm)
+        return pcm
+
+    def append(self, t_ms: float, audio: bytes) -> None:
+        self.client(
+            t_ms,
+            {"type": "input_audio_buffer.append", "audio": base64.b64encode(audio).decode()},
+        )
+
+    def user_turn(self, item_id: str, previous: str | None, start: int, end: int, t_ms: float,
+                  transcript: str) -> None:
+        self.server(t_ms, {"type": "input_audio_buffer.speech_started", "audio_start_ms": start,
+                           "item_id": item_id})
+        self.server(t_ms + 1, {"type": "input_audio_buffer.speech_stopped", "audio_end_ms": end,
+                               "item_id": item_id})
+        self.server(t_ms + 2, {"type": "input_audio_buffer.committed", "item_id": item_id,
+                               "previous_item_id": previous})
+        item = {"id": item_id, "type": "message", "role": "user", "status": "completed",
+                "content": [{"type": "input_audio", "transcript": None}]}
+        self.server(t_ms + 3, {"type": "conversation.item.added", "item": item,
+                               "previous_item_id": previous})
+        self.server(t_ms + 4, {
+            "type": "conversation.item.input_audio_transcription.completed",
+            "item_id": item_id, "content_index": 0, "transcript": transcript,
+        })
+
+    def assistant_turn(self, response_id: str, item_id: str, previous: str, t_ms: float,
+                       deltas: list[bytes], transcript: str) -> None:
+        self.server(t_ms - 5, {"type": "response.created", "response": {
+            "id": response_id, "object": "realtime.response", "status": "in_progress",
+            "output": []}})
+        item = {"id": item_id, "type": "message", "role": "assistant", "status": "in_progress",
+                "content": []}
+        self.server(t_ms - 4, {"type": "conversation.item.added", "item": item,
+                               "previous_item_id": previous})
+        self.server(t_ms - 3, {"type": "response.output_item.added", "response_id": response_id,
+                               "output_index": 0, "item": item})
+        self.server(t_ms - 2, {"type": "response.content_part.added", "response_id": response_id,
+                               "item_id": item_id, "output_index": 0, "content_index": 0,
+                               "part": {"type": "audio", "transcript": ""}})
+        for n, delta in enumerate(deltas):
+            self.server(t_ms + n, {
+                "type": "response.output_audio.delta", "response_id": response_id,
+                "item_id": item_id, "output_index": 0, "content_index": 0,
+                "delta": base64.b64encode(delta).decode(),
+            })
+        self.server(t_ms + 50, {
+            "type": "response.output_audio_transcript.done", "response_id": response_id,
+            "item_id": item_id, "output_index": 0, "content_index": 0, "transcript": transcript,
+        })
+        done = {**item, "status": "completed",
+                "content": [{"type": "output_audio", "transcript": transcript}]}
+        self.server(t_ms + 51, {"type": "response.output_item.done", "response_id": response_id,
+                                "output_index": 0, "item": done})
+        self.server(t_ms + 52, {"type": "response.done", "response": {
+            "id": response_id, "object": "realtime.response", "status": "completed",
+            "output": [done]}})
+
+
+def known_session(audio_format: dict[str, Any] | str | None = None) -> SessionScript:
+    s = SessionScript(audio_format)
+    s.session_created()
+    for k in range(10):  # 100 ms chunks captured in real time: sent at 100, 200, ... 1000 ms
+        s.append(100 * (k + 1), s.encode(100 * (k + 1), 100))
+    s.user_turn("item_u1", None, 200, 800, 1010, "Hello there")
+    s.assistant_turn("resp_1", "item_a1", "item_u1", 1500,
+                     [s.encode(-2000, 100) for _ in range(5)], "Hi, how can I help?")
+    s.assistant_turn("resp_2", "item_a2", "item_a1", 1700,
+                     [s.encode(-100 * (j + 1), 100) for j in range(10)],
+                     "Let me tell you a long story about audio.")
+    s.client(2400, {"type": "conversation.item.truncate", "item_id": "item_a2",
+                    "content_index": 0, "audio_end_ms": 300})
+    s.server(2401, {"type": "conversation.item.truncated", "item_id": "item_a2",
+                    "content_index": 0, "audio_end_ms": 300})
+    for k in range(10, 20):  # the client paused sending for 2 s
+        s.append(3100 + 100 * (k - 10), s.encode(100 * (k + 1), 100))
+    s.user_turn("item_u2", "item_a2", 1200, 1800, 4010, "Stop, please.")
+    return s
+
+
+async def store(tmp_path: Path, frames: list[Frame]) -> str:
+    db = str(tmp_path / "rec.db")
+    log = await open_log(db)
+    try:
+        sid = await log.begin_session("ga", "gpt-realtime", "wss://example.invalid/v1/realtime")
+        for frame in frames:
+            log.append(sid, frame)
+        await log.end_session(sid, status="complete", closed_by="client")
+    finally:
+        await log.close()
+    return db
+
+
+def read_wav(path: Path) -> tuple[int, np.ndarray]:
+    with wave.open(str(path), "rb") as wav:
+        frames = wav.readframes(wav.getnframes())
+        data = np.frombuffer(frames, dtype="<i2").reshape(-1, wav.getnchannels())
+        return wav.getframerate(), data
+
+
+def at(rate: int, ms: float) -> int:
+    return round(ms * rate / 1000)
+
+
+def runs(channel: np.ndarray, rate: int) -> list[tuple[float, float, int]]:
+    """(start ms, end ms, value) of each stretch of constant sample value."""
+    edges = np.flatnonzero(np.diff(channel)) + 1
+    starts = np.concatenate(([0], edges))
+    ends = np.concatenate((edges, [channel.size]))
+    pairs = zip(starts, ends, strict=True)
+    return [(s * 1000 / rate, e * 1000 / rate, int(channel[s])) for s, e in pairs]
+
+
+@pytest.fixture
+async def exported(tmp_path: Path) -> tuple[Path, Any]:
+    db = await store(tmp_path, known_session({"type": "audio/pcm", "rate": 24000}).frames)
+    out = tmp_path / "out"
+    report = await export_db(db, out)
+    return out, report
+
+
+# --- files and durations ----------------------------------------------------------------------
+
+
+async def test_writes_every_file(exported: tuple[Path, Any]) -> None:
+    out, report = exported
+    names = sorted(p.name for p in out.iterdir())
+    assert names == [
+        "assistant-heard.wav", "assistant.wav", "conversation.wav", "transcript.json",
+        "transcript.md", "transcript.srt", "transcript.vtt", "user.wav",
+    ]
+    assert report.had_audio
+    assert report.corrupt_frames == 0
+
+
+async def test_durations_are_bytes_over_48_per_ms(exported: tuple[Path, Any]) -> None:
+    out, _ = exported
+    rate, user = read_wav(out / "user.wav")
+    assert rate == 24000
+    assert user.shape == (20 * 4800 // 2, 1)  # 20 chunks of 4800 bytes: 4800 / 48 = 100 ms each
+    assert len(user) * 2 / 48 == 2000
+    _, assistant = read_wav(out / "assistant.wav")
+    assert len(assistant) * 2 / 48 == 1500  # 500 + 1000 ms, as generated
+    _, heard = read_wav(out / "assistant-heard.wav")
+    assert len(heard) * 2 / 48 == 800  # 500 + 300 ms (cut at audio_end_ms)
+
+
+async def test_user_wav_holds_the_stream_in_order(exported: tuple[Path, Any]) -> None:
+    out, _ = exported
+    rate, user = read_wav(out / "user.wav")
+    assert [value for _, _, value in runs(user[:, 0], rate)] == [100 * k for k in range(1, 21)]
+
+
+async def test_truncation_cuts_the_heard_audio(exported: tuple[Path, Any]) -> None:
+    out, _ = exported
+    rate, heard = read_wav(out / "assistant-heard.wav")
+    assert runs(heard[:, 0], rate) == [
+        (0, 500, -2000), (500, 600, -100), (600, 700, -200), (700, 800, -300),
+    ]
+    _, full = read_wav(out / "assistant.wav")
+    assert [v for _, _, v in runs(full[:, 0], rate)] == [-2000] + [-100 * j for j in range(1, 11)]
+
+
+async def test_conversation_wav_places_each_utterance(exported: tuple[Path, Any]) -> None:
+    out, _ = exported
+    rate, stereo = read_wav(out / "conversation.wav")
+    assert stereo.shape == (at(rate, 4000), 2)
+    left = runs(stereo[:, 0], rate)
+    assert left == (
+        [(100 * k, 100 * (k + 1), 100 * (k + 1)) for k in range(10)]
+        + [(1000, 3000, 0)]
+        + [(3000 + 100 * (k - 10), 3100 + 100 * (k - 10), 100 * (k + 1)) for k in range(10, 20)]
+    )
+    right = runs(stereo[:, 1], rate)
+    assert right == [
+        (0, 1500, 0),
+        (1500, 2000, -2000),  # first delta recorded at 1500 ms
+        (2000, 2100, -100),  # recorded at 1700 ms, shifted after the first: each utterance whole
+        (2100, 2200, -200),
+        (2200, 2300, -300),  # cut at audio_end_ms = 300
+        (2300, 4000, 0),
+    ]
+
+
+# --- transcripts ------------------------------------------------------------------------------
+
+
+def json_items(out: Path) -> dict[str, dict[str, Any]]:
+    document = json.loads((out / "transcript.json").read_text())
+    return {item["id"]: item for item in document["items"]}
+
+
+async def test_json_items_carry_their_timeline_span(exported: tuple[Path, Any]) -> None:
+    out, _ = exported
+    document = json.loads((out / "transcript.json").read_text())
+    assert [i["id"] for i in document["items"]] == ["item_u1", "item_a1", "item_a2", "item_u2"]
+    spans = {i["id"]: (i["start_ms"], i["end_ms"]) for i in document["items"]}
+    assert spans == {
+        "item_u1": (200, 800),
+        "item_a1": (1500, 2000),
+        "item_a2": (2000, 2300),
+        "item_u2": (3200, 3800),  # stream 1200..1800 ms, sent after a 2 s pause
+    }
+    items = {i["id"]: i for i in document["items"]}
+    assert items["item_a2"]["truncated"] is True
+    assert items["item_u1"]["text"] == "Hello there"
+    assert document["session"]["input_format"] == "pcm16"
+
+
+SRT_CUE = re.compile(
+    r"(\d+)\n(\d\d):(\d\d):(\d\d),(\d\d\d) --> (\d\d):(\d\d):(\d\d),(\d\d\d)\n(.+?)(?:\n\n|\n?$)",
+    re.S,
+)
+VTT_CUE = re.compile(
+    r"(\S+)\n(\d\d):(\d\d):(\d\d)\.(\d\d\d) --> (\d\d):(\d\d):(\d\d)\.(\d\d\d)\n(.+?)(?:\n\n|\n?$)",
+    re.S,
+)
+
+
+def to_ms(h: str, m: str, s: str, ms: str) -> int:
+    return ((int(h) * 60 + int(m)) * 60 + int(s)) * 1000 + int(ms)
+
+
+def parse(text: str, pattern: re.Pattern[str]) -> list[tuple[str, int, int, str]]:
+    cues = []
+    for match in pattern.finditer(text):
+        g = match.groups()
+        cues.append((g[0], to_ms(*g[1:5]), to_ms(*g[5:9]), g[9].strip()))
+    # every cue block was understood: nothing left over but whitespace
+    assert pattern.sub("", text).strip() in ("", "WEBVTT")
+    return cues
+
+
+async def test_srt_parses_and_matches_the_json(exported: tuple[Path, Any]) -> None:
+    out, _ = exported
+    items = json_items(out)
+    cues = parse((out / "transcript.srt").read_text(), SRT_CUE)
+    assert [c[0] for c in cues] == ["1", "2", "3", "4"]
+    expected = [(items[i]["start_ms"], items[i]["end_ms"]) for i in
+                ("item_u1", "item_a1", "item_a2", "item_u2")]
+    assert [(c[1], c[2]) for c in cues] == expected
+    assert cues[0][3] == "User: Hello there"
+    assert cues[2][3] == "Assistant: Let me tell you a long story about audio."
+
+
+async def test_vtt_parses_and_matches_the_json(exported: tuple[Path, Any]) -> None:
+    out, _ = exported
+    text = (out / "transcript.vtt").read_text()
+    assert text.startswith("WEBVTT\n")
+    items = json_items(out)
+    cues = parse(text, VTT_CUE)
+    assert [c[0] for c in cues] == ["item_u1", "item_a1", "item_a2", "item_u2"]
+    for cue_id, start, end, body in cues:
+        assert (start, end) == (items[cue_id]["start_ms"], items[cue_id]["end_ms"])
+        assert body.startswith(("<v User>", "<v Assistant>"))
+
+
+async def test_markdown_says_who_said_what_and_marks_the_interruption(
+    exported: tuple[Path, Any],
+) -> None:
+    out, _ = exported
+    md = (out / "transcript.md").read_text()
+    assert "**User:** Hello there" in md
+    assert "**Assistant:** Hi, how can I help?" in md
+    assert "_interrupted: heard 0.3 s of 1.0 s_" in md
+    assert md.index("Hello there") < md.index("Hi, how") < md.index("long story") < md.index(
+        "Stop, please."
+    )
+
+
+# --- formats ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("wire", ["g711_ulaw", {"type": "audio/pcma"}])
+async def test_g711_is_decoded_at_8_khz(tmp_path: Path, wire: Any) -> None:
+    script = known_session(wire)
+    db = await store(tmp_path, script.frames)
+    out = tmp_path / "out"
+    report = await export_db(db, out)
+    rate, user = read_wav(out / "user.wav")
+    assert rate == 8000
+    assert len(user) == 20 * 800  # 20 chunks of 800 G.711 bytes: 800 / 8 = 100 ms each
+    assert len(user) / 8 == 2000
+    values = [v for _, _, v in runs(user[:, 0], rate)]
+    fmt = AudioFormat.from_wire(wire)
+    expected = [int(np.frombuffer(fmt.to_pcm16(script.encode(100 * k, 1)), "<i2")[0])
+                for k in range(1, 21)]
+    assert values == expected  # each chunk decoded in place, in order
+    rate, heard = read_wav(out / "assistant-heard.wav")
+    assert (rate, len(heard) / 8) == (8000, 800)
+    rate, stereo = read_wav(out / "conversation.wav")
+    assert rate == 8000  # both sides 8 kHz: nothing resampled
+    assert report.resampled is None
+    assert next((s, e) for s, e, v in runs(stereo[:, 1], rate) if v != 0) == (1500, 2000)
+
+
+async def test_mixed_rates_resample_the_8_khz_side(tmp_path: Path) -> None:
+    script = known_session({"type": "audio/pcmu"})
+    # the output side speaks pcm16 at 24 kHz: re-announce the formats before any audio
+    session = {"type": "realtime", "audio": {"input": {"format": {"type": "audio/pcmu"}},
+                                             "output": {"format": {"type": "audio/pcm",
+                                                                   "rate": 24000}}}}
+    script.frames.insert(1, Frame(Direction.SERVER, 1, Opcode.TEXT, json.dumps(
+        {"type": "session.updated", "event_id": "e0", "session": session}).encode()))
+    pcm = SessionScript({"type": "audio/pcm", "rate": 24000})
+    # rebuild the assistant deltas at 24 kHz
+    frames = []
+    for frame in script.frames:
+        event = json.loads(frame.data)
+        if event["type"] == "response.output_audio.delta":
+            first_sample = ulaw_decode(base64.b64decode(event["delta"])[:1])
+            value = int(np.frombuffer(first_sample, dtype="<i2")[0])
+            event["delta"] = base64.b64encode(pcm.encode(value, 100)).decode()
+            frame = Frame(frame.direction, frame.t_ns, frame.opcode, json.dumps(event).encode())
+        frames.append(frame)
+    db = await store(tmp_path, frames)
+    out = tmp_path / "out"
+    report = await export_db(db, out)
+    assert report.resampled == (
+        "user audio 8000 Hz -> 24000 Hz by repeating samples in conversation.wav"
+    )
+    assert read_wav(out / "user.wav")[0] == 8000
+    rate, stereo = read_wav(out / "conversation.wav")
+    assert rate == 24000
+    assert stereo.shape[0] == at(rate, 4000)
+    left = [(s, e) for s, e, v in runs(stereo[:, 0], rate)]
+    assert left[0] == (0, 100) and left[10] == (1000, 3000)
+    right = [(s, e) for s, e, v in runs(stereo[:, 1], rate) if v != 0]
+    assert right[0] == (1500, 2000)
+    assert right[-1] == (2200, 2300)
+
+
+# --- bad input --------------------------------------------------------------------------------
+
+
+async def test_corrupt_base64_is_skipped_counted_and_the_rest_exported(tmp_path: Path) -> None:
+    script = known_session({"type": "audio/pcm", "rate": 24000})
+    frames = []
+    for frame in script.frames:
+        event = json.loads(frame.data)
+        if event["type"] == "input_audio_buffer.append" and len(frames) in (3, 5):
+            event["audio"] = "!!not base64!!"
+            frame = Frame(frame.direction, frame.t_ns, frame.opcode, json.dumps(event).encode())
+        frames.append(frame)
+    db = await store(tmp_path, frames)
+    out = tmp_path / "out"
+    warnings: list[str] = []
+    report = await export_db(db, out, warn=warnings.append)
+    assert report.corrupt_frames == 2
+    assert warnings[-1] == "skipped 2 frame(s) with corrupt base64 audio; the rest was exported"
+    assert re.fullmatch(
+        r"skipped frame seq \d+ \(input_audio_buffer\.append\) of session \S+: corrupt base64 "
+        r"audio", warnings[0]
+    )
+    _, user = read_wav(out / "user.wav")
+    assert len(user) * 2 / 48 == 1800  # 18 of 20 chunks
+    _, heard = read_wav(out / "assistant-heard.wav")
+    assert len(heard) * 2 / 48 == 800
+
+
+async def test_session_without_audio_writes_transcripts_and_says_so(tmp_path: Path) -> None:
+    s = SessionScript()
+    s.session_created()
+    item = {"id": "item_t1", "type": "message", "role": "user", "status": "completed",
+            "content": [{"type": "input_text", "text": "Just text."}]}
+    s.client(100, {"type": "conversation.item.create", "item": item})
+    s.server(110, {"type": "conversation.item.added", "item": item, "previous_item_id": None})
+    db = await store(tmp_path, s.frames)
+    out = tmp_path / "out"
+    report = await export_db(db, out)
+    assert not report.had_audio
+    assert sorted(p.name for p in out.iterdir()) == [
+        "transcript.json", "transcript.md", "transcript.srt", "transcript.vtt",
+    ]
+    assert report.warnings == [
+        f"session {report.session_id} has no audio: wrote the transcripts only"
+    ]
+    assert "**User:** Just text." in (out / "transcript.md").read_text()
+    assert parse((out / "transcript.srt").read_text(), SRT_CUE) == []  # nothing was spoken
+
+
+def test_unwritable_output_directory_is_refused_before_any_work(tmp_path: Path) -> None:
+    parent = tmp_path / "a-file"
+    parent.write_text("x")
+    out = parent / "out"  # cannot be created, whoever runs the test (root included)
+    with pytest.raises(RtrecError) as caught:
+        check_output_dir(out)
+    assert str(caught.value) == (
+        f"cannot write to output directory {out}: Not a directory; "
+        "choose another --out or fix its permissions"
+    )
+
+
+def test_output_path_that_is_a_file_is_refused(tmp_path: Path) -> None:
+    target = tmp_path / "file"
+    target.write_text("x")
+    with pytest.raises(RtrecError) as caught:
+        check_output_dir(target)
+    assert str(caught.value).startswith(f"cannot write to output directory {target}: ")
+    assert str(caught.value).endswith("; choose another --out or fix its permissions")
+
+
+def test_cli_refuses_a_bad_out_before_opening_the_database(tmp_path: Path) -> None:
+    target = tmp_path / "file"
+    target.write_text("x")
+    missing_db = tmp_path / "never-created.db"
+    result = CliRunner().invoke(cli, ["export", str(missing_db), "--out", str(target)])
+    assert result.exit_code == 1
+    assert "Error: cannot write to output directory" in result.output
+    assert not missing_db.exists()  # nothing was opened or created
+
+
+# --- per item and the CLI ---------------------------------------------------------------------
+
+
+async def test_per_item_writes_one_wav_per_audio_part(tmp_path: Path) -> None:
+    db = await store(tmp_path, known_session({"type": "audio/pcm", "rate": 24000}).frames)
+    out = tmp_path / "out"
+    await export_db(db, out, per_item=True)
+    files = sorted(p.name for p in (out / "items").iterdir())
+    assert files == [
+        "001-user-item_u1-part0.wav", "002-assistant-item_a1-part0.wav",
+        "003-assistant-item_a2-part0.wav", "004-user-item_u2-part0.wav",
+    ]
+    durations = {}
+    for name in files:
+        rate, data = read_wav(out / "items" / name)
+        durations[name[:3]] = len(data) * 1000 / rate
+    assert durations == {"001": 600, "002": 500, "003": 1000, "004": 600}
+    _, u2 = read_wav(out / "items" / files[3])
+    assert [v for _, _, v in runs(u2[:, 0], 24000)] == [1300, 1400, 1500, 1600, 1700, 1800]
+
+
+def test_cli_exports_and_lists_what_it_wrote(tmp_path: Path) -> None:
+    db = asyncio.run(store(tmp_path, known_session({"type": "audio/pcm", "rate": 24000}).frames))
+    out = tmp_path / "cli-out"
+    result = CliRunner().invoke(cli, ["export", db, "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "conversation.wav" in result.output
+    assert (out / "conversation.wav").exists()
+
+
+def test_cli_unknown_session_is_one_error_line(tmp_path: Path) -> None:
+    db = asyncio.run(store(tmp_path, known_session().frames))
+    result = CliRunner().invoke(cli, ["export", db, "--session", "nope", "--out",
+                                      str(tmp_path / "o")])
+    assert result.exit_code == 1
+    assert result.output.startswith("Error: ")
+    assert result.output.count("\n") == 1
+
+
+def test_defaults_are_24k_pcm16_only_when_the_session_says_nothing() -> None:
+    assert known_session().format == PCM16_24K
+    assert known_session("g711_ulaw").format == G711_ULAW_8K
