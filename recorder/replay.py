@@ -34,6 +34,7 @@ class ReplayResult:
     session: SessionInfo
     frames: int
     last_seq: int | None
+    matched_sends: int = 0  # recorder.testing: events the receiver sent that matched the log
 
 
 class ReceiverError(RtrecError):

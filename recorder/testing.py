@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import dataclasses
 from collections import deque
 from collections.abc import Coroutine, Iterable
 from dataclasses import dataclass, field
@@ -173,7 +174,7 @@ async def areplay(
         finally:
             receiver.attach_sender(None)
         checker.finish()
-        return result
+        return dataclasses.replace(result, matched_sends=checker.matched)
     finally:
         await log.close()
 

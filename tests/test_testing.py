@@ -1,0 +1,110 @@
+"""recorder.testing: one-line replay into a user's receiver, with divergence reports."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_conversation import ga_session
+
+from recorder.receiver import RealtimeEventReceiver
+from recorder.testing import DivergenceError, areplay, record_frames, replay
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> str:
+    path = str(tmp_path / "ga.db")
+    record_frames(path, ga_session(), protocol="ga")
+    return path
+
+
+class WeatherAgent(RealtimeEventReceiver):
+    """Answers get_weather calls the way the recorded client did (or with another reading)."""
+
+    def __init__(self, temp: int = 21, extra: bool = False) -> None:
+        super().__init__()
+        self.temp = temp
+        self.extra = extra
+        self.calls: list[str] = []
+
+    def on_response_function_call_arguments_done(
+        self, event_id: Any, response_id: Any, item_id: Any, item_index: Any, call_id: Any,
+        arguments: Any, *, name: Any = None,
+    ) -> None:
+        self.calls.append(arguments)
+        # a fresh client event id and item id each run: volatile, must not matter
+        self.send({"type": "conversation.item.create", "event_id": "evt_local_1",
+                   "item": {"id": "item_local", "type": "function_call_output",
+                            "call_id": call_id, "output": f'{{"temp":{self.temp}}}'}})
+        self.send({"type": "response.create"})
+        if self.extra:
+            self.send({"type": "response.cancel"})
+
+
+def test_matching_sends_pass_in_one_line(db: str) -> None:
+    agent = WeatherAgent()
+    result = replay(db, agent)
+    assert agent.calls == ['{"city":"Paris"}']
+    assert result.matched_sends == 2
+    assert result.frames == len(ga_session())
+
+
+def test_first_divergence_shows_expected_actual_and_fields(db: str) -> None:
+    with pytest.raises(DivergenceError) as caught:
+        replay(db, WeatherAgent(temp=22))
+    error = caught.value
+    recorded_seq = next(
+        i for i, f in enumerate(ga_session(), 1) if b'"conversation.item.create"' in f.data
+    )
+    assert error.seq == recorded_seq
+    assert error.paths == ["item.output"]
+    message = str(error)
+    assert f"recorded client event at seq {recorded_seq}" in message
+    assert 'temp\\":21' in message and 'temp\\":22' in message
+    assert "fields:   item.output" in message
+    assert isinstance(error, AssertionError)
+
+
+def test_a_send_beyond_the_recording_is_a_divergence(db: str) -> None:
+    # replay up to the recorded response.create: nothing recorded matches the extra cancel
+    until = next(i for i, f in enumerate(ga_session(), 1) if b'"response.create"' in f.data)
+    with pytest.raises(DivergenceError, match="no further client event") as caught:
+        replay(db, WeatherAgent(extra=True), until=until)
+    assert caught.value.expected is None
+    assert b"response.cancel" in caught.value.actual
+
+
+class Truncator(RealtimeEventReceiver):
+    """Truncates the interrupted answer at what was played, as agents-js does."""
+
+    def on_response_done(self, event_id: Any, response: Any) -> None:
+        if response.status == "cancelled":
+            self.send({"type": "conversation.item.truncate", "item_id": response.output[0].id,
+                       "content_index": 0, "audio_end_ms": 1500})
+
+
+def test_mic_audio_appends_are_skipped_when_matching(db: str) -> None:
+    assert replay(db, Truncator()).matched_sends == 1
+
+
+async def test_replay_from_inside_a_running_event_loop(db: str) -> None:
+    assert replay(db, WeatherAgent()).matched_sends == 2
+    assert (await areplay(db, WeatherAgent())).matched_sends == 2
+
+
+class Asserting(RealtimeEventReceiver):
+    def on_session_created(self, event_id: Any, session: Any) -> None:
+        assert session.model == "another-model", "wrong model"
+
+
+def test_the_receivers_own_assertions_reach_pytest_unchanged(db: str) -> None:
+    with pytest.raises(AssertionError, match="wrong model"):
+        replay(db, Asserting())
+
+
+def test_sender_is_detached_after_the_replay(db: str) -> None:
+    agent = WeatherAgent()
+    replay(db, agent)
+    with pytest.raises(Exception, match="no connection attached"):
+        agent.send({"type": "response.create"})
