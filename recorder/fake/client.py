@@ -1,0 +1,143 @@
+"""A scripted client: plays the client side of a scenario against any Realtime URL.
+
+It connects like the official Python SDK does (Authorization header, `OpenAI-Beta:
+realtime=v1` for beta, `?model=`), sends the scenario's client frames at the script's pace, and
+where the script says the server speaks next, waits for a server frame of that type. Pointed at
+the fake upstream (directly or through `rtrec record`), both sides follow one script, so the
+frames cross the wire in the script's order.
+
+    result = await play_client(url, "barge_in", protocol="ga", pace=0)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from dataclasses import dataclass, field
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import aiohttp
+
+from recorder.errors import RtrecError
+from recorder.fake.dialect import BETA
+from recorder.fake.scenarios import build
+from recorder.fake.server import frame_type
+from recorder.wire import Direction, Frame, Opcode
+
+
+@dataclass
+class ClientResult:
+    """What the scripted client saw."""
+
+    received: list[Frame] = field(default_factory=list)
+    unexpected: list[Frame] = field(default_factory=list)
+    sent: int = 0
+    close_code: int | None = None
+
+
+def session_url(url: str, model: str | None) -> str:
+    """url with ?model= added when a model is given and the URL has none."""
+    if model is None:
+        return url
+    parts = urlsplit(url)
+    query = dict(parse_qsl(parts.query))
+    query.setdefault("model", model)
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+async def play_client(
+    url: str,
+    scenario: str,
+    *,
+    protocol: str = "ga",
+    seed: int = 0,
+    api_key: str = "sk-fake-key-for-tests",
+    model: str | None = None,
+    pace: float = 1.0,
+    server_timeout: float = 30.0,
+) -> ClientResult:
+    """Play the client side of `scenario` against url; RtrecError if the server falls silent."""
+    frames = build(scenario, protocol, seed, model=model)
+    headers = {"Authorization": f"Bearer {api_key}"}
+    if protocol == BETA:
+        headers["OpenAI-Beta"] = "realtime=v1"
+    result = ClientResult()
+    try:
+        async with aiohttp.ClientSession() as http, http.ws_connect(
+            session_url(url, model), headers=headers, max_msg_size=0, compress=0,
+            autoping=True,
+        ) as ws:
+            await _play(ws, frames, result, pace, server_timeout, url)
+            result.close_code = ws.close_code
+    except aiohttp.WSServerHandshakeError as exc:
+        raise RtrecError(
+            f"{url} refused the WebSocket handshake (HTTP {exc.status}): check the URL and key"
+        ) from None
+    except aiohttp.ClientConnectionError as exc:
+        raise RtrecError(f"cannot connect to {url}: {exc}; is the server running?") from None
+    return result
+
+
+async def _play(ws: aiohttp.ClientWebSocketResponse, frames: list[Frame], result: ClientResult,
+                pace: float, timeout: float, url: str) -> None:
+    inbox: asyncio.Queue[Frame | None] = asyncio.Queue()
+    reader = asyncio.create_task(_read(ws, inbox, result))
+    finished = False
+    try:
+        previous_ns = 0
+        for frame in frames:
+            if frame.direction is Direction.CLIENT:
+                delay = (frame.t_ns - previous_ns) / 1e9 * pace
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                await ws.send_str(frame.data.decode())
+                result.sent += 1
+            else:
+                await _await_server(inbox, frame_type(frame.data), result, timeout, url)
+            previous_ns = frame.t_ns
+        finished = True
+    finally:
+        if finished:  # a clean close: the reader sees the server's close frame and ends
+            await ws.close()
+        else:
+            reader.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await reader
+
+
+async def _await_server(inbox: asyncio.Queue[Frame | None], expected: str | None,
+                        result: ClientResult, timeout: float, url: str) -> None:
+    while True:
+        try:
+            frame = await asyncio.wait_for(inbox.get(), timeout)
+        except TimeoutError:
+            raise RtrecError(
+                f"{url} sent no {expected} within {timeout:g} s: the server does not follow "
+                "the scenario (check the scenario and protocol)"
+            ) from None
+        if frame is None:
+            raise RtrecError(f"{url} closed the connection while the scenario expected "
+                             f"{expected}")
+        if frame_type(frame.data) == expected:
+            return
+        result.unexpected.append(frame)
+
+
+async def _read(ws: aiohttp.ClientWebSocketResponse, inbox: asyncio.Queue[Frame | None],
+                result: ClientResult) -> None:
+    start = time.monotonic_ns()
+    try:
+        async for msg in ws:
+            if msg.type == aiohttp.WSMsgType.TEXT:
+                frame = Frame(Direction.SERVER, time.monotonic_ns() - start, Opcode.TEXT,
+                              msg.data.encode())
+            elif msg.type == aiohttp.WSMsgType.BINARY:
+                frame = Frame(Direction.SERVER, time.monotonic_ns() - start, Opcode.BINARY,
+                              msg.data)
+            else:
+                continue
+            result.received.append(frame)
+            await inbox.put(frame)
+    finally:
+        await inbox.put(None)

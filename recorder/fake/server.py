@@ -1,0 +1,264 @@
+"""A fake Realtime upstream: an aiohttp WebSocket server that plays a scenario's server side.
+
+It answers the handshake like the API (CATALOG.md §3): the socket lives at /v1/realtime, the
+model comes from the `model` query parameter, a key is required (`Authorization: Bearer ...`
+or the browser subprotocol `openai-insecure-api-key.<key>`; without one: HTTP 401 with a JSON
+error body), and the beta shape is chosen by the `OpenAI-Beta: realtime=v1` header or the
+`openai-beta.realtime-v1` subprotocol. The scenario is the server's default or the `scenario`
+query parameter.
+
+Then it plays the script (recorder.fake.scenarios.build): server frames are sent at the
+script's pace (scaled by `pace`; 0 sends as fast as possible), and where the script says the
+client speaks next, the server waits for a client frame of that type before going on. Client
+frames of other types are kept as unexpected and otherwise ignored. Keys are never stored.
+
+    async with FakeUpstream("barge_in") as upstream:
+        url = upstream.url           # ws://127.0.0.1:<port>/v1/realtime
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import time
+from dataclasses import dataclass, field
+from types import TracebackType
+
+import msgspec
+from aiohttp import WSMsgType, web
+
+from recorder.errors import RtrecError
+from recorder.fake.dialect import BETA, GA
+from recorder.fake.scenarios import SCENARIOS, build
+from recorder.wire import Direction, Frame, Opcode
+
+PATH = "/v1/realtime"
+_BETA_SUBPROTOCOL = "openai-beta.realtime-v1"
+_KEY_SUBPROTOCOL = "openai-insecure-api-key."
+
+
+class _Typed(msgspec.Struct):
+    type: str | None = None
+
+
+_type_decoder = msgspec.json.Decoder(_Typed)
+
+
+def frame_type(data: bytes | str) -> str | None:
+    """The `type` of a JSON event, or None when the frame is not a JSON object with one."""
+    try:
+        return _type_decoder.decode(data).type
+    except msgspec.DecodeError:
+        return None
+
+
+@dataclass
+class PlayedSession:
+    """What happened on one connection (for tests and for the user's curiosity)."""
+
+    scenario: str
+    protocol: str
+    model: str | None
+    received: list[Frame] = field(default_factory=list)
+    unexpected: list[Frame] = field(default_factory=list)
+    sent: int = 0
+    completed: bool = False  # the whole script was played
+    error: str | None = None
+
+
+def _api_error(status: int, message: str, code: str | None) -> web.Response:
+    body = {"error": {"message": message, "type": "invalid_request_error", "param": None,
+                      "code": code}}
+    return web.json_response(body, status=status)
+
+
+def _subprotocols(request: web.Request) -> list[str]:
+    header = request.headers.get("Sec-WebSocket-Protocol", "")
+    return [p.strip() for p in header.split(",") if p.strip()]
+
+
+def _has_key(request: web.Request) -> bool:
+    auth = request.headers.get("Authorization", "")
+    if auth.startswith("Bearer ") and auth[len("Bearer "):].strip():
+        return True
+    return any(p.startswith(_KEY_SUBPROTOCOL) and len(p) > len(_KEY_SUBPROTOCOL)
+               for p in _subprotocols(request))
+
+
+def _protocol_of(request: web.Request) -> str:
+    if request.headers.get("OpenAI-Beta", "").replace(" ", "") == "realtime=v1":
+        return BETA
+    return BETA if _BETA_SUBPROTOCOL in _subprotocols(request) else GA
+
+
+class FakeUpstream:
+    """Serves scenario `scenario` (or ?scenario=) on 127.0.0.1; one script per connection."""
+
+    def __init__(
+        self,
+        scenario: str = "voice_turns",
+        *,
+        seed: int = 0,
+        pace: float = 1.0,
+        client_timeout: float = 30.0,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
+        if scenario not in SCENARIOS:
+            raise RtrecError(
+                f"unknown scenario {scenario!r}: choose one of {', '.join(sorted(SCENARIOS))}")
+        self.scenario = scenario
+        self.seed = seed
+        self.pace = pace
+        self.client_timeout = client_timeout
+        self.sessions: list[PlayedSession] = []
+        self._host, self._port = host, port
+        self._runner: web.AppRunner | None = None
+        self._sockets: set[web.WebSocketResponse] = set()
+        self.app = web.Application()
+        self.app.router.add_get(PATH, self._handle)
+
+    @property
+    def url(self) -> str:
+        """ws:// URL of the socket (start() first)."""
+        return f"ws://{self._host}:{self._port}{PATH}"
+
+    async def start(self) -> str:
+        self._runner = web.AppRunner(self.app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self._host, self._port)
+        await site.start()
+        self._port = self._runner.addresses[0][1]  # the port the OS picked for port 0
+        return self.url
+
+    async def close(self) -> None:
+        for ws in list(self._sockets):
+            await ws.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> FakeUpstream:
+        await self.start()
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None,
+                        exc: BaseException | None, tb: TracebackType | None) -> None:
+        await self.close()
+
+    # --- one connection -------------------------------------------------------------------
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        if not _has_key(request):
+            return _api_error(
+                401,
+                "No API key provided. Send it in an 'Authorization: Bearer <key>' header.",
+                "missing_api_key",
+            )
+        scenario = request.query.get("scenario", self.scenario)
+        if scenario not in SCENARIOS:
+            return _api_error(400, f"Unknown scenario '{scenario}'.", "invalid_scenario")
+        protocol = _protocol_of(request)
+        model = request.query.get("model")
+        frames = build(scenario, protocol, self.seed, model=model)
+        offered = _subprotocols(request)
+        ws = web.WebSocketResponse(protocols=("realtime",) if "realtime" in offered else (),
+                                   max_msg_size=0, compress=False)
+        await ws.prepare(request)
+        played = PlayedSession(scenario, protocol, model)
+        self.sessions.append(played)
+        self._sockets.add(ws)
+        try:
+            await self._play(ws, frames, played)
+        except (TimeoutError, ConnectionError) as exc:
+            played.error = f"{type(exc).__name__}: {exc}"
+        finally:
+            self._sockets.discard(ws)
+            if not ws.closed:
+                await ws.close()
+        return ws
+
+    async def _play(self, ws: web.WebSocketResponse, frames: list[Frame],
+                    played: PlayedSession) -> None:
+        inbox: asyncio.Queue[Frame | None] = asyncio.Queue()
+        reader = asyncio.create_task(self._read(ws, inbox, played))
+        try:
+            previous_ns = 0
+            for frame in frames:
+                if frame.direction is Direction.SERVER:
+                    delay = (frame.t_ns - previous_ns) / 1e9 * self.pace
+                    if delay > 0:
+                        await asyncio.sleep(delay)
+                    if frame.opcode is Opcode.BINARY:
+                        await ws.send_bytes(frame.data)
+                    else:
+                        await ws.send_str(frame.data.decode())
+                    played.sent += 1
+                elif not await self._await_client(inbox, frame_type(frame.data), played):
+                    return  # the client left
+                previous_ns = frame.t_ns
+            played.completed = True
+            # the script is over; stay connected until the client hangs up, as the API does
+            with contextlib.suppress(TimeoutError):
+                while await asyncio.wait_for(inbox.get(), self.client_timeout) is not None:
+                    pass
+        finally:
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reader
+
+    async def _await_client(self, inbox: asyncio.Queue[Frame | None], expected: str | None,
+                            played: PlayedSession) -> bool:
+        """Wait for the client's next frame of the expected type; False if the client left."""
+        while True:
+            frame = await asyncio.wait_for(inbox.get(), self.client_timeout)
+            if frame is None:
+                return False
+            if frame_type(frame.data) == expected:
+                return True
+            played.unexpected.append(frame)
+
+    async def _read(self, ws: web.WebSocketResponse, inbox: asyncio.Queue[Frame | None],
+                    played: PlayedSession) -> None:
+        start = time.monotonic_ns()
+        try:
+            async for msg in ws:
+                if msg.type == WSMsgType.TEXT:
+                    frame = Frame(Direction.CLIENT, time.monotonic_ns() - start, Opcode.TEXT,
+                                  msg.data.encode())
+                elif msg.type == WSMsgType.BINARY:
+                    frame = Frame(Direction.CLIENT, time.monotonic_ns() - start, Opcode.BINARY,
+                                  msg.data)
+                else:
+                    continue
+                played.received.append(frame)
+                await inbox.put(frame)
+        finally:
+            await inbox.put(None)
+
+
+# --- python -m recorder.fake.server ---------------------------------------------------------
+
+
+async def _serve_forever(scenario: str, seed: int, pace: float, port: int) -> None:
+    async with FakeUpstream(scenario, seed=seed, pace=pace, port=port) as upstream:
+        print(f"fake Realtime upstream playing {scenario!r} on {upstream.url}", flush=True)
+        await asyncio.Event().wait()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run a fake upstream on loopback until interrupted."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--scenario", default="voice_turns", choices=sorted(SCENARIOS))
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--pace", type=float, default=1.0,
+                        help="1 = the script's real timing, 0 = as fast as possible")
+    parser.add_argument("--port", type=int, default=0)
+    args = parser.parse_args(argv)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_serve_forever(args.scenario, args.seed, args.pace, args.port))
+
+
+if __name__ == "__main__":
+    main()
