@@ -20,6 +20,7 @@ output rates; the other side is resampled (audio.resample: sample repetition for
 
 from __future__ import annotations
 
+import math
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -286,7 +287,8 @@ class AudioRouter:
 
     def finish(self) -> None:
         end_ms = max(self.plan.end_ms, self.placement.end_ms)
-        self.conversation.extend_to(round(end_ms * self.plan.sample_rate / 1000))
+        # round up: the file covers every utterance's end, even a fraction of a sample
+        self.conversation.extend_to(math.ceil(end_ms * self.plan.sample_rate / 1000))
         for writer in self.writers:
             writer.close()
 

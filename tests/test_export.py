@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import itertools
 import json
 import re
 import wave
@@ -533,3 +534,70 @@ def test_cli_unknown_session_is_one_error_line(tmp_path: Path) -> None:
 def test_defaults_are_24k_pcm16_only_when_the_session_says_nothing() -> None:
     assert known_session().format == PCM16_24K
     assert known_session("g711_ulaw").format == G711_ULAW_8K
+
+
+# --- realistic sessions (recorder.fake) -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("scenario", "protocol"),
+    [("everything", "ga"), ("everything", "beta"), ("barge_in", "ga"), ("g711", "ga"),
+     ("g711_alaw", "beta")],
+)
+async def test_realistic_sessions_export_consistently(
+    tmp_path: Path, scenario: str, protocol: str
+) -> None:
+    from recorder.conversation import ConversationBuilder
+    from recorder.fake.scenarios import build
+    from recorder.replay import replay_session
+
+    db = await store(tmp_path, build(scenario, protocol, seed=3))
+    log = await open_log(db)
+    try:
+        builder = ConversationBuilder()
+        await replay_session(log, builder, await log.get_session())
+    finally:
+        await log.close()
+    conversation = builder.conversation
+    out = tmp_path / "out"
+    report = await export_db(db, out, per_item=True)
+    assert report.corrupt_frames == 0
+
+    input_format, output_format = conversation.input_format, conversation.output_format
+    if scenario.startswith("g711"):
+        assert (input_format.sample_rate, output_format.sample_rate) == (8000, 8000)
+    parts = [p for i in conversation.items.values() if i.role != "user" for p in i.content]
+    rate, user = read_wav(out / "user.wav")
+    assert rate == input_format.sample_rate
+    assert len(user) * input_format.sample_width == conversation.input_audio_bytes
+    rate, assistant = read_wav(out / "assistant.wav")
+    assert rate == output_format.sample_rate
+    assert len(assistant) * output_format.sample_width == sum(p.audio_bytes for p in parts)
+    _, heard = read_wav(out / "assistant-heard.wav")
+    assert len(heard) * output_format.sample_width == sum(p.heard_bytes for p in parts)
+    if scenario == "barge_in":
+        assert sum(p.heard_bytes for p in parts) < sum(p.audio_bytes for p in parts)
+
+    items = json_items(out)
+    rate, stereo = read_wav(out / "conversation.wav")
+    length_ms = len(stereo) * 1000 / rate
+    assistant_spans = sorted(
+        (i["start_ms"], i["end_ms"]) for i in items.values()
+        if i["speaker"] == "assistant" and i["end_ms"] > i["start_ms"]
+    )
+    assert assistant_spans
+    for (_, end), (next_start, _) in itertools.pairwise(assistant_spans):
+        assert end <= next_start  # each utterance whole, never over another
+    outside = np.ones(len(stereo), dtype=bool)
+    for start, end in assistant_spans:
+        assert end <= length_ms + 1000 / rate  # within one sample of the file's end
+        inside = stereo[at(rate, start) : at(rate, end), 1]
+        assert np.mean(inside != 0) > 0.5  # speech (with its pauses) fills the span
+        outside[at(rate, start) : at(rate, end)] = False
+    assert not np.any(stereo[outside, 1])  # and the assistant is silent everywhere else
+    srt_cues = parse((out / "transcript.srt").read_text(), SRT_CUE)
+    vtt_cues = parse((out / "transcript.vtt").read_text(), VTT_CUE)
+    assert [(c[1], c[2]) for c in srt_cues] == [(c[1], c[2]) for c in vtt_cues]
+    for cue_id, start, end, _ in vtt_cues:
+        assert (start, end) == (round(items[cue_id]["start_ms"]), round(items[cue_id]["end_ms"]))
+    assert len(list((out / "items").iterdir())) >= len(assistant_spans)

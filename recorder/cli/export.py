@@ -57,7 +57,8 @@ def _progress_bar(console: Console) -> Iterator[Progress | None]:
     if not console.is_terminal:
         yield None
         return
-    from rich.progress import BarColumn, Progress as Bar, TextColumn, TimeRemainingColumn
+    from rich.progress import BarColumn, TextColumn, TimeRemainingColumn
+    from rich.progress import Progress as Bar
 
     with Bar(
         TextColumn("exporting"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
