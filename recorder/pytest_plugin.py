@@ -1,1 +1,135 @@
-"""pytest plugin: fixtures for testing Realtime receivers and clients against recordings."""
+"""pytest plugin: Realtime cassettes for a test's own client code (registered as pytest11 "rtrec").
+
+    def test_voice_agent(realtime_url):
+        client = AsyncOpenAI(api_key="test", websocket_base_url=realtime_url)
+        ...   # the client talks to the recorded session (or, when recording, to the real API)
+
+Fixtures:
+    realtime_url            websocket_base_url for the OpenAI SDKs (ws://127.0.0.1:PORT/v1)
+    realtime_cassette       the recorder.cassette.Cassette behind it (.results, .wait_for_results)
+    realtime_record_mode    none | once | new_episodes | all
+    realtime_cassette_path  cassettes/{module}/{test}.db beside the test file
+
+Options: --record-mode (default none: CI never touches the network; the same option and modes
+as pytest-recording, whose option is reused when both plugins are installed; its "rewrite"
+means "all" here), --realtime-upstream URL (where recording goes; default the OpenAI API; env
+RTREC_UPSTREAM). The API key for recording comes from the client's own handshake, else
+OPENAI_API_KEY. Per test: @pytest.mark.realtime_cassette(path=..., record_mode=...,
+match="strict"|"lenient", speed=None|1.0, upstream=...).
+
+The cassette server runs on its own thread and event loop, so the fixtures are plain (sync)
+fixtures that work in sync tests, pytest-asyncio tests and anyio tests alike.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from recorder.cassette import Cassette, RecordMode
+
+MARKER = "realtime_cassette"
+_UNSAFE_FILENAME = re.compile(r"[^A-Za-z0-9_.\-\[\]]+")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("rtrec", "rtrec Realtime cassettes")
+    # pytest-recording defines the same option with the same meanings: then theirs is used
+    with contextlib.suppress(ValueError):
+        group.addoption(
+            "--record-mode",
+            action="store",
+            default=None,
+            choices=("none", "once", "new_episodes", "all"),
+            help="Realtime cassettes: none (default) serves recordings only; once records a "
+            "missing cassette; new_episodes records connections beyond the recorded ones; "
+            "all re-records everything.",
+        )
+    group.addoption(
+        "--realtime-upstream",
+        action="store",
+        default=None,
+        metavar="URL",
+        help="Where Realtime cassettes record from (default: $RTREC_UPSTREAM or "
+        "wss://api.openai.com/v1/realtime).",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        f"{MARKER}(path=None, record_mode=None, match='strict', speed=None, upstream=None): "
+        "options for this test's Realtime cassette (rtrec)",
+    )
+
+
+def _marker_options(request: pytest.FixtureRequest) -> dict[str, Any]:
+    marker = request.node.get_closest_marker(MARKER)
+    return dict(marker.kwargs) if marker is not None else {}
+
+
+@pytest.fixture
+def realtime_record_mode(request: pytest.FixtureRequest) -> RecordMode:
+    from recorder.cassette import DEFAULT_RECORD_MODE, check_record_mode
+
+    mode = _marker_options(request).get("record_mode") or request.config.getoption(
+        "--record-mode", default=None
+    )
+    if mode == "rewrite":  # pytest-recording's name for "delete and record again"
+        mode = "all"
+    return check_record_mode(mode) if mode else DEFAULT_RECORD_MODE
+
+
+@pytest.fixture
+def realtime_cassette_path(request: pytest.FixtureRequest) -> Path:
+    chosen = _marker_options(request).get("path")
+    if chosen is not None:
+        return Path(chosen)
+    test_file = Path(str(request.node.fspath))
+    name = _UNSAFE_FILENAME.sub("_", request.node.name)
+    return test_file.parent / "cassettes" / test_file.stem / f"{name}.db"
+
+
+@pytest.fixture
+def realtime_cassette(
+    request: pytest.FixtureRequest,
+    realtime_record_mode: RecordMode,
+    realtime_cassette_path: Path,
+) -> Iterator[Cassette]:
+    from recorder.cassette import DEFAULT_UPSTREAM, Cassette
+    from recorder.errors import RtrecError
+
+    options = _marker_options(request)
+    upstream = (
+        options.get("upstream")
+        or request.config.getoption("--realtime-upstream", default=None)
+        or os.environ.get("RTREC_UPSTREAM")
+        or DEFAULT_UPSTREAM
+    )
+    cassette = Cassette(
+        realtime_cassette_path,
+        realtime_record_mode,
+        upstream=upstream,
+        match=options.get("match", "strict"),
+        speed=options.get("speed"),
+        api_key=os.environ.get("OPENAI_API_KEY") or None,
+    )
+    with contextlib.ExitStack() as stack:
+        try:
+            stack.enter_context(cassette.running())
+        except RtrecError as error:
+            pytest.fail(str(error), pytrace=False)
+        yield cassette
+
+
+@pytest.fixture
+def realtime_url(realtime_cassette: Cassette) -> str:
+    """websocket_base_url for the OpenAI SDKs: the recorded session, or the recording proxy."""
+    return realtime_cassette.url

@@ -15,18 +15,36 @@ from recorder.serve import MATCH_MODES, MatchMode, ReplayServer, parse_speed, se
 
 @cli.command("serve")
 @click.argument("db")
-@click.option("--session", "session_id", default=None, metavar="ID",
-              help="The session to serve (an id or unique prefix). Default: the newest.")
-@click.option("--listen", default=DEFAULT_LISTEN, show_default=True, metavar="HOST:PORT",
-              help="Where clients connect (port 0 picks a free one).")
-@click.option("--match", type=click.Choice(MATCH_MODES), default="strict", show_default=True,
-              help="strict: a client frame unlike the recording gets an error event and the "
-                   "socket closes; lenient: the difference is logged and playback goes on.")
-@click.option("--speed", default="1", show_default=True, metavar="asap|N",
-              help="1 plays server frames at their recorded times; asap as fast as possible.")
-def serve_command(
-    db: str, session_id: str | None, listen: str, match: str, speed: str
-) -> None:
+@click.option(
+    "--session",
+    "session_id",
+    default=None,
+    metavar="ID",
+    help="The session to serve (an id or unique prefix). Default: the newest.",
+)
+@click.option(
+    "--listen",
+    default=DEFAULT_LISTEN,
+    show_default=True,
+    metavar="HOST:PORT",
+    help="Where clients connect (port 0 picks a free one).",
+)
+@click.option(
+    "--match",
+    type=click.Choice(MATCH_MODES),
+    default="strict",
+    show_default=True,
+    help="strict: a client frame unlike the recording gets an error event and the "
+    "socket closes; lenient: the difference is logged and playback goes on.",
+)
+@click.option(
+    "--speed",
+    default="1",
+    show_default=True,
+    metavar="asap|N",
+    help="1 plays server frames at their recorded times; asap as fast as possible.",
+)
+def serve_command(db: str, session_id: str | None, listen: str, match: str, speed: str) -> None:
     """Serve a recorded session to Realtime clients (the SDKs, a browser, ...) on the API's path."""
     host, port = parse_listen(listen)
     pace = parse_speed(speed)
@@ -50,7 +68,16 @@ def serve_command(
         sys.stdout.flush()
 
     try:
-        run(serve(db, session_id=session_id, host=host, port=port,
-                  match=cast(MatchMode, match), speed=pace, on_ready=announce))
+        run(
+            serve(
+                db,
+                session_id=session_id,
+                host=host,
+                port=port,
+                match=cast(MatchMode, match),
+                speed=pace,
+                on_ready=announce,
+            )
+        )
     finally:
         logger.removeHandler(handler)

@@ -1,0 +1,269 @@
+"""Record modes for tests, as vcrpy and pytest-recording have them: none, once, new_episodes, all.
+
+A cassette is one SQLite file per test (default cassettes/{module}/{test}.db beside the test
+file, as pytest-recording lays them out). One file per test rather than one shared database
+with a label per test: no schema change in the store, no two tests writing the same file when
+tests run in parallel (pytest-xdist), and deleting or re-recording one test's sessions is
+deleting one file.
+
+The test gets one URL (websocket_base_url). Each WebSocket connection the test opens is one
+episode: connection N is served from the cassette's N-th session (in recording order) when it
+has one, otherwise, if the mode allows recording, forwarded through the recording proxy
+(recorder.proxy) to the upstream and recorded into the cassette as a new session.
+
+    none          serve only; a missing cassette fails the test at setup (the default, so CI
+                  never touches the network)
+    once          a cassette with sessions: serve only; no cassette (or an empty one): record
+    new_episodes  serve the sessions that exist; connections beyond them are recorded
+    all           delete the cassette and record every connection
+
+A connection that has no session to play and may not record gets an `error` event (code
+"rtrec_no_recording", saying which mode would record it) and the socket closes with 4404.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+import msgspec
+from aiohttp import WSMsgType, web
+
+from recorder.errors import RtrecError
+from recorder.serve import (
+    REALTIME_PATHS,
+    MatchMode,
+    PlaybackResult,
+    Recording,
+    accept,
+    load_recording,
+    play,
+)
+
+if TYPE_CHECKING:
+    from recorder.proxy import RecordingProxy
+    from recorder.store import EventLog
+
+log = logging.getLogger("recorder.cassette")
+
+RecordMode = Literal["none", "once", "new_episodes", "all"]
+RECORD_MODES: tuple[RecordMode, ...] = ("none", "once", "new_episodes", "all")
+DEFAULT_RECORD_MODE: RecordMode = "none"
+DEFAULT_UPSTREAM = "wss://api.openai.com/v1/realtime"
+
+NO_RECORDING_CLOSE_CODE = 4404
+NO_RECORDING_ERROR_CODE = "rtrec_no_recording"
+
+
+def check_record_mode(mode: str) -> RecordMode:
+    for known in RECORD_MODES:
+        if mode == known:
+            return known
+    raise RtrecError(f"--record-mode {mode!r} is not valid: use none, once, new_episodes or all")
+
+
+class Cassette:
+    """One test's sessions: served from the cassette file, or recorded into it.
+
+    async use:   url = await cassette.start(); ...; await cassette.stop()
+    from sync code (a plain test, another event loop): `with cassette.running(): ...` runs the
+    server on its own thread and loop.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        mode: RecordMode = DEFAULT_RECORD_MODE,
+        *,
+        upstream: str = DEFAULT_UPSTREAM,
+        match: MatchMode = "strict",
+        speed: float | None = None,
+        api_key: str | None = None,
+    ) -> None:
+        self.path = Path(path)
+        self.mode = check_record_mode(mode)
+        self.upstream = upstream
+        self.match: MatchMode = match
+        self.speed = speed
+        self.api_key = api_key
+        self.recordings: list[Recording] = []  # what this cassette serves, in order
+        self.results: list[PlaybackResult] = []  # one per served connection, as they end
+        self.recording_enabled = False
+        self._changed = threading.Condition()
+        self._connections = 0
+        self._log: EventLog | None = None
+        self._proxy: RecordingProxy | None = None
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
+        """Load what the cassette holds, decide what to record, listen; returns self.url."""
+        await self._prepare()
+        self._runner = web.AppRunner(
+            self._application(), handle_signals=False, access_log=None, shutdown_timeout=5
+        )
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, host, port)
+        try:
+            await site.start()
+        except OSError as error:
+            await self.stop()
+            raise RtrecError(f"cassette server cannot listen on {host}:{port}: {error}") from None
+        self.port = int(self._runner.addresses[0][1])
+        return self.url
+
+    @property
+    def url(self) -> str:
+        """The value for the OpenAI SDKs' websocket_base_url (they append /realtime)."""
+        return f"ws://127.0.0.1:{self.port}/v1"
+
+    async def stop(self) -> None:
+        """Stop serving; recorded sessions are flushed into the cassette."""
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        if self._proxy is not None:
+            await self._proxy.close()
+            self._proxy = None
+        if self._log is not None:
+            await self._log.close()
+            self._log = None
+
+    @contextlib.contextmanager
+    def running(self, timeout: float = 60.0) -> Iterator[Cassette]:
+        """Serve from a background thread with its own event loop (for sync callers)."""
+        loop = asyncio.new_event_loop()
+        thread = threading.Thread(target=loop.run_forever, name="rtrec-cassette", daemon=True)
+        thread.start()
+        try:
+            asyncio.run_coroutine_threadsafe(self.start(), loop).result(timeout)
+            try:
+                yield self
+            finally:
+                asyncio.run_coroutine_threadsafe(self.stop(), loop).result(timeout)
+        finally:
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join(timeout)
+            loop.close()
+
+    def wait_for_results(self, count: int, timeout: float = 30.0) -> list[PlaybackResult]:
+        """Block until `count` served connections have ended (thread-safe); returns them."""
+        with self._changed:
+            if not self._changed.wait_for(lambda: len(self.results) >= count, timeout):
+                raise TimeoutError(f"{len(self.results)} of {count} connections ended in time")
+            return list(self.results)
+
+    # -- what to serve, what to record ------------------------------------------------------
+
+    async def _prepare(self) -> None:
+        exists = self.path.exists()
+        if self.mode == "none" and not exists:
+            raise RtrecError(
+                f"no cassette {self.path}: record it once with --record-mode=once "
+                "(this reaches the upstream Realtime API)"
+            )
+        if self.mode == "all":
+            for stale in (self.path, *_sqlite_sidecars(self.path)):
+                stale.unlink(missing_ok=True)
+            exists = False
+        if exists:
+            self.recordings = await _load_all(self.path)
+        if self.mode == "none" and not self.recordings:
+            raise RtrecError(
+                f"cassette {self.path} holds no session: record it with --record-mode=once"
+            )
+        self.recording_enabled = self.mode in ("new_episodes", "all") or (
+            self.mode == "once" and not self.recordings
+        )
+        if self.recording_enabled:
+            await self._open_recorder()
+
+    async def _open_recorder(self) -> None:
+        from recorder.proxy import ProxyConfig, RecordingProxy
+        from recorder.store import open_log
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        proxy = RecordingProxy(
+            None, ProxyConfig(upstream=self.upstream, port=0, api_key=self.api_key)
+        )
+        self._log = await open_log(str(self.path), on_failure=proxy.report_log_failure)
+        proxy.log = self._log
+        # start() also opens the proxy's upstream client session; its own listening socket on
+        # a free loopback port stays unused: connections reach it through self._handle
+        await proxy.start()
+        self._proxy = proxy
+
+    def _application(self) -> web.Application:
+        app = web.Application()
+        for path in REALTIME_PATHS:
+            app.router.add_get(path, self._handle)
+        return app
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        index = self._connections
+        self._connections += 1
+        if index < len(self.recordings) and self.mode != "all":
+            return await self._serve(request, index)
+        if self._proxy is not None:
+            # RecordingProxy answers the handshake itself (upstream first, then upgrade)
+            return await self._proxy._handle(request)
+        return await self._refuse(request, index)
+
+    async def _serve(self, request: web.Request, index: int) -> web.StreamResponse:
+        ws = await accept(request)
+        if not isinstance(ws, web.WebSocketResponse):
+            return ws
+        result = await play(
+            ws, self.recordings[index], match=self.match, speed=self.speed, connection=index + 1
+        )
+        with self._changed:
+            self.results.append(result)
+            self._changed.notify_all()
+        return ws
+
+    async def _refuse(self, request: web.Request, index: int) -> web.StreamResponse:
+        ws = await accept(request)
+        if not isinstance(ws, web.WebSocketResponse):
+            return ws
+        message = (
+            f"cassette {self.path} holds {len(self.recordings)} session(s) and the test opened "
+            f"connection {index + 1}; record-mode {self.mode} does not record: rerun with "
+            "--record-mode=new_episodes to record it"
+        )
+        log.warning(message)
+        event = {
+            "type": "error",
+            "event_id": "event_rtrec_no_recording",
+            "error": {
+                "type": "invalid_request_error",
+                "code": NO_RECORDING_ERROR_CODE,
+                "message": message,
+                "param": None,
+                "event_id": None,
+            },
+        }
+        await ws.send_frame(msgspec.json.encode(event), WSMsgType.TEXT)
+        await ws.close(code=NO_RECORDING_CLOSE_CODE, message=b"rtrec: no recorded session left")
+        return ws
+
+
+async def _load_all(path: Path) -> list[Recording]:
+    from recorder.store import open_log
+
+    event_log = await open_log(str(path))
+    try:
+        sessions = await event_log.list_sessions()
+        return [await load_recording(event_log, info.id) for info in sessions]
+    finally:
+        await event_log.close()
+
+
+def _sqlite_sidecars(path: Path) -> tuple[Path, ...]:
+    return tuple(path.with_name(path.name + suffix) for suffix in ("-wal", "-shm", "-journal"))

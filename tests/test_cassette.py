@@ -1,0 +1,336 @@
+"""Record modes (none, once, new_episodes, all) and the pytest plugin, against a local upstream."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import WSMsgType, web
+from openai import AsyncOpenAI
+
+from recorder.cassette import Cassette, check_record_mode
+from recorder.errors import RtrecError
+from recorder.store import open_log
+
+pytest_plugins = ["pytester"]
+
+
+class EchoUpstream:
+    """A tiny stand-in for the Realtime API: session.created, then one answer per client event.
+
+    Each connection gets its own session id, so tests can tell a recorded episode from a new one.
+    """
+
+    def __init__(self) -> None:
+        self.connections = 0
+        self.authorizations: list[str] = []
+        self.runner: web.AppRunner | None = None
+        self.port = 0
+
+    @property
+    def url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/v1/realtime"
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_get("/v1/realtime", self.handle)
+        self.runner = web.AppRunner(app, access_log=None)
+        await self.runner.setup()
+        await web.TCPSite(self.runner, "127.0.0.1", 0).start()
+        self.port = int(self.runner.addresses[0][1])
+
+    async def stop(self) -> None:
+        if self.runner is not None:
+            await self.runner.cleanup()
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        self.connections += 1
+        number = self.connections
+        self.authorizations.append(request.headers.get("Authorization", ""))
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        await ws.send_str(
+            json.dumps(
+                {
+                    "type": "session.created",
+                    "event_id": f"event_{number}_0",
+                    "session": {"id": f"sess_{number}", "type": "realtime"},
+                }
+            )
+        )
+        answered = 0
+        async for message in ws:
+            if message.type is WSMsgType.TEXT:
+                answered += 1
+                kind = json.loads(message.data).get("type")
+                await ws.send_str(
+                    json.dumps(
+                        {
+                            "type": "rate_limits.updated",
+                            "event_id": f"event_{number}_{answered}",
+                            "rate_limits": [{"name": kind}],
+                        }
+                    )
+                )
+        return ws
+
+
+@pytest.fixture
+async def upstream() -> AsyncIterator[EchoUpstream]:
+    server = EchoUpstream()
+    await server.start()
+    yield server
+    await server.stop()
+
+
+async def talk(url: str, events: list[dict[str, Any]], key: str = "sk-test-key") -> list[bytes]:
+    """Connect with the official SDK, read session.created, send each event, read its answer."""
+    client = AsyncOpenAI(api_key=key, websocket_base_url=url)
+    async with client.realtime.connect(model="gpt-realtime") as connection:
+        received = [await connection.recv_bytes()]
+        for event in events:
+            await connection.send(event)
+            received.append(await connection.recv_bytes())
+    return received
+
+
+EVENTS = [{"type": "response.create"}, {"type": "input_audio_buffer.clear"}]
+
+
+async def session_count(path: Path) -> list[tuple[int, int]]:
+    event_log = await open_log(str(path))
+    try:
+        return [(s.client_frames, s.server_frames) for s in await event_log.list_sessions()]
+    finally:
+        await event_log.close()
+
+
+async def record_once(path: Path, upstream: EchoUpstream) -> list[bytes]:
+    cassette = Cassette(path, "once", upstream=upstream.url)
+    url = await cassette.start()
+    try:
+        return await talk(url, EVENTS)
+    finally:
+        await cassette.stop()
+
+
+async def test_none_without_a_cassette_fails_saying_how_to_record(tmp_path: Path) -> None:
+    cassette = Cassette(tmp_path / "cassettes" / "t.db", "none")
+    with pytest.raises(RtrecError) as error:
+        await cassette.start()
+    assert str(error.value) == (
+        f"no cassette {tmp_path / 'cassettes' / 't.db'}: record it once with "
+        "--record-mode=once (this reaches the upstream Realtime API)"
+    )
+    assert not (tmp_path / "cassettes").exists()
+
+
+async def test_once_records_a_missing_cassette_through_the_proxy(
+    tmp_path: Path, upstream: EchoUpstream
+) -> None:
+    path = tmp_path / "cassettes" / "mod" / "test.db"
+    received = await record_once(path, upstream)
+    assert upstream.connections == 1
+    assert upstream.authorizations == ["Bearer sk-test-key"]
+    assert [json.loads(r)["type"] for r in received] == ["session.created"] + [
+        "rate_limits.updated"
+    ] * 2
+    assert await session_count(path) == [(2, 3)]
+    assert b"sk-test-key" not in path.read_bytes()
+
+
+async def test_once_with_a_cassette_serves_it_without_the_upstream(
+    tmp_path: Path, upstream: EchoUpstream
+) -> None:
+    path = tmp_path / "test.db"
+    recorded = await record_once(path, upstream)
+    await upstream.stop()  # from here on, the network is gone
+    cassette = Cassette(path, "once", upstream=upstream.url)
+    url = await cassette.start()
+    try:
+        served = await talk(url, [{**e, "event_id": "evt_other"} for e in EVENTS])
+        with pytest.raises(Exception):  # noqa: B017 (a second episode was never recorded)
+            await talk(url, EVENTS)
+        results = await asyncio.to_thread(cassette.wait_for_results, 1)
+    finally:
+        await cassette.stop()
+    assert served == recorded
+    assert results[0].ok
+    assert await session_count(path) == [(2, 3)]
+
+
+async def test_a_connection_beyond_the_cassette_gets_an_error_saying_what_to_do(
+    tmp_path: Path, upstream: EchoUpstream
+) -> None:
+    path = tmp_path / "test.db"
+    await record_once(path, upstream)
+    cassette = Cassette(path, "none")
+    url = await cassette.start()
+    try:
+        await talk(url, EVENTS)
+        client = AsyncOpenAI(api_key="k", websocket_base_url=url)
+        async with client.realtime.connect(model="gpt-realtime") as connection:
+            error = json.loads(await connection.recv_bytes())
+    finally:
+        await cassette.stop()
+    assert error["error"]["code"] == "rtrec_no_recording"
+    assert error["error"]["message"] == (
+        f"cassette {path} holds 1 session(s) and the test opened connection 2; record-mode "
+        "none does not record: rerun with --record-mode=new_episodes to record it"
+    )
+
+
+async def test_new_episodes_serves_what_exists_and_records_the_rest(
+    tmp_path: Path, upstream: EchoUpstream
+) -> None:
+    path = tmp_path / "test.db"
+    first = await record_once(path, upstream)
+    cassette = Cassette(path, "new_episodes", upstream=upstream.url)
+    url = await cassette.start()
+    try:
+        served = await talk(url, EVENTS)
+        second = await talk(url, EVENTS[:1])
+    finally:
+        await cassette.stop()
+    assert served == first
+    assert upstream.connections == 2  # the first episode never reached the upstream again
+    assert json.loads(second[0])["session"]["id"] == "sess_2"
+    assert await session_count(path) == [(2, 3), (1, 2)]
+
+
+async def test_all_records_everything_again(tmp_path: Path, upstream: EchoUpstream) -> None:
+    path = tmp_path / "test.db"
+    await record_once(path, upstream)
+    cassette = Cassette(path, "all", upstream=upstream.url)
+    url = await cassette.start()
+    try:
+        again = await talk(url, EVENTS[:1])
+    finally:
+        await cassette.stop()
+    assert json.loads(again[0])["session"]["id"] == "sess_2"
+    assert await session_count(path) == [(1, 2)]
+
+
+async def test_strict_matching_applies_to_served_cassettes(
+    tmp_path: Path, upstream: EchoUpstream
+) -> None:
+    path = tmp_path / "test.db"
+    await record_once(path, upstream)
+    cassette = Cassette(path, "none")
+    url = await cassette.start()
+    try:
+        client = AsyncOpenAI(api_key="k", websocket_base_url=url)
+        async with client.realtime.connect(model="gpt-realtime") as connection:
+            await connection.recv_bytes()
+            await connection.send({"type": "input_audio_buffer.commit"})
+            error = json.loads(await connection.recv_bytes())
+        results = await asyncio.to_thread(cassette.wait_for_results, 1)
+    finally:
+        await cassette.stop()
+    assert error["error"]["code"] == "rtrec_mismatch"
+    assert (
+        'expected client event "response.create", received "input_audio_buffer.commit"'
+        in (error["error"]["message"])
+    )
+    assert results[0].closed_on_mismatch
+
+
+def test_running_serves_from_a_thread_for_sync_callers(tmp_path: Path) -> None:
+    with pytest.raises(RtrecError, match="no cassette"), Cassette(tmp_path / "x.db").running():
+        pass
+
+
+def test_record_modes_are_checked() -> None:
+    assert check_record_mode("new_episodes") == "new_episodes"
+    with pytest.raises(RtrecError, match="--record-mode 'sometimes' is not valid: use none, once"):
+        check_record_mode("sometimes")
+
+
+# -- the pytest plugin, in a pytest run of its own ---------------------------------------------
+
+
+@pytest.fixture
+def threaded_upstream() -> Iterator[EchoUpstream]:
+    """The echo upstream on its own loop: the inner pytest run blocks this thread."""
+    server = EchoUpstream()
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    asyncio.run_coroutine_threadsafe(server.start(), loop).result(10)
+    try:
+        yield server
+    finally:
+        asyncio.run_coroutine_threadsafe(server.stop(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+        loop.close()
+
+
+USER_TEST = """
+import json
+from openai import OpenAI
+
+def test_talk(realtime_url, realtime_cassette):
+    client = OpenAI(api_key="sk-user-key", websocket_base_url=realtime_url)
+    with client.realtime.connect(model="gpt-realtime") as connection:
+        created = json.loads(connection.recv_bytes())
+        connection.send({"type": "response.create"})
+        answer = json.loads(connection.recv_bytes())
+    assert created["type"] == "session.created"
+    assert answer["rate_limits"][0]["name"] == "response.create"
+    print("SESSION", created["session"]["id"])
+"""
+
+
+def test_the_plugin_records_once_then_serves_offline(
+    pytester: pytest.Pytester, threaded_upstream: EchoUpstream
+) -> None:
+    pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
+    pytester.makepyfile(test_app=USER_TEST)
+    cassette = pytester.path / "cassettes" / "test_app" / "test_talk.db"
+
+    missing = pytester.runpytest()
+    missing.assert_outcomes(errors=1)
+    missing.stdout.fnmatch_lines(
+        [f"*no cassette {cassette}: record it once with --record-mode=once*"]
+    )
+
+    recorded = pytester.runpytest(
+        "-s", "--record-mode=once", f"--realtime-upstream={threaded_upstream.url}"
+    )
+    recorded.assert_outcomes(passed=1)
+    assert cassette.exists() and threaded_upstream.connections == 1
+    recorded.stdout.fnmatch_lines(["*SESSION sess_1*"])
+
+    served = pytester.runpytest("-s", f"--realtime-upstream={threaded_upstream.url}")
+    served.assert_outcomes(passed=1)
+    served.stdout.fnmatch_lines(["*SESSION sess_1*"])
+    assert threaded_upstream.connections == 1  # mode none: the upstream was not contacted
+
+    rerecorded = pytester.runpytest(
+        "-s", "--record-mode=all", f"--realtime-upstream={threaded_upstream.url}"
+    )
+    rerecorded.assert_outcomes(passed=1)
+    rerecorded.stdout.fnmatch_lines(["*SESSION sess_2*"])
+
+
+def test_the_marker_chooses_path_and_mode(
+    pytester: pytest.Pytester, threaded_upstream: EchoUpstream
+) -> None:
+    pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
+    pytester.makepyfile(
+        test_marked=USER_TEST.replace(
+            "def test_talk",
+            f"import pytest\n\n@pytest.mark.realtime_cassette(path='shared.db', "
+            f"record_mode='new_episodes', upstream='{threaded_upstream.url}')\ndef test_talk",
+        )
+    )
+    result = pytester.runpytest("-s")
+    result.assert_outcomes(passed=1)
+    assert (pytester.path / "shared.db").exists()
+    assert not (pytester.path / "cassettes").exists()
