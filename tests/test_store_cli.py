@@ -1,0 +1,222 @@
+"""The store commands through click: exit codes and exact output."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from recorder.cli import cli
+from recorder.store import StoredFrame, open_log
+from recorder.store.migrate import head_revision
+from recorder.wire import Direction, Frame, Opcode
+from tests.test_store import ODD_FRAMES
+
+
+def invoke(*args: str) -> Result:
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+def _record(db: Path, frames: list[Frame], **meta: str) -> str:
+    async def work() -> str:
+        async with await open_log(str(db)) as log:
+            sid = await log.begin_session(meta.get("protocol", "ga"), meta.get("model"), None)
+            for frame in frames:
+                log.append(sid, frame)
+            await log.end_session(sid, close_code=1000, closed_by="client")
+            return sid
+
+    return asyncio.run(work())
+
+
+def _stored(db: Path, sid: str) -> list[StoredFrame]:
+    async def work() -> list[StoredFrame]:
+        async with await open_log(str(db)) as log:
+            return [f async for batch in log.read(sid) for f in batch]
+
+    return asyncio.run(work())
+
+
+def _server(t_ns: int, text: str) -> Frame:
+    return Frame(Direction.SERVER, t_ns, Opcode.TEXT, text.encode())
+
+
+SMALL = [
+    Frame(Direction.CLIENT, 1_000_000, Opcode.TEXT, b'{"type":"session.update","session":{}}'),
+    _server(2_500_000, '{"type":"session.updated","event_id":"ev_1","session":{}}'),
+    _server(1_250_000_000, '{"type":"response.done","event_id":"ev_2","response":{"id":"r1"}}'),
+]
+
+
+def test_sessions_on_an_empty_log_lists_nothing(tmp_path: Path) -> None:
+    result = invoke("sessions", str(tmp_path / "log.db"))
+    assert (result.exit_code, result.stdout, result.stderr) == (0, "", "no sessions\n")
+    result = invoke("sessions", str(tmp_path / "log.db"), "--json")
+    assert (result.exit_code, result.stdout) == (0, "[]\n")
+
+
+def test_sessions_prints_one_row_per_session(tmp_path: Path) -> None:
+    db = tmp_path / "log.db"
+    sid = _record(db, SMALL, model="gpt-realtime")
+    result = invoke("sessions", str(db))
+    assert result.exit_code == 0
+    header, row = result.stdout.splitlines()
+    assert header.split() == ["id", "started", "(UTC)", "ended", "(UTC)", "protocol", "model",
+                              "frames", "status"]
+    cells = row.split()
+    assert cells[0] == sid
+    assert cells[5:] == ["ga", "gpt-realtime", "3", "complete"]
+    listed = json.loads(invoke("sessions", str(db), "--json").stdout)
+    assert [(s["id"], s["protocol"], s["model"], s["frames"], s["status"]) for s in listed] == [
+        (sid, "ga", "gpt-realtime", 3, "complete")
+    ]
+    assert {"started_at", "ended_at"} <= listed[0].keys()
+
+
+def test_events_lists_the_newest_session_and_filters_by_type(tmp_path: Path) -> None:
+    db = tmp_path / "log.db"
+    _record(db, [_server(0, '{"type":"session.created"}')])
+    _record(db, SMALL)
+    result = invoke("events", str(db))
+    assert result.exit_code == 0
+    assert result.stdout.splitlines() == [
+        f"     1       0.001s  client  {'session.update':<45}       38B",
+        f"     2       0.003s  server  {'session.updated':<45}       57B  ev_1",
+        f"     3       1.250s  server  {'response.done':<45}       65B  ev_2",
+    ]
+    only = invoke("events", str(db), "--type", "response.done", "--json")
+    assert json.loads(only.stdout) == [{
+        "seq": 3, "t": 1.25, "direction": "server", "opcode": 1, "type": "response.done",
+        "event_id": "ev_2", "item_id": None, "response_id": "r1", "bytes": 65,
+    }]
+    none = invoke("events", str(db), "--type", "nothing.like.this", "--json")
+    assert json.loads(none.stdout) == []
+
+
+def test_an_unknown_session_is_one_error_line_and_exit_1(tmp_path: Path) -> None:
+    db = tmp_path / "log.db"
+    _record(db, SMALL)
+    result = CliRunner().invoke(cli, ["events", str(db), "--session", "nope"])
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"Error: no session nope in {db}: run `rtrec sessions` on it to list them\n"
+    )
+    assert result.stdout == ""
+
+
+def test_a_corrupt_database_is_one_error_line_and_exit_1(tmp_path: Path) -> None:
+    db = tmp_path / "log.db"
+    db.write_text("definitely not sqlite\n" * 50)
+    result = CliRunner().invoke(cli, ["sessions", str(db)])
+    assert (result.exit_code, result.stderr) == (1, (
+        f"Error: {db} is not an rtrec database (not SQLite, or corrupt): check the path, or move "
+        "the file away to start a new log\n"
+    ))
+
+
+def test_missing_arguments_are_usage_errors() -> None:
+    assert CliRunner().invoke(cli, ["import"]).exit_code == 2
+    assert CliRunner().invoke(cli, ["events"]).exit_code == 2
+
+
+def test_import_jsonl_stores_each_line_exactly_and_prints_only_the_id(tmp_path: Path) -> None:
+    lines = [
+        '{"type":"session.created","event_id":"e1","session":{"model":"gpt-realtime"}}',
+        '{ "type" : "session.update",   "session": {"instructions": "h\\u00e9"} }',
+        '{"type":"response.output_audio.delta","delta":"AAAAAA=="}',
+    ]
+    source = tmp_path / "events.jsonl"
+    source.write_bytes(("\n".join(lines) + "\n\n").encode())
+    db = tmp_path / "log.db"
+    result = invoke("import", str(db), str(source))
+    assert result.exit_code == 0
+    sid = result.stdout.strip()
+    assert result.stdout == f"{sid}\n"
+    assert result.stderr == f"imported 3 frames from {source} (1 client, 2 server)\n"
+    stored = _stored(db, sid)
+    assert [f.data.decode() for f in stored] == lines
+    assert [f.direction for f in stored] == [Direction.SERVER, Direction.CLIENT, Direction.SERVER]
+
+
+def test_import_json_array_reserializes_each_event_compactly(tmp_path: Path) -> None:
+    source = tmp_path / "events.json"
+    source.write_text('[\n {"type": "session.update", "session": {"voice": "alloy"}},\n'
+                      ' {"type": "session.created", "session": {"model": "m"}}\n]\n')
+    db = tmp_path / "log.db"
+    result = invoke("import", str(db), str(source))
+    assert result.exit_code == 0
+    stored = _stored(db, result.stdout.strip())
+    assert [f.data for f in stored] == [
+        b'{"type":"session.update","session":{"voice":"alloy"}}',
+        b'{"type":"session.created","session":{"model":"m"}}',
+    ]
+
+
+def test_dump_then_import_gives_back_identical_frames_and_times(tmp_path: Path) -> None:
+    db = tmp_path / "log.db"
+    sid = _record(db, ODD_FRAMES)
+    dumped = invoke("dump", str(db), "--session", sid)
+    assert dumped.exit_code == 0
+    first = json.loads(dumped.stdout.splitlines()[0])
+    assert {"seq", "direction", "t", "frame"} <= first.keys()
+    assert first["frame"] == ODD_FRAMES[0].data.decode()
+    dump_file = tmp_path / "session.jsonl"
+    dump_file.write_bytes(dumped.stdout_bytes)
+    imported = invoke("import", str(db), str(dump_file))
+    assert imported.exit_code == 0
+    new_sid = imported.stdout.strip()
+    assert new_sid != sid
+    assert [f.to_frame() for f in _stored(db, new_sid)] == ODD_FRAMES
+    assert invoke("dump", str(db), "--session", new_sid).stdout_bytes == dumped.stdout_bytes
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ('{"type":"session.update"}\nnot json\n',
+         "{path}:2 is not a JSON object: give JSONL (one event per line), a JSON array of "
+         "events, or an `rtrec dump` file"),
+        ('{"type":"session.update"}\n{"type":"made.up.event"}\n',
+         "{path}:2: unknown event type 'made.up.event', so its direction is unknown: import it "
+         "as an `rtrec dump` file, which says the direction"),
+        ('{"type":"session.update"}\n{"no_type":1}\n',
+         '{path}:2 has no event type: every event needs a string "type"'),
+        ("[1, 2]", "{path}[0] is not a JSON object: every element must be an event"),
+        ("", "{path} holds no events: nothing to import"),
+    ],
+)
+def test_a_bad_import_file_is_one_line_and_stores_nothing(
+    tmp_path: Path, content: str, message: str
+) -> None:
+    source = tmp_path / "bad.jsonl"
+    source.write_text(content)
+    db = tmp_path / "log.db"
+    result = CliRunner().invoke(cli, ["import", str(db), str(source)])
+    assert result.exit_code == 1
+    assert result.stderr == f"Error: {message.format(path=source)}\n"
+    assert invoke("sessions", str(db), "--json").stdout == "[]\n"
+
+
+def test_import_of_a_missing_file_says_so(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.jsonl"
+    result = CliRunner().invoke(cli, ["import", str(tmp_path / "log.db"), str(missing)])
+    assert (result.exit_code, result.stderr) == (
+        1, f"Error: cannot read {missing}: No such file or directory\n"
+    )
+
+
+def test_delete_and_db_upgrade(tmp_path: Path) -> None:
+    db = tmp_path / "log.db"
+    keep = _record(db, SMALL)
+    drop = _record(db, SMALL[:1])
+    result = invoke("delete", str(db), drop)
+    assert (result.exit_code, result.stdout) == (0, f"deleted session {drop} (1 frames)\n")
+    listed = json.loads(invoke("sessions", str(db), "--json").stdout)
+    assert [s["id"] for s in listed] == [keep]
+    upgraded = invoke("db", "upgrade", str(tmp_path / "new.db"))
+    assert (upgraded.exit_code, upgraded.stdout) == (
+        0, f"{tmp_path / 'new.db'}: schema at revision {head_revision()}\n"
+    )
