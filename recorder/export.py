@@ -1,25 +1,27 @@
 """Export one recorded session as WAV files and transcripts.
 
-Two passes over the log, so memory stays bounded however long the session:
+One pass over the log, then a copy step, so memory stays bounded however long the session:
 
 1. replay the session into the conversation (recorder.conversation: items, transcripts, audio
-   byte counts, truncation points, recorded times; no audio bytes) and plan the timeline:
-   where each assistant utterance starts on conversation.wav and how much of it was heard;
-2. stream the audio frames from the log, decode only those, and write every WAV file as the
-   frames go by: user.wav and assistant.wav end to end, assistant-heard.wav cut at each
-   truncation, conversation.wav by placing each chunk on its channel (user left, assistant
-   right) at its timeline position, and with per_item one file per audio content part.
+   byte counts, truncation points, recorded times; no audio bytes kept). On the way, every
+   audio chunk is decoded once and written where it can already go: user.wav and
+   assistant.wav end to end, and the user's channel of conversation.wav (the user's audio is
+   a live stream, placed as it was captured: see audio.StreamPlacement);
+2. once the conversation is known (truncations arrive after the audio they cut), plan where
+   each assistant utterance goes and copy its heard part from assistant.wav, already on disk,
+   into assistant-heard.wav and the assistant's channel of conversation.wav; with per_item,
+   copy each user turn (from user.wav) and each assistant part into a file of its own.
 
-The timeline is the session's recorded time. The user's audio is a live stream: each chunk is
-placed where it was captured (see audio.StreamPlacement), and a turn's audio_start_ms /
-audio_end_ms are mapped through that placement. An assistant utterance starts when its first
-audio delta was recorded, or when the previous one ends if that is later (each utterance
-whole), and lasts as long as it was heard. conversation.wav uses the higher of the input and
-output rates; the other side is resampled (audio.resample: sample repetition for 8 -> 24 kHz).
+An assistant utterance starts when its first audio delta was recorded, or when the previous
+one ends if that is later (each utterance whole), and lasts as long as it was heard. A user
+turn's audio_start_ms / audio_end_ms are offsets into the input stream, mapped through the
+stream's placement. conversation.wav uses the higher of the input and output rates; the
+other side is resampled (audio.resample: sample repetition for 8 -> 24 kHz).
 """
 
 from __future__ import annotations
 
+import binascii
 import math
 import tempfile
 from collections.abc import Callable
@@ -27,7 +29,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import msgspec
 import numpy as np
 
 from recorder.audio import (
@@ -39,20 +40,22 @@ from recorder.audio import (
     resample,
 )
 from recorder.conversation import ConversationBuilder
-from recorder.conversation_model import AudioTurn, ContentPart, Conversation, Item
+from recorder.conversation_model import ContentPart, Conversation, Item
 from recorder.errors import RtrecError
 from recorder.replay import replay_session
-from recorder.store import EventLog, SessionInfo, StoredFrame, open_log
+from recorder.store import EventLog, SessionInfo, open_log
 from recorder.transcripts import Entry, markdown, srt, to_json, vtt
-from recorder.wire import Direction
 
 Progress = Callable[[int, int], None]  # (frames done, frames in total), once per batch
 Warn = Callable[[str], None]
 
-INPUT_AUDIO_TYPES = frozenset({"input_audio_buffer.append"})
-OUTPUT_AUDIO_TYPES = frozenset({"response.audio.delta", "response.output_audio.delta"})
+AUDIO_TYPES = frozenset(
+    {"input_audio_buffer.append", "response.audio.delta", "response.output_audio.delta"}
+)
 USER, ASSISTANT = 0, 1  # conversation.wav channels
 WARNINGS_PER_KIND = 5  # individual corrupt-frame warnings before only the count is reported
+PROGRESS_EVERY = 2000  # frames between progress reports
+COPY_BLOCK_FRAMES = 1 << 18  # copy audio between files in blocks of this many frames (~11 s)
 
 
 @dataclass
@@ -87,7 +90,139 @@ def check_output_dir(out_dir: Path) -> None:
         ) from None
 
 
-# --- pass 1: the conversation and the timeline plan -------------------------------------------
+# --- pass 1: replay, writing what can be written as it streams ----------------------------
+
+
+@dataclass
+class CorruptFrame:
+    seq: int
+    type: str | None
+
+
+class AudioSink:
+    """Decodes each audio chunk once and writes user.wav, assistant.wav and the user channel.
+
+    Files open at the first audio, when the session has said what its formats are. For the
+    copy step it remembers where each assistant part's audio sits in assistant.wav.
+    """
+
+    def __init__(self, out_dir: Path) -> None:
+        self.out_dir = out_dir
+        self.placement = StreamPlacement()
+        self.corrupt: list[CorruptFrame] = []
+        self.user: WavWriter | None = None
+        self.assistant: WavWriter | None = None
+        self.conversation: WavWriter | None = None
+        self.input_format: AudioFormat | None = None
+        self.output_rate = 0
+        # (item_id, content_index) -> [(first frame in assistant.wav, frame count), ...]
+        self.segments: dict[tuple[str, int], list[tuple[int, int]]] = {}
+
+    @property
+    def started(self) -> bool:
+        return self.conversation is not None
+
+    def _open(self, conversation: Conversation) -> None:
+        input_format, output_format = conversation.input_format, conversation.output_format
+        self.input_format = input_format
+        self.output_rate = output_format.sample_rate
+        rate = max(input_format.sample_rate, output_format.sample_rate)
+        out = self.out_dir
+        self.user = WavWriter(out / "user.wav", input_format.sample_rate)
+        self.assistant = WavWriter(out / "assistant.wav", self.output_rate)
+        self.conversation = WavWriter(out / "conversation.wav", rate, channels=2)
+
+    def input(self, conversation: Conversation, t_ns: int, audio: bytes) -> None:
+        if self.conversation is None:
+            self._open(conversation)
+        assert self.user is not None and self.conversation is not None
+        fmt = self.input_format or conversation.input_format  # user.wav keeps its first format
+        samples = pcm16_samples(fmt.to_pcm16(audio))
+        self.user.append(samples)
+        start_ms = self.placement.place(t_ns / 1e6, fmt.duration_ms(len(audio)))
+        target = self.conversation.sample_rate
+        frame = round(start_ms * target / 1000)
+        self.conversation.place(frame, USER, resample(samples, fmt.sample_rate, target))
+
+    def output(self, conversation: Conversation, key: tuple[str, int], fmt: AudioFormat,
+               audio: bytes) -> None:
+        if self.conversation is None:
+            self._open(conversation)
+        assert self.assistant is not None
+        samples = resample(pcm16_samples(fmt.to_pcm16(audio)), fmt.sample_rate, self.output_rate)
+        first = self.assistant.frames
+        self.assistant.append(samples)
+        spans = self.segments.setdefault(key, [])
+        if spans and spans[-1][0] + spans[-1][1] == first:
+            spans[-1] = (spans[-1][0], spans[-1][1] + samples.size)  # one run while contiguous
+        else:
+            spans.append((first, samples.size))
+
+    def writers(self) -> list[WavWriter]:
+        return [w for w in (self.user, self.assistant, self.conversation) if w is not None]
+
+
+class _ExportingBuilder(ConversationBuilder):
+    """The conversation builder, also handing each audio chunk to the sink as it goes by."""
+
+    def __init__(self, sink: AudioSink, progress: Progress | None, total: int) -> None:
+        super().__init__()
+        self.sink = sink
+        self._progress = progress
+        self._total = total
+        self._seen = 0
+
+    def _tick(self) -> None:
+        self._seen += 1
+        if self._progress is not None and self._seen % PROGRESS_EVERY == 0:
+            self._progress(self._seen, self._total)
+
+    def on_realtime_event_received(self, event: Any) -> None:
+        self._tick()
+        super().on_realtime_event_received(event)
+
+    def on_client_event(self, event: Any) -> None:
+        if self.position is not None and self.position.direction == "client":
+            self._tick()  # replay calls this for client frames (the receiver also, for routing)
+        super().on_client_event(event)
+        if event.type == "input_audio_buffer.append" and self.position is not None:
+            try:
+                audio = binascii.a2b_base64(event.audio or "", strict_mode=True)
+            except (binascii.Error, ValueError):
+                self.sink.corrupt.append(CorruptFrame(self.position.seq, event.type))
+                return
+            if audio:
+                self.sink.input(self.conversation, self.position.t_ns, audio)
+
+    def on_unknown_event(self, event: Any) -> None:
+        super().on_unknown_event(event)
+        if event.type in AUDIO_TYPES and self.position is not None:  # broken JSON around audio
+            self.sink.corrupt.append(CorruptFrame(self.position.seq, event.type))
+
+    def on_response_audio_delta(
+        self,
+        event_id: str | None,
+        response_id: str | None,
+        item_id: str | None,
+        item_index: int | None,
+        content_index: int | None,
+        delta: str | None,
+    ) -> None:
+        super().on_response_audio_delta(
+            event_id, response_id, item_id, item_index, content_index, delta
+        )
+        try:
+            audio = binascii.a2b_base64(delta or "", strict_mode=True)
+        except (binascii.Error, ValueError):
+            seq = self.position.seq if self.position else -1
+            self.sink.corrupt.append(CorruptFrame(seq, "response audio delta"))
+            return
+        if audio and item_id:
+            item = self.conversation.items[item_id]
+            self.sink.output(self.conversation, (item_id, content_index or 0), item.format, audio)
+
+
+# --- step 2: the timeline plan, and copying the assistant's heard audio -----------------------
 
 
 @dataclass(slots=True)
@@ -99,7 +234,6 @@ class PartPlan:
     audio_format: AudioFormat
     start_ms: float
     heard_bytes: int
-    written_bytes: int = 0  # decoded wire bytes seen so far in pass 2
 
     @property
     def heard_ms(self) -> float:
@@ -108,11 +242,7 @@ class PartPlan:
 
 @dataclass
 class TimelinePlan:
-    sample_rate: int
-    input_format: AudioFormat
-    output_format: AudioFormat
     parts: dict[tuple[str, int], PartPlan]
-    turns: list[AudioTurn]
 
     @property
     def end_ms(self) -> float:
@@ -130,7 +260,7 @@ def plan_timeline(conversation: Conversation) -> TimelinePlan:
     spoken: list[tuple[float, Item, ContentPart]] = []
     for item in conversation.items.values():
         if item.role == "user":
-            continue  # the user side is the input stream, placed as it streams
+            continue  # the user side is the input stream, placed as it streamed
         for part in item.content:
             if part.audio_bytes > 0 and part.first_audio_t_ns is not None:
                 spoken.append((part.first_audio_t_ns / 1e6, item, part))
@@ -139,183 +269,81 @@ def plan_timeline(conversation: Conversation) -> TimelinePlan:
         (earliest, item.format.duration_ms(part.heard_bytes)) for earliest, item, part in spoken
     ]
     starts = place_utterances(spans)
-    parts = {
+    return TimelinePlan({
         (item.id, part.index): PartPlan(item, part, item.format, start, part.heard_bytes)
         for start, (_, item, part) in zip(starts, spoken, strict=True)
-    }
-    rate = max(conversation.input_format.sample_rate, conversation.output_format.sample_rate)
-    turns = sorted(
-        (t for t in conversation.turns if t.audio_start_ms is not None and t.item_id),
-        key=lambda t: t.audio_start_ms or 0,
-    )
-    return TimelinePlan(rate, conversation.input_format, conversation.output_format, parts, turns)
+    })
 
 
-# --- pass 2: audio frames into the files ------------------------------------------------------
-
-
-class _InputAudio(msgspec.Struct):
-    audio: bytes = b""  # msgspec decodes the base64 and rejects a corrupt one
-
-
-class _OutputAudio(msgspec.Struct):
-    item_id: str | None = None
-    content_index: int = 0
-    delta: bytes = b""
-
-
-_decode_input = msgspec.json.Decoder(_InputAudio).decode
-_decode_output = msgspec.json.Decoder(_OutputAudio).decode
-
-
-class AudioRouter:
-    """Takes the session's frames in order and writes each audio chunk where it belongs."""
-
-    def __init__(
-        self,
-        out_dir: Path,
-        plan: TimelinePlan,
-        conversation: Conversation,
-        *,
-        per_item: bool = False,
-    ) -> None:
-        self.out_dir = out_dir
-        self.plan = plan
-        self.per_item = per_item
-        self.placement = StreamPlacement()
-        self.corrupt: list[StoredFrame] = []
-        self.input_bytes = 0
-        rate = plan.sample_rate
-        self.user = WavWriter(out_dir / "user.wav", plan.input_format.sample_rate)
-        self.assistant = WavWriter(out_dir / "assistant.wav", plan.output_format.sample_rate)
-        self.heard = WavWriter(out_dir / "assistant-heard.wav", plan.output_format.sample_rate)
-        self.conversation = WavWriter(out_dir / "conversation.wav", rate, channels=2)
-        self.writers = [self.user, self.assistant, self.heard, self.conversation]
-        self._item_files: dict[tuple[str, int], WavWriter] = {}
-        self._item_names = _item_file_names(conversation) if per_item else {}
-        self._turns = plan.turns
-        self._next_turn = 0
-
-    def handle(self, frame: StoredFrame) -> None:
-        kind = frame.type
-        try:
-            if frame.direction is Direction.CLIENT:
-                if kind in INPUT_AUDIO_TYPES:
-                    self._input(frame, _decode_input(frame.data).audio)
-            elif kind in OUTPUT_AUDIO_TYPES:
-                event = _decode_output(frame.data)
-                self._output(event.item_id, event.content_index, event.delta)
-        except (msgspec.ValidationError, msgspec.DecodeError):
-            self.corrupt.append(frame)
-
-    def _input(self, frame: StoredFrame, audio: bytes) -> None:
-        fmt = self.plan.input_format
-        if not audio:
+def _copy_frames(source: WavWriter, spans: list[tuple[int, int]], limit: int,
+                 deliver: Callable[[int, np.ndarray], None]) -> None:
+    """Read up to limit frames of spans from source, block by block; deliver(offset, block)."""
+    done = 0
+    for first, count in spans:
+        count = min(count, limit - done)
+        position = 0
+        while position < count:
+            block = source.read(first + position, min(COPY_BLOCK_FRAMES, count - position))
+            if block.size == 0:
+                return
+            deliver(done, block[:, 0])
+            position += len(block)
+            done += len(block)
+        if done >= limit:
             return
-        samples = pcm16_samples(fmt.to_pcm16(audio))
-        self.user.append(samples)
-        start_ms = self.placement.place(frame.t_ns / 1e6, fmt.duration_ms(len(audio)))
-        self._place(USER, start_ms, samples, fmt.sample_rate)
-        if self.per_item:
-            self._input_turns(audio)
-        self.input_bytes += len(audio)
-
-    def _input_turns(self, audio: bytes) -> None:
-        """Copy the part of this chunk that falls inside a user turn to that turn's file."""
-        fmt = self.plan.input_format
-        chunk_start, chunk_end = self.input_bytes, self.input_bytes + len(audio)
-        turns = self._turns
-        while self._next_turn < len(turns) and _turn_bytes(turns[self._next_turn], fmt)[1] <= (
-            chunk_start
-        ):
-            self._close_item_file((turns[self._next_turn].item_id or "", 0))
-            self._next_turn += 1
-        for turn in turns[self._next_turn :]:
-            begin, end = _turn_bytes(turn, fmt)
-            if begin >= chunk_end:
-                break
-            low, high = max(begin, chunk_start), min(end, chunk_end)
-            if high > low:
-                writer = self._item_file((turn.item_id or "", 0), fmt)
-                if writer is not None:
-                    piece = audio[low - chunk_start : high - chunk_start]
-                    writer.append(pcm16_samples(fmt.to_pcm16(piece)))
-
-    def _output(self, item_id: str | None, content_index: int, audio: bytes) -> None:
-        if not audio:
-            return
-        plan = self.plan.parts.get((item_id or "", content_index))
-        fmt = plan.audio_format if plan else self.plan.output_format
-        samples = pcm16_samples(fmt.to_pcm16(audio))
-        out_rate = self.plan.output_format.sample_rate
-        self.assistant.append(resample(samples, fmt.sample_rate, out_rate))
-        if plan is None:
-            return  # audio of an item the conversation never saw: kept in assistant.wav only
-        if self.per_item:
-            writer = self._item_file((plan.item.id, content_index), fmt)
-            if writer is not None:
-                writer.append(samples)
-        done, plan.written_bytes = plan.written_bytes, plan.written_bytes + len(audio)
-        heard = max(min(len(audio), plan.heard_bytes - done), 0)
-        heard -= heard % fmt.sample_width
-        if heard:
-            heard_samples = samples[: heard // fmt.sample_width]
-            self.heard.append(resample(heard_samples, fmt.sample_rate, out_rate))
-            offset_ms = plan.start_ms + fmt.duration_ms(done)
-            self._place(ASSISTANT, offset_ms, heard_samples, fmt.sample_rate)
-
-    def _place(self, channel: int, start_ms: float, samples: np.ndarray, rate: int) -> None:
-        target = self.plan.sample_rate
-        frame = round(start_ms * target / 1000)
-        self.conversation.place(frame, channel, resample(samples, rate, target))
-
-    def _item_file(self, key: tuple[str, int], fmt: AudioFormat) -> WavWriter | None:
-        writer = self._item_files.get(key)
-        if writer is None:
-            name = self._item_names.get(key)
-            if name is None:
-                return None
-            writer = WavWriter(self.out_dir / "items" / name, fmt.sample_rate)
-            self._item_files[key] = writer
-            self.writers.append(writer)
-        return writer
-
-    def _close_item_file(self, key: tuple[str, int]) -> None:
-        writer = self._item_files.pop(key, None)
-        if writer is not None:
-            writer.close()
-
-    def finish(self) -> None:
-        end_ms = max(self.plan.end_ms, self.placement.end_ms)
-        # round up: the file covers every utterance's end, even a fraction of a sample
-        self.conversation.extend_to(math.ceil(end_ms * self.plan.sample_rate / 1000))
-        for writer in self.writers:
-            writer.close()
-
-    def abort(self) -> None:
-        for writer in self.writers:
-            writer.close()
 
 
-def _turn_bytes(turn: AudioTurn, fmt: AudioFormat) -> tuple[int, int]:
-    start = fmt.bytes_for_ms(turn.audio_start_ms or 0)
-    end = fmt.bytes_for_ms(turn.audio_end_ms) if turn.audio_end_ms is not None else 1 << 62
-    return start, end
+def copy_heard_audio(sink: AudioSink, plan: TimelinePlan, out_dir: Path) -> WavWriter:
+    """assistant-heard.wav and the assistant's channel of conversation.wav, from assistant.wav."""
+    assert sink.assistant is not None and sink.conversation is not None
+    source, stereo = sink.assistant, sink.conversation
+    rate, target = source.sample_rate, stereo.sample_rate
+    heard = WavWriter(out_dir / "assistant-heard.wav", rate)
+    for key, part in plan.parts.items():
+        limit = round(part.heard_ms * rate / 1000)
+        start_frame = round(part.start_ms * target / 1000)
+
+        def deliver(offset: int, block: np.ndarray, start_frame: int = start_frame) -> None:
+            heard.append(block)
+            frame = start_frame + round(offset * target / rate)
+            stereo.place(frame, ASSISTANT, resample(block, rate, target))
+
+        _copy_frames(source, sink.segments.get(key, []), limit, deliver)
+    return heard
 
 
-def _item_file_names(conversation: Conversation) -> dict[tuple[str, int], str]:
-    """items/NNN-role-itemid-partK.wav, NNN the item's place in the conversation."""
-    names: dict[tuple[str, int], str] = {}
+def copy_item_files(sink: AudioSink, conversation: Conversation, out_dir: Path) -> list[WavWriter]:
+    """One WAV per audio content part: user turns from user.wav, assistant parts as generated."""
+    folder = out_dir / "items"
+    folder.mkdir(exist_ok=True)
+    written = []
     ordered = conversation.ordered_items() + conversation.unplaced_items()
     for number, item in enumerate(ordered, start=1):
-        role = item.role or item.type or "item"
-        stem = f"{number:03d}-{role}-{_safe(item.id)}"
-        if item.role == "user" and item.turn is not None:
-            names[(item.id, 0)] = f"{stem}-part0.wav"
-        for part in item.content:
-            if part.audio_bytes > 0:
-                names[(item.id, part.index)] = f"{stem}-part{part.index}.wav"
-    return names
+        stem = f"{number:03d}-{item.role or item.type or 'item'}-{_safe(item.id)}"
+        for index, source, spans in _item_audio(sink, item):
+            with WavWriter(folder / f"{stem}-part{index}.wav", source.sample_rate) as writer:
+                _copy_frames(source, spans, 1 << 62, lambda _, block: writer.append(block))
+            written.append(writer)
+    return written
+
+
+def _item_audio(sink: AudioSink, item: Item) -> list[tuple[int, WavWriter, list[tuple[int, int]]]]:
+    """(content index, source file, spans of frames in it) for each audio part of item."""
+    if item.role == "user":
+        turn, user = item.turn, sink.user
+        if turn is None or turn.audio_start_ms is None or user is None:
+            return []
+        rate = user.sample_rate
+        first = round(turn.audio_start_ms * rate / 1000)
+        end = user.frames if turn.audio_end_ms is None else round(turn.audio_end_ms * rate / 1000)
+        return [(0, user, [(first, end - first)])] if end > first else []
+    if sink.assistant is None:
+        return []
+    return [
+        (part.index, sink.assistant, sink.segments[(item.id, part.index)])
+        for part in item.content
+        if (item.id, part.index) in sink.segments
+    ]
 
 
 def _safe(text: str) -> str:
@@ -426,62 +454,55 @@ async def export_session(
     per_item: bool = False,
     progress: Progress | None = None,
     warn: Warn | None = None,
-    batch_size: int = 2000,
+    batch_size: int = 5000,
 ) -> ExportReport:
     """Write the WAV files and transcripts of one session into out_dir (see module doc)."""
     check_output_dir(out_dir)
     report = ExportReport(info.id, out_dir)
-    total = info.frames * 2 if info.frames else 0  # two passes
-
-    builder = ConversationBuilder()
-    await replay_session(log, builder, info, batch_size=batch_size)
+    sink = AudioSink(out_dir)
+    builder = _ExportingBuilder(sink, progress, info.frames)
+    try:
+        await replay_session(log, builder, info, batch_size=batch_size)
+        conversation = builder.conversation
+        plan = plan_timeline(conversation)
+        if sink.started:
+            _write(lambda: _finish_audio(sink, plan, conversation, out_dir, per_item, report))
+    except OSError as error:
+        raise _write_error(error) from None
+    finally:
+        for writer in sink.writers():
+            writer.close()
     if progress is not None:
-        progress(info.frames, total)
-    conversation = builder.conversation
-    plan = plan_timeline(conversation)
-    placement = StreamPlacement()
+        progress(info.frames, info.frames)
 
-    if has_audio(conversation):
-        report.had_audio = True
-        if per_item:
-            (out_dir / "items").mkdir(exist_ok=True)
-        router = _open_router(out_dir, plan, conversation, per_item)
-        try:
-            done = info.frames
-            async for batch in log.read(info.id, batch_size=batch_size):
-                for frame in batch:
-                    router.handle(frame)
-                done += len(batch)
-                if progress is not None:
-                    progress(done, total)
-        except BaseException:
-            router.abort()
-            raise
-        _finish(router, report)
-        placement = router.placement
-        _report_corrupt(router.corrupt, info.id, report, warn)
-        report.sample_rate = plan.sample_rate
-        report.resampled = _resampled(plan)
-    else:
-        message = f"session {info.id} has no audio: wrote the transcripts only"
-        report.warnings.append(message)
-
-    entries = transcript_entries(conversation, plan, placement)
+    _report_corrupt(sink.corrupt, info.id, report, warn)
+    if not report.had_audio:
+        report.warnings.append(f"session {info.id} has no audio: wrote the transcripts only")
+    entries = transcript_entries(conversation, plan, sink.placement)
     report.files += _write(lambda: write_transcripts(out_dir, info, conversation, entries))
     return report
 
 
-def _open_router(
-    out_dir: Path, plan: TimelinePlan, conversation: Conversation, per_item: bool
-) -> AudioRouter:
-    return _write(lambda: AudioRouter(out_dir, plan, conversation, per_item=per_item))
-
-
-def _finish(router: AudioRouter, report: ExportReport) -> None:
-    _write(router.finish)
-    for writer in router.writers:
+def _finish_audio(sink: AudioSink, plan: TimelinePlan, conversation: Conversation,
+                  out_dir: Path, per_item: bool, report: ExportReport) -> None:
+    assert sink.user is not None and sink.assistant is not None
+    assert sink.conversation is not None
+    heard = copy_heard_audio(sink, plan, out_dir)
+    stereo = sink.conversation
+    end_ms = max(plan.end_ms, sink.placement.end_ms)
+    # round up: the file covers every utterance's end, even a fraction of a sample
+    stereo.extend_to(math.ceil(end_ms * stereo.sample_rate / 1000))
+    items = copy_item_files(sink, conversation, out_dir) if per_item else []
+    heard.close()
+    writers = [sink.user, sink.assistant, heard, stereo, *items]
+    for writer in writers:
+        writer.close()
+        name = str(writer.path.relative_to(out_dir))
         report.files.append(writer.path)
-        report.durations_ms[str(writer.path.relative_to(router.out_dir))] = writer.duration_ms
+        report.durations_ms[name] = writer.duration_ms
+    report.had_audio = True
+    report.sample_rate = stereo.sample_rate
+    report.resampled = _resampled(sink)
 
 
 def _write(action: Callable[[], Any]) -> Any:
@@ -489,15 +510,19 @@ def _write(action: Callable[[], Any]) -> Any:
     try:
         return action()
     except OSError as error:
-        where = error.filename or "the output directory"
-        raise RtrecError(
-            f"cannot write {where}: {error.strerror or error}; "
-            "free some space or choose another --out"
-        ) from None
+        raise _write_error(error) from None
+
+
+def _write_error(error: OSError) -> RtrecError:
+    where = error.filename or "the output directory"
+    return RtrecError(
+        f"cannot write {where}: {error.strerror or error}; "
+        "free some space or choose another --out"
+    )
 
 
 def _report_corrupt(
-    frames: list[StoredFrame], session_id: str, report: ExportReport, warn: Warn | None
+    frames: list[CorruptFrame], session_id: str, report: ExportReport, warn: Warn | None
 ) -> None:
     report.corrupt_frames = len(frames)
     lines = [
@@ -514,17 +539,15 @@ def _report_corrupt(
             warn(line)
 
 
-def _resampled(plan: TimelinePlan) -> str | None:
-    sides = [
-        (name, fmt.sample_rate)
-        for name, fmt in (("user", plan.input_format), ("assistant", plan.output_format))
-        if fmt.sample_rate != plan.sample_rate
-    ]
-    if not sides:
-        return None
-    name, rate = sides[0]
-    how = "by repeating samples" if plan.sample_rate % rate == 0 else "by linear interpolation"
-    return f"{name} audio {rate} Hz -> {plan.sample_rate} Hz {how} in conversation.wav"
+def _resampled(sink: AudioSink) -> str | None:
+    assert sink.conversation is not None and sink.input_format is not None
+    target = sink.conversation.sample_rate
+    sides = [("user", sink.input_format.sample_rate), ("assistant", sink.output_rate)]
+    for name, rate in sides:
+        if rate != target:
+            how = "by repeating samples" if target % rate == 0 else "by linear interpolation"
+            return f"{name} audio {rate} Hz -> {target} Hz {how} in conversation.wav"
+    return None
 
 
 async def export_db(
@@ -549,7 +572,7 @@ async def export_db(
 
 
 __all__ = [
-    "AudioRouter",
+    "AudioSink",
     "ExportReport",
     "check_output_dir",
     "export_db",
