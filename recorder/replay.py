@@ -27,6 +27,46 @@ Sleep = Callable[[float], Awaitable[Any]]
 ClientFrameHook = Callable[[StoredFrame, Any], None]
 
 
+# High-volume event types and the one receiver method each reaches. When the receiver leaves
+# that method (and the generic hooks) as the base class's no-op, replaying the frame could not
+# be observed, so it is neither decoded nor dispatched: most receivers ignore the audio deltas
+# and microphone appends that make up most of a session. tests/test_replay.py checks this
+# table against the receiver's dispatch.
+QUIET_SERVER_TYPES: dict[str, str] = {
+    "response.output_audio.delta": "on_response_audio_delta",
+    "response.audio.delta": "on_response_audio_delta",
+    "response.output_audio_transcript.delta": "on_response_audio_transcript_delta",
+    "response.audio_transcript.delta": "on_response_audio_transcript_delta",
+    "response.output_text.delta": "on_response_text_delta",
+    "response.text.delta": "on_response_text_delta",
+    "response.function_call_arguments.delta": "on_response_function_call_arguments_delta",
+    "conversation.item.input_audio_transcription.delta": (
+        "on_conversation_item_input_audio_transcription_delta"
+    ),
+}
+_GENERIC_HOOKS = ("on_realtime_event_received", "on_unknown_event")
+
+
+def _inherited(receiver: RealtimeEventReceiver, name: str) -> bool:
+    """Whether receiver.name is RealtimeEventReceiver's own (a no-op for the on_* methods)."""
+    return name not in vars(receiver) and getattr(type(receiver), name, None) is getattr(
+        RealtimeEventReceiver, name
+    )
+
+
+def skippable_types(
+    receiver: RealtimeEventReceiver, *, client_frames_observed: bool = False
+) -> tuple[frozenset[str], bool]:
+    """(server types replay may skip for this receiver, whether client frames may be skipped)."""
+    if not all(_inherited(receiver, hook) for hook in _GENERIC_HOOKS):
+        return frozenset(), False
+    server = frozenset(
+        name for name, method in QUIET_SERVER_TYPES.items() if _inherited(receiver, method)
+    )
+    client = not client_frames_observed and _inherited(receiver, "on_client_event")
+    return server, client
+
+
 @dataclass(frozen=True, slots=True)
 class ReplayResult:
     """What a replay went through: the session, how many frames, and the last seq dispatched."""
@@ -128,14 +168,21 @@ async def replay_session(
     dispatch_server = receiver.on_realtime_event_received
     dispatch_client = receiver.on_client_event
     client = Direction.CLIENT
+    # raised as they are, not wrapped in ReceiverError
+    keep: tuple[type[BaseException], ...] = (RtrecError, *passthrough)
+    quiet, quiet_client = skippable_types(
+        receiver, client_frames_observed=on_client_frame is not None
+    )
 
     _state(receiver, sid, SessionState.CONNECTED, passthrough)
     async for batch in log.read(sid, until_seq=until, batch_size=batch_size):
         for frame in batch:
             if clock is not None:
                 await clock.wait_for(frame.t_ns)
-            event = decode(frame.data)
             direction = frame.direction
+            if (quiet_client if direction is client else frame.type in quiet):
+                continue
+            event = decode(frame.data)
             receiver.position = Position(frame.seq, frame.t_ns, direction)
             try:
                 if direction is client:
@@ -145,11 +192,12 @@ async def replay_session(
                 else:
                     dispatch_server(event)
             except Exception as error:
-                if isinstance(error, (RtrecError, *passthrough)):
+                if isinstance(error, keep):
                     raise
                 raise ReceiverError(sid, frame.seq, frame.type or event.type, error) from error
-            last_seq = frame.seq
-        frames += len(batch)
+        if batch:
+            last_seq = batch[-1].seq
+            frames += len(batch)
     _state(receiver, sid, SessionState.CLOSED, passthrough)
     return ReplayResult(session, frames, last_seq)
 

@@ -12,8 +12,16 @@ from click.testing import CliRunner
 from test_conversation import beta_session, ga_session
 
 from recorder.cli import cli
+from recorder.decode import decode
 from recorder.receiver import RealtimeEventReceiver
-from recorder.replay import PacedClock, ReceiverError, replay_db, replay_session
+from recorder.replay import (
+    QUIET_SERVER_TYPES,
+    PacedClock,
+    ReceiverError,
+    replay_db,
+    replay_session,
+    skippable_types,
+)
 from recorder.store import open_log
 from recorder.testing import arecord_frames, record_frames
 
@@ -263,3 +271,59 @@ def test_cli_rejects_a_non_positive_speed(ga_db: tuple[str, str]) -> None:
     result = CliRunner().invoke(cli, ["replay", ga_db[0], "--speed", "0"])
     assert result.exit_code == 2
     assert "--speed" in result.output
+
+
+# ---------------------------------------------------------------------------- skipping
+
+
+def _quiet_event(type_name: str) -> bytes:
+    fields: dict[str, Any] = {"type": type_name, "event_id": "ev", "response_id": "r",
+                              "item_id": "i", "output_index": 0, "content_index": 0,
+                              "call_id": "c", "delta": "AAAA"}
+    return json.dumps(fields).encode()
+
+
+@pytest.mark.parametrize("type_name", sorted(QUIET_SERVER_TYPES))
+def test_quiet_table_names_the_method_the_receiver_dispatches_to(type_name: str) -> None:
+    method = QUIET_SERVER_TYPES[type_name]
+    seen: list[str] = []
+    receiver = RealtimeEventReceiver()
+    setattr(receiver, method, lambda *args, **kwargs: seen.append(method))
+    receiver.on_realtime_event_received(decode(_quiet_event(type_name)))
+    assert seen == [method]
+
+
+class OnlyResponses(RealtimeEventReceiver):
+    def __init__(self) -> None:
+        super().__init__()
+        self.seqs: list[int] = []
+
+    def on_response_done(self, event_id: Any, response: Any) -> None:
+        assert self.position is not None
+        self.seqs.append(self.position.seq)
+
+
+class Unknowns(OnlyResponses):
+    def on_unknown_event(self, event: Any) -> None:
+        pass
+
+
+def test_frames_only_a_no_op_would_see_are_skipped() -> None:
+    server, client = skippable_types(OnlyResponses())
+    assert server == frozenset(QUIET_SERVER_TYPES) and client
+    assert skippable_types(OnlyResponses(), client_frames_observed=True)[1] is False
+    assert skippable_types(CallLog()) == (frozenset(), False)  # generic dispatch overridden
+    assert skippable_types(Unknowns()) == (frozenset(), False)  # would see broken deltas
+    audio_only = CallLog.__dict__["on_response_audio_delta"]
+    cls = type("AudioOnly", (RealtimeEventReceiver,), {"on_response_audio_delta": audio_only})
+    server, _ = skippable_types(cls())
+    assert "response.output_audio.delta" not in server
+    assert "response.output_audio_transcript.delta" in server
+
+
+async def test_skipping_changes_nothing_the_receiver_sees(ga_db: tuple[str, str]) -> None:
+    db, sid = ga_db
+    receiver = OnlyResponses()
+    await replay_db(db, receiver, session=sid)
+    expected = [i for i, f in enumerate(ga_session(), 1) if b'"response.done"' in f.data]
+    assert receiver.seqs == expected
