@@ -54,14 +54,18 @@ class Console:
         )
         self._print("  Ctrl-C stops: sessions are closed and everything recorded is kept")
 
-    def session_opened(self, session_id: str, *, model: str | None, protocol: str | None) -> None:
+    def session_opened(
+        self, label: str, session_id: str | None, *, model: str | None, protocol: str | None
+    ) -> None:
         self._print(
-            f"+ session {session_id} opened: model {model or '?'}, protocol {protocol or '?'}"
+            f"+ {label} session {session_id or '(not recorded)'} opened: "
+            f"model {model or '?'}, protocol {protocol or '?'}"
         )
 
     def session_closed(
         self,
-        session_id: str,
+        label: str,
+        session_id: str | None,
         *,
         model: str | None,
         seconds: float,
@@ -72,7 +76,8 @@ class Console:
         closed_by: str,
     ) -> None:
         self._print(
-            f"- session {session_id} closed by {closed_by} (code {close_code}, {status}): "
+            f"- {label} session {session_id or '(not recorded)'} closed by {closed_by} "
+            f"(code {close_code}, {status}): "
             f"model {model or '?'}, {seconds:.1f}s, "
             f"{client_frames} client frames, {server_frames} server frames"
         )
@@ -86,13 +91,13 @@ class Console:
     def rejected(self, reason: str) -> None:
         self._print(f"! connection rejected: {reason}")
 
-    def event(self, session_id: str, direction: str, data: bytes) -> None:
+    def event(self, label: str, direction: str, data: bytes) -> None:
         arrow = "->" if direction == "client" else "<-"
-        self._print(f"  {session_id} {arrow} {event_type(data)}")
+        self._print(f"  {label} {arrow} {event_type(data)}")
 
-    def binary(self, session_id: str, direction: str, size: int) -> None:
+    def binary(self, label: str, direction: str, size: int) -> None:
         arrow = "->" if direction == "client" else "<-"
-        self._print(f"  {session_id} {arrow} binary frame, {size} bytes")
+        self._print(f"  {label} {arrow} binary frame, {size} bytes")
 
     def log_failed(self, error: BaseException) -> None:
         print(

@@ -224,8 +224,14 @@ class _Session:
     counts: dict[Direction, int] = field(
         default_factory=lambda: {Direction.CLIENT: 0, Direction.SERVER: 0}
     )
+    pending: list[Frame] | None = field(default_factory=list)  # until the log gives an id
     stopping: bool = False
     log_failed: bool = False
+
+    @property
+    def label(self) -> str:
+        """How the console names the session before (and besides) its log id."""
+        return f"#{self.key + 1}"
 
 
 class RecordingProxy:
@@ -417,7 +423,6 @@ class RecordingProxy:
         self._next_key += 1
         self._sessions[session.key] = session
         try:
-            await self._begin(session)
             end = await self._run_pumps(session)
             await self._finish(session, end)
         finally:
@@ -447,21 +452,35 @@ class RecordingProxy:
         return headers
 
     async def _begin(self, session: _Session) -> None:
+        """Open the session in the log while the pumps already run (forward first).
+
+        Frames that pass before the log answers wait in session.pending and are appended, in
+        order, the moment the session id is known.
+        """
+        recorded = (session.protocol, session.model)
         if self.log is not None and self.log.failure is None:
             try:
-                session.sid = await self.log.begin_session(
-                    session.protocol, session.model, self._endpoint
-                )
+                sid = await self.log.begin_session(*recorded, self._endpoint)
             except Exception as error:  # the call goes on unrecorded
+                session.pending = None
                 self.report_log_failure(error)
-        elif self.log is not None:
-            session.log_failed = True
-        session.started_ns = time.monotonic_ns()
+            else:
+                append = self.log.append
+                for frame in session.pending or ():
+                    append(sid, frame)
+                session.pending = None
+                session.sid = sid
+                if (session.protocol, session.model) != recorded:  # learnt meanwhile
+                    self.log.update_session(sid, protocol=session.protocol, model=session.model)
+        else:
+            session.pending = None
+            session.log_failed = self.log is not None
         self.console.session_opened(
-            session.sid or "(not recorded)", model=session.model, protocol=session.protocol
+            session.label, session.sid, model=session.model, protocol=session.protocol
         )
 
     async def _run_pumps(self, session: _Session) -> _End:
+        begin = asyncio.ensure_future(self._begin(session))
         to_upstream = asyncio.ensure_future(
             self._pump(session, session.client, session.upstream, Direction.CLIENT)
         )
@@ -482,6 +501,7 @@ class RecordingProxy:
             await asyncio.wait_for(other, timeout=10)
         except (TimeoutError, Exception):
             other.cancel()
+        await begin  # end_session needs the id; frames still pending go in first
         return end
 
     async def _pump(
@@ -493,8 +513,7 @@ class RecordingProxy:
     ) -> _End:
         side = "client" if direction is Direction.CLIENT else "server"
         log = self.log
-        sid = session.sid or ""
-        append: Callable[[str, Frame], None] | None = log.append if log and sid else None
+        append: Callable[[str, Frame], None] | None = log.append if log else None
         redact = session.redact
         counts = session.counts
         started = session.started_ns
@@ -515,14 +534,17 @@ class RecordingProxy:
                     pass  # the other side is gone; its pump reports how, the frame is kept
                 counts[direction] += 1
                 if append is not None:
-                    append(sid, Frame(direction, t_ns, opcode, redact(data)))
+                    if session.sid is not None:
+                        append(session.sid, Frame(direction, t_ns, opcode, redact(data)))
+                    elif session.pending is not None:  # the log has not answered yet
+                        session.pending.append(Frame(direction, t_ns, opcode, redact(data)))
                 if watch_protocol:
                     watch_protocol = self._learn_session(session, data)
                 if verbose:
                     if opcode is Opcode.TEXT:
-                        self.console.event(sid or "-", direction.value, data)
+                        self.console.event(session.label, direction.value, data)
                     else:
-                        self.console.binary(sid or "-", direction.value, len(data))
+                        self.console.binary(session.label, direction.value, len(data))
             elif kind is WSMsgType.CLOSE:
                 return _End(side, message.data, message.extra or "", clean=True)
             elif kind is WSMsgType.CLOSING or kind is WSMsgType.CLOSED:
@@ -564,7 +586,8 @@ class RecordingProxy:
             except Exception as error:
                 self.report_log_failure(error)
         self.console.session_closed(
-            session.sid or "(not recorded)",
+            session.label,
+            session.sid,
             model=session.model,
             seconds=(time.monotonic_ns() - session.started_ns) / 1e9,
             client_frames=session.counts[Direction.CLIENT],

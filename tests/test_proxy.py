@@ -754,10 +754,11 @@ async def test_console_lines_and_verbose_event_types(
         await rec.proxy.close()
     out = rec.out.getvalue()
     [info] = await log.list_sessions()
-    assert f"+ session {info.id} opened: model gpt-realtime" in out
-    assert f"- session {info.id} closed by client (code 1000, complete): model gpt-realtime" in out
+    assert f"+ #1 session {info.id} opened: model gpt-realtime, protocol " in out
+    assert (f"- #1 session {info.id} closed by client (code 1000, complete): model gpt-realtime"
+            in out)
     assert f"3 client frames, {1 + len(scripted_response(0))} server frames" in out
-    assert f"  {info.id} <- response.output_audio.delta" in out
-    assert f"  {info.id} -> session.update" in out
+    assert "  #1 <- response.output_audio.delta" in out
+    assert "  #1 -> session.update" in out
     assert API_KEY not in out + rec.err.getvalue()
     assert EPHEMERAL not in out + rec.err.getvalue()

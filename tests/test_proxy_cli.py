@@ -112,7 +112,7 @@ async def test_signal_closes_sessions_flushes_and_exits_0_with_nothing_lost(
         assert secret.encode() not in stored
         assert secret not in out + err
     assert 'Python SDK: AsyncOpenAI(websocket_base_url="' + url + '/v1")' in out
-    assert f"- session {info.id} closed by proxy (code 1001, interrupted)" in out
+    assert f"- #1 session {info.id} closed by proxy (code 1001, interrupted)" in out
     assert "<- response.output_audio.delta" in out
 
 

@@ -1,0 +1,348 @@
+"""Issue 4 figures: what recording costs a Realtime call, against a bare aiohttp forwarder.
+
+Three ways to reach the same upstream, all on loopback, all measured in this run:
+  direct  the client connects to the upstream itself (no hop: the floor)
+  bare    a bare aiohttp forwarder in its own process: receive, send_frame, nothing else
+          (the same aiohttp options and pump shape as rtrec, no recording, no redaction)
+  rtrec   `rtrec record` in its own process, recording into a fresh SQLite file
+
+The client and the scripted upstream share this process, so every frame carries its send time
+(perf_counter_ns) and one-way latency is measured on one clock. "Added latency" is a hop's
+latency minus the direct latency measured at the same load.
+
+Figures:
+  1. added latency per frame, 1 session at 50 frames/s per direction: p50 rtrec <= 1.2x bare
+  2. flat-out throughput, 1 session, both directions at once: rtrec >= 0.8x bare frames/s
+  3. 100 concurrent sessions at 20 frames/s per direction: rtrec p99 added latency <= 10 ms,
+     and the log holds every frame of every session, in order
+
+Run: python bench/run.py proxy   (or python bench/proxy.py)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+import re
+import signal
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import aiohttp
+from aiohttp import WSMsgType, web
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import Figure
+
+ISSUE = 4
+AUDIO_20MS = base64.b64encode(os.urandom(960)).decode()  # 20 ms of pcm16 at 24 kHz
+CLIENT_PREFIX = b'{"type":"input_audio_buffer.append","event_id":"evt_'
+SERVER_PREFIX = b'{"type":"response.output_audio.delta","event_id":"evt_'
+STAMP = 19 + 1 + 6  # ns, "_", seq
+LISTENING = re.compile(r"listen\w* (?:on )?ws://127\.0\.0\.1:(\d+)")
+
+
+def make_frame(prefix: bytes, seq: int, tail: bytes) -> bytes:
+    return b"%s%019d_%06d%s" % (prefix, time.perf_counter_ns(), seq, tail)
+
+
+def read_stamp(data: bytes, prefix: bytes) -> tuple[int, int]:
+    start = len(prefix)
+    return int(data[start:start + 19]), int(data[start + 20:start + 26])
+
+
+CLIENT_TAIL = b'","audio":"' + AUDIO_20MS.encode() + b'"}'
+SERVER_TAIL = (b'","response_id":"resp_1","item_id":"item_1","output_index":0,'
+               b'"content_index":0,"delta":"' + AUDIO_20MS.encode() + b'"}')
+
+
+class Flow:
+    """One direction of one session: latencies (ns) and the sequence numbers in arrival order."""
+
+    # A plain class, not a dataclass: bench/run.py loads scripts without registering them in
+    # sys.modules, which dataclasses with postponed annotations need.
+    def __init__(self) -> None:
+        self.latencies: list[int] = []
+        self.order: list[int] = []
+        self.done = asyncio.Event()
+
+
+async def paced_send(ws: web.WebSocketResponse | aiohttp.ClientWebSocketResponse, prefix: bytes,
+                     tail: bytes, count: int, rate: float) -> None:
+    interval = 1 / rate if rate else 0.0
+    start = time.perf_counter()
+    for seq in range(count):
+        if interval:
+            delay = start + seq * interval - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+        await ws.send_frame(make_frame(prefix, seq, tail), WSMsgType.TEXT)
+
+
+async def receive_all(ws: web.WebSocketResponse | aiohttp.ClientWebSocketResponse,
+                      prefix: bytes, count: int, flow: Flow) -> None:
+    while len(flow.order) < count:
+        message = await ws.receive()
+        if message.type is not WSMsgType.TEXT and message.type is not WSMsgType.BINARY:
+            break
+        now = time.perf_counter_ns()
+        data = message.data if isinstance(message.data, bytes) else message.data.encode()
+        sent_ns, seq = read_stamp(data, prefix)
+        flow.latencies.append(now - sent_ns)
+        flow.order.append(seq)
+    flow.done.set()
+
+
+class Upstream:
+    """A scripted Realtime server: streams `count` deltas at `rate` and takes the client's."""
+
+    def __init__(self) -> None:
+        self.inbound: dict[str, Flow] = {}
+        self.runner: web.AppRunner | None = None
+        self.url = ""
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_get("/v1/realtime", self.handle)
+        self.runner = web.AppRunner(app, access_log=None)
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, "127.0.0.1", 0)
+        await site.start()
+        self.url = f"ws://127.0.0.1:{self.runner.addresses[0][1]}"
+
+    async def stop(self) -> None:
+        assert self.runner is not None
+        await self.runner.cleanup()
+
+    async def handle(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(max_msg_size=0, compress=False)
+        await ws.prepare(request)
+        tag, count = request.query["tag"], int(request.query["count"])
+        rate = float(request.query["rate"])
+        flow = self.inbound.setdefault(tag, Flow())
+        await asyncio.gather(paced_send(ws, SERVER_PREFIX, SERVER_TAIL, count, rate),
+                             receive_all(ws, CLIENT_PREFIX, count, flow))
+        await ws.receive()  # the client's close
+        return ws
+
+
+async def session(base: str, upstream: Upstream, tag: str, count: int, rate: float
+                  ) -> tuple[Flow, Flow]:
+    """One client session; returns (client->server flow, server->client flow)."""
+    outbound_seen = Flow()
+    async with aiohttp.ClientSession() as http, http.ws_connect(
+        f"{base}/v1/realtime?model=bench&tag={tag}&count={count}&rate={rate}",
+        max_msg_size=0, headers={"Authorization": "Bearer sk-bench-not-a-real-key"},
+    ) as ws:
+        await asyncio.gather(paced_send(ws, CLIENT_PREFIX, CLIENT_TAIL, count, rate),
+                             receive_all(ws, SERVER_PREFIX, count, outbound_seen))
+        await upstream.inbound[tag].done.wait()
+    return upstream.inbound[tag], outbound_seen
+
+
+# -- the forwarders under test -----------------------------------------------------------------
+
+
+async def bare_forwarder(upstream: str) -> None:
+    """The baseline: an aiohttp hop with two pumps and nothing else."""
+    client = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
+
+    async def pump(source: web.WebSocketResponse | aiohttp.ClientWebSocketResponse,
+                   sink: web.WebSocketResponse | aiohttp.ClientWebSocketResponse) -> None:
+        while True:
+            message = await source.receive()
+            if message.type is WSMsgType.TEXT or message.type is WSMsgType.BINARY:
+                await sink.send_frame(message.data, message.type)
+            else:
+                await sink.close()
+                return
+
+    async def handle(request: web.Request) -> web.WebSocketResponse:
+        up = await client.ws_connect(upstream + "?" + request.query_string, max_msg_size=0,
+                                     decode_text=False, headers={"Authorization": "x"})
+        down = web.WebSocketResponse(max_msg_size=0, decode_text=False, compress=False)
+        await down.prepare(request)
+        await asyncio.gather(pump(down, up), pump(up, down))
+        return down
+
+    app = web.Application()
+    app.router.add_get("/v1/realtime", handle)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    print(f"listening ws://127.0.0.1:{runner.addresses[0][1]}", flush=True)
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    await stop.wait()
+    await runner.cleanup()
+    await client.close()
+
+
+class Hop:
+    """A forwarder in its own process (bare or rtrec record)."""
+
+    def __init__(self, kind: str, upstream: str, db: Path | None = None) -> None:
+        self.kind, self.upstream, self.db = kind, upstream, db
+        self.process: asyncio.subprocess.Process | None = None
+        self.url = ""
+
+    async def __aenter__(self) -> Hop:
+        if self.kind == "bare":
+            args = [str(Path(__file__).resolve()), "--bare", self.upstream + "/v1/realtime"]
+        else:
+            assert self.db is not None
+            args = ["-c", "from recorder.cli import main; main()", "record", "--db", str(self.db),
+                    "--listen", "127.0.0.1:0", "--upstream", self.upstream + "/v1/realtime"]
+        self.process = await asyncio.create_subprocess_exec(
+            sys.executable, *args, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+        assert self.process.stdout is not None
+        while True:
+            line = (await asyncio.wait_for(self.process.stdout.readline(), 30)).decode()
+            if not line:
+                raise RuntimeError(f"{self.kind} forwarder exited before listening")
+            if match := LISTENING.search(line):
+                self.url = f"ws://127.0.0.1:{match.group(1)}"
+                break
+        self._drain = asyncio.ensure_future(self.process.stdout.read())
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(self.process.wait(), 60)
+        await self._drain
+        if self.process.returncode != 0:
+            raise RuntimeError(f"{self.kind} forwarder exited with {self.process.returncode}")
+
+
+# -- measurements ------------------------------------------------------------------------------
+
+
+def percentile(values: list[int], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] / 1e6  # ms
+
+
+async def latencies(base: str, upstream: Upstream, sessions: int, count: int, rate: float,
+                    tag: str) -> list[int]:
+    flows = await asyncio.gather(*(session(base, upstream, f"{tag}-{i}", count, rate)
+                                   for i in range(sessions)))
+    return [ns for pair in flows for flow in pair for ns in flow.latencies]
+
+
+async def throughput(base: str, upstream: Upstream, count: int, tag: str) -> float:
+    start = time.perf_counter()
+    await session(base, upstream, tag, count, 0)
+    return 2 * count / (time.perf_counter() - start)
+
+
+async def log_is_whole(db: Path, sessions: int, count: int) -> tuple[bool, str]:
+    """Every session of the run holds `count` frames each way, in sequence order."""
+    from recorder.store import open_log
+    from recorder.wire import Direction
+
+    log = await open_log(str(db))
+    try:
+        infos = await log.list_sessions()
+        if len(infos) != sessions:
+            return False, f"{len(infos)} sessions in the log, expected {sessions}"
+        for info in infos:
+            seqs: dict[Direction, list[int]] = {Direction.CLIENT: [], Direction.SERVER: []}
+            async for batch in log.read(info.id):
+                for frame in batch:
+                    prefix = CLIENT_PREFIX if frame.direction is Direction.CLIENT else SERVER_PREFIX
+                    seqs[frame.direction].append(read_stamp(frame.data, prefix)[1])
+            for direction, seen in seqs.items():
+                if seen != list(range(count)):
+                    return False, f"session {info.id} {direction}: {len(seen)} frames or reordered"
+    finally:
+        await log.close()
+    return True, f"{sessions} sessions x {count} frames each way, all in order"
+
+
+async def measure() -> list[Figure]:
+    upstream = Upstream()
+    await upstream.start()
+    figures: list[Figure] = []
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            figures.append(await figure_latency(upstream, Path(tmp)))
+            figures.append(await figure_throughput(upstream, Path(tmp)))
+            figures.append(await figure_concurrent(upstream, Path(tmp)))
+    finally:
+        await upstream.stop()
+    return figures
+
+
+async def figure_latency(upstream: Upstream, tmp: Path) -> Figure:
+    count, rate = 150, 50.0  # 3 s per run
+    direct = await latencies(upstream.url, upstream, 1, count, rate, "lat-direct")
+    async with Hop("bare", upstream.url) as bare:
+        via_bare = await latencies(bare.url, upstream, 1, count, rate, "lat-bare")
+    async with Hop("rtrec", upstream.url, tmp / "latency.db") as rtrec:
+        via_rtrec = await latencies(rtrec.url, upstream, 1, count, rate, "lat-rtrec")
+    floor = percentile(direct, 0.5)
+    added_bare = max(percentile(via_bare, 0.5) - floor, 1e-3)
+    added_rtrec = max(percentile(via_rtrec, 0.5) - floor, 0.0)
+    ratio = added_rtrec / added_bare
+    return Figure(
+        ISSUE, "added latency p50, 50 frames/s each way", "<= 1.2x bare forwarder",
+        f"bare +{added_bare:.3f} ms (direct {floor:.3f} ms)", f"rtrec +{added_rtrec:.3f} ms",
+        ratio, ratio <= 1.2,
+    )
+
+
+async def figure_throughput(upstream: Upstream, tmp: Path) -> Figure:
+    count = 8000
+    async with Hop("bare", upstream.url) as bare:
+        bare_fps = max([await throughput(bare.url, upstream, count, f"tp-bare-{i}")
+                        for i in range(2)])
+    async with Hop("rtrec", upstream.url, tmp / "throughput.db") as rtrec:
+        rtrec_fps = max([await throughput(rtrec.url, upstream, count, f"tp-rtrec-{i}")
+                         for i in range(2)])
+    ratio = rtrec_fps / bare_fps
+    return Figure(
+        ISSUE, "flat-out throughput, 1.3 kB frames both ways", ">= 0.8x bare forwarder",
+        f"bare {bare_fps:,.0f} frames/s", f"rtrec {rtrec_fps:,.0f} frames/s", ratio, ratio >= 0.8,
+    )
+
+
+async def figure_concurrent(upstream: Upstream, tmp: Path) -> Figure:
+    sessions, count, rate = 100, 60, 20.0  # 3 s per run
+    direct = await latencies(upstream.url, upstream, sessions, count, rate, "cc-direct")
+    async with Hop("bare", upstream.url) as bare:
+        via_bare = await latencies(bare.url, upstream, sessions, count, rate, "cc-bare")
+    db = tmp / "concurrent.db"
+    async with Hop("rtrec", upstream.url, db) as rtrec:
+        via_rtrec = await latencies(rtrec.url, upstream, sessions, count, rate, "cc-rtrec")
+    whole, detail = await log_is_whole(db, sessions, count)
+    floor = percentile(direct, 0.99)
+    added_bare = max(percentile(via_bare, 0.99) - floor, 1e-3)
+    added_rtrec = max(percentile(via_rtrec, 0.99) - floor, 0.0)
+    return Figure(
+        ISSUE, "100 sessions x 20 frames/s each way: p99 added latency, log whole",
+        "<= 10 ms, no frame lost or reordered",
+        f"bare +{added_bare:.2f} ms (direct p99 {floor:.2f} ms)",
+        f"rtrec +{added_rtrec:.2f} ms; {detail}",
+        added_rtrec / added_bare, added_rtrec <= 10.0 and whole,
+    )
+
+
+def figures() -> list[Figure]:
+    return asyncio.run(measure())
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "--bare":
+        asyncio.run(bare_forwarder(sys.argv[2]))
+    else:
+        from common import print_figures
+
+        print_figures(figures())
