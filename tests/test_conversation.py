@@ -406,3 +406,63 @@ def test_unknown_and_broken_frames_are_counted_not_fatal() -> None:
                                             (b64(4800), 4800)])
 def test_base64_size_without_decoding(text: str, size: int) -> None:
     assert base64_size(text) == size
+
+
+# ------------------------------------------------- sessions from recorder.fake.scenarios
+
+
+def _shape(conversation: Conversation) -> list[tuple[Any, ...]]:
+    return [(i.type, i.role, i.transcript, i.text, i.name, i.arguments, i.output)
+            for i in conversation.ordered_items()]
+
+
+def test_ga_and_beta_recordings_of_the_same_story_agree() -> None:
+    from recorder.fake.scenarios import build
+
+    ga, beta = fold(build("everything", "ga")), fold(build("everything", "beta"))
+    assert _shape(ga)[:5] == _shape(beta)[:5]
+    assert [i.type for i in ga.ordered_items()] == [i.type for i in beta.ordered_items()]
+    assert len(ga.order) > 15
+    assert sorted(r.status or "" for r in ga.responses.values()) == sorted(
+        r.status or "" for r in beta.responses.values())
+
+
+@pytest.mark.parametrize("protocol", ["ga", "beta"])
+def test_barge_in_heard_audio_is_what_the_client_truncated(protocol: str) -> None:
+    from recorder.fake.scenarios import build
+
+    frames = build("barge_in", protocol)
+    truncate = next(json.loads(f.data) for f in frames
+                    if b'"conversation.item.truncate"' in f.data)
+    item = fold(frames).items[truncate["item_id"]]
+    assert item.heard_ms == truncate["audio_end_ms"]
+    assert item.audio_ms > item.heard_ms
+    assert item.content[0].transcript_truncated and item.transcript
+
+
+@pytest.mark.parametrize("protocol", ["ga", "beta"])
+def test_g711_durations_use_8_bytes_per_ms(protocol: str) -> None:
+    from recorder.fake.scenarios import build
+
+    pcm, ulaw = fold(build("voice_turns", protocol)), fold(build("g711", protocol))
+    assert ulaw.output_format == G711_ULAW_8K and pcm.output_format == PCM16_24K
+    pairs = list(zip(pcm.ordered_items(), ulaw.ordered_items(), strict=True))
+    assistants = [(a, b) for a, b in pairs if a.role == "assistant"]
+    assert assistants
+    for a, b in assistants:
+        assert a.audio_ms == b.audio_ms > 0
+        assert a.audio_bytes == 6 * b.audio_bytes  # 48 vs 8 bytes per ms
+
+
+@pytest.mark.parametrize("protocol", ["ga", "beta"])
+def test_two_output_items_and_the_call_answered_by_call_id(protocol: str) -> None:
+    from recorder.fake.scenarios import build
+
+    conversation = fold(build("two_items", protocol))
+    call = next(i for i in conversation.ordered_items() if i.type == "function_call")
+    assert call.call_id and call.name == "get_weather"
+    response = conversation.responses[call.response_id or ""]
+    assert len(response.output_item_ids) == 2 and response.output_item_ids[1] == call.id
+    answer = conversation.output_for(call.call_id)
+    assert answer is not None and "light rain" in (answer.output or "")
+    assert conversation.order.index(answer.id) == conversation.order.index(call.id) + 1
