@@ -1,0 +1,75 @@
+"""The database disappears mid-call: the call goes on, the failure is said once, loudly.
+
+Uses its own PostgreSQL database (it is dropped during the test, so it cannot be shared).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+
+import pytest
+from openai import AsyncOpenAI
+from sqlalchemy.engine import make_url
+from test_proxy import API_KEY, Recorder, ScriptedUpstream, scripted_response, start_proxy
+
+from recorder.store import open_log
+
+pytestmark = pytest.mark.postgres
+
+SERVER = os.environ.get("RTREC_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+
+
+async def admin(sql: str) -> None:
+    import asyncpg
+
+    dsn = make_url(SERVER).set(drivername="postgresql").render_as_string(hide_password=False)
+    connection = await asyncpg.connect(dsn, timeout=5)
+    try:
+        await connection.execute(sql)
+    finally:
+        await connection.close()
+
+
+async def test_database_dropped_mid_call_keeps_the_call_going(tmp_path: object) -> None:
+    name = f"rtrec_proxy_{uuid.uuid4().hex[:12]}"
+    try:
+        await admin(f'CREATE DATABASE "{name}"')
+    except (TimeoutError, OSError) as error:
+        pytest.skip(f"PostgreSQL not reachable: {error}")
+    url = make_url(SERVER).set(database=name).render_as_string(hide_password=False)
+    upstream = await ScriptedUpstream().start()
+    rec: Recorder | None = None
+    try:
+        rec = await start_proxy(None, upstream.url)
+        log = await open_log(url, flush_interval=0.01, on_failure=rec.proxy.report_log_failure)
+        rec.proxy.log = log
+        client = AsyncOpenAI(api_key=API_KEY, websocket_base_url=rec.url + "/v1")
+        seen: list[bytes] = []
+        async with client.realtime.connect(model="gpt-realtime") as connection:
+            seen.append(await connection.recv_bytes())
+            for turn in range(3):
+                if turn == 1:  # the database goes away between two responses
+                    await log.flush()
+                    await admin(f'DROP DATABASE "{name}" WITH (FORCE)')
+                await connection.response.create()
+                while b'"response.done"' not in (raw := await connection.recv_bytes()):
+                    seen.append(raw)
+                seen.append(raw)
+                await asyncio.sleep(0.05)  # let the writer try (and fail) while the call runs
+        await rec.settled()
+        await log.close()  # closing a log whose database is gone does not raise either
+        assert log.failure is not None
+    finally:
+        if rec is not None:
+            await rec.proxy.close()
+        await upstream.stop()
+        await admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    assert seen == [data for _, data in upstream.sent[0]], "the app got every frame"
+    assert len(seen) == 1 + 3 * len(scripted_response(0))
+    errors = [line for line in rec.err.getvalue().splitlines() if "ERROR" in line]
+    assert len(errors) == 1, rec.err.getvalue()
+    assert errors[0].startswith("rtrec: ERROR: recording failed")
+    assert "closed by client (code 1000, incomplete)" in rec.out.getvalue()
