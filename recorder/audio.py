@@ -252,10 +252,22 @@ class WavWriter:
         self._file = open(self.path, "w+b", buffering=1 << 20)  # noqa: SIM115  (see close())
         self._file.write(_wav_header(sample_rate, channels, 0))
         self.frames = 0  # frames in the file: the end of the furthest write
+        self._at = _HEADER_SIZE  # where the file position is (tell() costs a call per chunk)
 
     def append(self, samples: np.ndarray) -> None:
         """Add interleaved int16 samples at the end of the file."""
         self._write_at(self.frames, samples.astype("<i2", copy=False))
+
+    def append_pcm(self, pcm: bytes) -> None:
+        """Add PCM16 little-endian bytes (interleaved) at the end: the fast path for streams."""
+        usable = len(pcm) - len(pcm) % self._frame_bytes
+        end = self.frames + usable // self._frame_bytes
+        self._check_size(end)
+        if self._at != _HEADER_SIZE + self.frames * self._frame_bytes:
+            self._file.seek(_HEADER_SIZE + self.frames * self._frame_bytes)
+        self._file.write(pcm if usable == len(pcm) else pcm[:usable])
+        self.frames = end
+        self._at = _HEADER_SIZE + end * self._frame_bytes
 
     def place(self, frame: int, channel: int, samples: np.ndarray) -> None:
         """Write mono int16 samples into one channel, starting at frame (0 = the start)."""
@@ -266,9 +278,7 @@ class WavWriter:
         block = np.zeros((count, self.channels), dtype="<i2")
         overlap = min(self.frames, frame + count) - frame  # frames already holding sound
         if overlap > 0:
-            self._file.seek(_HEADER_SIZE + frame * self._frame_bytes)
-            existing = self._file.read(overlap * self._frame_bytes)
-            block[:overlap] = np.frombuffer(existing, dtype="<i2").reshape(-1, self.channels)
+            block[:overlap] = self.read(frame, overlap)
         block[:, channel] = samples
         self._write_at(frame, block)
 
@@ -279,23 +289,30 @@ class WavWriter:
             return np.zeros((0, self.channels), dtype="<i2")
         self._file.seek(_HEADER_SIZE + frame * self._frame_bytes)
         data = self._file.read(count * self._frame_bytes)
+        self._at = _HEADER_SIZE + (frame + count) * self._frame_bytes
         return np.frombuffer(data, dtype="<i2").reshape(-1, self.channels)
 
-    def _write_at(self, frame: int, data: np.ndarray) -> None:
-        end = frame + data.size // self.channels
-        if end * self._frame_bytes > _MAX_DATA_BYTES:
+    def _check_size(self, end_frame: int) -> None:
+        if end_frame * self._frame_bytes > _MAX_DATA_BYTES:
             raise RtrecError(
                 f"{self.path}: the audio is longer than a WAV file can hold (4 GiB); "
                 "export a shorter session"
             )
-        if frame != self.frames or self._file.tell() != _HEADER_SIZE + frame * self._frame_bytes:
-            self._file.seek(_HEADER_SIZE + frame * self._frame_bytes)
+
+    def _write_at(self, frame: int, data: np.ndarray) -> None:
+        end = frame + data.size // self.channels
+        self._check_size(end)
+        start = _HEADER_SIZE + frame * self._frame_bytes
+        if self._at != start:
+            self._file.seek(start)
         self._file.write(data.tobytes())
         self.frames = max(self.frames, end)
+        self._at = _HEADER_SIZE + end * self._frame_bytes
 
     def extend_to(self, frames: int) -> None:
         """Make the file at least `frames` long, with silence at the end."""
         if frames > self.frames:
+            self._check_size(frames)
             self._file.truncate(_HEADER_SIZE + frames * self._frame_bytes)
             self.frames = frames
 

@@ -100,10 +100,11 @@ class CorruptFrame:
 
 
 class AudioSink:
-    """Decodes each audio chunk once and writes user.wav, assistant.wav and the user channel.
+    """Decodes each audio chunk once and appends it to user.wav or assistant.wav.
 
-    Files open at the first audio, when the session has said what its formats are. For the
-    copy step it remembers where each assistant part's audio sits in assistant.wav.
+    Files open at the first audio, when the session has said what its formats are. For step 2
+    it remembers where the user's stream landed on the timeline (runs of user.wav frames) and
+    where each assistant part's audio sits in assistant.wav.
     """
 
     def __init__(self, out_dir: Path) -> None:
@@ -112,51 +113,62 @@ class AudioSink:
         self.corrupt: list[CorruptFrame] = []
         self.user: WavWriter | None = None
         self.assistant: WavWriter | None = None
-        self.conversation: WavWriter | None = None
+        self.conversation: WavWriter | None = None  # composed in step 2
         self.input_format: AudioFormat | None = None
         self.output_rate = 0
+        self.rate = 0  # conversation.wav: the higher of the two rates
+        # [first frame in user.wav, first frame on the timeline (at self.rate), frame count]
+        self.user_runs: list[list[int]] = []
         # (item_id, content_index) -> [(first frame in assistant.wav, frame count), ...]
         self.segments: dict[tuple[str, int], list[tuple[int, int]]] = {}
 
     @property
     def started(self) -> bool:
-        return self.conversation is not None
+        return self.user is not None
 
     def _open(self, conversation: Conversation) -> None:
         input_format, output_format = conversation.input_format, conversation.output_format
         self.input_format = input_format
         self.output_rate = output_format.sample_rate
-        rate = max(input_format.sample_rate, output_format.sample_rate)
-        out = self.out_dir
-        self.user = WavWriter(out / "user.wav", input_format.sample_rate)
-        self.assistant = WavWriter(out / "assistant.wav", self.output_rate)
-        self.conversation = WavWriter(out / "conversation.wav", rate, channels=2)
+        self.rate = max(input_format.sample_rate, output_format.sample_rate)
+        self.user = WavWriter(self.out_dir / "user.wav", input_format.sample_rate)
+        self.assistant = WavWriter(self.out_dir / "assistant.wav", self.output_rate)
 
     def input(self, conversation: Conversation, t_ns: int, audio: bytes) -> None:
-        if self.conversation is None:
+        if self.user is None:
             self._open(conversation)
-        assert self.user is not None and self.conversation is not None
-        fmt = self.input_format or conversation.input_format  # user.wav keeps its first format
-        samples = pcm16_samples(fmt.to_pcm16(audio))
-        self.user.append(samples)
-        start_ms = self.placement.place(t_ns / 1e6, fmt.duration_ms(len(audio)))
-        target = self.conversation.sample_rate
-        frame = round(start_ms * target / 1000)
-        self.conversation.place(frame, USER, resample(samples, fmt.sample_rate, target))
+        assert self.user is not None and self.input_format is not None
+        fmt = self.input_format  # user.wav keeps the format it started with
+        first = self.user.frames
+        self.user.append_pcm(fmt.to_pcm16(audio))
+        count = self.user.frames - first
+        placement = self.placement
+        contiguous = placement.end_ms
+        start_ms = placement.place(t_ns / 1e6, fmt.duration_ms(len(audio)))
+        runs = self.user_runs
+        if runs and start_ms == contiguous:
+            runs[-1][2] += count
+        else:
+            runs.append([first, round(start_ms * self.rate / 1000), count])
 
     def output(self, conversation: Conversation, key: tuple[str, int], fmt: AudioFormat,
                audio: bytes) -> None:
-        if self.conversation is None:
+        if self.assistant is None:
             self._open(conversation)
-        assert self.assistant is not None
-        samples = resample(pcm16_samples(fmt.to_pcm16(audio)), fmt.sample_rate, self.output_rate)
-        first = self.assistant.frames
-        self.assistant.append(samples)
+        assistant = self.assistant
+        assert assistant is not None
+        first = assistant.frames
+        if fmt.sample_rate == self.output_rate:
+            assistant.append_pcm(fmt.to_pcm16(audio))
+        else:
+            pcm = pcm16_samples(fmt.to_pcm16(audio))
+            assistant.append(resample(pcm, fmt.sample_rate, self.output_rate))
+        count = assistant.frames - first
         spans = self.segments.setdefault(key, [])
         if spans and spans[-1][0] + spans[-1][1] == first:
-            spans[-1] = (spans[-1][0], spans[-1][1] + samples.size)  # one run while contiguous
+            spans[-1] = (spans[-1][0], spans[-1][1] + count)  # one run while contiguous
         else:
-            spans.append((first, samples.size))
+            spans.append((first, count))
 
     def writers(self) -> list[WavWriter]:
         return [w for w in (self.user, self.assistant, self.conversation) if w is not None]
@@ -291,6 +303,22 @@ def _copy_frames(source: WavWriter, spans: list[tuple[int, int]], limit: int,
             done += len(block)
         if done >= limit:
             return
+
+
+def compose_user_channel(sink: AudioSink, out_dir: Path) -> WavWriter:
+    """conversation.wav with the user's stream on the left, copied from user.wav by runs."""
+    assert sink.user is not None
+    source = sink.user
+    rate, target = source.sample_rate, sink.rate
+    stereo = WavWriter(out_dir / "conversation.wav", target, channels=2)
+    sink.conversation = stereo
+    for first, timeline_frame, count in sink.user_runs:
+
+        def deliver(offset: int, block: np.ndarray, at: int = timeline_frame) -> None:
+            stereo.place(at + round(offset * target / rate), USER, resample(block, rate, target))
+
+        _copy_frames(source, [(first, count)], count, deliver)
+    return stereo
 
 
 def copy_heard_audio(sink: AudioSink, plan: TimelinePlan, out_dir: Path) -> WavWriter:
@@ -486,9 +514,8 @@ async def export_session(
 def _finish_audio(sink: AudioSink, plan: TimelinePlan, conversation: Conversation,
                   out_dir: Path, per_item: bool, report: ExportReport) -> None:
     assert sink.user is not None and sink.assistant is not None
-    assert sink.conversation is not None
+    stereo = compose_user_channel(sink, out_dir)
     heard = copy_heard_audio(sink, plan, out_dir)
-    stereo = sink.conversation
     end_ms = max(plan.end_ms, sink.placement.end_ms)
     # round up: the file covers every utterance's end, even a fraction of a sample
     stereo.extend_to(math.ceil(end_ms * stereo.sample_rate / 1000))
@@ -540,8 +567,8 @@ def _report_corrupt(
 
 
 def _resampled(sink: AudioSink) -> str | None:
-    assert sink.conversation is not None and sink.input_format is not None
-    target = sink.conversation.sample_rate
+    assert sink.input_format is not None
+    target = sink.rate
     sides = [("user", sink.input_format.sample_rate), ("assistant", sink.output_rate)]
     for name, rate in sides:
         if rate != target:
