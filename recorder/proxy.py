@@ -538,8 +538,8 @@ class RecordingProxy:
                         append(session.sid, Frame(direction, t_ns, opcode, redact(data)))
                     elif session.pending is not None:  # the log has not answered yet
                         session.pending.append(Frame(direction, t_ns, opcode, redact(data)))
-                if watch_protocol:
-                    watch_protocol = self._learn_session(session, data)
+                if watch_protocol:  # only the first few server frames: session.created leads
+                    watch_protocol = counts[direction] < 10 and self._learn_session(session, data)
                 if verbose:
                     if opcode is Opcode.TEXT:
                         self.console.event(session.label, direction.value, data)
