@@ -357,3 +357,10 @@ def test_long_session_streams_audio_for_the_requested_time() -> None:
     assert all(not isinstance(decode(f.data), UnknownEvent) for f in frames[:3000])
     types = Counter(json.loads(f.data)["type"] for f in frames)
     assert types["conversation.item.truncated"] >= 1  # the seventh turn barges in
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_every_barge_in_lands_while_the_reply_is_generated(seed: int) -> None:
+    for name, protocol in (("barge_in", "ga"), ("everything", "beta")):
+        done = of_type(build(name, protocol, seed), "response.done")
+        assert any(e["response"]["status"] == "cancelled" for e in done), (name, protocol)

@@ -141,3 +141,13 @@ async def test_the_official_sdk_parses_every_server_event(upstream: FakeUpstream
                 parsed.append(type(event).__name__)
     assert "ResponseFunctionCallArgumentsDoneEvent" in parsed
     assert upstream.sessions[-1].completed
+
+
+async def test_beta_can_be_refused_as_the_service_does_since_the_shutdown() -> None:
+    async with FakeUpstream(pace=0, reject_beta=True) as upstream, \
+            aiohttp.ClientSession() as http, \
+            http.ws_connect(upstream.url, headers={**AUTH, "OpenAI-Beta": "realtime=v1"}) as ws:
+        error = json.loads((await ws.receive(timeout=5)).data)
+        closing = await ws.receive(timeout=5)
+    assert error["type"] == "error" and error["error"]["code"] == "beta_api_shape_disabled"
+    assert closing.type is aiohttp.WSMsgType.CLOSE and closing.data == 4000

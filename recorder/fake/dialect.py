@@ -187,13 +187,11 @@ class Dialect:
         }
 
     def function_output_item(self, item_id: str | None, *, call_id: str, output: str) -> Event:
-        item: Event = {} if item_id is None else {"id": item_id}
-        if item_id is not None:
-            item["object"] = "realtime.item"
-        item |= {"type": "function_call_output", "call_id": call_id, "output": output}
-        if item_id is not None:
-            item["status"] = "completed"
-        return item
+        """As the client creates it (item_id None) or as the server echoes it (with its id)."""
+        if item_id is None:
+            return {"type": "function_call_output", "call_id": call_id, "output": output}
+        return {"id": item_id, "object": "realtime.item", "type": "function_call_output",
+                "call_id": call_id, "output": output, "status": "completed"}
 
     def item_inserted(self, item: Event, previous_item_id: str | None) -> list[Event]:
         """The server events announcing an item in the conversation: GA added (+ done for a

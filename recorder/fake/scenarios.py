@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 
-from recorder.audio import G711_ALAW_8K, G711_ULAW_8K
+from recorder.audio import G711_ALAW_8K, G711_ULAW_8K, PCM16_24K
 from recorder.errors import RtrecError
 from recorder.fake.dialect import PROTOCOLS, Event
 from recorder.fake.script import Call, OutOfBand, SessionScript, Speech, Text, UserTurn
@@ -63,24 +63,9 @@ def barge_in(s: SessionScript) -> None:
     first = s.user_turn("Tell me about the moon.", 1000)
     s.transcribe(first, first.committed_t + s.jitter(150, 300))
     reply = "The moon is our only natural satellite and it is slowly drifting away from us."
-    plan = s.plan_response([Speech(reply, 3000)], first.committed_t)
-    assert plan.first_audio_t is not None
-    assistant_item = plan.items[0].item_id
-    play_start = plan.first_audio_t + 40
-    # the microphone stays open during playback; the user cuts in after about a second
-    interrupt = s.user_turn("Wait, stop.", 700, capture_from=play_start,
-                            speak_at=play_start + s.jitter(500, 800))
-    result = s.emit_response(plan, cancel_at=interrupt.speech_started_t + 0.5)
-    # the client stops playback when speech starts and tells the server what was heard
-    heard_at = interrupt.speech_started_t + s.jitter(2, 8)
-    played_ms = min(int(heard_at - play_start), result.audio_ms)
-    s.client(heard_at, {"type": "conversation.item.truncate", "item_id": assistant_item,
-                        "content_index": 0, "audio_end_ms": played_ms})
-    s.server(heard_at + s.jitter(8, 20), {"type": "conversation.item.truncated",
-                                          "item_id": assistant_item, "content_index": 0,
-                                          "audio_end_ms": played_ms})
+    interrupt = s.barge_in(first, Speech(reply, 3000), after_ms=s.jitter(500, 800),
+                           says="Wait, stop.", speech_ms=700)
     s.transcribe(interrupt, interrupt.committed_t + s.jitter(150, 300))
-    s.now = max(s.now, interrupt.committed_t)
     s.respond([Speech("Sure, I stopped.", 1000)], interrupt.committed_t)
 
 
@@ -160,10 +145,12 @@ def out_of_band(s: SessionScript) -> None:
                                           instructions=instructions, metadata=metadata,
                                           input_item_ids=[turn.item_id]))
     s.respond([Text("The user asked to be reminded to buy bread.")], t, client_requested=True,
-              out_of_band=OutOfBand(metadata, [turn.item_id]))
+              out_of_band=OutOfBand(metadata))
 
 
 def _g711(s: SessionScript) -> None:
+    """voice_turns with G.711 audio both ways (8 kHz, 8 bytes/ms; the format comes from
+    _FORMATS)."""
     voice_turns(s)
 
 
@@ -201,10 +188,8 @@ def script(name: str, protocol: str = "ga", seed: int = 0, *, model: str | None 
     if protocol not in PROTOCOLS:
         raise RtrecError(f"unknown protocol {protocol!r}: choose 'ga' or 'beta'")
     s = SessionScript(protocol, seed, model=model)
-    kwargs = {}
-    if name in _FORMATS:
-        kwargs["audio_format"] = _FORMATS[name]
-    s.start(tools=[WEATHER_TOOL] if name in _NEEDS_TOOLS else None, **kwargs)  # type: ignore[arg-type]
+    s.start(tools=[WEATHER_TOOL] if name in _NEEDS_TOOLS else None,
+            audio_format=_FORMATS.get(name, PCM16_24K))
     SCENARIOS[name](s)
     return s
 
@@ -262,28 +247,12 @@ def long_session(minutes: float, protocol: str = "ga", seed: int = 0) -> Iterato
         s.transcribe(turn, turn.committed_t + s.jitter(150, 350))
         reply = Speech(_ASSISTANT_LINES[line], s.rng.randint(4000, 12000))
         if turn_no % 7 == 6:
-            _long_barge_in(s, turn, reply)
+            interrupt = s.barge_in(turn, reply, after_ms=s.jitter(1000, 2000),
+                                   says="Sorry, one more thing.", speech_ms=1500)
+            s.transcribe(interrupt, interrupt.committed_t + s.jitter(150, 300))
+            s.respond([Speech("Sure, go ahead.", 1200)], interrupt.committed_t)
         else:
             s.respond([reply], turn.committed_t)
         turn_no += 1
         yield from s.frames(before_ms=s.mic_free_t)
     yield from s.frames()
-
-
-def _long_barge_in(s: SessionScript, turn: UserTurn, reply: Speech) -> None:
-    plan = s.plan_response([reply], turn.committed_t)
-    assert plan.first_audio_t is not None
-    play_start = plan.first_audio_t + 40
-    interrupt = s.user_turn("Sorry, one more thing.", 1500, capture_from=s.mic_free_t,
-                            speak_at=play_start + s.jitter(1000, 2000))
-    result = s.emit_response(plan, cancel_at=interrupt.speech_started_t + 0.5)
-    heard_at = interrupt.speech_started_t + s.jitter(2, 8)
-    item_id = plan.items[0].item_id
-    played = min(int(heard_at - play_start), result.audio_ms)
-    s.client(heard_at, {"type": "conversation.item.truncate", "item_id": item_id,
-                        "content_index": 0, "audio_end_ms": played})
-    s.server(heard_at + s.jitter(8, 20), {"type": "conversation.item.truncated",
-                                          "item_id": item_id, "content_index": 0,
-                                          "audio_end_ms": played})
-    s.transcribe(interrupt, interrupt.committed_t + s.jitter(150, 300))
-    s.respond([Speech("Sure, go ahead.", 1200)], interrupt.committed_t)

@@ -45,6 +45,8 @@ _NS_PER_MS = 1_000_000
 _encode = msgspec.json.Encoder().encode
 
 DEFAULT_INSTRUCTIONS = "You are a helpful voice assistant. Keep answers short and friendly."
+# The client starts playing a little after the first audio delta arrives (its jitter buffer).
+_PLAYBACK_DELAY_MS = 40
 # A fixed epoch keeps expires_at reproducible (2026-06-01T00:00:00Z); the seed moves it a little.
 _EPOCH_S = 1_780_272_000
 
@@ -112,7 +114,6 @@ class OutOfBand:
     """response.create with conversation "none": items stay out of the conversation."""
 
     metadata: Event
-    input_item_ids: list[str]
 
 
 @dataclass(slots=True)
@@ -492,11 +493,12 @@ class SessionScript:
         metadata = oob.metadata if oob else None
         modalities = ["text"] if oob else ["audio"]
 
-        def response(status: str, output: list[Event], **extra: object) -> Event:
+        def response(status: str, output: list[Event], status_details: Event | None = None,
+                     usage: Event | None = None) -> Event:
             return d.response(plan.response_id, status=status, output=output,
                               conversation_id=conversation_id, voice=self.settings.voice,
                               fmt=fmt, modalities=modalities, metadata=metadata,
-                              **extra)  # type: ignore[arg-type]
+                              status_details=status_details, usage=usage)
 
         self.server(plan.created_t, {"type": "response.created",
                                      "response": response("in_progress", [])})
@@ -531,7 +533,8 @@ class SessionScript:
         self.server(done_t, {"type": "response.done", "response": response(
             "cancelled" if cancelled else "completed", final_items,
             status_details=details, usage=usage)})
-        play_start = None if plan.first_audio_t is None else plan.first_audio_t + 40
+        play_start = (None if plan.first_audio_t is None
+                      else plan.first_audio_t + _PLAYBACK_DELAY_MS)
         play_end = done_t if play_start is None else max(play_start + audio_ms, done_t)
         return ResponseResult(plan.response_id, [i.item_id for i in plan.items],
                               [i.call_id for i in plan.items if i.call_id], done_t, audio_ms,
@@ -643,6 +646,39 @@ class SessionScript:
             {"name": "requests", "limit": 5_000, "remaining": 4_999, "reset_seconds": 0.012},
             tokens]
         self.server(t, {"type": "rate_limits.updated", "rate_limits": limits})
+
+    def barge_in(self, turn: UserTurn, reply: Speech, *, after_ms: float, says: str,
+                 speech_ms: int) -> UserTurn:
+        """The assistant answers `turn` with `reply`; `after_ms` into playback the user says
+        `says`, VAD cancels the response (turn_detected) and the client truncates the
+        assistant item at what it played (CATALOG.md §2.8). Returns the interrupting turn;
+        its response is up to the caller.
+        """
+        plan = self.plan_response([reply], turn.committed_t)
+        assert plan.first_audio_t is not None
+        play_start = plan.first_audio_t + _PLAYBACK_DELAY_MS
+        # VAD needs the speech onset plus up to one chunk and its detection time; cut in early
+        # enough that the server is still generating, so there is something to cancel
+        last_audio = max(d.t for d in plan.items[0].deltas if d.kind == "audio")
+        latest = last_audio - play_start - self.chunk_ms - 200
+        if latest <= 0:
+            raise ValueError(f"a {reply.ms} ms reply is generated too fast to be interrupted")
+        # the microphone stays open during playback
+        interrupt = self.user_turn(says, speech_ms, capture_from=play_start,
+                                   speak_at=play_start + min(after_ms, latest))
+        result = self.emit_response(plan, cancel_at=interrupt.speech_started_t + 0.5)
+        assert result.cancelled
+        # the client stops playback when speech starts and tells the server what was heard
+        heard_at = interrupt.speech_started_t + self.jitter(2, 8)
+        played_ms = min(int(heard_at - play_start), result.audio_ms)
+        item_id = plan.items[0].item_id
+        self.client(heard_at, {"type": "conversation.item.truncate", "item_id": item_id,
+                               "content_index": 0, "audio_end_ms": played_ms})
+        self.server(heard_at + self.jitter(8, 20), {
+            "type": "conversation.item.truncated", "item_id": item_id, "content_index": 0,
+            "audio_end_ms": played_ms})
+        self.now = max(self.now, interrupt.committed_t)
+        return interrupt
 
     def respond(self, outputs: list[Output], start: float, *, client_requested: bool = False,
                 out_of_band: OutOfBand | None = None) -> ResponseResult:

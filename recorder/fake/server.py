@@ -4,8 +4,9 @@ It answers the handshake like the API (CATALOG.md §3): the socket lives at /v1/
 model comes from the `model` query parameter, a key is required (`Authorization: Bearer ...`
 or the browser subprotocol `openai-insecure-api-key.<key>`; without one: HTTP 401 with a JSON
 error body), and the beta shape is chosen by the `OpenAI-Beta: realtime=v1` header or the
-`openai-beta.realtime-v1` subprotocol. The scenario is the server's default or the `scenario`
-query parameter.
+`openai-beta.realtime-v1` subprotocol (with reject_beta=True, a beta handshake gets the
+service's post-shutdown answer instead: an `error` with code beta_api_shape_disabled and close
+code 4000). The scenario is the server's default or the `scenario` query parameter.
 
 Then it plays the script (recorder.fake.scenarios.build): server frames are sent at the
 script's pace (scaled by `pace`; 0 sends as fast as possible), and where the script says the
@@ -21,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import random
 import time
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -30,6 +32,7 @@ from aiohttp import WSMsgType, web
 
 from recorder.errors import RtrecError
 from recorder.fake.dialect import BETA, GA
+from recorder.fake.ids import Ids
 from recorder.fake.scenarios import SCENARIOS, build
 from recorder.wire import Direction, Frame, Opcode
 
@@ -102,6 +105,7 @@ class FakeUpstream:
         seed: int = 0,
         pace: float = 1.0,
         client_timeout: float = 30.0,
+        reject_beta: bool = False,
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
@@ -112,6 +116,7 @@ class FakeUpstream:
         self.seed = seed
         self.pace = pace
         self.client_timeout = client_timeout
+        self.reject_beta = reject_beta
         self.sessions: list[PlayedSession] = []
         self._host, self._port = host, port
         self._runner: web.AppRunner | None = None
@@ -168,6 +173,9 @@ class FakeUpstream:
         await ws.prepare(request)
         played = PlayedSession(scenario, protocol, model)
         self.sessions.append(played)
+        if protocol == BETA and self.reject_beta:
+            await self._refuse_beta(ws, played)
+            return ws
         self._sockets.add(ws)
         try:
             await self._play(ws, frames, played)
@@ -178,6 +186,17 @@ class FakeUpstream:
             if not ws.closed:
                 await ws.close()
         return ws
+
+    async def _refuse_beta(self, ws: web.WebSocketResponse, played: PlayedSession) -> None:
+        """What the API has done with beta handshakes since 2026-05-12 (CATALOG.md §3)."""
+        error = {"type": "error", "event_id": Ids(random.Random(0)).event(), "error": {
+            "type": "invalid_request_error", "code": "beta_api_shape_disabled",
+            "message": "The Realtime Beta API is no longer supported. Please use /v1/realtime "
+                       "for the GA API.", "param": None, "event_id": None}}
+        await ws.send_str(msgspec.json.encode(error).decode())
+        played.sent += 1
+        played.error = "beta_api_shape_disabled"
+        await ws.close(code=4000, message=b"beta_api_shape_disabled")
 
     async def _play(self, ws: web.WebSocketResponse, frames: list[Frame],
                     played: PlayedSession) -> None:
