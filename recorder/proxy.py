@@ -114,6 +114,17 @@ def parse_listen(value: str) -> tuple[str, int]:
     return host, int(port_text)
 
 
+def check_upstream(url: str) -> str:
+    """The --upstream value, if it is a WebSocket URL rtrec can connect to."""
+    parsed = URL(url)
+    if parsed.scheme not in ("ws", "wss", "http", "https") or not parsed.host:
+        raise RtrecError(
+            f"--upstream {redact_url(url)!r} is not a ws:// or wss:// URL: "
+            f"give e.g. {DEFAULT_UPSTREAM}"
+        )
+    return url
+
+
 def is_loopback(host: str) -> bool:
     if host == "localhost":
         return True

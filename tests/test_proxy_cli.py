@@ -136,6 +136,26 @@ def test_bad_listen_value_is_one_line(tmp_path: Path) -> None:
     assert result.output == "Error: --listen '8765' is not HOST:PORT: give e.g. 127.0.0.1:8765\n"
 
 
+def test_bad_upstream_is_one_line(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["record", "--db", str(tmp_path / "r.db"),
+                                      "--upstream", "api.openai.com/v1/realtime"])
+    assert result.exit_code == 1
+    assert result.output == (
+        "Error: --upstream 'api.openai.com/v1/realtime' is not a ws:// or wss:// URL: "
+        "give e.g. wss://api.openai.com/v1/realtime\n"
+    )
+
+
+async def test_unusable_database_is_one_line_and_exit_1(tmp_path: Path) -> None:
+    (tmp_path / "notes.db").write_bytes(b"this is not a database, just some text" * 100)
+    rtrec = await start_record("--db", str(tmp_path / "notes.db"), "--listen", "127.0.0.1:0")
+    out, err = await asyncio.wait_for(rtrec.process.communicate(), 30)
+    assert rtrec.process.returncode == 1
+    assert err.decode().startswith("Error: ") and err.decode().count("\n") == 1
+    assert str(tmp_path / "notes.db") in err.decode()
+    assert b"listening" not in out
+
+
 async def test_busy_port_is_one_line(tmp_path: Path) -> None:
     blocker = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
     port = blocker.sockets[0].getsockname()[1]

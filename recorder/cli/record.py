@@ -10,6 +10,7 @@ from recorder.proxy import (
     DEFAULT_UPSTREAM,
     ProxyConfig,
     check_exposure,
+    check_upstream,
     env_api_key,
     parse_listen,
     record,
@@ -35,6 +36,7 @@ def record_command(
     """Record Realtime sessions: point the app's Realtime base URL at rtrec."""
     host, port = parse_listen(listen)
     check_exposure(host, token)
+    check_upstream(upstream)
     server_ssl = None
     ca_hint = None
     if tls:
