@@ -41,8 +41,12 @@ def upgrade() -> None:
     )
     op.create_table(
         "frames",
+        # id = session << 32 | seq (see recorder.store.schema)
         sa.Column(
-            "id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True
+            "id",
+            sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+            primary_key=True,
+            autoincrement=False,
         ),
         sa.Column(
             "session",
@@ -58,11 +62,11 @@ def upgrade() -> None:
         sa.Column("event_id", sa.Text),
         sa.Column("item_id", sa.Text),
         sa.Column("response_id", sa.Text),
+        sa.Column("stripped", sa.SmallInteger),
         sa.Column("data", sa.LargeBinary, nullable=False),
         sa.Column("audio_at", sa.Integer),
         sa.Column("audio", sa.LargeBinary),
     )
-    op.create_index("frames_session_seq", "frames", ["session", "seq"], unique=True)
 
 
 def downgrade() -> None:

@@ -117,16 +117,127 @@ def cut_audio(event_type: str | None, data: bytes) -> AudioCut | None:
     end = data.find(b'"', start)
     if end <= start:
         return None
-    text = data[start:end]
-    try:
-        audio = binascii.a2b_base64(text, strict_mode=True)
-    except binascii.Error:
-        return None
-    if binascii.b2a_base64(audio, newline=False) != text:  # non-canonical: keep the frame whole
+    audio = canonical_base64(data[start:end])
+    if audio is None:  # the frame is kept whole
         return None
     return AudioCut(data[:start] + data[end:], start, audio)
+
+
+_BASE64_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+_BASE64_VALUE = {symbol: value for value, symbol in enumerate(_BASE64_ALPHABET)}
+_PAD = ord("=")
+
+
+def canonical_base64(text: bytes | memoryview) -> bytes | None:
+    """The bytes `text` encodes, if base64-encoding them gives back exactly `text`; else None.
+
+    Same answer as comparing b2a_base64(a2b_base64(text)) with text, without the re-encode:
+    strict decoding rules out foreign characters and misplaced padding, and the unused low
+    bits of the last symbol before padding must be zero.
+    """
+    size = len(text)
+    if size % 4:
+        return None
+    try:
+        decoded = binascii.a2b_base64(text, strict_mode=True)
+    except binascii.Error:
+        return None
+    if size and text[-1] == _PAD:
+        if text[-2] == _PAD:
+            if _BASE64_VALUE[text[-3]] & 0x0F:
+                return None
+        elif _BASE64_VALUE[text[-2]] & 0x03:
+            return None
+    return decoded
+
+
+def type_prefix(event_type: str) -> bytes:
+    """How almost every event starts: '{"type":"<type>",'. Stored frames leave it out."""
+    return b'{"type":"' + event_type.encode() + b'",'
+
+
+def strip_type_prefix(event_type: str | None, data: bytes) -> bytes | None:
+    """The frame without its leading type (kept in the type column), or None if it differs."""
+    if event_type is None:
+        return None
+    prefix = type_prefix(event_type)
+    return data[len(prefix):] if data.startswith(prefix) else None
 
 
 def splice_audio(data: bytes, at: int, audio: bytes) -> bytes:
     """The frame as it crossed the wire, from a cut."""
     return data[:at] + binascii.b2a_base64(audio, newline=False) + data[at:]
+
+
+@dataclass(slots=True, frozen=True)
+class StoredForm:
+    """How a text frame is stored: index columns, body (maybe without its type prefix and its
+    audio), and the audio cut out of it."""
+
+    index: IndexColumns
+    stripped: bool  # body lacks type_prefix(index.type)
+    body: bytes
+    audio_at: int | None
+    audio: bytes | None
+
+
+_AUDIO_PREFIXES = [
+    (type_prefix(name), name, _VALUE_START[field]) for name, field in AUDIO_FIELDS.items()
+]
+
+
+def stored_form(data: bytes) -> StoredForm:
+    """Split a text frame for storage; join_stored_form gives back the same bytes."""
+    for prefix, audio_type, value_start in _AUDIO_PREFIXES:
+        if data.startswith(prefix):  # the bulk of a session: keep this path lean
+            form = _audio_form(data, len(prefix), audio_type, value_start)
+            if form is not None:
+                return form
+            break
+    index = index_of(data)
+    stripped = strip_type_prefix(index.type, data)
+    body = data if stripped is None else stripped
+    cut = cut_audio(index.type, body)
+    if cut is not None:
+        return StoredForm(index, stripped is not None, cut.data, cut.at, cut.audio)
+    return StoredForm(index, stripped is not None, body, None, None)
+
+
+# Audio events of one kind often have the same outline once the audio is out (appends without
+# event_id): remember the last outline's index instead of decoding it again.
+_last_outline: dict[str, tuple[bytes, IndexColumns]] = {}
+
+
+def _audio_form(
+    data: bytes, skip: int, audio_type: str, value_start: re.Pattern[bytes]
+) -> StoredForm | None:
+    match = value_start.search(data, skip)
+    if match is None:
+        return None
+    start = match.end()
+    end = data.find(b'"', start)
+    if end <= start:
+        return None
+    audio = canonical_base64(memoryview(data)[start:end])
+    if audio is None:
+        return None
+    outline = data[:start] + data[end:]
+    last = _last_outline.get(audio_type)
+    if last is not None and last[0] == outline:
+        index = last[1]
+    else:
+        index = index_of(outline)
+        if index.type != audio_type:
+            return None
+        _last_outline[audio_type] = (outline, index)
+    return StoredForm(index, True, outline[skip:], start - skip, audio)
+
+
+def join_stored_form(
+    type_name: str | None, stripped: bool, body: bytes, audio_at: int | None, audio: bytes | None
+) -> bytes:
+    """The frame as it crossed the wire."""
+    prefix = type_prefix(type_name) if stripped and type_name is not None else b""
+    if audio_at is None or audio is None:
+        return prefix + body
+    return prefix + splice_audio(body, audio_at, audio)

@@ -20,7 +20,7 @@ from recorder.store.urls import Target
 RTREC_TABLES = frozenset({"alembic_version", "sessions", "event_types", "frames"})
 
 # Frames with their audio cut out are ~2 KB; big pages keep the slack at page ends small.
-SQLITE_PAGE_SIZE = 32768
+SQLITE_PAGE_SIZE = 65536
 
 
 class Database:
@@ -112,5 +112,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     try:
         cursor.execute("PRAGMA synchronous=NORMAL")  # per connection; safe with WAL
+        # Checkpoint every ~4 MiB, as SQLite does with its default page size, so the WAL is
+        # copied back while the writer works instead of all at once on close.
+        cursor.execute(f"PRAGMA wal_autocheckpoint={4 * 2**20 // SQLITE_PAGE_SIZE}")
     finally:
         cursor.close()

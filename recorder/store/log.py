@@ -17,8 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from recorder.errors import RtrecError
 from recorder.store import migrate
-from recorder.store.codec import index_of, splice_audio
+from recorder.store.codec import index_of, splice_audio, type_prefix
 from recorder.store.db import Database
+from recorder.store.schema import frame_key
 from recorder.store.urls import parse_db, scrub_endpoint
 from recorder.store.writer import BatchWriter
 from recorder.wire import Direction, Frame, Opcode
@@ -26,12 +27,14 @@ from recorder.wire import Direction, Frame, Opcode
 STATUSES = ("complete", "interrupted", "incomplete")
 CLOSED_BY = ("client", "server", "proxy")
 _DIRECTIONS = (Direction.CLIENT, Direction.SERVER)
+_MAX_SEQ = 2**32 - 1
 _SESSION_COLUMNS = (
     "pk, id, started_at, ended_at, last_seen, heartbeat, recorder, protocol, model, endpoint, "
     "status, close_code, close_reason, closed_by, frames, client_frames, server_frames"
 )
 _FRAME_COLUMNS = (
-    "seq, t_ns, direction, opcode, type, event_id, item_id, response_id, data, audio_at, audio"
+    "id, t_ns, direction, opcode, type, event_id, item_id, response_id, stripped, data, "
+    "audio_at, audio"
 )
 
 
@@ -265,20 +268,21 @@ class EventLog:
     ) -> AsyncIterator[list[StoredFrame]]:
         """The session's frames in seq order, in batches (memory stays bounded)."""
         pk = (await self._session_row(sid))[0]
-        statement = f"SELECT {_FRAME_COLUMNS} FROM frames WHERE session = ? AND seq > ?"
-        if until_seq is not None:
-            statement += f" AND seq <= {int(until_seq)}"
-        statement += " ORDER BY seq LIMIT ?"
-        after = 0
+        statement = (
+            f"SELECT {_FRAME_COLUMNS} FROM frames WHERE id > ? AND id <= ? ORDER BY id LIMIT ?"
+        )
+        last = frame_key(pk, min(until_seq, _MAX_SEQ) if until_seq is not None else _MAX_SEQ)
+        after = frame_key(pk, 0)
+        size = max(1, batch_size)
         while True:
-            rows = await self._query(statement, (pk, after, max(1, batch_size)))
+            rows = await self._query(statement, (after, last, size))
             if not rows:
                 return
             await self._learn_types(rows)
             batch = [self._stored_frame(row) for row in rows]
-            after = batch[-1].seq
+            after = rows[-1][0]
             yield batch
-            if len(rows) < batch_size:
+            if len(rows) < size:
                 return
 
     async def frame_count(self, sid: str) -> int:
@@ -354,19 +358,24 @@ class EventLog:
         self._type_names = {int(row[0]): str(row[1]) for row in found}
 
     def _stored_frame(self, row: tuple[Any, ...]) -> StoredFrame:
-        (seq, t_ns, direction, opcode, type_id, event_id, item_id, response_id,
-         data, audio_at, audio) = row
-        data = bytes(data)
-        if audio_at is not None:
-            index = index_of(data)  # the ids were left in the frame, not copied to columns
+        (key, t_ns, direction, opcode, type_id, event_id, item_id, response_id,
+         stripped, data, audio_at, audio) = row
+        type_name = self._type_names.get(type_id) if type_id is not None else None
+        prefix = type_prefix(type_name) if stripped and type_name is not None else b""
+        if audio_at is None:
+            data = prefix + bytes(data)
+        else:
+            # the ids were left in the frame, not copied to columns; read them before the
+            # audio goes back in, while the frame is small
+            index = index_of(prefix + bytes(data))
             event_id, item_id, response_id = index.event_id, index.item_id, index.response_id
-            data = splice_audio(data, audio_at, bytes(audio))
+            data = prefix + splice_audio(bytes(data), audio_at, bytes(audio))
         return StoredFrame(
-            seq=seq,
+            seq=key & _MAX_SEQ,
             t_ns=t_ns,
             direction=_DIRECTIONS[direction],
             opcode=Opcode(opcode),
-            type=self._type_names.get(type_id) if type_id is not None else None,
+            type=type_name,
             event_id=event_id,
             item_id=item_id,
             response_id=response_id,

@@ -2,8 +2,9 @@
 
 Size matters here (an audio-heavy session must take at most 0.8x its wire bytes), so a frame
 row is small: integer session key, event type as an integer into event_types, audio as binary
-beside the frame with the base64 cut out, and the id columns left NULL for audio frames (they
-are read back from the frame itself, which still holds them).
+beside the frame with the base64 cut out, the leading '{"type":"<type>",' left out (the type
+column has it), the id columns left NULL for audio frames (they are read back from the frame
+itself, which still holds them), and no index beside the primary key.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from sqlalchemy import (
     Column,
     Float,
     ForeignKey,
-    Index,
     Integer,
     LargeBinary,
     MetaData,
@@ -57,7 +57,10 @@ event_types = Table(
 frames = Table(
     "frames",
     metadata,
-    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    # id = session << 32 | seq: one clustered key gives seq order and uniqueness per session,
+    # with no separate index (SQLite keeps rows in rowid order).
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+           autoincrement=False),
     Column("session", Integer, ForeignKey("sessions.pk", ondelete="CASCADE"), nullable=False),
     Column("seq", Integer, nullable=False),
     Column("t_ns", BigInteger, nullable=False),
@@ -67,11 +70,15 @@ frames = Table(
     Column("event_id", Text),
     Column("item_id", Text),
     Column("response_id", Text),
+    Column("stripped", SmallInteger),  # 1: data lacks the '{"type":"<type>",' prefix
     Column("data", LargeBinary, nullable=False),  # the frame, audio base64 cut out if any
     Column("audio_at", Integer),  # byte offset of the cut in data, NULL if not cut
     Column("audio", LargeBinary),  # the decoded audio of the cut
-    Index("frames_session_seq", "session", "seq", unique=True),
 )
 
 # Direction is stored as a small integer; 0/1 cost no payload bytes in SQLite.
 DIRECTION_CODES = {"client": 0, "server": 1}
+
+
+def frame_key(session_pk: int, seq: int) -> int:
+    return (session_pk << 32) | seq

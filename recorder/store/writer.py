@@ -19,13 +19,15 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from recorder.errors import RtrecError
-from recorder.store.codec import cut_audio, index_of
+from recorder.store.codec import stored_form
 from recorder.store.db import Database
+from recorder.store.schema import frame_key
 from recorder.wire import Direction, Frame
 
 _INSERT_FRAME = (
-    "INSERT INTO frames (session, seq, t_ns, direction, opcode, type, event_id, item_id, "
-    "response_id, data, audio_at, audio) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "INSERT INTO frames (id, session, seq, t_ns, direction, opcode, type, event_id, item_id, "
+    "response_id, stripped, data, audio_at, audio) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _COUNT_FRAMES = (
     "UPDATE sessions SET frames = frames + ?, client_frames = client_frames + ?, "
@@ -45,6 +47,13 @@ class _Op:
 class _Counts:
     client: int = 0
     server: int = 0
+
+
+@dataclass
+class _Prepared:
+    rows: list[tuple[Any, ...]]
+    counts: dict[int, _Counts]
+    missing: set[str]  # type names without an id yet
 
 
 @dataclass
@@ -80,6 +89,7 @@ class BatchWriter:
         self._type_ids: dict[str, int] = {}
         self._marked: set[int] = set()
         self._stopped = False
+        self._in_flight: asyncio.Task[None] | None = None
         self.state = WriterState()
         self._task = asyncio.get_running_loop().create_task(self._run(), name="rtrec-log-writer")
 
@@ -125,6 +135,7 @@ class BatchWriter:
             self._wake.clear()
             while self._queue:
                 await self._write_some()
+            await self._settle()
             await self._beat()
             if self.state.degraded - self._marked:
                 await self._mark_incomplete()
@@ -132,10 +143,15 @@ class BatchWriter:
                 return
 
     async def _write_some(self) -> None:
-        """Write the frames at the head of the queue (up to batch_size), or apply one op."""
+        """Start writing the frames at the head of the queue (up to batch_size), or apply an op.
+
+        Rows for the next batch are prepared (CPU, on this loop) while the previous batch is
+        being written (in the driver's thread or on the server), so the two overlap.
+        """
         head = self._queue[0]
         if isinstance(head, _Op):
             self._queue.popleft()
+            await self._settle()
             await self._apply(head)
             return
         batch: list[tuple[int, int, Frame]] = []
@@ -146,8 +162,17 @@ class BatchWriter:
             self._queue.popleft()
             self._queued_bytes -= len(item[2].data)
             batch.append(item)
-        if batch and not self._stopped:
-            await self._write_frames(batch)
+        if self._stopped:
+            return
+        prepared = self._prepare(batch)
+        await self._settle()
+        self._in_flight = asyncio.get_running_loop().create_task(self._store(prepared))
+
+    async def _settle(self) -> None:
+        """Wait for the batch being written, if any."""
+        if self._in_flight is not None:
+            in_flight, self._in_flight = self._in_flight, None
+            await in_flight
 
     async def _apply(self, op: _Op) -> None:
         try:
@@ -161,45 +186,51 @@ class BatchWriter:
         if op.done is not None and not op.done.done():
             op.done.set_result(None)
 
-    async def _write_frames(self, batch: list[tuple[int, int, Frame]]) -> None:
+    def _prepare(self, batch: list[tuple[int, int, Frame]]) -> _Prepared:
         rows: list[tuple[Any, ...]] = []
         counts: dict[int, _Counts] = {}
-        names: set[str] = set()
+        missing: set[str] = set()
+        type_ids = self._type_ids
         for session_pk, seq, frame in batch:
-            row, type_name = _row(session_pk, seq, frame)
+            row = _row(session_pk, seq, frame, type_ids)
+            if isinstance(row[_TYPE], str):
+                missing.add(row[_TYPE])
             rows.append(row)
-            if type_name is not None:
-                names.add(type_name)
             tally = counts.setdefault(session_pk, _Counts())
             if frame.direction is Direction.CLIENT:
                 tally.client += 1
             else:
                 tally.server += 1
+        return _Prepared(rows, counts, missing)
+
+    async def _store(self, prepared: _Prepared) -> None:
         try:
             async with self._db.writing() as connection:
-                await self._ensure_types(connection, names)
-                type_ids = self._type_ids
-                rows = [(*row[:5], type_ids.get(row[5]), *row[6:]) for row in rows]
-                await connection.exec_driver_sql(self._db.sql(_INSERT_FRAME), rows)
+                if prepared.missing:
+                    await self._ensure_types(connection, prepared.missing)
+                    prepared.rows = [self._with_type_id(row) for row in prepared.rows]
+                await connection.exec_driver_sql(self._db.sql(_INSERT_FRAME), prepared.rows)
                 now = time.time()
                 await connection.exec_driver_sql(
                     self._db.sql(_COUNT_FRAMES),
                     [
                         (t.client + t.server, t.client, t.server, now, pk)
-                        for pk, t in counts.items()
+                        for pk, t in prepared.counts.items()
                     ],
                 )
         except Exception as error:
             self._stopped = True  # a failing database: stop writing frames, keep the call going
-            self._fail(self._db.error(error), list(counts))
+            self._fail(self._db.error(error), list(prepared.counts))
+
+    def _with_type_id(self, row: tuple[Any, ...]) -> tuple[Any, ...]:
+        if not isinstance(row[_TYPE], str):
+            return row
+        return (*row[:_TYPE], self._type_ids[row[_TYPE]], *row[_TYPE + 1:])
 
     async def _ensure_types(self, connection: AsyncConnection, names: set[str]) -> None:
-        missing = names - self._type_ids.keys()
-        if not missing:
-            return
         await connection.exec_driver_sql(
             self._db.sql("INSERT INTO event_types (name) VALUES (?) ON CONFLICT (name) DO NOTHING"),
-            [(name,) for name in sorted(missing)],
+            [(name,) for name in sorted(names)],
         )
         found = await self._db.fetch(connection, "SELECT name, id FROM event_types")
         self._type_ids = {str(name): int(type_id) for name, type_id in found}
@@ -247,20 +278,27 @@ class BatchWriter:
                 )
 
 
-def _row(session_pk: int, seq: int, frame: Frame) -> tuple[tuple[Any, ...], str | None]:
-    """The frames row for one frame, with the type name in place of its id for now."""
+_TYPE = 6  # position of the type in a frames row
+
+
+def _row(session_pk: int, seq: int, frame: Frame, type_ids: dict[str, int]) -> tuple[Any, ...]:
+    """The frames row for one frame; the type's name stands in for an id not known yet."""
+    key = frame_key(session_pk, seq)
     direction = 0 if frame.direction is Direction.CLIENT else 1
     data = frame.data
     if frame.opcode != 1:  # binary frames are kept as they are, unindexed
-        return (session_pk, seq, frame.t_ns, direction, int(frame.opcode), None,
-                None, None, None, data, None, None), None
-    index = index_of(data)
-    cut = cut_audio(index.type, data)
-    if cut is not None:  # ids stay inside the (now small) frame; no need to store them twice
-        return (session_pk, seq, frame.t_ns, direction, 1, index.type,
-                None, None, None, cut.data, cut.at, cut.audio), index.type
-    return (session_pk, seq, frame.t_ns, direction, 1, index.type,
-            index.event_id, index.item_id, index.response_id, data, None, None), index.type
+        return (key, session_pk, seq, frame.t_ns, direction, int(frame.opcode), None,
+                None, None, None, None, data, None, None)
+    form = stored_form(data)
+    index = form.index
+    type_name = index.type
+    type_id = None if type_name is None else type_ids.get(type_name, type_name)
+    flag = 1 if form.stripped else None
+    if form.audio is not None:  # ids stay inside the (now small) body: not stored twice
+        return (key, session_pk, seq, frame.t_ns, direction, 1, type_id,
+                None, None, None, flag, form.body, form.audio_at, form.audio)
+    return (key, session_pk, seq, frame.t_ns, direction, 1, type_id,
+            index.event_id, index.item_id, index.response_id, flag, form.body, None, None)
 
 
 def _size(n: int) -> str:
