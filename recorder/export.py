@@ -305,38 +305,105 @@ def _copy_frames(source: WavWriter, spans: list[tuple[int, int]], limit: int,
             return
 
 
-def compose_user_channel(sink: AudioSink, out_dir: Path) -> WavWriter:
-    """conversation.wav with the user's stream on the left, copied from user.wav by runs."""
+@dataclass(frozen=True, slots=True)
+class Placed:
+    """A stretch of a source file placed on the conversation timeline."""
+
+    at: int  # first frame on the timeline (at the conversation rate)
+    source: WavWriter
+    first: int  # first frame in the source file
+    count: int  # frames in the source file
+
+    def length(self, target: int) -> int:
+        """Frames it covers on the timeline."""
+        return self.count * target // self.source.sample_rate
+
+    def samples(self, start: int, end: int, target: int) -> np.ndarray:
+        """Its samples for timeline frames [at + start, at + end), at the target rate.
+
+        A whole ratio repeats each source sample (as audio.resample does); any other ratio
+        interpolates linearly.
+        """
+        rate = self.source.sample_rate
+        if rate == target:
+            return self.source.read(self.first + start, end - start)[:, 0]
+        low = start * rate // target
+        high = min(-(-end * rate // target) + 1, self.count)
+        source = self.source.read(self.first + low, high - low)[:, 0]
+        if target % rate == 0:
+            ratio = target // rate
+            skip = start - low * ratio
+            return np.repeat(source, ratio)[skip : skip + end - start]
+        positions = np.arange(start, end) * (rate / target) - low
+        return np.round(np.interp(positions, np.arange(source.size), source)).astype(np.int16)
+
+
+def user_stretches(sink: AudioSink) -> list[Placed]:
     assert sink.user is not None
-    source = sink.user
-    rate, target = source.sample_rate, sink.rate
+    return [Placed(at, sink.user, first, count) for first, at, count in sink.user_runs]
+
+
+def assistant_stretches(sink: AudioSink, plan: TimelinePlan) -> list[Placed]:
+    """The heard part of each planned assistant utterance, where it goes on the timeline."""
+    assert sink.assistant is not None
+    source, target = sink.assistant, sink.rate
+    placed = []
+    for key, part in plan.parts.items():
+        remaining = round(part.heard_ms * source.sample_rate / 1000)
+        at = round(part.start_ms * target / 1000)
+        for first, count in sink.segments.get(key, []):
+            count = min(count, remaining)
+            if count <= 0:
+                break
+            stretch = Placed(at, source, first, count)
+            placed.append(stretch)
+            at += stretch.length(target)
+            remaining -= count
+    placed.sort(key=lambda stretch: stretch.at)
+    return placed
+
+
+def compose_conversation(sink: AudioSink, plan: TimelinePlan, out_dir: Path) -> WavWriter:
+    """conversation.wav in one sequential sweep: user left, assistant right, block by block."""
+    target = sink.rate
+    channels = (user_stretches(sink), assistant_stretches(sink, plan))
+    end_ms = max(plan.end_ms, sink.placement.end_ms)
+    # round up: the file covers every utterance's end, even a fraction of a sample
+    total = math.ceil(end_ms * target / 1000)
+    total = max([total] + [s.at + s.length(target) for stretches in channels for s in stretches])
     stereo = WavWriter(out_dir / "conversation.wav", target, channels=2)
     sink.conversation = stereo
-    for first, timeline_frame, count in sink.user_runs:
-
-        def deliver(offset: int, block: np.ndarray, at: int = timeline_frame) -> None:
-            stereo.place(at + round(offset * target / rate), USER, resample(block, rate, target))
-
-        _copy_frames(source, [(first, count)], count, deliver)
+    next_stretch = [0, 0]
+    for block_start in range(0, total, COPY_BLOCK_FRAMES):
+        block_end = min(block_start + COPY_BLOCK_FRAMES, total)
+        block = np.zeros((block_end - block_start, 2), dtype="<i2")
+        for channel, stretches in enumerate(channels):
+            index = next_stretch[channel]
+            while index < len(stretches) and (
+                stretches[index].at + stretches[index].length(target) <= block_start
+            ):
+                index += 1
+            next_stretch[channel] = index
+            for stretch in stretches[index:]:
+                if stretch.at >= block_end:
+                    break
+                start = max(block_start, stretch.at)
+                end = min(block_end, stretch.at + stretch.length(target))
+                samples = stretch.samples(start - stretch.at, end - stretch.at, target)
+                block[start - block_start : start - block_start + samples.size, channel] = samples
+        stereo.append(block)
     return stereo
 
 
 def copy_heard_audio(sink: AudioSink, plan: TimelinePlan, out_dir: Path) -> WavWriter:
-    """assistant-heard.wav and the assistant's channel of conversation.wav, from assistant.wav."""
-    assert sink.assistant is not None and sink.conversation is not None
-    source, stereo = sink.assistant, sink.conversation
-    rate, target = source.sample_rate, stereo.sample_rate
+    """assistant-heard.wav: each utterance as far as it was heard, from assistant.wav."""
+    assert sink.assistant is not None
+    source = sink.assistant
+    rate = source.sample_rate
     heard = WavWriter(out_dir / "assistant-heard.wav", rate)
     for key, part in plan.parts.items():
         limit = round(part.heard_ms * rate / 1000)
-        start_frame = round(part.start_ms * target / 1000)
-
-        def deliver(offset: int, block: np.ndarray, start_frame: int = start_frame) -> None:
-            heard.append(block)
-            frame = start_frame + round(offset * target / rate)
-            stereo.place(frame, ASSISTANT, resample(block, rate, target))
-
-        _copy_frames(source, sink.segments.get(key, []), limit, deliver)
+        _copy_frames(source, sink.segments.get(key, []), limit, lambda _, b: heard.append(b))
     return heard
 
 
@@ -514,11 +581,8 @@ async def export_session(
 def _finish_audio(sink: AudioSink, plan: TimelinePlan, conversation: Conversation,
                   out_dir: Path, per_item: bool, report: ExportReport) -> None:
     assert sink.user is not None and sink.assistant is not None
-    stereo = compose_user_channel(sink, out_dir)
+    stereo = compose_conversation(sink, plan, out_dir)
     heard = copy_heard_audio(sink, plan, out_dir)
-    end_ms = max(plan.end_ms, sink.placement.end_ms)
-    # round up: the file covers every utterance's end, even a fraction of a sample
-    stereo.extend_to(math.ceil(end_ms * stereo.sample_rate / 1000))
     items = copy_item_files(sink, conversation, out_dir) if per_item else []
     heard.close()
     writers = [sink.user, sink.assistant, heard, stereo, *items]
