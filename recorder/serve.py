@@ -6,11 +6,13 @@ frame next, playback waits for the client's frame and matches it against the rec
 (recorder.matching: type and content, volatile ids ignored), then goes on.
 
 Timing (`speed`): None plays as fast as possible. A number paces the server frames: a frame
-recorded at t leaves at shift + t / speed, where shift starts at the moment the connection opened
-and moves later whenever the client sends a matched frame later than the recording shows
-(shift = max(shift, received - t_client / speed)). So a slow client never makes the server rush
-through the frames that answer it, and a client that sends early never pulls frames ahead of
-their recorded offsets.
+recorded at t leaves at its recorded offset from the connection start, and never sooner after
+the last matched client frame than the recording shows:
+    due = max(opened + t / speed, received_c + (t - t_c) / speed)
+where (t_c, received_c) are the recorded time and the arrival time of the latest matched client
+frame. So a slow client never makes the server rush through the frames that answer it, a client
+that sends early never pulls frames ahead of their recorded offsets, and once the client is on
+time again the server is too (one late microphone chunk does not shift the rest of the call).
 
 Match modes: "strict" answers a mismatch (or a client frame the recording has no room for) with
 an `error` event, code "rtrec_mismatch", and closes the socket with MISMATCH_CLOSE_CODE;
@@ -60,6 +62,9 @@ MISMATCH_ERROR_CODE = "rtrec_mismatch"
 
 # Close codes an endpoint may not send itself (1005, 1006, 1015 only describe what happened).
 _UNSENDABLE_CLOSE_CODES = frozenset({1004, 1005, 1006, 1015})
+
+SPIN_NS = 1_500_000  # pacing: the last 1.5 ms before a frame is due are spent yielding
+MAX_SLEEP_NS = 250_000_000  # pacing: how soon a departed client is noticed during a long gap
 
 _OPCODES = {Opcode.TEXT: aiohttp.WSMsgType.TEXT, Opcode.BINARY: aiohttp.WSMsgType.BINARY}
 
@@ -274,14 +279,18 @@ class _Playback:
                 self._report_unused(frames[index + 1 :])
                 return False
             if speed is not None:
-                shift = max(shift, received_ns - int(frame.t_ns / speed))
+                shift = max(connected_ns, received_ns - int(frame.t_ns / speed))
         return True
 
     async def _sleep_until(self, due_ns: int) -> None:
-        delay = (due_ns - time.monotonic_ns()) / 1e9
-        if delay > 0:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.client_gone.wait(), delay)
+        """Sleep until due_ns, precisely: the event loop wakes up to ~1 ms late (epoll timeouts
+        are whole milliseconds), so the last SPIN_NS are spent yielding to the loop instead.
+        Long waits are cut into slices so a client that left is noticed."""
+        while (remaining := due_ns - time.monotonic_ns()) > 0 and not self.client_gone.is_set():
+            if remaining > SPIN_NS:
+                await asyncio.sleep(min(remaining - SPIN_NS, MAX_SLEEP_NS) / 1e9)
+            else:
+                await asyncio.sleep(0)
 
     async def _check(self, recorded: RecordedFrame, data: bytes) -> bool:
         """Match one received frame against the recorded one; False when playback must stop."""
