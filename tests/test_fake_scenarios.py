@@ -6,6 +6,7 @@ import base64
 import itertools
 import json
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -386,3 +387,25 @@ def test_every_event_validates_against_the_official_sdk_types(protocol: str) -> 
         adapters[frame.direction].validate_python(event)
         checked[frame.direction] += 1
     assert checked[Direction.CLIENT] > 1000 and checked[Direction.SERVER] > 400
+
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "shared" / "protocol" / "examples"
+# Fields either side may leave out: client event ids, the live service's delta padding, and
+# optional request fields.
+OPTIONAL = {"event_id", "obfuscation", "previous_item_id", "response"}
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_top_level_fields_match_the_official_examples(protocol: str) -> None:
+    if not EXAMPLES.is_dir():
+        pytest.skip("the official examples (../shared) are not present")
+    compared = 0
+    for frame, event in events(build("everything", protocol)):
+        example = EXAMPLES / protocol / f"{frame.direction.value}.{event['type']}.json"
+        try:
+            expected = set(json.loads(example.read_text()))
+        except (FileNotFoundError, json.JSONDecodeError):
+            continue  # no example, or one of the known non-JSON ones (SOURCES.md)
+        assert set(event) ^ expected <= OPTIONAL, (event["type"], set(event) ^ expected)
+        compared += 1
+    assert compared > 1000
