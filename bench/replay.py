@@ -31,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -43,11 +44,12 @@ from recorder.receiver import RealtimeEventReceiver
 from recorder.replay import replay_session
 from recorder.store import open_log
 from recorder.testing import arecord_frames
+from recorder.wire import Frame
 
 ISSUE = 6
 SPEED_MINUTES = 10  # ~35,000 frames: long enough for a stable rate, short enough to build
 MEMORY_MINUTES = 60
-REPEATS = 3
+REPEATS = 5
 REPLAY_GOAL = 150_000
 RECONSTRUCT_GOAL = 75_000
 RSS_GOAL_MB = 200.0
@@ -57,10 +59,14 @@ class Nothing(RealtimeEventReceiver):
     """A receiver that overrides nothing: replay's own cost, dispatch included."""
 
 
-async def _build(db: str, minutes: float) -> str:
+def _long_session(minutes: float) -> Iterator[Frame]:
     from recorder.fake.scenarios import long_session
 
-    return await arecord_frames(db, long_session(minutes), protocol="ga", model="bench")
+    return long_session(minutes)
+
+
+async def _build(db: str, minutes: float) -> str:
+    return await arecord_frames(db, _long_session(minutes), protocol="ga", model="bench")
 
 
 def _sqlite_scan(db: str, sid: str) -> int:
@@ -155,6 +161,8 @@ def figures(memory_minutes: float = MEMORY_MINUTES) -> list[Figure]:
         long_db = os.path.join(tmp, "hour.db")
         long_sid = asyncio.run(_build(long_db, memory_minutes))
         frames = _sqlite_scan(long_db, long_sid)
+        expected = sum(1 for _ in _long_session(memory_minutes))
+        assert frames == expected, f"the log kept {frames} of {expected} frames"
         base_rss = _child_rss_mb(long_db, long_sid, work=False)
         rss = _child_rss_mb(long_db, long_sid, work=True)
 

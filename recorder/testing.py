@@ -31,6 +31,7 @@ from typing import Any, TypeVar
 
 import msgspec
 
+from recorder.errors import RtrecError
 from recorder.matching import describe_mismatch, diff_events
 from recorder.receiver import RealtimeEventReceiver
 from recorder.replay import ReplayResult, replay_session, resolve_session
@@ -39,6 +40,7 @@ from recorder.wire import Direction, Frame, Opcode
 
 T = TypeVar("T")
 
+FLUSH_BYTES = 8 * 2**20
 DEFAULT_IGNORED = frozenset({"input_audio_buffer.append"})
 MAX_EVENT_CHARS = 400
 
@@ -209,14 +211,26 @@ async def arecord_frames(
     model: str | None = None,
     endpoint: str | None = None,
 ) -> str:
-    """Write frames as one complete session of db (made for test fixtures); its id."""
+    """Write frames as one complete session of db (made for test fixtures); its id.
+
+    Every frame is kept: the writer is given time to drain every FLUSH_BYTES of frames (a
+    log drops frames rather than let its queue grow without bound), and a writer failure is
+    raised instead of leaving an incomplete fixture behind.
+    """
     log = await open_log(str(db))
     try:
         sid = await log.begin_session(protocol, model, endpoint)
+        pending = 0
         for frame in frames:
             log.append(sid, frame)
+            pending += len(frame.data)
+            if pending >= FLUSH_BYTES:
+                await log.flush()
+                pending = 0
         await log.end_session(sid, status="complete", closed_by="client")
         await log.flush()
+        if log.failure is not None:
+            raise RtrecError(f"writing a session to {db} failed: {log.failure}")
         return sid
     finally:
         await log.close()
