@@ -77,9 +77,25 @@ class Database:
     async def fetch(
         self, connection: AsyncConnection, statement: str, params: Sequence[Any] = ()
     ) -> list[tuple[Any, ...]]:
-        """All rows of a query as plain tuples, through the driver (no per-row ORM work)."""
+        """All rows of a query as plain tuples, straight from the driver (no per-row wrapping:
+        reading back a session is mostly this)."""
+        if self.is_sqlite and not connection.in_transaction():
+            driver = (await connection.get_raw_connection()).driver_connection
+            assert driver is not None
+            return list(await driver.execute_fetchall(statement, tuple(params)))
         result = await connection.exec_driver_sql(self.sql(statement), tuple(params))
         return [tuple(row) for row in result.all()]
+
+    async def executemany(
+        self, connection: AsyncConnection, statement: str, rows: list[tuple[Any, ...]]
+    ) -> None:
+        """One statement for many rows, inside the connection's transaction."""
+        if self.is_sqlite:  # the driver's own executemany, joining SQLAlchemy's transaction
+            driver = (await connection.get_raw_connection()).driver_connection
+            assert driver is not None
+            await driver.executemany(statement, rows)
+            return
+        await connection.exec_driver_sql(self.sql(statement), rows)
 
     async def prepare(self) -> None:
         """Check a SQLite file is ours (or new) before touching it; set up a new one for WAL."""

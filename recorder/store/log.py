@@ -7,6 +7,7 @@ import os
 import secrets
 import socket
 import time
+from binascii import b2a_base64
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -17,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from recorder.errors import RtrecError
 from recorder.store import migrate
-from recorder.store.codec import index_of, splice_audio, type_prefix
+from recorder.store.codec import IndexColumns, index_of, type_prefix
 from recorder.store.db import Database
 from recorder.store.schema import frame_key
 from recorder.store.urls import parse_db, scrub_endpoint
@@ -27,6 +28,7 @@ from recorder.wire import Direction, Frame, Opcode
 STATUSES = ("complete", "interrupted", "incomplete")
 CLOSED_BY = ("client", "server", "proxy")
 _DIRECTIONS = (Direction.CLIENT, Direction.SERVER)
+_OPCODES = {1: Opcode.TEXT, 2: Opcode.BINARY}
 _MAX_SEQ = 2**32 - 1
 _SESSION_COLUMNS = (
     "pk, id, started_at, ended_at, last_seen, heartbeat, recorder, protocol, model, endpoint, "
@@ -122,6 +124,8 @@ class EventLog:
             open_sessions=lambda: [r.pk for r in self._recording.values()],
         )
         self._type_names: dict[int, str] = {}
+        self._prefixes: dict[int, bytes] = {}
+        self._outlines: dict[int, tuple[bytes, IndexColumns]] = {}
         self._closed = False
 
     @property
@@ -356,30 +360,31 @@ class EventLog:
             return
         found = await self._query("SELECT id, name FROM event_types", ())
         self._type_names = {int(row[0]): str(row[1]) for row in found}
+        self._prefixes = {type_id: type_prefix(name) for type_id, name in self._type_names.items()}
 
     def _stored_frame(self, row: tuple[Any, ...]) -> StoredFrame:
+        """A frames row back to the frame (the hot loop of reading a session)."""
         (key, t_ns, direction, opcode, type_id, event_id, item_id, response_id,
          stripped, data, audio_at, audio) = row
         type_name = self._type_names.get(type_id) if type_id is not None else None
-        prefix = type_prefix(type_name) if stripped and type_name is not None else b""
-        if audio_at is None:
-            data = prefix + bytes(data)
-        else:
-            # the ids were left in the frame, not copied to columns; read them before the
-            # audio goes back in, while the frame is small
-            index = index_of(prefix + bytes(data))
+        if stripped and type_name is not None:
+            data = self._prefixes[type_id] + data
+        if audio_at is not None:
+            # The ids were left in the frame, not copied to columns: read them from its
+            # outline (the frame without its audio), which often repeats frame after frame.
+            cached = self._outlines.get(type_id)
+            if cached is not None and cached[0] == data:
+                index = cached[1]
+            else:
+                index = index_of(data)
+                self._outlines[type_id] = (data, index)
             event_id, item_id, response_id = index.event_id, index.item_id, index.response_id
-            data = prefix + splice_audio(bytes(data), audio_at, bytes(audio))
+            if stripped and type_name is not None:
+                audio_at += len(self._prefixes[type_id])
+            data = b"".join((data[:audio_at], b2a_base64(audio, newline=False), data[audio_at:]))
         return StoredFrame(
-            seq=key & _MAX_SEQ,
-            t_ns=t_ns,
-            direction=_DIRECTIONS[direction],
-            opcode=Opcode(opcode),
-            type=type_name,
-            event_id=event_id,
-            item_id=item_id,
-            response_id=response_id,
-            data=data,
+            key & _MAX_SEQ, t_ns, _DIRECTIONS[direction], _OPCODES[opcode], type_name,
+            event_id, item_id, response_id, data,
         )
 
 

@@ -209,7 +209,7 @@ class BatchWriter:
                 if prepared.missing:
                     await self._ensure_types(connection, prepared.missing)
                     prepared.rows = [self._with_type_id(row) for row in prepared.rows]
-                await connection.exec_driver_sql(self._db.sql(_INSERT_FRAME), prepared.rows)
+                await self._db.executemany(connection, _INSERT_FRAME, prepared.rows)
                 now = time.time()
                 await connection.exec_driver_sql(
                     self._db.sql(_COUNT_FRAMES),
