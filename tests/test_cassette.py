@@ -15,7 +15,11 @@ from openai import AsyncOpenAI
 
 from recorder.cassette import Cassette, check_record_mode
 from recorder.errors import RtrecError
+from recorder.fake.scenarios import build
+from recorder.fake.server import FakeUpstream
+from recorder.serve import event_type_of
 from recorder.store import open_log
+from recorder.wire import Direction, Frame
 
 pytest_plugins = ["pytester"]
 
@@ -334,3 +338,48 @@ def test_the_marker_chooses_path_and_mode(
     result.assert_outcomes(passed=1)
     assert (pytester.path / "shared.db").exists()
     assert not (pytester.path / "cassettes").exists()
+
+
+# -- a realistic session recorded from the fake upstream, then served offline -------------------
+
+
+async def follow(url: str, frames: list[Frame]) -> list[bytes]:
+    """Play the client side of a scenario with the official SDK; returns the server frames."""
+    received: list[bytes] = []
+    client = AsyncOpenAI(api_key="sk-fake-upstream-key", websocket_base_url=url)
+    async with client.realtime.connect(model="gpt-realtime") as connection:
+        for f in frames:
+            if f.direction is Direction.CLIENT:
+                await connection.send(json.loads(f.data))
+            else:
+                received.append(await connection.recv_bytes())
+    return received
+
+
+async def test_a_scenario_recorded_from_the_fake_upstream_replays_offline(tmp_path: Path) -> None:
+    frames = build("function_call")
+    path = tmp_path / "cassettes" / "fc.db"
+    async with FakeUpstream("function_call", pace=0) as upstream:
+        cassette = Cassette(path, "once", upstream=upstream.url)
+        url = await cassette.start()
+        try:
+            live = await follow(url, frames)
+        finally:
+            await cassette.stop()
+    # the fake upstream makes fresh ids per connection: compare the story, not the bytes
+    recorded_types = [event_type_of(f.data) for f in frames if f.direction is Direction.SERVER]
+    assert [event_type_of(data) for data in live] == recorded_types
+
+    cassette = Cassette(path, "none")  # the upstream is gone
+    url = await cassette.start()
+    try:
+        served = await follow(url, frames)
+        results = await asyncio.to_thread(cassette.wait_for_results, 1)
+    finally:
+        await cassette.stop()
+    assert served == live
+    assert results[0].ok
+    assert results[0].client_frames_matched == sum(
+        1 for f in frames if f.direction is Direction.CLIENT
+    )
+    assert b"sk-fake-upstream-key" not in path.read_bytes()

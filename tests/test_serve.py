@@ -18,6 +18,7 @@ import pytest
 from openai import AsyncOpenAI
 
 from recorder.errors import RtrecError
+from recorder.fake.scenarios import SCENARIOS, build
 from recorder.serve import (
     MISMATCH_CLOSE_CODE,
     Recording,
@@ -592,3 +593,37 @@ async def test_rtrec_serve_names_an_unknown_session(tmp_path: Path) -> None:
     _, err = await asyncio.to_thread(process.communicate, timeout=30)
     assert process.returncode == 1
     assert err.startswith("Error: ") and "sess_unknown" in err
+
+
+# -- realistic sessions (recorder.fake scenarios), GA and beta ----------------------------------
+
+
+@pytest.mark.parametrize("protocol", ["ga", "beta"])
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
+async def test_every_scenario_plays_to_the_sdk_byte_for_byte(name: str, protocol: str) -> None:
+    frames = build(name, protocol)
+    async with ReplayServer(Recording.from_frames(frames, session_id=name)) as server:
+        received = await play_with_sdk(server.url, frames)
+        result = await server.next_result()
+    assert received == [f.data for f in frames if f.direction is S]
+    assert result.ok, (result.mismatches[:1], result.unused_client_frames[:1])
+    assert result.client_frames_matched == sum(1 for f in frames if f.direction is C)
+
+
+async def test_a_scenario_with_a_changed_function_output_is_caught() -> None:
+    frames = build("function_call")
+    sent = client_frames(frames)
+    index = next(
+        i
+        for i, e in enumerate(sent)
+        if e["type"] == "conversation.item.create"
+        and e["item"].get("type") == "function_call_output"
+    )
+    changed = {**sent[index], "item": {**sent[index]["item"], "output": '{"temp": -40}'}}
+    async with ReplayServer(Recording.from_frames(frames, session_id="fc")) as server:
+        with pytest.raises(Exception):  # noqa: B017 (the SDK raises on the close after the error)
+            await play_with_sdk(server.url, frames, replace={index: changed})
+        result = await server.next_result()
+    assert [m.paths for m in result.mismatches] == [("item.output",)]
+    assert "item.output: expected" in result.mismatches[0].message
+    assert 'received "{\\"temp\\": -40}"' in result.mismatches[0].message
