@@ -32,25 +32,24 @@ class Console:
     def _print(self, line: str) -> None:
         print(line, file=self._out or sys.stdout, flush=True)
 
-    def started(self, *, listen_url: str, upstream: str, db: str, ca_hint: str | None) -> None:
+    def started(self, *, listen_url: str, upstream: str, db: str, ca_file: str | None) -> None:
+        """The banner: where rtrec listens and the exact setting each SDK needs."""
         http_url = listen_url.replace("ws", "http", 1)
         self._print(f"rtrec: recording to {db}, forwarding to {upstream}")
         self._print(f"rtrec: listening on {listen_url}/v1/realtime")
         self._print(f'  Python SDK: AsyncOpenAI(websocket_base_url="{listen_url}/v1")')
-        if ca_hint is None:
+        if ca_file is None:
             self._print(
                 "  JS SDK (openai on npm): OpenAIRealtimeWS always uses wss://, "
                 "so start rtrec record with --tls"
             )
         else:
-            self._print(
-                f'  JS SDK (openai on npm): new OpenAI({{ baseURL: "{http_url}/v1" }}) '
-                "for the realtime client"
-            )
-            self._print(f"  make Node trust the certificate: export {ca_hint}")
+            self._print(f'  JS SDK (openai on npm): new OpenAI({{ baseURL: "{http_url}/v1" }})')
+            self._print(f"  make Node trust the certificate: export NODE_EXTRA_CA_CERTS={ca_file}")
+            self._print(f"  make Python trust it: export SSL_CERT_FILE={ca_file}")
         self._print(
             f"  environment form: OPENAI_BASE_URL={http_url}/v1 "
-            "(rtrec forwards Realtime WebSocket sessions only, so use it for the realtime client)"
+            "(other API calls are passed on, not recorded)"
         )
         self._print("  Ctrl-C stops: sessions are closed and everything recorded is kept")
 

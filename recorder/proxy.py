@@ -37,6 +37,7 @@ from yarl import URL
 from recorder.console import Console
 from recorder.errors import RtrecError
 from recorder.redact import FrameRedactor, redact_url, secrets_in_handshake
+from recorder.upstream import forward_http, request_headers
 from recorder.wire import Direction, Frame, Opcode
 
 if TYPE_CHECKING:
@@ -279,6 +280,7 @@ class RecordingProxy:
         for path in REALTIME_PATHS:
             app.router.add_get(path, self._handle)
             app.router.add_get(path + "/{rest:.*}", self._handle)
+        app.router.add_route("*", "/{tail:.*}", self._handle_http)  # REST calls: passed on
         return app
 
     async def start(self) -> str:
@@ -365,18 +367,31 @@ class RecordingProxy:
             if task is not None:
                 self._tasks.discard(task)
 
+    async def _handle_http(self, request: web.Request) -> web.StreamResponse:
+        """Anything that is not a Realtime WebSocket goes to the upstream, unrecorded."""
+        if not self._token_ok(request):
+            return self._reject()
+        assert self._client is not None
+        headers = request_headers(request.headers, drop=frozenset({TOKEN_HEADER.lower()}))
+        self._add_default_credential(headers, [])
+        query = [(k, v) for k, v in request.query.items() if k != TOKEN_QUERY]
+        return await forward_http(
+            self._client, request, self.config.upstream, headers, query, self.config.upstream_ssl
+        )
+
+    def _reject(self) -> web.Response:
+        self.console.rejected("missing or wrong rtrec token")
+        return web.Response(
+            status=401,
+            text=f"rtrec: missing or wrong token: send header {TOKEN_HEADER} "
+            f"or query {TOKEN_QUERY}\n",
+        )
+
     async def _serve(self, request: web.Request) -> web.StreamResponse:
         if request.headers.get("Upgrade", "").lower() != "websocket":
-            return web.Response(
-                status=426, text="rtrec: this endpoint takes Realtime WebSocket connections\n"
-            )
+            return await self._handle_http(request)
         if not self._token_ok(request):
-            self.console.rejected("missing or wrong rtrec token")
-            return web.Response(
-                status=401,
-                text=f"rtrec: missing or wrong token: send header {TOKEN_HEADER} "
-                f"or query {TOKEN_QUERY}\n",
-            )
+            return self._reject()
         assert self._client is not None
         protocols = _offered_protocols(request.headers)
         headers = self._upstream_headers(request.headers, protocols)
@@ -453,6 +468,11 @@ class RecordingProxy:
         headers: CIMultiDict[str] = CIMultiDict(
             (k, v) for k, v in client_headers.items() if k.lower() not in _HOP_HEADERS
         )
+        self._add_default_credential(headers, protocols)
+        return headers
+
+    def _add_default_credential(self, headers: CIMultiDict[str], protocols: list[str]) -> None:
+        """OPENAI_API_KEY stands in only when the client brought no credential of its own."""
         has_credential = (
             "Authorization" in headers
             or "api-key" in headers
@@ -460,7 +480,6 @@ class RecordingProxy:
         )
         if not has_credential and self.config.api_key:
             headers["Authorization"] = f"Bearer {self.config.api_key}"
-        return headers
 
     async def _begin(self, session: _Session) -> None:
         """Open the session in the log while the pumps already run (forward first).
@@ -664,7 +683,7 @@ async def record(
     console: Console | None = None,
     *,
     stop: asyncio.Event | None = None,
-    ca_hint: str | None = None,
+    ca_file: str | None = None,
 ) -> None:
     """`rtrec record`: open the log, serve until SIGINT/SIGTERM (or `stop`), close, flush."""
     from recorder.store import open_log
@@ -680,7 +699,7 @@ async def record(
     try:
         base_url = await proxy.start()
         console.started(
-            listen_url=base_url, upstream=redact_url(config.upstream), db=db, ca_hint=ca_hint
+            listen_url=base_url, upstream=redact_url(config.upstream), db=db, ca_file=ca_file
         )
         if config.token:
             console.token_note(TOKEN_HEADER, TOKEN_QUERY)

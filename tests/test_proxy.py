@@ -105,6 +105,7 @@ class ScriptedUpstream:
         app = web.Application()
         for path in ("/v1/realtime", "/openai/realtime", "/v1/realtime/translations"):
             app.router.add_get(path, self._handle)
+        app.router.add_post("/v1/realtime/client_secrets", self._client_secret)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -116,6 +117,14 @@ class ScriptedUpstream:
     async def stop(self) -> None:
         assert self._runner is not None
         await self._runner.cleanup()
+
+    async def _client_secret(self, request: web.Request) -> web.Response:
+        """The REST call an app makes before a browser session (not a WebSocket)."""
+        body = await request.json()
+        self.handshakes.append(Handshake(request.path, dict(request.query),
+                                         dict(request.headers), []))
+        return web.json_response({"value": EPHEMERAL, "expires_at": 1700000000,
+                                  "session": body["session"]})
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         offered = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",")
@@ -631,6 +640,25 @@ async def test_many_concurrent_sessions_each_recorded_whole(
         assert info.status == "complete"
 
 
+async def test_rest_calls_pass_through_so_base_url_alone_is_enough(
+    recorder: Recorder, upstream: ScriptedUpstream, log: EventLog, tmp_path: Path
+) -> None:
+    http_base = recorder.url.replace("ws", "http", 1) + "/v1"
+    client = AsyncOpenAI(api_key=API_KEY, base_url=http_base)  # the OPENAI_BASE_URL form
+    secret = await client.realtime.client_secrets.create(
+        session={"type": "realtime", "model": "gpt-realtime"})
+    assert secret.value == EPHEMERAL
+    async with client.realtime.connect(model="gpt-realtime") as connection:
+        assert b"session.created" in await connection.recv_bytes()
+    await recorder.settled()
+    rest, socket = upstream.handshakes
+    assert (rest.path, socket.path) == ("/v1/realtime/client_secrets", "/v1/realtime")
+    assert rest.headers["Authorization"] == f"Bearer {API_KEY}"
+    assert len(await log.list_sessions()) == 1, "REST calls are passed on, not recorded"
+    for path in tmp_path.glob("rec.db*"):
+        assert EPHEMERAL.encode() not in path.read_bytes()
+
+
 # -- Azure, token, TLS, console ---------------------------------------------------------------
 
 
@@ -705,10 +733,16 @@ async def test_token_is_required_when_set_and_never_forwarded(
                 await ws.receive()
             async with http.ws_connect(rec.url + f"/v1/realtime?model=m&rtrec_token={token}") as ws:
                 await ws.receive()
+            rest = rec.url.replace("ws", "http", 1) + "/v1/realtime/client_secrets"
+            async with http.post(rest, json={"session": {}}) as refused:
+                assert refused.status == 401
+            async with http.post(rest, json={"session": {}},
+                                 headers={"X-Rtrec-Token": token}) as answered:
+                assert answered.status == 200
         await rec.settled()
     finally:
         await rec.proxy.close()
-    assert len(upstream.handshakes) == 2
+    assert len(upstream.handshakes) == 3
     for handshake in upstream.handshakes:
         assert "rtrec_token" not in handshake.query
         assert "X-Rtrec-Token" not in handshake.headers

@@ -179,14 +179,17 @@ async def test_tls_banner_tells_node_how_to_trust_it_and_node_does(
     url = await rtrec.wait_listening()
     assert url.startswith("wss://")
     port = url.rsplit(":", 1)[1]
-    # the banner continues after the listening line; read until the Node hint
+    # the banner continues after the listening line; read until both trust hints
     assert rtrec.process.stdout is not None
-    hint = None
-    while hint is None:
+    hints: dict[str, str] = {}
+    while len(hints) < 2:
         line = (await asyncio.wait_for(rtrec.process.stdout.readline(), 30)).decode()
         assert line
-        if "NODE_EXTRA_CA_CERTS=" in line:
-            hint = line.split("export ", 1)[1].strip()
+        if "trust" in line and "export " in line:
+            variable, _, value = line.split("export ", 1)[1].strip().partition("=")
+            hints[variable] = value
+    hint = f"NODE_EXTRA_CA_CERTS={hints['NODE_EXTRA_CA_CERTS']}"
+    assert hints["SSL_CERT_FILE"] == hints["NODE_EXTRA_CA_CERTS"]
     name, _, ca_path = hint.partition("=")
     assert Path(ca_path) == tmp_path / "tls" / "ca.pem"
     script = (
@@ -210,7 +213,23 @@ async def test_tls_banner_tells_node_how_to_trust_it_and_node_does(
         env={k: v for k, v in os.environ.items() if k != "NODE_EXTRA_CA_CERTS"},
     )
     refused_out, _ = await asyncio.wait_for(untrusting.communicate(), 30)
+    # the official Python SDK over wss://, trusting the certificate through SSL_CERT_FILE alone
+    sdk = await asyncio.create_subprocess_exec(
+        sys.executable, "-c",
+        "import asyncio, sys\n"
+        "from openai import AsyncOpenAI\n"
+        "async def main():\n"
+        f"    client = AsyncOpenAI(api_key='{API_KEY}', "
+        f"websocket_base_url='wss://localhost:{port}/v1')\n"
+        "    async with client.realtime.connect(model='gpt-realtime') as connection:\n"
+        "        print((await connection.recv()).type)\n"
+        "asyncio.run(main())\n",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, "SSL_CERT_FILE": ca_path},
+    )
+    sdk_out, sdk_err = await asyncio.wait_for(sdk.communicate(), 60)
     code, _, err = await rtrec.stop(signal.SIGTERM)
+    assert sdk_out.decode().strip() == "session.created", sdk_err.decode()[-2000:]
     assert node_out.decode().strip() == "upgraded 101", node_err.decode()
     assert refused_out.decode().startswith("error ")
     assert code == 0, err

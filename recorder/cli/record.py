@@ -38,15 +38,15 @@ def record_command(
     check_exposure(host, token)
     check_upstream(upstream)
     server_ssl = None
-    ca_hint = None
+    ca_file = None
     if tls:
         from recorder.tls import local_certificate
 
         certificate = local_certificate()
         server_ssl = certificate.server_context()
-        ca_hint = certificate.node_hint()
+        ca_file = str(certificate.ca)
     config = ProxyConfig(
         upstream=upstream, host=host, port=port, token=token, api_key=env_api_key(),
         verbose=verbose, server_ssl=server_ssl,
     )
-    run(record(db, config, ca_hint=ca_hint))
+    run(record(db, config, ca_file=ca_file))
