@@ -246,7 +246,7 @@ class Conversation:
     `items` holds every item ever named, including deleted and out-of-band ones.
     """
 
-    session_id: str | None = None  # the server's session id (session.created)
+    session_id: str | None = None  # the server's session id (session.created), not rtrec's
     model: str | None = None
     input_format: AudioFormat = PCM16_24K
     output_format: AudioFormat = PCM16_24K
@@ -302,7 +302,7 @@ class Conversation:
                 entry["output_item_id"] = answer.id if answer else None
             items.append(entry)
         return {
-            "session_id": self.session_id,
+            "server_session_id": self.session_id,
             "model": self.model,
             "input_format": self.input_format.name,
             "input_sample_rate": self.input_format.sample_rate,
