@@ -13,6 +13,7 @@ tables over all 65,536 16-bit samples, applied with numpy so a whole chunk is on
 from __future__ import annotations
 
 import bisect
+import contextlib
 import math
 import os
 import struct
@@ -263,9 +264,12 @@ class WavWriter:
         usable = len(pcm) - len(pcm) % self._frame_bytes
         end = self.frames + usable // self._frame_bytes
         self._check_size(end)
-        if self._at != _HEADER_SIZE + self.frames * self._frame_bytes:
-            self._file.seek(_HEADER_SIZE + self.frames * self._frame_bytes)
-        self._file.write(pcm if usable == len(pcm) else pcm[:usable])
+        try:
+            if self._at != _HEADER_SIZE + self.frames * self._frame_bytes:
+                self._file.seek(_HEADER_SIZE + self.frames * self._frame_bytes)
+            self._file.write(pcm if usable == len(pcm) else pcm[:usable])
+        except OSError as error:
+            raise self._named(error) from error
         self.frames = end
         self._at = _HEADER_SIZE + end * self._frame_bytes
 
@@ -287,8 +291,11 @@ class WavWriter:
         count = max(min(count, self.frames - frame), 0)
         if count == 0:
             return np.zeros((0, self.channels), dtype="<i2")
-        self._file.seek(_HEADER_SIZE + frame * self._frame_bytes)
-        data = self._file.read(count * self._frame_bytes)
+        try:  # the seek flushes pending writes: a full disk can surface here
+            self._file.seek(_HEADER_SIZE + frame * self._frame_bytes)
+            data = self._file.read(count * self._frame_bytes)
+        except OSError as error:
+            raise self._named(error) from error
         self._at = _HEADER_SIZE + (frame + count) * self._frame_bytes
         return np.frombuffer(data, dtype="<i2").reshape(-1, self.channels)
 
@@ -303,9 +310,12 @@ class WavWriter:
         end = frame + data.size // self.channels
         self._check_size(end)
         start = _HEADER_SIZE + frame * self._frame_bytes
-        if self._at != start:
-            self._file.seek(start)
-        self._file.write(data.tobytes())
+        try:
+            if self._at != start:
+                self._file.seek(start)
+            self._file.write(data.tobytes())
+        except OSError as error:
+            raise self._named(error) from error
         self.frames = max(self.frames, end)
         self._at = _HEADER_SIZE + end * self._frame_bytes
 
@@ -313,20 +323,35 @@ class WavWriter:
         """Make the file at least `frames` long, with silence at the end."""
         if frames > self.frames:
             self._check_size(frames)
-            self._file.truncate(_HEADER_SIZE + frames * self._frame_bytes)
+            try:
+                self._file.truncate(_HEADER_SIZE + frames * self._frame_bytes)
+            except OSError as error:
+                raise self._named(error) from error
             self.frames = frames
 
     @property
     def duration_ms(self) -> float:
         return self.frames * 1000 / self.sample_rate
 
+    def _named(self, error: OSError) -> OSError:
+        """The same error, naming this file (a failed write does not say where on its own)."""
+        return OSError(error.errno, error.strerror, str(self.path))
+
     def close(self) -> None:
+        """Write the header's sizes and close; the file is closed even when that fails."""
         if self._file.closed:
             return
-        self._file.truncate(_HEADER_SIZE + self.frames * self._frame_bytes)
-        self._file.seek(0)
-        self._file.write(_wav_header(self.sample_rate, self.channels, self.frames))
-        self._file.close()
+        try:
+            self._file.truncate(_HEADER_SIZE + self.frames * self._frame_bytes)
+            self._file.seek(0)
+            self._file.write(_wav_header(self.sample_rate, self.channels, self.frames))
+            self._file.close()
+        except OSError as error:
+            raise self._named(error) from error
+        finally:
+            if not self._file.closed:
+                with contextlib.suppress(OSError):
+                    self._file.close()
 
     def __enter__(self) -> WavWriter:
         return self

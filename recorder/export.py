@@ -22,6 +22,7 @@ other side is resampled (audio.resample: sample repetition for 8 -> 24 kHz).
 from __future__ import annotations
 
 import binascii
+import contextlib
 import math
 import tempfile
 from collections.abc import Callable
@@ -483,10 +484,30 @@ def transcript_entries(
                 arguments=item.arguments,
                 output=output,
                 call_id=item.call_id,
+                note=_note(item),
                 details=item.to_dict(),
             )
         )
     return entries
+
+
+def _note(item: Item) -> str | None:
+    if any(part.transcription_status == "failed" for part in item.content):
+        return "transcription failed"
+    if item.role == "user" and item.turn is not None and not item.transcript:
+        return "no transcript"
+    return None
+
+
+def _error_lines(conversation: Conversation) -> list[str]:
+    lines = []
+    for error in conversation.errors:
+        if isinstance(error, dict):
+            fields = [str(error[key]) for key in ("type", "code", "message") if error.get(key)]
+            lines.append(": ".join(fields) or str(error))
+        else:
+            lines.append(str(error))
+    return lines
 
 
 def _span(item: Item, plan: TimelinePlan, placement: StreamPlacement) -> tuple[float, float]:
@@ -525,7 +546,9 @@ def write_transcripts(
     facts = _session_facts(info, conversation)
     lines = [f"{key.replace('_', ' ')}: {value}" for key, value in facts.items() if value]
     files = {
-        "transcript.md": markdown(entries, f"Session {info.id}", lines),
+        "transcript.md": markdown(
+            entries, f"Session {info.id}", lines, _error_lines(conversation)
+        ),
         "transcript.json": to_json(entries, facts),
         "transcript.srt": srt(entries),
         "transcript.vtt": vtt(entries),
@@ -566,7 +589,8 @@ async def export_session(
         raise _write_error(error) from None
     finally:
         for writer in sink.writers():
-            writer.close()
+            with contextlib.suppress(OSError):  # already failing: the first error is the news
+                writer.close()
     if progress is not None:
         progress(info.frames, info.frames)
 

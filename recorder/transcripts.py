@@ -34,6 +34,7 @@ class Entry:
     arguments: str | None = None
     output: str | None = None
     call_id: str | None = None
+    note: str | None = None  # what the transcript cannot say, e.g. "transcription failed"
     details: dict[str, Any] = field(default_factory=dict)  # the full item, for the JSON file
 
     @property
@@ -108,8 +109,10 @@ def to_json(entries: list[Entry], session: dict[str, Any]) -> str:
     return json.dumps({"session": session, "items": items}, indent=2, ensure_ascii=False) + "\n"
 
 
-def markdown(entries: list[Entry], title: str, facts: list[str]) -> str:
-    """Who said what, tool calls with their results, and where someone was interrupted."""
+def markdown(
+    entries: list[Entry], title: str, facts: list[str], errors: list[str] | None = None
+) -> str:
+    """Who said what, tool calls with their results, where someone was interrupted, errors."""
     lines = [f"# {title}", ""]
     lines += [f"- {fact}" for fact in facts]
     if facts:
@@ -119,6 +122,10 @@ def markdown(entries: list[Entry], title: str, facts: list[str]) -> str:
         lines.append("")
     if not entries:
         lines += ["_(no conversation items)_", ""]
+    if errors:
+        lines += ["## Errors", ""]
+        lines += [f"- {_inline(error)}" for error in errors]
+        lines.append("")
     return "\n".join(lines)
 
 
@@ -134,7 +141,7 @@ def _markdown_entry(entry: Entry) -> list[str]:
         return [f"{at} **Tool result** (call {entry.call_id}): `{_inline(entry.output or '')}`"]
     if entry.kind != "message":
         return [f"{at} **{_label(entry.speaker)}** ({entry.kind})"]
-    text = (entry.text or "").strip() or "_(no transcript)_"
+    text = (entry.text or "").strip() or f"_({entry.note or 'no transcript'})_"
     lines = [f"{at} **{_label(entry.speaker)}:** {text}"]
     if entry.truncated:
         heard = f"{(entry.heard_ms or 0) / 1000:.1f} s"

@@ -625,3 +625,56 @@ def test_block_boundaries_do_not_change_the_samples(
         assert np.concatenate(pieces).tolist() == whole.tolist()
         if target % source_rate == 0:  # a whole ratio repeats samples, as audio.resample does
             assert whole.tolist() == resample(ramp[500:2500], source_rate, target).tolist()
+
+
+# --- transcripts of a realistic session, progress, a full disk --------------------------------
+
+
+async def test_markdown_shows_tool_calls_results_failures_and_errors(tmp_path: Path) -> None:
+    from recorder.fake.scenarios import build
+
+    db = await store(tmp_path, build("everything", "ga", seed=1))
+    out = tmp_path / "out"
+    await export_db(db, out)
+    md = (out / "transcript.md").read_text()
+    call = re.search(r"\*\*Tool call\*\* `get_weather\(\{\"city\":\"Lisbon\"\}\)`", md)
+    result = re.search(r"\*\*Tool result\*\* \(call \S+\): `\{\"temp_c\": 21", md)
+    assert call and result and call.start() < result.start()
+    assert "**User:** _(transcription failed)_" in md
+    assert "_interrupted: heard " in md
+    assert re.search(r"## Errors\n\n- invalid_request_error: ", md)
+
+
+async def test_progress_is_reported_up_to_the_frame_count(tmp_path: Path) -> None:
+    from recorder.fake.scenarios import build
+
+    frames = build("everything", "ga", seed=1) * 1  # a few thousand frames
+    db = await store(tmp_path, frames)
+    seen: list[tuple[int, int]] = []
+    await export_db(db, tmp_path / "out", progress=lambda done, total: seen.append((done, total)))
+    assert seen[-1] == (len(frames), len(frames))
+    assert [done for done, _ in seen] == sorted(done for done, _ in seen)
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs the /dev/full device")
+async def test_a_full_disk_is_one_clear_line(tmp_path: Path) -> None:
+    db = await store(tmp_path, known_session().frames)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "user.wav").symlink_to("/dev/full")  # every write to it fails with ENOSPC
+    with pytest.raises(RtrecError) as caught:
+        await export_db(db, out)
+    message = str(caught.value)
+    assert message.startswith(f"cannot write {out / 'user.wav'}: No space left on device")
+    assert message.endswith("; free some space or choose another --out")
+    assert "\n" not in message
+
+
+def test_cli_says_when_a_session_has_no_audio(tmp_path: Path) -> None:
+    s = SessionScript()
+    s.session_created()
+    db = asyncio.run(store(tmp_path, s.frames))
+    result = CliRunner().invoke(cli, ["export", db, "--out", str(tmp_path / "o")])
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[-1].startswith("No audio in session ")
+    assert result.output.splitlines()[-1].endswith(": wrote the transcripts only")
