@@ -221,7 +221,12 @@ class Cassette:
         if not isinstance(ws, web.WebSocketResponse):
             return ws
         result = await play(
-            ws, self.recordings[index], match=self.match, speed=self.speed, connection=index + 1
+            ws,
+            self.recordings[index],
+            match=self.match,
+            speed=self.speed,
+            connection=index + 1,
+            request=request,
         )
         with self._changed:
             self.results.append(result)

@@ -62,6 +62,7 @@ MISMATCH_ERROR_CODE = "rtrec_mismatch"
 
 # Close codes an endpoint may not send itself (1005, 1006, 1015 only describe what happened).
 _UNSENDABLE_CLOSE_CODES = frozenset({1004, 1005, 1006, 1015})
+ABNORMAL_CLOSURE = 1006  # what the proxy records when a socket dropped without a close frame
 
 SPIN_NS = 1_500_000  # pacing: the last 1.5 ms before a frame is due are spent yielding
 MAX_SLEEP_NS = 250_000_000  # pacing: how soon a departed client is noticed during a long gap
@@ -104,7 +105,7 @@ class Recording:
     session_id: str | None = None
     close_code: int | None = None
     close_reason: str | None = None
-    closed_by: str | None = None  # "server" makes playback close the socket at the end
+    closed_by: str | None = None  # "server": playback closes (or drops, for 1006) at the end
 
     @classmethod
     def from_frames(
@@ -215,8 +216,10 @@ class _Playback:
         *,
         match: MatchMode,
         speed: float | None,
+        abort: Callable[[], None] | None = None,
     ) -> None:
         self.ws = ws
+        self.abort = abort
         self.recording = recording
         self.result = result
         self.match = match
@@ -311,6 +314,9 @@ class _Playback:
         """The recording is done: close as the server did, or wait for the client to leave."""
         if self.recording.closed_by == "server":
             code = self.recording.close_code or 1000
+            if code == ABNORMAL_CLOSURE and self.abort is not None:
+                self.abort()  # the upstream dropped without a close frame: so does playback
+                return
             if code in _UNSENDABLE_CLOSE_CODES:
                 code = 1000
             reason = (self.recording.close_reason or "").encode()[:123]  # RFC 6455 limit
@@ -399,8 +405,13 @@ async def play(
     match: MatchMode = "strict",
     speed: float | None = None,
     connection: int = 1,
+    request: web.Request | None = None,
 ) -> PlaybackResult:
-    """Play `recording` to the client on a prepared socket; returns when the connection ends."""
+    """Play `recording` to the client on a prepared socket; returns when the connection ends.
+
+    With the request, a recording that ended in a dropped connection (closed by the server with
+    1006, no close frame) ends in a dropped connection too, for testing a client's reconnects.
+    """
     result = PlaybackResult(connection=connection, session_id=recording.session_id)
     log.info(
         "connection %d: playing session %s (%d server frames, %d client frames)",
@@ -409,7 +420,9 @@ async def play(
         recording.server_frames,
         recording.client_frames,
     )
-    await _Playback(ws, recording, result, match=match, speed=speed).run()
+    transport = request.transport if request is not None else None
+    abort = transport.abort if transport is not None else None
+    await _Playback(ws, recording, result, match=match, speed=speed, abort=abort).run()
     log_result(result)
     return result
 
@@ -478,7 +491,12 @@ class ReplayServer:
             return ws
         self._connections += 1
         result = await play(
-            ws, self.recording, match=self.match, speed=self.speed, connection=self._connections
+            ws,
+            self.recording,
+            match=self.match,
+            speed=self.speed,
+            connection=self._connections,
+            request=request,
         )
         self.results.append(result)
         self._finished.put_nowait(result)

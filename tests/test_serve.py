@@ -360,6 +360,23 @@ async def test_a_server_close_is_played_with_its_recorded_code() -> None:
     assert result.ok
 
 
+async def test_a_recorded_drop_is_played_as_a_drop() -> None:
+    frames = text_turn_frames()[:1]
+    recording = Recording.from_frames(frames, close_code=1006, closed_by="server")
+    async with (
+        ReplayServer(recording) as server,
+        aiohttp.ClientSession() as http,
+        http.ws_connect(server.url + "/realtime") as ws,
+    ):
+        first = await ws.receive()
+        ending = await ws.receive()
+        result = await server.next_result()
+    assert first.data.encode() == frames[0].data
+    assert ending.type in (aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.ERROR)
+    assert ws.close_code == 1006  # no close frame came
+    assert result.ok
+
+
 async def test_binary_frames_are_served_as_binary() -> None:
     frames = [
         Frame(S, 1_000_000, Opcode.BINARY, b"\x00\xffraw"),
