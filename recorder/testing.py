@@ -34,7 +34,7 @@ import msgspec
 from recorder.errors import RtrecError
 from recorder.matching import describe_mismatch, diff_events
 from recorder.receiver import RealtimeEventReceiver
-from recorder.replay import ReplayResult, replay_session, resolve_session
+from recorder.replay import PacedClock, ReplayResult, replay_session, resolve_session
 from recorder.store import StoredFrame, open_log
 from recorder.wire import Direction, Frame, Opcode
 
@@ -59,11 +59,20 @@ class DivergenceError(AssertionError):
         paths: list[str],
     ) -> None:
         super().__init__(message)
+        self.headline = message.splitlines()[0]
         self.session_id = session_id
         self.seq = seq  # seq of the recorded client event compared against (None: none left)
         self.expected = expected
         self.actual = actual
         self.paths = paths
+
+    def one_line(self) -> str:
+        """The report in one line (for the CLI): where it diverged and which fields differ."""
+        fields = f"; differing fields: {', '.join(self.paths)}" if self.paths else ""
+        return (
+            f"{self.headline}{fields}; replay it with recorder.testing.replay in a test to see "
+            "both events"
+        )
 
 
 @dataclass
@@ -161,8 +170,17 @@ async def areplay(
     *,
     until: int | None = None,
     ignore_types: Iterable[str] = DEFAULT_IGNORED,
+    speed: float | None = None,
+    wrap_assertions: bool = False,
 ) -> ReplayResult:
-    """Replay session (default: the newest) of db into receiver, checking what it sends."""
+    """Replay session (default: the newest) of db into receiver, checking what it sends.
+
+    speed paces the replay (see recorder.replay.PacedClock). An AssertionError raised by the
+    receiver reaches the caller as it is (pytest shows it), unless wrap_assertions, as for any
+    other exception, turns it into ReceiverError naming the session, seq and type (the CLI).
+    """
+    clock = PacedClock(speed) if speed is not None else None
+    passthrough = (DivergenceError,) if wrap_assertions else (AssertionError,)
     log = await open_log(str(db))
     try:
         info = await resolve_session(log, session)
@@ -170,8 +188,8 @@ async def areplay(
         checker.attach(receiver)
         try:
             result = await replay_session(
-                log, receiver, info, until=until,
-                on_client_frame=checker.on_client_frame, passthrough=(AssertionError,),
+                log, receiver, info, until=until, clock=clock,
+                on_client_frame=checker.on_client_frame, passthrough=passthrough,
             )
         finally:
             receiver.attach_sender(None)

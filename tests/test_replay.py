@@ -219,6 +219,17 @@ def receiver_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
         "        raise KeyError(item_id)\n"
         "class NotAReceiver:\n"
         "    pass\n"
+        "class Answers(RealtimeEventReceiver):\n"
+        "    temp = 21\n"
+        "    def on_response_function_call_arguments_done(self, *args, name=None):\n"
+        "        self.send({'type': 'conversation.item.create', 'item': {\n"
+        "            'type': 'function_call_output', 'call_id': args[4],\n"
+        "            'output': '{\"temp\":%d}' % self.temp}})\n"
+        "class WrongAnswers(Answers):\n"
+        "    temp = 99\n"
+        "class Asserts(RealtimeEventReceiver):\n"
+        "    def on_response_done(self, event_id, response):\n"
+        "        assert response.status == 'completed', 'not completed'\n"
     )
     (tmp_path / f"{name}_broken.py").write_text("import does_not_exist_anywhere\n")
     monkeypatch.chdir(tmp_path)
@@ -327,3 +338,35 @@ async def test_skipping_changes_nothing_the_receiver_sees(ga_db: tuple[str, str]
     await replay_db(db, receiver, session=sid)
     expected = [i for i, f in enumerate(ga_session(), 1) if b'"response.done"' in f.data]
     assert receiver.seqs == expected
+
+
+def test_cli_receiver_sends_are_checked_against_the_recording(
+    ga_db: tuple[str, str], receiver_module: str
+) -> None:
+    db, sid = ga_db
+    ok = CliRunner().invoke(cli, ["replay", db, "--receiver", f"{receiver_module}:Answers"])
+    assert ok.exit_code == 0, ok.output
+    assert "1 sent events matched the recording" in ok.output
+
+    frames = ga_session()
+    sent_at = next(i for i, f in enumerate(frames, 1)
+                   if b'"response.function_call_arguments.done"' in f.data)
+    recorded = next(i for i, f in enumerate(frames, 1)
+                    if b'"conversation.item.create"' in f.data)
+    bad = CliRunner().invoke(cli, ["replay", db, "--receiver", f"{receiver_module}:WrongAnswers"])
+    assert bad.exit_code == 1
+    assert bad.output.strip().splitlines() == [
+        f"Error: session {sid}: the event the receiver sent while handling seq {sent_at} differs "
+        f"from the recorded client event at seq {recorded}; differing fields: item.output; "
+        "replay it with recorder.testing.replay in a test to see both events"]
+
+
+def test_cli_receiver_assertion_is_one_line(ga_db: tuple[str, str], receiver_module: str) -> None:
+    db, sid = ga_db
+    seq = next(i for i, f in enumerate(ga_session(), 1) if b'"response.done"' in f.data)
+    result = CliRunner().invoke(cli, ["replay", db, "--receiver", f"{receiver_module}:Asserts"])
+    assert result.exit_code == 1
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("Error: receiver raised AssertionError: not completed at session ")
+    assert f"session {sid} seq {seq} (response.done)" in lines[0]

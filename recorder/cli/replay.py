@@ -7,6 +7,7 @@ import json
 import click
 
 from recorder.cli.app import cli, run
+from recorder.errors import RtrecError
 
 
 @cli.command("replay")
@@ -33,20 +34,26 @@ def replay_command(
     from recorder.conversation import ConversationBuilder
     from recorder.render import render_text
     from recorder.replay import load_receiver, replay_db
+    from recorder.testing import DivergenceError, areplay
 
     if receiver_path is not None:
         receiver = load_receiver(receiver_path)
-        result = run(replay_db(db, receiver, session=session_id, until=until, speed=speed))
+        try:  # what the receiver sends is checked against the recorded client events
+            result = run(areplay(db, receiver, session_id, until=until, speed=speed,
+                                 wrap_assertions=True))
+        except DivergenceError as divergence:
+            raise RtrecError(divergence.one_line()) from None
         summary = {
             "session": result.session.id, "frames": result.frames, "last_seq": result.last_seq,
-            "receiver": receiver_path,
+            "receiver": receiver_path, "matched_sends": result.matched_sends,
         }
         if as_json:
             click.echo(json.dumps(summary))
         else:
             click.echo(
                 f"Replayed {result.frames} frames of session {result.session.id} "
-                f"into {receiver_path} (last seq {result.last_seq})"
+                f"into {receiver_path} (last seq {result.last_seq}; "
+                f"{result.matched_sends} sent events matched the recording)"
             )
         return
 
