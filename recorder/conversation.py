@@ -175,7 +175,7 @@ class ConversationBuilder(RealtimeEventReceiver):
         item = self._item(item_id)
         if item.response_id is None and response_id:
             item.response_id = response_id
-            item.source = item.source or SOURCE_RESPONSE
+            item.source = SOURCE_RESPONSE
         if item.audio_format is None:
             item.audio_format = self._output_format(response_id)
         return item
@@ -463,7 +463,7 @@ class ConversationBuilder(RealtimeEventReceiver):
             item = self._merge(payload)
             if item is not None:
                 item.response_id = item.response_id or folded.id
-                item.source = item.source or SOURCE_RESPONSE
+                item.source = SOURCE_RESPONSE
                 if item.id not in folded.output_item_ids:
                     folded.output_item_ids.append(item.id)
 
@@ -500,7 +500,7 @@ class ConversationBuilder(RealtimeEventReceiver):
         item = self._merge(payload)
         if item is None:
             return
-        item.source = item.source or SOURCE_RESPONSE
+        item.source = SOURCE_RESPONSE  # even if conversation.item.added came first
         if response_id:
             item.response_id = response_id
             ids = self._response(response_id).output_item_ids

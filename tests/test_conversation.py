@@ -466,3 +466,16 @@ def test_two_output_items_and_the_call_answered_by_call_id(protocol: str) -> Non
     answer = conversation.output_for(call.call_id)
     assert answer is not None and "light rain" in (answer.output or "")
     assert conversation.order.index(answer.id) == conversation.order.index(call.id) + 1
+
+
+def test_response_item_announced_before_its_output_item_is_still_the_responses() -> None:
+    s = Session()
+    s.S("session.created", session={"id": "s"})
+    s.S("response.created", response={"id": "resp_x", "status": "in_progress", "output": []})
+    s.S("conversation.item.added", previous_item_id=None, item=assistant("item_y"))
+    s.S("response.output_item.added", response_id="resp_x", output_index=0,
+        item=assistant("item_y"))
+    conversation = fold(s.frames)
+    item = conversation.items["item_y"]
+    assert (item.source, item.response_id) == ("response", "resp_x")
+    assert conversation.responses["resp_x"].output_item_ids == ["item_y"]
