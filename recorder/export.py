@@ -138,11 +138,16 @@ class AudioSink:
     def input(self, conversation: Conversation, t_ns: int, audio: bytes) -> None:
         if self.user is None:
             self._open(conversation)
-        assert self.user is not None and self.input_format is not None
-        fmt = self.input_format  # user.wav keeps the format it started with
-        first = self.user.frames
-        self.user.append_pcm(fmt.to_pcm16(audio))
-        count = self.user.frames - first
+        user = self.user
+        assert user is not None
+        fmt = conversation.input_format  # the format in force when this chunk was sent
+        first = user.frames
+        if fmt.sample_rate == user.sample_rate:
+            user.append_pcm(fmt.to_pcm16(audio))
+        else:  # the session changed formats midway: user.wav keeps the rate it started with
+            user.append(resample(pcm16_samples(fmt.to_pcm16(audio)), fmt.sample_rate,
+                                 user.sample_rate))
+        count = user.frames - first
         placement = self.placement
         contiguous = placement.end_ms
         start_ms = placement.place(t_ns / 1e6, fmt.duration_ms(len(audio)))
@@ -458,7 +463,9 @@ def transcript_entries(
     for item in conversation.ordered_items():
         if item.type == "function_call_output" and item.call_id:
             answered.add(item.call_id)
-    for item in conversation.ordered_items():
+    # out-of-band responses never join the conversation, but their audio was played
+    out_of_band = [i for i in conversation.unplaced_items() if i.audio_bytes > 0]
+    for item in conversation.ordered_items() + out_of_band:
         start, end = _span(item, plan, placement)
         kind = item.type or "message"
         if kind in ("function_call", "function_call_output"):
@@ -485,7 +492,7 @@ def transcript_entries(
                 output=output,
                 call_id=item.call_id,
                 note=_note(item),
-                details=item.to_dict(),
+                details={**item.to_dict(), "out_of_band": not item.placed},
             )
         )
     return entries

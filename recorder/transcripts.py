@@ -56,8 +56,9 @@ def _label(speaker: str) -> str:
 
 
 def _cues(entries: list[Entry]) -> list[Entry]:
-    """The entries a subtitle track shows: spoken and with words."""
-    return [e for e in entries if e.spoken and e.text and e.text.strip()]
+    """The entries a subtitle track shows: spoken and with words, in the order they start."""
+    spoken = [e for e in entries if e.spoken and e.text and e.text.strip()]
+    return sorted(spoken, key=lambda e: e.start_ms)
 
 
 def _one_paragraph(text: str) -> str:

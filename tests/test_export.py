@@ -106,15 +106,17 @@ class SessionScript:
             "item_id": item_id, "content_index": 0, "transcript": transcript,
         })
 
-    def assistant_turn(self, response_id: str, item_id: str, previous: str, t_ms: float,
+    def assistant_turn(self, response_id: str, item_id: str, previous: str | None, t_ms: float,
                        deltas: list[bytes], transcript: str) -> None:
+        """A response with one audio item; previous None: out of band (no conversation.item)."""
         self.server(t_ms - 5, {"type": "response.created", "response": {
             "id": response_id, "object": "realtime.response", "status": "in_progress",
             "output": []}})
         item = {"id": item_id, "type": "message", "role": "assistant", "status": "in_progress",
                 "content": []}
-        self.server(t_ms - 4, {"type": "conversation.item.added", "item": item,
-                               "previous_item_id": previous})
+        if previous is not None:
+            self.server(t_ms - 4, {"type": "conversation.item.added", "item": item,
+                                   "previous_item_id": previous})
         self.server(t_ms - 3, {"type": "response.output_item.added", "response_id": response_id,
                                "output_index": 0, "item": item})
         self.server(t_ms - 2, {"type": "response.content_part.added", "response_id": response_id,
@@ -678,3 +680,40 @@ def test_cli_says_when_a_session_has_no_audio(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert result.output.splitlines()[-1].startswith("No audio in session ")
     assert result.output.splitlines()[-1].endswith(": wrote the transcripts only")
+
+
+async def test_a_format_change_midway_decodes_each_chunk_in_its_own_format(
+    tmp_path: Path,
+) -> None:
+    s = SessionScript({"type": "audio/pcm", "rate": 24000})
+    s.session_created()
+    s.append(100, s.encode(1000, 100))  # pcm16 at 24 kHz
+    ulaw = {"type": "audio/pcmu"}
+    s.server(150, {"type": "session.updated", "session": {
+        "type": "realtime", "audio": {"input": {"format": ulaw}, "output": {"format": ulaw}}}})
+    s.append(300, ulaw_encode(np.full(800, 2000, dtype="<i2").tobytes()))  # 100 ms at 8 kHz
+    db = await store(tmp_path, s.frames)
+    out = tmp_path / "out"
+    await export_db(db, out)
+    rate, user = read_wav(out / "user.wav")
+    assert rate == 24000  # the rate user.wav started with
+    expected_second = int(np.frombuffer(ulaw_decode(ulaw_encode(np.int16(2000).tobytes())),
+                                        dtype="<i2")[0])
+    assert runs(user[:, 0], rate) == [(0, 100, 1000), (100, 200, expected_second)]
+
+
+async def test_out_of_band_audio_is_placed_and_in_the_transcripts(tmp_path: Path) -> None:
+    s = known_session({"type": "audio/pcm", "rate": 24000})
+    s.assistant_turn("resp_oob", "item_oob", None, 5000, [s.encode(-700, 100)] * 2,
+                     "An aside outside the conversation.")
+    db = await store(tmp_path, s.frames)
+    out = tmp_path / "out"
+    await export_db(db, out)
+    items = {i["id"]: i for i in json.loads((out / "transcript.json").read_text())["items"]}
+    assert items["item_oob"]["out_of_band"] is True
+    assert not items["item_a1"]["out_of_band"]
+    assert (items["item_oob"]["start_ms"], items["item_oob"]["end_ms"]) == (5000, 5200)
+    rate, stereo = read_wav(out / "conversation.wav")
+    assert runs(stereo[:, 1], rate)[-2:] == [(2300, 5000, 0), (5000, 5200, -700)]
+    cues = parse((out / "transcript.srt").read_text(), SRT_CUE)
+    assert cues[-1][1:] == (5000, 5200, "Assistant: An aside outside the conversation.")
