@@ -93,6 +93,7 @@ class Cassette:
         self.api_key = api_key
         self.recordings: list[Recording] = []  # what this cassette serves, in order
         self.results: list[PlaybackResult] = []  # one per served connection, as they end
+        self.refusals: list[str] = []  # connections that had no session to play
         self.recording_enabled = False
         self._changed = threading.Condition()
         self._connections = 0
@@ -159,6 +160,14 @@ class Cassette:
             if not self._changed.wait_for(lambda: len(self.results) >= count, timeout):
                 raise TimeoutError(f"{len(self.results)} of {count} connections ended in time")
             return list(self.results)
+
+    def problems(self) -> list[str]:
+        """What went against the cassette: strict mismatches and connections it could not
+        serve (lenient mismatches and unused recorded frames are only logged)."""
+        found = list(self.refusals)
+        if self.match == "strict":
+            found += [m.message for r in self.results for m in r.mismatches]
+        return found
 
     # -- what to serve, what to record ------------------------------------------------------
 
@@ -243,6 +252,7 @@ class Cassette:
             "--record-mode=new_episodes to record it"
         )
         log.warning(message)
+        self.refusals.append(message)
         event = {
             "type": "error",
             "event_id": "event_rtrec_no_recording",

@@ -17,6 +17,10 @@ RTREC_UPSTREAM). The API key for recording comes from the client's own handshake
 OPENAI_API_KEY. Per test: @pytest.mark.realtime_cassette(path=..., record_mode=...,
 match="strict"|"lenient", speed=None|1.0, upstream=...).
 
+In strict mode (the default) a client frame that does not match the cassette, or a connection
+the cassette has no session for, also fails the test at teardown with the mismatch message,
+even when the client code swallowed the `error` event it got.
+
 The cassette server runs on its own thread and event loop, so the fixtures are plain (sync)
 fixtures that work in sync tests, pytest-asyncio tests and anyio tests alike.
 """
@@ -127,6 +131,10 @@ def realtime_cassette(
         except RtrecError as error:
             pytest.fail(str(error), pytrace=False)
         yield cassette
+    # the client may have swallowed the error event: the test still learns what diverged
+    problems = cassette.problems()
+    if problems:
+        pytest.fail(f"realtime cassette {cassette.path}: " + " | ".join(problems), pytrace=False)
 
 
 @pytest.fixture

@@ -383,3 +383,24 @@ async def test_a_scenario_recorded_from_the_fake_upstream_replays_offline(tmp_pa
         1 for f in frames if f.direction is Direction.CLIENT
     )
     assert b"sk-fake-upstream-key" not in path.read_bytes()
+
+
+def test_a_strict_mismatch_fails_the_test_even_if_the_client_ignores_it(
+    pytester: pytest.Pytester, threaded_upstream: EchoUpstream
+) -> None:
+    pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
+    pytester.makepyfile(test_app=USER_TEST)
+    pytester.runpytest("--record-mode=once", f"--realtime-upstream={threaded_upstream.url}")
+    pytester.makepyfile(
+        test_app=USER_TEST.replace('"response.create"}', '"input_audio_buffer.clear"}').replace(
+            'assert answer["rate_limits"]', "# the client ignores the error: assert answer["
+        )
+    )
+    diverged = pytester.runpytest()
+    diverged.assert_outcomes(passed=1, errors=1)
+    diverged.stdout.fnmatch_lines(
+        [
+            "*realtime cassette *test_talk.db: session *, client frame seq 2: expected client "
+            'event "response.create", received "input_audio_buffer.clear"*'
+        ]
+    )
