@@ -509,7 +509,7 @@ def test_an_invalid_match_mode_is_refused() -> None:
 # -- from the event log, and the command line ---------------------------------------------------
 
 
-async def make_db(path: Path, frames: list[Frame], **end: Any) -> str:
+async def make_db(path: Path | str, frames: list[Frame], **end: Any) -> str:
     event_log = await open_log(str(path))
     try:
         sid = await event_log.begin_session("ga", "gpt-realtime", "wss://example.invalid/v1")
@@ -546,6 +546,22 @@ async def test_a_stored_session_serves_the_sdk(tmp_path: Path) -> None:
     event_log = await open_log(str(tmp_path / "s.db"))
     try:
         recording = await load_recording(event_log)
+    finally:
+        await event_log.close()
+    async with ReplayServer(recording) as server:
+        received = await play_with_sdk(server.url, frames)
+        result = await server.next_result()
+    assert received == [f.data for f in frames if f.direction is S]
+    assert result.ok
+
+
+@pytest.mark.postgres
+async def test_a_session_stored_in_postgresql_serves_the_sdk(pg_url: str) -> None:
+    frames = build("barge_in")
+    sid = await make_db(pg_url, frames)
+    event_log = await open_log(pg_url)
+    try:
+        recording = await load_recording(event_log, sid)
     finally:
         await event_log.close()
     async with ReplayServer(recording) as server:
