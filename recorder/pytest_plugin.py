@@ -96,7 +96,7 @@ def realtime_cassette_path(request: pytest.FixtureRequest) -> Path:
     chosen = _marker_options(request).get("path")
     if chosen is not None:
         return Path(chosen)
-    test_file = Path(str(request.node.fspath))
+    test_file = Path(request.node.path)
     name = _UNSAFE_FILENAME.sub("_", request.node.name)
     return test_file.parent / "cassettes" / test_file.stem / f"{name}.db"
 

@@ -518,7 +518,13 @@ class ReplayServer:
     @property
     def url(self) -> str:
         """The value for the OpenAI SDKs' websocket_base_url (they append /realtime)."""
-        host = f"[{self.host}]" if ":" in self.host else self.host
+        host = self.host
+        if host in ("", "0.0.0.0"):
+            host = "127.0.0.1"  # listening on every interface: loopback reaches it
+        elif host == "::":
+            host = "::1"
+        if ":" in host:
+            host = f"[{host}]"
         return f"ws://{host}:{self.port}/v1"
 
     async def next_result(self, timeout: float = 30.0) -> PlaybackResult:
