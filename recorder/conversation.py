@@ -240,6 +240,14 @@ class ConversationBuilder(RealtimeEventReceiver):
         elif kind == "input_audio_buffer.clear":
             self._buffer_start_bytes = self.conversation.input_audio_bytes
             self._commit_end_bytes = None
+        elif kind == "conversation.item.create":
+            # Only the client's copy carries the audio of an input_audio part it creates; the
+            # server's echo (created/added) places the item. Without an id it cannot be linked.
+            payload = getattr(event, "item", None)
+            if payload is not None and getattr(payload, "id", None):
+                item = self._merge(payload)
+                if item is not None and item.source is None:
+                    item.source = SOURCE_CLIENT
 
     def on_unknown_event(self, event: Any) -> None:
         self._now()

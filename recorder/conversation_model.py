@@ -267,8 +267,14 @@ class Conversation:
         return [items[item_id] for item_id in self.order]
 
     def unplaced_items(self) -> list[Item]:
-        """Items never inserted into the conversation (out-of-band responses), not deleted."""
-        return [i for i in self.items.values() if not i.placed and not i.deleted and i.type]
+        """Response output items never inserted into the conversation (out-of-band responses).
+
+        A client item the server never confirmed (rejected with an error) is not one of them.
+        """
+        return [
+            i for i in self.items.values()
+            if not i.placed and not i.deleted and i.response_id is not None
+        ]
 
     def deleted_items(self) -> list[Item]:
         return [i for i in self.items.values() if i.deleted]

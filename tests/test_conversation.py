@@ -479,3 +479,18 @@ def test_response_item_announced_before_its_output_item_is_still_the_responses()
     item = conversation.items["item_y"]
     assert (item.source, item.response_id) == ("response", "resp_x")
     assert conversation.responses["resp_x"].output_item_ids == ["item_y"]
+
+
+def test_client_created_input_audio_is_counted_from_the_clients_copy() -> None:
+    s = Session()
+    s.S("session.created", session={"id": "s", "audio": {
+        "input": {"format": {"type": "audio/pcma"}}, "output": {"format": {"type": "audio/pcma"}}}})
+    item = {"id": "item_c", "type": "message", "role": "user",
+            "content": [{"type": "input_audio", "audio": b64(4000)}]}
+    s.C("conversation.item.create", item=item)
+    echo = {**item, "content": [{"type": "input_audio", "transcript": None}]}
+    s.S("conversation.item.added", previous_item_id=None, item=echo)
+    conversation = fold(s.frames)
+    created = conversation.items["item_c"]
+    assert (created.source, created.audio_bytes, created.audio_ms) == ("client", 4000, 500.0)
+    assert conversation.order == ["item_c"]
