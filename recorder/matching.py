@@ -12,6 +12,11 @@ Volatile fields, ignored because a client legitimately sends new values on every
   `{"type": "item_reference", "id": ...}`, which names an item the server created and the
   recording replays).
 
+Later references to such a client-chosen id (`previous_item_id`, `item_id` of truncate, delete
+or retrieve, `item_reference` ids) can only match if the caller knows which live id stands for
+which recorded one: `client_item_ids(expected, actual)` gives that pairing from a matched create,
+and `diff_events(..., aliases=...)` treats a live id as equal to the recorded id it stands for.
+
 A key that is absent on one side and null on the other counts as equal: SDKs differ on whether
 they serialize unset optional fields as null or leave them out, and the server treats both alike.
 """
@@ -19,7 +24,7 @@ they serialize unset optional fields as null or leave them out, and the server t
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import msgspec
@@ -35,9 +40,13 @@ _MISSING = object()
 EventInput = bytes | str | dict[str, Any]
 
 
-def diff_events(expected: EventInput, actual: EventInput) -> list[str]:
+def diff_events(
+    expected: EventInput, actual: EventInput, *, aliases: Mapping[str, str] | None = None
+) -> list[str]:
     """Dotted paths of the fields that differ (e.g. "item.content[0].text"); [] means a match.
 
+    aliases maps live client-chosen ids to the recorded ids they stand for (see
+    client_item_ids): an actual string value equal to an alias of the expected value matches.
     Input that is not a JSON object (a binary frame, broken JSON) is compared as bytes and
     reported as the single path "$" when it differs.
     """
@@ -45,7 +54,34 @@ def diff_events(expected: EventInput, actual: EventInput) -> list[str]:
     if not isinstance(left, dict) or not isinstance(right, dict):
         return [] if left == right else [ROOT]
     volatile = _volatile_paths(left) | _volatile_paths(right)
-    return [path for path in _diff(left, right, "") if path not in volatile]
+    differing = [path for path in _diff(left, right, "") if path not in volatile]
+    if aliases:
+        differing = [
+            path
+            for path in differing
+            if not _aliased(_lookup(left, path), _lookup(right, path), aliases)
+        ]
+    return differing
+
+
+def client_item_ids(expected: EventInput, actual: EventInput) -> dict[str, str]:
+    """{live id: recorded id} for the items a matched client event creates with ids of its own
+    choosing (conversation.item.create item.id, response.create inline input ids)."""
+    left, right = _as_event(expected), _as_event(actual)
+    if not isinstance(left, dict) or not isinstance(right, dict):
+        return {}
+    pairs: dict[str, str] = {}
+    for path in _volatile_paths(left) & _volatile_paths(right):
+        if path.endswith("event_id"):
+            continue
+        recorded, live = _lookup(left, path), _lookup(right, path)
+        if isinstance(recorded, str) and isinstance(live, str) and recorded != live:
+            pairs[live] = recorded
+    return pairs
+
+
+def _aliased(recorded: Any, live: Any, aliases: Mapping[str, str]) -> bool:
+    return isinstance(live, str) and isinstance(recorded, str) and aliases.get(live) == recorded
 
 
 def describe_mismatch(expected: EventInput, actual: EventInput, paths: list[str]) -> str:

@@ -3,7 +3,8 @@
 On each WebSocket connection the recording is played from the start (a fresh playback per
 connection): server frames leave byte for byte as recorded; where the recording shows a client
 frame next, playback waits for the client's frame and matches it against the recorded one
-(recorder.matching: type and content, volatile ids ignored), then goes on.
+(recorder.matching: type and content, volatile ids ignored; an item id the client chose itself
+stands for the recorded one in the client's later references to it), then goes on.
 
 Timing (`speed`): None plays as fast as possible. A number paces the server frames: a frame
 recorded at t leaves at its recorded offset from the connection start, and never sooner after
@@ -40,7 +41,7 @@ import msgspec
 from aiohttp import web
 
 from recorder.errors import RtrecError
-from recorder.matching import describe_mismatch, diff_events
+from recorder.matching import client_item_ids, describe_mismatch, diff_events
 from recorder.wire import Direction, Frame, Opcode
 
 if TYPE_CHECKING:
@@ -227,6 +228,7 @@ class _Playback:
         self.inbox: asyncio.Queue[tuple[int, bytes] | None] = asyncio.Queue()
         self.client_gone = asyncio.Event()
         self.errors_sent = 0
+        self.aliases: dict[str, str] = {}  # live client-chosen item id -> recorded id
 
     async def run(self) -> PlaybackResult:
         connected_ns = time.monotonic_ns()
@@ -297,7 +299,12 @@ class _Playback:
 
     async def _check(self, recorded: RecordedFrame, data: bytes) -> bool:
         """Match one received frame against the recorded one; False when playback must stop."""
-        paths = [] if data == recorded.data else diff_events(recorded.data, data)
+        if data == recorded.data:
+            self.result.client_frames_matched += 1
+            return True
+        paths = diff_events(recorded.data, data, aliases=self.aliases)
+        # ids the client chose itself stand for the recorded ones from here on
+        self.aliases.update(client_item_ids(recorded.data, data))
         if not paths:
             self.result.client_frames_matched += 1
             return True

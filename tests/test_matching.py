@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from recorder.matching import describe_mismatch, diff_events
+from recorder.matching import client_item_ids, describe_mismatch, diff_events
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "shared" / "protocol" / "examples"
 
@@ -150,3 +150,20 @@ def test_every_official_client_example_matches_itself_with_a_new_event_id(protoc
         assert diff_events(path.read_bytes(), renamed) == [], path.name
         checked += 1
     assert checked >= 8
+
+
+def test_client_item_ids_pairs_live_ids_with_recorded_ones() -> None:
+    recorded, live = text_item("hi", item_id="rec_1"), text_item("hi", item_id="live_1")
+    assert client_item_ids(recorded, live) == {"live_1": "rec_1"}
+    assert client_item_ids(recorded, recorded) == {}
+    assert client_item_ids({"type": "response.cancel"}, {"type": "response.cancel"}) == {}
+
+
+def test_aliases_let_a_live_id_stand_for_the_recorded_one() -> None:
+    recorded = {"type": "conversation.item.delete", "item_id": "rec_1"}
+    live = {"type": "conversation.item.delete", "item_id": "live_1"}
+    assert diff_events(recorded, live) == ["item_id"]
+    assert diff_events(recorded, live, aliases={"live_1": "rec_1"}) == []
+    assert diff_events(recorded, live, aliases={"live_1": "rec_2"}) == ["item_id"]
+    other = {"type": "conversation.item.delete", "item_id": "live_9"}
+    assert diff_events(recorded, other, aliases={"live_1": "rec_1"}) == ["item_id"]

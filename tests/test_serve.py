@@ -246,6 +246,35 @@ async def test_strict_mismatch_sends_an_error_naming_both_events_and_the_field()
     assert [f.type for f in result.unused_client_frames] == ["response.create"]
 
 
+async def test_an_item_id_the_client_chose_stands_for_the_recorded_one() -> None:
+    def create(item_id: str) -> dict[str, Any]:
+        item = {"id": item_id, "type": "message", "role": "user", "content": []}
+        return {"type": "conversation.item.create", "item": item}
+
+    frames = [
+        frame(S, 1, {"type": "session.created"}),
+        frame(C, 2, create("rec_item")),
+        frame(S, 3, {"type": "conversation.item.added", "item": {"id": "rec_item"}}),
+        frame(C, 4, {"type": "conversation.item.delete", "item_id": "rec_item"}),
+        frame(S, 5, {"type": "conversation.item.deleted", "item_id": "rec_item"}),
+        frame(C, 6, {"type": "conversation.item.delete", "item_id": "rec_item"}),
+        frame(S, 7, {"type": "error"}),
+    ]
+    async with ReplayServer(Recording.from_frames(frames), match="lenient") as server:
+        await play_with_sdk(
+            server.url,
+            frames,
+            replace={
+                0: create("my_own_id"),
+                1: {"type": "conversation.item.delete", "item_id": "my_own_id"},
+                2: {"type": "conversation.item.delete", "item_id": "someone_else"},
+            },
+        )
+        result = await server.next_result()
+    assert result.client_frames_matched == 2
+    assert [(m.seq, m.paths) for m in result.mismatches] == [(6, ("item_id",))]
+
+
 async def test_a_different_event_type_is_named_in_the_error() -> None:
     frames = text_turn_frames()
     async with ReplayServer(Recording.from_frames(frames)) as server:
