@@ -64,7 +64,8 @@ _HOP_HEADERS = frozenset(
 )
 _HOP_RESPONSE_HEADERS = _HOP_HEADERS | {"content-encoding", "date", "server"}
 _CLEAN_CLOSE = frozenset({1000, 1001})
-_SENDABLE_CLOSE = range(1000, 5000)
+# Codes a close frame may carry (RFC 6455 7.4): 1005/1006/1015 only describe closes.
+_SENDABLE_CLOSE = frozenset(range(1000, 5000)) - {1004, 1005, 1006, 1015}
 
 
 class RecordingLog(Protocol):
@@ -272,6 +273,7 @@ class RecordingProxy:
         self._site: web.TCPSite | None = None
         self._endpoint = redact_url(config.upstream)
         self._log_failure_reported = False
+        self._closing = False
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -332,6 +334,7 @@ class RecordingProxy:
 
     async def close(self) -> None:
         """Close every open session (1001, closed_by proxy), wait for them, stop listening."""
+        self._closing = True
         if self._site is not None:
             await self._site.stop()
         closing = []
@@ -418,6 +421,9 @@ class RecordingProxy:
             return web.Response(status=502, text="rtrec: upstream unreachable\n")
         finally:
             _handshake_body.reset(reset)
+        if self._closing:  # rtrec began stopping while the upstream answered
+            await _close_quietly(upstream, 1001, "rtrec is stopping")
+            return web.Response(status=503, text="rtrec is stopping\n")
 
         client: ClientSocket = web.WebSocketResponse(
             protocols=(upstream.protocol,) if upstream.protocol else (),
@@ -656,8 +662,10 @@ async def _pass_on_end(
     request: web.Request | None,
 ) -> None:
     """Give the other side the same ending: the same close code and reason, or a drop."""
-    if end.clean and end.code is not None and end.code in _SENDABLE_CLOSE:
+    if end.clean and end.code in _SENDABLE_CLOSE:
         await _close_quietly(sink, end.code, end.reason)
+    elif end.clean:  # a close frame without a code: the nearest thing is a normal close
+        await _close_quietly(sink, 1000, end.reason)
     elif request is not None and request.transport is not None:
         request.transport.abort()  # the client sees the same abnormal closure (1006)
     else:
