@@ -7,6 +7,11 @@ hands a copy to the log (EventLog.append is synchronous and queued: forwarding n
 the disk). Per frame the hot path does: one receive, one send, a monotonic clock read, a few
 substring searches for secrets, one append.
 
+Stored frames are the wire frames byte for byte, except that secret strings (the handshake's
+API key, client_secret values) are replaced by recorder.redact.REDACTED before the append.
+Requests that are not Realtime WebSockets (REST calls of an SDK whose base URL points here) are
+passed to the upstream origin unrecorded (recorder.upstream).
+
 Session status in the log:
   complete     the socket closed with a close handshake and code 1000/1001 (either side)
   interrupted  a socket dropped without a close frame, closed with an error code, or rtrec
@@ -250,9 +255,9 @@ class _Session:
 class RecordingProxy:
     """The aiohttp application that forwards and records Realtime sessions.
 
-    log=None forwards without recording (what the benchmark's bare forwarder does not need, but
-    handy for a dry run). Start with `await start()`, stop with `await close()`: that closes the
-    open sessions (code 1001), waits for their pumps and returns; closing the log is the caller's.
+    log=None forwards without recording (a dry run). Start with `await start()`, stop with
+    `await close()`: that closes the open sessions (code 1001), waits for their pumps and
+    returns; closing the log is the caller's.
     """
 
     def __init__(
