@@ -34,12 +34,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import aiohttp
-import msgspec
 from aiohttp import WSMsgType, web
 from multidict import CIMultiDict, CIMultiDictProxy, MultiMapping
 from yarl import URL
 
 from recorder.console import Console
+from recorder.decode import decode, protocol_of
 from recorder.errors import RtrecError
 from recorder.redact import FrameRedactor, redact_url, secrets_in_handshake
 from recorder.upstream import forward_http, request_headers
@@ -177,27 +177,19 @@ def protocol_from_handshake(headers: CIMultiDictProxy[str], protocols: Iterable[
     return None
 
 
+_SESSION_CREATED = frozenset({"session.created", "transcription_session.created"})
+
+
 def protocol_from_session_created(data: bytes) -> str | None:
-    """GA sessions carry session.type ("realtime" | "transcription"); beta ones do not."""
-    try:
-        event = msgspec.json.decode(data)
-    except msgspec.DecodeError:
+    """'ga' | 'beta' from a session.created frame (recorder.decode.protocol_of); else None."""
+    event = decode(data)
+    if getattr(event, "type", None) not in _SESSION_CREATED:
         return None
-    if not isinstance(event, dict):
-        return None
-    if event.get("type") == "transcription_session.created":
-        return "beta"
-    session = event.get("session")
-    if event.get("type") != "session.created" or not isinstance(session, dict):
-        return None
-    return "ga" if "type" in session or "audio" in session else "beta"
+    return protocol_of(event)
 
 
 def _model_from_session_created(data: bytes) -> str | None:
-    try:
-        model = msgspec.json.decode(data).get("session", {}).get("model")
-    except (msgspec.DecodeError, AttributeError):
-        return None
+    model = getattr(getattr(decode(data), "session", None), "model", None)
     return model if isinstance(model, str) else None
 
 
