@@ -73,7 +73,9 @@ class AudioFormat:
             return ulaw_decode(data)
         if self.name == G711_ALAW:
             return alaw_decode(data)
-        return data[: len(data) - len(data) % 2]  # a stray odd byte is half a sample
+        if len(data) % 2:
+            return data[:-1]  # a stray odd byte is half a sample
+        return data
 
     @classmethod
     def from_wire(cls, value: Any) -> AudioFormat:

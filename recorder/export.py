@@ -188,29 +188,29 @@ class _ExportingBuilder(ConversationBuilder):
         self.sink = sink
         self._progress = progress
         self._total = total
-        self._seen = 0
+        self._next_report = PROGRESS_EVERY if progress is not None else 1 << 62
 
-    def _tick(self) -> None:
-        self._seen += 1
-        if self._progress is not None and self._seen % PROGRESS_EVERY == 0:
-            self._progress(self._seen, self._total)
-
-    def on_realtime_event_received(self, event: Any) -> None:
-        self._tick()
-        super().on_realtime_event_received(event)
+    def _report(self, seq: int) -> None:
+        """Progress by the frame's seq, from the audio hooks: they run on most frames, and no
+        per-event counting slows the pass down."""
+        if self._progress is not None:
+            self._progress(min(seq, self._total), self._total)
+        self._next_report = seq + PROGRESS_EVERY
 
     def on_client_event(self, event: Any) -> None:
-        if self.position is not None and self.position.direction == "client":
-            self._tick()  # replay calls this for client frames (the receiver also, for routing)
         super().on_client_event(event)
-        if event.type == "input_audio_buffer.append" and self.position is not None:
-            try:
-                audio = binascii.a2b_base64(event.audio or "", strict_mode=True)
-            except (binascii.Error, ValueError):
-                self.sink.corrupt.append(CorruptFrame(self.position.seq, event.type))
-                return
-            if audio:
-                self.sink.input(self.conversation, self.position.t_ns, audio)
+        position = self.position
+        if event.type != "input_audio_buffer.append" or position is None:
+            return
+        if position.seq >= self._next_report:
+            self._report(position.seq)
+        try:
+            audio = binascii.a2b_base64(event.audio or "", strict_mode=True)
+        except (binascii.Error, ValueError):
+            self.sink.corrupt.append(CorruptFrame(position.seq, event.type))
+            return
+        if audio:
+            self.sink.input(self.conversation, position.t_ns, audio)
 
     def on_unknown_event(self, event: Any) -> None:
         super().on_unknown_event(event)
@@ -229,10 +229,12 @@ class _ExportingBuilder(ConversationBuilder):
         super().on_response_audio_delta(
             event_id, response_id, item_id, item_index, content_index, delta
         )
+        seq = self.position.seq if self.position is not None else -1
+        if seq >= self._next_report:
+            self._report(seq)
         try:
             audio = binascii.a2b_base64(delta or "", strict_mode=True)
         except (binascii.Error, ValueError):
-            seq = self.position.seq if self.position else -1
             self.sink.corrupt.append(CorruptFrame(seq, "response audio delta"))
             return
         if audio and item_id:
