@@ -21,7 +21,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from recorder.errors import RtrecError
 from recorder.store.codec import stored_form
 from recorder.store.db import Database
-from recorder.store.schema import frame_key
 from recorder.wire import Direction, Frame
 
 _INSERT_FRAME = (
@@ -167,6 +166,7 @@ class BatchWriter:
         prepared = self._prepare(batch)
         await self._settle()
         self._in_flight = asyncio.get_running_loop().create_task(self._store(prepared))
+        await asyncio.sleep(0)  # let it start: its rows go to the driver before we prepare more
 
     async def _settle(self) -> None:
         """Wait for the batch being written, if any."""
@@ -187,20 +187,14 @@ class BatchWriter:
             op.done.set_result(None)
 
     def _prepare(self, batch: list[tuple[int, int, Frame]]) -> _Prepared:
-        rows: list[tuple[Any, ...]] = []
-        counts: dict[int, _Counts] = {}
-        missing: set[str] = set()
         type_ids = self._type_ids
-        for session_pk, seq, frame in batch:
-            row = _row(session_pk, seq, frame, type_ids)
-            if isinstance(row[_TYPE], str):
-                missing.add(row[_TYPE])
-            rows.append(row)
-            tally = counts.setdefault(session_pk, _Counts())
-            if frame.direction is Direction.CLIENT:
-                tally.client += 1
-            else:
-                tally.server += 1
+        rows = [_row(session_pk, seq, frame, type_ids) for session_pk, seq, frame in batch]
+        missing = {row[_TYPE] for row in rows if isinstance(row[_TYPE], str)}
+        counts: dict[int, _Counts] = {}
+        for session_pk in {row[1] for row in rows}:
+            mine = [row[4] for row in rows if row[1] == session_pk]
+            server = sum(mine)  # direction is 1 for server frames
+            counts[session_pk] = _Counts(client=len(mine) - server, server=server)
         return _Prepared(rows, counts, missing)
 
     async def _store(self, prepared: _Prepared) -> None:
@@ -283,20 +277,20 @@ _TYPE = 6  # position of the type in a frames row
 
 def _row(session_pk: int, seq: int, frame: Frame, type_ids: dict[str, int]) -> tuple[Any, ...]:
     """The frames row for one frame; the type's name stands in for an id not known yet."""
-    key = frame_key(session_pk, seq)
+    key = (session_pk << 32) | seq  # schema.frame_key, inlined: this runs for every frame
     direction = 0 if frame.direction is Direction.CLIENT else 1
     data = frame.data
     if frame.opcode != 1:  # binary frames are kept as they are, unindexed
         return (key, session_pk, seq, frame.t_ns, direction, int(frame.opcode), None,
                 None, None, None, None, data, None, None)
     form = stored_form(data)
-    index = form.index
-    type_name = index.type
+    type_name = form.index.type
     type_id = None if type_name is None else type_ids.get(type_name, type_name)
     flag = 1 if form.stripped else None
     if form.audio is not None:  # ids stay inside the (now small) body: not stored twice
         return (key, session_pk, seq, frame.t_ns, direction, 1, type_id,
                 None, None, None, flag, form.body, form.audio_at, form.audio)
+    index = form.index
     return (key, session_pk, seq, frame.t_ns, direction, 1, type_id,
             index.event_id, index.item_id, index.response_id, flag, form.body, None, None)
 
