@@ -1,22 +1,25 @@
 """Export one recorded session as WAV files and transcripts.
 
-One pass over the log, then a copy step, so memory stays bounded however long the session:
+One pass over the log, then a copy step from the files just written, so memory stays bounded
+however long the session (an hour: about 120 MB resident, see bench/export.py):
 
 1. replay the session into the conversation (recorder.conversation: items, transcripts, audio
    byte counts, truncation points, recorded times; no audio bytes kept). On the way, every
-   audio chunk is decoded once and written where it can already go: user.wav and
-   assistant.wav end to end, and the user's channel of conversation.wav (the user's audio is
-   a live stream, placed as it was captured: see audio.StreamPlacement);
+   audio chunk is decoded once and appended to user.wav or assistant.wav; the sink remembers
+   where the user's stream landed on the timeline (it is a live stream, placed as it was
+   captured: see audio.StreamPlacement) and where each assistant part sits in assistant.wav;
 2. once the conversation is known (truncations arrive after the audio they cut), plan where
-   each assistant utterance goes and copy its heard part from assistant.wav, already on disk,
-   into assistant-heard.wav and the assistant's channel of conversation.wav; with per_item,
-   copy each user turn (from user.wav) and each assistant part into a file of its own.
+   each assistant utterance goes, then write conversation.wav in one sequential sweep, block
+   by block (user left, assistant right, read back from user.wav and assistant.wav), copy the
+   heard part of each utterance into assistant-heard.wav, and with per_item copy each user
+   turn and each assistant part into a file of its own.
 
 An assistant utterance starts when its first audio delta was recorded, or when the previous
 one ends if that is later (each utterance whole), and lasts as long as it was heard. A user
 turn's audio_start_ms / audio_end_ms are offsets into the input stream, mapped through the
 stream's placement. conversation.wav uses the higher of the input and output rates; the
-other side is resampled (audio.resample: sample repetition for 8 -> 24 kHz).
+other side is resampled (sample repetition for a whole ratio such as 8 -> 24 kHz, linear
+interpolation otherwise).
 """
 
 from __future__ import annotations
@@ -267,12 +270,6 @@ class TimelinePlan:
     @property
     def end_ms(self) -> float:
         return max((p.start_ms + p.heard_ms for p in self.parts.values()), default=0.0)
-
-
-def has_audio(conversation: Conversation) -> bool:
-    return conversation.input_audio_bytes > 0 or any(
-        part.audio_bytes > 0 for item in conversation.items.values() for part in item.content
-    )
 
 
 def plan_timeline(conversation: Conversation) -> TimelinePlan:

@@ -420,26 +420,37 @@ async def test_mixed_rates_resample_the_8_khz_side(tmp_path: Path) -> None:
 async def test_corrupt_base64_is_skipped_counted_and_the_rest_exported(tmp_path: Path) -> None:
     script = known_session({"type": "audio/pcm", "rate": 24000})
     frames = []
+    deltas = 0
     for frame in script.frames:
         event = json.loads(frame.data)
-        if event["type"] == "input_audio_buffer.append" and len(frames) in (3, 5):
-            event["audio"] = "!!not base64!!"
+        if event["type"] == "response.output_audio.delta":
+            deltas += 1
+        if (event["type"] == "input_audio_buffer.append" and len(frames) in (3, 5)) or (
+            event["type"] == "response.output_audio.delta" and deltas == 2
+        ):
+            event["audio" if "audio" in event else "delta"] = "!!not base64!!"
             frame = Frame(frame.direction, frame.t_ns, frame.opcode, json.dumps(event).encode())
         frames.append(frame)
     db = await store(tmp_path, frames)
     out = tmp_path / "out"
     warnings: list[str] = []
     report = await export_db(db, out, warn=warnings.append)
-    assert report.corrupt_frames == 2
-    assert warnings[-1] == "skipped 2 frame(s) with corrupt base64 audio; the rest was exported"
+    assert report.corrupt_frames == 3
+    assert warnings[-1] == "skipped 3 frame(s) with corrupt base64 audio; the rest was exported"
     assert re.fullmatch(
         r"skipped frame seq \d+ \(input_audio_buffer\.append\) of session \S+: corrupt base64 "
         r"audio", warnings[0]
     )
+    assert re.fullmatch(
+        r"skipped frame seq \d+ \(response audio delta\) of session \S+: corrupt base64 audio",
+        warnings[2],
+    )
     _, user = read_wav(out / "user.wav")
     assert len(user) * 2 / 48 == 1800  # 18 of 20 chunks
+    _, assistant = read_wav(out / "assistant.wav")
+    assert len(assistant) * 2 / 48 == 1400  # 14 of 15 deltas
     _, heard = read_wav(out / "assistant-heard.wav")
-    assert len(heard) * 2 / 48 == 800
+    assert len(heard) * 2 / 48 == 700  # the first answer lost 100 ms; the cut one still 300
 
 
 async def test_session_without_audio_writes_transcripts_and_says_so(tmp_path: Path) -> None:
