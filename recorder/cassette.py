@@ -222,8 +222,23 @@ class Cassette:
             return await self._serve(request, index)
         if self._proxy is not None:
             # RecordingProxy answers the handshake itself (upstream first, then upgrade)
-            return await self._proxy._handle(request)
+            response = await self._proxy._handle(request)
+            if not isinstance(response, web.WebSocketResponse) and response.status >= 400:
+                self._record_refusal(index, response.status)
+            return response
         return await self._refuse(request, index)
+
+    def _record_refusal(self, index: int, status: int) -> None:
+        from recorder.redact import redact_url
+
+        answer = "is unreachable" if status == 502 else f"refused it with HTTP {status}"
+        message = (
+            f"cassette {self.path}: record-mode {self.mode} records connection {index + 1} "
+            f"from {redact_url(self.upstream)}, which {answer}: check --realtime-upstream "
+            "and the API key"
+        )
+        log.warning(message)
+        self.refusals.append(message)
 
     async def _serve(self, request: web.Request, index: int) -> web.StreamResponse:
         ws = await accept(request)

@@ -404,3 +404,20 @@ def test_a_strict_mismatch_fails_the_test_even_if_the_client_ignores_it(
             'event "response.create", received "input_audio_buffer.clear"*'
         ]
     )
+
+
+async def test_an_unreachable_upstream_is_a_problem_naming_it(tmp_path: Path) -> None:
+    gone = EchoUpstream()
+    await gone.start()
+    await gone.stop()  # a port nothing listens on any more
+    cassette = Cassette(tmp_path / "t.db", "once", upstream=gone.url)
+    url = await cassette.start()
+    try:
+        with pytest.raises(Exception):  # noqa: B017 (the SDK reports the HTTP 502 its own way)
+            await talk(url, EVENTS)
+    finally:
+        await cassette.stop()
+    assert cassette.problems() == [
+        f"cassette {tmp_path / 't.db'}: record-mode once records connection 1 from {gone.url}, "
+        "which is unreachable: check --realtime-upstream and the API key"
+    ]
