@@ -29,7 +29,6 @@ import pytest
 from click.testing import CliRunner
 
 from recorder.audio import (
-    G711_ULAW_8K,
     PCM16_24K,
     AudioFormat,
     alaw_encode,
@@ -531,7 +530,13 @@ def test_cli_exports_and_lists_what_it_wrote(tmp_path: Path) -> None:
     out = tmp_path / "cli-out"
     result = CliRunner().invoke(cli, ["export", db, "--out", str(out)])
     assert result.exit_code == 0, result.output
-    assert "conversation.wav" in result.output
+    lines = result.output.splitlines()
+    assert re.fullmatch(rf"Exported session \S+ to {re.escape(str(out))}", lines[0])
+    assert lines[1:] == [
+        "  user.wav  2.0 s", "  assistant.wav  1.5 s", "  assistant-heard.wav  0.8 s",
+        "  conversation.wav  4.0 s", "  transcript.md", "  transcript.json",
+        "  transcript.srt", "  transcript.vtt",
+    ]
     assert (out / "conversation.wav").exists()
 
 
@@ -544,9 +549,17 @@ def test_cli_unknown_session_is_one_error_line(tmp_path: Path) -> None:
     assert result.output.count("\n") == 1
 
 
-def test_defaults_are_24k_pcm16_only_when_the_session_says_nothing() -> None:
-    assert known_session().format == PCM16_24K
-    assert known_session("g711_ulaw").format == G711_ULAW_8K
+async def test_a_session_that_names_no_format_is_pcm16_at_24_khz(tmp_path: Path) -> None:
+    script = known_session(None)  # session.created without any audio settings
+    assert script.format == PCM16_24K  # the frames carry 24 kHz pcm16, the API default
+    db = await store(tmp_path, script.frames)
+    out = tmp_path / "out"
+    await export_db(db, out)
+    document = json.loads((out / "transcript.json").read_text())
+    assert document["session"]["input_format"] == "pcm16"
+    assert document["session"]["input_sample_rate"] == 24000
+    rate, user = read_wav(out / "user.wav")
+    assert (rate, len(user) * 2 / 48) == (24000, 2000)
 
 
 # --- realistic sessions (recorder.fake) -------------------------------------------------------
