@@ -16,7 +16,8 @@ that sends early never pulls frames ahead of their recorded offsets, and once th
 time again the server is too (one late microphone chunk does not shift the rest of the call).
 
 Match modes: "strict" answers a mismatch (or a client frame the recording has no room for) with
-an `error` event, code "rtrec_mismatch", and closes the socket with MISMATCH_CLOSE_CODE;
+an `error` event (error.code "rtrec_mismatch", error.message naming the expected event, the
+received one and the differing fields) and closes the socket with code 4400;
 "lenient" logs the difference and goes on as if the frame matched. Recorded client frames the
 client never sent are listed in the PlaybackResult and logged when the connection ends.
 

@@ -34,8 +34,9 @@ from recorder.serve import MATCH_MODES, MatchMode, ReplayServer, parse_speed, se
     type=click.Choice(MATCH_MODES),
     default="strict",
     show_default=True,
-    help="strict: a client frame unlike the recording gets an error event and the "
-    "socket closes; lenient: the difference is logged and playback goes on.",
+    help="strict: a client frame unlike the recording gets an error event (code "
+    "rtrec_mismatch) and the socket closes with 4400; lenient: the difference is logged "
+    "and playback goes on.",
 )
 @click.option(
     "--speed",
