@@ -1,7 +1,9 @@
 """Alembic revisions in migrations/, applied whenever a database is opened.
 
-The revisions ship inside the wheel as the package recorder._migrations (see pyproject);
-from a checkout they are read from migrations/ beside the package.
+The revisions live in migrations/ at the top of the checkout; recorder/store/_migrations is a
+symlink to it, so setuptools ships them inside the wheel as the package
+recorder.store._migrations (an sdist holds copies). A checkout without symlinks falls back to
+migrations/ beside the package.
 """
 
 from __future__ import annotations
@@ -22,9 +24,11 @@ from recorder.errors import RtrecError
 
 @cache
 def migrations_dir() -> Path:
-    spec = importlib.util.find_spec("recorder._migrations")
+    spec = importlib.util.find_spec("recorder.store._migrations")
     if spec is not None and spec.submodule_search_locations:
-        return Path(next(iter(spec.submodule_search_locations)))
+        location = Path(next(iter(spec.submodule_search_locations)))
+        if (location / "env.py").is_file():
+            return location
     checkout = Path(__file__).resolve().parents[2] / "migrations"
     if (checkout / "env.py").is_file():
         return checkout
