@@ -127,12 +127,12 @@ class Cassette:
 
     async def stop(self) -> None:
         """Stop serving; recorded sessions are flushed into the cassette."""
+        if self._proxy is not None:  # first: it closes sessions still open and ends them
+            await self._proxy.close()
+            self._proxy = None
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
-        if self._proxy is not None:
-            await self._proxy.close()
-            self._proxy = None
         if self._log is not None:
             await self._log.close()
             self._log = None

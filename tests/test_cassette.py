@@ -421,3 +421,24 @@ async def test_an_unreachable_upstream_is_a_problem_naming_it(tmp_path: Path) ->
         f"cassette {tmp_path / 't.db'}: record-mode once records connection 1 from {gone.url}, "
         "which is unreachable: check --realtime-upstream and the API key"
     ]
+
+
+async def test_stopping_while_a_recorded_connection_is_open_keeps_its_frames(
+    tmp_path: Path, upstream: EchoUpstream
+) -> None:
+    path = tmp_path / "t.db"
+    cassette = Cassette(path, "once", upstream=upstream.url)
+    url = await cassette.start()
+    client = AsyncOpenAI(api_key="k", websocket_base_url=url)
+    async with client.realtime.connect(model="gpt-realtime") as connection:
+        await connection.recv_bytes()
+        await connection.send({"type": "response.create"})
+        await connection.recv_bytes()
+        await cassette.stop()  # the test ends with the socket still open
+    event_log = await open_log(str(path))
+    try:
+        (session,) = await event_log.list_sessions()
+    finally:
+        await event_log.close()
+    assert (session.client_frames, session.server_frames) == (1, 2)
+    assert session.closed_by == "proxy"
