@@ -84,6 +84,16 @@ async def test_signal_closes_sessions_flushes_and_exits_0_with_nothing_lost(
             await ws.send_str(text)
         for _ in scripted_response(0):
             seen.append((await ws.receive()).data)
+        # While the session is open the frames sit in the database and its -wal: no key there.
+        live = b""
+        for _ in range(200):
+            live = b"".join(p.read_bytes() for p in tmp_path.glob("rec.db*"))
+            if b"response.done" in live:
+                break
+            await asyncio.sleep(0.05)
+        assert b"response.done" in live, "the frames reached the database"
+        assert Path(f"{db}-wal").exists()
+        assert API_KEY.encode() not in live and EPHEMERAL.encode() not in live
         # The session is still open when the signal arrives.
         code, out, err = await rtrec.stop(signum)
         closing = await ws.receive()
