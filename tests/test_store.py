@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import time
 from pathlib import Path
 
 import pytest
@@ -251,3 +252,28 @@ async def test_two_sessions_interleaved_keep_their_own_seq(db: str) -> None:
         seqs_b = [(s.seq, s.t_ns) for s in await _read_all(log, b)]
     assert seqs_a == [(1, 1), (2, 3), (3, 5), (4, 7), (5, 9)]
     assert seqs_b == [(1, 0), (2, 2), (3, 4), (4, 6), (5, 8)]
+
+
+async def test_a_recording_session_without_a_live_recorder_reads_as_interrupted(db: str) -> None:
+    async with await open_log(db) as log:
+        sid = await log.begin_session("ga", None, None)
+        log.append(sid, ODD_FRAMES[0])
+        await log.flush()
+        alive = await log.get_session(sid)
+
+    async def set_recorder(recorder: str, seconds_ago: float) -> None:
+        async with log._db.writing() as connection:
+            await connection.exec_driver_sql(
+                log._db.sql("UPDATE sessions SET status = 'recording', recorder = ?, "
+                            "last_seen = ? WHERE id = ?"),
+                (recorder, time.time() - seconds_ago, sid),
+            )
+
+    async with await open_log(db) as log:
+        await set_recorder("some-other-host:4242", 0.0)  # fresh heartbeat: still recording
+        fresh = await log.get_session(sid)
+        await set_recorder("some-other-host:4242", 3600.0)  # heartbeat an hour old
+        stale = await log.get_session(sid)
+    assert alive.status == "recording"
+    assert fresh.status == "recording"
+    assert stale.status == "interrupted"

@@ -57,7 +57,9 @@ def index_of(data: bytes) -> IndexColumns:
     """type, event_id, item_id (or item.id), response_id (or response.id); NULLs if not JSON."""
     try:
         found = _index_decoder.decode(data)
-    except msgspec.DecodeError:  # not JSON, not an object, or a field of an odd shape
+    # not JSON, not an object, a field of an odd shape, or invalid UTF-8 in a string (which
+    # msgspec reports as UnicodeDecodeError)
+    except (msgspec.DecodeError, UnicodeDecodeError):
         return _lenient_index_of(data)
     item_id = found.item_id or _ref_id(found.item)
     response_id = found.response_id or _ref_id(found.response)
@@ -69,7 +71,7 @@ def _ref_id(raw: msgspec.Raw | None) -> str | None:
         return None
     try:
         return _ref_decoder.decode(raw).id
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, UnicodeDecodeError):
         return None
 
 
@@ -77,7 +79,7 @@ def _lenient_index_of(data: bytes) -> IndexColumns:
     """The slow path for JSON with surprising field types: keep what is a string."""
     try:
         obj = msgspec.json.decode(data)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, UnicodeDecodeError):
         return NO_INDEX
     if not isinstance(obj, dict):
         return NO_INDEX

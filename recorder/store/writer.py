@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from recorder.errors import RtrecError
-from recorder.store.codec import stored_form
+from recorder.store.codec import NO_INDEX, StoredForm, stored_form
 from recorder.store.db import Database
 from recorder.wire import Direction, Frame
 
@@ -132,9 +132,13 @@ class BatchWriter:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._flush_interval)
             self._wake.clear()
-            while self._queue:
-                await self._write_some()
-            await self._settle()
+            try:
+                while self._queue:
+                    await self._write_some()
+                await self._settle()
+            except Exception as error:  # a bug here must not stop the call or hang close()
+                self._stopped = True
+                self._fail(error, [])
             await self._beat()
             if self.state.degraded - self._marked:
                 await self._mark_incomplete()
@@ -283,7 +287,10 @@ def _row(session_pk: int, seq: int, frame: Frame, type_ids: dict[str, int]) -> t
     if frame.opcode != 1:  # binary frames are kept as they are, unindexed
         return (key, session_pk, seq, frame.t_ns, direction, int(frame.opcode), None,
                 None, None, None, None, data, None, None)
-    form = stored_form(data)
+    try:
+        form = stored_form(data)
+    except Exception:  # never lose a frame to a codec surprise: keep it whole, unindexed
+        form = StoredForm(NO_INDEX, False, data, None, None)
     type_name = form.index.type
     type_id = None if type_name is None else type_ids.get(type_name, type_name)
     flag = 1 if form.stripped else None
