@@ -49,13 +49,28 @@ class RecordProcess:
         return self.process.returncode, "".join(self.out) + out.decode(), err.decode()
 
 
+_started: list[asyncio.subprocess.Process] = []
+
+
 async def start_record(*args: str, env: dict[str, str] | None = None) -> RecordProcess:
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-c", "from recorder.cli import main; main()", "record", *args,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
         env={**os.environ, **(env or {})},
     )
+    _started.append(process)
     return RecordProcess(process)
+
+
+@pytest.fixture(autouse=True)
+async def no_stray_process() -> AsyncIterator[None]:
+    """A failing test must not leave its `rtrec record` running."""
+    yield
+    while _started:
+        process = _started.pop()
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
 
 
 @pytest.fixture
