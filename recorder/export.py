@@ -5,7 +5,9 @@ however long the session (an hour: about 120 MB resident, see bench/export.py):
 
 1. replay the session into the conversation (recorder.conversation: items, transcripts, audio
    byte counts, truncation points, recorded times; no audio bytes kept). On the way, every
-   audio chunk is decoded once and appended to user.wav or assistant.wav; the sink remembers
+   audio chunk is decoded once and appended to user.wav (the input stream) or assistant.wav
+   (audio the client sends inside conversation.item.create waits in a side file); the sink
+   remembers
    where the user's stream landed on the timeline (it is a live stream, placed as it was
    captured: see audio.StreamPlacement) and where each assistant part sits in assistant.wav;
 2. once the conversation is known (truncations arrive after the audio they cut), plan where
@@ -57,6 +59,7 @@ AUDIO_TYPES = frozenset(
     {"input_audio_buffer.append", "response.audio.delta", "response.output_audio.delta"}
 )
 USER, ASSISTANT = 0, 1  # conversation.wav channels
+CLIENT_AUDIO_FILE = ".client-items.rtrec-tmp.wav"  # removed when the export ends
 WARNINGS_PER_KIND = 5  # individual corrupt-frame warnings before only the count is reported
 PROGRESS_EVERY = 2000  # frames between progress reports
 COPY_BLOCK_FRAMES = 1 << 18  # copy audio between files in blocks of this many frames (~11 s)
@@ -125,6 +128,11 @@ class AudioSink:
         self.user_runs: list[list[int]] = []
         # (item_id, content_index) -> [(first frame in assistant.wav, frame count), ...]
         self.segments: dict[tuple[str, int], list[tuple[int, int]]] = {}
+        # Audio the client sent inside conversation.item.create: not part of the input stream
+        # (user.wav), so it waits in a side file until step 2 places it.
+        self.client_audio: WavWriter | None = None
+        # (item_id, content_index) -> (recorded ms, first frame in the side file, frame count)
+        self.client_parts: dict[tuple[str, int], tuple[float, int, int]] = {}
 
     @property
     def started(self) -> bool:
@@ -160,6 +168,21 @@ class AudioSink:
         else:
             runs.append([first, round(start_ms * self.rate / 1000), count])
 
+    def client_item(self, conversation: Conversation, key: tuple[str, int], t_ns: int,
+                    audio: bytes) -> None:
+        """Audio of an input_audio part the client created, in the session's input format."""
+        if self.user is None:
+            self._open(conversation)
+        assert self.user is not None
+        if self.client_audio is None:
+            self.client_audio = WavWriter(self.out_dir / CLIENT_AUDIO_FILE, self.user.sample_rate)
+        side = self.client_audio
+        fmt = conversation.input_format
+        first = side.frames
+        side.append(resample(pcm16_samples(fmt.to_pcm16(audio)), fmt.sample_rate,
+                             side.sample_rate))
+        self.client_parts[key] = (t_ns / 1e6, first, side.frames - first)
+
     def output(self, conversation: Conversation, key: tuple[str, int], fmt: AudioFormat,
                audio: bytes) -> None:
         if self.assistant is None:
@@ -180,7 +203,22 @@ class AudioSink:
             spans.append((first, count))
 
     def writers(self) -> list[WavWriter]:
-        return [w for w in (self.user, self.assistant, self.conversation) if w is not None]
+        files = (self.user, self.assistant, self.conversation, self.client_audio)
+        return [w for w in files if w is not None]
+
+    def client_spans(self) -> dict[tuple[str, int], tuple[float, float]]:
+        """Where each client-created audio part goes on the timeline (ms): at its recorded
+        time, or after the previous one if that is still playing (each utterance whole)."""
+        rate = self.user.sample_rate if self.user is not None else 1
+        parts = sorted(self.client_parts.items(), key=lambda entry: entry[1][0])
+        durations = [count * 1000 / rate for _, (_, _, count) in parts]
+        starts = place_utterances(
+            [(t_ms, d) for (_, (t_ms, _, _)), d in zip(parts, durations, strict=True)]
+        )
+        return {
+            key: (start, start + d)
+            for (key, _), start, d in zip(parts, starts, durations, strict=True)
+        }
 
 
 class _ExportingBuilder(ConversationBuilder):
@@ -204,6 +242,8 @@ class _ExportingBuilder(ConversationBuilder):
         super().on_client_event(event)
         position = self.position
         if event.type != "input_audio_buffer.append" or position is None:
+            if event.type == "conversation.item.create" and position is not None:
+                self._client_item(event, position.seq, position.t_ns)
             return
         if position.seq >= self._next_report:
             self._report(position.seq)
@@ -214,6 +254,23 @@ class _ExportingBuilder(ConversationBuilder):
             return
         if audio:
             self.sink.input(self.conversation, position.t_ns, audio)
+
+    def _client_item(self, event: Any, seq: int, t_ns: int) -> None:
+        """Audio inside an item the client creates; like the builder, only with an id to link."""
+        item = getattr(event, "item", None)
+        item_id = getattr(item, "id", None)
+        if not item_id:
+            return
+        for index, part in enumerate(getattr(item, "content", None) or []):
+            text = getattr(part, "audio", None)
+            if not text:
+                continue
+            try:
+                audio = binascii.a2b_base64(text, strict_mode=True)
+            except (binascii.Error, ValueError):
+                self.sink.corrupt.append(CorruptFrame(seq, event.type))
+                continue
+            self.sink.client_item(self.conversation, (item_id, index), t_ns, audio)
 
     def on_unknown_event(self, event: Any) -> None:
         super().on_unknown_event(event)
@@ -344,8 +401,16 @@ class Placed:
 
 
 def user_stretches(sink: AudioSink) -> list[Placed]:
+    """The input stream by runs, and the audio of client-created items at their places."""
     assert sink.user is not None
-    return [Placed(at, sink.user, first, count) for first, at, count in sink.user_runs]
+    placed = [Placed(at, sink.user, first, count) for first, at, count in sink.user_runs]
+    if sink.client_audio is not None:
+        for key, (start_ms, _) in sink.client_spans().items():
+            _, first, count = sink.client_parts[key]
+            at = round(start_ms * sink.rate / 1000)
+            placed.append(Placed(at, sink.client_audio, first, count))
+    placed.sort(key=lambda stretch: stretch.at)
+    return placed
 
 
 def assistant_stretches(sink: AudioSink, plan: TimelinePlan) -> list[Placed]:
@@ -372,7 +437,8 @@ def compose_conversation(sink: AudioSink, plan: TimelinePlan, out_dir: Path) -> 
     """conversation.wav in one sequential sweep: user left, assistant right, block by block."""
     target = sink.rate
     channels = (user_stretches(sink), assistant_stretches(sink, plan))
-    end_ms = max(plan.end_ms, sink.placement.end_ms)
+    client_end = max((end for _, end in sink.client_spans().values()), default=0.0)
+    end_ms = max(plan.end_ms, sink.placement.end_ms, client_end)
     # round up: the file covers every utterance's end, even a fraction of a sample
     total = math.ceil(end_ms * target / 1000)
     total = max([total] + [s.at + s.length(target) for stretches in channels for s in stretches])
@@ -394,6 +460,8 @@ def compose_conversation(sink: AudioSink, plan: TimelinePlan, out_dir: Path) -> 
                     break
                 start = max(block_start, stretch.at)
                 end = min(block_end, stretch.at + stretch.length(target))
+                if end <= start:
+                    continue  # an earlier, shorter stretch behind a longer one
                 samples = stretch.samples(start - stretch.at, end - stretch.at, target)
                 block[start - block_start : start - block_start + samples.size, channel] = samples
         stereo.append(block)
@@ -432,7 +500,14 @@ def _item_audio(sink: AudioSink, item: Item) -> list[tuple[int, WavWriter, list[
     if item.role == "user":
         turn, user = item.turn, sink.user
         if turn is None or turn.audio_start_ms is None or user is None:
-            return []
+            side = sink.client_audio
+            if side is None:
+                return []
+            return [
+                (index, side, [(first, count)])
+                for (item_id, index), (_, first, count) in sink.client_parts.items()
+                if item_id == item.id
+            ]
         rate = user.sample_rate
         first = round(turn.audio_start_ms * rate / 1000)
         end = user.frames if turn.audio_end_ms is None else round(turn.audio_end_ms * rate / 1000)
@@ -454,7 +529,10 @@ def _safe(text: str) -> str:
 
 
 def transcript_entries(
-    conversation: Conversation, plan: TimelinePlan, placement: StreamPlacement
+    conversation: Conversation,
+    plan: TimelinePlan,
+    placement: StreamPlacement,
+    client_spans: dict[tuple[str, int], tuple[float, float]] | None = None,
 ) -> list[Entry]:
     """One Entry per item in conversation order, with its span on the conversation timeline."""
     entries = []
@@ -465,7 +543,7 @@ def transcript_entries(
     # out-of-band responses never join the conversation, but their audio was played
     out_of_band = [i for i in conversation.unplaced_items() if i.audio_bytes > 0]
     for item in conversation.ordered_items() + out_of_band:
-        start, end = _span(item, plan, placement)
+        start, end = _span(item, plan, placement, client_spans or {})
         kind = item.type or "message"
         if kind in ("function_call", "function_call_output"):
             speaker = "tool"
@@ -516,7 +594,16 @@ def _error_lines(conversation: Conversation) -> list[str]:
     return lines
 
 
-def _span(item: Item, plan: TimelinePlan, placement: StreamPlacement) -> tuple[float, float]:
+def _span(
+    item: Item,
+    plan: TimelinePlan,
+    placement: StreamPlacement,
+    client_spans: dict[tuple[str, int], tuple[float, float]],
+) -> tuple[float, float]:
+    own = [client_spans[(item.id, p.index)] for p in item.content
+           if (item.id, p.index) in client_spans]
+    if own:  # audio the client sent inside the item
+        return min(start for start, _ in own), max(end for _, end in own)
     turn = item.turn
     if item.role == "user" and turn is not None and turn.audio_start_ms is not None:
         start = placement.to_timeline(turn.audio_start_ms)
@@ -597,13 +684,15 @@ async def export_session(
         for writer in sink.writers():
             with contextlib.suppress(OSError):  # already failing: the first error is the news
                 writer.close()
+        with contextlib.suppress(OSError):
+            (out_dir / CLIENT_AUDIO_FILE).unlink(missing_ok=True)
     if progress is not None:
         progress(info.frames, info.frames)
 
     _report_corrupt(sink.corrupt, info.id, report, warn)
     if not report.had_audio:
         report.warnings.append(f"session {info.id} has no audio: wrote the transcripts only")
-    entries = transcript_entries(conversation, plan, sink.placement)
+    entries = transcript_entries(conversation, plan, sink.placement, sink.client_spans())
     report.files += _write(lambda: write_transcripts(out_dir, info, conversation, entries))
     return report
 

@@ -741,3 +741,31 @@ async def test_out_of_band_audio_is_placed_and_in_the_transcripts(tmp_path: Path
     assert runs(stereo[:, 1], rate)[-2:] == [(2300, 5000, 0), (5000, 5200, -700)]
     cues = parse((out / "transcript.srt").read_text(), SRT_CUE)
     assert cues[-1][1:] == (5000, 5200, "Assistant: An aside outside the conversation.")
+
+
+async def test_audio_the_client_puts_in_an_item_is_placed_and_kept_out_of_user_wav(
+    tmp_path: Path,
+) -> None:
+    s = known_session({"type": "audio/pcm", "rate": 24000})
+    item = {"id": "item_c1", "type": "message", "role": "user",
+            "content": [{"type": "input_audio",
+                         "audio": base64.b64encode(s.encode(777, 200)).decode()}]}
+    s.client(5000, {"type": "conversation.item.create", "item": item,
+                    "previous_item_id": "item_u2"})
+    echoed = {**item, "status": "completed",
+              "content": [{"type": "input_audio", "transcript": None}]}
+    s.server(5010, {"type": "conversation.item.added", "item": echoed,
+                    "previous_item_id": "item_u2"})
+    db = await store(tmp_path, s.frames)
+    out = tmp_path / "out"
+    report = await export_db(db, out, per_item=True)
+    rate, user = read_wav(out / "user.wav")
+    assert len(user) * 2 / 48 == 2000  # the input stream only
+    _, stereo = read_wav(out / "conversation.wav")
+    assert runs(stereo[:, 0], rate)[-2:] == [(4000, 5000, 0), (5000, 5200, 777)]
+    items = {i["id"]: i for i in json.loads((out / "transcript.json").read_text())["items"]}
+    assert (items["item_c1"]["start_ms"], items["item_c1"]["end_ms"]) == (5000, 5200)
+    _, own = read_wav(out / "items" / "005-user-item_c1-part0.wav")
+    assert runs(own[:, 0], rate) == [(0, 200, 777)]
+    assert not list(out.glob(".*"))  # the side file is gone
+    assert all(not p.name.startswith(".") for p in report.files)
