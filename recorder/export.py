@@ -1,15 +1,15 @@
 """Export one recorded session as WAV files and transcripts.
 
 One pass over the log, then a copy step from the files just written, so memory stays bounded
-however long the session (an hour: about 120 MB resident, see bench/export.py):
+however long the session (an hour: 90-145 MB resident, see bench/export.py):
 
 1. replay the session into the conversation (recorder.conversation: items, transcripts, audio
    byte counts, truncation points, recorded times; no audio bytes kept). On the way, every
    audio chunk is decoded once and appended to user.wav (the input stream) or assistant.wav
-   (audio the client sends inside conversation.item.create waits in a side file); the sink
-   remembers
-   where the user's stream landed on the timeline (it is a live stream, placed as it was
-   captured: see audio.StreamPlacement) and where each assistant part sits in assistant.wav;
+   (audio the client sends inside conversation.item.create waits in a side file). The sink
+   remembers where the user's stream landed on the timeline (it is a live stream, placed as
+   it was captured: see audio.StreamPlacement) and where each assistant part sits in
+   assistant.wav;
 2. once the conversation is known (truncations arrive after the audio they cut), plan where
    each assistant utterance goes, then write conversation.wav in one sequential sweep, block
    by block (user left, assistant right, read back from user.wav and assistant.wav), copy the
