@@ -17,7 +17,7 @@ import contextlib
 import math
 import os
 import struct
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -373,6 +373,102 @@ def _wav_header(sample_rate: int, channels: int, frames: int) -> bytes:
 
 
 # --- Timeline placement -----------------------------------------------------------------------
+
+COPY_BLOCK_FRAMES = 1 << 18  # frames per block when copying between files (~11 s)
+
+
+@dataclass(frozen=True, slots=True)
+class Stretch:
+    """A stretch of a source file placed on the conversation timeline."""
+
+    at: int  # first frame on the timeline (at the conversation rate)
+    source: WavWriter
+    first: int  # first frame in the source file
+    count: int  # frames in the source file
+
+    def length(self, target: int) -> int:
+        """Frames it covers on the timeline."""
+        return self.count * target // self.source.sample_rate
+
+    def samples(self, start: int, end: int, target: int) -> np.ndarray:
+        """Its samples for timeline frames [at + start, at + end), at the target rate.
+
+        A whole ratio repeats each source sample (as audio.resample does); any other ratio
+        interpolates linearly.
+        """
+        rate = self.source.sample_rate
+        if rate == target:
+            return self.source.read(self.first + start, end - start)[:, 0]
+        low = start * rate // target
+        high = min(-(-end * rate // target) + 1, self.count)
+        source = self.source.read(self.first + low, high - low)[:, 0]
+        if target % rate == 0:
+            ratio = target // rate
+            skip = start - low * ratio
+            return np.repeat(source, ratio)[skip : skip + end - start]
+        positions = np.arange(start, end) * (rate / target) - low
+        return np.round(np.interp(positions, np.arange(source.size), source)).astype(np.int16)
+
+
+def copy_frames(source: WavWriter, spans: list[tuple[int, int]], limit: int,
+                 deliver: Callable[[int, np.ndarray], None]) -> None:
+    """Read up to limit frames of spans from source, block by block; deliver(offset, block)."""
+    done = 0
+    for first, count in spans:
+        count = min(count, limit - done)
+        position = 0
+        while position < count:
+            block = source.read(first + position, min(COPY_BLOCK_FRAMES, count - position))
+            if block.size == 0:
+                return
+            deliver(done, block[:, 0])
+            position += len(block)
+            done += len(block)
+        if done >= limit:
+            return
+
+
+def write_timeline(
+    path: str | os.PathLike[str],
+    sample_rate: int,
+    channels: Sequence[list[Stretch]],
+    total_frames: int = 0,
+) -> WavWriter:
+    """A WAV file with one channel per list of stretches, written in one sequential sweep.
+
+    Block by block, each channel's stretches are read from their sources (resampled to
+    sample_rate) into the block, silence elsewhere, and the block is appended: no seeking, no
+    read-modify-write, memory bounded by the block. Stretches of a channel come sorted by
+    `at`; where two overlap, the later one wins. The file is at least total_frames long and
+    covers every stretch; it is returned open (close it to write the header).
+    """
+    count = len(channels)
+    total = max([total_frames] + [s.at + s.length(sample_rate) for c in channels for s in c])
+    writer = WavWriter(path, sample_rate, channels=count)
+    next_stretch = [0] * count
+    for block_start in range(0, total, COPY_BLOCK_FRAMES):
+        block_end = min(block_start + COPY_BLOCK_FRAMES, total)
+        block = np.zeros((block_end - block_start, count), dtype="<i2")
+        for channel, stretches in enumerate(channels):
+            index = next_stretch[channel]
+            while index < len(stretches) and (
+                stretches[index].at + stretches[index].length(sample_rate) <= block_start
+            ):
+                index += 1
+            next_stretch[channel] = index
+            for stretch in stretches[index:]:
+                if stretch.at >= block_end:
+                    break
+                start = max(block_start, stretch.at)
+                end = min(block_end, stretch.at + stretch.length(sample_rate))
+                if end <= start:
+                    continue  # an earlier, shorter stretch behind a longer one
+                samples = stretch.samples(start - stretch.at, end - stretch.at, sample_rate)
+                block[start - block_start : start - block_start + samples.size, channel] = samples
+        writer.append(block)
+    return writer
+
+
 
 # A gap shorter than this between two chunks of a live stream is network jitter, not silence.
 STREAM_JITTER_MS = 100.0

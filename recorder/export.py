@@ -35,15 +35,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from recorder.audio import (
     AudioFormat,
     StreamPlacement,
+    Stretch,
     WavWriter,
+    copy_frames,
     pcm16_samples,
     place_utterances,
     resample,
+    write_timeline,
 )
 from recorder.conversation import ConversationBuilder
 from recorder.conversation_model import ContentPart, Conversation, Item
@@ -62,7 +63,6 @@ USER, ASSISTANT = 0, 1  # conversation.wav channels
 CLIENT_AUDIO_FILE = ".client-items.rtrec-tmp.wav"  # removed when the export ends
 WARNINGS_PER_KIND = 5  # individual corrupt-frame warnings before only the count is reported
 PROGRESS_EVERY = 2000  # frames between progress reports
-COPY_BLOCK_FRAMES = 1 << 18  # copy audio between files in blocks of this many frames (~11 s)
 
 
 @dataclass
@@ -349,71 +349,20 @@ def plan_timeline(conversation: Conversation) -> TimelinePlan:
     })
 
 
-def _copy_frames(source: WavWriter, spans: list[tuple[int, int]], limit: int,
-                 deliver: Callable[[int, np.ndarray], None]) -> None:
-    """Read up to limit frames of spans from source, block by block; deliver(offset, block)."""
-    done = 0
-    for first, count in spans:
-        count = min(count, limit - done)
-        position = 0
-        while position < count:
-            block = source.read(first + position, min(COPY_BLOCK_FRAMES, count - position))
-            if block.size == 0:
-                return
-            deliver(done, block[:, 0])
-            position += len(block)
-            done += len(block)
-        if done >= limit:
-            return
-
-
-@dataclass(frozen=True, slots=True)
-class Placed:
-    """A stretch of a source file placed on the conversation timeline."""
-
-    at: int  # first frame on the timeline (at the conversation rate)
-    source: WavWriter
-    first: int  # first frame in the source file
-    count: int  # frames in the source file
-
-    def length(self, target: int) -> int:
-        """Frames it covers on the timeline."""
-        return self.count * target // self.source.sample_rate
-
-    def samples(self, start: int, end: int, target: int) -> np.ndarray:
-        """Its samples for timeline frames [at + start, at + end), at the target rate.
-
-        A whole ratio repeats each source sample (as audio.resample does); any other ratio
-        interpolates linearly.
-        """
-        rate = self.source.sample_rate
-        if rate == target:
-            return self.source.read(self.first + start, end - start)[:, 0]
-        low = start * rate // target
-        high = min(-(-end * rate // target) + 1, self.count)
-        source = self.source.read(self.first + low, high - low)[:, 0]
-        if target % rate == 0:
-            ratio = target // rate
-            skip = start - low * ratio
-            return np.repeat(source, ratio)[skip : skip + end - start]
-        positions = np.arange(start, end) * (rate / target) - low
-        return np.round(np.interp(positions, np.arange(source.size), source)).astype(np.int16)
-
-
-def user_stretches(sink: AudioSink) -> list[Placed]:
+def user_stretches(sink: AudioSink) -> list[Stretch]:
     """The input stream by runs, and the audio of client-created items at their places."""
     assert sink.user is not None
-    placed = [Placed(at, sink.user, first, count) for first, at, count in sink.user_runs]
+    placed = [Stretch(at, sink.user, first, count) for first, at, count in sink.user_runs]
     if sink.client_audio is not None:
         for key, (start_ms, _) in sink.client_spans().items():
             _, first, count = sink.client_parts[key]
             at = round(start_ms * sink.rate / 1000)
-            placed.append(Placed(at, sink.client_audio, first, count))
+            placed.append(Stretch(at, sink.client_audio, first, count))
     placed.sort(key=lambda stretch: stretch.at)
     return placed
 
 
-def assistant_stretches(sink: AudioSink, plan: TimelinePlan) -> list[Placed]:
+def assistant_stretches(sink: AudioSink, plan: TimelinePlan) -> list[Stretch]:
     """The heard part of each planned assistant utterance, where it goes on the timeline."""
     assert sink.assistant is not None
     source, target = sink.assistant, sink.rate
@@ -425,7 +374,7 @@ def assistant_stretches(sink: AudioSink, plan: TimelinePlan) -> list[Placed]:
             count = min(count, remaining)
             if count <= 0:
                 break
-            stretch = Placed(at, source, first, count)
+            stretch = Stretch(at, source, first, count)
             placed.append(stretch)
             at += stretch.length(target)
             remaining -= count
@@ -434,37 +383,15 @@ def assistant_stretches(sink: AudioSink, plan: TimelinePlan) -> list[Placed]:
 
 
 def compose_conversation(sink: AudioSink, plan: TimelinePlan, out_dir: Path) -> WavWriter:
-    """conversation.wav in one sequential sweep: user left, assistant right, block by block."""
+    """conversation.wav in one sequential sweep: user left, assistant right."""
     target = sink.rate
     channels = (user_stretches(sink), assistant_stretches(sink, plan))
     client_end = max((end for _, end in sink.client_spans().values()), default=0.0)
     end_ms = max(plan.end_ms, sink.placement.end_ms, client_end)
     # round up: the file covers every utterance's end, even a fraction of a sample
     total = math.ceil(end_ms * target / 1000)
-    total = max([total] + [s.at + s.length(target) for stretches in channels for s in stretches])
-    stereo = WavWriter(out_dir / "conversation.wav", target, channels=2)
+    stereo = write_timeline(out_dir / "conversation.wav", target, channels, total)
     sink.conversation = stereo
-    next_stretch = [0, 0]
-    for block_start in range(0, total, COPY_BLOCK_FRAMES):
-        block_end = min(block_start + COPY_BLOCK_FRAMES, total)
-        block = np.zeros((block_end - block_start, 2), dtype="<i2")
-        for channel, stretches in enumerate(channels):
-            index = next_stretch[channel]
-            while index < len(stretches) and (
-                stretches[index].at + stretches[index].length(target) <= block_start
-            ):
-                index += 1
-            next_stretch[channel] = index
-            for stretch in stretches[index:]:
-                if stretch.at >= block_end:
-                    break
-                start = max(block_start, stretch.at)
-                end = min(block_end, stretch.at + stretch.length(target))
-                if end <= start:
-                    continue  # an earlier, shorter stretch behind a longer one
-                samples = stretch.samples(start - stretch.at, end - stretch.at, target)
-                block[start - block_start : start - block_start + samples.size, channel] = samples
-        stereo.append(block)
     return stereo
 
 
@@ -476,7 +403,7 @@ def copy_heard_audio(sink: AudioSink, plan: TimelinePlan, out_dir: Path) -> WavW
     heard = WavWriter(out_dir / "assistant-heard.wav", rate)
     for key, part in plan.parts.items():
         limit = round(part.heard_ms * rate / 1000)
-        _copy_frames(source, sink.segments.get(key, []), limit, lambda _, b: heard.append(b))
+        copy_frames(source, sink.segments.get(key, []), limit, lambda _, b: heard.append(b))
     return heard
 
 
@@ -490,7 +417,7 @@ def copy_item_files(sink: AudioSink, conversation: Conversation, out_dir: Path) 
         stem = f"{number:03d}-{item.role or item.type or 'item'}-{_safe(item.id)}"
         for index, source, spans in _item_audio(sink, item):
             with WavWriter(folder / f"{stem}-part{index}.wav", source.sample_rate) as writer:
-                _copy_frames(source, spans, 1 << 62, lambda _, block: writer.append(block))
+                copy_frames(source, spans, 1 << 62, lambda _, block: writer.append(block))
             written.append(writer)
     return written
 

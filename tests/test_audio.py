@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import struct
 import warnings
 import wave
@@ -17,14 +18,17 @@ from recorder.audio import (
     PCM16_24K,
     AudioFormat,
     StreamPlacement,
+    Stretch,
     WavWriter,
     alaw_decode,
     alaw_encode,
+    copy_frames,
     pcm16_samples,
     place_utterances,
     resample,
     ulaw_decode,
     ulaw_encode,
+    write_timeline,
 )
 from recorder.errors import RtrecError
 
@@ -242,3 +246,46 @@ def test_stream_placement_an_upload_faster_than_real_time_is_laid_end_to_end() -
 
 def test_place_utterances_shifts_an_overlapping_one_after_the_previous() -> None:
     assert place_utterances([(0, 1000), (500, 1000), (5000, 10)]) == [0, 1000, 5000]
+
+
+# --- stretches on a timeline ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("source_rate", "target"), [(24000, 24000), (8000, 24000), (16000, 24000)])
+def test_block_boundaries_do_not_change_a_stretch(
+    tmp_path: Path, source_rate: int, target: int
+) -> None:
+    ramp = (np.arange(3000) * 7 % 20000 - 10000).astype("<i2")
+    with WavWriter(tmp_path / "s.wav", source_rate) as source:
+        source.append(ramp)
+        stretch = Stretch(at=100, source=source, first=500, count=2000)
+        length = stretch.length(target)
+        whole = stretch.samples(0, length, target)
+        assert whole.size == length == 2000 * target // source_rate
+        cuts = [0, 1, 7, length // 3, length // 2 + 1, length - 1, length]
+        pieces = [stretch.samples(a, b, target) for a, b in itertools.pairwise(cuts)]
+        assert np.concatenate(pieces).tolist() == whole.tolist()
+        if target % source_rate == 0:  # a whole ratio repeats samples, as resample does
+            assert whole.tolist() == resample(ramp[500:2500], source_rate, target).tolist()
+
+
+def test_write_timeline_places_each_channel_with_silence_between(tmp_path: Path) -> None:
+    with WavWriter(tmp_path / "a.wav", 1000) as a, WavWriter(tmp_path / "b.wav", 500) as b:
+        a.append(np.array([1, 2, 3, 4, 5], dtype=np.int16))
+        b.append(np.array([7, 8], dtype=np.int16))
+        left = [Stretch(1, a, 0, 2), Stretch(6, a, 3, 2)]
+        right = [Stretch(2, b, 0, 2)]  # 500 Hz -> 1000 Hz: each sample twice
+        with write_timeline(tmp_path / "t.wav", 1000, [left, right], total_frames=10):
+            pass
+    rate, channels, data = read_wav(tmp_path / "t.wav")
+    assert (rate, channels) == (1000, 2)
+    assert data[:, 0].tolist() == [0, 1, 2, 0, 0, 0, 4, 5, 0, 0]
+    assert data[:, 1].tolist() == [0, 0, 7, 7, 8, 8, 0, 0, 0, 0]
+
+
+def test_copy_frames_stops_at_the_limit(tmp_path: Path) -> None:
+    with WavWriter(tmp_path / "a.wav", 1000) as a:
+        a.append(np.arange(10, dtype=np.int16))
+        got: list[tuple[int, list[int]]] = []
+        copy_frames(a, [(2, 3), (7, 3)], 4, lambda at, block: got.append((at, block.tolist())))
+    assert got == [(0, [2, 3, 4]), (3, [7])]

@@ -629,30 +629,6 @@ async def test_realistic_sessions_export_consistently(
     assert len(list((out / "items").iterdir())) >= len(assistant_spans)
 
 
-# --- composing conversation.wav block by block -------------------------------------------------
-
-
-@pytest.mark.parametrize(("source_rate", "target"), [(24000, 24000), (8000, 24000), (16000, 24000)])
-def test_block_boundaries_do_not_change_the_samples(
-    tmp_path: Path, source_rate: int, target: int
-) -> None:
-    from recorder.audio import WavWriter, resample
-    from recorder.export import Placed
-
-    ramp = (np.arange(3000) * 7 % 20000 - 10000).astype("<i2")
-    with WavWriter(tmp_path / "s.wav", source_rate) as source:
-        source.append(ramp)
-        stretch = Placed(at=100, source=source, first=500, count=2000)
-        length = stretch.length(target)
-        whole = stretch.samples(0, length, target)
-        assert whole.size == length == 2000 * target // source_rate
-        cuts = [0, 1, 7, length // 3, length // 2 + 1, length - 1, length]
-        pieces = [stretch.samples(a, b, target) for a, b in itertools.pairwise(cuts)]
-        assert np.concatenate(pieces).tolist() == whole.tolist()
-        if target % source_rate == 0:  # a whole ratio repeats samples, as audio.resample does
-            assert whole.tolist() == resample(ramp[500:2500], source_rate, target).tolist()
-
-
 # --- transcripts of a realistic session, progress, a full disk --------------------------------
 
 
