@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import contextvars
 import hmac
 import ipaddress
 import os
@@ -35,14 +34,26 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import aiohttp
 from aiohttp import WSMsgType, web
-from multidict import CIMultiDict, CIMultiDictProxy, MultiMapping
+from multidict import CIMultiDictProxy
 from yarl import URL
 
 from recorder.console import Console
 from recorder.decode import decode, protocol_of
 from recorder.errors import RtrecError
 from recorder.redact import FrameRedactor, redact_url, secrets_in_handshake
-from recorder.upstream import forward_http, request_headers
+from recorder.upstream import (
+    TOKEN_HEADER,
+    TOKEN_QUERY,
+    forward_http,
+    handshake_headers,
+    keeping_refusal_body,
+    offered_protocols,
+    refusal_response,
+    request_headers,
+    secret_query_values,
+    trace_refusal_bodies,
+    upstream_url,
+)
 from recorder.wire import Direction, Frame, Opcode
 
 if TYPE_CHECKING:
@@ -52,22 +63,10 @@ if TYPE_CHECKING:
 
 DEFAULT_UPSTREAM = "wss://api.openai.com/v1/realtime"
 DEFAULT_LISTEN = "127.0.0.1:8765"
-TOKEN_HEADER = "X-Rtrec-Token"
-TOKEN_QUERY = "rtrec_token"
 # Paths a Realtime client connects to: OpenAI (/v1/realtime, /v1/realtime/translations) and
 # Azure (/openai/realtime).
 REALTIME_PATHS = ("/v1/realtime", "/openai/realtime", "/realtime")
 
-# Handshake headers that belong to one hop; everything else the client sent goes upstream.
-_HOP_HEADERS = frozenset(
-    {
-        "host", "connection", "upgrade", "keep-alive", "proxy-connection", "te", "trailer",
-        "transfer-encoding", "content-length", "sec-websocket-key", "sec-websocket-version",
-        "sec-websocket-extensions", "sec-websocket-protocol", "sec-websocket-accept",
-        TOKEN_HEADER.lower(),
-    }
-)
-_HOP_RESPONSE_HEADERS = _HOP_HEADERS | {"content-encoding", "date", "server"}
 _CLEAN_CLOSE = frozenset({1000, 1001})
 # Codes a close frame may carry (RFC 6455 7.4): 1005/1006/1015 only describe closes.
 _SENDABLE_CLOSE = frozenset(range(1000, 5000)) - {1004, 1005, 1006, 1015}
@@ -150,25 +149,6 @@ def check_exposure(host: str, token: str | None) -> None:
         )
 
 
-def upstream_url(upstream: str, request_path: str, query: MultiMapping[str]) -> URL:
-    """The upstream URL for one client handshake.
-
-    An upstream with a path (the default .../v1/realtime, or Azure's .../openai/realtime) keeps
-    it, plus whatever the client added after 'realtime' (e.g. /translations); an upstream given
-    as a bare host gets the client's path. The client's query (model, call_id, intent,
-    deployment, api-version, ...) is passed on, without rtrec's own token.
-    """
-    base = URL(upstream)
-    if base.path in ("", "/"):
-        path = request_path
-    else:
-        _, _, rest = request_path.partition("/realtime")
-        path = base.path.rstrip("/") + rest
-    params = [(k, v) for k, v in base.query.items() if k not in query]
-    params += [(k, v) for k, v in query.items() if k != TOKEN_QUERY]
-    return base.with_path(path).with_query(params)
-
-
 def protocol_from_handshake(headers: CIMultiDictProxy[str], protocols: Iterable[str]) -> str | None:
     """'beta' when the handshake says so; None means: decide from the first session.created."""
     beta_header = "realtime=v1" in headers.get("OpenAI-Beta", "").replace(" ", "")
@@ -191,23 +171,6 @@ def protocol_from_session_created(data: bytes) -> str | None:
 def _model_from_session_created(data: bytes) -> str | None:
     model = getattr(getattr(decode(data), "session", None), "model", None)
     return model if isinstance(model, str) else None
-
-
-_handshake_body: contextvars.ContextVar[dict[str, bytes]] = contextvars.ContextVar(
-    "rtrec_handshake_body"
-)
-
-
-async def _keep_refusal_body(
-    _session: aiohttp.ClientSession, _ctx: Any, params: aiohttp.TraceRequestEndParams
-) -> None:
-    """aiohttp's ws_connect drops the body of a refused handshake; keep it for the client."""
-    holder = _handshake_body.get(None)
-    if holder is not None and params.response.status != 101:
-        try:
-            holder["body"] = await params.response.read()
-        except aiohttp.ClientError:
-            holder["body"] = b""
 
 
 @dataclass
@@ -277,17 +240,15 @@ class RecordingProxy:
     def application(self) -> web.Application:
         app = web.Application()
         for path in REALTIME_PATHS:
-            app.router.add_get(path, self._handle)
-            app.router.add_get(path + "/{rest:.*}", self._handle)
+            app.router.add_get(path, self.handle)
+            app.router.add_get(path + "/{rest:.*}", self.handle)
         app.router.add_route("*", "/{tail:.*}", self._handle_http)  # REST calls: passed on
         return app
 
     async def start(self) -> str:
         """Listen; returns the base URL clients use (ws://host:port or wss://...)."""
-        trace = aiohttp.TraceConfig()
-        trace.on_request_end.append(_keep_refusal_body)
         self._client = aiohttp.ClientSession(
-            trace_configs=[trace],
+            trace_configs=[trace_refusal_bodies()],
             connector=aiohttp.TCPConnector(limit=0, force_close=True),
             timeout=aiohttp.ClientTimeout(total=None, connect=30, sock_connect=30),
         )
@@ -357,7 +318,12 @@ class RecordingProxy:
 
     # -- one session ----------------------------------------------------------------------
 
-    async def _handle(self, request: web.Request) -> web.StreamResponse:
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        """Serve one request: a Realtime WebSocket (recorded) or plain HTTP (passed on).
+
+        For embedding the proxy in another aiohttp app (start() still opens the upstream
+        client session; close() still ends the sessions this served).
+        """
         task = asyncio.current_task()
         if task is not None:
             self._tasks.add(task)
@@ -367,13 +333,14 @@ class RecordingProxy:
             if task is not None:
                 self._tasks.discard(task)
 
+    _handle = handle  # the name recorder.cassette uses
+
     async def _handle_http(self, request: web.Request) -> web.StreamResponse:
         """Anything that is not a Realtime WebSocket goes to the upstream, unrecorded."""
         if not self._token_ok(request):
             return self._reject()
         assert self._client is not None
-        headers = request_headers(request.headers, drop=frozenset({TOKEN_HEADER.lower()}))
-        self._add_default_credential(headers, [])
+        headers = request_headers(request.headers, self.config.api_key)
         query = [(k, v) for k, v in request.query.items() if k != TOKEN_QUERY]
         return await forward_http(
             self._client, request, self.config.upstream, headers, query, self.config.upstream_ssl
@@ -393,31 +360,28 @@ class RecordingProxy:
         if not self._token_ok(request):
             return self._reject()
         assert self._client is not None
-        protocols = _offered_protocols(request.headers)
-        headers = self._upstream_headers(request.headers, protocols)
+        protocols = offered_protocols(request.headers)
+        headers = handshake_headers(request.headers, protocols, self.config.api_key)
         url = upstream_url(self.config.upstream, request.path, request.query)
-        holder: dict[str, bytes] = {}
-        reset = _handshake_body.set(holder)
         try:
-            upstream = await self._client.ws_connect(
-                url,
-                protocols=protocols,
-                headers=headers,
-                max_msg_size=0,
-                decode_text=False,
-                autoping=True,
-                compress=0,
-                ssl=self.config.upstream_ssl,
-                timeout=aiohttp.ClientWSTimeout(ws_close=5),
-            )
+            with keeping_refusal_body() as refusal_body:
+                upstream = await self._client.ws_connect(
+                    url,
+                    protocols=protocols,
+                    headers=headers,
+                    max_msg_size=0,
+                    decode_text=False,
+                    autoping=True,
+                    compress=0,
+                    ssl=self.config.upstream_ssl,
+                    timeout=aiohttp.ClientWSTimeout(ws_close=5),
+                )
         except aiohttp.WSServerHandshakeError as refusal:
             self.console.refused(refusal.status, self._endpoint)
-            return _refusal_response(refusal, holder.get("body", b""))
+            return refusal_response(refusal, refusal_body.get("body", b""))
         except (TimeoutError, aiohttp.ClientError, OSError) as error:
             self.console.unreachable(self._endpoint, type(error).__name__)
             return web.Response(status=502, text="rtrec: upstream unreachable\n")
-        finally:
-            _handshake_body.reset(reset)
         if self._closing:  # rtrec began stopping while the upstream answered
             await _close_quietly(upstream, 1001, "rtrec is stopping")
             return web.Response(status=503, text="rtrec is stopping\n")
@@ -446,7 +410,7 @@ class RecordingProxy:
             request=request,
             redact=FrameRedactor(
                 secrets_in_handshake(request.headers, protocols, self.config.api_key)
-                | _secret_query_values(request.query)
+                | secret_query_values(request.query)
             ),
         )
         self._next_key += 1
@@ -464,25 +428,6 @@ class RecordingProxy:
             return True
         presented = request.headers.get(TOKEN_HEADER) or request.query.get(TOKEN_QUERY) or ""
         return hmac.compare_digest(presented.encode(), expected.encode())
-
-    def _upstream_headers(
-        self, client_headers: CIMultiDictProxy[str], protocols: list[str]
-    ) -> CIMultiDict[str]:
-        headers: CIMultiDict[str] = CIMultiDict(
-            (k, v) for k, v in client_headers.items() if k.lower() not in _HOP_HEADERS
-        )
-        self._add_default_credential(headers, protocols)
-        return headers
-
-    def _add_default_credential(self, headers: CIMultiDict[str], protocols: list[str]) -> None:
-        """OPENAI_API_KEY stands in only when the client brought no credential of its own."""
-        has_credential = (
-            "Authorization" in headers
-            or "api-key" in headers
-            or any(p.startswith("openai-insecure-api-key.") for p in protocols)
-        )
-        if not has_credential and self.config.api_key:
-            headers["Authorization"] = f"Bearer {self.config.api_key}"
 
     async def _begin(self, session: _Session) -> None:
         """Open the session in the log while the pumps already run (forward first).
@@ -629,28 +574,6 @@ class RecordingProxy:
             close_code=end.code,
             closed_by=end.side,
         )
-
-
-def _offered_protocols(headers: CIMultiDictProxy[str]) -> list[str]:
-    offered: list[str] = []
-    for value in headers.getall("Sec-WebSocket-Protocol", ()):
-        offered += [p.strip() for p in value.split(",") if p.strip()]
-    return offered
-
-
-def _secret_query_values(query: MultiMapping[str]) -> set[str]:
-    from recorder.redact import SECRET_QUERY_KEYS
-
-    return {v for k, v in query.items() if k.lower() in SECRET_QUERY_KEYS and len(v) >= 8}
-
-
-def _refusal_response(refusal: aiohttp.WSServerHandshakeError, body: bytes) -> web.Response:
-    headers = CIMultiDict(
-        (k, v)
-        for k, v in (refusal.headers or {}).items()
-        if k.lower() not in _HOP_RESPONSE_HEADERS
-    )
-    return web.Response(status=refusal.status, body=body, headers=headers)
 
 
 async def _pass_on_end(

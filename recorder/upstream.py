@@ -1,25 +1,159 @@
-"""Plain HTTP requests passed through to the upstream, unrecorded.
+"""Talking to the upstream on a client's behalf: URL, headers, refusals, plain HTTP.
 
-With OPENAI_BASE_URL pointed at rtrec, an SDK sends its REST calls (client_secrets, calls, chat,
-...) there too. rtrec records only Realtime WebSocket sessions; everything else is forwarded to
-the upstream's origin, same method, path, query, headers and body, and the answer streamed back
-byte for byte (no decompression, so Content-Encoding and Content-Length stay true). Nothing of
-it is stored or printed.
+What goes upstream is what the client sent, minus what belongs to one hop (Host, Upgrade,
+Sec-WebSocket-Key, ...) and minus rtrec's own token; OPENAI_API_KEY stands in only when the
+client brought no credential (Authorization, api-key, or the browser subprotocol).
+
+Plain HTTP requests (REST calls of an SDK whose OPENAI_BASE_URL points at rtrec: client_secrets,
+calls, chat, ...) are passed to the upstream's origin unrecorded: same method, path, query,
+headers and body, the answer streamed back byte for byte (no decompression, so Content-Encoding
+and Content-Length stay true). Nothing of them is stored or printed.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+from collections.abc import Iterator
+from typing import Any
+
 import aiohttp
 from aiohttp import web
-from multidict import CIMultiDict, CIMultiDictProxy
+from multidict import CIMultiDict, CIMultiDictProxy, MultiMapping
 from yarl import URL
+
+from recorder.redact import INSECURE_KEY_PREFIX, SECRET_QUERY_KEYS
+
+# rtrec's own credential when it listens beyond loopback; never forwarded.
+TOKEN_HEADER = "X-Rtrec-Token"
+TOKEN_QUERY = "rtrec_token"
 
 _HOP_BY_HOP = frozenset(
     {
         "connection", "keep-alive", "proxy-connection", "proxy-authenticate",
         "proxy-authorization", "te", "trailer", "transfer-encoding", "upgrade", "host",
+        TOKEN_HEADER.lower(),
     }
 )
+# A WebSocket handshake also owns its length and Sec-WebSocket-* headers (aiohttp makes its own,
+# and the subprotocols are passed separately).
+_HANDSHAKE_ONLY = _HOP_BY_HOP | {
+    "content-length", "sec-websocket-key", "sec-websocket-version", "sec-websocket-extensions",
+    "sec-websocket-protocol", "sec-websocket-accept",
+}
+_REFUSAL_DROPS = _HANDSHAKE_ONLY | {"content-encoding", "date", "server"}
+
+
+def upstream_url(upstream: str, request_path: str, query: MultiMapping[str]) -> URL:
+    """The upstream URL for one client handshake.
+
+    An upstream with a path (the default .../v1/realtime, or Azure's .../openai/realtime) keeps
+    it, plus whatever the client added after 'realtime' (e.g. /translations); an upstream given
+    as a bare host gets the client's path. The client's query (model, call_id, intent,
+    deployment, api-version, ...) is passed on, without rtrec's own token.
+    """
+    base = URL(upstream)
+    if base.path in ("", "/"):
+        path = request_path
+    else:
+        _, _, rest = request_path.partition("/realtime")
+        path = base.path.rstrip("/") + rest
+    params = [(k, v) for k, v in base.query.items() if k not in query]
+    params += [(k, v) for k, v in query.items() if k != TOKEN_QUERY]
+    return base.with_path(path).with_query(params)
+
+
+def offered_protocols(headers: CIMultiDictProxy[str]) -> list[str]:
+    """The subprotocols the client offered, in its order."""
+    offered: list[str] = []
+    for value in headers.getall("Sec-WebSocket-Protocol", ()):
+        offered += [p.strip() for p in value.split(",") if p.strip()]
+    return offered
+
+
+def secret_query_values(query: MultiMapping[str]) -> set[str]:
+    """Query values that are credentials (api-key=..., token=...): to be redacted in frames."""
+    return {v for k, v in query.items() if k.lower() in SECRET_QUERY_KEYS and len(v) >= 8}
+
+
+def handshake_headers(
+    client_headers: CIMultiDictProxy[str], protocols: list[str], api_key: str | None
+) -> CIMultiDict[str]:
+    """Headers for the upstream WebSocket handshake."""
+    headers = CIMultiDict(
+        (k, v) for k, v in client_headers.items() if k.lower() not in _HANDSHAKE_ONLY
+    )
+    _add_default_credential(headers, protocols, api_key)
+    return headers
+
+
+def request_headers(client_headers: CIMultiDictProxy[str], api_key: str | None) -> CIMultiDict[str]:
+    """Headers for a plain HTTP request passed upstream."""
+    headers = CIMultiDict(
+        (k, v) for k, v in client_headers.items() if k.lower() not in _HOP_BY_HOP
+    )
+    _add_default_credential(headers, [], api_key)
+    return headers
+
+
+def _add_default_credential(
+    headers: CIMultiDict[str], protocols: list[str], api_key: str | None
+) -> None:
+    has_credential = (
+        "Authorization" in headers
+        or "api-key" in headers
+        or any(p.startswith(INSECURE_KEY_PREFIX) for p in protocols)
+    )
+    if not has_credential and api_key:
+        headers["Authorization"] = f"Bearer {api_key}"
+
+
+# -- refused handshakes: the client gets the same status, headers and body ----------------------
+
+_refusal_body: contextvars.ContextVar[dict[str, bytes]] = contextvars.ContextVar(
+    "rtrec_refusal_body"
+)
+
+
+@contextlib.contextmanager
+def keeping_refusal_body() -> Iterator[dict[str, bytes]]:
+    """Around ws_connect: if the upstream refuses, its body lands in the yielded dict["body"]."""
+    holder: dict[str, bytes] = {}
+    reset = _refusal_body.set(holder)
+    try:
+        yield holder
+    finally:
+        _refusal_body.reset(reset)
+
+
+async def _keep_refusal_body(
+    _session: aiohttp.ClientSession, _ctx: Any, params: aiohttp.TraceRequestEndParams
+) -> None:
+    # aiohttp's ws_connect raises on a refusal without reading the body; read it here first.
+    holder = _refusal_body.get(None)
+    if holder is not None and params.response.status != 101:
+        try:
+            holder["body"] = await params.response.read()
+        except aiohttp.ClientError:
+            holder["body"] = b""
+
+
+def trace_refusal_bodies() -> aiohttp.TraceConfig:
+    """The trace config a ClientSession needs for keeping_refusal_body to work."""
+    trace = aiohttp.TraceConfig()
+    trace.on_request_end.append(_keep_refusal_body)
+    return trace
+
+
+def refusal_response(refusal: aiohttp.WSServerHandshakeError, body: bytes) -> web.Response:
+    """The upstream's refusal, as the answer to the client's handshake."""
+    headers = CIMultiDict(
+        (k, v) for k, v in (refusal.headers or {}).items() if k.lower() not in _REFUSAL_DROPS
+    )
+    return web.Response(status=refusal.status, body=body, headers=headers)
+
+
+# -- plain HTTP ---------------------------------------------------------------------------------
 
 
 def http_origin(upstream: str) -> URL:
@@ -27,15 +161,6 @@ def http_origin(upstream: str) -> URL:
     url = URL(upstream)
     scheme = {"ws": "http", "wss": "https"}.get(url.scheme, url.scheme)
     return URL.build(scheme=scheme, host=url.raw_host or "", port=url.explicit_port)
-
-
-def request_headers(
-    headers: CIMultiDictProxy[str], drop: frozenset[str] = frozenset()
-) -> CIMultiDict[str]:
-    """The client's headers without the hop-by-hop ones (and without `drop`)."""
-    return CIMultiDict(
-        (k, v) for k, v in headers.items() if k.lower() not in _HOP_BY_HOP | drop
-    )
 
 
 async def forward_http(

@@ -33,10 +33,10 @@ from recorder.proxy import (
     check_exposure,
     parse_listen,
     protocol_from_session_created,
-    upstream_url,
 )
 from recorder.redact import REDACTED, redact_frame
 from recorder.store import EventLog, open_log
+from recorder.upstream import upstream_url
 from recorder.wire import Direction, Frame, Opcode
 
 API_KEY = "sk-test-proxy-key-0123456789abcdef"
