@@ -259,3 +259,22 @@ async def test_an_unsupported_url_is_refused() -> None:
         "unsupported database URL mysql://bob:***@db/x: use a SQLite file path or "
         "postgresql+asyncpg://..."
     )
+
+
+async def test_ending_a_session_on_a_failing_database_reports_instead_of_raising(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "log.db"
+    failures: list[Exception] = []
+    log = await open_log(str(path), on_failure=failures.append)
+    sid = await log.begin_session("ga", None, None)
+    await log._db.engine.dispose()
+    event.listen(log._db.engine.sync_engine, "connect", _query_only)
+    log.update_session(sid, model="m")
+    log.append(sid, _frame(1))
+    await log.end_session(sid, close_code=1000, closed_by="client")  # does not raise
+    await log.close()
+    assert len(failures) == 1 and log.failure is failures[0]
+    assert str(failures[0]) == (
+        f"{path} is read-only: fix its permissions or give a writable path"
+    )

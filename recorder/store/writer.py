@@ -179,14 +179,14 @@ class BatchWriter:
             await in_flight
 
     async def _apply(self, op: _Op) -> None:
+        """Apply session metadata; a storage failure is reported like a frame write failure
+        (failure, on_failure), never raised into the live call awaiting end_session."""
         try:
             if op.apply is not None:
                 async with self._db.writing() as connection:
                     await op.apply(connection)
         except Exception as error:
-            if op.done is not None and not op.done.done():
-                op.done.set_exception(self._db.error(error))
-            return
+            self._fail(self._db.error(error), [])
         if op.done is not None and not op.done.done():
             op.done.set_result(None)
 
