@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import time
-from pathlib import Path
 
 import pytest
 
@@ -57,13 +56,6 @@ ODD_FRAMES: list[Frame] = [
     _text(Direction.SERVER, 17, ""),
     _text(Direction.SERVER, 18, '{"type":"future.event.nobody.knows","x":1}'),
 ]
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def db(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return str(tmp_path / "log.db")
-    return str(request.getfixturevalue("pg_url"))
 
 
 async def _read_all(log: EventLog, sid: str, **kwargs: int) -> list[StoredFrame]:
@@ -277,3 +269,12 @@ async def test_a_recording_session_without_a_live_recorder_reads_as_interrupted(
     assert alive.status == "recording"
     assert fresh.status == "recording"
     assert stale.status == "interrupted"
+
+
+async def test_recorders_opening_a_fresh_log_at_once_all_succeed(db: str) -> None:
+    logs = await asyncio.gather(*(open_log(db) for _ in range(4)))
+    sids = [await log.begin_session("ga", None, None) for log in logs]
+    for log in logs:
+        await log.close()
+    async with await open_log(db) as log:
+        assert sorted(s.id for s in await log.list_sessions()) == sorted(sids)

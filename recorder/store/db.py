@@ -41,6 +41,7 @@ class Database:
                 target.url, connect_args={"timeout": busy_timeout}
             )
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+            event.listen(self.engine.sync_engine, "begin", _sqlite_begin)
         else:
             self.engine = create_async_engine(target.url, pool_pre_ping=False)
         # SQLite has one writer; serializing our own writes avoids waiting on our own locks.
@@ -124,7 +125,16 @@ def _prepare_sqlite_file(path: Path, busy_timeout: float) -> None:
         connection.close()
 
 
+def _sqlite_begin(connection: Any) -> None:
+    """Every transaction we open writes: take the write lock up front (waiting up to the busy
+    timeout), so migrations are atomic and no transaction fails halfway on a lock upgrade."""
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # We say when transactions begin (see _sqlite_begin); the driver's own implicit BEGIN
+    # before DML would leave DDL, and so migrations, outside any transaction.
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     try:
         cursor.execute("PRAGMA synchronous=NORMAL")  # per connection; safe with WAL

@@ -53,7 +53,13 @@ async def upgrade(connection: AsyncConnection, display: str) -> None:
     await connection.run_sync(_upgrade, display)
 
 
+# Recorders of a fleet may open the same fresh PostgreSQL database at once: one migrates.
+_PG_MIGRATION_LOCK = 0x72747265  # "rtre"
+
+
 def _upgrade(connection: Connection, display: str) -> None:
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_PG_MIGRATION_LOCK})")
     current = MigrationContext.configure(connection).get_current_revision()
     if current == head_revision():
         return
