@@ -20,7 +20,7 @@ def invoke(*args: str) -> Result:
     return CliRunner().invoke(cli, list(args), catch_exceptions=False)
 
 
-def _record(db: Path, frames: list[Frame], **meta: str) -> str:
+def _record(db: Path | str, frames: list[Frame], **meta: str) -> str:
     async def work() -> str:
         async with await open_log(str(db)) as log:
             sid = await log.begin_session(meta.get("protocol", "ga"), meta.get("model"), None)
@@ -32,7 +32,7 @@ def _record(db: Path, frames: list[Frame], **meta: str) -> str:
     return asyncio.run(work())
 
 
-def _stored(db: Path, sid: str) -> list[StoredFrame]:
+def _stored(db: Path | str, sid: str) -> list[StoredFrame]:
     async def work() -> list[StoredFrame]:
         async with await open_log(str(db)) as log:
             return [f async for batch in log.read(sid) for f in batch]
@@ -155,8 +155,7 @@ def test_import_json_array_reserializes_each_event_compactly(tmp_path: Path) -> 
     ]
 
 
-def test_dump_then_import_gives_back_identical_frames_and_times(tmp_path: Path) -> None:
-    db = tmp_path / "log.db"
+def test_dump_then_import_gives_back_identical_frames_and_times(tmp_path: Path, db: str) -> None:
     sid = _record(db, ODD_FRAMES)
     dumped = invoke("dump", str(db), "--session", sid)
     assert dumped.exit_code == 0
