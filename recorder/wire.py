@@ -7,7 +7,8 @@ Everything that moves frames (proxy, store, replay, serve) speaks this type.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+
+import msgspec
 
 
 class Direction(enum.StrEnum):
@@ -24,12 +25,14 @@ class Opcode(enum.IntEnum):
     BINARY = 2
 
 
-@dataclass(slots=True, frozen=True)
-class Frame:
+class Frame(msgspec.Struct, frozen=True):
     """One WebSocket data frame as it crossed the wire.
 
     t_ns is monotonic time since the session started, in nanoseconds. data is the exact payload:
     UTF-8 bytes for text frames, raw bytes for binary frames.
+
+    A msgspec Struct rather than a frozen dataclass: the proxy builds one per frame on its hot
+    path, and a Struct is about five times cheaper to construct.
     """
 
     direction: Direction
