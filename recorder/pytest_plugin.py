@@ -5,6 +5,8 @@
         ...   # the client talks to the recorded session (or, when recording, to the real API)
 
 Fixtures:
+    realtime_replay         recorder.testing.replay: replay(db, receiver) drives a receiver
+                            offline from a recorded session, raising on the first divergence
     realtime_url            websocket_base_url for the OpenAI SDKs (ws://127.0.0.1:PORT/v1)
     realtime_cassette       the recorder.cassette.Cassette behind it (.results, .wait_for_results)
     realtime_record_mode    none | once | new_episodes | all
@@ -141,3 +143,12 @@ def realtime_cassette(
 def realtime_url(realtime_cassette: Cassette) -> str:
     """websocket_base_url for the OpenAI SDKs: the recorded session, or the recording proxy."""
     return realtime_cassette.url
+
+
+@pytest.fixture
+def realtime_replay() -> Any:
+    """recorder.testing.replay, for tests that drive their own receiver from a recording."""
+    from recorder.testing import replay
+
+    return replay
+
