@@ -79,6 +79,11 @@ def test_frames_that_cannot_be_cut_are_kept_whole() -> None:
         b'{"delta":"AAAA","type":"response.audio.delta"}',  # type not first: still cut, later
         b'{"type":"input_audio_buffer.append"}',
         b'{"type":"input_audio_buffer.append","audio":12}',
+        b'{"type":"response.audio.delta"',
+        b'{"type":"response.audio.deltaX',
+        b'{"type":"response.audio.delta",',
+        b'{"type":"response.audio.delta","delta":"AAAA',
+        b'{"type":"response.audio.delta","delta":"AAAA"',
     ]:
         form = stored_form(data)
         assert _round_trip(data) == data

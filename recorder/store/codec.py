@@ -183,20 +183,12 @@ class StoredForm:
     audio: bytes | None
 
 
-_AUDIO_PREFIXES = [
-    (type_prefix(name), name, b'"' + field + b'":"', _VALUE_START[field])
-    for name, field in AUDIO_FIELDS.items()
-]
-
-
 def stored_form(data: bytes) -> StoredForm:
     """Split a text frame for storage; join_stored_form gives back the same bytes."""
-    for prefix, audio_type, compact_key, value_start in _AUDIO_PREFIXES:
-        if data.startswith(prefix):  # the bulk of a session: keep this path lean
-            form = _audio_form(data, len(prefix), audio_type, compact_key, value_start)
-            if form is not None:
-                return form
-            break
+    split = split_audio_event(data)
+    if split is not None:  # the bulk of a session
+        audio_type, body, at, audio = split
+        return StoredForm(index_of(type_prefix(audio_type) + body), True, body, at, audio)
     index = index_of(data)
     stripped = strip_type_prefix(index.type, data)
     body = data if stripped is None else stripped
@@ -206,15 +198,33 @@ def stored_form(data: bytes) -> StoredForm:
     return StoredForm(index, stripped is not None, body, None, None)
 
 
-# Audio events of one kind often have the same outline once the audio is out (appends without
-# event_id): remember the last outline's index instead of decoding it again.
-_last_outline: dict[str, tuple[bytes, IndexColumns]] = {}
+_TYPE_START = b'{"type":"'
+# type name as bytes -> (type, length of its prefix, its audio key as SDKs write it, key pattern)
+_AUDIO_EVENTS = {
+    name.encode(): (name, len(type_prefix(name)), b'"' + field + b'":"', _VALUE_START[field])
+    for name, field in AUDIO_FIELDS.items()
+}
+# Audio events of one kind often have the same body once the audio is out (appends without
+# event_id): remember the last body that was checked instead of decoding it again.
+_last_body: dict[str, bytes] = {}
 
 
-def _audio_form(
-    data: bytes, skip: int, audio_type: str, compact_key: bytes, value_start: re.Pattern[bytes]
-) -> StoredForm | None:
-    if data.startswith(compact_key, skip):  # '"audio":"' right after the type, as SDKs send
+def split_audio_event(data: bytes) -> tuple[str, bytes, int, bytes] | None:
+    """(type, body, at, audio) for an audio event that starts with its type prefix: body is the
+    frame without that prefix and without the base64 text, which decodes canonically to audio
+    and went at offset `at` of body. None for any other frame.
+
+    This runs for most frames of a session, so it is one flat function.
+    """
+    if not data.startswith(_TYPE_START):
+        return None
+    spec = _AUDIO_EVENTS.get(data[9:data.find(b'"', 9)])
+    if spec is None:
+        return None
+    audio_type, skip, compact_key, value_start = spec
+    if not data.startswith(b",", skip - 1):  # also false for a frame that ends there
+        return None
+    if data.startswith(compact_key, skip):
         start = skip + len(compact_key)
     else:
         match = value_start.search(data, skip)
@@ -222,21 +232,24 @@ def _audio_form(
             return None
         start = match.end()
     end = data.find(b'"', start)
-    if end <= start:
+    if end <= start or (end - start) % 4:
         return None
-    audio = canonical_base64(memoryview(data)[start:end])
-    if audio is None:
+    try:
+        audio = binascii.a2b_base64(data[start:end], strict_mode=True)
+    except binascii.Error:
         return None
-    outline = data[:start] + data[end:]
-    last = _last_outline.get(audio_type)
-    if last is not None and last[0] == outline:
-        index = last[1]
-    else:
-        index = index_of(outline)
-        if index.type != audio_type:
+    if data[end - 1] == _PAD:  # canonical_base64's last-symbol rule, inline
+        if data[end - 2] == _PAD:
+            if _BASE64_VALUE[data[end - 3]] & 0x0F:
+                return None
+        elif _BASE64_VALUE[data[end - 2]] & 0x03:
             return None
-        _last_outline[audio_type] = (outline, index)
-    return StoredForm(index, True, outline[skip:], start - skip, audio)
+    body = data[skip:start] + data[end:]
+    if _last_body.get(audio_type) != body:
+        if index_of(data[:skip] + body).type != audio_type:  # not the JSON it seemed
+            return None
+        _last_body[audio_type] = body
+    return audio_type, body, start - skip, audio
 
 
 def join_stored_form(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -115,7 +116,7 @@ def _prepare_sqlite_file(path: Path, busy_timeout: float) -> None:
         )}
         if not tables:  # new: page size and WAL must be chosen before the first table
             connection.execute(f"PRAGMA page_size={SQLITE_PAGE_SIZE}")
-            connection.execute("PRAGMA journal_mode=WAL")
+            _switch_to_wal(connection, busy_timeout)
         elif not tables <= RTREC_TABLES:
             raise RtrecError(
                 f"{path} is a SQLite database but not an rtrec event log (it has other tables): "
@@ -123,6 +124,20 @@ def _prepare_sqlite_file(path: Path, busy_timeout: float) -> None:
             )
     finally:
         connection.close()
+
+
+def _switch_to_wal(connection: sqlite3.Connection, busy_timeout: float) -> None:
+    """PRAGMA journal_mode=WAL, retried: it fails at once, without the busy timeout, while
+    another recorder opening the same new file holds it for a moment."""
+    deadline = time.monotonic() + busy_timeout
+    while True:
+        try:
+            connection.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+        time.sleep(0.01)
 
 
 def _sqlite_begin(connection: Any) -> None:

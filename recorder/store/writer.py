@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from recorder.errors import RtrecError
-from recorder.store.codec import NO_INDEX, StoredForm, stored_form
+from recorder.store.codec import NO_INDEX, StoredForm, split_audio_event, stored_form
 from recorder.store.db import Database
 from recorder.wire import Direction, Frame
 
@@ -287,6 +287,10 @@ def _row(session_pk: int, seq: int, frame: Frame, type_ids: dict[str, int]) -> t
     if frame.opcode != 1:  # binary frames are kept as they are, unindexed
         return (key, session_pk, seq, frame.t_ns, direction, int(frame.opcode), None,
                 None, None, None, None, data, None, None)
+    split = split_audio_event(data)
+    if split is not None:  # most frames: audio out as binary, ids left inside the small body
+        return (key, session_pk, seq, frame.t_ns, direction, 1, type_ids.get(split[0], split[0]),
+                None, None, None, 1, split[1], split[2], split[3])
     try:
         form = stored_form(data)
     except Exception:  # never lose a frame to a codec surprise: keep it whole, unindexed
