@@ -51,7 +51,19 @@ SMALL = [
 ]
 
 
+def test_reading_commands_refuse_a_path_that_does_not_exist(tmp_path: Path) -> None:
+    missing = tmp_path / "typo.db"
+    for command in ("sessions", "events", "dump"):
+        result = CliRunner().invoke(cli, [command, str(missing)])
+        assert (result.exit_code, result.stderr) == (1, (
+            f"Error: {missing} does not exist: check the path (recording or importing "
+            "creates it)\n"
+        ))
+    assert not missing.exists()
+
+
 def test_sessions_on_an_empty_log_lists_nothing(tmp_path: Path) -> None:
+    assert invoke("db", "upgrade", str(tmp_path / "log.db")).exit_code == 0
     result = invoke("sessions", str(tmp_path / "log.db"))
     assert (result.exit_code, result.stdout, result.stderr) == (0, "", "no sessions\n")
     result = invoke("sessions", str(tmp_path / "log.db"), "--json")

@@ -57,7 +57,7 @@ def sessions_command(db: str, as_json: bool) -> None:
     """List the sessions recorded in DB, oldest first."""
 
     async def work() -> list[SessionInfo]:
-        async with await open_log(db) as log:
+        async with await open_log(db, create=False) as log:
             return await log.list_sessions()
 
     sessions = run(work())
@@ -78,7 +78,7 @@ def sessions_command(db: str, as_json: bool) -> None:
 
 
 async def _frames_of(db: str, session_id: str | None) -> AsyncIterator[StoredFrame]:
-    async with await open_log(db) as log:
+    async with await open_log(db, create=False) as log:
         info = await log.get_session(session_id)
         async for batch in log.read(info.id):
             for frame in batch:
@@ -171,7 +171,7 @@ def delete_command(db: str, session_id: str) -> None:
     """Delete a session and its frames from DB."""
 
     async def work() -> SessionInfo:
-        async with await open_log(db) as log:
+        async with await open_log(db, create=False) as log:
             info = await log.get_session(session_id)
             await log.delete_session(info.id)
             return info

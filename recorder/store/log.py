@@ -88,17 +88,37 @@ async def open_log(
     on_failure: Callable[[Exception], object] | None = None,
     busy_timeout: float = 5.0,
     max_queue_bytes: int = 64 * 2**20,
+    create: bool = True,
 ) -> EventLog:
-    """Open (creating and migrating as needed) the event log at `db`: a path or a URL."""
-    database = Database(parse_db(db), busy_timeout=busy_timeout)
+    """Open (creating and migrating as needed) the event log at `db`: a path or a URL.
+
+    create=False refuses a SQLite path that does not exist (commands that only read use it,
+    so a mistyped path is an error, not a new empty log).
+    """
+    target = parse_db(db)
+    if not create and target.path is not None and not target.path.exists():
+        raise RtrecError(
+            f"{target.path} does not exist: check the path (recording or importing creates it)"
+        )
+    database = Database(target, busy_timeout=busy_timeout)
     try:
         await database.prepare()
-        async with database.writing() as connection:
-            await migrate.upgrade(connection, database.display)
+        if not await _at_head(database):  # no write lock needed to see that: readers skip it
+            async with database.writing() as connection:
+                await migrate.upgrade(connection, database.display)
     except Exception as error:
         await database.dispose()
         raise database.error(error) from None
     return EventLog(database, flush_interval, batch_size, on_failure, max_queue_bytes)
+
+
+async def _at_head(database: Database) -> bool:
+    try:
+        async with database.reading() as connection:
+            rows = await database.fetch(connection, "SELECT version_num FROM alembic_version")
+    except Exception:  # no such table yet, or unreadable: the migration step will say
+        return False
+    return rows == [(migrate.head_revision(),)]
 
 
 class EventLog:
