@@ -309,9 +309,6 @@ class EventLog:
             if len(rows) < size:
                 return
 
-    async def frame_count(self, sid: str) -> int:
-        return int((await self._session_row(sid))[14])
-
     async def _query(self, statement: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
         try:
             async with self._db.reading() as connection:
