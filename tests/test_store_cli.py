@@ -231,3 +231,15 @@ def test_delete_and_db_upgrade(tmp_path: Path) -> None:
     assert (upgraded.exit_code, upgraded.stdout) == (
         0, f"{tmp_path / 'new.db'}: schema at revision {head_revision()}\n"
     )
+
+
+async def test_a_big_import_waits_for_the_writer_instead_of_dropping_frames(tmp_path: Path) -> None:
+    from recorder.store.transfer import import_file
+
+    source = tmp_path / "many.jsonl"
+    line = '{"type":"response.output_text.delta","delta":"' + "x" * 1000 + '"}'
+    source.write_text((line + "\n") * 300)
+    async with await open_log(str(tmp_path / "log.db"), max_queue_bytes=20_000) as log:
+        info = await import_file(log, source)
+        assert log.failure is None
+    assert (info.frames, info.status) == (300, "complete")

@@ -157,6 +157,12 @@ class EventLog:
     def failure(self) -> Exception | None:
         return self._writer.state.failure
 
+    async def keep_up(self) -> None:
+        """For bulk writers (import): wait for the writer when half its queue bound is used, so
+        appending faster than the disk never drops frames. A live proxy does not call this."""
+        if self._writer.queued_bytes > self._writer.max_queue_bytes // 2:
+            await self.flush()
+
     # -- writing -----------------------------------------------------------------------------
 
     async def begin_session(

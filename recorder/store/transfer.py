@@ -173,6 +173,7 @@ async def import_file(
     sid = await log.begin_session(protocol, model, None)
     for frame in read_frames(path, direction_of):
         log.append(sid, frame)
+        await log.keep_up()
     await log.end_session(sid, status="complete")
     if log.failure is not None:
         raise log.failure

@@ -113,6 +113,14 @@ class BatchWriter:
         if len(self._queue) >= self._batch_size:
             self._wake.set()
 
+    @property
+    def queued_bytes(self) -> int:
+        return self._queued_bytes
+
+    @property
+    def max_queue_bytes(self) -> int:
+        return self._max_queue_bytes
+
     def put_op(self, apply: Callable[[AsyncConnection], Awaitable[None]] | None) -> Awaitable[None]:
         """Queue metadata work (or a barrier, apply=None); the result completes after it."""
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
