@@ -3,7 +3,8 @@
 Only a tiny Struct is decoded to find type and ids (never the whole event). Audio events carry
 their audio as base64 text; we cut that text out of the frame, keep the decoded bytes, and
 splice base64 back on read. The cut is only made when re-encoding gives back exactly the same
-text, so a frame always reads back byte for byte.
+text, so a frame always reads back byte for byte. The leading '{"type":"<type>",' that nearly
+every event starts with is left out too (the type column holds it) and put back on read.
 """
 
 from __future__ import annotations
