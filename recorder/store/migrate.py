@@ -1,9 +1,8 @@
 """Alembic revisions in migrations/, applied whenever a database is opened.
 
-The revisions live in migrations/ at the top of the checkout; recorder/store/_migrations is a
-symlink to it, so setuptools ships them inside the wheel as the package
-recorder.store._migrations (an sdist holds copies). A checkout without symlinks falls back to
-migrations/ beside the package.
+The revisions live in migrations/ at the top of the checkout; pyproject.toml maps that folder
+to the package recorder.store._migrations, so the wheel (and an editable install) carries them.
+Running from a bare checkout without installing falls back to migrations/ beside the package.
 """
 
 from __future__ import annotations
