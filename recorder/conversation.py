@@ -234,7 +234,7 @@ class ConversationBuilder(RealtimeEventReceiver):
         self._now()
         kind = event.type
         if kind == "input_audio_buffer.append":
-            self.conversation.input_audio_bytes += base64_size(getattr(event, "audio", None))
+            self.add_input_audio(base64_size(getattr(event, "audio", None)))
         elif kind == "input_audio_buffer.commit":
             self._commit_end_bytes = self.conversation.input_audio_bytes
         elif kind == "input_audio_buffer.clear":
@@ -598,12 +598,30 @@ class ConversationBuilder(RealtimeEventReceiver):
         content_index: int | None,
         delta: str | None,
     ) -> None:
+        self.add_output_audio(response_id, item_id, content_index, base64_size(delta))
+
+    # Audio by its size: what the two audio events above amount to. Replay with audio as bytes
+    # (replay_session's on_audio) calls these directly, with no base64 text to measure.
+
+    def add_input_audio(self, byte_count: int) -> None:
+        """byte_count bytes appended to the input stream (input_audio_buffer.append)."""
+        self._now()
+        self.conversation.input_audio_bytes += byte_count
+
+    def add_output_audio(
+        self,
+        response_id: str | None,
+        item_id: str | None,
+        content_index: int | None,
+        byte_count: int,
+    ) -> None:
+        """byte_count bytes of a response's audio for one content part (an audio delta)."""
         t_ns = self._now()
         item = self._response_item(response_id, item_id)
         if item is None:
             return
         part = item.part(content_index or 0)
-        part.audio_bytes += base64_size(delta)
+        part.audio_bytes += byte_count
         part.heard_bytes = (
             part.audio_bytes if part.audio_end_ms is None else self._heard(item, part)
         )

@@ -238,6 +238,26 @@ class _ExportingBuilder(ConversationBuilder):
             self._progress(min(seq, self._total), self._total)
         self._next_report = seq + PROGRESS_EVERY
 
+    def on_audio(self, event: Any, audio: bytes) -> None:
+        """An audio event with its audio as bytes (the bulk of a session): counted in the
+        conversation as its two handlers below would, and written to the sink."""
+        position = self.position
+        seq = position.seq if position is not None else -1
+        if seq >= self._next_report:
+            self._report(seq)
+        if event.type == "input_audio_buffer.append":
+            self.add_input_audio(len(audio))
+            if audio and position is not None:
+                self.sink.input(self.conversation, position.t_ns, audio)
+            return
+        item_id = getattr(event, "item_id", None)
+        content_index = getattr(event, "content_index", None)
+        self.add_output_audio(getattr(event, "response_id", None), item_id, content_index,
+                              len(audio))
+        if audio and item_id:
+            item = self.conversation.items[item_id]
+            self.sink.output(self.conversation, (item_id, content_index or 0), item.format, audio)
+
     def on_client_event(self, event: Any) -> None:
         super().on_client_event(event)
         position = self.position
@@ -600,7 +620,7 @@ async def export_session(
     sink = AudioSink(out_dir)
     builder = _ExportingBuilder(sink, progress, info.frames)
     try:
-        await replay_session(log, builder, info, batch_size=batch_size)
+        await replay_session(log, builder, info, batch_size=batch_size, on_audio=builder.on_audio)
         conversation = builder.conversation
         plan = plan_timeline(conversation)
         if sink.started:

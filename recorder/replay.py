@@ -8,6 +8,11 @@ server events through `receiver.on_realtime_event_received`, client events throu
 from the wall clock, and two replays make the same calls with the same arguments in the same
 order. `speed` paces the replay by the recorded t_ns (1.0 = real time); the default is as fast
 as possible.
+
+Receivers get audio as the protocol has it, base64 text (the log splices it back). A reader
+that wants the audio itself (export) passes `on_audio`: the log then hands audio over as bytes,
+and audio events go to on_audio(event, audio) instead, their audio field empty, so the audio is
+never encoded to base64 and decoded straight back.
 """
 
 from __future__ import annotations
@@ -19,12 +24,15 @@ from typing import Any
 
 from recorder.decode import decode
 from recorder.errors import RtrecError
+from recorder.events import UnknownEvent
 from recorder.receiver import Position, RealtimeEventReceiver, SessionState
 from recorder.store import EventLog, SessionInfo, StoredFrame
+from recorder.store.log import AudioMode
 from recorder.wire import Direction
 
 Sleep = Callable[[float], Awaitable[Any]]
 ClientFrameHook = Callable[[StoredFrame, Any], None]
+AudioHook = Callable[[Any, bytes], None]
 
 
 # High-volume event types and the one receiver method each reaches. When the receiver leaves
@@ -152,6 +160,7 @@ async def replay_session(
     on_client_frame: ClientFrameHook | None = None,
     passthrough: tuple[type[BaseException], ...] = (),
     batch_size: int = 5000,
+    on_audio: AudioHook | None = None,
 ) -> ReplayResult:
     """Drive receiver with every frame of session (up to and including seq `until`).
 
@@ -161,6 +170,12 @@ async def replay_session(
     receiver does (recorder.testing uses it to compare what the receiver sends).
     A receiver exception stops the replay as ReceiverError naming the session, seq and type,
     except RtrecError and the `passthrough` types (recorder.testing lets assertions through).
+    on_audio(event, audio), if given, takes the place of the receiver (and of on_client_frame)
+    for audio events whose
+    audio the log holds as bytes (input_audio_buffer.append, response audio deltas): the event
+    is decoded with its audio field empty and audio is the decoded bytes; the receiver's
+    position is set as for any frame. Audio events the log keeps whole (non-canonical or broken
+    base64) still reach the receiver with their text.
     """
     sid = session.id
     frames = 0
@@ -175,17 +190,21 @@ async def replay_session(
     )
 
     _state(receiver, sid, SessionState.CONNECTED, passthrough)
-    async for batch in log.read(sid, until_seq=until, batch_size=batch_size):
+    audio_mode: AudioMode = "base64" if on_audio is None else "bytes"
+    async for batch in log.read(sid, until_seq=until, batch_size=batch_size, audio=audio_mode):
         for frame in batch:
             if clock is not None:
                 await clock.wait_for(frame.t_ns)
             direction = frame.direction
-            if (quiet_client if direction is client else frame.type in quiet):
+            audio = frame.audio
+            if audio is None and (quiet_client if direction is client else frame.type in quiet):
                 continue
             event = decode(frame.data)
             receiver.position = Position(frame.seq, frame.t_ns, direction)
             try:
-                if direction is client:
+                if audio is not None and on_audio is not None and type(event) is not UnknownEvent:
+                    on_audio(event, audio)
+                elif direction is client:
                     if on_client_frame is not None:
                         on_client_frame(frame, event)
                     dispatch_client(event)

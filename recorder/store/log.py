@@ -7,18 +7,24 @@ import os
 import secrets
 import socket
 import time
-from binascii import b2a_base64
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
+from pybase64 import b64encode
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from recorder.errors import RtrecError
 from recorder.store import migrate
-from recorder.store.codec import IndexColumns, index_of, type_prefix
+from recorder.store.codec import (
+    _VALUE_START,
+    AUDIO_FIELDS,
+    IndexColumns,
+    index_of,
+    type_prefix,
+)
 from recorder.store.db import Database
 from recorder.store.schema import frame_key
 from recorder.store.urls import parse_db, scrub_endpoint
@@ -57,8 +63,19 @@ class SessionInfo:
     server_frames: int
 
 
+AudioMode = Literal["base64", "bytes"]
+
+
 class StoredFrame(msgspec.Struct, frozen=True, gc=False):
-    """A frame read back from the log; data is byte-identical to what crossed the wire."""
+    """A frame read back from the log; data is byte-identical to what crossed the wire.
+
+    Read with audio="bytes", an audio event whose audio the log holds as binary (see
+    recorder.store.codec: input_audio_buffer.append, response.(output_)audio.delta with
+    canonical base64) comes instead with that audio in `audio` and `data` lacking its base64
+    text: the audio field reads as the empty string ("delta":""), the rest of the frame is
+    as recorded. Every other frame, and every frame in the default mode, has audio None and
+    data as it crossed the wire.
+    """
 
     seq: int
     t_ns: int
@@ -69,9 +86,14 @@ class StoredFrame(msgspec.Struct, frozen=True, gc=False):
     item_id: str | None
     response_id: str | None
     data: bytes
+    audio: bytes | None = None
 
     def to_frame(self) -> Frame:
-        return Frame(self.direction, self.t_ns, self.opcode, self.data)
+        """The frame as it crossed the wire (also for a frame read with audio="bytes")."""
+        data = self.data
+        if self.audio is not None:
+            data = _splice_into_empty_field(self.type, data, self.audio)
+        return Frame(self.direction, self.t_ns, self.opcode, data)
 
 
 @dataclass
@@ -294,9 +316,22 @@ class EventLog:
             raise self._db.error(error) from None
 
     async def read(
-        self, sid: str, *, until_seq: int | None = None, batch_size: int = 5000
+        self,
+        sid: str,
+        *,
+        until_seq: int | None = None,
+        batch_size: int = 5000,
+        audio: AudioMode = "base64",
     ) -> AsyncIterator[list[StoredFrame]]:
-        """The session's frames in seq order, in batches (memory stays bounded)."""
+        """The session's frames in seq order, in batches (memory stays bounded).
+
+        audio="bytes" hands over the audio of audio events as bytes instead of splicing its
+        base64 text back into the frame (see StoredFrame): for readers that want the audio
+        itself (export), which would only decode that text again.
+        """
+        if audio not in ("base64", "bytes"):
+            raise ValueError(f"audio must be 'base64' or 'bytes', not {audio!r}")
+        as_bytes = audio == "bytes"
         pk = (await self._session_row(sid))[0]
         statement = (
             f"SELECT {_FRAME_COLUMNS} FROM frames WHERE id > ? AND id <= ? ORDER BY id LIMIT ?"
@@ -309,7 +344,7 @@ class EventLog:
             if not rows:
                 return
             await self._learn_types(rows)
-            batch = [self._stored_frame(row) for row in rows]
+            batch = [self._stored_frame(row, as_bytes) for row in rows]
             after = rows[-1][0]
             yield batch
             if len(rows) < size:
@@ -385,7 +420,7 @@ class EventLog:
         self._type_names = {int(row[0]): str(row[1]) for row in found}
         self._prefixes = {type_id: type_prefix(name) for type_id, name in self._type_names.items()}
 
-    def _stored_frame(self, row: tuple[Any, ...]) -> StoredFrame:
+    def _stored_frame(self, row: tuple[Any, ...], as_bytes: bool = False) -> StoredFrame:
         """A frames row back to the frame (the hot loop of reading a session)."""
         (key, t_ns, direction, opcode, type_id, event_id, item_id, response_id,
          stripped, data, audio_at, audio) = row
@@ -402,13 +437,28 @@ class EventLog:
                 index = index_of(data)
                 self._outlines[type_id] = (data, index)
             event_id, item_id, response_id = index.event_id, index.item_id, index.response_id
+            if as_bytes:  # data is the outline: the frame with an empty audio field
+                return StoredFrame(
+                    key & _MAX_SEQ, t_ns, _DIRECTIONS[direction], _OPCODES[opcode], type_name,
+                    event_id, item_id, response_id, data, audio,
+                )
             if stripped and type_name is not None:
                 audio_at += len(self._prefixes[type_id])
-            data = b"".join((data[:audio_at], b2a_base64(audio, newline=False), data[audio_at:]))
+            data = b"".join((data[:audio_at], b64encode(audio), data[audio_at:]))
         return StoredFrame(
             key & _MAX_SEQ, t_ns, _DIRECTIONS[direction], _OPCODES[opcode], type_name,
             event_id, item_id, response_id, data,
         )
+
+
+def _splice_into_empty_field(type_name: str | None, data: bytes, audio: bytes) -> bytes:
+    """Put base64 audio back into the empty audio field of a frame read with audio="bytes"."""
+    field = AUDIO_FIELDS.get(type_name or "")
+    match = _VALUE_START[field].search(data) if field is not None else None
+    if match is None:  # cannot happen for a frame the log handed over this way
+        raise ValueError(f"no empty audio field in a {type_name} frame to splice audio into")
+    at = match.end()
+    return b"".join((data[:at], b64encode(audio), data[at:]))
 
 
 def _new_session_id() -> str:

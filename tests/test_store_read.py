@@ -1,0 +1,176 @@
+"""Reading the log with audio as bytes (log.read(audio="bytes")), and replay's on_audio."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import msgspec
+import pytest
+
+from recorder.conversation import ConversationBuilder
+from recorder.receiver import RealtimeEventReceiver
+from recorder.replay import replay_session
+from recorder.store import EventLog, StoredFrame, open_log
+from recorder.wire import Direction, Frame, Opcode
+
+AUDIO = bytes(range(256)) * 3 + b"\x01\x02"  # 770 bytes: base64 ends in one '='
+B64 = base64.b64encode(AUDIO).decode()
+
+
+def _text(direction: Direction, t_ns: int, payload: str) -> Frame:
+    return Frame(direction, t_ns, Opcode.TEXT, payload.encode())
+
+
+CUT = [  # audio events whose audio the log keeps as binary
+    _text(Direction.CLIENT, 10, f'{{"type":"input_audio_buffer.append","audio":"{B64}"}}'),
+    _text(Direction.SERVER, 20, '{"type":"response.output_audio.delta","event_id":"ev_2",'
+          '"response_id":"resp_1","item_id":"item_1","output_index":0,"content_index":0,'
+          f'"delta":"{B64}"}}'),
+    _text(Direction.SERVER, 30, '{"type":"response.audio.delta","event_id":"ev_3",'
+          '"response_id":"resp_1","item_id":"item_1","output_index":0,"content_index":0,'
+          f'"delta":"{B64}"}}'),
+    _text(Direction.CLIENT, 40,
+          f'{{\n  "type" : "input_audio_buffer.append",\n  "audio" :  "{B64}"\n}}'),
+]
+WHOLE = [  # kept whole: not audio events, or audio the log cannot cut losslessly
+    _text(Direction.SERVER, 1, '{"type":"session.created","event_id":"ev_1","session":{"id":"s"}}'),
+    _text(Direction.SERVER, 50, '{"type":"response.output_audio.delta","delta":"AB=="}'),
+    _text(Direction.SERVER, 60, '{"type":"response.output_audio.delta","delta":"not base64!"}'),
+    _text(Direction.SERVER, 70, '{"type":"response.output_audio.delta","delta":""}'),
+    Frame(Direction.CLIENT, 80, Opcode.BINARY, b"\x00\x01\xff binary"),
+]
+FRAMES = [WHOLE[0], *CUT, *WHOLE[1:]]
+
+
+async def _recorded(log: EventLog, frames: list[Frame]) -> str:
+    sid = await log.begin_session("ga", "gpt-realtime", None)
+    for frame in frames:
+        log.append(sid, frame)
+    await log.end_session(sid)
+    return sid
+
+
+async def _read_all(log: EventLog, sid: str, **kwargs: Any) -> list[StoredFrame]:
+    return [frame async for batch in log.read(sid, batch_size=3, **kwargs) for frame in batch]
+
+
+async def test_audio_as_bytes_hands_over_the_audio_and_an_empty_field(db: str) -> None:
+    async with await open_log(db) as log:
+        sid = await _recorded(log, FRAMES)
+        as_bytes = await _read_all(log, sid, audio="bytes")
+        as_text = await _read_all(log, sid)
+
+    assert [s.to_frame() for s in as_bytes] == FRAMES  # to_frame splices the audio back
+    assert [s.data for s in as_text] == [f.data for f in FRAMES]
+    assert all(s.audio is None for s in as_text)
+    by_seq = {s.seq: s for s in as_bytes}
+    for seq, original in enumerate(FRAMES, start=1):
+        stored = by_seq[seq]
+        if original in CUT:
+            assert stored.audio == AUDIO
+            event = msgspec.json.decode(stored.data)
+            assert event[{"input_audio_buffer.append": "audio"}.get(event["type"], "delta")] == ""
+            assert stored.data == original.data.replace(B64.encode(), b"")
+            assert stored.t_ns == original.t_ns and stored.direction == original.direction
+        else:
+            assert stored.audio is None and stored.data == original.data
+    # the index columns are the same in both modes
+    columns = [(s.type, s.event_id, s.item_id, s.response_id) for s in as_text]
+    assert [(s.type, s.event_id, s.item_id, s.response_id) for s in as_bytes] == columns
+    assert by_seq[3].event_id == "ev_2" and by_seq[3].item_id == "item_1"
+
+
+async def test_unknown_audio_mode_is_refused(tmp_path: Any) -> None:
+    async with await open_log(str(tmp_path / "log.db")) as log:
+        sid = await _recorded(log, FRAMES[:1])
+        with pytest.raises(ValueError, match="audio must be 'base64' or 'bytes'"):
+            await _read_all(log, sid, audio="hex")
+
+
+class _Seen(RealtimeEventReceiver):
+    def __init__(self) -> None:
+        super().__init__()
+        self.server: list[str] = []
+        self.client: list[str] = []
+
+    def on_realtime_event_received(self, event: Any) -> None:
+        self.server.append(event.type)
+
+    def on_client_event(self, event: Any) -> None:
+        self.client.append(event.type)
+
+
+async def test_replay_on_audio_takes_the_audio_events_as_bytes(tmp_path: Any) -> None:
+    async with await open_log(str(tmp_path / "log.db")) as log:
+        sid = await _recorded(log, FRAMES)
+        info = await log.get_session(sid)
+        receiver = _Seen()
+        handed: list[tuple[str, str, bytes, int]] = []
+
+        def on_audio(event: Any, audio: bytes) -> None:
+            text = event.audio if event.type == "input_audio_buffer.append" else event.delta
+            assert receiver.position is not None
+            handed.append((event.type, text, audio, receiver.position.t_ns))
+
+        result = await replay_session(log, receiver, info, on_audio=on_audio)
+
+    assert result.frames == len(FRAMES)
+    types = [msgspec.json.decode(f.data)["type"] for f in CUT]
+    assert handed == [(kind, "", AUDIO, f.t_ns) for kind, f in zip(types, CUT, strict=True)]
+    # everything else reached the receiver, text audio included (kept whole in the log)
+    assert receiver.server == ["session.created"] + ["response.output_audio.delta"] * 3
+    assert receiver.client == [None]  # the binary frame
+
+
+async def test_conversation_counts_the_same_with_audio_as_bytes(tmp_path: Any) -> None:
+    """ConversationBuilder fed by on_audio (add_*_audio) agrees with the base64 replay."""
+    frames = [
+        _text(Direction.SERVER, 1, '{"type":"response.output_item.added","response_id":"resp_1",'
+              '"output_index":0,"item":{"id":"item_1","type":"message","role":"assistant"}}'),
+        *CUT,
+    ]
+    async with await open_log(str(tmp_path / "log.db")) as log:
+        sid = await _recorded(log, frames)
+        info = await log.get_session(sid)
+        plain = ConversationBuilder()
+        await replay_session(log, plain, info)
+        fast = ConversationBuilder()
+
+        def on_audio(event: Any, audio: bytes) -> None:
+            if event.type == "input_audio_buffer.append":
+                fast.add_input_audio(len(audio))
+            else:
+                fast.add_output_audio(event.response_id, event.item_id,
+                                      getattr(event, "content_index", None), len(audio))
+
+        await replay_session(log, fast, info, on_audio=on_audio)
+
+    assert plain.conversation.input_audio_bytes == 2 * len(AUDIO)
+    assert plain.conversation.items["item_1"].content[0].audio_bytes == 2 * len(AUDIO)
+    assert fast.conversation.to_dict() == plain.conversation.to_dict()
+    assert fast.conversation.last_t_ns == plain.conversation.last_t_ns == CUT[-1].t_ns
+
+
+async def test_replay_on_audio_leaves_undecodable_audio_events_to_the_receiver(
+    tmp_path: Any,
+) -> None:
+    """An audio event whose outline does not decode (missing fields) is not on_audio's: the
+    receiver meets it as an unknown event, as without on_audio."""
+    broken = _text(Direction.SERVER, 5, '{"type":"response.audio.delta","item_id":"item_1",'
+                   f'"delta":"{B64}"}}')
+    unknown: list[Any] = []
+
+    class Receiver(RealtimeEventReceiver):
+        def on_unknown_event(self, event: Any) -> None:
+            unknown.append(event)
+
+    async with await open_log(str(tmp_path / "log.db")) as log:
+        sid = await _recorded(log, [broken])
+        assert (await _read_all(log, sid, audio="bytes"))[0].audio == AUDIO  # stored cut
+        info = await log.get_session(sid)
+        handed: list[bytes] = []
+        await replay_session(log, Receiver(), info, on_audio=lambda _e, audio: handed.append(audio))
+
+    assert handed == []
+    assert [event.type for event in unknown] == ["response.audio.delta"]
