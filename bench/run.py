@@ -12,7 +12,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import Figure, print_figures  # noqa: E402
+from common import Figure, print_figures
 
 SKIP = {"run", "common"}
 
@@ -21,6 +21,7 @@ def load_figures(path: Path) -> list[Figure]:
     spec = importlib.util.spec_from_file_location(f"bench_{path.stem}", path)
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses and pickling look their module up by name
     spec.loader.exec_module(module)
     return list(module.figures())
 
