@@ -95,6 +95,7 @@ def test_events_lists_the_newest_session_and_filters_by_type(tmp_path: Path) -> 
     result = invoke("events", str(db))
     assert result.exit_code == 0
     assert result.stdout.splitlines() == [
+        f"   seq            t  dir     {'type':<45}      size  event_id",
         f"     1       0.001s  client  {'session.update':<45}       38B",
         f"     2       0.003s  server  {'session.updated':<45}       57B  ev_1",
         f"     3       1.250s  server  {'response.done':<45}       65B  ev_2",

@@ -93,6 +93,9 @@ def _stream(db: str, session_id: str | None, each: Callable[[StoredFrame], None]
     run(work())
 
 
+EVENTS_HEADER = f"{'seq':>6}  {'t':>11}  {'dir':<6}  {'type':<45}  {'size':>8}  event_id"
+
+
 @cli.command("events")
 @click.argument("db")
 @_SESSION_OPTION
@@ -116,6 +119,8 @@ def events_command(db: str, session_id: str | None, types: tuple[str, ...], as_j
             }
             click.echo(("[" if first else ",") + "\n  " + json.dumps(record), nl=False)
         else:
+            if first:
+                click.echo(EVENTS_HEADER)
             kind = frame.type or ("(binary)" if frame.opcode == 2 else "(unknown)")
             click.echo(
                 f"{frame.seq:>6}  {frame.t_ns / 1e9:>10.3f}s  {frame.direction:<6}  "
