@@ -194,7 +194,7 @@ def test_cli_unknown_session(ga_db: tuple[str, str]) -> None:
     result = CliRunner().invoke(cli, ["replay", db, "--session", "nope"])
     assert result.exit_code == 1
     assert result.output.strip().splitlines() == [
-        f"Error: no session nope in {db}: run `rtrec sessions` on it to list them"]
+        f"Error: no session nope in {db}: run `rtrec sessions {db}` to list them"]
 
 
 def test_cli_empty_database(tmp_path: Path) -> None:

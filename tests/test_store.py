@@ -149,7 +149,8 @@ async def test_unknown_session_id_is_one_clear_line(db: str) -> None:
             [b async for b in log.read("nosuchsession")]
     assert str(empty.value) == f"no sessions in {log.display} yet: record or import one first"
     assert str(unknown.value) == (
-        f"no session nosuchsession in {log.display}: run `rtrec sessions` on it to list them"
+        f"no session nosuchsession in {log.display}: "
+        f"run `rtrec sessions {log.display}` to list them"
     )
 
 

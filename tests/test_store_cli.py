@@ -115,7 +115,7 @@ def test_an_unknown_session_is_one_error_line_and_exit_1(tmp_path: Path) -> None
     result = CliRunner().invoke(cli, ["events", str(db), "--session", "nope"])
     assert result.exit_code == 1
     assert result.stderr == (
-        f"Error: no session nope in {db}: run `rtrec sessions` on it to list them\n"
+        f"Error: no session nope in {db}: run `rtrec sessions {db}` to list them\n"
     )
     assert result.stdout == ""
 

@@ -378,7 +378,8 @@ class EventLog:
                 )
         if not rows:
             raise RtrecError(
-                f"no session {sid} in {self.display}: run `rtrec sessions` on it to list them"
+                f"no session {sid} in {self.display}: "
+                f"run `rtrec sessions {self.display}` to list them"
             )
         return rows[0]
 
