@@ -48,9 +48,11 @@ from recorder.audio import (
 )
 from recorder.conversation import ConversationBuilder
 from recorder.conversation_model import ContentPart, Conversation, Item
+from recorder.decode import decode
 from recorder.errors import RtrecError
+from recorder.events import UnknownEvent
 from recorder.replay import replay_session
-from recorder.store import EventLog, SessionInfo, open_log
+from recorder.store import EventLog, SessionInfo, StoredFrame, open_log
 from recorder.transcripts import Entry, markdown, srt, to_json, vtt
 
 Progress = Callable[[int, int], None]  # (frames done, frames in total), once per batch
@@ -63,6 +65,7 @@ USER, ASSISTANT = 0, 1  # conversation.wav channels
 CLIENT_AUDIO_FILE = ".client-items.rtrec-tmp.wav"  # removed when the export ends
 WARNINGS_PER_KIND = 5  # individual corrupt-frame warnings before only the count is reported
 PROGRESS_EVERY = 2000  # frames between progress reports
+PENDING_INPUT_BYTES = 1 << 20  # input audio gathered before it is written to user.wav
 
 
 @dataclass
@@ -133,6 +136,13 @@ class AudioSink:
         self.client_audio: WavWriter | None = None
         # (item_id, content_index) -> (recorded ms, first frame in the side file, frame count)
         self.client_parts: dict[tuple[str, int], tuple[float, int, int]] = {}
+        # The input stream comes in ~200k small chunks an hour: those that go to user.wav as
+        # they are (pcm16 at its rate) are gathered and written in large blocks.
+        self._pending: list[bytes] = []
+        self._pending_bytes = 0
+        self._input_format: AudioFormat | None = None  # the format the next three are for
+        self._input_as_is = False
+        self._input_bytes_per_s = 1
 
     @property
     def started(self) -> bool:
@@ -152,21 +162,42 @@ class AudioSink:
         user = self.user
         assert user is not None
         fmt = conversation.input_format  # the format in force when this chunk was sent
-        first = user.frames
-        if fmt.sample_rate == user.sample_rate:
-            user.append_pcm(fmt.to_pcm16(audio))
-        else:  # the session changed formats midway: user.wav keeps the rate it started with
-            user.append(resample(pcm16_samples(fmt.to_pcm16(audio)), fmt.sample_rate,
-                                 user.sample_rate))
-        count = user.frames - first
+        if fmt is not self._input_format:
+            self._input_format = fmt
+            self._input_as_is = not fmt.is_g711 and fmt.sample_rate == user.sample_rate
+            self._input_bytes_per_s = fmt.sample_rate * fmt.sample_width
+        size = len(audio)
+        first = user.frames + self._pending_bytes // 2
+        if self._input_as_is and not size % 2:  # the bulk of a session
+            self._pending.append(audio)
+            self._pending_bytes += size
+            count = size // 2
+            if self._pending_bytes >= PENDING_INPUT_BYTES:
+                self.flush()
+        else:
+            self.flush()
+            if fmt.sample_rate == user.sample_rate:
+                user.append_pcm(fmt.to_pcm16(audio))
+            else:  # the session changed formats midway: user.wav keeps the rate it started with
+                user.append(resample(pcm16_samples(fmt.to_pcm16(audio)), fmt.sample_rate,
+                                     user.sample_rate))
+            count = user.frames - first
         placement = self.placement
         contiguous = placement.end_ms
-        start_ms = placement.place(t_ns / 1e6, fmt.duration_ms(len(audio)))
+        # as fmt.duration_ms(size), without the call
+        start_ms = placement.place(t_ns / 1e6, size * 1000 / self._input_bytes_per_s)
         runs = self.user_runs
         if runs and start_ms == contiguous:
             runs[-1][2] += count
         else:
             runs.append([first, round(start_ms * self.rate / 1000), count])
+
+    def flush(self) -> None:
+        """Write the input chunks still gathered (user.wav is complete after this)."""
+        if self._pending and self.user is not None:
+            self.user.append_pcm(b"".join(self._pending))
+        self._pending.clear()
+        self._pending_bytes = 0
 
     def client_item(self, conversation: Conversation, key: tuple[str, int], t_ns: int,
                     audio: bytes) -> None:
@@ -238,17 +269,20 @@ class _ExportingBuilder(ConversationBuilder):
             self._progress(min(seq, self._total), self._total)
         self._next_report = seq + PROGRESS_EVERY
 
-    def on_audio(self, event: Any, audio: bytes) -> None:
+    def on_audio(self, frame: StoredFrame) -> None:
         """An audio event with its audio as bytes (the bulk of a session): counted in the
         conversation as its two handlers below would, and written to the sink."""
-        position = self.position
-        seq = position.seq if position is not None else -1
-        if seq >= self._next_report:
-            self._report(seq)
-        if event.type == "input_audio_buffer.append":
+        audio = frame.audio or b""
+        if frame.seq >= self._next_report:
+            self._report(frame.seq)
+        if frame.type == "input_audio_buffer.append":  # nothing but the audio is needed
             self.add_input_audio(len(audio))
-            if audio and position is not None:
-                self.sink.input(self.conversation, position.t_ns, audio)
+            if audio:
+                self.sink.input(self.conversation, frame.t_ns, audio)
+            return
+        event = decode(frame.data)  # the delta without its audio: ids and content_index
+        if type(event) is UnknownEvent:  # the same verdict as replaying it with its text
+            self.on_unknown_event(event)
             return
         item_id = getattr(event, "item_id", None)
         content_index = getattr(event, "content_index", None)
@@ -620,7 +654,10 @@ async def export_session(
     sink = AudioSink(out_dir)
     builder = _ExportingBuilder(sink, progress, info.frames)
     try:
-        await replay_session(log, builder, info, batch_size=batch_size, on_audio=builder.on_audio)
+        await replay_session(
+            log, builder, info, batch_size=batch_size, on_audio=builder.on_audio
+        )
+        sink.flush()
         conversation = builder.conversation
         plan = plan_timeline(conversation)
         if sink.started:

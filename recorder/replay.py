@@ -10,9 +10,9 @@ order. `speed` paces the replay by the recorded t_ns (1.0 = real time); the defa
 as possible.
 
 Receivers get audio as the protocol has it, base64 text (the log splices it back). A reader
-that wants the audio itself (export) passes `on_audio`: the log then hands audio over as bytes,
-and audio events go to on_audio(event, audio) instead, their audio field empty, so the audio is
-never encoded to base64 and decoded straight back.
+that wants the audio itself (export) passes `on_audio`: the log then hands audio over as bytes
+(StoredFrame.audio), and those frames go to on_audio(frame) instead of the receiver, undecoded,
+so the audio is never encoded to base64 and decoded straight back.
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ from typing import Any
 
 from recorder.decode import decode
 from recorder.errors import RtrecError
-from recorder.events import UnknownEvent
 from recorder.receiver import Position, RealtimeEventReceiver, SessionState
 from recorder.store import EventLog, SessionInfo, StoredFrame
 from recorder.store.log import AudioMode
@@ -32,7 +31,7 @@ from recorder.wire import Direction
 
 Sleep = Callable[[float], Awaitable[Any]]
 ClientFrameHook = Callable[[StoredFrame, Any], None]
-AudioHook = Callable[[Any, bytes], None]
+AudioHook = Callable[[StoredFrame], None]
 
 
 # High-volume event types and the one receiver method each reaches. When the receiver leaves
@@ -170,12 +169,12 @@ async def replay_session(
     receiver does (recorder.testing uses it to compare what the receiver sends).
     A receiver exception stops the replay as ReceiverError naming the session, seq and type,
     except RtrecError and the `passthrough` types (recorder.testing lets assertions through).
-    on_audio(event, audio), if given, takes the place of the receiver (and of on_client_frame)
-    for audio events whose
-    audio the log holds as bytes (input_audio_buffer.append, response audio deltas): the event
-    is decoded with its audio field empty and audio is the decoded bytes; the receiver's
-    position is set as for any frame. Audio events the log keeps whole (non-canonical or broken
-    base64) still reach the receiver with their text.
+    on_audio(frame), if given, takes the place of the receiver (and of on_client_frame) for the
+    audio events whose audio the log holds as bytes (input_audio_buffer.append, response audio
+    deltas): frame.audio is the audio, frame.data the event with its audio field empty
+    (decoding it is on_audio's business), and the receiver's position is set as for any frame.
+    Audio events the log keeps whole (non-canonical or broken base64) reach the receiver as
+    usual, with their text.
     """
     sid = session.id
     frames = 0
@@ -196,15 +195,21 @@ async def replay_session(
             if clock is not None:
                 await clock.wait_for(frame.t_ns)
             direction = frame.direction
-            audio = frame.audio
-            if audio is None and (quiet_client if direction is client else frame.type in quiet):
+            if frame.audio is not None and on_audio is not None:
+                receiver.position = Position(frame.seq, frame.t_ns, direction)
+                try:
+                    on_audio(frame)
+                except Exception as error:
+                    if isinstance(error, keep):
+                        raise
+                    raise ReceiverError(sid, frame.seq, frame.type, error) from error
+                continue
+            if quiet_client if direction is client else frame.type in quiet:
                 continue
             event = decode(frame.data)
             receiver.position = Position(frame.seq, frame.t_ns, direction)
             try:
-                if audio is not None and on_audio is not None and type(event) is not UnknownEvent:
-                    on_audio(event, audio)
-                elif direction is client:
+                if direction is client:
                     if on_client_frame is not None:
                         on_client_frame(frame, event)
                     dispatch_client(event)

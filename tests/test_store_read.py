@@ -106,18 +106,21 @@ async def test_replay_on_audio_takes_the_audio_events_as_bytes(tmp_path: Any) ->
         sid = await _recorded(log, FRAMES)
         info = await log.get_session(sid)
         receiver = _Seen()
-        handed: list[tuple[str, str, bytes, int]] = []
+        handed: list[tuple[str | None, bytes | None, int, int]] = []
 
-        def on_audio(event: Any, audio: bytes) -> None:
-            text = event.audio if event.type == "input_audio_buffer.append" else event.delta
+        def on_audio(frame: StoredFrame) -> None:
             assert receiver.position is not None
-            handed.append((event.type, text, audio, receiver.position.t_ns))
+            assert receiver.position.seq == frame.seq
+            assert frame.to_frame() == CUT[len(handed)]
+            handed.append((frame.type, frame.audio, frame.t_ns, receiver.position.t_ns))
 
         result = await replay_session(log, receiver, info, on_audio=on_audio)
 
     assert result.frames == len(FRAMES)
     types = [msgspec.json.decode(f.data)["type"] for f in CUT]
-    assert handed == [(kind, "", AUDIO, f.t_ns) for kind, f in zip(types, CUT, strict=True)]
+    assert handed == [
+        (kind, AUDIO, f.t_ns, f.t_ns) for kind, f in zip(types, CUT, strict=True)
+    ]
     # everything else reached the receiver, text audio included (kept whole in the log)
     assert receiver.server == ["session.created"] + ["response.output_audio.delta"] * 3
     assert receiver.client == [None]  # the binary frame
@@ -137,12 +140,14 @@ async def test_conversation_counts_the_same_with_audio_as_bytes(tmp_path: Any) -
         await replay_session(log, plain, info)
         fast = ConversationBuilder()
 
-        def on_audio(event: Any, audio: bytes) -> None:
-            if event.type == "input_audio_buffer.append":
-                fast.add_input_audio(len(audio))
+        def on_audio(frame: StoredFrame) -> None:
+            size = len(frame.audio or b"")
+            if frame.type == "input_audio_buffer.append":
+                fast.add_input_audio(size)
             else:
-                fast.add_output_audio(event.response_id, event.item_id,
-                                      getattr(event, "content_index", None), len(audio))
+                event = msgspec.json.decode(frame.data)
+                fast.add_output_audio(event["response_id"], event["item_id"],
+                                      event.get("content_index"), size)
 
         await replay_session(log, fast, info, on_audio=on_audio)
 
@@ -152,25 +157,22 @@ async def test_conversation_counts_the_same_with_audio_as_bytes(tmp_path: Any) -
     assert fast.conversation.last_t_ns == plain.conversation.last_t_ns == CUT[-1].t_ns
 
 
-async def test_replay_on_audio_leaves_undecodable_audio_events_to_the_receiver(
-    tmp_path: Any,
-) -> None:
-    """An audio event whose outline does not decode (missing fields) is not on_audio's: the
-    receiver meets it as an unknown event, as without on_audio."""
-    broken = _text(Direction.SERVER, 5, '{"type":"response.audio.delta","item_id":"item_1",'
-                   f'"delta":"{B64}"}}')
-    unknown: list[Any] = []
+async def test_export_counts_an_undecodable_audio_event_as_corrupt(tmp_path: Any) -> None:
+    """A delta the log stores cut but whose rest does not decode (missing fields) is skipped
+    as corrupt by the export reading audio as bytes, as it is when replayed with its text."""
+    from recorder.export import export_session
 
-    class Receiver(RealtimeEventReceiver):
-        def on_unknown_event(self, event: Any) -> None:
-            unknown.append(event)
-
+    frames = [
+        _text(Direction.SERVER, 1, '{"type":"response.output_item.added","response_id":"resp_1",'
+              '"output_index":0,"item":{"id":"item_1","type":"message","role":"assistant"}}'),
+        CUT[1],
+        _text(Direction.SERVER, 5, '{"type":"response.audio.delta","item_id":"item_1",'
+              f'"delta":"{B64}"}}'),
+    ]
     async with await open_log(str(tmp_path / "log.db")) as log:
-        sid = await _recorded(log, [broken])
-        assert (await _read_all(log, sid, audio="bytes"))[0].audio == AUDIO  # stored cut
-        info = await log.get_session(sid)
-        handed: list[bytes] = []
-        await replay_session(log, Receiver(), info, on_audio=lambda _e, audio: handed.append(audio))
+        sid = await _recorded(log, frames)
+        assert (await _read_all(log, sid, audio="bytes"))[2].audio == AUDIO  # stored cut
+        report = await export_session(log, await log.get_session(sid), tmp_path / "out")
 
-    assert handed == []
-    assert [event.type for event in unknown] == ["response.audio.delta"]
+    assert report.corrupt_frames == 1
+    assert report.durations_ms["assistant.wav"] == len(AUDIO) / 48
