@@ -279,3 +279,31 @@ async def test_recorders_opening_a_fresh_log_at_once_all_succeed(db: str) -> Non
         await log.close()
     async with await open_log(db) as log:
         assert sorted(s.id for s in await log.list_sessions()) == sorted(sids)
+
+
+async def test_big_mixed_batches_read_back_whole_with_their_counts(db: str) -> None:
+    # Batches of many rows from two sessions, in both directions, that are not a multiple of
+    # the rows per INSERT statement: every frame back in order, byte for byte, counted right.
+    frames = [
+        Frame(Direction.SERVER if i % 3 else Direction.CLIENT, i, f.opcode, f.data)
+        for i, f in enumerate(ODD_FRAMES * 23)
+    ]
+    async with await open_log(db, flush_interval=60.0, batch_size=len(frames)) as log:
+        a = await log.begin_session("ga", None, None)
+        b = await log.begin_session("ga", None, None)
+        for frame in frames:
+            log.append(a, frame)
+            if frame.direction is Direction.SERVER:
+                log.append(b, frame)
+        await log.flush()
+        read_a, read_b = await _read_all(log, a), await _read_all(log, b)
+        info_a, info_b = await log.get_session(a), await log.get_session(b)
+    assert [s.to_frame() for s in read_a] == frames
+    assert [s.seq for s in read_a] == list(range(1, len(frames) + 1))
+    server = [f for f in frames if f.direction is Direction.SERVER]
+    assert [s.to_frame() for s in read_b] == server
+    clients = len(frames) - len(server)
+    assert (info_a.frames, info_a.client_frames, info_a.server_frames) == (
+        len(frames), clients, len(server))
+    assert (info_b.frames, info_b.client_frames, info_b.server_frames) == (
+        len(server), 0, len(server))

@@ -227,7 +227,9 @@ class EventLog:
 
     def append(self, sid: str, frame: Frame) -> None:
         """Queue a frame; never blocks, never raises for storage failures (see .failure)."""
-        recording = self._recording_of(sid)
+        recording = self._recording.get(sid)  # _recording_of, inlined: this runs per frame
+        if recording is None:
+            recording = self._recording_of(sid)  # raises, naming the session
         recording.last_seq += 1
         self._writer.put_frame(recording.pk, recording.last_seq, frame)
 

@@ -11,9 +11,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -27,6 +28,15 @@ _INSERT_FRAME = (
     "INSERT INTO frames (id, session, seq, t_ns, direction, opcode, type, event_id, item_id, "
     "response_id, stripped, data, audio_at, audio) "
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+# SQLite: many rows per INSERT statement. The driver binds parameters holding the GIL and
+# steps the statement without it; one step per row means one GIL hand-back per row, and each
+# waits for the event loop thread to let go (up to the 5 ms switch interval when it is busy
+# forwarding or preparing the next batch). Per _ROWS_PER_INSERT rows, the writer thread
+# needs the GIL once, and the disk work of those rows overlaps the loop's own work.
+_ROWS_PER_INSERT = 64
+_INSERT_ROWS = _INSERT_FRAME + ", (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)" * (
+    _ROWS_PER_INSERT - 1
 )
 _COUNT_FRAMES = (
     "UPDATE sessions SET frames = frames + ?, client_frames = client_frames + ?, "
@@ -110,7 +120,9 @@ class BatchWriter:
             return
         self._queue.append((session_pk, seq, frame))
         self._queued_bytes += size
-        if len(self._queue) >= self._batch_size:
+        # Appends grow the queue one by one, so it passes batch_size exactly; above it the
+        # writer is awake already and drains the whole queue.
+        if len(self._queue) == self._batch_size:
             self._wake.set()
 
     @property
@@ -203,10 +215,13 @@ class BatchWriter:
         rows = [_row(session_pk, seq, frame, type_ids) for session_pk, seq, frame in batch]
         missing = {row[_TYPE] for row in rows if isinstance(row[_TYPE], str)}
         counts: dict[int, _Counts] = {}
-        for session_pk in {row[1] for row in rows}:
-            mine = [row[4] for row in rows if row[1] == session_pk]
-            server = sum(mine)  # direction is 1 for server frames
-            counts[session_pk] = _Counts(client=len(mine) - server, server=server)
+        # frames per (session, direction); direction is 1 for server frames
+        for (session_pk, direction), frames in Counter([(row[1], row[4]) for row in rows]).items():
+            tally = counts.setdefault(session_pk, _Counts())
+            if direction:
+                tally.server += frames
+            else:
+                tally.client += frames
         return _Prepared(rows, counts, missing)
 
     async def _store(self, prepared: _Prepared) -> None:
@@ -215,7 +230,7 @@ class BatchWriter:
                 if prepared.missing:
                     await self._ensure_types(connection, prepared.missing)
                     prepared.rows = [self._with_type_id(row) for row in prepared.rows]
-                await self._db.executemany(connection, _INSERT_FRAME, prepared.rows)
+                await self._insert(connection, prepared.rows)
                 now = time.time()
                 await connection.exec_driver_sql(
                     self._db.sql(_COUNT_FRAMES),
@@ -227,6 +242,20 @@ class BatchWriter:
         except Exception as error:
             self._stopped = True  # a failing database: stop writing frames, keep the call going
             self._fail(self._db.error(error), list(prepared.counts))
+
+    async def _insert(self, connection: AsyncConnection, rows: list[tuple[Any, ...]]) -> None:
+        if not self._db.is_sqlite:  # asyncpg pipelines executemany already
+            await self._db.executemany(connection, _INSERT_FRAME, rows)
+            return
+        size = _ROWS_PER_INSERT
+        whole = len(rows) - len(rows) % size
+        if whole:
+            await self._db.executemany(connection, _INSERT_ROWS, [
+                tuple(chain.from_iterable(rows[start:start + size]))
+                for start in range(0, whole, size)
+            ])
+        if whole < len(rows):
+            await self._db.executemany(connection, _INSERT_FRAME, rows[whole:])
 
     def _with_type_id(self, row: tuple[Any, ...]) -> tuple[Any, ...]:
         if not isinstance(row[_TYPE], str):
