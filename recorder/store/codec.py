@@ -205,9 +205,12 @@ def stored_form(data: bytes) -> StoredForm:
 
 
 _TYPE_START = b'{"type":"'
-# type name as bytes -> (type, length of its prefix, its audio key as SDKs write it, key pattern)
+# type name as bytes -> (type, its prefix, the prefix's length, its audio key as SDKs write
+# it, key pattern)
 _AUDIO_EVENTS = {
-    name.encode(): (name, len(type_prefix(name)), b'"' + field + b'":"', _VALUE_START[field])
+    name.encode(): (
+        name, type_prefix(name), len(type_prefix(name)), b'"' + field + b'":"', _VALUE_START[field]
+    )
     for name, field in AUDIO_FIELDS.items()
 }
 # Audio events of one kind often have the same body once the audio is out (appends without
@@ -222,13 +225,11 @@ def split_audio_event(data: bytes) -> tuple[str, bytes, int, bytes] | None:
 
     This runs for most frames of a session, so it is one flat function.
     """
-    if not data.startswith(_TYPE_START):
-        return None
-    spec = _AUDIO_EVENTS.get(data[9:data.find(b'"', 9)])
+    spec = _AUDIO_EVENTS.get(data[9:data.find(b'"', 9)])  # 9: len(_TYPE_START)
     if spec is None:
         return None
-    audio_type, skip, compact_key, value_start = spec
-    if not data.startswith(b",", skip - 1):  # also false for a frame that ends there
+    audio_type, prefix, skip, compact_key, value_start = spec
+    if not data.startswith(prefix):  # '{"type":"<type>",' exactly
         return None
     if data.startswith(compact_key, skip):
         start = skip + len(compact_key)
@@ -252,7 +253,7 @@ def split_audio_event(data: bytes) -> tuple[str, bytes, int, bytes] | None:
             return None
     body = data[skip:start] + data[end:]
     if _last_body.get(audio_type) != body:
-        if _type_of(data[:skip] + body) != audio_type:  # not the JSON it seemed
+        if _type_of(prefix + body) != audio_type:  # not the JSON it seemed
             return None
         _last_body[audio_type] = body
     return audio_type, body, start - skip, audio
