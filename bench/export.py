@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -105,6 +106,16 @@ def _wave_write(folder: Path, files: list[tuple[str, int, int, list[int]]]) -> N
                 out.writeframes(silence[:size])
 
 
+def _timed_in_new_folder(folder: Path, files: list[tuple[str, int, int, list[int]]]) -> float:
+    """Seconds for _wave_write into a new, empty folder (removed afterwards)."""
+    target = folder / "wave"
+    target.mkdir()
+    try:
+        return best_of(1, lambda: _wave_write(target, files))
+    finally:
+        shutil.rmtree(target)
+
+
 def _export(db: str, out: Path) -> dict[str, float]:
     result = subprocess.run(
         [sys.executable, "-c", _CHILD, db, str(out)],
@@ -159,17 +170,18 @@ def figures() -> list[Figure]:
         _export(db, folder / "first")
         same = _same_pcm(folder / "first")
         same_mb = sum(sum(chunks) for _, _, _, chunks in same) / 1e6
-        same_folder = folder / "wave"
-        same_folder.mkdir()
+        shutil.rmtree(folder / "first")
         # alternate the baselines and the export, best of each: a load swing on a shared box
-        # then hits every side instead of one
+        # then hits every side instead of one. Every writer writes new files into an empty
+        # folder, removed after the round, as the export does.
         outs, big, small, reads, runs = [], [], [], [], []
-        for n in range(ROUNDS):
-            outs.append(best_of(1, lambda: _wave_write(same_folder, same)))
-            big.append(best_of(1, lambda: _wave_write(folder, in_mib)))
-            small.append(best_of(1, lambda: _wave_write(folder, chunked)))
+        for _ in range(ROUNDS):
+            outs.append(_timed_in_new_folder(folder, same))
+            big.append(_timed_in_new_folder(folder, in_mib))
+            small.append(_timed_in_new_folder(folder, chunked))
             reads.append(asyncio.run(_read_alone(db)))
-            runs.append(_export(db, folder / f"out{n}"))
+            runs.append(_export(db, folder / "out"))
+            shutil.rmtree(folder / "out")
         baseline, session_pcm, session_chunked = min(outs), min(big), min(small)
         read_s = min(reads)
         seconds = min(r["seconds"] for r in runs)

@@ -745,3 +745,32 @@ async def test_audio_the_client_puts_in_an_item_is_placed_and_kept_out_of_user_w
     assert runs(own[:, 0], rate) == [(0, 200, 777)]
     assert not list(out.glob(".*"))  # the side file is gone
     assert all(not p.name.startswith(".") for p in report.files)
+
+
+async def test_input_gathered_in_blocks_lands_as_sent(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """user.wav and the user channel are the same whether the input stream is written chunk
+    by chunk or gathered into blocks: a small block size makes many blocks, a chunk with a
+    stray odd byte goes its own way, and a pause in sending still opens a gap."""
+    import recorder.export
+
+    monkeypatch.setattr(recorder.export, "PENDING_INPUT_BYTES", 10_000)  # ~2 chunks per block
+    s = SessionScript({"type": "audio/pcm", "rate": 24000})
+    s.session_created()
+    # 100 ms chunks received at 100..600 ms, then after a 2 s pause; with ~2 chunks a block,
+    # the odd chunk starts a block and the last two are still gathered when the stream ends
+    for k in range(9):
+        audio = s.encode(100 * (k + 1), 100) + (b"\x7f" if k == 3 else b"")
+        s.append(100 * (k + 1) + (2000 if k >= 6 else 0), audio)
+    db = await store(tmp_path, s.frames)
+    out = tmp_path / "out"
+    await export_db(db, out)
+
+    rate, user = read_wav(out / "user.wav")
+    assert runs(user[:, 0], rate) == [(100 * k, 100 * (k + 1), 100 * (k + 1)) for k in range(9)]
+    rate, stereo = read_wav(out / "conversation.wav")
+    left = runs(stereo[:, 0], rate)
+    assert left[:6] == [(100 * k, 100 * (k + 1), 100 * (k + 1)) for k in range(6)]
+    assert left[6] == (600, 2600, 0)  # the pause
+    assert left[7:] == [(2000 + 100 * k, 2000 + 100 * (k + 1), 100 * (k + 1)) for k in range(6, 9)]
