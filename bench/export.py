@@ -16,7 +16,9 @@ recorder.fake.scenarios.long_session and recorded into a SQLite log. Then, in th
 - rtrec: `export_db` in a fresh subprocess, timed inside it around the export alone, with its
   peak resident memory from resource.getrusage. The time of a bare `log.read` of the session
   (audio as bytes, as the export reads it) is given as context: no export can be faster than
-  reading its log.
+  reading its log. Where the wave baseline runs at page-cache speed (~5 GB/s), that read alone
+  (SQLite returning ~200k rows an hour: ~0.2-0.3 s of it in sqlite3 itself) is about 3x the
+  baseline, so the ratio measures mostly the log read and the per-frame Python around it.
 
 Baselines, read and export alternate for ROUNDS rounds and the best of each is kept.
 """
