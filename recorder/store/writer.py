@@ -91,6 +91,7 @@ class BatchWriter:
         self._on_failure = on_failure
         self._open_sessions = open_sessions
         self._queue: deque[tuple[int, int, Frame] | _Op] = deque()
+        self._ops_queued = 0  # _Op items in the queue: none (the usual case) = frames only
         self._queued_bytes = 0
         self._wake = asyncio.Event()
         self._closing = False
@@ -137,6 +138,7 @@ class BatchWriter:
         """Queue metadata work (or a barrier, apply=None); the result completes after it."""
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._queue.append(_Op(apply, done))
+        self._ops_queued += 1
         self._wake.set()
         return done
 
@@ -174,23 +176,31 @@ class BatchWriter:
         head = self._queue[0]
         if isinstance(head, _Op):
             self._queue.popleft()
+            self._ops_queued -= 1
             await self._settle()
             await self._apply(head)
             return
-        batch: list[tuple[int, int, Frame]] = []
-        while self._queue and len(batch) < self._batch_size:
-            item = self._queue[0]
-            if isinstance(item, _Op):
-                break
-            self._queue.popleft()
-            self._queued_bytes -= len(item[2].data)
-            batch.append(item)
+        batch = self._take_frames()
         if self._stopped:
             return
         prepared = self._prepare(batch)
         await self._settle()
         self._in_flight = asyncio.get_running_loop().create_task(self._store(prepared))
         await asyncio.sleep(0)  # let it start: its rows go to the driver before we prepare more
+
+    def _take_frames(self) -> list[tuple[int, int, Frame]]:
+        """Up to batch_size frames from the head of the queue, stopping at an op."""
+        queue = self._queue
+        count = min(len(queue), self._batch_size)
+        if self._ops_queued:  # find where the frames before the first op end
+            for position in range(count):
+                if isinstance(queue[position], _Op):
+                    count = position
+                    break
+        popleft = queue.popleft
+        batch: list[tuple[int, int, Frame]] = [popleft() for _ in range(count)]  # type: ignore[misc]
+        self._queued_bytes -= sum([len(item[2].data) for item in batch])
+        return batch
 
     async def _settle(self) -> None:
         """Wait for the batch being written, if any."""
