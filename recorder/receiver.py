@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
+
+import msgspec
 
 from recorder.decode import UnknownEvent
 from recorder.errors import RtrecError
@@ -37,9 +38,11 @@ class SessionState(enum.StrEnum):
     CLOSED = "closed"  # the socket closed (or the replay ended)
 
 
-@dataclass(frozen=True, slots=True)
-class Position:
-    """Where the event being dispatched sits in its session: sequence number and recorded time."""
+class Position(msgspec.Struct, frozen=True):
+    """Where the event being dispatched sits in its session: sequence number and recorded time.
+
+    A msgspec Struct: replay builds one per frame, and it is ten times cheaper than a dataclass.
+    """
 
     seq: int
     t_ns: int
