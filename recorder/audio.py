@@ -315,7 +315,7 @@ class WavWriter:
         try:
             if self._at != start:
                 self._file.seek(start)
-            self._file.write(memoryview(np.ascontiguousarray(data)))  # its buffer, no copy
+            self._file.write(np.ascontiguousarray(data).data)  # its buffer, no copy
         except OSError as error:
             raise self._named(error) from error
         self.frames = max(self.frames, end)
