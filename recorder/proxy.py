@@ -23,8 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
-import ipaddress
 import os
 import signal
 import time
@@ -37,13 +35,12 @@ from aiohttp import WSMsgType, web
 from multidict import CIMultiDictProxy
 from yarl import URL
 
+from recorder.access import TOKEN_HEADER, TOKEN_QUERY, check_exposure, token_ok, token_rejection
 from recorder.console import Console
 from recorder.decode import decode, protocol_of
 from recorder.errors import RtrecError
 from recorder.redact import FrameRedactor, redact_url, secrets_in_handshake
 from recorder.upstream import (
-    TOKEN_HEADER,
-    TOKEN_QUERY,
     forward_http,
     handshake_headers,
     keeping_refusal_body,
@@ -129,24 +126,6 @@ def check_upstream(url: str) -> str:
             f"give e.g. {DEFAULT_UPSTREAM}"
         )
     return url
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def check_exposure(host: str, token: str | None) -> None:
-    """Listening beyond loopback forwards the API key of whoever connects: demand a token."""
-    if not is_loopback(host) and not token:
-        raise RtrecError(
-            f"--listen {host} is not a loopback address: pass --token SECRET (or set "
-            f"RTREC_TOKEN); clients then send it as header {TOKEN_HEADER} or query {TOKEN_QUERY}"
-        )
 
 
 def protocol_from_handshake(headers: CIMultiDictProxy[str], protocols: Iterable[str]) -> str | None:
@@ -348,11 +327,7 @@ class RecordingProxy:
 
     def _reject(self) -> web.Response:
         self.console.rejected("missing or wrong rtrec token")
-        return web.Response(
-            status=401,
-            text=f"rtrec: missing or wrong token: send header {TOKEN_HEADER} "
-            f"or query {TOKEN_QUERY}\n",
-        )
+        return token_rejection()
 
     async def _serve(self, request: web.Request) -> web.StreamResponse:
         if request.headers.get("Upgrade", "").lower() != "websocket":
@@ -423,11 +398,7 @@ class RecordingProxy:
         return client
 
     def _token_ok(self, request: web.Request) -> bool:
-        expected = self.config.token
-        if not expected:
-            return True
-        presented = request.headers.get(TOKEN_HEADER) or request.query.get(TOKEN_QUERY) or ""
-        return hmac.compare_digest(presented.encode(), expected.encode())
+        return token_ok(request, self.config.token)
 
     async def _begin(self, session: _Session) -> None:
         """Open the session in the log while the pumps already run (forward first).

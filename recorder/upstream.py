@@ -22,11 +22,10 @@ from aiohttp import web
 from multidict import CIMultiDict, CIMultiDictProxy, MultiMapping
 from yarl import URL
 
+from recorder.access import TOKEN_HEADER, TOKEN_QUERY
 from recorder.redact import INSECURE_KEY_PREFIX, SECRET_QUERY_KEYS
 
 # rtrec's own credential when it listens beyond loopback; never forwarded.
-TOKEN_HEADER = "X-Rtrec-Token"
-TOKEN_QUERY = "rtrec_token"
 
 _HOP_BY_HOP = frozenset(
     {

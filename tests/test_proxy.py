@@ -25,12 +25,12 @@ from aiohttp import web
 from multidict import MultiDict
 from openai import AsyncAzureOpenAI, AsyncOpenAI
 
+from recorder.access import check_exposure
 from recorder.console import Console
 from recorder.errors import RtrecError
 from recorder.proxy import (
     ProxyConfig,
     RecordingProxy,
-    check_exposure,
     parse_listen,
     protocol_from_session_created,
 )

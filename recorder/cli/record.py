@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import click
 
+from recorder.access import check_exposure
 from recorder.cli.app import cli, run
 from recorder.proxy import (
     DEFAULT_LISTEN,
     DEFAULT_UPSTREAM,
     ProxyConfig,
-    check_exposure,
     check_upstream,
     env_api_key,
     parse_listen,
