@@ -41,6 +41,7 @@ import aiohttp
 import msgspec
 from aiohttp import web
 
+from recorder.access import check_exposure, token_ok, token_rejection
 from recorder.errors import RtrecError
 from recorder.matching import client_item_ids, describe_mismatch, diff_events
 from recorder.wire import Direction, Frame, Opcode
@@ -474,10 +475,12 @@ class ReplayServer:
         *,
         match: MatchMode = "strict",
         speed: float | None = None,
+        token: str | None = None,
     ) -> None:
         if match not in MATCH_MODES:
             raise RtrecError(f"--match {match!r} is not valid: use strict or lenient")
         self.recording = recording
+        self.token = token
         self.match: MatchMode = match
         self.speed = speed
         self.results: list[PlaybackResult] = []
@@ -494,6 +497,9 @@ class ReplayServer:
         return app
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
+        if not token_ok(request, self.token):
+            log.warning("refused a connection: missing or wrong rtrec token")
+            return token_rejection()
         ws = await accept(request)
         if not isinstance(ws, web.WebSocketResponse):
             return ws
@@ -511,6 +517,7 @@ class ReplayServer:
         return ws
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        check_exposure(host, self.token)  # recordings hold people's voices
         self._runner = web.AppRunner(self.app(), handle_signals=False, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, host, port)
@@ -561,9 +568,10 @@ async def serving(
     port: int = 0,
     match: MatchMode = "strict",
     speed: float | None = None,
+    token: str | None = None,
 ) -> AsyncIterator[ReplayServer]:
     """A started ReplayServer for the duration of the block."""
-    server = ReplayServer(recording, match=match, speed=speed)
+    server = ReplayServer(recording, match=match, speed=speed, token=token)
     await server.start(host, port)
     try:
         yield server
@@ -579,12 +587,14 @@ async def serve(
     port: int = 0,
     match: MatchMode = "strict",
     speed: float | None = None,
+    token: str | None = None,
     stop: asyncio.Event | None = None,
     on_ready: Callable[[ReplayServer], object] | None = None,
 ) -> list[PlaybackResult]:
     """`rtrec serve`: load the session once, serve it until SIGINT/SIGTERM (or `stop`)."""
     from recorder.store import open_log
 
+    check_exposure(host, token)  # before any work, as a flag error should be
     if "://" not in db and not Path(db).exists():
         raise RtrecError(f"{db} does not exist: give the database you recorded into")
     event_log = await open_log(db)
@@ -598,7 +608,9 @@ async def serve(
     for signum in signals:
         loop.add_signal_handler(signum, stop.set)
     try:
-        async with serving(recording, host=host, port=port, match=match, speed=speed) as server:
+        async with serving(
+            recording, host=host, port=port, match=match, speed=speed, token=token
+        ) as server:
             if on_ready is not None:
                 on_ready(server)
             await stop.wait()

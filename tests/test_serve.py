@@ -689,3 +689,29 @@ async def test_a_scenario_with_a_changed_function_output_is_caught() -> None:
     assert [m.paths for m in result.mismatches] == [("item.output",)]
     assert "item.output: expected" in result.mismatches[0].message
     assert 'received "{\\"temp\\": -40}"' in result.mismatches[0].message
+
+
+# -- who may connect ----------------------------------------------------------------------------
+
+
+def test_rtrec_serve_refuses_to_listen_beyond_loopback_without_a_token(tmp_path: Path) -> None:
+    process = rtrec("serve", str(tmp_path / "x.db"), "--listen", "0.0.0.0:0")
+    _, err = process.communicate(timeout=30)
+    assert process.returncode == 1
+    assert err == (
+        "Error: --listen 0.0.0.0 is not a loopback address: pass --token SECRET (or set "
+        "RTREC_TOKEN); clients then send it as header X-Rtrec-Token or query rtrec_token\n"
+    )
+
+
+async def test_with_a_token_only_clients_that_present_it_are_served() -> None:
+    frames = text_turn_frames("hi")
+    async with ReplayServer(Recording.from_frames(frames), token="s3cret") as server:
+        endpoint = f"{server.url}/realtime"
+        async with aiohttp.ClientSession() as http:
+            with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+                await http.ws_connect(endpoint)
+            assert refused.value.status == 401
+            async with http.ws_connect(endpoint, headers={"X-Rtrec-Token": "s3cret"}) as ws:
+                first = await ws.receive()
+    assert first.data.encode() == frames[0].data

@@ -45,7 +45,17 @@ from recorder.serve import MATCH_MODES, MatchMode, ReplayServer, parse_speed, se
     metavar="asap|N",
     help="1 plays server frames at their recorded times; asap as fast as possible.",
 )
-def serve_command(db: str, session_id: str | None, listen: str, match: str, speed: str) -> None:
+@click.option(
+    "--token",
+    envvar="RTREC_TOKEN",
+    default=None,
+    metavar="SECRET",
+    help="Required to listen beyond loopback (recordings hold people's voices); clients send "
+    "it as header X-Rtrec-Token or query rtrec_token. [env: RTREC_TOKEN]",
+)
+def serve_command(
+    db: str, session_id: str | None, listen: str, match: str, speed: str, token: str | None
+) -> None:
     """Serve a recorded session to Realtime clients (the SDKs, a browser, ...) on the API's path."""
     host, port = parse_listen(listen)
     pace = parse_speed(speed)
@@ -77,6 +87,7 @@ def serve_command(db: str, session_id: str | None, listen: str, match: str, spee
                 port=port,
                 match=cast(MatchMode, match),
                 speed=pace,
+                token=token,
                 on_ready=announce,
             )
         )
