@@ -307,3 +307,30 @@ async def test_big_mixed_batches_read_back_whole_with_their_counts(db: str) -> N
         len(frames), clients, len(server))
     assert (info_b.frames, info_b.client_frames, info_b.server_frames) == (
         len(server), 0, len(server))
+
+
+async def test_session_ops_queued_between_frames_keep_every_frame_in_order(db: str) -> None:
+    # One writer wake-up finds frames, then an op, then frames: the batch stops at the op,
+    # the op applies after the frames before it, and nothing is lost or reordered.
+    log = await open_log(db, flush_interval=30.0, batch_size=100_000)
+    a = await log.begin_session("ga", None, None)
+    b = await log.begin_session("ga", None, None)
+    ending = None
+    for i in range(30):
+        log.append(a, _text(Direction.SERVER, i, f'{{"type":"n","i":{i}}}'))
+        if i == 10:
+            log.update_session(a, model="gpt-realtime-mini")
+        if ending is None:
+            log.append(b, _text(Direction.CLIENT, i, f'{{"type":"m","i":{i}}}'))
+            if i == 15:
+                ending = asyncio.ensure_future(log.end_session(b, closed_by="client"))
+    assert ending is not None
+    await ending
+    await log.close()
+    async with await open_log(db) as reopened:
+        info_a, info_b = await reopened.get_session(a), await reopened.get_session(b)
+        read_a, read_b = await _read_all(reopened, a), await _read_all(reopened, b)
+    assert [s.t_ns for s in read_a] == list(range(30))
+    assert [s.t_ns for s in read_b] == list(range(16))
+    assert (info_a.model, info_a.frames, info_a.status) == ("gpt-realtime-mini", 30, "interrupted")
+    assert (info_b.frames, info_b.client_frames, info_b.status) == (16, 16, "complete")
