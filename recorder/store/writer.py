@@ -15,7 +15,7 @@ from collections import Counter, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from itertools import chain
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -198,7 +198,8 @@ class BatchWriter:
                     count = position
                     break
         popleft = queue.popleft
-        batch: list[tuple[int, int, Frame]] = [popleft() for _ in range(count)]  # type: ignore[misc]
+        # everything before the first op is a frame
+        batch = cast(list[tuple[int, int, Frame]], [popleft() for _ in range(count)])
         self._queued_bytes -= sum([len(item[2].data) for item in batch])
         return batch
 
