@@ -34,7 +34,7 @@ _INSERT_FRAME = (
 # waits for the event loop thread to let go (up to the 5 ms switch interval when it is busy
 # forwarding or preparing the next batch). Per _ROWS_PER_INSERT rows, the writer thread
 # needs the GIL once, and the disk work of those rows overlaps the loop's own work.
-_ROWS_PER_INSERT = 64
+_ROWS_PER_INSERT = 64  # x 14 = 896 parameters: under 999, the oldest SQLite default limit
 _INSERT_ROWS = _INSERT_FRAME + ", (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)" * (
     _ROWS_PER_INSERT - 1
 )
