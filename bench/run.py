@@ -2,22 +2,30 @@
 
 Usage: python bench/run.py [NAME ...]   (NAME is a script name without .py; default: all)
 Exits 1 when a figure misses its goal.
+
+Each script runs in a fresh interpreter of its own, so one benchmark's heap, garbage and threads
+cannot weigh on the next one's numbers.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
+import json
+import subprocess
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
 
-from common import Figure, print_figures
+from common import Figure, print_figures  # noqa: E402  (bench/ is not a package)
 
 SKIP = {"run", "common"}
 
 
 def load_figures(path: Path) -> list[Figure]:
+    """Import one script and call its figures() (in this process)."""
     spec = importlib.util.spec_from_file_location(f"bench_{path.stem}", path)
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
@@ -26,15 +34,30 @@ def load_figures(path: Path) -> list[Figure]:
     return list(module.figures())
 
 
-def main(names: list[str]) -> int:
-    here = Path(__file__).resolve().parent
-    scripts = sorted(p for p in here.glob("*.py") if p.stem not in SKIP)
-    if names:
-        scripts = [p for p in scripts if p.stem in names]
+def figures_in_subprocess(path: Path) -> list[Figure]:
+    """Run one script's figures() in a fresh interpreter and read them back as JSON."""
+    done = subprocess.run(
+        [sys.executable, str(Path(__file__).resolve()), "--json", path.stem],
+        stdout=subprocess.PIPE, text=True, check=False,
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"bench/{path.name} failed (exit {done.returncode}); run it alone to see")
+    last_line = done.stdout.strip().splitlines()[-1]  # what a script printed itself comes first
+    return [Figure(**record) for record in json.loads(last_line)]
+
+
+def main(args: list[str]) -> int:
+    if args[:1] == ["--json"]:  # the child side: one script, figures as JSON on stdout
+        figures = load_figures(HERE / f"{args[1]}.py")
+        print(json.dumps([dataclasses.asdict(f) for f in figures]))
+        return 0
+    scripts = sorted(p for p in HERE.glob("*.py") if p.stem not in SKIP)
+    if args:
+        scripts = [p for p in scripts if p.stem in args]
     figures: list[Figure] = []
     for script in scripts:
         print(f"running bench/{script.name} ...", file=sys.stderr)
-        figures.extend(load_figures(script))
+        figures.extend(figures_in_subprocess(script))
     figures.sort(key=lambda f: f.issue)
     print_figures(figures)
     return 0 if all(f.passed for f in figures) else 1
