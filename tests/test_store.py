@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import os
+import socket
 import time
 
 import pytest
@@ -334,3 +336,23 @@ async def test_session_ops_queued_between_frames_keep_every_frame_in_order(db: s
     assert [s.t_ns for s in read_b] == list(range(16))
     assert (info_a.model, info_a.frames, info_a.status) == ("gpt-realtime-mini", 30, "interrupted")
     assert (info_b.frames, info_b.client_frames, info_b.status) == (16, 16, "complete")
+
+
+async def test_a_session_another_recorder_is_still_writing_cannot_be_deleted(db: str) -> None:
+    # A second EventLog on the same database stands in for the other process.
+    async with await open_log(db) as recorder, await open_log(db) as other:
+        sid = await recorder.begin_session("ga", None, None)
+        recorder.append(sid, ODD_FRAMES[0])
+        await recorder.flush()
+        with pytest.raises(RtrecError) as refused:
+            await other.delete_session(sid)
+        recorder.append(sid, ODD_FRAMES[1])  # the recorder goes on, unharmed
+        await recorder.end_session(sid)
+        assert recorder.failure is None
+        assert len(await _read_all(other, sid)) == 2
+        await other.delete_session(sid)  # ended: now it may go
+        assert await other.list_sessions() == []
+    assert str(refused.value) == (
+        f"session {sid} is still being recorded by {socket.gethostname()}:{os.getpid()}: "
+        "wait for it to end (or for it to read as interrupted)"
+    )

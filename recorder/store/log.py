@@ -306,14 +306,28 @@ class EventLog:
         return self._session_info(await self._session_row(sid))
 
     async def delete_session(self, sid: str) -> None:
-        row = await self._session_row(sid)
-        if row[1] in self._recording:
-            raise RtrecError(f"session {row[1]} is still being recorded: end it before deleting")
+        """Delete a session and its frames; refused while a recorder (any process) is live."""
+        pk = (await self._session_row(sid))[0]
         try:
             async with self._db.writing() as connection:
+                # Checked inside the write transaction: a live recorder's next insert would
+                # otherwise meet a missing session (a broken foreign key, or a reused pk).
+                rows = await self._db.fetch(
+                    connection, f"SELECT {_SESSION_COLUMNS} FROM sessions WHERE pk = ?", (pk,)
+                )
+                if not rows:  # deleted meanwhile by someone else
+                    return
+                row = rows[0]
+                if self._session_info(row).status == "recording":
+                    raise RtrecError(
+                        f"session {row[1]} is still being recorded by {row[6]}: "
+                        "wait for it to end (or for it to read as interrupted)"
+                    )
                 for statement in ("DELETE FROM frames WHERE session = ?",
                                   "DELETE FROM sessions WHERE pk = ?"):
-                    await connection.exec_driver_sql(self._db.sql(statement), (row[0],))
+                    await connection.exec_driver_sql(self._db.sql(statement), (pk,))
+        except RtrecError:
+            raise
         except Exception as error:
             raise self._db.error(error) from None
 
