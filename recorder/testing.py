@@ -9,7 +9,7 @@
 
 Whatever the receiver sends with `receiver.send(event)` during the replay is compared with the
 recorded client events, in order: each sent event against the next recorded client event (audio
-appends from the microphone are skipped by default, see `ignore_types`). Volatile ids
+appends from the microphone are skipped by default on both sides, see `ignore_types`). Volatile ids
 (event_id, client-chosen item ids) are ignored, as recorder.matching decides. The first
 difference raises DivergenceError (an AssertionError, so pytest shows it as a test failure)
 with the expected and the actual event and the fields that differ.
@@ -90,9 +90,17 @@ class SendChecker:
         receiver.attach_sender(self.send)
 
     def send(self, event: Any) -> None:
-        """The receiver's sender during replay: queue the event until its recorded match."""
+        """The receiver's sender during replay: queue the event until its recorded match.
+
+        Ignored types are dropped here as they are skipped on the recorded side: a receiver
+        that streams microphone audio would otherwise have every append compared with the
+        next recorded event that is not one.
+        """
+        data = _as_bytes(event)
+        if _type_of(event, data) in self.ignore_types:
+            return
         position = self._receiver.position if self._receiver is not None else None
-        self.pending.append((_as_bytes(event), position.seq if position else None))
+        self.pending.append((data, position.seq if position else None))
 
     def on_client_frame(self, frame: StoredFrame, event: Any) -> None:
         """A recorded client frame is reached: it is what the oldest pending send should be."""
@@ -154,6 +162,24 @@ def _as_bytes(event: Any) -> bytes:
     if isinstance(event, str):
         return event.encode()
     return msgspec.json.encode(event)
+
+
+class _Typed(msgspec.Struct):
+    type: str | None = None
+
+
+def _type_of(event: Any, data: bytes) -> str | None:
+    """The type of a sent event (a dict, a typed event, or its JSON); None if it has none."""
+    if isinstance(event, dict):
+        kind = event.get("type")
+    elif not isinstance(event, bytes | str):
+        kind = getattr(event, "type", None)
+    else:
+        try:
+            kind = msgspec.json.decode(data, type=_Typed).type
+        except msgspec.DecodeError:  # not JSON or no string type: compared as it is
+            return None
+    return kind if isinstance(kind, str) else None
 
 
 def _show(data: bytes) -> str:

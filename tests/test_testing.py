@@ -108,3 +108,21 @@ def test_sender_is_detached_after_the_replay(db: str) -> None:
     replay(db, agent)
     with pytest.raises(Exception, match="no connection attached"):
         agent.send({"type": "response.create"})
+
+
+class StreamingTruncator(Truncator):
+    """Streams microphone audio as a live agent does, in every form a send may take."""
+
+    def on_session_created(self, event_id: Any, session: Any) -> None:
+        self.send({"type": "input_audio_buffer.append", "audio": "AAAA"})
+        self.send(b'{"type":"input_audio_buffer.append","audio":"AAAA"}')
+        self.send('{"type": "input_audio_buffer.append", "audio": "AAAA"}')
+
+
+def test_sent_events_of_an_ignored_type_are_not_compared(db: str) -> None:
+    assert replay(db, StreamingTruncator()).matched_sends == 1
+
+
+def test_sent_events_of_a_type_not_ignored_still_are(db: str) -> None:
+    with pytest.raises(DivergenceError, match="differs from the recorded client event"):
+        replay(db, StreamingTruncator(), ignore_types=())
