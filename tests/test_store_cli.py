@@ -244,3 +244,27 @@ async def test_a_big_import_waits_for_the_writer_instead_of_dropping_frames(tmp_
         info = await import_file(log, source)
         assert log.failure is None
     assert (info.frames, info.status) == (300, "complete")
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        # no '@': user:password reads as host:port, and the port is not a number
+        ("postgresql://postgres:s3cretPW/test", "postgresql://postgres:***/test"),
+        ("postgresql+asyncpg://bob:s3cretPW@db:notaport/x",
+         "postgresql+asyncpg://bob:***@db:notaport/x"),
+    ],
+)
+@pytest.mark.parametrize("command", ["sessions", "dump", "import"])
+def test_a_malformed_database_url_never_shows_its_password(
+    tmp_path: Path, url: str, shown: str, command: str
+) -> None:
+    source = tmp_path / "events.jsonl"
+    source.write_text('{"type":"session.update"}\n')
+    args = [command, url] + ([str(source)] if command == "import" else [])
+    result = CliRunner().invoke(cli, args)
+    assert "s3cretPW" not in result.output + result.stderr + repr(result.exception)
+    assert (result.exit_code, result.stderr) == (1, (
+        f"Error: cannot parse database URL {shown}: give a file path or a URL like "
+        "postgresql+asyncpg://user@host/db\n"
+    ))

@@ -40,7 +40,7 @@ def parse_db(db: str) -> Target:
         return _sqlite_target(Path(db).expanduser())
     try:
         url = make_url(db)
-    except ArgumentError:
+    except (ArgumentError, ValueError):  # ValueError: a port that is not a number
         raise RtrecError(
             f"cannot parse database URL {_scrub(db)}: "
             "give a file path or a URL like postgresql+asyncpg://user@host/db"
@@ -65,13 +65,17 @@ def _sqlite_target(path: Path) -> Target:
 
 
 def _scrub(text: str) -> str:
-    """A URL that did not parse, with anything between ':' and '@' of its netloc hidden."""
+    """A URL that did not parse, with anything between ':' and '@' of its netloc hidden, or,
+    with no '@', anything after its first ':' (user:password/db parses as host:port, and a
+    port is not worth the risk that it is a password)."""
     scheme, _, rest = text.partition("://")
     netloc, slash, tail = rest.partition("/")
     if "@" in netloc:
         userinfo, _, host = netloc.rpartition("@")
         user = userinfo.split(":", 1)[0]
         netloc = f"{user}:***@{host}" if ":" in userinfo else f"{user}@{host}"
+    elif ":" in netloc:
+        netloc = netloc.split(":", 1)[0] + ":***"
     return f"{scheme}://{netloc}{slash}{tail}"
 
 
