@@ -268,3 +268,36 @@ def test_a_malformed_database_url_never_shows_its_password(
         f"Error: cannot parse database URL {shown}: give a file path or a URL like "
         "postgresql+asyncpg://user@host/db\n"
     ))
+
+
+SECRET_EVENT = (
+    '{"type":"session.created","session":{"id":"s",'
+    '"client_secret":{"value":"ek_68a1b2c3d4e5f6","expires_at":1756000000}}}'
+)
+REDACTED_EVENT = SECRET_EVENT.replace("ek_68a1b2c3d4e5f6", "[REDACTED]")
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        SECRET_EVENT + "\n",  # JSONL
+        "[" + SECRET_EVENT + "]",  # JSON array (compact already, so re-serializing keeps it)
+        json.dumps({"seq": 1, "t": 0.0, "t_ns": 0, "direction": "server",
+                    "frame": SECRET_EVENT}) + "\n",  # rtrec dump
+    ],
+    ids=["jsonl", "array", "dump"],
+)
+def test_import_redacts_client_secrets_and_a_redacted_dump_round_trips(
+    tmp_path: Path, content: str
+) -> None:
+    db = tmp_path / "log.db"
+    source = tmp_path / "events.jsonl"
+    source.write_text(content)
+    sid = invoke("import", str(db), str(source)).stdout.strip()
+    assert [f.data for f in _stored(db, sid)] == [REDACTED_EVENT.encode()]
+    dumped = invoke("dump", str(db), "--session", sid).stdout_bytes
+    assert b"ek_68a1b2c3d4e5f6" not in dumped
+    again = tmp_path / "again.jsonl"
+    again.write_bytes(dumped)
+    sid_again = invoke("import", str(db), str(again)).stdout.strip()
+    assert invoke("dump", str(db), "--session", sid_again).stdout_bytes == dumped

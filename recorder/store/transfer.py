@@ -1,5 +1,7 @@
 """Sessions in and out of the log as files: `rtrec dump` JSONL, and import of event files.
 
+Imported frames are redacted as the proxy redacts recorded ones (client_secret values).
+
 Three import formats, told apart by their first line:
 - a JSON array of bare events: each element becomes one frame, re-serialized compactly;
 - JSONL of bare events: each line's exact text (without its newline) is the frame;
@@ -18,6 +20,7 @@ from typing import Any
 import msgspec
 
 from recorder.errors import RtrecError
+from recorder.redact import FrameRedactor
 from recorder.store.log import EventLog, SessionInfo, StoredFrame
 from recorder.wire import Direction, Frame, Opcode
 
@@ -172,12 +175,17 @@ async def import_file(
     protocol, model = (describe or describe_frames)(first)
     sid = await log.begin_session(protocol, model, None)
     for frame in read_frames(path, direction_of):
-        log.append(sid, frame)
+        # As the proxy does (there is no handshake here, so only client_secret values);
+        # an already-redacted frame comes back unchanged, so a dump round trip is exact.
+        log.append(sid, Frame(frame.direction, frame.t_ns, frame.opcode, _redact(frame.data)))
         await log.keep_up()
     await log.end_session(sid, status="complete")
     if log.failure is not None:
         raise log.failure
     return await log.get_session(sid)
+
+
+_redact = FrameRedactor()
 
 
 def _default_direction_of() -> DirectionOf:
