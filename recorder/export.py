@@ -29,6 +29,7 @@ from __future__ import annotations
 import binascii
 import contextlib
 import math
+import re
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -61,6 +62,16 @@ Warn = Callable[[str], None]
 AUDIO_TYPES = frozenset(
     {"input_audio_buffer.append", "response.audio.delta", "response.output_audio.delta"}
 )
+# An audio event whose JSON is broken decodes to an UnknownEvent without a type, yet still reads
+# like the event it was (its "type" key, first as SDKs send it or after event_id as the docs
+# show it): its audio is lost all the same, so it is counted as corrupt. A "type" inside a JSON
+# string has its quotes escaped and does not match.
+_AUDIO_TYPE_KEY = re.compile(
+    rb'[{,]\s*"type"\s*:\s*"('
+    + b"|".join(re.escape(name.encode()) for name in sorted(AUDIO_TYPES))
+    + rb')"'
+)
+BASE64_REASON = "corrupt base64 audio"
 USER, ASSISTANT = 0, 1  # conversation.wav channels
 CLIENT_AUDIO_FILE = ".client-items.rtrec-tmp.wav"  # removed when the export ends
 WARNINGS_PER_KIND = 5  # individual corrupt-frame warnings before only the count is reported
@@ -107,6 +118,16 @@ def check_output_dir(out_dir: Path) -> None:
 class CorruptFrame:
     seq: int
     type: str | None
+    reason: str = BASE64_REASON
+
+
+def broken_audio_type(event: UnknownEvent) -> str | None:
+    """The audio event type an undecodable event was meant to be (its audio is lost), or None."""
+    if event.type in AUDIO_TYPES:  # JSON, but not the shape of that event
+        return event.type
+    raw = event.raw if isinstance(event.raw, bytes) else str(event.raw).encode()
+    match = _AUDIO_TYPE_KEY.search(raw)
+    return match.group(1).decode() if match else None
 
 
 class AudioSink:
@@ -294,6 +315,9 @@ class _ExportingBuilder(ConversationBuilder):
 
     def on_client_event(self, event: Any) -> None:
         super().on_client_event(event)
+        if type(event) is UnknownEvent:  # client frames do not reach on_unknown_event
+            self._count_if_audio(event)
+            return
         position = self.position
         if event.type != "input_audio_buffer.append" or position is None:
             if event.type == "conversation.item.create" and position is not None:
@@ -328,8 +352,15 @@ class _ExportingBuilder(ConversationBuilder):
 
     def on_unknown_event(self, event: Any) -> None:
         super().on_unknown_event(event)
-        if event.type in AUDIO_TYPES and self.position is not None:  # broken JSON around audio
-            self.sink.corrupt.append(CorruptFrame(self.position.seq, event.type))
+        if type(event) is UnknownEvent:
+            self._count_if_audio(event)
+
+    def _count_if_audio(self, event: UnknownEvent) -> None:
+        """An audio event that did not decode (broken JSON around its audio) is corrupt."""
+        audio_type = broken_audio_type(event)
+        if audio_type is not None and self.position is not None:
+            reason = "broken JSON" if event.type is None else f"not a valid event ({event.reason})"
+            self.sink.corrupt.append(CorruptFrame(self.position.seq, audio_type, reason))
 
     def on_response_audio_delta(
         self,
@@ -720,13 +751,14 @@ def _report_corrupt(
 ) -> None:
     report.corrupt_frames = len(frames)
     lines = [
-        f"skipped frame seq {f.seq} ({f.type}) of session {session_id}: corrupt base64 audio"
+        f"skipped frame seq {f.seq} ({f.type}) of session {session_id}: {f.reason}"
         for f in frames[:WARNINGS_PER_KIND]
     ]
     if frames:
-        lines.append(
-            f"skipped {len(frames)} frame(s) with corrupt base64 audio; the rest was exported"
+        what = (
+            BASE64_REASON if all(f.reason == BASE64_REASON for f in frames) else "corrupt audio"
         )
+        lines.append(f"skipped {len(frames)} frame(s) with {what}; the rest was exported")
     report.warnings += lines
     if warn is not None:
         for line in lines:

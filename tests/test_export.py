@@ -36,8 +36,9 @@ from recorder.audio import (
     ulaw_encode,
 )
 from recorder.cli import cli
+from recorder.decode import decode
 from recorder.errors import RtrecError
-from recorder.export import check_output_dir, export_db
+from recorder.export import broken_audio_type, check_output_dir, export_db
 from recorder.store import open_log
 from recorder.wire import Direction, Frame, Opcode
 
@@ -450,6 +451,41 @@ async def test_corrupt_base64_is_skipped_counted_and_the_rest_exported(tmp_path:
     assert len(assistant) * 2 / 48 == 1400  # 14 of 15 deltas
     _, heard = read_wav(out / "assistant-heard.wav")
     assert len(heard) * 2 / 48 == 700  # the first answer lost 100 ms; the cut one still 300
+
+
+def _break_json(frame: Frame) -> Frame:
+    """The frame with its closing brace removed: no longer JSON, but still starts like itself."""
+    return Frame(frame.direction, frame.t_ns, frame.opcode, frame.data.rstrip()[:-1])
+
+
+@pytest.mark.parametrize("audio_type", ["response.output_audio.delta", "input_audio_buffer.append"])
+async def test_audio_events_with_broken_json_are_counted_and_warned_about(
+    tmp_path: Path, audio_type: str
+) -> None:
+    frames = known_session({"type": "audio/pcm", "rate": 24000}).frames
+    broken = next(i for i, f in enumerate(frames) if json.loads(f.data)["type"] == audio_type)
+    frames[broken] = _break_json(frames[broken])
+    db = await store(tmp_path, frames)
+    warnings: list[str] = []
+    report = await export_db(db, tmp_path / "out", warn=warnings.append)
+    assert report.corrupt_frames == 1
+    assert re.fullmatch(
+        rf"skipped frame seq {broken + 1} \({re.escape(audio_type)}\) of session \S+: "
+        r"broken JSON", warnings[0]
+    )
+    assert warnings[-1] == "skipped 1 frame(s) with corrupt audio; the rest was exported"
+    assert report.warnings == warnings
+    wav = "assistant.wav" if audio_type.startswith("response") else "user.wav"
+    _, audio = read_wav(tmp_path / "out" / wav)
+    assert len(audio) * 2 / 48 == (1400 if wav == "assistant.wav" else 1900)
+
+
+def test_beta_audio_deltas_with_broken_json_are_recognised() -> None:
+    raw = b'{"type": "response.audio.delta", "event_id": "e1", "delta": "AAAA"'
+    assert broken_audio_type(decode(raw)) == "response.audio.delta"
+    assert broken_audio_type(decode(b'{"type":"response.text.delta","delta":"x"')) is None
+    quoted = b'{"type":"conversation.item.create","text":"{\\"type\\":\\"response.audio.delta\\"'
+    assert broken_audio_type(decode(quoted)) is None  # the name inside a string is no type
 
 
 async def test_session_without_audio_writes_transcripts_and_says_so(tmp_path: Path) -> None:
