@@ -301,3 +301,26 @@ def test_import_redacts_client_secrets_and_a_redacted_dump_round_trips(
     again.write_bytes(dumped)
     sid_again = invoke("import", str(db), str(again)).stdout.strip()
     assert invoke("dump", str(db), "--session", sid_again).stdout_bytes == dumped
+
+
+@pytest.mark.parametrize(
+    ("content", "line"),
+    [
+        (b'{"type":"session.update"}\n{"type":"session.update","x":"\xff"}\n', 2),  # JSONL
+        (b'{"type":"\xfe"}\n', 1),  # JSONL, in the field the importer reads
+        (b'[\n{"type":"session.update"},\n{"type":"session.update","x":"\xff"}\n]', 3),  # array
+        (b'{"seq":1,"t":0.0,"t_ns":0,"direction":"server","frame":"{\xff}"}\n', 1),  # dump
+    ],
+    ids=["jsonl", "jsonl-type", "array", "dump"],
+)
+def test_an_import_file_that_is_not_utf8_is_one_line_naming_the_line(
+    tmp_path: Path, content: bytes, line: int
+) -> None:
+    source = tmp_path / "bad.jsonl"
+    source.write_bytes(content)
+    db = tmp_path / "log.db"
+    result = CliRunner().invoke(cli, ["import", str(db), str(source)])
+    assert (result.exit_code, result.stderr) == (
+        1, f"Error: {source}:{line} is not valid UTF-8: save the file as UTF-8\n"
+    )
+    assert invoke("sessions", str(db), "--json").stdout == "[]\n"

@@ -97,6 +97,7 @@ def _jsonl_frames(path: Path, direction_of: DirectionOf) -> Iterator[Frame]:
             text = raw.rstrip(b"\n").rstrip(b"\r")
             if not text.strip():
                 continue
+            _check_utf8(text, path, number)
             where = f"{path}:{number}"
             try:
                 probe = _probe_decoder.decode(text)
@@ -116,8 +117,10 @@ def _jsonl_frames(path: Path, direction_of: DirectionOf) -> Iterator[Frame]:
 
 
 def _array_frames(path: Path, direction_of: DirectionOf) -> Iterator[Frame]:
+    content = path.read_bytes()
+    _check_utf8(content, path)
     try:
-        events = msgspec.json.decode(path.read_bytes())
+        events = msgspec.json.decode(content)
     except msgspec.DecodeError as error:
         raise RtrecError(f"{path} is not valid JSON ({error}): fix the file") from None
     if not isinstance(events, list):
@@ -128,6 +131,18 @@ def _array_frames(path: Path, direction_of: DirectionOf) -> Iterator[Frame]:
             raise RtrecError(f"{where} is not a JSON object: every element must be an event")
         direction = _direction(event.get("type"), where, direction_of)
         yield Frame(direction, 0, Opcode.TEXT, msgspec.json.encode(event))
+
+
+def _check_utf8(text: bytes, path: Path, line: int | None = None) -> None:
+    """JSON text is UTF-8. msgspec raises UnicodeDecodeError inside a string it reads (and
+    skips the bytes of a field it does not), so check it all and name the line (of `text`
+    itself when no line is given)."""
+    try:
+        text.decode("utf-8")
+    except UnicodeDecodeError as error:
+        if line is None:
+            line = text.count(b"\n", 0, error.start) + 1
+        raise RtrecError(f"{path}:{line} is not valid UTF-8: save the file as UTF-8") from None
 
 
 def _dump_frame(text: bytes, where: str) -> Frame:
