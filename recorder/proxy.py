@@ -35,7 +35,15 @@ from aiohttp import WSMsgType, web
 from multidict import CIMultiDictProxy
 from yarl import URL
 
-from recorder.access import TOKEN_HEADER, TOKEN_QUERY, check_exposure, token_ok, token_rejection
+from recorder.access import (
+    TOKEN_HEADER,
+    TOKEN_QUERY,
+    check_exposure,
+    origin_ok,
+    origin_rejection,
+    token_ok,
+    token_rejection,
+)
 from recorder.console import Console
 from recorder.decode import decode, protocol_of
 from recorder.errors import RtrecError
@@ -316,8 +324,8 @@ class RecordingProxy:
 
     async def _handle_http(self, request: web.Request) -> web.StreamResponse:
         """Anything that is not a Realtime WebSocket goes to the upstream, unrecorded."""
-        if not self._token_ok(request):
-            return self._reject()
+        if (refused := self._refusal(request)) is not None:
+            return refused
         assert self._client is not None
         headers = request_headers(request.headers, self.config.api_key)
         query = [(k, v) for k, v in request.query.items() if k != TOKEN_QUERY]
@@ -325,15 +333,22 @@ class RecordingProxy:
             self._client, request, self.config.upstream, headers, query, self.config.upstream_ssl
         )
 
-    def _reject(self) -> web.Response:
-        self.console.rejected("missing or wrong rtrec token")
-        return token_rejection()
+    def _refusal(self, request: web.Request) -> web.Response | None:
+        """None when the request may pass; else the answer refusing it (token, then origin)."""
+        if not token_ok(request, self.config.token):
+            self.console.rejected("missing or wrong rtrec token")
+            return token_rejection()
+        if not origin_ok(request, self.config.token):
+            # A web page on another site (its Origin says so): it must not spend the API key.
+            self.console.rejected("a web page on another origin; --token allows it")
+            return origin_rejection()
+        return None
 
     async def _serve(self, request: web.Request) -> web.StreamResponse:
         if request.headers.get("Upgrade", "").lower() != "websocket":
             return await self._handle_http(request)
-        if not self._token_ok(request):
-            return self._reject()
+        if (refused := self._refusal(request)) is not None:
+            return refused
         assert self._client is not None
         protocols = offered_protocols(request.headers)
         headers = handshake_headers(request.headers, protocols, self.config.api_key)
@@ -396,9 +411,6 @@ class RecordingProxy:
         finally:
             del self._sessions[session.key]
         return client
-
-    def _token_ok(self, request: web.Request) -> bool:
-        return token_ok(request, self.config.token)
 
     async def _begin(self, session: _Session) -> None:
         """Open the session in the log while the pumps already run (forward first).

@@ -21,7 +21,8 @@ received one and the differing fields) and closes the socket with code 4400;
 "lenient" logs the difference and goes on as if the frame matched. Recorded client frames the
 client never sent are listed in the PlaybackResult and logged when the connection ends.
 
-No authentication is required, and no header is ever logged (the Authorization header and the
+No authentication is required on loopback (except from a web page on another origin: see
+recorder.access), and no header is ever logged (the Authorization header and the
 browser's `openai-insecure-api-key.*` subprotocol carry keys).
 """
 
@@ -41,7 +42,13 @@ import aiohttp
 import msgspec
 from aiohttp import web
 
-from recorder.access import check_exposure, token_ok, token_rejection
+from recorder.access import (
+    check_exposure,
+    origin_ok,
+    origin_rejection,
+    token_ok,
+    token_rejection,
+)
 from recorder.errors import RtrecError
 from recorder.matching import client_item_ids, describe_mismatch, diff_events
 from recorder.wire import Direction, Frame, Opcode
@@ -500,6 +507,9 @@ class ReplayServer:
         if not token_ok(request, self.token):
             log.warning("refused a connection: missing or wrong rtrec token")
             return token_rejection()
+        if not origin_ok(request, self.token):  # any web page could otherwise fetch recordings
+            log.warning("refused a connection from a web page on another origin: --token allows it")
+            return origin_rejection()
         ws = await accept(request)
         if not isinstance(ws, web.WebSocketResponse):
             return ws

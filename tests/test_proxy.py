@@ -796,3 +796,57 @@ async def test_console_lines_and_verbose_event_types(
     assert "  #1 -> session.update" in out
     assert API_KEY not in out + rec.err.getvalue()
     assert EPHEMERAL not in out + rec.err.getvalue()
+
+
+# -- web pages on other sites may not use the proxy (they would spend the API key) ----------------
+
+
+async def test_a_page_on_another_origin_is_refused_websocket_and_http(
+    log: EventLog, upstream: ScriptedUpstream
+) -> None:
+    rec = await start_proxy(log, upstream.url, api_key=API_KEY)
+    rest = rec.url.replace("ws", "http", 1) + "/v1/realtime/client_secrets"
+    try:
+        async with aiohttp.ClientSession() as http:
+            for origin in ("https://evil.example", "null", "http://localhost.evil.example"):
+                with pytest.raises(aiohttp.WSServerHandshakeError) as raised:
+                    await http.ws_connect(rec.url + "/v1/realtime?model=m", origin=origin)
+                assert raised.value.status == 403
+                async with http.post(rest, json={"session": {}},
+                                     headers={"Origin": origin}) as refused:
+                    assert refused.status == 403
+                    assert "--token" in await refused.text()
+            # pages served from loopback (a local dev server) keep working
+            for origin in ("http://localhost:3000", "https://127.0.0.1", "http://[::1]:5173"):
+                async with http.ws_connect(rec.url + "/v1/realtime?model=m", origin=origin) as ws:
+                    assert b"session.created" in (await ws.receive()).data.encode()
+                async with http.post(rest, json={"session": {}},
+                                     headers={"Origin": origin}) as answered:
+                    assert answered.status == 200
+        await rec.settled()
+    finally:
+        await rec.proxy.close()
+    assert len(upstream.handshakes) == 6, "no refused request reached the upstream"
+    assert all(not h.headers.get("Origin", "").endswith("evil.example")
+               for h in upstream.handshakes)
+    assert "a web page on another origin" in rec.out.getvalue()
+
+
+async def test_a_page_on_another_origin_with_the_token_is_served(
+    log: EventLog, upstream: ScriptedUpstream
+) -> None:
+    token = "rtrec-shared-token-42"
+    rec = await start_proxy(log, upstream.url, token=token)
+    try:
+        async with aiohttp.ClientSession() as http:
+            with pytest.raises(aiohttp.WSServerHandshakeError) as raised:
+                await http.ws_connect(rec.url + "/v1/realtime?model=m",
+                                      origin="https://app.example")
+            assert raised.value.status == 401
+            async with http.ws_connect(rec.url + f"/v1/realtime?model=m&rtrec_token={token}",
+                                       origin="https://app.example") as ws:
+                await ws.receive()
+        await rec.settled()
+    finally:
+        await rec.proxy.close()
+    assert len(upstream.handshakes) == 1

@@ -715,3 +715,20 @@ async def test_with_a_token_only_clients_that_present_it_are_served() -> None:
             async with http.ws_connect(endpoint, headers={"X-Rtrec-Token": "s3cret"}) as ws:
                 first = await ws.receive()
     assert first.data.encode() == frames[0].data
+
+
+async def test_a_page_on_another_origin_needs_the_token() -> None:
+    frames = text_turn_frames("hi")
+    async with aiohttp.ClientSession() as http:
+        async with ReplayServer(Recording.from_frames(frames)) as server:
+            endpoint = f"{server.url}/realtime"
+            with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+                await http.ws_connect(endpoint, origin="https://evil.example")
+            assert refused.value.status == 403
+            async with http.ws_connect(endpoint, origin="http://localhost:5173") as ws:
+                local = await ws.receive()
+        async with ReplayServer(Recording.from_frames(frames), token="s3cret") as server:
+            endpoint = f"{server.url}/realtime?rtrec_token=s3cret"
+            async with http.ws_connect(endpoint, origin="https://app.example") as ws:
+                allowed = await ws.receive()
+    assert local.data.encode() == allowed.data.encode() == frames[0].data
