@@ -787,7 +787,7 @@ async def export_db(
 ) -> ExportReport:
     """Open db, export one session (default: the newest) into out_dir, close."""
     check_output_dir(out_dir)  # before opening anything: a bad --out costs nothing
-    log = await open_log(db)
+    log = await open_log(db, create=False)  # a mistyped path is an error, not a new log
     try:
         info = await log.get_session(session)  # None: the newest
         return await export_session(

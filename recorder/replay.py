@@ -253,7 +253,7 @@ async def replay_db(
     """Open the database db, replay one session (default: the newest) into receiver, close."""
     from recorder.store import open_log
 
-    log = await open_log(db)
+    log = await open_log(db, create=False)  # a mistyped path is an error, not a new log
     try:
         info = await resolve_session(log, session)
         return await replay_session(

@@ -207,7 +207,7 @@ async def areplay(
     """
     clock = PacedClock(speed) if speed is not None else None
     passthrough = (DivergenceError,) if wrap_assertions else (AssertionError,)
-    log = await open_log(str(db))
+    log = await open_log(str(db), create=False)  # a mistyped fixture path is an error
     try:
         info = await resolve_session(log, session)
         checker = SendChecker(info.id, frozenset(ignore_types))

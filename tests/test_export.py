@@ -585,6 +585,18 @@ def test_cli_unknown_session_is_one_error_line(tmp_path: Path) -> None:
     assert result.output.count("\n") == 1
 
 
+def test_cli_mistyped_database_path_is_one_error_line_and_creates_nothing(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "typo.db"
+    result = CliRunner().invoke(cli, ["export", str(db), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines() == [
+        f"Error: {db} does not exist: check the path (recording or importing creates it)"]
+    assert not db.exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["o"]  # --out is checked first, as before
+
+
 async def test_a_session_that_names_no_format_is_pcm16_at_24_khz(tmp_path: Path) -> None:
     script = known_session(None)  # session.created without any audio settings
     assert script.format == PCM16_24K  # the frames carry 24 kHz pcm16, the API default

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from pathlib import Path
@@ -13,6 +14,7 @@ from test_conversation import beta_session, ga_session
 
 from recorder.cli import cli
 from recorder.decode import decode
+from recorder.errors import RtrecError
 from recorder.receiver import RealtimeEventReceiver
 from recorder.replay import (
     QUIET_SERVER_TYPES,
@@ -23,7 +25,7 @@ from recorder.replay import (
     skippable_types,
 )
 from recorder.store import open_log
-from recorder.testing import arecord_frames, record_frames
+from recorder.testing import arecord_frames, record_frames, replay
 
 
 class CallLog(RealtimeEventReceiver):
@@ -197,12 +199,39 @@ def test_cli_unknown_session(ga_db: tuple[str, str]) -> None:
         f"Error: no session nope in {db}: run `rtrec sessions {db}` to list them"]
 
 
+async def _create_empty_log(db: str) -> None:
+    await (await open_log(db)).close()
+
+
 def test_cli_empty_database(tmp_path: Path) -> None:
     db = str(tmp_path / "empty.db")
+    asyncio.run(_create_empty_log(db))
     result = CliRunner().invoke(cli, ["replay", db])
     assert result.exit_code == 1
     assert result.output.strip().splitlines() == [
         f"Error: no sessions in {db} yet: record or import one first"]
+
+
+@pytest.mark.parametrize(
+    "receiver", [[], ["--receiver", "recorder.receiver:RealtimeEventReceiver"]]
+)
+def test_cli_mistyped_path_is_one_error_line_and_creates_nothing(
+    tmp_path: Path, receiver: list[str]
+) -> None:
+    db = tmp_path / "typo.db"
+    result = CliRunner().invoke(cli, ["replay", str(db), *receiver])
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines() == [
+        f"Error: {db} does not exist: check the path (recording or importing creates it)"]
+    assert not db.exists()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_testing_replay_of_a_mistyped_path_creates_nothing(tmp_path: Path) -> None:
+    db = tmp_path / "typo.db"
+    with pytest.raises(RtrecError, match="does not exist: check the path"):
+        replay(db, RealtimeEventReceiver())
+    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.fixture
