@@ -324,3 +324,33 @@ def test_an_import_file_that_is_not_utf8_is_one_line_naming_the_line(
         1, f"Error: {source}:{line} is not valid UTF-8: save the file as UTF-8\n"
     )
     assert invoke("sessions", str(db), "--json").stdout == "[]\n"
+
+
+def _dump_with_t_ns(t_ns: int) -> str:
+    frames = [(1, 0), (2, t_ns)]
+    return "".join(
+        json.dumps({"seq": seq, "t": t / 1e9, "t_ns": t, "direction": "server",
+                    "frame": '{"type":"session.created"}'}) + "\n"
+        for seq, t in frames
+    )
+
+
+@pytest.mark.parametrize("t_ns", [10**20, 2**63, -1])
+def test_a_dump_with_t_ns_out_of_range_is_one_line_and_stores_nothing(
+    tmp_path: Path, db: str, t_ns: int
+) -> None:
+    source = tmp_path / "session.jsonl"
+    source.write_text(_dump_with_t_ns(t_ns))
+    result = CliRunner().invoke(cli, ["import", db, str(source)])
+    assert (result.exit_code, result.stderr) == (1, (
+        f"Error: {source}:2 has t_ns {t_ns}, out of range: it must be 0..2**63-1 nanoseconds "
+        "since the session started; fix it\n"
+    ))
+    assert invoke("sessions", db, "--json").stdout == "[]\n"
+
+
+def test_a_dump_with_the_largest_t_ns_imports(tmp_path: Path, db: str) -> None:
+    source = tmp_path / "session.jsonl"
+    source.write_text(_dump_with_t_ns(2**63 - 1))
+    sid = invoke("import", db, str(source)).stdout.strip()
+    assert [f.t_ns for f in _stored(db, sid)] == [0, 2**63 - 1]

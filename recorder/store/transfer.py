@@ -38,6 +38,7 @@ class DumpLine(msgspec.Struct, omit_defaults=True):
     opcode: int = 1
 
 
+_MAX_T_NS = 2**63 - 1
 _dump_encoder = msgspec.json.Encoder()
 _dump_decoder = msgspec.json.Decoder(DumpLine)
 
@@ -152,6 +153,11 @@ def _dump_frame(text: bytes, where: str) -> Frame:
         opcode = Opcode(line.opcode)
     except (msgspec.DecodeError, ValueError) as error:
         raise RtrecError(f"{where} is not a valid `rtrec dump` line ({error}): fix it") from None
+    if not 0 <= line.t_ns <= _MAX_T_NS:  # the database's 64-bit integer, and no negative time
+        raise RtrecError(
+            f"{where} has t_ns {line.t_ns}, out of range: it must be 0..2**63-1 nanoseconds "
+            "since the session started; fix it"
+        )
     if line.frame is not None:
         data = line.frame.encode("utf-8")
     else:
