@@ -616,7 +616,9 @@ async def record(
     try:
         base_url = await proxy.start()
         console.started(
-            listen_url=base_url, upstream=redact_url(config.upstream), db=db, ca_file=ca_file
+            # log.display: the URL without its password (the banner lands in terminals, CI logs)
+            listen_url=base_url, upstream=redact_url(config.upstream), db=log.display,
+            ca_file=ca_file,
         )
         if config.token:
             console.token_note(TOKEN_HEADER, TOKEN_QUERY)

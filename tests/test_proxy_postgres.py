@@ -7,14 +7,18 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
+import sys
 import uuid
 
 import pytest
 from openai import AsyncOpenAI
 from sqlalchemy.engine import make_url
 from test_proxy import API_KEY, Recorder, ScriptedUpstream, scripted_response, start_proxy
+from test_proxy_cli import start_record
 
 from recorder.store import open_log
+from recorder.wire import Direction, Frame, Opcode
 
 pytestmark = pytest.mark.postgres
 
@@ -73,3 +77,45 @@ async def test_database_dropped_mid_call_keeps_the_call_going(tmp_path: object) 
     assert len(errors) == 1, rec.err.getvalue()
     assert errors[0].startswith("rtrec: ERROR: recording failed")
     assert "closed by client (code 1000, incomplete)" in rec.out.getvalue()
+
+
+async def test_the_database_password_is_in_no_banner_of_record_or_serve() -> None:
+    name = f"rtrec_banner_{uuid.uuid4().hex[:12]}"
+    try:
+        await admin(f'CREATE DATABASE "{name}"')
+    except (TimeoutError, OSError) as error:
+        pytest.skip(f"PostgreSQL not reachable: {error}")
+    password = "Pa55word-never-printed"
+    # trust auth: the server does not ask for the password, so any value connects
+    url = make_url(SERVER).set(database=name, password=password).render_as_string(
+        hide_password=False
+    )
+    try:
+        rtrec = await start_record("--db", url, "--listen", "127.0.0.1:0")
+        await rtrec.wait_listening()
+        code, out, err = await rtrec.stop(signal.SIGINT)
+        assert code == 0, err
+        assert "recording to postgresql+asyncpg://postgres:***@" in out
+        assert password not in out + err
+
+        log = await open_log(url)
+        try:
+            sid = await log.begin_session("ga", "m", None)
+            log.append(sid, Frame(Direction.SERVER, 0, Opcode.TEXT, b'{"type":"session.created"}'))
+            await log.end_session(sid, closed_by="client", close_code=1000)
+        finally:
+            await log.close()
+        serve = await asyncio.create_subprocess_exec(
+            sys.executable, "-c", "from recorder.cli import main; main()", "serve", url,
+            "--listen", "127.0.0.1:0",
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )
+        assert serve.stdout is not None
+        banner = (await asyncio.wait_for(serve.stdout.readline(), 30)).decode()
+        serve.send_signal(signal.SIGINT)
+        rest, serve_err = await asyncio.wait_for(serve.communicate(), 30)
+        assert serve.returncode == 0, serve_err
+        assert banner.startswith(f"rtrec: serving session {sid} from postgresql+asyncpg://")
+        assert password not in banner + rest.decode() + serve_err.decode()
+    finally:
+        await admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -11,6 +11,7 @@ import click
 from recorder.cli.app import cli, run
 from recorder.proxy import DEFAULT_LISTEN, parse_listen
 from recorder.serve import MATCH_MODES, MatchMode, ReplayServer, parse_speed, serve
+from recorder.store.urls import parse_db
 
 
 @cli.command("serve")
@@ -67,9 +68,10 @@ def serve_command(
 
     def announce(server: ReplayServer) -> None:
         recording = server.recording
+        shown = parse_db(db).display  # a database URL without its password
         pacing = "as fast as possible" if pace is None else f"at speed {speed}"
         click.echo(
-            f"rtrec: serving session {recording.session_id} from {db} "
+            f"rtrec: serving session {recording.session_id} from {shown} "
             f"({recording.server_frames} server frames, {recording.client_frames} client "
             f"frames), {pacing}, matching {match}"
         )
