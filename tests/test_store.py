@@ -44,7 +44,7 @@ ODD_FRAMES: list[Frame] = [
     # not base64 at all, and empty
     _text(Direction.SERVER, 8, '{"type":"response.output_audio.delta","delta":"not base64!"}'),
     _text(Direction.SERVER, 9, '{"type":"response.output_audio.delta","delta":""}'),
-    # the audio key appearing twice (the first one wins; read-back still exact)
+    # the audio key appearing twice (kept whole; read-back exact)
     _text(Direction.SERVER, 10,
           f'{{"type":"response.output_audio.delta","delta":"{B64}","delta":"QQ=="}}'),
     _text(Direction.SERVER, 11, b"not json at all \xff\xfe"),

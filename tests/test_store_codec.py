@@ -129,3 +129,19 @@ def test_every_official_example_round_trips_with_its_type() -> None:
         assert _round_trip(data) == data, path
         assert _round_trip(compact) == compact, path
         assert stored_form(compact).index.type == json.loads(data)["type"], path
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b'{"type":"response.output_audio.delta","x":{"delta":"AAAA"},"delta":"QUJD"}',
+        b'{"type":"response.output_audio.delta","delta":"QUJD","x":{"delta":"AAAA"}}',
+        b'{"type":"response.audio.delta","delta":"QUJD","delta":"AAAA"}',
+        b'{"event_id":"e","type":"response.audio.delta","x":{"delta":"AAAA"},"delta":"QUJD"}',
+        b'{"type":"input_audio_buffer.append","audio":"QUJD","x":{"audio":"AAAA"}}',
+    ],
+)
+def test_a_nested_or_repeated_audio_key_is_not_cut(data: bytes) -> None:
+    form = stored_form(data)
+    assert (form.audio, form.audio_at) == (None, None)
+    assert _round_trip(data) == data

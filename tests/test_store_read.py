@@ -176,3 +176,26 @@ async def test_export_counts_an_undecodable_audio_event_as_corrupt(tmp_path: Any
 
     assert report.corrupt_frames == 1
     assert report.durations_ms["assistant.wav"] == len(AUDIO) / 48
+
+
+# The audio key nested or repeated: the first match is not (or not surely) the event's audio.
+AMBIGUOUS = [
+    _text(Direction.SERVER, 90, '{"type":"response.output_audio.delta","x":{"delta":"AAAA"},'
+          f'"delta":"{B64}"}}'),
+    _text(Direction.SERVER, 91, f'{{"type":"response.audio.delta","delta":"{B64}",'
+          '"delta":"AAAA"}'),
+    _text(Direction.SERVER, 92, '{"event_id":"ev_9","type":"response.output_audio.delta",'
+          f'"x": {{"delta" : "AAAA"}}, "delta" : "{B64}"}}'),  # the slow path
+    _text(Direction.CLIENT, 93, '{"type":"input_audio_buffer.append","x":{"audio":"AAAA"},'
+          f'"audio":"{B64}"}}'),
+]
+
+
+async def test_a_nested_or_repeated_audio_key_keeps_the_frame_whole(db: str) -> None:
+    async with await open_log(db) as log:
+        sid = await _recorded(log, [*AMBIGUOUS, CUT[1]])
+        as_bytes = await _read_all(log, sid, audio="bytes")
+        as_text = await _read_all(log, sid)
+    assert [(s.audio, s.data) for s in as_bytes[:-1]] == [(None, f.data) for f in AMBIGUOUS]
+    assert [s.data for s in as_text[:-1]] == [f.data for f in AMBIGUOUS]
+    assert as_bytes[-1].audio == AUDIO  # an unambiguous frame after them is still cut

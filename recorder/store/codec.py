@@ -25,6 +25,11 @@ AUDIO_FIELDS: dict[str, bytes] = {
 _VALUE_START = {
     field: re.compile(rb'"' + field + rb'"\s*:\s*"') for field in set(AUDIO_FIELDS.values())
 }
+# The audio key in quotes. A frame is only cut when this occurs once: with the key nested or
+# repeated, the first match need not be the event's audio (the frame is then stored whole).
+# Inside a JSON string a quote is escaped, so text cannot fake it; a string value equal to the
+# key only makes us keep one more frame whole.
+_QUOTED_KEY = {field: b'"' + field + b'"' for field in set(AUDIO_FIELDS.values())}
 
 
 class _Ref(msgspec.Struct):
@@ -112,7 +117,7 @@ class AudioCut:
 def cut_audio(event_type: str | None, data: bytes) -> AudioCut | None:
     """Cut the base64 audio out of an audio event, or None when it cannot be cut losslessly."""
     field = AUDIO_FIELDS.get(event_type or "")
-    if field is None:
+    if field is None or data.count(_QUOTED_KEY[field]) != 1:  # absent, or nested / repeated
         return None
     match = _VALUE_START[field].search(data)
     if match is None:
@@ -206,10 +211,11 @@ def stored_form(data: bytes) -> StoredForm:
 
 _TYPE_START = b'{"type":"'
 # type name as bytes -> (type, its prefix, the prefix's length, its audio key as SDKs write
-# it, key pattern)
+# it, key pattern, the key in quotes)
 _AUDIO_EVENTS = {
     name.encode(): (
-        name, type_prefix(name), len(type_prefix(name)), b'"' + field + b'":"', _VALUE_START[field]
+        name, type_prefix(name), len(type_prefix(name)), b'"' + field + b'":"', _VALUE_START[field],
+        _QUOTED_KEY[field],
     )
     for name, field in AUDIO_FIELDS.items()
 }
@@ -228,7 +234,7 @@ def split_audio_event(data: bytes) -> tuple[str, bytes, int, bytes] | None:
     spec = _AUDIO_EVENTS.get(data[9:data.find(b'"', 9)])  # 9: len(_TYPE_START)
     if spec is None:
         return None
-    audio_type, prefix, skip, compact_key, value_start = spec
+    audio_type, prefix, skip, compact_key, value_start, quoted_key = spec
     if not data.startswith(prefix):  # '{"type":"<type>",' exactly
         return None
     if data.startswith(compact_key, skip):
@@ -252,7 +258,9 @@ def split_audio_event(data: bytes) -> tuple[str, bytes, int, bytes] | None:
         elif _BASE64_VALUE[data[end - 2]] & 0x03:
             return None
     body = data[skip:start] + data[end:]
-    if _last_body.get(audio_type) != body:
+    if _last_body.get(audio_type) != body:  # (a body seen before passed these checks)
+        if body.count(quoted_key) != 1:  # the key nested or repeated: see _QUOTED_KEY
+            return None
         if _type_of(prefix + body) != audio_type:  # not the JSON it seemed
             return None
         _last_body[audio_type] = body
