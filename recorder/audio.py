@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import numpy as np
 
 from recorder.errors import RtrecError
@@ -35,6 +36,9 @@ _BETA_NAMES = {PCM16: PCM16, G711_ULAW: G711_ULAW, G711_ALAW: G711_ALAW}
 _GA_TYPES = {"audio/pcm": PCM16, "audio/pcmu": G711_ULAW, "audio/pcma": G711_ALAW}
 _G711_RATE = 8000
 _DEFAULT_PCM_RATE = 24000
+# The API speaks 24 kHz PCM (GA documents no other rate); any common rate between telephony and
+# studio is taken as said, anything else (negative, zero, a million) is not a recording's rate.
+MIN_SAMPLE_RATE, MAX_SAMPLE_RATE = 8000, 48000
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,8 +103,11 @@ class AudioFormat:
         else:
             type_name, rate = getattr(value, "type", None), getattr(value, "rate", None)
         if isinstance(type_name, str) and type_name in _GA_TYPES:
-            if rate is not None and not isinstance(rate, int):
-                raise RtrecError(_unknown(value))
+            if rate is not None and not _sane_rate(rate):
+                raise RtrecError(
+                    f"unsupported sample rate {rate!r} in audio format {_shown(value)}: expected "
+                    f"a whole number of Hz from {MIN_SAMPLE_RATE} to {MAX_SAMPLE_RATE}"
+                )
             return _by_name(_GA_TYPES[type_name], rate)
         raise RtrecError(_unknown(value))
 
@@ -111,9 +118,25 @@ def _by_name(name: str, rate: int | None) -> AudioFormat:
     return AudioFormat(name, _G711_RATE)  # G.711 is 8 kHz by definition
 
 
+def _sane_rate(rate: object) -> bool:
+    # bool is an int to Python, but `"rate": true` is no rate
+    return (
+        isinstance(rate, int) and not isinstance(rate, bool)
+        and MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE
+    )
+
+
+def _shown(value: Any) -> str:
+    """The setting as it was on the wire (JSON), not as a Python repr of a decoded Struct."""
+    try:
+        return msgspec.json.encode(msgspec.to_builtins(value)).decode()
+    except (TypeError, ValueError, msgspec.EncodeError):
+        return repr(value)
+
+
 def _unknown(value: Any) -> str:
     return (
-        f"unknown audio format {value!r}: expected 'pcm16', 'g711_ulaw', 'g711_alaw' or "
+        f"unknown audio format {_shown(value)}: expected 'pcm16', 'g711_ulaw', 'g711_alaw' or "
         "{'type': 'audio/pcm' | 'audio/pcmu' | 'audio/pcma'}"
     )
 

@@ -9,7 +9,10 @@ ConversationBuilder is a RealtimeEventReceiver: drive it with recorder.replay (o
   the item payload fills in the rest when it comes: nothing pending is lost;
 - item payloads are authoritative for text, but never erase what deltas built (the server
   drops a truncated part's transcript, and payloads never carry audio except retrieved ones);
-- audio is counted, never kept: base64 length gives the decoded size without decoding.
+- audio is counted, never kept: base64 length gives the decoded size without decoding;
+- an audio format rtrec cannot read (a new codec, an impossible rate) does not stop the
+  reconstruction: the default format (pcm16 at 24 kHz) stands in and `builder.warnings` says so,
+  so the text of such a session still replays.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from typing import Any
 
 import msgspec
 
-from recorder.audio import AudioFormat
+from recorder.audio import PCM16_24K, AudioFormat
 from recorder.conversation_model import (
     SOURCE_CLIENT,
     SOURCE_INPUT_AUDIO,
@@ -29,6 +32,7 @@ from recorder.conversation_model import (
     Item,
     Response,
 )
+from recorder.errors import RtrecError
 from recorder.receiver import RealtimeEventReceiver
 
 ROOT = "root"
@@ -61,6 +65,7 @@ class ConversationBuilder(RealtimeEventReceiver):
         self._buffer_start_bytes = 0
         self._commit_end_bytes: int | None = None  # buffer end at the client's last commit
         self._turns_by_item: dict[str, AudioTurn] = {}
+        self.warnings: list[str] = []  # one line each: what was met and what was done instead
 
     # -- helpers -------------------------------------------------------------------------------
 
@@ -189,6 +194,18 @@ class ConversationBuilder(RealtimeEventReceiver):
             self.conversation.turns.append(turn)
         return turn
 
+    def _format(self, wire_format: Any, what: str) -> AudioFormat | None:
+        """The format a setting names; None, and a warning, if rtrec cannot read it."""
+        try:
+            return AudioFormat.from_wire(wire_format)
+        except RtrecError as error:
+            position = self.position
+            where = f"seq {position.seq}: " if position is not None else ""
+            self.warnings.append(
+                f"{where}{error} (the {what}); its audio is taken as pcm16 at 24 kHz"
+            )
+            return None
+
     def _ms_to_bytes(self, ms: int) -> int:
         return self.conversation.input_format.bytes_for_ms(ms)
 
@@ -223,11 +240,13 @@ class ConversationBuilder(RealtimeEventReceiver):
             input_format = getattr(session, "input_audio_format", None)
             output_format = getattr(session, "output_audio_format", None)
         if input_format is not None:
-            conversation.input_format = AudioFormat.from_wire(input_format)
-            conversation.formats_from_session = True
+            fmt = self._format(input_format, "session's input format")
+            conversation.input_format = fmt or PCM16_24K
+            conversation.formats_from_session |= fmt is not None
         if output_format is not None:
-            conversation.output_format = AudioFormat.from_wire(output_format)
-            conversation.formats_from_session = True
+            fmt = self._format(output_format, "session's output format")
+            conversation.output_format = fmt or PCM16_24K
+            conversation.formats_from_session |= fmt is not None
 
     def on_client_event(self, event: Any) -> None:
         """The client's side: appended input audio, commits and clears of the buffer."""
@@ -499,8 +518,8 @@ class ConversationBuilder(RealtimeEventReceiver):
         audio = getattr(payload, "audio", None)  # GA: response.audio.output.format
         if audio is not None:
             wire_format = getattr(getattr(audio, "output", None), "format", None) or wire_format
-        if wire_format is not None:
-            response.output_format = AudioFormat.from_wire(wire_format)
+        if wire_format is not None:  # None if unreadable: the session's output format stands
+            response.output_format = self._format(wire_format, f"output format of {response.id}")
         return response
 
     def _output_item(self, response_id: str | None, output_index: int | None, payload: Any) -> None:

@@ -52,7 +52,7 @@ from recorder.conversation_model import ContentPart, Conversation, Item
 from recorder.decode import decode
 from recorder.errors import RtrecError
 from recorder.events import UnknownEvent
-from recorder.replay import replay_session
+from recorder.replay import ReceiverError, replay_session
 from recorder.store import EventLog, SessionInfo, StoredFrame, open_log
 from recorder.transcripts import Entry, markdown, srt, to_json, vtt
 
@@ -685,9 +685,12 @@ async def export_session(
     sink = AudioSink(out_dir)
     builder = _ExportingBuilder(sink, progress, info.frames)
     try:
-        await replay_session(
-            log, builder, info, batch_size=batch_size, on_audio=builder.on_audio
-        )
+        try:
+            await replay_session(
+                log, builder, info, batch_size=batch_size, on_audio=builder.on_audio
+            )
+        except ReceiverError as error:  # the receiver is ours: "fix the receiver" would mislead
+            raise _builder_error(error) from error.__cause__
         sink.flush()
         conversation = builder.conversation
         plan = plan_timeline(conversation)
@@ -705,6 +708,10 @@ async def export_session(
         progress(info.frames, info.frames)
 
     _report_corrupt(sink.corrupt, info.id, report, warn)
+    for line in builder.warnings:
+        report.warnings.append(f"session {info.id} {line}")
+        if warn is not None:
+            warn(report.warnings[-1])
     if not report.had_audio:
         report.warnings.append(f"session {info.id} has no audio: wrote the transcripts only")
     entries = transcript_entries(conversation, plan, sink.placement, sink.client_spans())
@@ -728,6 +735,19 @@ def _finish_audio(sink: AudioSink, plan: TimelinePlan, conversation: Conversatio
     report.had_audio = True
     report.sample_rate = stereo.sample_rate
     report.resampled = _resampled(sink)
+
+
+def _builder_error(error: ReceiverError) -> RtrecError:
+    """An exception from export's own pass over the session, as one line saying where."""
+    cause = error.__cause__
+    what = f"{type(cause).__name__}: {cause}" if cause is not None else str(error)
+    what = " ".join(what.split())[:200]
+    where = f"seq {error.seq} ({error.event_type})" if error.seq is not None else error.event_type
+    return RtrecError(
+        f"cannot export session {error.session_id}: {where} stopped the export with {what}; "
+        f"this is an rtrec bug, please report it with that frame (rtrec events DB --session "
+        f"{error.session_id} shows it)"
+    )
 
 
 def _write(action: Callable[[], Any]) -> Any:

@@ -30,6 +30,7 @@ from recorder.audio import (
     ulaw_encode,
     write_timeline,
 )
+from recorder.decode import decode
 from recorder.errors import RtrecError
 
 
@@ -80,6 +81,29 @@ def test_from_wire_rejects_unknown_formats_with_one_line(wire: object) -> None:
     message = str(caught.value)
     assert message.startswith("unknown audio format ")
     assert "\n" not in message
+
+
+@pytest.mark.parametrize("rate", [-24000, 0, 7999, 48001, 10**9, True, 24000.0, "24000"])
+def test_from_wire_rejects_a_rate_no_recording_has(rate: object) -> None:
+    with pytest.raises(RtrecError) as caught:
+        AudioFormat.from_wire({"type": "audio/pcm", "rate": rate})
+    message = str(caught.value)
+    assert message.startswith(f"unsupported sample rate {rate!r} in audio format ")
+    assert message.endswith("expected a whole number of Hz from 8000 to 48000")
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize("rate", [8000, 16000, 44100, 48000])
+def test_from_wire_takes_any_common_rate(rate: int) -> None:
+    assert AudioFormat.from_wire({"type": "audio/pcm", "rate": rate}).sample_rate == rate
+
+
+def test_from_wire_shows_a_decoded_setting_as_its_json() -> None:
+    event = decode(b'{"type":"session.created","event_id":"e","session":{"type":"realtime",'
+                   b'"audio":{"input":{"format":{"type":"audio/opus"}}}}}')
+    with pytest.raises(RtrecError) as caught:
+        AudioFormat.from_wire(event.session.audio.input.format)
+    assert str(caught.value).startswith('unknown audio format {"type":"audio/opus"}: expected')
 
 
 def test_formats_are_frozen_values() -> None:

@@ -494,3 +494,35 @@ def test_client_created_input_audio_is_counted_from_the_clients_copy() -> None:
     created = conversation.items["item_c"]
     assert (created.source, created.audio_bytes, created.audio_ms) == ("client", 4000, 500.0)
     assert conversation.order == ["item_c"]
+
+
+@pytest.mark.parametrize(
+    "wire_format",
+    [{"type": "audio/opus"}, {"type": "audio/pcm", "rate": -24000},
+     {"type": "audio/pcm", "rate": 10**9}],
+)
+def test_an_unreadable_audio_format_is_a_warning_and_the_default_stands(
+    wire_format: dict[str, Any],
+) -> None:
+    s = Session()
+    s.S("session.created", session={"type": "realtime", "id": "sess_1", "audio": {
+        "input": {"format": {"type": "audio/pcmu"}}, "output": {"format": wire_format}}})
+    s.S("response.created", response={"id": "resp_1", "status": "in_progress", "output": [],
+                                      "audio": {"output": {"format": wire_format}}})
+    s.S("response.output_text.delta", response_id="resp_1", item_id="item_1", output_index=0,
+        content_index=0, delta="Still readable.")
+    builder = ConversationBuilder()
+    for seq, frame in enumerate(s.frames, start=1):
+        builder.position = Position(seq, frame.t_ns, frame.direction)
+        builder.on_realtime_event_received(decode(frame.data))
+    conversation = builder.conversation
+    assert conversation.output_format == PCM16_24K
+    assert conversation.input_format == G711_ULAW_8K  # the readable one is kept
+    assert conversation.responses["resp_1"].output_format is None  # the session's stands
+    assert conversation.items["item_1"].content[0].text == "Still readable."
+    shown = json.dumps(wire_format, separators=(",", ":"))
+    assert len(builder.warnings) == 2
+    first, second = builder.warnings
+    assert first.startswith("seq 1: ") and shown in first
+    assert first.endswith("(the session's output format); its audio is taken as pcm16 at 24 kHz")
+    assert second.startswith("seq 2: ") and "(the output format of resp_1)" in second

@@ -36,6 +36,7 @@ from recorder.audio import (
     ulaw_encode,
 )
 from recorder.cli import cli
+from recorder.conversation import ConversationBuilder
 from recorder.decode import decode
 from recorder.errors import RtrecError
 from recorder.export import broken_audio_type, check_output_dir, export_db
@@ -595,6 +596,49 @@ def test_cli_mistyped_database_path_is_one_error_line_and_creates_nothing(
         f"Error: {db} does not exist: check the path (recording or importing creates it)"]
     assert not db.exists()
     assert [p.name for p in tmp_path.iterdir()] == ["o"]  # --out is checked first, as before
+
+
+async def test_an_impossible_rate_is_a_warning_and_the_audio_exported_at_24_khz(
+    tmp_path: Path,
+) -> None:
+    frames = known_session(None).frames  # pcm16 at 24 kHz, as the fallback reads it
+    bad = {"type": "audio/pcm", "rate": -24000}
+    session = {"type": "realtime", "id": "sess_1", "audio": {"input": {"format": bad},
+                                                               "output": {"format": bad}}}
+    frames[0] = Frame(Direction.SERVER, 0, Opcode.TEXT, json.dumps(
+        {"type": "session.created", "event_id": "e0", "session": session}).encode())
+    db = await store(tmp_path, frames)
+    warnings: list[str] = []
+    report = await export_db(db, tmp_path / "out", warn=warnings.append)
+    assert len(warnings) == 2  # input and output format
+    assert re.fullmatch(
+        r"session \S+ seq 1: unsupported sample rate -24000 in audio format "
+        r'\{"type":"audio/pcm","rate":-24000\}: expected a whole number of Hz from 8000 to '
+        r"48000 \(the session's input format\); its audio is taken as pcm16 at 24 kHz",
+        warnings[0],
+    )
+    assert all(line in report.warnings for line in warnings)
+    assert report.sample_rate == 24000
+    assert report.durations_ms["user.wav"] == 2000
+
+
+async def test_a_failure_of_exports_own_pass_is_an_export_message(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: Any) -> None:
+        raise ValueError("an rtrec bug")
+
+    monkeypatch.setattr(ConversationBuilder, "on_response_done", broken)
+    db = await store(tmp_path, known_session().frames)
+    with pytest.raises(RtrecError) as caught:
+        await export_db(db, tmp_path / "out")
+    message = str(caught.value)
+    assert re.fullmatch(
+        r"cannot export session (\S+): seq \d+ \(response\.done\) stopped the export with "
+        r"ValueError: an rtrec bug; this is an rtrec bug, please report it with that frame "
+        r"\(rtrec events DB --session \1 shows it\)", message
+    )
+    assert "receiver" not in message
 
 
 async def test_a_session_that_names_no_format_is_pcm16_at_24_khz(tmp_path: Path) -> None:

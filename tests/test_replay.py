@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import uuid
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,7 @@ from recorder.replay import (
     skippable_types,
 )
 from recorder.store import open_log
-from recorder.testing import arecord_frames, record_frames, replay
+from recorder.testing import arecord_frames, record_frames, replay, server_frame
 
 
 class CallLog(RealtimeEventReceiver):
@@ -197,6 +198,31 @@ def test_cli_unknown_session(ga_db: tuple[str, str]) -> None:
     assert result.exit_code == 1
     assert result.output.strip().splitlines() == [
         f"Error: no session nope in {db}: run `rtrec sessions {db}` to list them"]
+
+
+def test_cli_replays_the_text_of_a_session_in_an_audio_format_it_cannot_read(
+    tmp_path: Path,
+) -> None:
+    db = str(tmp_path / "opus.db")
+    opus = {"type": "audio/opus"}
+    item = {"id": "item_1", "type": "message", "role": "user", "status": "completed",
+            "content": [{"type": "input_text", "text": "Typed, not spoken."}]}
+    record_frames(db, [
+        server_frame(0, {"type": "session.created", "event_id": "e1", "session": {
+            "type": "realtime", "id": "sess_1",
+            "audio": {"input": {"format": opus}, "output": {"format": opus}}}}),
+        server_frame(10, {"type": "conversation.item.added", "event_id": "e2",
+                          "previous_item_id": None, "item": item}),
+    ])
+    result = CliRunner().invoke(cli, ["replay", db])
+    assert result.exit_code == 0, result.output
+    assert "Typed, not spoken." in result.stdout
+    warnings = result.stderr.splitlines()
+    assert len(warnings) == 2
+    assert re.fullmatch(
+        r'Warning: session \S+ seq 1: unknown audio format \{"type":"audio/opus"\}: .* \(the '
+        r"session's input format\); its audio is taken as pcm16 at 24 kHz", warnings[0]
+    )
 
 
 async def _create_empty_log(db: str) -> None:

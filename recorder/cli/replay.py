@@ -60,6 +60,8 @@ def replay_command(
     builder = ConversationBuilder()
     result = run(replay_db(db, builder, session=session_id, until=until, speed=speed))
     conversation = builder.conversation
+    for line in builder.warnings:  # e.g. an audio format rtrec cannot read: the text still shows
+        click.echo(f"Warning: session {result.session.id} {line}", err=True)
     if as_json:
         payload = {"session": _session_dict(result.session), "last_seq": result.last_seq}
         payload.update(conversation.to_dict())
