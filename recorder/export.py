@@ -492,6 +492,28 @@ def copy_heard_audio(sink: AudioSink, plan: TimelinePlan, out_dir: Path) -> WavW
     return heard
 
 
+def item_file_name(number: int, item: Item, index: int) -> str:
+    """items/<name> of one audio part: conversation position, speaker, item id, part index."""
+    speaker = _safe(item.role or item.type or "item")
+    return f"{number:03d}-{speaker}-{_safe(item.id)}-part{index}.wav"
+
+
+ITEM_FILE = re.compile(r"\d{3,}-[\w-]+-part\d+\.wav")  # what item_file_name makes
+
+
+def remove_item_files(out_dir: Path) -> None:
+    """Remove the items/ files an earlier export wrote into out_dir (by their names only), so
+    a new export never leaves another session's parts among its own."""
+    folder = out_dir / "items"
+    if not folder.is_dir():
+        return
+    for path in folder.iterdir():
+        if ITEM_FILE.fullmatch(path.name) and path.is_file():
+            path.unlink()
+    with contextlib.suppress(OSError):  # not empty: files of the user's own stay
+        folder.rmdir()
+
+
 def copy_item_files(sink: AudioSink, conversation: Conversation, out_dir: Path) -> list[WavWriter]:
     """One WAV per audio content part: user turns from user.wav, assistant parts as generated."""
     folder = out_dir / "items"
@@ -499,9 +521,9 @@ def copy_item_files(sink: AudioSink, conversation: Conversation, out_dir: Path) 
     written = []
     ordered = conversation.ordered_items() + conversation.unplaced_items()
     for number, item in enumerate(ordered, start=1):
-        stem = f"{number:03d}-{item.role or item.type or 'item'}-{_safe(item.id)}"
         for index, source, spans in _item_audio(sink, item):
-            with WavWriter(folder / f"{stem}-part{index}.wav", source.sample_rate) as writer:
+            path = folder / item_file_name(number, item, index)
+            with WavWriter(path, source.sample_rate) as writer:
                 copy_frames(source, spans, 1 << 62, lambda _, block: writer.append(block))
             written.append(writer)
     return written
@@ -681,6 +703,7 @@ async def export_session(
 ) -> ExportReport:
     """Write the WAV files and transcripts of one session into out_dir (see module doc)."""
     check_output_dir(out_dir)
+    _write(lambda: remove_item_files(out_dir))  # the rest is overwritten; these are by item
     report = ExportReport(info.id, out_dir)
     sink = AudioSink(out_dir)
     builder = _ExportingBuilder(sink, progress, info.frames)

@@ -562,6 +562,30 @@ async def test_per_item_writes_one_wav_per_audio_part(tmp_path: Path) -> None:
     assert [v for _, _, v in runs(u2[:, 0], 24000)] == [1300, 1400, 1500, 1600, 1700, 1800]
 
 
+async def test_an_export_into_a_used_folder_replaces_the_earlier_item_files(
+    tmp_path: Path,
+) -> None:
+    first = await store(tmp_path, known_session().frames)
+    renamed = [  # other item ids, and without the last user turn
+        Frame(f.direction, f.t_ns, f.opcode,
+              f.data.replace(b'"item_u', b'"other_u').replace(b'"item_a', b'"other_a'))
+        for f in known_session().frames[:-5]
+    ]
+    (tmp_path / "second").mkdir()
+    second = await store(tmp_path / "second", renamed)
+    out = tmp_path / "out"
+    await export_db(first, out, per_item=True)
+    (out / "items" / "my-notes.txt").write_text("mine")
+    (out / "items" / "take-2.wav").write_bytes(b"mine")
+    await export_db(second, out, per_item=True)
+    assert sorted(p.name for p in (out / "items").iterdir()) == [
+        "001-user-other_u1-part0.wav", "002-assistant-other_a1-part0.wav",
+        "003-assistant-other_a2-part0.wav", "my-notes.txt", "take-2.wav",
+    ]
+    await export_db(first, out)  # without --per-item: no item files of another export stay
+    assert sorted(p.name for p in (out / "items").iterdir()) == ["my-notes.txt", "take-2.wav"]
+
+
 def test_cli_exports_and_lists_what_it_wrote(tmp_path: Path) -> None:
     db = asyncio.run(store(tmp_path, known_session({"type": "audio/pcm", "rate": 24000}).frames))
     out = tmp_path / "cli-out"
