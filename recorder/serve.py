@@ -70,6 +70,11 @@ MISMATCH_CLOSE_CODE = 4400
 MISMATCH_CLOSE_REASON = "rtrec: client frame does not match the recording"
 MISMATCH_ERROR_CODE = "rtrec_mismatch"
 
+# Ctrl-C with clients connected: each gets 1001 ("going away") at once, not a drop minutes later.
+STOPPING_CLOSE_CODE = 1001
+STOPPING_CLOSE_REASON = "rtrec serve is stopping"
+STOP_TIMEOUT = 5.0  # seconds a stopping server waits for clients to answer the close
+
 # Close codes an endpoint may not send itself (1005, 1006, 1015 only describe what happened).
 _UNSENDABLE_CLOSE_CODES = frozenset({1004, 1005, 1006, 1015})
 ABNORMAL_CLOSURE = 1006  # what the proxy records when a socket dropped without a close frame
@@ -494,6 +499,10 @@ class ReplayServer:
         self._finished: asyncio.Queue[PlaybackResult] = asyncio.Queue()
         self._connections = 0
         self._runner: web.AppRunner | None = None
+        # Open connections, so close() can end them itself: aiohttp's shutdown would wait its
+        # timeout for handlers that never return on their own, then drop the clients (1006).
+        self._open: set[web.WebSocketResponse] = set()
+        self._handlers: set[asyncio.Task[object]] = set()
         self.host = "127.0.0.1"
         self.port = 0
 
@@ -514,21 +523,32 @@ class ReplayServer:
         if not isinstance(ws, web.WebSocketResponse):
             return ws
         self._connections += 1
-        result = await play(
-            ws,
-            self.recording,
-            match=self.match,
-            speed=self.speed,
-            connection=self._connections,
-            request=request,
-        )
+        handler = asyncio.current_task()
+        if handler is not None:
+            self._handlers.add(handler)
+        self._open.add(ws)
+        try:
+            result = await play(
+                ws,
+                self.recording,
+                match=self.match,
+                speed=self.speed,
+                connection=self._connections,
+                request=request,
+            )
+        finally:
+            self._open.discard(ws)
+            if handler is not None:
+                self._handlers.discard(handler)
         self.results.append(result)
         self._finished.put_nowait(result)
         return ws
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
         check_exposure(host, self.token)  # recordings hold people's voices
-        self._runner = web.AppRunner(self.app(), handle_signals=False, access_log=None)
+        self._runner = web.AppRunner(
+            self.app(), handle_signals=False, access_log=None, shutdown_timeout=STOP_TIMEOUT
+        )
         await self._runner.setup()
         site = web.TCPSite(self._runner, host, port)
         try:
@@ -557,9 +577,16 @@ class ReplayServer:
         return await asyncio.wait_for(self._finished.get(), timeout)
 
     async def close(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        """Close open connections (1001, each one's report logged), then stop listening."""
+        if self._runner is None:
+            return
+        closing = [asyncio.ensure_future(_close_stopping(ws)) for ws in list(self._open)]
+        if closing:
+            await asyncio.wait(closing, timeout=STOP_TIMEOUT)
+        if self._handlers:  # their playback notices the close, logs its report and returns
+            await asyncio.wait(self._handlers, timeout=STOP_TIMEOUT)
+        await self._runner.cleanup()
+        self._runner = None
 
     async def __aenter__(self) -> ReplayServer:
         if self._runner is None:
@@ -568,6 +595,11 @@ class ReplayServer:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
+
+
+async def _close_stopping(ws: web.WebSocketResponse) -> None:
+    with contextlib.suppress(ConnectionError, RuntimeError, asyncio.TimeoutError):
+        await ws.close(code=STOPPING_CLOSE_CODE, message=STOPPING_CLOSE_REASON.encode())
 
 
 @contextlib.asynccontextmanager

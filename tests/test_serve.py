@@ -732,3 +732,29 @@ async def test_a_page_on_another_origin_needs_the_token() -> None:
             async with http.ws_connect(endpoint, origin="https://app.example") as ws:
                 allowed = await ws.receive()
     assert local.data.encode() == allowed.data.encode() == frames[0].data
+
+
+async def test_stopping_closes_connected_clients_with_1001_and_logs_their_report(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="recorder.serve")
+    # the second server frame is due an hour in: the client is mid-playback when serve stops
+    frames = [
+        frame(S, 1, {"type": "session.created", "event_id": "e1", "session": {}}),
+        frame(S, 3_600_000, {"type": "response.done", "event_id": "e2", "response": {}}),
+    ]
+    server = ReplayServer(Recording.from_frames(frames, session_id="sess_stop"), speed=1.0)
+    await server.start()
+    try:
+        async with aiohttp.ClientSession() as http, http.ws_connect(f"{server.url}/realtime") as ws:
+            await ws.receive()
+            # a hang guard, not a timing check: before the fix the client waited minutes
+            await asyncio.wait_for(server.close(), 30)
+            closing = await asyncio.wait_for(ws.receive(), 30)
+    finally:
+        await server.close()
+    assert closing.type is aiohttp.WSMsgType.CLOSE
+    assert (closing.data, closing.extra) == (1001, "rtrec serve is stopping")
+    [result] = server.results
+    assert (result.server_frames_sent, result.finished) == (1, False)
+    assert "connection 1: ended: 1 server frames sent" in caplog.text
