@@ -526,3 +526,35 @@ def test_an_unreadable_audio_format_is_a_warning_and_the_default_stands(
     assert first.startswith("seq 1: ") and shown in first
     assert first.endswith("(the session's output format); its audio is taken as pcm16 at 24 kHz")
     assert second.startswith("seq 2: ") and "(the output format of resp_1)" in second
+
+
+def _added(s: Session, item_id: str, previous: str | None) -> None:
+    s.S("conversation.item.added", previous_item_id=previous, item={
+        "id": item_id, "type": "message", "role": "user", "status": "completed",
+        "content": [{"type": "input_text", "text": item_id}]})
+
+
+@pytest.mark.parametrize(
+    ("arrivals", "order"),
+    [
+        # C names B before B arrives: C waits at the end, and joins B when it comes
+        ([("X", None), ("Y", "X"), ("C", "B"), ("B", "X")], ["X", "B", "C", "Y"]),
+        # D follows the waiting C: both move behind B
+        ([("X", None), ("Y", "X"), ("C", "B"), ("D", "C"), ("B", "X")],
+         ["X", "B", "C", "D", "Y"]),
+        # B itself waits for A; when A arrives the whole chain moves
+        ([("X", None), ("C", "B"), ("Y", "X"), ("B", "A"), ("A", "X")],
+         ["X", "A", "B", "C", "Y"]),
+        # ... and before A arrives, B waits at the end with C already behind it
+        ([("X", None), ("C", "B"), ("Y", "X"), ("B", "A")], ["X", "Y", "B", "C"]),
+        # a predecessor that never arrives (the recording started late): they stay at the end
+        ([("C", "B"), ("X", None), ("Y", "X")], ["X", "Y", "C"]),
+    ],
+)
+def test_an_item_placed_before_its_predecessor_moves_behind_it_when_it_arrives(
+    arrivals: list[tuple[str, str | None]], order: list[str]
+) -> None:
+    s = Session()
+    for item_id, previous in arrivals:
+        _added(s, item_id, previous)
+    assert fold(s.frames).order == order
