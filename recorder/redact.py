@@ -3,7 +3,8 @@
 What counts as a secret: API keys and bearer tokens from the handshake (Authorization, api-key,
 the `openai-insecure-api-key.<key>` subprotocol, OPENAI_API_KEY), secret-looking query values
 (api-key, token, ...) and `client_secret` values inside frames (ephemeral `ek_...` keys:
-{"client_secret": {"value": "ek_..."}} or {"client_secret": "ek_..."}).
+{"client_secret": {"value": "ek_..."}} or {"client_secret": "ek_..."}): every string value under
+a client_secret key, however deeply nested.
 
 How frames are redacted: the stored frame is the wire frame byte for byte, except that every
 secret string is replaced by the fixed marker REDACTED. The JSON stays valid and every other byte
@@ -15,6 +16,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import msgspec
 
 REDACTED = "[REDACTED]"
 _REDACTED_BYTES = REDACTED.encode()
@@ -32,11 +35,11 @@ SECRET_QUERY_KEYS = frozenset(
     }
 )
 
-# "client_secret": "ek_..."  or  "client_secret": {... "value": "ek_..." ...} (flat object).
-_CLIENT_SECRET_STRING = re.compile(rb'("client_secret"\s*:\s*")((?:[^"\\]|\\.)*)(")')
-_CLIENT_SECRET_OBJECT = re.compile(
-    rb'("client_secret"\s*:\s*\{[^{}]*?"value"\s*:\s*")((?:[^"\\]|\\.)*)(")'
-)
+# The JSON tokens that give a frame its structure: strings (escapes included) and punctuation.
+# Numbers, true, false and null are skipped: they never hold a secret and never nest.
+_JSON_TOKEN = re.compile(rb'"(?:[^"\\]|\\.)*"|[{}\[\]:,]')
+_CLIENT_SECRET_KEY = b'"client_secret"'
+_QUOTED_REDACTED = b'"' + REDACTED.encode() + b'"'
 # Too short to be a key: replacing it everywhere would mangle ordinary text.
 _MIN_SECRET_LENGTH = 8
 
@@ -113,14 +116,68 @@ class FrameRedactor:
         for secret in self._secrets:
             if secret in data:
                 data = data.replace(secret, _REDACTED_BYTES)
-        if b'"client_secret"' in data:
-            data = _CLIENT_SECRET_OBJECT.sub(_keep_quotes, data)
-            data = _CLIENT_SECRET_STRING.sub(_keep_quotes, data)
+        if _CLIENT_SECRET_KEY in data:
+            data = _redact_client_secrets(data)
         return data
 
 
-def _keep_quotes(match: re.Match[bytes]) -> bytes:
-    return match.group(1) + _REDACTED_BYTES + match.group(3)
+def _redact_client_secrets(data: bytes) -> bytes:
+    """Every string value under a client_secret key, at any depth, replaced by the marker.
+
+    A frame that is not valid JSON cannot be walked safely (a string may run to its end), so
+    nothing after its first client_secret key is kept: a broken frame stays broken, never a leak.
+    """
+    try:
+        msgspec.json.decode(data)
+    except msgspec.DecodeError:
+        cut = data.index(_CLIENT_SECRET_KEY) + len(_CLIENT_SECRET_KEY)
+        return data[:cut] + b":" + _QUOTED_REDACTED
+    spans = _client_secret_spans(data)
+    if not spans:
+        return data
+    parts: list[bytes] = []
+    last = 0
+    for start, end in spans:
+        parts += (data[last:start], _QUOTED_REDACTED)
+        last = end
+    parts.append(data[last:])
+    return b"".join(parts)
+
+
+def _client_secret_spans(data: bytes) -> list[tuple[int, int]]:
+    """Where the string values under a client_secret key are (quotes included), in order.
+
+    A walk over the frame's JSON tokens keeping track of nesting, so a client_secret object
+    holding further objects ({"expires_at": {"anchor": ...}, "value": "ek_..."}) is covered
+    whole, keys are never touched, and equal strings elsewhere in the frame stay as they are.
+    """
+    spans: list[tuple[int, int]] = []
+    enclosing: list[tuple[bool, bool, bytes | None]] = []  # (in_object, secret, key) outside
+    in_object = False
+    secret = False  # the current container lies inside a client_secret value
+    key: bytes | None = None  # the current member's key (raw token), in an object
+    expect_key = False
+    for token in _JSON_TOKEN.finditer(data):
+        first = token.group()[:1]
+        if first == b'"':
+            if expect_key:
+                key, expect_key = token.group(), False
+            elif secret or (in_object and key == _CLIENT_SECRET_KEY):
+                spans.append(token.span())
+        elif first in (b"{", b"["):
+            enclosing.append((in_object, secret, key))
+            secret = secret or (in_object and key == _CLIENT_SECRET_KEY)
+            in_object, key = first == b"{", None
+            expect_key = in_object
+        elif first in (b"}", b"]"):
+            if enclosing:
+                in_object, secret, key = enclosing.pop()
+            expect_key = False
+        elif first == b",":
+            expect_key = in_object
+        else:  # ":"
+            expect_key = False
+    return spans
 
 
 def redact_frame(data: bytes, secrets: Iterable[str] = ()) -> bytes:

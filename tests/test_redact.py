@@ -73,3 +73,66 @@ def test_headers_protocols_and_urls_are_safe_to_print() -> None:
     url = redact_url(f"wss://user:pw@example.net/openai/realtime?deployment=d&api-key={KEY}")
     assert url == "wss://example.net/openai/realtime?deployment=d&api-key=[REDACTED]"
     assert redact_url("wss://api.openai.com/v1/realtime") == "wss://api.openai.com/v1/realtime"
+
+
+def _secret_free(value: object, under_secret: bool = False) -> bool:
+    """True when every string under a client_secret key (any depth) is the marker."""
+    if isinstance(value, dict):
+        return all(_secret_free(v, under_secret or k == "client_secret") for k, v in value.items())
+    if isinstance(value, list):
+        return all(_secret_free(v, under_secret) for v in value)
+    return not (under_secret and isinstance(value, str) and value != REDACTED)
+
+
+def _with_secrets_marked(value: object, under_secret: bool = False) -> object:
+    """What the redacted frame must decode to: those strings replaced, nothing else."""
+    if isinstance(value, dict):
+        return {k: _with_secrets_marked(v, under_secret or k == "client_secret")
+                for k, v in value.items()}
+    if isinstance(value, list):
+        return [_with_secrets_marked(v, under_secret) for v in value]
+    return REDACTED if under_secret and isinstance(value, str) else value
+
+
+FORMS = {
+    "flat": b'{"type":"s","client_secret":{"value":"ek_flat_0123456","expires_at":17}}',
+    "nested": b'{"type":"session.created","session":{"client_secret":{"expires_at":'
+              b'{"anchor":"created_at","seconds":600},"value":"ek_nested_0123456"},'
+              b'"created_at":"created_at"}}',
+    "string": b'{"type": "x", "client_secret" : "ek_string_0123456", "n": [1, "ek_other"]}',
+    "escaped": b'{"type":"x","client_secret":{"value":"ek_\\u0065sc\\"aped\\\\_0123"},'
+               b'"note":"a \\"client_secret\\" in text"}',
+    "in arrays": b'{"type":"x","items":[{"client_secret":["ek_array_0123456",{"v":"ek_deep_01"}]},'
+                 b'{"client_secret":{"value":"ek_second_0123"}},"ek_array_0123456"]}',
+}
+
+
+def test_every_string_under_client_secret_is_replaced_at_any_depth() -> None:
+    for name, frame in FORMS.items():
+        out = redact_frame(frame)
+        decoded = json.loads(frame)
+        assert json.loads(out) == _with_secrets_marked(decoded), name
+        assert _secret_free(json.loads(out)), name
+        assert redact_frame(out) == out, f"{name}: an already redacted frame stays as it is"
+
+
+def test_only_the_secret_strings_change_byte_for_byte() -> None:
+    frame = FORMS["nested"]
+    out = redact_frame(frame)
+    assert b"ek_nested" not in out
+    assert out == (frame.replace(b'"created_at","seconds"', b'"[REDACTED]","seconds"')
+                   .replace(b'"ek_nested_0123456"', b'"[REDACTED]"'))
+    # the same string outside client_secret (a value, and keys) is left alone
+    assert json.loads(out)["session"]["created_at"] == "created_at"
+    escaped = redact_frame(FORMS["escaped"])
+    assert escaped.endswith(b'"note":"a \\"client_secret\\" in text"}')
+    in_arrays = json.loads(redact_frame(FORMS["in arrays"]))
+    assert in_arrays["items"][2] == "ek_array_0123456", "outside client_secret: kept"
+
+
+def test_a_broken_frame_keeps_nothing_after_its_client_secret_key() -> None:
+    frame = b'{"type":"x","client_secret": {"value": "ek_cut_0123456'
+    assert redact_frame(frame) == b'{"type":"x","client_secret":"[REDACTED]"'
+    assert redact_frame(b'\x00\xff"client_secret"\x00ek_bin_0123') == (
+        b'\x00\xff"client_secret":"[REDACTED]"'
+    )
