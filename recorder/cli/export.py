@@ -23,7 +23,11 @@ from recorder.export import Progress, check_output_dir, export_db
     type=click.Path(path_type=Path),
     help="Directory to write the files into (created if missing).",
 )
-@click.option("--per-item", is_flag=True, help="Also write one WAV per audio content part.")
+@click.option(
+    "--per-item", is_flag=True,
+    help="Also write one WAV per audio content part into OUT/items (replacing the item files "
+    "of an earlier export there).",
+)
 def export_command(db: str, session_id: str | None, out_dir: Path, per_item: bool) -> None:
     """Export a session as user/assistant/conversation WAV files and transcripts."""
     check_output_dir(out_dir)  # a bad --out fails before the database is even opened
