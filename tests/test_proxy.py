@@ -332,7 +332,7 @@ async def test_client_secret_in_frames_is_stored_redacted(
 
 
 async def test_key_from_environment_is_used_when_client_sends_none(
-    log: EventLog, upstream: ScriptedUpstream
+    log: EventLog, upstream: ScriptedUpstream, tmp_path: Path
 ) -> None:
     rec = await start_proxy(log, upstream.url, api_key=API_KEY)
     try:
@@ -340,10 +340,43 @@ async def test_key_from_environment_is_used_when_client_sends_none(
             rec.url + "/v1/realtime?model=m"
         ) as ws:
             await ws.receive()
+            # the key in a frame too (pasted into a message): it is still never stored
+            await ws.send_str(json.dumps({"type": "conversation.item.create", "text": API_KEY}))
         await rec.settled()
     finally:
         await rec.proxy.close()
     assert upstream.handshakes[0].headers["Authorization"] == f"Bearer {API_KEY}"
+    assert API_KEY.encode() in upstream.received[0][0][1], "forwarded as sent"
+    [info] = await log.list_sessions()
+    frames = await stored(log, info.id)
+    assert len(frames) == 2 and all(API_KEY.encode() not in data for _, _, data in frames)
+    await log.close()  # everything on disk: the database and its WAL
+    files = list(tmp_path.glob("rec.db*"))
+    assert files and all(API_KEY.encode() not in path.read_bytes() for path in files)
+    assert API_KEY not in rec.out.getvalue() + rec.err.getvalue()
+
+
+async def test_a_clients_own_key_is_not_replaced_by_the_environments(
+    log: EventLog, upstream: ScriptedUpstream
+) -> None:
+    own = "sk-client-own-key-0123456789"
+    rec = await start_proxy(log, upstream.url, api_key=API_KEY)
+    try:
+        async with aiohttp.ClientSession() as http:
+            async with http.ws_connect(rec.url + "/v1/realtime?model=m",
+                                       headers={"Authorization": f"Bearer {own}"}) as ws:
+                await ws.receive()
+            async with http.ws_connect(rec.url + "/v1/realtime?model=m",
+                                       protocols=("realtime", f"openai-insecure-api-key.{own}")
+                                       ) as ws:
+                await ws.receive()
+        await rec.settled()
+    finally:
+        await rec.proxy.close()
+    header_form, browser_form = upstream.handshakes
+    assert header_form.headers["Authorization"] == f"Bearer {own}"
+    assert "Authorization" not in browser_form.headers
+    assert f"openai-insecure-api-key.{own}" in browser_form.protocols
 
 
 async def test_beta_header_passes_and_marks_the_session_beta(
