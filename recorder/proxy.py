@@ -13,7 +13,8 @@ Requests that are not Realtime WebSockets (REST calls of an SDK whose base URL p
 passed to the upstream origin unrecorded (recorder.upstream).
 
 Session status in the log:
-  complete     the socket closed with a close handshake and code 1000/1001 (either side)
+  complete     the socket closed with a close handshake and code 1000/1001, or no code (stored
+               as 1005) (either side)
   interrupted  a socket dropped without a close frame, closed with an error code, or rtrec
                itself was stopped while the session was open (closed_by "proxy")
   incomplete   the log failed during the session: the call went on, frames are missing
@@ -72,7 +73,9 @@ DEFAULT_LISTEN = "127.0.0.1:8765"
 # Azure (/openai/realtime).
 REALTIME_PATHS = ("/v1/realtime", "/openai/realtime", "/realtime")
 
-_CLEAN_CLOSE = frozenset({1000, 1001})
+# 1005: a close frame without a status code (RFC 6455 7.1.5), as clean as a 1000.
+NO_STATUS_CODE = 1005
+_CLEAN_CLOSE = frozenset({1000, 1001, NO_STATUS_CODE})
 # Codes a close frame may carry (RFC 6455 7.4): 1005/1006/1015 only describe closes.
 _SENDABLE_CLOSE = frozenset(range(1000, 5000)) - {1004, 1005, 1006, 1015}
 
@@ -513,9 +516,13 @@ class RecordingProxy:
                     else:
                         self.console.binary(session.label, direction.value, len(data))
             elif kind is WSMsgType.CLOSE:
-                return _End(side, message.data, message.extra or "", clean=True)
+                # aiohttp gives 0 for an empty close payload
+                code = message.data or NO_STATUS_CODE
+                return _End(side, code, message.extra or "", clean=True)
             elif kind is WSMsgType.CLOSING or kind is WSMsgType.CLOSED:
                 code = source.close_code
+                if code == 0:
+                    code = NO_STATUS_CODE
                 return _End(side, code, "", clean=code is not None and code != 1006)
             elif kind is WSMsgType.ERROR:
                 return _End(side, 1006, "", clean=False)

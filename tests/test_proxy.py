@@ -883,3 +883,20 @@ async def test_a_page_on_another_origin_with_the_token_is_served(
     finally:
         await rec.proxy.close()
     assert len(upstream.handshakes) == 1
+
+
+async def test_a_close_frame_without_a_code_is_stored_as_1005_and_complete(
+    recorder: Recorder, upstream: ScriptedUpstream, log: EventLog
+) -> None:
+    async with aiohttp.ClientSession() as http:
+        ws = await http.ws_connect(recorder.url + "/v1/realtime?model=m")
+        await ws.receive()
+        assert ws._writer is not None  # aiohttp's close() always sends a code: send it bare
+        await ws._writer.send_frame(b"", aiohttp.WSMsgType.CLOSE)
+        answer = await ws.receive()
+        await ws.close()
+    await recorder.settled()
+    assert answer.type is aiohttp.WSMsgType.CLOSE
+    [info] = await log.list_sessions()
+    assert (info.close_code, info.status, info.closed_by) == (1005, "complete", "client")
+    assert upstream.closes == [(1000, "")], "the upstream got a normal close"
