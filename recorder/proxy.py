@@ -130,7 +130,15 @@ def parse_listen(value: str) -> tuple[str, int]:
 
 def check_upstream(url: str) -> str:
     """The --upstream value, if it is a WebSocket URL rtrec can connect to."""
-    parsed = URL(url)
+    try:
+        parsed = URL(url)
+        parsed.port  # noqa: B018  (yarl checks the port only when asked for it)
+    except ValueError:
+        # Not echoed, not even redacted: a URL too broken to parse cannot be redacted reliably.
+        raise RtrecError(
+            "--upstream is not a valid URL (check the host, brackets and port): "
+            f"give e.g. {DEFAULT_UPSTREAM}"
+        ) from None
     if parsed.scheme not in ("ws", "wss", "http", "https") or not parsed.host:
         raise RtrecError(
             f"--upstream {redact_url(url)!r} is not a ws:// or wss:// URL: "
@@ -212,6 +220,7 @@ class RecordingProxy:
         console: Console | None = None,
     ) -> None:
         check_exposure(config.host, config.token)
+        check_upstream(config.upstream)
         self.log = log
         self.config = config
         self.console = console or Console()

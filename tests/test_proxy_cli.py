@@ -171,6 +171,22 @@ def test_bad_upstream_is_one_line(tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.parametrize(
+    "upstream", ["http://[::1", "wss://h:99999/x", "wss://user:pa55word@h:99999/x", "ws://[zz]/"]
+)
+def test_malformed_upstream_is_one_line_that_does_not_echo_it(
+    tmp_path: Path, upstream: str
+) -> None:
+    result = CliRunner().invoke(cli, ["record", "--db", str(tmp_path / "r.db"),
+                                      "--upstream", upstream])
+    assert result.exit_code == 1
+    assert result.output == (
+        "Error: --upstream is not a valid URL (check the host, brackets and port): "
+        "give e.g. wss://api.openai.com/v1/realtime\n"
+    )
+    assert not (tmp_path / "r.db").exists()
+
+
 async def test_unusable_database_is_one_line_and_exit_1(tmp_path: Path) -> None:
     (tmp_path / "notes.db").write_bytes(b"this is not a database, just some text" * 100)
     rtrec = await start_record("--db", str(tmp_path / "notes.db"), "--listen", "127.0.0.1:0")
