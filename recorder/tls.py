@@ -75,25 +75,42 @@ def default_directory() -> Path:
 def local_certificate(directory: Path | None = None) -> LocalCertificate:
     """The cached localhost certificate, made first if missing or about to expire."""
     certificate = LocalCertificate(directory or default_directory())
-    if not _still_good(certificate):
-        try:
-            _make(certificate)
-        except OSError as error:
-            raise RtrecError(
-                f"cannot write the TLS certificate in {certificate.directory}: "
-                f"{error.strerror}; set RTREC_TLS_DIR to a writable directory"
-            ) from None
+    if _still_good(certificate):
+        return certificate
+    try:
+        _make(certificate)  # once: files that are still unusable after it are not ours to fix
+    except OSError as error:
+        raise RtrecError(
+            f"cannot write the TLS certificate in {certificate.directory}: "
+            f"{error.strerror}; set RTREC_TLS_DIR to a writable directory"
+        ) from None
+    if not _loads(certificate):
+        raise RtrecError(
+            f"the TLS files in {certificate.directory} cannot be used: delete that directory "
+            "(rtrec makes new ones) or set RTREC_TLS_DIR to another"
+        )
     return certificate
 
 
 def _still_good(certificate: LocalCertificate) -> bool:
     try:
         leaf = x509.load_pem_x509_certificate(certificate.cert.read_bytes())
-        certificate.key.stat()
-        certificate.ca.stat()
     except (OSError, ValueError):
         return False
-    return leaf.not_valid_after_utc - _RENEW_BEFORE > dt.datetime.now(dt.UTC)
+    fresh = leaf.not_valid_after_utc - _RENEW_BEFORE > dt.datetime.now(dt.UTC)
+    return fresh and _loads(certificate)
+
+
+def _loads(certificate: LocalCertificate) -> bool:
+    """True when ssl accepts the files as they will be used (a broken key.pem fails here)."""
+    try:
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(
+            certificate.cert, certificate.key
+        )
+        ssl.create_default_context(cafile=str(certificate.ca))
+    except (OSError, ValueError):  # ssl.SSLError is an OSError
+        return False
+    return True
 
 
 def _make(certificate: LocalCertificate) -> None:

@@ -19,6 +19,7 @@ from test_proxy import API_KEY, EPHEMERAL, ScriptedUpstream, scripted_response
 from recorder.cli import cli
 from recorder.redact import redact_frame
 from recorder.store import open_log
+from recorder.tls import local_certificate
 from recorder.wire import Direction
 
 LISTENING = re.compile(r"listening on (wss?://[^/\s]+)/v1/realtime")
@@ -274,3 +275,14 @@ async def test_tls_banner_tells_node_how_to_trust_it_and_node_does(
     assert node_out.decode().strip() == "upgraded 101", node_err.decode()
     assert refused_out.decode().startswith("error ")
     assert code == 0, err
+
+
+async def test_tls_with_a_broken_cached_key_makes_new_files_and_starts(tmp_path: Path) -> None:
+    cached = local_certificate(tmp_path / "tls")
+    cached.key.write_bytes(b"not a key")
+    rtrec = await start_record("--db", str(tmp_path / "r.db"), "--listen", "127.0.0.1:0",
+                               "--tls", env={"RTREC_TLS_DIR": str(tmp_path / "tls")})
+    assert (await rtrec.wait_listening()).startswith("wss://")
+    code, _, err = await rtrec.stop(signal.SIGINT)
+    assert code == 0, err
+    assert cached.key.read_bytes() != b"not a key"

@@ -70,3 +70,27 @@ async def test_python_ssl_verifies_a_handshake_with_it(tmp_path: Path) -> None:
     finally:
         server.close()
         await server.wait_closed()
+
+
+def test_a_broken_cached_key_is_made_again(tmp_path: Path) -> None:
+    certificate = local_certificate(tmp_path)
+    certificate.key.write_bytes(
+        b"-----BEGIN PRIVATE KEY-----\ngarbage\n-----END PRIVATE KEY-----\n"
+    )
+    again = local_certificate(tmp_path)
+    assert b"garbage" not in again.key.read_bytes()
+    again.server_context()  # loads: no ssl.SSLError
+
+
+def test_files_still_unusable_after_one_rebuild_are_one_error_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    certificate = local_certificate(tmp_path)
+    certificate.key.write_bytes(b"garbage")
+    monkeypatch.setattr("recorder.tls._make", lambda _certificate: None)  # a rebuild that fails
+    with pytest.raises(RtrecError) as raised:
+        local_certificate(tmp_path)
+    assert str(raised.value) == (
+        f"the TLS files in {tmp_path} cannot be used: delete that directory "
+        "(rtrec makes new ones) or set RTREC_TLS_DIR to another"
+    )
