@@ -74,6 +74,7 @@ MISMATCH_ERROR_CODE = "rtrec_mismatch"
 STOPPING_CLOSE_CODE = 1001
 STOPPING_CLOSE_REASON = "rtrec serve is stopping"
 STOP_TIMEOUT = 5.0  # seconds a stopping server waits for clients to answer the close
+MIN_SPEED = 0.001  # --speed: slower than 1/1000 of real time is refused
 
 # Close codes an endpoint may not send itself (1005, 1006, 1015 only describe what happened).
 _UNSENDABLE_CLOSE_CODES = frozenset({1004, 1005, 1006, 1015})
@@ -206,14 +207,16 @@ class PlaybackResult:
 
 
 def parse_speed(text: str) -> float | None:
-    """'asap' -> None (no pacing); a positive number -> that playback rate (1 = real time)."""
+    """'asap' -> None (no pacing); a number >= MIN_SPEED -> that playback rate (1 = real time)."""
     if text.strip().lower() == "asap":
         return None
     try:
         speed = float(text)
     except ValueError:
         speed = 0.0
-    if not speed > 0 or speed == float("inf"):
+    # Below MIN_SPEED a recorded offset divided by the speed overflows (and a call would take
+    # years anyway); NaN fails the comparison too.
+    if not speed >= MIN_SPEED or speed == float("inf"):
         raise RtrecError(
             f"--speed {text!r} is not valid: use 'asap' or a positive number such as 1"
         )

@@ -525,7 +525,8 @@ def test_parse_speed() -> None:
     assert parse_speed("ASAP") is None
     assert parse_speed("1") == 1.0
     assert parse_speed("2.5") == 2.5
-    for bad in ("0", "-1", "fast", "inf", "nan"):
+    assert parse_speed("0.001") == 0.001
+    for bad in ("0", "-1", "fast", "inf", "nan", "1e-300", "0.0009"):
         with pytest.raises(RtrecError, match=f"--speed '{bad}' is not valid: use 'asap'"):
             parse_speed(bad)
 
