@@ -25,7 +25,8 @@ from recorder.proxy import (
 @click.option("--upstream", default=DEFAULT_UPSTREAM, show_default=True, metavar="URL",
               help="The Realtime endpoint to forward to (Azure: wss://RESOURCE/openai/realtime).")
 @click.option("--token", envvar="RTREC_TOKEN", default=None, metavar="SECRET",
-              help="Required to listen beyond loopback; clients send it as header "
+              help="Required to listen beyond loopback or to serve web pages from other origins; "
+                   "clients send it as header "
                    "X-Rtrec-Token or query rtrec_token. [env: RTREC_TOKEN]")
 @click.option("--tls", is_flag=True,
               help="Serve wss:// with a certificate rtrec makes for localhost (for the JS SDK).")

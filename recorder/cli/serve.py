@@ -51,7 +51,8 @@ from recorder.store.urls import parse_db
     envvar="RTREC_TOKEN",
     default=None,
     metavar="SECRET",
-    help="Required to listen beyond loopback (recordings hold people's voices); clients send "
+    help="Required to listen beyond loopback or to serve web pages from other origins "
+    "(recordings hold people's voices); clients send "
     "it as header X-Rtrec-Token or query rtrec_token. [env: RTREC_TOKEN]",
 )
 def serve_command(
