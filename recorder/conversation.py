@@ -229,6 +229,13 @@ class ConversationBuilder(RealtimeEventReceiver):
             item.audio_format = self._output_format(response_id)
         return item
 
+    def _response_part(
+        self, response_id: str | None, item_id: str | None, content_index: int | None
+    ) -> ContentPart | None:
+        """The content part a streamed text, transcript or audio event belongs to."""
+        item = self._response_item(response_id, item_id)
+        return None if item is None else item.part(content_index or 0)
+
     def _turn(self, item_id: str | None) -> AudioTurn:
         key = item_id or ""
         turn = self._turns_by_item.get(key)
@@ -634,9 +641,8 @@ class ConversationBuilder(RealtimeEventReceiver):
         delta: str | None,
     ) -> None:
         self._now()
-        item = self._response_item(response_id, item_id)
-        if item is not None and delta:
-            part = item.part(content_index or 0)
+        part = self._response_part(response_id, item_id, content_index)
+        if part is not None and delta:
             part.text = (part.text or "") + delta
 
     def on_response_text_done(
@@ -649,9 +655,9 @@ class ConversationBuilder(RealtimeEventReceiver):
         text: str | None,
     ) -> None:
         self._now()
-        item = self._response_item(response_id, item_id)
-        if item is not None and text is not None:
-            item.part(content_index or 0).text = text
+        part = self._response_part(response_id, item_id, content_index)
+        if part is not None and text is not None:
+            part.text = text
 
     def on_response_audio_delta(
         self,
@@ -702,11 +708,9 @@ class ConversationBuilder(RealtimeEventReceiver):
         content_index: int | None,
     ) -> None:
         self._now()
-        item = self._response_item(response_id, item_id)
-        if item is not None:
-            part = item.part(content_index or 0)
-            if part.type is None:
-                part.type = "audio"
+        part = self._response_part(response_id, item_id, content_index)
+        if part is not None and part.type is None:
+            part.type = "audio"
 
     def on_response_audio_transcript_delta(
         self,
@@ -718,9 +722,8 @@ class ConversationBuilder(RealtimeEventReceiver):
         delta: str | None,
     ) -> None:
         self._now()
-        item = self._response_item(response_id, item_id)
-        if item is not None and delta:
-            part = item.part(content_index or 0)
+        part = self._response_part(response_id, item_id, content_index)
+        if part is not None and delta:
             part.transcript = (part.transcript or "") + delta
 
     def on_response_audio_transcript_done(
@@ -733,9 +736,9 @@ class ConversationBuilder(RealtimeEventReceiver):
         transcript: str | None,
     ) -> None:
         self._now()
-        item = self._response_item(response_id, item_id)
-        if item is not None and transcript:
-            item.part(content_index or 0).transcript = transcript
+        part = self._response_part(response_id, item_id, content_index)
+        if part is not None and transcript:
+            part.transcript = transcript
 
     def on_response_function_call_arguments_delta(
         self,
