@@ -9,6 +9,7 @@ same type decode through the same Struct (see recorder.resources).
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal, Union
 
 import msgspec
@@ -57,14 +58,26 @@ def decode(data: bytes | str) -> AnyEvent:
         return _unknown(data, typed_failure)
 
 
+# A frame that is not JSON (cut short, a bad byte) often still says what it was meant to be: its
+# "type" key, first as SDKs send it or after event_id as the docs show it. A "type" inside a JSON
+# string has escaped quotes and does not match.
+_TYPE_KEY = re.compile(rb'[{,]\s*"type"\s*:\s*"([^"\\]{1,200})"')
+
+
+def _readable_type(raw: bytes) -> str | None:
+    match = _TYPE_KEY.search(raw)
+    return match.group(1).decode("utf-8", "replace") if match else None
+
+
 def _unknown(data: bytes | str, typed_failure: Exception) -> UnknownEvent:
     raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else bytes(data)
     try:
         value = _generic_decoder.decode(raw)
     except UnicodeDecodeError:
-        return UnknownEvent(raw=raw, type=None, reason="not valid UTF-8 text")
+        return UnknownEvent(raw=raw, type=_readable_type(raw), reason="not valid UTF-8 text")
     except Exception as not_json:
-        return UnknownEvent(raw=raw, type=None, reason=f"not JSON: {_one_line(not_json)}")
+        reason = f"not JSON: {_one_line(not_json)}"
+        return UnknownEvent(raw=raw, type=_readable_type(raw), reason=reason)
     if not isinstance(value, dict):
         return UnknownEvent(
             raw=raw, type=None, reason=f"JSON {_json_kind(value)}, not an object"
@@ -167,7 +180,11 @@ def _session_protocol(session: Session) -> Protocol | None:
     return None
 
 
-def _response_protocol(response: Response) -> Protocol | None:
+def _response_protocol(response: Response | ResponseParams) -> Protocol | None:
+    """GA's output_modalities / audio against beta's flat fields, on a response or its request.
+
+    max_output_tokens is not evidence either way: the official beta example uses it too.
+    """
     if response.output_modalities is not None or response.audio is not None:
         return "ga"
     beta_fields = (
@@ -185,19 +202,7 @@ def _response_protocol(response: Response) -> Protocol | None:
 def _response_params_protocol(params: ResponseParams | None) -> Protocol | None:
     if params is None:
         return None
-    if params.output_modalities is not None or params.audio is not None:
-        return "ga"
-    # max_output_tokens is not evidence either way: the official beta example uses it too.
-    beta_fields = (
-        params.modalities,
-        params.voice,
-        params.output_audio_format,
-        params.temperature,
-        params.max_response_output_tokens,
-    )
-    if any(value is not None for value in beta_fields):
-        return "beta"
-    return _items_protocol(params.input)
+    return _response_protocol(params) or _items_protocol(params.input)
 
 
 def _items_protocol(items: list[Item] | None) -> Protocol | None:

@@ -62,15 +62,6 @@ Warn = Callable[[str], None]
 AUDIO_TYPES = frozenset(
     {"input_audio_buffer.append", "response.audio.delta", "response.output_audio.delta"}
 )
-# An audio event whose JSON is broken decodes to an UnknownEvent without a type, yet still reads
-# like the event it was (its "type" key, first as SDKs send it or after event_id as the docs
-# show it): its audio is lost all the same, so it is counted as corrupt. A "type" inside a JSON
-# string has its quotes escaped and does not match.
-_AUDIO_TYPE_KEY = re.compile(
-    rb'[{,]\s*"type"\s*:\s*"('
-    + b"|".join(re.escape(name.encode()) for name in sorted(AUDIO_TYPES))
-    + rb')"'
-)
 BASE64_REASON = "corrupt base64 audio"
 USER, ASSISTANT = 0, 1  # conversation.wav channels
 CLIENT_AUDIO_FILE = ".client-items.rtrec-tmp.wav"  # removed when the export ends
@@ -119,15 +110,6 @@ class CorruptFrame:
     seq: int
     type: str | None
     reason: str = BASE64_REASON
-
-
-def broken_audio_type(event: UnknownEvent) -> str | None:
-    """The audio event type an undecodable event was meant to be (its audio is lost), or None."""
-    if event.type in AUDIO_TYPES:  # JSON, but not the shape of that event
-        return event.type
-    raw = event.raw if isinstance(event.raw, bytes) else str(event.raw).encode()
-    match = _AUDIO_TYPE_KEY.search(raw)
-    return match.group(1).decode() if match else None
 
 
 class AudioSink:
@@ -356,11 +338,13 @@ class _ExportingBuilder(ConversationBuilder):
             self._count_if_audio(event)
 
     def _count_if_audio(self, event: UnknownEvent) -> None:
-        """An audio event that did not decode (broken JSON around its audio) is corrupt."""
-        audio_type = broken_audio_type(event)
-        if audio_type is not None and self.position is not None:
-            reason = "broken JSON" if event.type is None else f"not a valid event ({event.reason})"
-            self.sink.corrupt.append(CorruptFrame(self.position.seq, audio_type, reason))
+        """An audio event that did not decode (broken JSON around its audio) is corrupt.
+
+        decode reads the type of a frame that is not JSON from its "type" key, so an audio
+        event cut short still names itself.
+        """
+        if event.type in AUDIO_TYPES and self.position is not None:
+            self.sink.corrupt.append(CorruptFrame(self.position.seq, event.type, event.reason))
 
     def on_response_audio_delta(
         self,

@@ -75,7 +75,7 @@ def test_the_happy_path_parses_once(monkeypatch: pytest.MonkeyPatch) -> None:
          "unknown event type 'response.brand_new'"),
         (b"hello", None, "not JSON: JSON is malformed: invalid character (byte 0)"),
         (b"", None, "not JSON: Input data was truncated"),
-        (b'{"type":"error",', None, "not JSON: Input data was truncated"),
+        (b'{"type":"error",', "error", "not JSON: Input data was truncated"),
         (b"[1, 2]", None, "JSON an array, not an object"),
         (b'"session.created"', None, "JSON a string, not an object"),
         (b"42", None, "JSON a number, not an object"),
@@ -94,7 +94,8 @@ def test_the_happy_path_parses_once(monkeypatch: pytest.MonkeyPatch) -> None:
         (b'{"type":"rate_limits.updated","rate_limits":{}}', "rate_limits.updated",
          "invalid rate_limits.updated: Expected `array`, got `object` - at `$.rate_limits`"),
         (b"\xff\xfe{}", None, "not JSON: JSON is malformed: invalid character (byte 0)"),
-        (b'{"type":"response.text.delta","delta":"\xff"}', None, "not valid UTF-8 text"),
+        (b'{"type":"response.text.delta","delta":"\xff"}', "response.text.delta",
+         "not valid UTF-8 text"),
     ],
 )
 def test_broken_input_is_an_unknown_event(
@@ -120,6 +121,23 @@ def test_raw_of_a_str_frame_is_its_utf8_bytes() -> None:
     assert isinstance(event, UnknownEvent)
     assert event.raw == '{"type":"gruß"}'.encode()
     assert event.type == "gruß"
+
+
+@pytest.mark.parametrize("raw, readable", [
+    (b'{"type": "response.audio.delta", "event_id": "e1", "delta": "AAAA"', "response.audio.delta"),
+    (b'{"event_id":"e1","type":"input_audio_buffer.append","audio":"AA',
+     "input_audio_buffer.append"),
+    # the name inside a string is no type: its quotes are escaped
+    (b'{"text":"{\\"type\\":\\"response.audio.delta\\"', None),
+    (b'{"type":"conversation.item.create","text":"{\\"type\\":\\"x\\"',
+     "conversation.item.create"),
+    (b"garbage", None),
+])
+def test_a_frame_that_is_not_json_keeps_the_type_it_names(raw: bytes, readable: str | None) -> None:
+    event = decode(raw)
+    assert isinstance(event, UnknownEvent)
+    assert event.reason.startswith("not JSON")
+    assert event.type == readable
 
 
 def test_a_lone_surrogate_in_a_str_frame_does_not_raise() -> None:
