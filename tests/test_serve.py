@@ -570,26 +570,19 @@ async def test_load_recording_reads_the_session_from_the_log(tmp_path: Path) -> 
     assert (newest.closed_by, newest.close_code) == ("server", 1001)
 
 
-async def test_a_stored_session_serves_the_sdk(tmp_path: Path) -> None:
-    frames = text_turn_frames()
-    await make_db(tmp_path / "s.db", frames)
-    event_log = await open_log(str(tmp_path / "s.db"))
-    try:
-        recording = await load_recording(event_log)
-    finally:
-        await event_log.close()
-    async with ReplayServer(recording) as server:
-        received = await play_with_sdk(server.url, frames)
-        result = await server.next_result()
-    assert received == [f.data for f in frames if f.direction is S]
-    assert result.ok
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def stored_db(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty log on each engine: a SQLite file, or the run's PostgreSQL database."""
+    if request.param == "sqlite":
+        return str(tmp_path / "s.db")
+    return str(request.getfixturevalue("pg_url"))
 
 
-@pytest.mark.postgres
-async def test_a_session_stored_in_postgresql_serves_the_sdk(pg_url: str) -> None:
+async def test_a_stored_session_serves_the_sdk(stored_db: str) -> None:
+    db = stored_db
     frames = build("barge_in")
-    sid = await make_db(pg_url, frames)
-    event_log = await open_log(pg_url)
+    sid = await make_db(db, frames)
+    event_log = await open_log(db)
     try:
         recording = await load_recording(event_log, sid)
     finally:

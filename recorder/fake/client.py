@@ -22,8 +22,8 @@ import aiohttp
 from recorder.errors import RtrecError
 from recorder.fake.dialect import BETA
 from recorder.fake.scenarios import build
-from recorder.fake.server import frame_type
-from recorder.wire import Direction, Frame, Opcode
+from recorder.fake.server import frame_of, frame_type
+from recorder.wire import Direction, Frame
 
 
 @dataclass
@@ -129,13 +129,8 @@ async def _read(ws: aiohttp.ClientWebSocketResponse, inbox: asyncio.Queue[Frame 
     start = time.monotonic_ns()
     try:
         async for msg in ws:
-            if msg.type == aiohttp.WSMsgType.TEXT:
-                frame = Frame(Direction.SERVER, time.monotonic_ns() - start, Opcode.TEXT,
-                              msg.data.encode())
-            elif msg.type == aiohttp.WSMsgType.BINARY:
-                frame = Frame(Direction.SERVER, time.monotonic_ns() - start, Opcode.BINARY,
-                              msg.data)
-            else:
+            frame = frame_of(msg, Direction.SERVER, start)
+            if frame is None:
                 continue
             result.received.append(frame)
             await inbox.put(frame)

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from types import TracebackType
 
 import msgspec
-from aiohttp import WSMsgType, web
+from aiohttp import WSMessage, WSMsgType, web
 
 from recorder.errors import RtrecError
 from recorder.fake.dialect import BETA, GA
@@ -54,6 +54,17 @@ def frame_type(data: bytes | str) -> str | None:
         return _type_decoder.decode(data).type
     except msgspec.DecodeError:
         return None
+
+
+def frame_of(message: WSMessage, direction: Direction, start_ns: int) -> Frame | None:
+    """A received data message as a Frame timed from start_ns; None for control messages."""
+    if message.type is WSMsgType.TEXT:
+        data, opcode = message.data.encode(), Opcode.TEXT
+    elif message.type is WSMsgType.BINARY:
+        data, opcode = message.data, Opcode.BINARY
+    else:
+        return None
+    return Frame(direction, time.monotonic_ns() - start_ns, opcode, data)
 
 
 @dataclass
@@ -243,13 +254,8 @@ class FakeUpstream:
         start = time.monotonic_ns()
         try:
             async for msg in ws:
-                if msg.type == WSMsgType.TEXT:
-                    frame = Frame(Direction.CLIENT, time.monotonic_ns() - start, Opcode.TEXT,
-                                  msg.data.encode())
-                elif msg.type == WSMsgType.BINARY:
-                    frame = Frame(Direction.CLIENT, time.monotonic_ns() - start, Opcode.BINARY,
-                                  msg.data)
-                else:
+                frame = frame_of(msg, Direction.CLIENT, start)
+                if frame is None:
                     continue
                 played.received.append(frame)
                 await inbox.put(frame)
