@@ -563,7 +563,8 @@ class RecordingProxy:
                     session.sid,
                     status=status,
                     close_code=end.code,
-                    close_reason=end.reason or None,
+                    # a reason is free text from either side: it may quote a secret too
+                    close_reason=_redacted_text(session.redact, end.reason) or None,
                     closed_by=end.side,
                 )
             except Exception as error:
@@ -579,6 +580,10 @@ class RecordingProxy:
             close_code=end.code,
             closed_by=end.side,
         )
+
+
+def _redacted_text(redact: FrameRedactor, text: str) -> str:
+    return redact(text.encode()).decode("utf-8", errors="replace")
 
 
 async def _pass_on_end(

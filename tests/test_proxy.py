@@ -468,6 +468,25 @@ async def test_upstream_close_code_and_reason_reach_the_client(
     assert info.status == "interrupted"
 
 
+async def test_a_close_reason_quoting_the_key_is_stored_redacted(
+    recorder: Recorder, upstream: ScriptedUpstream, log: EventLog
+) -> None:
+    key = "sk-proj-close-reason-secret-0123456789"
+    async with aiohttp.ClientSession() as http, http.ws_connect(
+        recorder.url + "/v1/realtime?model=m", headers={"Authorization": f"Bearer {key}"}
+    ) as ws:
+        await ws.receive()
+        await ws.close(code=4001, message=f"bad key {key}".encode())
+    await recorder.settled()
+    for _ in range(100):
+        if upstream.closes:
+            break
+        await asyncio.sleep(0.02)
+    assert upstream.closes[0][0] == 4001, "the upstream still gets the close"
+    [info] = await log.list_sessions()
+    assert info.close_reason == f"bad key {REDACTED}"
+
+
 async def test_client_close_code_reaches_upstream(
     recorder: Recorder, upstream: ScriptedUpstream, log: EventLog
 ) -> None:
