@@ -294,12 +294,7 @@ class RecordingProxy:
         self._closing = True
         if self._site is not None:
             await self._site.stop()
-        closing = []
-        for session in list(self._sessions.values()):
-            session.stopping = True
-            closing.append(_close_quietly(session.client, 1001, "rtrec is stopping"))
-            closing.append(_close_quietly(session.upstream, 1001, "rtrec is stopping"))
-        await asyncio.gather(*closing)
+        await asyncio.gather(*(_stop(session) for session in list(self._sessions.values())))
         if self._tasks:
             await asyncio.wait(self._tasks, timeout=10)
         if self._runner is not None:
@@ -417,8 +412,13 @@ class RecordingProxy:
         )
         self._next_key += 1
         self._sessions[session.key] = session
+        stopping = None
+        if self._closing:  # close() began during the client's handshake and missed this one
+            stopping = asyncio.ensure_future(_stop(session))
         try:
             end = await self._run_pumps(session)
+            if stopping is not None:
+                await stopping
             await self._finish(session, end)
         finally:
             del self._sessions[session.key]
@@ -580,6 +580,15 @@ class RecordingProxy:
             close_code=end.code,
             closed_by=end.side,
         )
+
+
+async def _stop(session: _Session) -> None:
+    """End a session because rtrec is stopping: 1001 to both sides."""
+    session.stopping = True
+    await asyncio.gather(
+        _close_quietly(session.client, 1001, "rtrec is stopping"),
+        _close_quietly(session.upstream, 1001, "rtrec is stopping"),
+    )
 
 
 def _redacted_text(redact: FrameRedactor, text: str) -> str:

@@ -616,6 +616,34 @@ async def test_stopping_the_proxy_closes_sessions_and_keeps_frames(
     assert info.server_frames == 1 + len(scripted_response(0))
 
 
+async def test_a_session_whose_handshake_ends_as_the_proxy_stops_gets_1001(
+    log: EventLog, upstream: ScriptedUpstream, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rec = await start_proxy(log, upstream.url)
+    prepare = web.WebSocketResponse.prepare
+    stopping: list[asyncio.Future[None]] = []
+
+    async def prepare_as_the_proxy_stops(self: web.WebSocketResponse, request: Any) -> Any:
+        answer = await prepare(self, request)
+        if request.url.port == rec.proxy.port and not stopping:  # the proxy's, not upstream's
+            # close() starts and looks for open sessions before this one is registered
+            stopping.append(asyncio.ensure_future(rec.proxy.close()))
+            await asyncio.sleep(0.05)
+        return answer
+
+    monkeypatch.setattr(web.WebSocketResponse, "prepare", prepare_as_the_proxy_stops)
+    async with aiohttp.ClientSession() as http, http.ws_connect(
+        rec.url + "/v1/realtime?model=m"
+    ) as ws:
+        while (message := await asyncio.wait_for(ws.receive(), 5)).type is aiohttp.WSMsgType.TEXT:
+            pass
+        assert (message.type, message.data) == (aiohttp.WSMsgType.CLOSE, 1001)
+    await asyncio.wait_for(stopping[0], 5)
+    await log.flush()
+    [info] = await log.list_sessions()
+    assert (info.status, info.closed_by, info.close_code) == ("interrupted", "proxy", 1001)
+
+
 class FailingLog:
     """A log whose writer fails after a few frames, as a full disk would (EventLog contract)."""
 
