@@ -15,7 +15,9 @@ has one, otherwise, if the mode allows recording, forwarded through the recordin
                   never touches the network)
     once          a cassette with sessions: serve only; no cassette (or an empty one): record
     new_episodes  serve the sessions that exist; connections beyond them are recorded
-    all           delete the cassette and record every connection
+    all           record every connection again, beside the cassette; the new recording
+                  replaces the cassette when the test ends, only if it recorded something
+                  and nothing failed
 
 A connection that has no session to play and may not record gets an `error` event (code
 "rtrec_no_recording", saying which mode would record it) and the socket closes with 4404.
@@ -26,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -97,6 +100,11 @@ class Cassette:
         self.recording_enabled = False
         self._changed = threading.Condition()
         self._connections = 0
+        self._recorded = 0  # connections handed to the recording proxy and upgraded
+        # Where recordings go: the cassette itself, except under "all", which records beside it
+        # and replaces it only once the new recording is whole (a failed re-recording must not
+        # cost the cassette that was there).
+        self._record_path = self.path
         self._log: EventLog | None = None
         self._proxy: RecordingProxy | None = None
         self._runner: web.AppRunner | None = None
@@ -134,8 +142,26 @@ class Cassette:
             await self._runner.cleanup()
             self._runner = None
         if self._log is not None:
+            failed = self._log.failure is not None
             await self._log.close()
             self._log = None
+            if self._record_path != self.path:
+                self._finish_rerecording(failed)
+
+    def _finish_rerecording(self, log_failed: bool) -> None:
+        """Put the new recording in the cassette's place, or drop it and keep the old one."""
+        fresh = (self._record_path, *_sqlite_sidecars(self._record_path))
+        if log_failed or self.refusals or not self._recorded:
+            why = ("recording failed" if log_failed or self.refusals
+                   else "the test opened no connection")
+            for leftover in fresh:
+                leftover.unlink(missing_ok=True)
+            log.warning("cassette %s: %s under record-mode all; the old cassette is kept",
+                        self.path, why)
+            return
+        for stale in _sqlite_sidecars(self.path):
+            stale.unlink(missing_ok=True)
+        os.replace(self._record_path, self.path)  # closed: the new file holds everything
 
     @contextlib.contextmanager
     def running(self, timeout: float = 60.0) -> Iterator[Cassette]:
@@ -179,8 +205,9 @@ class Cassette:
                 "(this reaches the upstream Realtime API)"
             )
         if self.mode == "all":
-            for stale in (self.path, *_sqlite_sidecars(self.path)):
-                stale.unlink(missing_ok=True)
+            self._record_path = self.path.with_name(self.path.name + ".rerecording")
+            for stale in (self._record_path, *_sqlite_sidecars(self._record_path)):
+                stale.unlink(missing_ok=True)  # left by a run that was killed
             exists = False
         if exists:
             self.recordings = await _load_all(self.path)
@@ -202,7 +229,7 @@ class Cassette:
         proxy = RecordingProxy(
             None, ProxyConfig(upstream=self.upstream, port=0, api_key=self.api_key)
         )
-        self._log = await open_log(str(self.path), on_failure=proxy.report_log_failure)
+        self._log = await open_log(str(self._record_path), on_failure=proxy.report_log_failure)
         proxy.log = self._log
         # start() also opens the proxy's upstream client session; its own listening socket on
         # a free loopback port stays unused: connections reach it through self._handle
@@ -223,7 +250,9 @@ class Cassette:
         if self._proxy is not None:
             # RecordingProxy answers the handshake itself (upstream first, then upgrade)
             response = await self._proxy._handle(request)
-            if not isinstance(response, web.WebSocketResponse) and response.status >= 400:
+            if isinstance(response, web.WebSocketResponse):
+                self._recorded += 1
+            elif response.status >= 400:
                 self._record_refusal(index, response.status)
             return response
         return await self._refuse(request, index)

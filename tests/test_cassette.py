@@ -220,6 +220,42 @@ async def test_all_records_everything_again(tmp_path: Path, upstream: EchoUpstre
     assert await session_count(path) == [(1, 2)]
 
 
+async def test_all_keeps_the_old_cassette_when_re_recording_fails(
+    tmp_path: Path, upstream: EchoUpstream, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "test.db"
+    first = await record_once(path, upstream)
+    await upstream.stop()  # the upstream is gone: the new recording cannot be made
+    cassette = Cassette(path, "all", upstream=upstream.url)
+    url = await cassette.start()
+    try:
+        with pytest.raises(Exception):  # noqa: B017  (the SDK's own handshake error)
+            await talk(url, EVENTS[:1])
+    finally:
+        await cassette.stop()
+    assert cassette.problems(), "the failed re-recording is reported"
+    assert "the old cassette is kept" in caplog.text
+    assert await session_count(path) == [(2, 3)]
+    assert not list(tmp_path.glob("*.rerecording*")), "no half recording left behind"
+    served = Cassette(path, "none")
+    url = await served.start()
+    try:
+        assert await talk(url, EVENTS) == first
+    finally:
+        await served.stop()
+
+
+async def test_all_without_a_connection_keeps_the_old_cassette(
+    tmp_path: Path, upstream: EchoUpstream
+) -> None:
+    path = tmp_path / "test.db"
+    await record_once(path, upstream)
+    cassette = Cassette(path, "all", upstream=upstream.url)
+    await cassette.start()
+    await cassette.stop()
+    assert await session_count(path) == [(2, 3)]
+
+
 async def test_strict_matching_applies_to_served_cassettes(
     tmp_path: Path, upstream: EchoUpstream
 ) -> None:
