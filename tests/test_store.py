@@ -6,7 +6,10 @@ import asyncio
 import base64
 import os
 import socket
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -356,3 +359,55 @@ async def test_a_session_another_recorder_is_still_writing_cannot_be_deleted(db:
         f"session {sid} is still being recorded by {socket.gethostname()}:{os.getpid()}: "
         "wait for it to end (or for it to read as interrupted)"
     )
+
+
+_RECORDER_PROCESS = """
+import asyncio, sys
+from recorder.store import open_log
+from recorder.wire import Direction, Frame, Opcode
+
+async def main(db, tag, count):
+    failures = []
+    log = await open_log(db, on_failure=failures.append)
+    sid = await log.begin_session("ga", tag, "wss://example.invalid/v1/realtime")
+    for n in range(count):
+        audio = (b"%s%06d" % (tag.encode(), n)).ljust(1024, b"A")
+        data = b'{"type":"input_audio_buffer.append","audio":"' + audio + b'"}'
+        log.append(sid, Frame(Direction.CLIENT, n, Opcode.TEXT, data))
+        if n % 200 == 0:
+            await asyncio.sleep(0)  # as a proxy does: the writer runs between frames
+    await log.end_session(sid)
+    await log.close()
+    sys.exit(1 if failures else 0)
+
+asyncio.run(main(sys.argv[1], sys.argv[2], int(sys.argv[3])))
+"""
+
+
+async def test_three_processes_recording_into_one_file_each_keep_every_frame(
+    tmp_path: Path,
+) -> None:
+    """Three `rtrec record`s started in one folder share its rtrec.db: none may lose a frame."""
+    db, count = str(tmp_path / "rtrec.db"), 3000
+    root = Path(__file__).resolve().parents[1]
+    writers = [
+        subprocess.Popen([sys.executable, "-c", _RECORDER_PROCESS, db, tag, str(count)], cwd=root)
+        for tag in ("a", "b", "c")
+    ]
+    assert [writer.wait(120) for writer in writers] == [0, 0, 0], "a writer reported a failure"
+    log = await open_log(db)
+    try:
+        sessions = await log.list_sessions()
+        assert sorted(info.model or "" for info in sessions) == ["a", "b", "c"]
+        for info in sessions:
+            assert (info.status, info.client_frames) == ("complete", count)
+            seen = [frame async for batch in log.read(info.id) for frame in batch]
+            expected = [
+                b'{"type":"input_audio_buffer.append","audio":"'
+                + (b"%s%06d" % ((info.model or "").encode(), n)).ljust(1024, b"A") + b'"}'
+                for n in range(count)
+            ]
+            assert [frame.data for frame in seen] == expected
+            assert [frame.t_ns for frame in seen] == list(range(count))
+    finally:
+        await log.close()
