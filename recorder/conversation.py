@@ -17,6 +17,7 @@ ConversationBuilder is a RealtimeEventReceiver: drive it with recorder.replay (o
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import msgspec
@@ -55,6 +56,26 @@ def _plain(value: Any) -> Any:
     return msgspec.to_builtins(value)
 
 
+@dataclass(slots=True)
+class UnnamedCreate:
+    """A conversation.item.create the client sent without an item id, and where it was sent."""
+
+    payload: Any
+    event_id: str | None
+    seq: int
+    t_ns: int
+
+
+def _item_shape(payload: Any) -> tuple[Any, ...]:
+    """What an item's echo keeps of the client's create: type, role and content types."""
+    content = getattr(payload, "content", None) or ()
+    return (
+        getattr(payload, "type", None) or "message",
+        getattr(payload, "role", None),
+        tuple(getattr(part, "type", None) for part in content),
+    )
+
+
 class ConversationBuilder(RealtimeEventReceiver):
     """A receiver that rebuilds the conversation; the result is `self.conversation`."""
 
@@ -69,6 +90,9 @@ class ConversationBuilder(RealtimeEventReceiver):
         # Items placed at the end for now, their predecessor not placed yet (and the items
         # placed after them), by that predecessor: moved behind it when it arrives.
         self._parked: dict[str, list[str]] = {}
+        # conversation.item.create without an item id, oldest first, with where it was sent:
+        # the server names the item when it echoes it (created/added), see _name_client_item.
+        self._unnamed_creates: list[UnnamedCreate] = []
 
     # -- helpers -------------------------------------------------------------------------------
 
@@ -149,9 +173,10 @@ class ConversationBuilder(RealtimeEventReceiver):
             moved.update(followers)
             anchors.extend(followers)
 
-    def _merge(self, payload: Any) -> Item | None:
-        """Fold an item payload (created/added/done/retrieved/output) into its Item."""
-        item_id = getattr(payload, "id", None)
+    def _merge(self, payload: Any, item_id: str | None = None) -> Item | None:
+        """Fold an item payload (created/added/done/retrieved/output) into its Item (the
+        payload's own id unless item_id names it)."""
+        item_id = item_id or getattr(payload, "id", None)
         if not item_id:
             return None
         item = self._item(item_id)
@@ -312,12 +337,17 @@ class ConversationBuilder(RealtimeEventReceiver):
             self._commit_end_bytes = None
         elif kind == "conversation.item.create":
             # Only the client's copy carries the audio of an input_audio part it creates; the
-            # server's echo (created/added) places the item. Without an id it cannot be linked.
+            # server's echo (created/added) places the item.
             payload = getattr(event, "item", None)
             if payload is not None and getattr(payload, "id", None):
                 item = self._merge(payload)
                 if item is not None and item.source is None:
                     item.source = SOURCE_CLIENT
+            elif payload is not None and self.position is not None:
+                self._unnamed_creates.append(UnnamedCreate(
+                    payload, getattr(event, "event_id", None), self.position.seq,
+                    self.position.t_ns,
+                ))
 
     def on_unknown_event(self, event: Any) -> None:
         self._now()
@@ -326,6 +356,35 @@ class ConversationBuilder(RealtimeEventReceiver):
     def on_error(self, event_id: str | None, error: Any) -> None:
         self._now()
         self.conversation.errors.append(_plain(error))
+        refused = getattr(error, "event_id", None)  # the client event the error answers
+        if refused:
+            self._unnamed_creates = [
+                c for c in self._unnamed_creates if c.event_id != refused
+            ]
+
+    def _name_client_item(self, payload: Any) -> None:
+        """Give an id-less client create the id of the server's echo of it.
+
+        The server handles client events in order and echoes each created item with the id
+        it chose; an echo of an item not heard of before (not committed input, not a response's
+        output) that has the shape of the oldest unnamed create (type, role, content types) is
+        taken to be that create.
+        """
+        item_id = getattr(payload, "id", None)
+        if not self._unnamed_creates or not item_id or item_id in self.conversation.items:
+            return
+        shape = _item_shape(payload)
+        for index, create in enumerate(self._unnamed_creates):
+            if _item_shape(create.payload) == shape:
+                del self._unnamed_creates[index]
+                item = self._merge(create.payload, item_id)
+                if item is not None:
+                    item.source = SOURCE_CLIENT
+                    self.on_client_item_named(item_id, create)
+                return
+
+    def on_client_item_named(self, item_id: str, create: UnnamedCreate) -> None:
+        """Hook: an id-less conversation.item.create turned out to be item_id."""
 
     def on_rate_limits_updated(self, event_id: str | None, rate_limits: Any) -> None:
         self._now()
@@ -335,6 +394,7 @@ class ConversationBuilder(RealtimeEventReceiver):
 
     def _inserted(self, previous_item_id: str | None, payload: Any) -> None:
         self._now()
+        self._name_client_item(payload)
         item = self._merge(payload)
         if item is None:
             return

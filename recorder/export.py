@@ -47,7 +47,7 @@ from recorder.audio import (
     resample,
     write_timeline,
 )
-from recorder.conversation import ConversationBuilder
+from recorder.conversation import ConversationBuilder, UnnamedCreate
 from recorder.conversation_model import ContentPart, Conversation, Item
 from recorder.decode import decode
 from recorder.errors import RtrecError
@@ -316,11 +316,18 @@ class _ExportingBuilder(ConversationBuilder):
             self.sink.input(self.conversation, position.t_ns, audio)
 
     def _client_item(self, event: Any, seq: int, t_ns: int) -> None:
-        """Audio inside an item the client creates; like the builder, only with an id to link."""
+        """Audio inside an item the client creates with its id (else see below)."""
         item = getattr(event, "item", None)
         item_id = getattr(item, "id", None)
-        if not item_id:
-            return
+        if item_id:
+            self._client_audio(item_id, item, seq, t_ns)
+
+    def on_client_item_named(self, item_id: str, create: UnnamedCreate) -> None:
+        """An item the client created without an id, named by the server's echo."""
+        super().on_client_item_named(item_id, create)
+        self._client_audio(item_id, create.payload, create.seq, create.t_ns)
+
+    def _client_audio(self, item_id: str, item: Any, seq: int, t_ns: int) -> None:
         for index, part in enumerate(getattr(item, "content", None) or []):
             text = getattr(part, "audio", None)
             if not text:
@@ -328,7 +335,7 @@ class _ExportingBuilder(ConversationBuilder):
             try:
                 audio = binascii.a2b_base64(text, strict_mode=True)
             except (binascii.Error, ValueError):
-                self.sink.corrupt.append(CorruptFrame(seq, event.type))
+                self.sink.corrupt.append(CorruptFrame(seq, "conversation.item.create"))
                 continue
             self.sink.client_item(self.conversation, (item_id, index), t_ns, audio)
 

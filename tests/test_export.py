@@ -854,6 +854,40 @@ async def test_audio_the_client_puts_in_an_item_is_placed_and_kept_out_of_user_w
     assert all(not p.name.startswith(".") for p in report.files)
 
 
+async def test_audio_in_an_item_created_without_an_id_takes_the_servers_id(
+    tmp_path: Path,
+) -> None:
+    """Clients often leave the id to the server: its echo names the item, and the audio the
+    client sent goes where it would have gone with an id. A create the server refused (an
+    error naming its event) is not matched to a later echo."""
+    s = known_session({"type": "audio/pcm", "rate": 24000})
+    refused = {"type": "message", "role": "user",
+               "content": [{"type": "input_audio",
+                            "audio": base64.b64encode(s.encode(555, 100)).decode()}]}
+    s.client(4900, {"type": "conversation.item.create", "event_id": "evt_refused",
+                    "item": refused})
+    s.server(4905, {"type": "error", "event_id": "event_err",
+                    "error": {"type": "invalid_request_error", "code": "bad", "message": "no",
+                              "param": None, "event_id": "evt_refused"}})
+    item = {"type": "message", "role": "user",
+            "content": [{"type": "input_audio",
+                         "audio": base64.b64encode(s.encode(777, 200)).decode()}]}
+    s.client(5000, {"type": "conversation.item.create", "item": item})
+    echoed = {"id": "item_srv1", "type": "message", "role": "user", "status": "completed",
+              "content": [{"type": "input_audio", "transcript": None}]}
+    s.server(5010, {"type": "conversation.item.added", "item": echoed,
+                    "previous_item_id": "item_u2"})
+    db = await store(tmp_path, s.frames)
+    out = tmp_path / "out"
+    await export_db(db, out, per_item=True)
+    rate, stereo = read_wav(out / "conversation.wav")
+    assert runs(stereo[:, 0], rate)[-2:] == [(4000, 5000, 0), (5000, 5200, 777)]
+    items = {i["id"]: i for i in json.loads((out / "transcript.json").read_text())["items"]}
+    assert (items["item_srv1"]["start_ms"], items["item_srv1"]["end_ms"]) == (5000, 5200)
+    _, own = read_wav(out / "items" / "005-user-item_srv1-part0.wav")
+    assert runs(own[:, 0], rate) == [(0, 200, 777)]
+
+
 async def test_input_gathered_in_blocks_lands_as_sent(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
