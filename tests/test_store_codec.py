@@ -145,3 +145,15 @@ def test_a_nested_or_repeated_audio_key_is_not_cut(data: bytes) -> None:
     form = stored_form(data)
     assert (form.audio, form.audio_at) == (None, None)
     assert _round_trip(data) == data
+
+
+@pytest.mark.parametrize("tail", [b'"}', b'" }', b'"}\n', b'","x":1}', b'"} '])
+def test_the_bare_append_shortcut_keeps_every_tail(tail: bytes) -> None:
+    """'{"type":"input_audio_buffer.append","audio":"..."}' exactly takes a shortcut to its
+    body; any other ending goes the long way, and both read back byte for byte."""
+    data = b'{"type":"input_audio_buffer.append","audio":"' + base64.b64encode(b"\x01\x02" * 50)
+    data += tail
+    form = stored_form(data)
+    assert form.audio == b"\x01\x02" * 50
+    assert form.body == b'"audio":"' + tail
+    assert _round_trip(data) == data

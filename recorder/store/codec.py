@@ -211,11 +211,11 @@ def stored_form(data: bytes) -> StoredForm:
 
 _TYPE_START = b'{"type":"'
 # type name as bytes -> (type, its prefix, the prefix's length, its audio key as SDKs write
-# it, key pattern, the key in quotes)
+# it, key pattern, the key in quotes, the body of '{"type":"<type>","<key>":"..."}')
 _AUDIO_EVENTS = {
     name.encode(): (
         name, type_prefix(name), len(type_prefix(name)), b'"' + field + b'":"', _VALUE_START[field],
-        _QUOTED_KEY[field],
+        _QUOTED_KEY[field], b'"' + field + b'":""}',
     )
     for name, field in AUDIO_FIELDS.items()
 }
@@ -234,7 +234,7 @@ def split_audio_event(data: bytes) -> tuple[str, bytes, int, bytes] | None:
     spec = _AUDIO_EVENTS.get(data[9:data.find(b'"', 9)])  # 9: len(_TYPE_START)
     if spec is None:
         return None
-    audio_type, prefix, skip, compact_key, value_start, quoted_key = spec
+    audio_type, prefix, skip, compact_key, value_start, quoted_key, bare_body = spec
     if not data.startswith(prefix):  # '{"type":"<type>",' exactly
         return None
     if data.startswith(compact_key, skip):
@@ -257,7 +257,10 @@ def split_audio_event(data: bytes) -> tuple[str, bytes, int, bytes] | None:
                 return None
         elif _BASE64_VALUE[data[end - 2]] & 0x03:
             return None
-    body = data[skip:start] + data[end:]
+    if end == len(data) - 2 and start == skip + len(compact_key) and data.endswith(b'"}'):
+        body = bare_body  # {"type":"<type>","audio":"..."}: the bulk of the input stream
+    else:
+        body = data[skip:start] + data[end:]
     if _last_body.get(audio_type) != body:  # (a body seen before passed these checks)
         if body.count(quoted_key) != 1:  # the key nested or repeated: see _QUOTED_KEY
             return None
