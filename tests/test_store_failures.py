@@ -165,8 +165,6 @@ async def test_a_full_disk_is_reported_once_and_earlier_frames_survive(tmp_path:
 
     await log._db.engine.dispose()
     event.listen(log._db.engine.sync_engine, "connect", cap)
-    # the frame batches' own connection (SQLite) is capped too
-    await log._db.write_batch(lambda c: c.execute(f"PRAGMA max_page_count={pages + 1}"))
     for i in range(20, 2000):
         log.append(sid, _frame(i, 5000))  # never raises, never blocks
     await log.flush()

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -24,8 +22,6 @@ RTREC_TABLES = frozenset({"alembic_version", "sessions", "event_types", "frames"
 
 # Frames with their audio cut out are ~2 KB; big pages keep the slack at page ends small.
 SQLITE_PAGE_SIZE = 65536
-
-T = TypeVar("T")
 
 
 class Database:
@@ -51,9 +47,6 @@ class Database:
             self.engine = create_async_engine(target.url, pool_pre_ping=False)
         # SQLite has one writer; serializing our own writes avoids waiting on our own locks.
         self.write_lock = asyncio.Lock()
-        # SQLite frame batches: one thread with its own connection (see write_batch).
-        self._batch_thread: ThreadPoolExecutor | None = None
-        self._batch_connection: sqlite3.Connection | None = None
 
     @property
     def is_sqlite(self) -> bool:
@@ -77,41 +70,6 @@ class Database:
         """A write transaction, one at a time within this process."""
         async with self.write_lock, self.engine.begin() as connection:
             yield connection
-
-    async def write_batch(self, job: Callable[[sqlite3.Connection], T]) -> T:
-        """SQLite: run job(connection) in one write transaction, in a thread of its own.
-
-        The whole transaction (begin, the job's statements, commit) is one hop to that thread,
-        where through SQLAlchemy and aiosqlite each statement is a hop of its own that waits for
-        the event loop, and so for whatever the loop is busy with (preparing the next batch).
-        """
-        assert self.target.path is not None
-        if self._batch_thread is None:
-            self._batch_thread = ThreadPoolExecutor(1, thread_name_prefix="rtrec-sqlite-batch")
-        async with self.write_lock:
-            return await asyncio.get_running_loop().run_in_executor(
-                self._batch_thread, self._in_transaction, job
-            )
-
-    def _in_transaction(self, job: Callable[[sqlite3.Connection], T]) -> T:
-        if self._batch_connection is None:
-            assert self.target.path is not None
-            connection = sqlite3.connect(
-                self.target.path, timeout=self.busy_timeout, isolation_level=None,
-                check_same_thread=False,
-            )
-            _sqlite_pragmas(connection, None)
-            self._batch_connection = connection
-        connection = self._batch_connection
-        connection.execute("BEGIN IMMEDIATE")
-        try:
-            result = job(connection)
-            connection.execute("COMMIT")
-        except BaseException:
-            with contextlib.suppress(sqlite3.Error):
-                connection.execute("ROLLBACK")
-            raise
-        return result
 
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[AsyncConnection]:
@@ -147,14 +105,6 @@ class Database:
             await asyncio.to_thread(_prepare_sqlite_file, self.target.path, self.busy_timeout)
 
     async def dispose(self) -> None:
-        if self._batch_thread is not None:
-            connection, self._batch_connection = self._batch_connection, None
-            if connection is not None:
-                await asyncio.get_running_loop().run_in_executor(
-                    self._batch_thread, connection.close
-                )
-            self._batch_thread.shutdown()
-            self._batch_thread = None
         await self.engine.dispose()
 
 

@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import sqlite3
 import time
 from collections import Counter, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from functools import partial
 from itertools import chain
 from typing import Any, cast
 
@@ -238,9 +236,6 @@ class BatchWriter:
         return _Prepared(rows, counts, missing)
 
     async def _store(self, prepared: _Prepared) -> None:
-        if self._db.is_sqlite:
-            await self._store_sqlite(prepared)
-            return
         try:
             async with self._db.writing() as connection:
                 if prepared.missing:
@@ -259,20 +254,19 @@ class BatchWriter:
             self._stopped = True  # a failing database: stop writing frames, keep the call going
             self._fail(self._db.error(error), list(prepared.counts))
 
-    async def _store_sqlite(self, prepared: _Prepared) -> None:
-        """The batch in one transaction, in the database's batch thread (see write_batch)."""
-        try:
-            type_ids = await self._db.write_batch(
-                partial(_write_batch, prepared, dict(self._type_ids), time.time())
-            )
-        except Exception as error:
-            self._stopped = True  # a failing database: stop writing frames, keep the call going
-            self._fail(self._db.error(error), list(prepared.counts))
-            return
-        self._type_ids = type_ids
-
     async def _insert(self, connection: AsyncConnection, rows: list[tuple[Any, ...]]) -> None:
-        await self._db.executemany(connection, _INSERT_FRAME, rows)  # asyncpg pipelines them
+        if not self._db.is_sqlite:  # asyncpg pipelines executemany already
+            await self._db.executemany(connection, _INSERT_FRAME, rows)
+            return
+        size = _ROWS_PER_INSERT
+        whole = len(rows) - len(rows) % size
+        if whole:
+            await self._db.executemany(connection, _INSERT_ROWS, [
+                tuple(chain.from_iterable(rows[start:start + size]))
+                for start in range(0, whole, size)
+            ])
+        if whole < len(rows):
+            await self._db.executemany(connection, _INSERT_FRAME, rows[whole:])
 
     def _with_type_id(self, row: tuple[Any, ...]) -> tuple[Any, ...]:
         if not isinstance(row[_TYPE], str):
@@ -331,36 +325,6 @@ class BatchWriter:
 
 
 _TYPE = 6  # position of the type in a frames row
-
-
-def _write_batch(
-    prepared: _Prepared, type_ids: dict[str, int], now: float, connection: sqlite3.Connection
-) -> dict[str, int]:
-    """SQLite, in the batch thread and its transaction: the rows, the sessions' frame counts;
-    returns the type ids (new types are added first)."""
-    rows = prepared.rows
-    if prepared.missing:
-        connection.executemany(
-            "INSERT INTO event_types (name) VALUES (?) ON CONFLICT (name) DO NOTHING",
-            [(name,) for name in sorted(prepared.missing)],
-        )
-        type_ids = {str(name): int(type_id) for name, type_id in connection.execute(
-            "SELECT name, id FROM event_types"
-        )}
-        rows = [row if not isinstance(row[_TYPE], str)
-                else (*row[:_TYPE], type_ids[row[_TYPE]], *row[_TYPE + 1:]) for row in rows]
-    size = _ROWS_PER_INSERT
-    whole = len(rows) - len(rows) % size
-    if whole:
-        connection.executemany(_INSERT_ROWS, [
-            tuple(chain.from_iterable(rows[start:start + size])) for start in range(0, whole, size)
-        ])
-    if whole < len(rows):
-        connection.executemany(_INSERT_FRAME, rows[whole:])
-    connection.executemany(_COUNT_FRAMES, [
-        (t.client + t.server, t.client, t.server, now, pk) for pk, t in prepared.counts.items()
-    ])
-    return type_ids
 
 
 def _row(session_pk: int, seq: int, frame: Frame, type_ids: dict[str, int]) -> tuple[Any, ...]:
