@@ -239,6 +239,8 @@ def split_audio_event(data: bytes) -> tuple[str, bytes, int, bytes] | None:
         return None
     if data.startswith(compact_key, skip):
         start = skip + len(compact_key)
+    elif (at := data.find(compact_key, skip)) >= 0:  # after other members, as SDKs write it
+        start = at + len(compact_key)
     else:
         match = value_start.search(data, skip)
         if match is None:
