@@ -29,6 +29,7 @@ import signal
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -148,26 +149,21 @@ async def session(base: str, upstream: Upstream, tag: str, count: int, rate: flo
 # -- the forwarders under test -----------------------------------------------------------------
 
 
-async def bare_forwarder(upstream: str) -> None:
-    """The baseline: an aiohttp hop with two pumps and nothing else."""
-    client = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
+Socket = web.WebSocketResponse | aiohttp.ClientWebSocketResponse
+Pump = Callable[[Socket, Socket, int], Awaitable[None]]
 
-    async def pump(source: web.WebSocketResponse | aiohttp.ClientWebSocketResponse,
-                   sink: web.WebSocketResponse | aiohttp.ClientWebSocketResponse) -> None:
-        while True:
-            message = await source.receive()
-            if message.type is WSMsgType.TEXT or message.type is WSMsgType.BINARY:
-                await sink.send_frame(message.data, message.type)
-            else:
-                await sink.close()
-                return
+
+async def serve_forwarder(upstream: str, pump: Pump) -> None:
+    """An aiohttp hop to upstream, each direction run by pump(source, sink, direction: 0 for
+    client frames), until SIGTERM."""
+    client = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
 
     async def handle(request: web.Request) -> web.WebSocketResponse:
         up = await client.ws_connect(upstream + "?" + request.query_string, max_msg_size=0,
                                      decode_text=False, headers={"Authorization": "x"})
         down = web.WebSocketResponse(max_msg_size=0, decode_text=False, compress=False)
         await down.prepare(request)
-        await asyncio.gather(pump(down, up), pump(up, down))
+        await asyncio.gather(pump(down, up, 0), pump(up, down, 1))
         return down
 
     app = web.Application()
@@ -182,6 +178,21 @@ async def bare_forwarder(upstream: str) -> None:
     await stop.wait()
     await runner.cleanup()
     await client.close()
+
+
+async def bare_forwarder(upstream: str) -> None:
+    """The baseline: an aiohttp hop with two pumps and nothing else."""
+
+    async def pump(source: Socket, sink: Socket, _direction: int) -> None:
+        while True:
+            message = await source.receive()
+            if message.type is WSMsgType.TEXT or message.type is WSMsgType.BINARY:
+                await sink.send_frame(message.data, message.type)
+            else:
+                await sink.close()
+                return
+
+    await serve_forwarder(upstream, pump)
 
 
 _minimal_log: Any = None  # the minimal recorder's sqlite3 connection, in its writer
@@ -221,14 +232,9 @@ async def minimal_recorder(upstream: str, db: str, writer_in: str) -> None:
     else:
         _open_minimal_log(db)
         writer = ThreadPoolExecutor(1)
-    insert = _insert_minimal
     rows: list[tuple[int, int, bytes]] = []
 
-    client = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
-
-    async def pump(source: web.WebSocketResponse | aiohttp.ClientWebSocketResponse,
-                   sink: web.WebSocketResponse | aiohttp.ClientWebSocketResponse,
-                   direction: int) -> None:
+    async def pump(source: Socket, sink: Socket, direction: int) -> None:
         nonlocal rows
         while True:
             message = await source.receive()
@@ -236,33 +242,14 @@ async def minimal_recorder(upstream: str, db: str, writer_in: str) -> None:
                 await sink.send_frame(message.data, message.type)
                 rows.append((time.monotonic_ns(), direction, message.data))
                 if len(rows) >= 1000:
-                    writer.submit(insert, rows)
+                    writer.submit(_insert_minimal, rows)
                     rows = []
             else:
                 await sink.close()
                 return
 
-    async def handle(request: web.Request) -> web.WebSocketResponse:
-        up = await client.ws_connect(upstream + "?" + request.query_string, max_msg_size=0,
-                                     decode_text=False, headers={"Authorization": "x"})
-        down = web.WebSocketResponse(max_msg_size=0, decode_text=False, compress=False)
-        await down.prepare(request)
-        await asyncio.gather(pump(down, up, 0), pump(up, down, 1))
-        return down
-
-    app = web.Application()
-    app.router.add_get("/v1/realtime", handle)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    print(f"listening ws://127.0.0.1:{runner.addresses[0][1]}", flush=True)
-    stop = asyncio.Event()
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
-    await stop.wait()
-    await runner.cleanup()
-    await client.close()
-    writer.submit(insert, rows)
+    await serve_forwarder(upstream, pump)
+    writer.submit(_insert_minimal, rows)
     writer.shutdown(wait=True)
 
 
