@@ -156,8 +156,8 @@ class Cassette:
                    else "the test opened no connection")
             for leftover in fresh:
                 leftover.unlink(missing_ok=True)
-            log.warning("cassette %s: %s under record-mode all; the old cassette is kept",
-                        self.path, why)
+            kept = "the old cassette is kept" if self.path.exists() else "no cassette written"
+            log.warning("cassette %s: %s under record-mode all; %s", self.path, why, kept)
             return
         for stale in _sqlite_sidecars(self.path):
             stale.unlink(missing_ok=True)
