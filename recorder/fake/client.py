@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -22,7 +21,7 @@ import aiohttp
 from recorder.errors import RtrecError
 from recorder.fake.dialect import BETA
 from recorder.fake.scenarios import build
-from recorder.fake.server import frame_of, frame_type
+from recorder.fake.server import frame_type, read_frames
 from recorder.wire import Direction, Frame
 
 
@@ -82,7 +81,7 @@ async def play_client(
 async def _play(ws: aiohttp.ClientWebSocketResponse, frames: list[Frame], result: ClientResult,
                 pace: float, timeout: float, url: str) -> None:
     inbox: asyncio.Queue[Frame | None] = asyncio.Queue()
-    reader = asyncio.create_task(_read(ws, inbox, result))
+    reader = asyncio.create_task(read_frames(ws, Direction.SERVER, inbox, result.received))
     finished = False
     try:
         previous_ns = 0
@@ -124,15 +123,3 @@ async def _await_server(inbox: asyncio.Queue[Frame | None], expected: str | None
         result.unexpected.append(frame)
 
 
-async def _read(ws: aiohttp.ClientWebSocketResponse, inbox: asyncio.Queue[Frame | None],
-                result: ClientResult) -> None:
-    start = time.monotonic_ns()
-    try:
-        async for msg in ws:
-            frame = frame_of(msg, Direction.SERVER, start)
-            if frame is None:
-                continue
-            result.received.append(frame)
-            await inbox.put(frame)
-    finally:
-        await inbox.put(None)

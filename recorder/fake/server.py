@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from types import TracebackType
 
 import msgspec
-from aiohttp import WSMessage, WSMsgType, web
+from aiohttp import ClientWebSocketResponse, WSMessage, WSMsgType, web
 
 from recorder.errors import RtrecError
 from recorder.fake.dialect import BETA, GA
@@ -65,6 +65,26 @@ def frame_of(message: WSMessage, direction: Direction, start_ns: int) -> Frame |
     else:
         return None
     return Frame(direction, time.monotonic_ns() - start_ns, opcode, data)
+
+
+async def read_frames(
+    ws: web.WebSocketResponse | ClientWebSocketResponse,
+    direction: Direction,
+    inbox: asyncio.Queue[Frame | None],
+    received: list[Frame],
+) -> None:
+    """Every data frame the other side sends, kept in `received` and handed to `inbox`; None
+    in `inbox` when the socket closes."""
+    start = time.monotonic_ns()
+    try:
+        async for msg in ws:
+            frame = frame_of(msg, direction, start)
+            if frame is None:
+                continue
+            received.append(frame)
+            await inbox.put(frame)
+    finally:
+        await inbox.put(None)
 
 
 @dataclass
@@ -212,7 +232,7 @@ class FakeUpstream:
     async def _play(self, ws: web.WebSocketResponse, frames: list[Frame],
                     played: PlayedSession) -> None:
         inbox: asyncio.Queue[Frame | None] = asyncio.Queue()
-        reader = asyncio.create_task(self._read(ws, inbox, played))
+        reader = asyncio.create_task(read_frames(ws, Direction.CLIENT, inbox, played.received))
         try:
             previous_ns = 0
             for frame in frames:
@@ -249,18 +269,6 @@ class FakeUpstream:
                 return True
             played.unexpected.append(frame)
 
-    async def _read(self, ws: web.WebSocketResponse, inbox: asyncio.Queue[Frame | None],
-                    played: PlayedSession) -> None:
-        start = time.monotonic_ns()
-        try:
-            async for msg in ws:
-                frame = frame_of(msg, Direction.CLIENT, start)
-                if frame is None:
-                    continue
-                played.received.append(frame)
-                await inbox.put(frame)
-        finally:
-            await inbox.put(None)
 
 
 # --- python -m recorder.fake.server ---------------------------------------------------------
