@@ -9,11 +9,11 @@ same type decode through the same Struct (see recorder.resources).
 
 from __future__ import annotations
 
-import re
 from typing import Any, Literal, Union
 
 import msgspec
 
+from recorder import jsontext
 from recorder.events import (
     BETA_ONLY_TYPES,
     CLIENT_TYPES,
@@ -39,7 +39,6 @@ AnyEvent = Event | UnknownEvent
 Protocol = Literal["ga", "beta"]
 
 _decoder: msgspec.json.Decoder[Any] = msgspec.json.Decoder(Union[EVENT_CLASSES])  # noqa: UP007
-_generic_decoder: msgspec.json.Decoder[Any] = msgspec.json.Decoder()
 
 
 def decode(data: bytes | str) -> AnyEvent:
@@ -51,33 +50,18 @@ def decode(data: bytes | str) -> AnyEvent:
     try:
         event: Event = _decoder.decode(data)
         return event
-    # Anything at all (malformed JSON, schema mismatch, invalid UTF-8 inside a string, which
-    # msgspec reports as UnicodeDecodeError) becomes a value: a recorder must never crash on
-    # what the wire sends.
+    # Anything at all (malformed JSON, schema mismatch, invalid UTF-8, nesting too deep; see
+    # recorder.jsontext) becomes a value: a recorder must never crash on what the wire sends.
     except Exception as typed_failure:
         return _unknown(data, typed_failure)
-
-
-# A frame that is not JSON (cut short, a bad byte) often still says what it was meant to be: its
-# "type" key, first as SDKs send it or after event_id as the docs show it. A "type" inside a JSON
-# string has escaped quotes and does not match.
-_TYPE_KEY = re.compile(rb'[{,]\s*"type"\s*:\s*"([^"\\]{1,200})"')
-
-
-def _readable_type(raw: bytes) -> str | None:
-    match = _TYPE_KEY.search(raw)
-    return match.group(1).decode("utf-8", "replace") if match else None
 
 
 def _unknown(data: bytes | str, typed_failure: Exception) -> UnknownEvent:
     raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else bytes(data)
     try:
-        value = _generic_decoder.decode(raw)
-    except UnicodeDecodeError:
-        return UnknownEvent(raw=raw, type=_readable_type(raw), reason="not valid UTF-8 text")
-    except Exception as not_json:
-        reason = f"not JSON: {_one_line(not_json)}"
-        return UnknownEvent(raw=raw, type=_readable_type(raw), reason=reason)
+        value = jsontext.parse(raw)
+    except jsontext.NotJson as not_json:
+        return UnknownEvent(raw=raw, type=jsontext.readable_type(raw), reason=not_json.reason)
     if not isinstance(value, dict):
         return UnknownEvent(
             raw=raw, type=None, reason=f"JSON {_json_kind(value)}, not an object"
@@ -93,12 +77,8 @@ def _unknown(data: bytes | str, typed_failure: Exception) -> UnknownEvent:
     if type_name not in EVENT_CLASS_BY_TYPE:
         reason = f"unknown event type {type_name!r}"
         return UnknownEvent(raw=raw, type=type_name, reason=reason, event_id=event_id)
-    reason = f"invalid {type_name}: {_one_line(typed_failure)}"
+    reason = f"invalid {type_name}: {jsontext.one_line(typed_failure)}"
     return UnknownEvent(raw=raw, type=type_name, reason=reason, event_id=event_id)
-
-
-def _one_line(error: Exception) -> str:
-    return " ".join(str(error).split()) or type(error).__name__
 
 
 def _json_kind(value: object) -> str:

@@ -27,13 +27,12 @@ import json
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-import msgspec
+from recorder import jsontext
 
 ROOT = "$"  # the path of the whole frame, when it is not a JSON object
 MAX_FIELDS_SHOWN = 8
 MAX_VALUE_CHARS = 60
 
-_decoder = msgspec.json.Decoder()
 _MISSING = object()
 
 
@@ -109,8 +108,8 @@ def _as_event(value: EventInput) -> Any:
         return value
     raw = value.encode() if isinstance(value, str) else bytes(value)
     try:
-        return _decoder.decode(raw)
-    except msgspec.DecodeError:
+        return jsontext.parse(raw)
+    except jsontext.NotJson:
         return raw
 
 

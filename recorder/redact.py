@@ -17,7 +17,7 @@ import re
 from collections.abc import Iterable, Mapping
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-import msgspec
+from recorder import jsontext
 
 REDACTED = "[REDACTED]"
 _REDACTED_BYTES = REDACTED.encode()
@@ -128,8 +128,8 @@ def _redact_client_secrets(data: bytes) -> bytes:
     nothing after its first client_secret key is kept: a broken frame stays broken, never a leak.
     """
     try:
-        msgspec.json.decode(data)
-    except msgspec.DecodeError:
+        jsontext.parse(data)
+    except jsontext.NotJson:
         cut = data.index(_CLIENT_SECRET_KEY) + len(_CLIENT_SECRET_KEY)
         return data[:cut] + b":" + _QUOTED_REDACTED
     spans = _client_secret_spans(data)

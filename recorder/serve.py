@@ -42,6 +42,7 @@ import aiohttp
 import msgspec
 from aiohttp import web
 
+from recorder import jsontext
 from recorder.access import (
     check_exposure,
     origin_ok,
@@ -50,6 +51,7 @@ from recorder.access import (
     token_rejection,
 )
 from recorder.errors import RtrecError
+from recorder.jsontext import frame_type
 from recorder.matching import client_item_ids, describe_mismatch, diff_events
 from recorder.wire import Direction, Frame, Opcode
 
@@ -86,21 +88,6 @@ MAX_SLEEP_NS = 250_000_000  # pacing: how soon a departed client is noticed duri
 _OPCODES = {Opcode.TEXT: aiohttp.WSMsgType.TEXT, Opcode.BINARY: aiohttp.WSMsgType.BINARY}
 
 
-class _TypeOnly(msgspec.Struct):
-    type: str | None = None
-
-
-_type_decoder = msgspec.json.Decoder(_TypeOnly)
-
-
-def event_type_of(data: bytes) -> str | None:
-    """The `type` of a JSON event frame, None for anything else. Reads only that field."""
-    try:
-        return _type_decoder.decode(data).type
-    except (msgspec.DecodeError, msgspec.ValidationError):
-        return None
-
-
 @dataclass(frozen=True, slots=True)
 class RecordedFrame:
     """One frame of a recording, with its position in the session (seq) and its event type."""
@@ -134,7 +121,7 @@ class Recording:
         closed_by: str | None = None,
     ) -> Recording:
         recorded = tuple(
-            RecordedFrame(seq, f.direction, f.t_ns, f.opcode, f.data, event_type_of(f.data))
+            RecordedFrame(seq, f.direction, f.t_ns, f.opcode, f.data, frame_type(f.data))
             for seq, f in enumerate(frames, start=1)
         )
         return cls(recorded, session_id, close_code, close_reason, closed_by)
@@ -160,7 +147,7 @@ async def load_recording(event_log: EventLog, session_id: str | None = None) -> 
                 f.t_ns,
                 Opcode(f.opcode),
                 f.data,
-                f.type if f.type is not None else event_type_of(f.data),
+                f.type if f.type is not None else frame_type(f.data),
             )
             for f in batch
         )
@@ -330,7 +317,7 @@ class _Playback:
             + describe_mismatch(recorded.data, data, paths)
         )
         self.result.mismatches.append(
-            Mismatch(recorded.seq, recorded.type, event_type_of(data), tuple(paths), message)
+            Mismatch(recorded.seq, recorded.type, frame_type(data), tuple(paths), message)
         )
         return await self._on_mismatch(message, data)
 
@@ -350,11 +337,11 @@ class _Playback:
             _, data = item
             message = (
                 f"session {self.recording.session_id or '(frames)'}: received client event "
-                f"{_quoted(event_type_of(data))} after the last recorded client frame "
+                f"{_quoted(frame_type(data))} after the last recorded client frame "
                 f"({self.recording.client_frames} recorded)"
             )
             self.result.mismatches.append(
-                Mismatch(None, None, event_type_of(data), ("$",), message)
+                Mismatch(None, None, frame_type(data), ("$",), message)
             )
             if not await self._on_mismatch(message, data):
                 return
@@ -383,7 +370,7 @@ def mismatch_error_event(message: str, received: bytes, number: int = 1) -> dict
     """The `error` event strict mode sends, shaped like the API's (error.event_id echoes the
     client's event_id, as the API does for a failed client event)."""
     client_event_id = None
-    with contextlib.suppress(msgspec.DecodeError, msgspec.ValidationError):
+    with contextlib.suppress(*jsontext.FAILURES):
         client_event_id = msgspec.json.decode(received, type=_EventId).event_id
     return {
         "type": "error",

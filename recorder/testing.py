@@ -31,6 +31,7 @@ from typing import Any, TypeVar
 
 import msgspec
 
+from recorder import jsontext
 from recorder.errors import RtrecError
 from recorder.matching import describe_mismatch, diff_events
 from recorder.receiver import RealtimeEventReceiver
@@ -164,10 +165,6 @@ def _as_bytes(event: Any) -> bytes:
     return msgspec.json.encode(event)
 
 
-class _Typed(msgspec.Struct):
-    type: str | None = None
-
-
 def _type_of(event: Any, data: bytes) -> str | None:
     """The type of a sent event (a dict, a typed event, or its JSON); None if it has none."""
     if isinstance(event, dict):
@@ -175,10 +172,7 @@ def _type_of(event: Any, data: bytes) -> str | None:
     elif not isinstance(event, bytes | str):
         kind = getattr(event, "type", None)
     else:
-        try:
-            kind = msgspec.json.decode(data, type=_Typed).type
-        except msgspec.DecodeError:  # not JSON or no string type: compared as it is
-            return None
+        kind = jsontext.frame_type(data)  # None: not JSON or no string type, compared as it is
     return kind if isinstance(kind, str) else None
 
 

@@ -17,7 +17,7 @@ from recorder.cassette import Cassette, check_record_mode
 from recorder.errors import RtrecError
 from recorder.fake.scenarios import build
 from recorder.fake.server import FakeUpstream
-from recorder.serve import event_type_of
+from recorder.jsontext import frame_type
 from recorder.store import open_log
 from recorder.wire import Direction, Frame
 
@@ -403,8 +403,8 @@ async def test_a_scenario_recorded_from_the_fake_upstream_replays_offline(tmp_pa
         finally:
             await cassette.stop()
     # the fake upstream makes fresh ids per connection: compare the story, not the bytes
-    recorded_types = [event_type_of(f.data) for f in frames if f.direction is Direction.SERVER]
-    assert [event_type_of(data) for data in live] == recorded_types
+    recorded_types = [frame_type(f.data) for f in frames if f.direction is Direction.SERVER]
+    assert [frame_type(data) for data in live] == recorded_types
 
     cassette = Cassette(path, "none")  # the upstream is gone
     url = await cassette.start()

@@ -12,7 +12,8 @@ import pytest
 from recorder.errors import RtrecError
 from recorder.fake.client import play_client
 from recorder.fake.scenarios import build
-from recorder.fake.server import FakeUpstream, frame_type
+from recorder.fake.server import FakeUpstream
+from recorder.jsontext import frame_type
 from recorder.wire import Direction
 
 KEY = "sk-test-secret-0123456789"

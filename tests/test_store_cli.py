@@ -354,3 +354,16 @@ def test_a_dump_with_the_largest_t_ns_imports(tmp_path: Path, db: str) -> None:
     source.write_text(_dump_with_t_ns(2**63 - 1))
     sid = invoke("import", db, str(source)).stdout.strip()
     assert [f.t_ns for f in _stored(db, sid)] == [0, 2**63 - 1]
+
+
+def test_import_keeps_a_line_nested_too_deep_for_msgspec(tmp_path: Path) -> None:
+    deep = b'{"type":"input_audio_buffer.append","audio":"AAAA","x":' + b"[" * 3000 + b"]" * 3000
+    lines = [b'{"type":"session.created","session":{}}', deep + b"}"]
+    source = tmp_path / "events.jsonl"
+    source.write_bytes(b"\n".join(lines) + b"\n")
+    db = tmp_path / "log.db"
+    result = invoke("import", str(db), str(source))
+    assert result.exit_code == 0, result.output
+    stored = _stored(db, result.stdout.strip())
+    assert [f.data for f in stored] == lines
+    assert [f.direction for f in stored] == [Direction.SERVER, Direction.CLIENT]

@@ -21,7 +21,8 @@ import aiohttp
 from recorder.errors import RtrecError
 from recorder.fake.dialect import BETA
 from recorder.fake.scenarios import build
-from recorder.fake.server import frame_type, read_frames
+from recorder.fake.server import read_frames
+from recorder.jsontext import frame_type
 from recorder.wire import Direction, Frame
 
 

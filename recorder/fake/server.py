@@ -34,26 +34,12 @@ from recorder.errors import RtrecError
 from recorder.fake.dialect import BETA, GA
 from recorder.fake.ids import Ids
 from recorder.fake.scenarios import SCENARIOS, build
+from recorder.jsontext import frame_type
 from recorder.wire import Direction, Frame, Opcode
 
 PATH = "/v1/realtime"
 _BETA_SUBPROTOCOL = "openai-beta.realtime-v1"
 _KEY_SUBPROTOCOL = "openai-insecure-api-key."
-
-
-class _Typed(msgspec.Struct):
-    type: str | None = None
-
-
-_type_decoder = msgspec.json.Decoder(_Typed)
-
-
-def frame_type(data: bytes | str) -> str | None:
-    """The `type` of a JSON event, or None when the frame is not a JSON object with one."""
-    try:
-        return _type_decoder.decode(data).type
-    except msgspec.DecodeError:
-        return None
 
 
 def frame_of(message: WSMessage, direction: Direction, start_ns: int) -> Frame | None:

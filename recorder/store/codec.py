@@ -16,6 +16,8 @@ from dataclasses import dataclass
 import msgspec
 import pybase64
 
+from recorder import jsontext
+
 # Event types whose audio payload is cut out, and the field holding it.
 AUDIO_FIELDS: dict[str, bytes] = {
     "input_audio_buffer.append": b"audio",
@@ -64,9 +66,8 @@ def index_of(data: bytes) -> IndexColumns:
     """type, event_id, item_id (or item.id), response_id (or response.id); NULLs if not JSON."""
     try:
         found = _index_decoder.decode(data)
-    # not JSON, not an object, a field of an odd shape, or invalid UTF-8 in a string (which
-    # msgspec reports as UnicodeDecodeError)
-    except (msgspec.DecodeError, UnicodeDecodeError):
+    # not JSON, not an object, a field of an odd shape, invalid UTF-8, too deep (jsontext)
+    except jsontext.FAILURES:
         return _lenient_index_of(data)
     item_id = found.item_id or _ref_id(found.item)
     response_id = found.response_id or _ref_id(found.response)
@@ -78,15 +79,15 @@ def _ref_id(raw: msgspec.Raw | None) -> str | None:
         return None
     try:
         return _ref_decoder.decode(raw).id
-    except (msgspec.DecodeError, UnicodeDecodeError):
+    except jsontext.FAILURES:
         return None
 
 
 def _lenient_index_of(data: bytes) -> IndexColumns:
     """The slow path for JSON with surprising field types: keep what is a string."""
     try:
-        obj = msgspec.json.decode(data)
-    except (msgspec.DecodeError, UnicodeDecodeError):
+        obj = jsontext.parse(data)
+    except jsontext.NotJson:
         return NO_INDEX
     if not isinstance(obj, dict):
         return NO_INDEX
@@ -276,7 +277,7 @@ def _type_of(data: bytes) -> str | None:
     """index_of(data).type, without building the rest of the index."""
     try:
         return _index_decoder.decode(data).type
-    except (msgspec.DecodeError, UnicodeDecodeError):
+    except jsontext.FAILURES:
         return _lenient_index_of(data).type
 
 

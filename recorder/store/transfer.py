@@ -19,6 +19,7 @@ from typing import Any
 
 import msgspec
 
+from recorder import jsontext
 from recorder.errors import RtrecError
 from recorder.redact import FrameRedactor
 from recorder.store.log import EventLog, SessionInfo, StoredFrame
@@ -102,7 +103,9 @@ def _jsonl_frames(path: Path, direction_of: DirectionOf) -> Iterator[Frame]:
             where = f"{path}:{number}"
             try:
                 probe = _probe_decoder.decode(text)
-            except msgspec.DecodeError:
+            except RecursionError:  # JSON too deep for msgspec: a bare event, kept as it is
+                probe = _Probe(type=jsontext.readable_type(text))
+            except jsontext.FAILURES:
                 raise RtrecError(
                     f"{where} is not a JSON object: give JSONL (one event per line), a JSON "
                     "array of events, or an `rtrec dump` file"
@@ -121,9 +124,10 @@ def _array_frames(path: Path, direction_of: DirectionOf) -> Iterator[Frame]:
     content = path.read_bytes()
     _check_utf8(content, path)
     try:
-        events = msgspec.json.decode(content)
-    except msgspec.DecodeError as error:
-        raise RtrecError(f"{path} is not valid JSON ({error}): fix the file") from None
+        events = jsontext.parse(content)
+    except jsontext.NotJson as error:
+        detail = error.reason.removeprefix("not JSON: ")
+        raise RtrecError(f"{path} is not valid JSON ({detail}): fix the file") from None
     if not isinstance(events, list):
         raise RtrecError(f"{path} is not a JSON array of events: fix the file")
     for index, event in enumerate(events):
@@ -151,7 +155,7 @@ def _dump_frame(text: bytes, where: str) -> Frame:
         line = _dump_decoder.decode(text)
         direction = Direction(line.direction)
         opcode = Opcode(line.opcode)
-    except (msgspec.DecodeError, ValueError) as error:
+    except (ValueError, RecursionError) as error:  # every jsontext.FAILURES is one
         raise RtrecError(f"{where} is not a valid `rtrec dump` line ({error}): fix it") from None
     if not 0 <= line.t_ns <= _MAX_T_NS:  # the database's 64-bit integer, and no negative time
         raise RtrecError(

@@ -1,0 +1,69 @@
+"""jsontext: one failure shape for every msgspec release, and frames nested too deep to read."""
+
+from __future__ import annotations
+
+import msgspec
+import pytest
+
+from recorder import UnknownEvent, decode, jsontext
+from recorder.store.codec import index_of, stored_form
+
+DEEP = 5000  # far past msgspec's limit (about 1000)
+
+
+def deep_append(key: bytes = b"x") -> bytes:
+    return (
+        b'{"type":"input_audio_buffer.append","audio":"AAAA","' + key + b'":'
+        + b"[" * DEEP + b"]" * DEEP + b"}"
+    )
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        # msgspec up to 0.22 and from 0.23 on report invalid UTF-8 in a string differently
+        UnicodeDecodeError("utf-8", b"\xff", 0, 1, "invalid start byte"),
+        msgspec.DecodeError("Invalid UTF-8 encoded string"),
+    ],
+)
+def test_invalid_utf8_reads_the_same_in_both_msgspec_shapes(error: Exception) -> None:
+    assert jsontext.is_utf8_failure(error)
+    assert jsontext.failure_reason(error) == "not valid UTF-8 text"
+
+
+def test_other_failures_keep_their_own_reason() -> None:
+    assert jsontext.failure_reason(msgspec.DecodeError("Input data was truncated")) == (
+        "not JSON: Input data was truncated"
+    )
+    assert jsontext.failure_reason(RecursionError("deep")) == "not JSON: nested too deep to read"
+
+
+def test_parse_raises_not_json_with_the_reason() -> None:
+    assert jsontext.parse(b'{"a":[1]}') == {"a": [1]}
+    with pytest.raises(jsontext.NotJson, match="not valid UTF-8 text"):
+        jsontext.parse(b'{"a":"\xff"}')
+    with pytest.raises(jsontext.NotJson, match="nested too deep"):
+        jsontext.parse(deep_append())
+
+
+def test_frame_type_reads_the_type_or_none() -> None:
+    assert jsontext.frame_type(b'{"event_id":"e","type":"session.update"}') == "session.update"
+    assert jsontext.frame_type(b'{"type":1}') is None
+    assert jsontext.frame_type(b"[]") is None
+    assert jsontext.frame_type(b'{"type":"x","d":"\xff"}') == "x"  # other fields are skipped
+    assert jsontext.frame_type(deep_append()) == "input_audio_buffer.append"
+
+
+def test_a_frame_nested_too_deep_decodes_as_unknown_with_its_type() -> None:
+    event = decode(deep_append())
+    assert isinstance(event, UnknownEvent)
+    assert event.type == "input_audio_buffer.append"
+    assert event.reason == "not JSON: nested too deep to read"
+
+
+def test_the_store_codec_indexes_a_frame_nested_too_deep_without_raising() -> None:
+    frame = deep_append(b"client_secret")
+    assert index_of(frame).type is None  # not readable: NULL columns, the frame kept whole
+    form = stored_form(frame)
+    assert form.audio is None
+    assert form.body == frame
