@@ -30,7 +30,6 @@ import binascii
 import contextlib
 import math
 import re
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,6 +51,7 @@ from recorder.conversation_model import ContentPart, Conversation, Item
 from recorder.decode import decode
 from recorder.errors import RtrecError
 from recorder.events import UnknownEvent
+from recorder.output_dir import check_output_dir, staged_output
 from recorder.replay import ReceiverError, replay_session
 from recorder.store import EventLog, SessionInfo, StoredFrame, open_log
 from recorder.transcripts import Entry, markdown, srt, to_json, vtt
@@ -83,23 +83,6 @@ class ExportReport:
     durations_ms: dict[str, float] = field(default_factory=dict)  # file name -> duration
     sample_rate: int = 0  # conversation.wav
     resampled: str | None = None  # which side of conversation.wav was resampled, and how
-
-
-# --- checks before any work -------------------------------------------------------------------
-
-
-def check_output_dir(out_dir: Path) -> None:
-    """Create out_dir if needed and prove it is writable, or raise one clear line."""
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=out_dir, prefix=".rtrec-probe-"):
-            pass
-    except OSError as error:
-        reason = error.strerror or str(error)
-        raise RtrecError(
-            f"cannot write to output directory {out_dir}: {reason}; "
-            "choose another --out or fix its permissions"
-        ) from None
 
 
 # --- pass 1: replay, writing what can be written as it streams ----------------------------
@@ -682,7 +665,7 @@ def write_transcripts(
 # --- the whole export -------------------------------------------------------------------------
 
 
-async def export_session(
+async def _export_into(
     log: EventLog,
     info: SessionInfo,
     out_dir: Path,
@@ -808,6 +791,34 @@ def _resampled(sink: AudioSink) -> str | None:
             how = "by repeating samples" if target % rate == 0 else "by linear interpolation"
             return f"{name} audio {rate} Hz -> {target} Hz {how} in conversation.wav"
     return None
+
+
+async def export_session(
+    log: EventLog,
+    info: SessionInfo,
+    out_dir: Path,
+    *,
+    per_item: bool = False,
+    progress: Progress | None = None,
+    warn: Warn | None = None,
+    batch_size: int = 1000,
+) -> ExportReport:
+    """Write the WAV files and transcripts of one session into out_dir (see module doc), all
+    or nothing: they are written into a hidden folder there and moved into place when all are
+    complete; a failed export leaves out_dir as it was (see recorder.output_dir)."""
+    check_output_dir(out_dir)
+    try:
+        with staged_output(out_dir) as stage:
+            report = await _export_into(
+                log, info, stage, per_item=per_item, progress=progress, warn=warn,
+                batch_size=batch_size,
+            )
+            remove_item_files(out_dir)  # the rest is replaced; these are named by item
+    except OSError as error:
+        raise _write_error(error) from None
+    report.out_dir = out_dir
+    report.files = [out_dir / path.relative_to(stage) for path in report.files]
+    return report
 
 
 async def export_db(
