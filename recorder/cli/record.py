@@ -15,6 +15,7 @@ from recorder.proxy import (
     parse_listen,
     record,
 )
+from recorder.store.cleanup import removed_on_failure
 
 
 @cli.command("record")
@@ -50,4 +51,5 @@ def record_command(
         upstream=upstream, host=host, port=port, token=token, api_key=env_api_key(),
         verbose=verbose, server_ssl=server_ssl,
     )
-    run(record(db, config, ca_file=ca_file))
+    with removed_on_failure(db):  # e.g. the port is taken: no new empty database stays behind
+        run(record(db, config, ca_file=ca_file))
