@@ -28,12 +28,13 @@ from __future__ import annotations
 
 import binascii
 import contextlib
+import functools
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Concatenate, ParamSpec
 
 from recorder.audio import (
     AudioFormat,
@@ -665,7 +666,34 @@ def write_transcripts(
 # --- the whole export -------------------------------------------------------------------------
 
 
-async def _export_into(
+P = ParamSpec("P")
+ExportSession = Callable[Concatenate[EventLog, SessionInfo, Path, P], Awaitable[ExportReport]]
+
+
+def _all_or_nothing(export: ExportSession[P]) -> ExportSession[P]:
+    """The export written into a hidden folder inside out_dir, its files moved into place
+    when all are complete: a failed export leaves out_dir as it was (see recorder.output_dir)."""
+
+    @functools.wraps(export)
+    async def staged(
+        log: EventLog, info: SessionInfo, out_dir: Path, /, *args: P.args, **kwargs: P.kwargs
+    ) -> ExportReport:
+        check_output_dir(out_dir)
+        try:
+            with staged_output(out_dir) as stage:
+                report = await export(log, info, stage, *args, **kwargs)
+                remove_item_files(out_dir)  # the rest is replaced; these are named by item
+        except OSError as error:
+            raise _write_error(error) from None
+        report.out_dir = out_dir
+        report.files = [out_dir / path.relative_to(stage) for path in report.files]
+        return report
+
+    return staged
+
+
+@_all_or_nothing
+async def export_session(
     log: EventLog,
     info: SessionInfo,
     out_dir: Path,
@@ -675,7 +703,8 @@ async def _export_into(
     warn: Warn | None = None,
     batch_size: int = 1000,  # frames per log read: 1000 is as fast as 5000, ~25 MB less peak
 ) -> ExportReport:
-    """Write the WAV files and transcripts of one session into out_dir (see module doc)."""
+    """Write the WAV files and transcripts of one session into out_dir (see module doc), all
+    or nothing (see _all_or_nothing)."""
     check_output_dir(out_dir)
     _write(lambda: remove_item_files(out_dir))  # the rest is overwritten; these are by item
     report = ExportReport(info.id, out_dir)
@@ -791,34 +820,6 @@ def _resampled(sink: AudioSink) -> str | None:
             how = "by repeating samples" if target % rate == 0 else "by linear interpolation"
             return f"{name} audio {rate} Hz -> {target} Hz {how} in conversation.wav"
     return None
-
-
-async def export_session(
-    log: EventLog,
-    info: SessionInfo,
-    out_dir: Path,
-    *,
-    per_item: bool = False,
-    progress: Progress | None = None,
-    warn: Warn | None = None,
-    batch_size: int = 1000,
-) -> ExportReport:
-    """Write the WAV files and transcripts of one session into out_dir (see module doc), all
-    or nothing: they are written into a hidden folder there and moved into place when all are
-    complete; a failed export leaves out_dir as it was (see recorder.output_dir)."""
-    check_output_dir(out_dir)
-    try:
-        with staged_output(out_dir) as stage:
-            report = await _export_into(
-                log, info, stage, per_item=per_item, progress=progress, warn=warn,
-                batch_size=batch_size,
-            )
-            remove_item_files(out_dir)  # the rest is replaced; these are named by item
-    except OSError as error:
-        raise _write_error(error) from None
-    report.out_dir = out_dir
-    report.files = [out_dir / path.relative_to(stage) for path in report.files]
-    return report
 
 
 async def export_db(

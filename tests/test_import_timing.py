@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
@@ -139,3 +140,41 @@ def test_bad_session_times_in_a_dump_are_one_line_and_store_nothing(
     result = rtrec("import", str(db), str(source))
     assert (result.exit_code, result.stderr) == (1, f"Error: {message.format(path=source)}\n")
     assert not db.exists()
+
+
+def _migrate_to(connection: Any, revision: str) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    from recorder.store.migrate import migrations_dir
+
+    config = Config()
+    config.set_main_option("script_location", str(migrations_dir()))
+    config.attributes["connection"] = connection
+    command.upgrade(config, revision)
+
+
+async def test_a_log_of_the_first_schema_keeps_its_sessions_and_takes_unknown_starts(
+    tmp_path: Path, db: str
+) -> None:
+    from recorder.store import open_log
+    from recorder.store.db import Database
+    from recorder.store.urls import parse_db
+    from recorder.wire import Direction, Frame, Opcode
+
+    database = Database(parse_db(db))
+    await database.prepare()
+    async with database.writing() as connection:  # a log made by rtrec before revision 0002
+        await connection.run_sync(_migrate_to, "0001")
+        await connection.exec_driver_sql(
+            "INSERT INTO sessions (id, started_at, ended_at, last_seen, heartbeat, status) "
+            "VALUES ('old', 1700000000.5, 1700000005.5, 1700000005.5, 1.0, 'complete')"
+        )
+    await database.dispose()
+    async with await open_log(db) as log:  # migrates
+        sid = await log.begin_session("ga", None, None, started_at=None)
+        log.append(sid, Frame(Direction.CLIENT, 0, Opcode.TEXT, b'{"type":"session.update"}'))
+        await log.end_session(sid, ended_at=None)
+        old, new = await log.list_sessions()
+    assert (old.id, old.started_at and old.started_at.timestamp()) == ("old", 1700000000.5)
+    assert (new.id, new.started_at, new.ended_at, new.frames) == (sid, None, None, 1)
