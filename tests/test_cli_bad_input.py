@@ -164,6 +164,17 @@ def test_importing_a_file_that_is_not_text_says_what_it_is(
     assert files_named(db) == []
 
 
+def test_utf16_text_says_to_save_it_as_utf8(tmp_path: Path) -> None:
+    source = tmp_path / "events.jsonl"
+    source.write_text(GOOD, encoding="utf-16")  # with its byte order mark
+    db = tmp_path / "log.db"
+    result = rtrec("import", str(db), str(source))
+    assert (result.exit_code, result.stderr) == (
+        1, f"Error: {source} is UTF-16 text, not UTF-8: save the file as UTF-8\n"
+    )
+    assert files_named(db) == []
+
+
 def test_latin1_text_still_names_its_line(tmp_path: Path) -> None:
     source = tmp_path / "latin1.jsonl"
     source.write_bytes(b'{"type":"session.update"}\n{"type":"session.update","x":"caf\xe9"}\n')

@@ -168,6 +168,8 @@ def _check_text(head: bytes, path: Path) -> None:
         what = "is a SQLite database (an rtrec log? `rtrec dump` it to a file first)"
     elif head[:4] == b"RIFF" and head[8:12] == b"WAVE":
         what = "is a WAV audio file, not events"
+    elif head.startswith((b"\xff\xfe", b"\xfe\xff")):  # e.g. `>` in Windows PowerShell 5
+        raise RtrecError(f"{path} is UTF-16 text, not UTF-8: save the file as UTF-8")
     elif any(byte < 0x20 and byte not in _TEXT_CONTROLS for byte in head):
         what = "is binary, not JSON text"
     if what is not None:
@@ -271,16 +273,6 @@ def check_file(
         raise RtrecError(f"{path} holds no events: nothing to import")
     protocol, model = (describe or describe_frames)(first)
     return CheckedFile(path, count, protocol, model, *_dump_times(path))
-
-
-async def import_files(
-    log: EventLog, paths: Sequence[Path], *, direction_of: DirectionOf | None = None
-) -> list[SessionInfo]:
-    """Import event files, one new session each, all or nothing: every file is checked before
-    anything is written, and when writing fails the sessions written so far are deleted."""
-    direction_of = direction_of or _default_direction_of()
-    checked = [check_file(path, direction_of=direction_of) for path in paths]
-    return await import_checked(log, checked, direction_of=direction_of)
 
 
 async def import_checked(
