@@ -20,7 +20,7 @@ from recorder.store.cleanup import removed_on_failure
 
 @cli.command("record")
 @click.option("--db", default="rtrec.db", show_default=True,
-              help="SQLite file or postgresql+asyncpg:// URL to record into.")
+              help="SQLite file or PostgreSQL URL (postgresql://, postgres://) to record into.")
 @click.option("--listen", default=DEFAULT_LISTEN, show_default=True, metavar="HOST:PORT",
               help="Where clients connect (port 0 picks a free one).")
 @click.option("--upstream", default=DEFAULT_UPSTREAM, show_default=True, metavar="URL",
