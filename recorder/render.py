@@ -1,7 +1,7 @@
 """The conversation as a person reads it: who said what, tool calls, interruptions, durations.
 
-Plain text, one block per item in conversation order, each line starting with the recorded time
-of the item (minutes:seconds since the session started).
+Plain text, one block per item in conversation order, each line starting with where the item
+starts on the session timeline (minutes:seconds.millis; see recorder.timeline).
 """
 
 from __future__ import annotations
@@ -9,34 +9,38 @@ from __future__ import annotations
 from typing import Any
 
 from recorder.conversation_model import Conversation, Item
+from recorder.transcripts import SECTION_TITLES
 
 MAX_ARGUMENT_CHARS = 300
 
 
-def render_text(conversation: Conversation, session: Any = None) -> str:
-    """The whole conversation as text; session (a SessionInfo) adds a header line."""
+def render_text(conversation: Conversation, session: Any = None, until: Any = None) -> str:
+    """The whole conversation as text; session (a SessionInfo) adds a header line, until (a
+    ReplayStop) says where a view that stops early stops.
+
+    The items, their order and their times are recorder.timeline.turns, as in every
+    transcript file: each line starts with the turn's start on the session timeline."""
+    from recorder.timeline import turns
+
     lines: list[str] = []
     if session is not None:
         lines.append(_session_line(session))
+    if until is not None:
+        lines.append(until.line())
     lines.append(_formats_line(conversation))
     lines.append("")
-    items = conversation.ordered_items()
-    if not items:
+    entries = turns(conversation)
+    if not any(entry.section == "conversation" for entry in entries):
         lines.append("(no conversation items)")
-    for item in items:
-        lines.extend(_item_lines(conversation, item))
-    out_of_band = conversation.unplaced_items()
-    if out_of_band:
-        lines.append("")
-        lines.append("Out-of-band (not in the conversation):")
-        for item in out_of_band:
-            lines.extend("  " + line for line in _item_lines(conversation, item))
-    deleted = conversation.deleted_items()
-    if deleted:
-        lines.append("")
-        lines.append("Deleted:")
-        for item in deleted:
-            lines.extend("  " + line for line in _item_lines(conversation, item))
+    section = "conversation"
+    for entry in entries:
+        if entry.section != section:
+            section = entry.section
+            lines.append("")
+            lines.append(f"{SECTION_TITLES[section]}:")
+        indent = "" if section == "conversation" else "  "
+        lines.extend(indent + line for line in _item_lines(conversation, entry.item,
+                                                           entry.start_ms))
     lines.append("")
     lines.append(_responses_line(conversation))
     if conversation.errors:
@@ -75,10 +79,8 @@ def _format(audio_format: Any) -> str:
     return f"{audio_format.name} {audio_format.sample_rate // 1000} kHz"
 
 
-def _clock(t_ns: int | None) -> str:
-    if t_ns is None:
-        return "[--:--.---]"
-    ms = t_ns // 1_000_000
+def _clock(at_ms: float) -> str:
+    ms = max(round(at_ms), 0)
     return f"[{ms // 60000:02d}:{ms // 1000 % 60:02d}.{ms % 1000:03d}]"
 
 
@@ -86,8 +88,8 @@ def _seconds(ms: float) -> str:
     return f"{ms / 1000:.1f} s"
 
 
-def _item_lines(conversation: Conversation, item: Item) -> list[str]:
-    head = _clock(item.t_ns)
+def _item_lines(conversation: Conversation, item: Item, at_ms: float) -> list[str]:
+    head = _clock(at_ms)
     if item.type == "function_call":
         arguments = _clip(item.arguments or "")
         line = f"{head} assistant calls {item.name or '?'}({arguments}) [call {item.call_id}]"
