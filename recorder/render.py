@@ -14,40 +14,48 @@ from recorder.transcripts import SECTION_TITLES
 MAX_ARGUMENT_CHARS = 300
 
 
-def render_text(conversation: Conversation, session: Any = None, until: Any = None) -> str:
-    """The whole conversation as text; session (a SessionInfo) adds a header line, until (a
-    ReplayStop) says where a view that stops early stops.
+TimedLine = tuple[float, str]  # (when on the session timeline, ms; the line)
+
+
+def render_text(conversation: Conversation, session: Any = None, note: str | None = None) -> str:
+    """The whole conversation as text; session (a SessionInfo) adds a header line, and note a
+    line under it (where a view that stops early stops)."""
+    return "".join(line + "\n" for _, line in render_lines(conversation, session, note))
+
+
+def render_lines(
+    conversation: Conversation, session: Any = None, note: str | None = None
+) -> list[TimedLine]:
+    """render_text's lines, each with the time it belongs to on the session timeline: the
+    header at 0, a turn's lines at its start, the summary at the last recorded frame.
 
     The items, their order and their times are recorder.timeline.turns, as in every
     transcript file: each line starts with the turn's start on the session timeline."""
     from recorder.timeline import turns
 
-    lines: list[str] = []
-    if session is not None:
-        lines.append(_session_line(session))
-    if until is not None:
-        lines.append(until.line())
-    lines.append(_formats_line(conversation))
-    lines.append("")
+    header = [_session_line(session)] if session is not None else []
+    header += [note] if note is not None else []
+    header += [_formats_line(conversation), ""]
+    lines: list[TimedLine] = [(0.0, line) for line in header]
     entries = turns(conversation)
     if not any(entry.section == "conversation" for entry in entries):
-        lines.append("(no conversation items)")
+        lines.append((0.0, "(no conversation items)"))
     section = "conversation"
+    at = 0.0
     for entry in entries:
+        at = max(at, entry.start_ms)  # a paced view never goes back in time
         if entry.section != section:
             section = entry.section
-            lines.append("")
-            lines.append(f"{SECTION_TITLES[section]}:")
+            lines += [(at, ""), (at, f"{SECTION_TITLES[section]}:")]
         indent = "" if section == "conversation" else "  "
-        lines.extend(indent + line for line in _item_lines(conversation, entry.item,
-                                                           entry.start_ms))
-    lines.append("")
-    lines.append(_responses_line(conversation))
-    if conversation.errors:
-        for error in conversation.errors:
-            message = error.get("message") if isinstance(error, dict) else error
-            lines.append(f"server error: {message}")
-    return "\n".join(lines) + "\n"
+        lines += [(at, indent + line)
+                  for line in _item_lines(conversation, entry.item, entry.start_ms)]
+    end = max(at, (conversation.last_t_ns or 0) / 1e6)
+    lines += [(end, ""), (end, _responses_line(conversation))]
+    for error in conversation.errors:
+        message = error.get("message") if isinstance(error, dict) else error
+        lines.append((end, f"server error: {message}"))
+    return lines
 
 
 def _session_line(session: Any) -> str:

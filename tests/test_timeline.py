@@ -122,3 +122,62 @@ def test_every_format_holds_the_turns_replay_shows_at_the_same_times(
     md_starts = re.findall(r"^`(\d\d):(\d\d):(\d\d)\.(\d\d\d)`", md, re.M)
     assert [((int(h) * 60 + int(m)) * 60 + int(s)) * 1000 + int(ms)
             for h, m, s, ms in md_starts] == starts
+
+
+# --- output that tells where you are (rtrec replay) -------------------------------------------
+
+
+def test_replay_until_says_where_the_view_stops() -> None:
+    db = str(FIXTURES / "barge_in.db")
+    result = CliRunner().invoke(cli, ["replay", db, "--until", "150"])
+    assert result.exit_code == 0
+    assert result.output.splitlines()[1] == (
+        "Stopped at seq 150 (--until 150) of 283 frames: the state at that point, later frames "
+        "not shown"
+    )
+    whole = CliRunner().invoke(cli, ["replay", db])
+    assert "Stopped at" not in whole.output and "--until" not in whole.output
+    past = CliRunner().invoke(cli, ["replay", db, "--until", "99999"])
+    assert past.exit_code == 0
+    lines = past.output.splitlines()
+    assert lines[1] == (
+        "--until 99999 is past the end of the session (last seq 283): showing all of it"
+    )
+    assert lines[:1] + lines[2:] == whole.output.splitlines()  # and all of it is there
+    as_json = json.loads(CliRunner().invoke(cli, ["replay", db, "--until", "150",
+                                                  "--json"]).output)
+    assert (as_json["until"], as_json["last_seq"]) == (150, 150)
+    assert as_json["note"].startswith("Stopped at seq 150 ")
+
+
+async def test_paced_lines_come_out_when_their_time_comes() -> None:
+    from recorder.render import render_lines
+    from recorder.replay import pace_lines
+    from recorder.store import open_log
+
+    fake_time = [0.0]
+    written: list[tuple[float, str]] = []
+
+    async def sleep(seconds: float) -> None:
+        fake_time[0] += seconds
+
+    def write(line: str) -> None:
+        written.append((round(fake_time[0], 3), line))
+
+    from recorder.conversation import ConversationBuilder
+    from recorder.replay import replay_session
+
+    log = await open_log(str(FIXTURES / "barge_in.db"), create=False)
+    try:
+        builder = ConversationBuilder()
+        await replay_session(log, builder, await log.get_session(None))
+    finally:
+        await log.close()
+    lines = render_lines(builder.conversation)
+    await pace_lines(lines, 2.0, write, sleep=sleep, now=lambda: fake_time[0])
+    assert [line for _, line in written] == [line for _, line in lines]
+    turns = [(at, line[:11]) for at, line in written if line.startswith("[")]
+    # at speed 2, each turn's line is written at half its start on the session timeline
+    assert turns == [(0.333, "[00:00.666]"), (1.399, "[00:02.797]"), (1.567, "[00:03.134]"),
+                     (2.611, "[00:05.222]")]
+    assert written[-1] == (2.818, "Responses: 2 (1 cancelled, 1 completed); 450 tokens")
