@@ -13,6 +13,10 @@ from click.testing import CliRunner
 from test_export import SRT_CUE, VTT_CUE, at, parse, read_wav
 
 from recorder.cli import cli
+from recorder.conversation_model import AudioTurn, Conversation, Item
+from recorder.render import render_text
+from recorder.timeline import turns
+from recorder.transcripts import markdown, marks, srt, to_json, vtt
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 REPLAY_LINE = re.compile(r"^ *\[(\d\d):(\d\d)\.(\d\d\d)\] ", re.M)
@@ -181,3 +185,69 @@ async def test_paced_lines_come_out_when_their_time_comes() -> None:
     assert turns == [(0.333, "[00:00.666]"), (1.399, "[00:02.797]"), (1.567, "[00:03.134]"),
                      (2.611, "[00:05.222]")]
     assert written[-1] == (2.818, "Responses: 2 (1 cancelled, 1 completed); 450 tokens")
+
+
+# --- the definitions, on a conversation built by hand (no sockets, no database) --------------
+
+
+def hand_made() -> Conversation:
+    """A user turn with no input audio recorded, a text reply, a tool call, a deleted reply."""
+    conversation = Conversation()
+    user = Item("item_u", t_ns=2_000_000_000, type="message", role="user", placed=True,
+                turn=AudioTurn("item_u", 100, 900, speech_started_t_ns=1_200_000_000,
+                               speech_stopped_t_ns=1_900_000_000,
+                               committed_t_ns=2_000_000_000))
+    user.part(0).type = "input_audio"
+    user.part(0).transcript = "Hello?"
+    reply = Item("item_a", t_ns=2_100_000_000, type="message", role="assistant", placed=True,
+                 response_id="resp_1")
+    reply.part(0).text = "Hi."
+    reply.part(0).first_text_t_ns, reply.part(0).last_text_t_ns = 2_300_000_000, 2_450_000_000
+    call = Item("item_c", t_ns=2_500_000_000, type="function_call", placed=True,
+                name="lookup", arguments='{"q":1}', call_id="call_1", response_id="resp_1")
+    gone = Item("item_d", t_ns=3_000_000_000, type="message", role="assistant",
+                response_id="resp_2", deleted=True)
+    gone.part(0).text = "Never mind."
+    for item in (user, reply, call, gone):
+        conversation.items[item.id] = item
+    conversation.order = ["item_u", "item_a", "item_c"]
+    return conversation
+
+
+def test_turn_spans_follow_the_one_definition() -> None:
+    entries = turns(hand_made())
+    assert [(e.item_id, e.section, e.start_ms, e.end_ms) for e in entries] == [
+        ("item_u", "conversation", 1200.0, 1900.0),  # no input audio: speech_started..stopped
+        ("item_a", "conversation", 2300.0, 2450.0),  # a text reply: first to last text delta
+        ("item_c", "conversation", 2500.0, 2500.0),  # a tool call: an instant
+        ("item_d", "deleted", 3000.0, 3000.0),
+    ]
+    assert [marks(e) for e in entries] == [[], [], [], ["deleted"]]
+
+
+def test_every_format_shows_the_deleted_turn_and_the_tool_call() -> None:
+    conversation = hand_made()
+    entries = turns(conversation)
+    assert srt(entries).splitlines() == [
+        "1", "00:00:01,200 --> 00:00:01,900", "User: Hello?", "",
+        "2", "00:00:02,300 --> 00:00:02,450", "Assistant: Hi.", "",
+        "3", "00:00:02,500 --> 00:00:03,500", 'Tool call: lookup({"q":1})', "",
+        "4", "00:00:03,000 --> 00:00:04,000", "Assistant: Never mind. [deleted]",
+    ]
+    assert vtt(entries).splitlines()[-3:] == [
+        "item_d", "00:00:03.000 --> 00:00:04.000", "<v Assistant>Never mind. [deleted]",
+    ]
+    md = markdown(entries, "T", [])
+    assert "## Deleted\n\n`00:00:03.000` **Assistant:** Never mind." in md
+    text = render_text(conversation).splitlines()
+    assert text[2:] == [
+        "[00:01.200] user (audio 0.8 s): \"Hello?\"",
+        "[00:02.300] assistant: Hi.",
+        '[00:02.500] assistant calls lookup({"q":1}) [call call_1]',
+        "",
+        "Deleted:",
+        "  [00:03.000] assistant: Never mind.",
+        "",
+        "Responses: none",
+    ]
+    assert json.loads(to_json(entries, {}))["items"][-1]["deleted"] is True
