@@ -132,24 +132,26 @@ def vtt(entries: list[Entry]) -> str:
     return "\n".join(blocks)
 
 
+def turn_dict(entry: Entry) -> dict[str, Any]:
+    """A turn's place on the timeline and what marks it, as transcript.json and
+    `rtrec replay --json` give it."""
+    return {
+        "id": entry.item_id,
+        "kind": entry.kind,
+        "speaker": entry.speaker,
+        "start_ms": round(entry.start_ms, 3),
+        "end_ms": round(entry.end_ms, 3),
+        "text": entry.text,
+        "truncated": entry.truncated,
+        "section": entry.section,
+        "deleted": entry.section == "deleted",
+        "marks": marks(entry),
+    }
+
+
 def to_json(entries: list[Entry], session: dict[str, Any]) -> str:
     """The session's description and its items, each with start_ms / end_ms on the timeline."""
-    items = []
-    for entry in entries:
-        item = dict(entry.details)
-        item.update(
-            id=entry.item_id,
-            kind=entry.kind,
-            speaker=entry.speaker,
-            start_ms=round(entry.start_ms, 3),
-            end_ms=round(entry.end_ms, 3),
-            text=entry.text,
-            truncated=entry.truncated,
-            section=entry.section,
-            deleted=entry.section == "deleted",
-            marks=marks(entry),
-        )
-        items.append(item)
+    items = [{**entry.details, **turn_dict(entry)} for entry in entries]
     return json.dumps({"session": session, "items": items}, indent=2, ensure_ascii=False) + "\n"
 
 

@@ -119,6 +119,9 @@ def test_every_format_holds_the_turns_replay_shows_at_the_same_times(
     out = export(db, tmp_path / "out")
     items = json.loads((out / "transcript.json").read_text())["items"]
     assert [round(i["start_ms"]) for i in items] == starts
+    replayed = json.loads(CliRunner().invoke(cli, ["replay", str(db), "--json"]).output)
+    timeline = [{key: i[key] for key in replayed["timeline"][0]} for i in items]
+    assert replayed["timeline"] == timeline  # rtrec replay --json: the same turns and marks
     srt = parse((out / "transcript.srt").read_text(), SRT_CUE)
     vtt = parse((out / "transcript.vtt").read_text(), VTT_CUE)
     assert sorted(c[1] for c in srt) == sorted(c[1] for c in vtt) == sorted(starts)

@@ -35,6 +35,8 @@ def replay_command(
     from recorder.render import render_lines, render_text
     from recorder.replay import load_receiver, pace_lines, replay_db, until_note
     from recorder.testing import DivergenceError, areplay
+    from recorder.timeline import turns
+    from recorder.transcripts import turn_dict
 
     if receiver_path is not None:
         receiver = load_receiver(receiver_path)
@@ -65,9 +67,12 @@ def replay_command(
         click.echo(f"Warning: session {result.session.id} {line}", err=True)
     note = until_note(until, result)
     if as_json:
-        payload = {"session": _session_dict(result.session), "last_seq": result.last_seq,
-                   "until": until, "note": note}
+        payload: dict[str, object] = {
+            "session": _session_dict(result.session), "last_seq": result.last_seq,
+            "until": until, "note": note,
+        }
         payload.update(conversation.to_dict())
+        payload["timeline"] = [turn_dict(entry) for entry in turns(conversation)]
         click.echo(json.dumps(payload, ensure_ascii=False))
     elif speed is not None:
         run(pace_lines(render_lines(conversation, result.session, note), speed, click.echo))
