@@ -737,11 +737,15 @@ class ConversationBuilder(RealtimeEventReceiver):
 
     def add_input_audio(self, byte_count: int) -> None:
         """byte_count bytes appended to the input stream (input_audio_buffer.append)."""
-        t_ns = self._now()
         conversation = self.conversation
         conversation.input_audio_bytes += byte_count
-        if byte_count > 0 and t_ns is not None:  # placed as it was captured: one timeline
-            duration = conversation.input_format.duration_ms(byte_count)
+        position = self.position  # as _now(), inlined: this runs for most frames of a session
+        if position is None:
+            return
+        t_ns = conversation.last_t_ns = position.t_ns
+        if byte_count > 0:  # placed as it was captured: one timeline (recorder.timeline)
+            fmt = conversation.input_format  # as fmt.duration_ms(byte_count), without the call
+            duration = byte_count * 1000 / (fmt.sample_rate * fmt.sample_width)
             self.input_chunk_ms = conversation.input_placement.place(t_ns / 1e6, duration)
 
     def add_output_audio(
