@@ -163,11 +163,12 @@ def until_note(until: int | None, result: ReplayResult) -> str | None:
     if until is None:
         return None
     session = result.session
-    if result.last_seq is None or (until > result.last_seq and result.frames == session.frames):
+    if result.frames == session.frames and (result.last_seq is None or until > result.last_seq):
         last = f"last seq {result.last_seq}" if result.last_seq is not None else "no frames"
         return f"--until {until} is past the end of the session ({last}): showing all of it"
+    where = f"seq {result.last_seq}" if result.last_seq is not None else "the start"
     return (
-        f"Stopped at seq {result.last_seq} (--until {until}) of {session.frames} frames: "
+        f"Stopped at {where} (--until {until}) of {session.frames} frames: "
         "the state at that point, later frames not shown"
     )
 

@@ -151,6 +151,11 @@ def test_replay_until_says_where_the_view_stops() -> None:
         "--until 99999 is past the end of the session (last seq 283): showing all of it"
     )
     assert lines[:1] + lines[2:] == whole.output.splitlines()  # and all of it is there
+    start = CliRunner().invoke(cli, ["replay", db, "--until", "0"])
+    assert start.output.splitlines()[1] == (
+        "Stopped at the start (--until 0) of 283 frames: the state at that point, later frames "
+        "not shown"
+    )
     as_json = json.loads(CliRunner().invoke(cli, ["replay", db, "--until", "150",
                                                   "--json"]).output)
     assert (as_json["until"], as_json["last_seq"]) == (150, 150)
