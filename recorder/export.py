@@ -16,8 +16,9 @@ however long the session (an hour: 90-145 MB resident, see bench/export.py):
    heard part of each utterance into assistant-heard.wav, and with per_item copy each user
    turn and each assistant part into a file of its own.
 
-An assistant utterance starts when its first audio delta was recorded, or when the previous
-one ends if that is later (each utterance whole), and lasts as long as it was heard. A user
+Where each turn goes is recorder.timeline's (the one definition replay and every transcript
+use): an assistant utterance starts when its first audio delta was recorded, or when the
+previous one ends if that is later (each utterance whole), and lasts as long as it was heard. A user
 turn's audio_start_ms / audio_end_ms are offsets into the input stream, mapped through the
 stream's placement. conversation.wav uses the higher of the input and output rates; the
 other side is resampled (sample repetition for a whole ratio such as 8 -> 24 kHz, linear
