@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from recorder.cli.app import cli, run
+from recorder.errors import RtrecError
 from recorder.store import SessionInfo, StoredFrame, open_log
 from recorder.store.cleanup import removed_on_failure
 from recorder.store.migrate import head_revision
@@ -98,7 +99,34 @@ def _stream(db: str, session_id: str | None, each: Callable[[StoredFrame], None]
     run(work())
 
 
-EVENTS_HEADER = f"{'seq':>6}  {'t':>11}  {'dir':<6}  {'type':<45}  {'size':>8}  event_id"
+def _type_width() -> int:
+    """The type column: as wide as the protocol's longest event type."""
+    from recorder.events import CLIENT_TYPES, SERVER_TYPES
+
+    return max(len(name) for name in CLIENT_TYPES | SERVER_TYPES)
+
+
+TYPE_WIDTH = _type_width()
+
+
+def _fit(kind: str) -> str:
+    """A type longer than any the protocol has (a stranger's) is cut in the middle with '~',
+    so the columns stay in line; --json shows it whole."""
+    if len(kind) <= TYPE_WIDTH:
+        return kind
+    keep = TYPE_WIDTH - 1
+    return kind[: keep - keep // 2] + "~" + kind[len(kind) - keep // 2 :]
+
+
+EVENTS_HEADER = f"{'seq':>6}  {'t':>11}  {'dir':<6}  {'type':<{TYPE_WIDTH}}  {'size':>8}  event_id"
+
+
+def _events_heading(info: SessionInfo, chosen: bool, sessions: int) -> str:
+    """Which session the table shows, and how to see another when there are several."""
+    line = f"Session {info.id} · {info.frames} frames · started {_when(info.started_at)} UTC"
+    if not chosen and sessions > 1:
+        line += f" (the newest of {sessions} sessions: choose one with --session ID)"
+    return line
 
 
 @cli.command("events")
@@ -110,9 +138,13 @@ def events_command(db: str, session_id: str | None, types: tuple[str, ...], as_j
     """List the frames of a session of DB (the newest by default)."""
     wanted = set(types)
     first = True
+    seen: set[str] = set()
+    heading = ""
 
     def each(frame: StoredFrame) -> None:
         nonlocal first
+        kind = frame.type or ("(binary)" if frame.opcode == 2 else "(unknown)")
+        seen.add(kind)
         if wanted and frame.type not in wanted:
             return
         if as_json:
@@ -125,17 +157,34 @@ def events_command(db: str, session_id: str | None, types: tuple[str, ...], as_j
             click.echo(("[" if first else ",") + "\n  " + json.dumps(record), nl=False)
         else:
             if first:
+                click.echo(heading)
                 click.echo(EVENTS_HEADER)
-            kind = frame.type or ("(binary)" if frame.opcode == 2 else "(unknown)")
-            click.echo(
-                f"{frame.seq:>6}  {frame.t_ns / 1e9:>10.3f}s  {frame.direction:<6}  "
-                f"{kind:<45}  {len(frame.data):>7}B  {frame.event_id or ''}".rstrip()
-            )
+            line = (f"{frame.seq:>6}  {frame.t_ns / 1e9:>10.3f}s  {frame.direction:<6}  "
+                    f"{_fit(kind):<{TYPE_WIDTH}}  {len(frame.data):>7}B  {frame.event_id or ''}")
+            click.echo(line.rstrip())
         first = False
 
-    _stream(db, session_id, each)
+    async def work() -> SessionInfo:
+        async with await open_log(db, create=False) as log:
+            info = await log.get_session(session_id)
+            if not as_json:
+                nonlocal heading
+                count = len(await log.list_sessions()) if session_id is None else 1
+                heading = _events_heading(info, session_id is not None, count)
+            async for batch in log.read(info.id):
+                for frame in batch:
+                    each(frame)
+            return info
+
+    info = run(work())
     if as_json:
         click.echo("[]" if first else "\n]")
+    if wanted and first:
+        present = ", ".join(sorted(seen)) or "none (the session has no frames)"
+        asked = ", ".join(sorted(wanted))
+        raise RtrecError(
+            f"session {info.id} has no frame of type {asked}; types present: {present}"
+        )
 
 
 @cli.command("dump")
