@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 from recorder.redact import (
     REDACTED,
@@ -84,14 +85,34 @@ def _secret_free(value: object, under_secret: bool = False) -> bool:
     return not (under_secret and isinstance(value, str) and value != REDACTED)
 
 
-def _with_secrets_marked(value: object, under_secret: bool = False) -> object:
-    """What the redacted frame must decode to: those strings replaced, nothing else."""
+def _with_secrets_marked(value: object, under_secret: bool = False,
+                         learnt: frozenset[str] = frozenset()) -> object:
+    """What the redacted frame must decode to: those strings replaced, and a secret value
+    (a client_secret string or its "value") equal elsewhere in the frame too; nothing else."""
     if isinstance(value, dict):
-        return {k: _with_secrets_marked(v, under_secret or k == "client_secret")
+        return {k: _with_secrets_marked(v, under_secret or k == "client_secret", learnt)
                 for k, v in value.items()}
     if isinstance(value, list):
-        return [_with_secrets_marked(v, under_secret) for v in value]
-    return REDACTED if under_secret and isinstance(value, str) else value
+        return [_with_secrets_marked(v, under_secret, learnt) for v in value]
+    secret = isinstance(value, str) and (
+        under_secret or value in learnt or re.fullmatch(r"(ek_|sk-)[A-Za-z0-9_-]{8,}", value))
+    return REDACTED if secret else value
+
+
+def _secret_values(value: object) -> frozenset[str]:
+    """The strings directly under a client_secret key, or in its object's "value"."""
+    found: set[str] = set()
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if k == "client_secret" and isinstance(v, str):
+                found.add(v)
+            elif k == "client_secret" and isinstance(v, dict) and isinstance(v.get("value"), str):
+                found.add(v["value"])
+            found |= _secret_values(v)
+    elif isinstance(value, list):
+        for v in value:
+            found |= _secret_values(v)
+    return frozenset(found)
 
 
 FORMS = {
@@ -111,7 +132,8 @@ def test_every_string_under_client_secret_is_replaced_at_any_depth() -> None:
     for name, frame in FORMS.items():
         out = redact_frame(frame)
         decoded = json.loads(frame)
-        assert json.loads(out) == _with_secrets_marked(decoded), name
+        assert json.loads(out) == _with_secrets_marked(
+            decoded, learnt=_secret_values(decoded)), name
         assert _secret_free(json.loads(out)), name
         assert redact_frame(out) == out, f"{name}: an already redacted frame stays as it is"
 
@@ -127,12 +149,13 @@ def test_only_the_secret_strings_change_byte_for_byte() -> None:
     escaped = redact_frame(FORMS["escaped"])
     assert escaped.endswith(b'"note":"a \\"client_secret\\" in text"}')
     in_arrays = json.loads(redact_frame(FORMS["in arrays"]))
-    assert in_arrays["items"][2] == "ek_array_0123456", "outside client_secret: kept"
+    # a key seen under client_secret is a secret of the session: outside it too
+    assert in_arrays["items"][2] == REDACTED
 
 
 def test_a_broken_frame_keeps_nothing_after_its_client_secret_key() -> None:
     frame = b'{"type":"x","client_secret": {"value": "ek_cut_0123456'
-    assert redact_frame(frame) == b'{"type":"x","client_secret":"[REDACTED]"'
+    assert redact_frame(frame) == b'{"type":"x","client_secret":"[REDACTED:unparsed]"'
     assert redact_frame(b'\x00\xff"client_secret"\x00ek_bin_0123') == (
-        b'\x00\xff"client_secret":"[REDACTED]"'
+        b'\x00\xff"client_secret":"[REDACTED:unparsed]"'
     )
