@@ -45,6 +45,8 @@ from aiohttp import web
 from recorder import jsontext
 from recorder.access import (
     check_exposure,
+    host_ok,
+    host_rejection,
     origin_ok,
     origin_rejection,
     token_ok,
@@ -506,6 +508,9 @@ class ReplayServer:
         if not token_ok(request, self.token):
             log.warning("refused a connection: missing or wrong rtrec token")
             return token_rejection()
+        if not host_ok(request, self.token):  # a page after DNS rebinding: same-origin to it
+            log.warning("refused a connection for a Host that is not loopback: --token allows it")
+            return host_rejection()
         if not origin_ok(request, self.token):  # any web page could otherwise fetch recordings
             log.warning("refused a connection from a web page on another origin: --token allows it")
             return origin_rejection()
