@@ -256,7 +256,7 @@ class _Playback:
     async def _read_client(self) -> None:
         async for message in self.ws:
             if message.type is aiohttp.WSMsgType.TEXT:
-                self.inbox.put_nowait((time.monotonic_ns(), message.data.encode()))
+                self.inbox.put_nowait((time.monotonic_ns(), message.data))
             elif message.type is aiohttp.WSMsgType.BINARY:
                 self.inbox.put_nowait((time.monotonic_ns(), message.data))
         self.client_gone.set()
@@ -400,7 +400,11 @@ async def accept(request: web.Request) -> web.WebSocketResponse | web.Response:
 
     A plain HTTP request gets 426 and a line saying what to do.
     """
-    ws = web.WebSocketResponse(protocols=("realtime",), max_msg_size=0, compress=False)
+    # decode_text=False: a client's text frame is matched as the bytes it sent (a recording
+    # may hold text frames that are not valid UTF-8, and so may a client replaying it)
+    ws = web.WebSocketResponse(
+        protocols=("realtime",), max_msg_size=0, compress=False, decode_text=False
+    )
     if not ws.can_prepare(request).ok:
         return web.Response(
             status=426,

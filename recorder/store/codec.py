@@ -88,7 +88,9 @@ def _lenient_index_of(data: bytes) -> IndexColumns:
     try:
         obj = jsontext.parse(data)
     except jsontext.NotJson:
-        return NO_INDEX
+        # nested too deep for msgspec: its type as jsontext reads it (a scan); else none
+        kind = jsontext.frame_type(data)
+        return NO_INDEX if kind is None else IndexColumns(kind)
     if not isinstance(obj, dict):
         return NO_INDEX
 
