@@ -446,7 +446,10 @@ class RecordingProxy:
             else:
                 append = self.log.append
                 for frame in session.pending or ():
-                    append(sid, frame)
+                    try:
+                        append(sid, frame)
+                    except Exception as error:  # a frame can only fail itself
+                        self._frame_not_recorded(session, error)
                 session.pending = None
                 session.sid = sid
                 if (session.protocol, session.model) != recorded:  # learnt meanwhile

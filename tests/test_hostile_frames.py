@@ -30,7 +30,7 @@ from recorder.proxy import ProxyConfig, RecordingProxy
 from recorder.redact import REDACTED, REDACTED_UNPARSED
 from recorder.serve import ReplayServer, load_recording
 from recorder.store import EventLog, open_log
-from recorder.wire import Direction, Opcode
+from recorder.wire import Direction, Frame, Opcode
 
 KEY = "sk-hostile-test-key-0123456789"
 R = REDACTED.encode()
@@ -295,3 +295,44 @@ async def readers_read(event_log: EventLog, sid: str, tmp_path: Path) -> None:
                 assert message.type in (WSMsgType.TEXT, WSMsgType.BINARY), message
                 played.append(message.data)
     assert played == server_frames
+
+
+class ExplodingLog:
+    """An EventLog whose append raises for one frame (a stand-in for any recording bug)."""
+
+    def __init__(self, log: EventLog) -> None:
+        self._log = log
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._log, name)
+
+    def append(self, sid: str, frame: Frame) -> None:
+        if frame.data == b'{"type":"boom"}':
+            raise RecursionError("maximum recursion depth exceeded")
+        self._log.append(sid, frame)
+
+
+async def test_an_exception_from_recording_work_never_reaches_the_pump(
+    event_log: EventLog, upstream: FakeUpstream
+) -> None:
+    out = io.StringIO()
+    proxy = RecordingProxy(ExplodingLog(event_log),  # type: ignore[arg-type]
+                           ProxyConfig(upstream=upstream.url, port=0), Console(out, out))
+    url = await proxy.start()
+    cases = [Case("before", T, b'{"type":"a"}'), Case("boom", T, b'{"type":"boom"}'),
+             Case("after", T, b'{"type":"b"}')]
+    try:
+        echoed = await hostile_session(url, cases)
+        bystander = await play_client(url + "/v1/realtime", "voice_turns", pace=0, model="m")
+    finally:
+        await proxy.close()
+    await event_log.flush()
+    assert echoed == [(c.opcode, c.wire) for c in cases], "the call went on"
+    hostile, other = await event_log.list_sessions()
+    assert hostile.status == "incomplete" and other.status == "complete"
+    assert [d for _, _, d in await frames_of(event_log, hostile.id)] == [
+        b'{"type":"a"}', b'{"type":"a"}', b'{"type":"b"}', b'{"type":"b"}']
+    assert bystander.sent > 0
+    assert out.getvalue().count("ERROR") == 1
+    assert "rtrec: ERROR: session #1: a frame could not be recorded (RecursionError); the call " \
+        "goes on, the session is marked incomplete\n" in out.getvalue()
