@@ -336,3 +336,25 @@ async def test_an_exception_from_recording_work_never_reaches_the_pump(
     assert out.getvalue().count("ERROR") == 1
     assert "rtrec: ERROR: session #1: a frame could not be recorded (RecursionError); the call " \
         "goes on, the session is marked incomplete\n" in out.getvalue()
+
+
+async def test_import_reads_deep_and_escaped_events_and_redacts_them(tmp_path: Path) -> None:
+    cases = {c.name: c for c in corpus()}
+    chosen = [cases[name] for name in ("deep 1000 append", "deep 1000 client_secret",
+                                       "deep 100000 client_secret", "escaped client_secret key",
+                                       "escaped value repeated")]
+    chosen[-1] = Case("escaped value repeated", T,
+                      b'{"type":"session.update","t":"escaped-key-value-1"}',
+                      b'{"type":"session.update","t":"' + R + b'"}')
+    source = tmp_path / "hostile.jsonl"
+    source.write_bytes(b"\n".join(c.wire for c in chosen) + b"\n")
+    db = str(tmp_path / "imported.db")
+    result = await asyncio.to_thread(CliRunner().invoke, cli, ["import", db, str(source)])
+    assert result.exit_code == 0, (result.output, result.exception)
+    log = await open_log(db)
+    try:
+        sid = (await log.list_sessions())[0].id
+        assert [d for _, _, d in await frames_of(log, sid)] == [
+            c.wire if c.stored is None else c.stored for c in chosen]
+    finally:
+        await log.close()

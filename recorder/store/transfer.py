@@ -199,18 +199,17 @@ async def import_file(
     first = [frame for _, frame in zip(range(50), read_frames(path, direction_of), strict=False)]
     protocol, model = (describe or describe_frames)(first)
     sid = await log.begin_session(protocol, model, None)
+    # As the proxy does, one redactor per session: the secrets it learns (there is no handshake
+    # here: client_secret values, key-shaped values) are this file's only. An already-redacted
+    # frame comes back unchanged, so a dump round trip is exact.
+    redact = FrameRedactor()
     for frame in read_frames(path, direction_of):
-        # As the proxy does (there is no handshake here, so only client_secret values);
-        # an already-redacted frame comes back unchanged, so a dump round trip is exact.
-        log.append(sid, Frame(frame.direction, frame.t_ns, frame.opcode, _redact(frame.data)))
+        log.append(sid, Frame(frame.direction, frame.t_ns, frame.opcode, redact(frame.data)))
         await log.keep_up()
     await log.end_session(sid, status="complete")
     if log.failure is not None:
         raise log.failure
     return await log.get_session(sid)
-
-
-_redact = FrameRedactor()
 
 
 def _default_direction_of() -> DirectionOf:
