@@ -247,10 +247,15 @@ async def run_beside_bystander(
 
 
 async def test_hostile_corpus_is_forwarded_and_stored_and_recording_goes_on(
-    event_log: EventLog, upstream: FakeUpstream, tmp_path: Path
+    db: str, upstream: FakeUpstream, tmp_path: Path
 ) -> None:
-    _, sid = await run_beside_bystander(event_log, upstream, corpus())
-    await readers_read(event_log, sid, tmp_path)
+    """On SQLite and on PostgreSQL (conftest's db fixture)."""
+    log = await open_log(db, flush_interval=0.01)
+    try:
+        _, sid = await run_beside_bystander(log, upstream, corpus())
+        await readers_read(log, db, sid, tmp_path)
+    finally:
+        await log.close()
 
 
 async def test_a_bounded_fuzz_run_is_forwarded_and_stored(
@@ -259,9 +264,8 @@ async def test_a_bounded_fuzz_run_is_forwarded_and_stored(
     await run_beside_bystander(event_log, upstream, fuzzed(seed=13, count=300))
 
 
-async def readers_read(event_log: EventLog, sid: str, tmp_path: Path) -> None:
+async def readers_read(event_log: EventLog, db: str, sid: str, tmp_path: Path) -> None:
     """replay, export, events, dump, import (of the dump) and serve all read the session."""
-    db = str(tmp_path / "h.db")
     invoke = CliRunner().invoke
     for args in (["replay", db, "--session", sid], ["events", db, "--session", sid],
                  ["events", db, "--session", sid, "--json"],
