@@ -36,7 +36,7 @@ from aiohttp import WSMsgType, web
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import Figure  # noqa: E402  (bench/ is not a package)
+from common import Figure
 
 GOAL_COPIES = 3.0
 Flush = Callable[[], Awaitable[None]] | None

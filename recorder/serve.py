@@ -255,9 +255,7 @@ class _Playback:
 
     async def _read_client(self) -> None:
         async for message in self.ws:
-            if message.type is aiohttp.WSMsgType.TEXT:
-                self.inbox.put_nowait((time.monotonic_ns(), message.data))
-            elif message.type is aiohttp.WSMsgType.BINARY:
+            if message.type is aiohttp.WSMsgType.TEXT or message.type is aiohttp.WSMsgType.BINARY:
                 self.inbox.put_nowait((time.monotonic_ns(), message.data))
         self.client_gone.set()
         self.inbox.put_nowait(None)

@@ -12,7 +12,7 @@ from recorder.console import Console
 from recorder.fake.scenarios import build
 from recorder.fake.server import FakeUpstream
 from recorder.proxy import ProxyConfig, RecordingProxy
-from recorder.serve import ReplayServer, Recording
+from recorder.serve import Recording, ReplayServer
 
 REFUSED = (
     "rtrec: refused a request for a host name that is not localhost, 127.0.0.1 or [::1] (a web "
@@ -37,7 +37,8 @@ async def _status(url: str, host: str, *, websocket: bool, token: str | None = N
         headers[TOKEN_HEADER] = token
     if websocket:
         headers.update({"Upgrade": "websocket", "Connection": "Upgrade",
-                        "Sec-WebSocket-Version": "13", "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="})
+                        "Sec-WebSocket-Version": "13",
+                        "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="})
     async with aiohttp.ClientSession() as http, http.get(
         url.replace("ws://", "http://") + path, headers=headers
     ) as response:

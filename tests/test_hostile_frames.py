@@ -238,7 +238,7 @@ async def run_beside_bystander(
     expected = []
     for case in cases:
         stored = case.wire if case.stored is None else case.stored
-        expected += [(Direction.CLIENT, case.opcode, stored), (Direction.SERVER, case.opcode, stored)]
+        expected += [(way, case.opcode, stored) for way in (Direction.CLIENT, Direction.SERVER)]
     got = await frames_of(event_log, hostile.id)
     for (want, have, case) in zip(expected, got, [c for c in cases for _ in (0, 1)], strict=True):
         assert have == want, f"{case.name}: stored {have[2][:200]!r}"
@@ -287,17 +287,17 @@ async def readers_read(event_log: EventLog, db: str, sid: str, tmp_path: Path) -
         await copy_log.close()
     recording = await load_recording(event_log, sid)
     server_frames = [f.data for f in recording.frames if f.direction is Direction.SERVER]
-    async with ReplayServer(recording, match="lenient") as server, aiohttp.ClientSession() as http:
-        async with http.ws_connect(server.url + "/realtime", max_msg_size=0, decode_text=False,
-                                   headers={"Authorization": "Bearer x"}) as ws:
-            played: list[bytes] = []
-            for frame in recording.frames:
-                if frame.direction is Direction.CLIENT:
-                    await ws.send_frame(frame.data, WSMsgType(frame.opcode))
-            while len(played) < len(server_frames):
-                message = await ws.receive(timeout=30)
-                assert message.type in (WSMsgType.TEXT, WSMsgType.BINARY), message
-                played.append(message.data)
+    played: list[bytes] = []
+    async with ReplayServer(recording, match="lenient") as server, aiohttp.ClientSession() as http,\
+            http.ws_connect(server.url + "/realtime", max_msg_size=0, decode_text=False,
+                            headers={"Authorization": "Bearer x"}) as ws:
+        for frame in recording.frames:
+            if frame.direction is Direction.CLIENT:
+                await ws.send_frame(frame.data, WSMsgType(frame.opcode))
+        while len(played) < len(server_frames):
+            message = await ws.receive(timeout=30)
+            assert message.type in (WSMsgType.TEXT, WSMsgType.BINARY), message
+            played.append(message.data)
     assert played == server_frames
 
 
