@@ -10,7 +10,9 @@ allocated before, in copies of the frame. Variants, alternated round by round in
   record    rtrec record into SQLite (forwarded, redacted, queued, row built, written)
 
 Frame kinds: an input_audio_buffer.append carrying 16 MiB of base64 (what a large frame of a
-session is), a conversation.item.create with 16 MiB of text, and a 16 MiB binary frame.
+session is), a conversation.item.create with 16 MiB of text and a 16 MiB binary frame (client
+to upstream: the hop unmasks and masks again), and a response.output_audio.delta of 16 MiB
+(upstream to client: no masking either way).
 
 tracemalloc sees the Python allocators only: what SQLite copies into its own page cache with
 its own malloc is not in these figures.
@@ -24,6 +26,7 @@ import argparse
 import asyncio
 import base64
 import gc
+import json
 import sys
 import tempfile
 import tracemalloc
@@ -40,12 +43,16 @@ from common import Figure
 
 GOAL_COPIES = 3.0
 Flush = Callable[[], Awaitable[None]] | None
-KINDS = ("audio append", "text", "binary")
+KINDS = ("audio append", "text", "binary", "audio delta")  # the last: server to client
 
 
 def frame_of(kind: str, size: int) -> tuple[bytes, WSMsgType]:
     if kind == "binary":
         return bytes(range(256)) * (size // 256), WSMsgType.BINARY
+    if kind == "audio delta":
+        audio = base64.b64encode(bytes(range(256)) * (size * 3 // 4 // 256))
+        return (b'{"type":"response.output_audio.delta","response_id":"r","item_id":"i",'
+                b'"output_index":0,"content_index":0,"delta":"' + audio + b'"}', WSMsgType.TEXT)
     if kind == "text":
         return (b'{"type":"conversation.item.create","item":{"type":"message","role":"user",'
                 b'"content":[{"type":"input_text","text":"' + b"x" * size + b'"}]}}',
@@ -58,14 +65,19 @@ def frame_of(kind: str, size: int) -> tuple[bytes, WSMsgType]:
 
 
 async def upstream_main() -> None:
-    """A sink: every data frame is answered with a tiny "ok" frame."""
+    """A sink: every data frame is answered with a tiny "ok" frame, except {"type":"go","size":N}:
+    that one with an audio delta of N bytes (the server-to-client direction)."""
 
     async def handle(request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse(max_msg_size=0, decode_text=False, compress=False)
         await ws.prepare(request)
         async for message in ws:
             if message.type in (WSMsgType.TEXT, WSMsgType.BINARY):
-                await ws.send_str('{"type":"ok"}')
+                if message.data.startswith(b'{"type":"go"'):
+                    size = json.loads(message.data)["size"]
+                    await ws.send_frame(frame_of("audio delta", size)[0], WSMsgType.TEXT)
+                else:
+                    await ws.send_str('{"type":"ok"}')
         return ws
 
     app = web.Application()
@@ -78,7 +90,10 @@ async def upstream_main() -> None:
 
 
 async def client_main(url: str, kind: str, size: int) -> None:
-    data, opcode = frame_of(kind, size)
+    if kind == "audio delta":
+        data, opcode = b'{"type":"go","size":%d}' % size, WSMsgType.TEXT
+    else:
+        data, opcode = frame_of(kind, size)
     async with aiohttp.ClientSession() as http, http.ws_connect(
         url + "/v1/realtime?model=m", headers={"Authorization": "Bearer sk-bench-memory-0123456"},
         max_msg_size=0, compress=0,
@@ -87,6 +102,8 @@ async def client_main(url: str, kind: str, size: int) -> None:
         del data
         message = await ws.receive(timeout=120)
         assert message.type is WSMsgType.TEXT, message
+        if kind == "audio delta":
+            assert len(message.data) > size, "the upstream sent no large frame"
         await ws.close()
 
 
