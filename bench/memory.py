@@ -80,13 +80,21 @@ async def upstream_main() -> None:
                     await ws.send_str('{"type":"ok"}')
         return ws
 
+    runner = await listen(handle)
+    print(runner.addresses[0][1], flush=True)
+    await asyncio.Event().wait()
+
+
+async def listen(
+    handle: Callable[[web.Request], Awaitable[web.WebSocketResponse]],
+) -> web.AppRunner:
+    """An aiohttp server on 127.0.0.1 (a free port) with `handle` on /v1/realtime."""
     app = web.Application()
     app.router.add_get("/v1/realtime", handle)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", 0).start()
-    print(runner.addresses[0][1], flush=True)
-    await asyncio.Event().wait()
+    return runner
 
 
 async def client_main(url: str, kind: str, size: int) -> None:
@@ -129,11 +137,7 @@ async def bare_hop(upstream: str) -> AsyncIterator[tuple[str, Flush]]:
         await asyncio.gather(pump(down, up), pump(up, down))
         return down
 
-    app = web.Application()
-    app.router.add_get("/v1/realtime", handle)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    runner = await listen(handle)
     try:
         yield f"ws://127.0.0.1:{runner.addresses[0][1]}", None
     finally:
