@@ -148,7 +148,7 @@ class FrameRedactor:
             return self._scan(data)
         except Exception:  # a bug or MemoryError must not store the frame unredacted
             try:
-                return self._scan(data)
+                return self._scan(_cut_after_client_secret(data))
             except Exception:
                 return _UNPARSED_BYTES
 
@@ -170,8 +170,7 @@ class FrameRedactor:
             return data
         if not walk.clean and not _parses(data):
             # the tokens cannot be trusted: a value may run to the end of the frame
-            cut = walk.keys[0]
-            return data[:cut] + b':"' + _UNPARSED_BYTES + b'"'
+            return _cut(data, walk.keys[0])
         parts: list[bytes] = []
         last = 0
         for start, end, learn in walk.spans:
@@ -183,6 +182,17 @@ class FrameRedactor:
             last = end
         parts.append(data[last:])
         return b"".join(parts)
+
+
+def _cut(data: bytes, at: int) -> bytes:
+    """Nothing kept after a client_secret key ending at `at`: the rest reads REDACTED_UNPARSED."""
+    return data[:at] + b':"' + _UNPARSED_BYTES + b'"'
+
+
+def _cut_after_client_secret(data: bytes) -> bytes:
+    """For a frame the walk failed on: cut after its first literal client_secret key, if any."""
+    at = data.find(_CLIENT_SECRET_KEY)
+    return data if at < 0 else _cut(data, at + len(_CLIENT_SECRET_KEY))
 
 
 def _parses(data: bytes) -> bool:

@@ -6,6 +6,8 @@ import json
 import random
 import re
 
+import pytest
+
 from recorder.redact import (
     REDACTED,
     FrameRedactor,
@@ -238,3 +240,19 @@ def test_redaction_never_raises_and_never_lets_a_secret_through() -> None:
         out = redactor(bytes(mutated))
         assert KEY.encode() not in out
         assert not any(secret.encode() in out for secret in secrets), bytes(mutated)
+
+
+def test_when_the_walk_itself_fails_the_byte_scan_still_redacts(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import recorder.redact as redact_module
+
+    def broken(_data: bytes) -> object:
+        raise MemoryError
+
+    monkeypatch.setattr(redact_module, "_walk", broken)
+    redactor = FrameRedactor([KEY])
+    frame = f'{{"k":"{KEY}","e":"ek_fallback_0123456789","client_secret":"x","n":1}}'.encode()
+    assert redactor(frame) == (
+        b'{"k":"[REDACTED]","e":"[REDACTED]","client_secret":"[REDACTED:unparsed]"')
+    assert redactor(b"no secret here") == b"no secret here"
