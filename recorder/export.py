@@ -28,13 +28,13 @@ from __future__ import annotations
 
 import binascii
 import contextlib
+import functools
 import math
 import re
-import tempfile
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Concatenate, ParamSpec
 
 from recorder.audio import (
     AudioFormat,
@@ -52,6 +52,7 @@ from recorder.conversation_model import ContentPart, Conversation, Item
 from recorder.decode import decode
 from recorder.errors import RtrecError
 from recorder.events import UnknownEvent
+from recorder.output_dir import check_output_dir, staged_output
 from recorder.replay import ReceiverError, replay_session
 from recorder.store import EventLog, SessionInfo, StoredFrame, open_log
 from recorder.transcripts import Entry, markdown, srt, to_json, vtt
@@ -83,23 +84,6 @@ class ExportReport:
     durations_ms: dict[str, float] = field(default_factory=dict)  # file name -> duration
     sample_rate: int = 0  # conversation.wav
     resampled: str | None = None  # which side of conversation.wav was resampled, and how
-
-
-# --- checks before any work -------------------------------------------------------------------
-
-
-def check_output_dir(out_dir: Path) -> None:
-    """Create out_dir if needed and prove it is writable, or raise one clear line."""
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=out_dir, prefix=".rtrec-probe-"):
-            pass
-    except OSError as error:
-        reason = error.strerror or str(error)
-        raise RtrecError(
-            f"cannot write to output directory {out_dir}: {reason}; "
-            "choose another --out or fix its permissions"
-        ) from None
 
 
 # --- pass 1: replay, writing what can be written as it streams ----------------------------
@@ -682,6 +666,33 @@ def write_transcripts(
 # --- the whole export -------------------------------------------------------------------------
 
 
+P = ParamSpec("P")
+ExportSession = Callable[Concatenate[EventLog, SessionInfo, Path, P], Awaitable[ExportReport]]
+
+
+def _all_or_nothing(export: ExportSession[P]) -> ExportSession[P]:
+    """The export written into a hidden folder inside out_dir, its files moved into place
+    when all are complete: a failed export leaves out_dir as it was (see recorder.output_dir)."""
+
+    @functools.wraps(export)
+    async def staged(
+        log: EventLog, info: SessionInfo, out_dir: Path, /, *args: P.args, **kwargs: P.kwargs
+    ) -> ExportReport:
+        check_output_dir(out_dir)
+        try:
+            with staged_output(out_dir) as stage:
+                report = await export(log, info, stage, *args, **kwargs)
+                remove_item_files(out_dir)  # the rest is replaced; these are named by item
+        except OSError as error:
+            raise _write_error(error) from None
+        report.out_dir = out_dir
+        report.files = [out_dir / path.relative_to(stage) for path in report.files]
+        return report
+
+    return staged
+
+
+@_all_or_nothing
 async def export_session(
     log: EventLog,
     info: SessionInfo,
@@ -692,7 +703,8 @@ async def export_session(
     warn: Warn | None = None,
     batch_size: int = 1000,  # frames per log read: 1000 is as fast as 5000, ~25 MB less peak
 ) -> ExportReport:
-    """Write the WAV files and transcripts of one session into out_dir (see module doc)."""
+    """Write the WAV files and transcripts of one session into out_dir (see module doc), all
+    or nothing (see _all_or_nothing)."""
     check_output_dir(out_dir)
     _write(lambda: remove_item_files(out_dir))  # the rest is overwritten; these are by item
     report = ExportReport(info.id, out_dir)

@@ -125,8 +125,13 @@ def parse_listen(value: str) -> tuple[str, int]:
     """'HOST:PORT' (or '[::1]:PORT') -> (host, port); RtrecError naming --listen otherwise."""
     host, sep, port_text = value.rpartition(":")
     host = host.strip("[]")
-    if not sep or not host or not port_text.isdigit() or int(port_text) > 65535:
+    if not sep or not host or not port_text.isdigit():
         raise RtrecError(f"--listen {value!r} is not HOST:PORT: give e.g. 127.0.0.1:8765")
+    if int(port_text) > 65535:
+        raise RtrecError(
+            f"--listen {value!r}: port {int(port_text)} is out of range: give 1-65535, "
+            "or 0 for any free port"
+        )
     return host, int(port_text)
 
 

@@ -41,6 +41,7 @@ from recorder.errors import RtrecError
 from recorder.export import check_output_dir, export_db
 from recorder.store import open_log
 from recorder.wire import Direction, Frame, Opcode
+from tests.test_output_dir import full_disk_stage
 
 MS = 1_000_000  # ns
 
@@ -508,8 +509,8 @@ def test_unwritable_output_directory_is_refused_before_any_work(tmp_path: Path) 
     with pytest.raises(RtrecError) as caught:
         check_output_dir(out)
     assert str(caught.value) == (
-        f"cannot write to output directory {out}: Not a directory; "
-        "choose another --out or fix its permissions"
+        f"--out {out} cannot be made: {parent} is a file, not a folder; give the path of a "
+        "folder (created if missing)"
     )
 
 
@@ -518,8 +519,9 @@ def test_output_path_that_is_a_file_is_refused(tmp_path: Path) -> None:
     target.write_text("x")
     with pytest.raises(RtrecError) as caught:
         check_output_dir(target)
-    assert str(caught.value).startswith(f"cannot write to output directory {target}: ")
-    assert str(caught.value).endswith("; choose another --out or fix its permissions")
+    assert str(caught.value) == (
+        f"--out {target} is a file, not a folder: give the path of a folder (created if missing)"
+    )
 
 
 def test_cli_refuses_a_bad_out_before_opening_the_database(tmp_path: Path) -> None:
@@ -527,8 +529,10 @@ def test_cli_refuses_a_bad_out_before_opening_the_database(tmp_path: Path) -> No
     target.write_text("x")
     missing_db = tmp_path / "never-created.db"
     result = CliRunner().invoke(cli, ["export", str(missing_db), "--out", str(target)])
-    assert result.exit_code == 1
-    assert "Error: cannot write to output directory" in result.output
+    assert (result.exit_code, result.output) == (1, (
+        f"Error: --out {target} is a file, not a folder: give the path of a folder "
+        "(created if missing)\n"
+    ))
     assert not missing_db.exists()  # nothing was opened or created
 
 
@@ -610,7 +614,7 @@ def test_cli_mistyped_database_path_is_one_error_line_and_creates_nothing(
     assert result.output.strip().splitlines() == [
         f"Error: {db} does not exist: check the path (recording or importing creates it)"]
     assert not db.exists()
-    assert [p.name for p in tmp_path.iterdir()] == ["o"]  # --out is checked first, as before
+    assert list(tmp_path.iterdir()) == []  # --out is checked first, and not created
 
 
 async def test_an_impossible_rate_is_a_warning_and_the_audio_exported_at_24_khz(
@@ -766,11 +770,12 @@ async def test_progress_is_reported_up_to_the_frame_count(tmp_path: Path) -> Non
 
 
 @pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs the /dev/full device")
-async def test_a_full_disk_is_one_clear_line(tmp_path: Path) -> None:
+async def test_a_full_disk_is_one_clear_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     db = await store(tmp_path, known_session().frames)
     out = tmp_path / "out"
-    out.mkdir()
-    (out / "user.wav").symlink_to("/dev/full")  # every write to it fails with ENOSPC
+    full_disk_stage(monkeypatch, "user.wav")
     with pytest.raises(RtrecError) as caught:
         await export_db(db, out)
     message = str(caught.value)

@@ -40,6 +40,14 @@ def _stored(db: Path | str, sid: str) -> list[StoredFrame]:
     return asyncio.run(work())
 
 
+def assert_nothing_stored(db: Path | str) -> None:
+    """A failed import left no trace: no new SQLite file, no session in a server database."""
+    if "://" in str(db):
+        assert invoke("sessions", str(db), "--json").stdout == "[]\n"
+    else:
+        assert list(Path(db).parent.glob(Path(db).name + "*")) == []
+
+
 def _server(t_ns: int, text: str) -> Frame:
     return Frame(Direction.SERVER, t_ns, Opcode.TEXT, text.encode())
 
@@ -209,7 +217,7 @@ def test_a_bad_import_file_is_one_line_and_stores_nothing(
     result = CliRunner().invoke(cli, ["import", str(db), str(source)])
     assert result.exit_code == 1
     assert result.stderr == f"Error: {message.format(path=source)}\n"
-    assert invoke("sessions", str(db), "--json").stdout == "[]\n"
+    assert_nothing_stored(db)
 
 
 def test_import_of_a_missing_file_says_so(tmp_path: Path) -> None:
@@ -323,7 +331,7 @@ def test_an_import_file_that_is_not_utf8_is_one_line_naming_the_line(
     assert (result.exit_code, result.stderr) == (
         1, f"Error: {source}:{line} is not valid UTF-8: save the file as UTF-8\n"
     )
-    assert invoke("sessions", str(db), "--json").stdout == "[]\n"
+    assert_nothing_stored(db)
 
 
 def _dump_with_t_ns(t_ns: int) -> str:
@@ -346,7 +354,7 @@ def test_a_dump_with_t_ns_out_of_range_is_one_line_and_stores_nothing(
         f"Error: {source}:2 has t_ns {t_ns}, out of range: it must be 0..2**63-1 nanoseconds "
         "since the session started; fix it\n"
     ))
-    assert invoke("sessions", db, "--json").stdout == "[]\n"
+    assert_nothing_stored(db)
 
 
 def test_a_dump_with_the_largest_t_ns_imports(tmp_path: Path, db: str) -> None:

@@ -12,22 +12,25 @@ import click
 
 from recorder.cli.app import cli, run
 from recorder.store import SessionInfo, StoredFrame, open_log
+from recorder.store.cleanup import removed_on_failure
 from recorder.store.migrate import head_revision
-from recorder.store.transfer import dump_line, import_file
+from recorder.store.transfer import check_file, dump_line, import_checked
 
 _SESSION_OPTION = click.option(
     "--session", "session_id", metavar="ID", help="Session id or unique prefix (default: newest)."
 )
 
 
-def _when(moment: datetime | None) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M:%S") if moment is not None else ""
+def _when(moment: datetime | None, unknown: bool = False) -> str:
+    if moment is None:
+        return "unknown" if unknown else ""
+    return moment.strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _session_dict(info: SessionInfo) -> dict[str, Any]:
     return {
         "id": info.id,
-        "started_at": info.started_at.isoformat(),
+        "started_at": info.started_at.isoformat() if info.started_at else None,
         "ended_at": info.ended_at.isoformat() if info.ended_at else None,
         "protocol": info.protocol,
         "model": info.model,
@@ -68,7 +71,9 @@ def sessions_command(db: str, as_json: bool) -> None:
         click.echo("no sessions", err=True)
         return
     rows = [
-        [s.id, _when(s.started_at), _when(s.ended_at), s.protocol or "", s.model or "",
+        # unknown: an import whose file does not say when the session began or ended
+        [s.id, _when(s.started_at, True), _when(s.ended_at, s.status != "recording"),
+         s.protocol or "", s.model or "",
          str(s.frames), s.status]
         for s in sessions
     ]
@@ -137,12 +142,19 @@ def events_command(db: str, session_id: str | None, types: tuple[str, ...], as_j
 @click.argument("db")
 @_SESSION_OPTION
 def dump_command(db: str, session_id: str | None) -> None:
-    """Print a session of DB as JSONL: seq, t, t_ns, direction, type and the exact frame."""
+    """Print a session of DB as JSONL: seq, t, t_ns, direction, type and the exact frame (the
+    first line also the session's started_at and ended_at, unix seconds)."""
 
-    def each(frame: StoredFrame) -> None:
-        click.echo(dump_line(frame))  # bytes go to the binary stream as they are
+    async def work() -> None:
+        async with await open_log(db, create=False) as log:
+            info = await log.get_session(session_id)
+            first: SessionInfo | None = info  # its times go on the first line only
+            async for batch in log.read(info.id):
+                for frame in batch:
+                    click.echo(dump_line(frame, first))  # bytes go to stdout as they are
+                    first = None
 
-    _stream(db, session_id, each)
+    run(work())
 
 
 @cli.command("import")
@@ -152,21 +164,25 @@ def import_command(db: str, files: tuple[Path, ...]) -> None:
     """Import event files into DB, one new session each; prints each new session id.
 
     A FILE is JSONL (one event per line, stored as is), a JSON array of events, or the output
-    of `rtrec dump`.
+    of `rtrec dump`. All or nothing: every file is checked before DB is opened, and a failed
+    import leaves DB as it was.
     """
+    # Before the database is opened (or created): a bad file costs nothing.
+    checked = [check_file(path) for path in files]
 
-    async def work() -> None:
+    async def work() -> list[SessionInfo]:
         async with await open_log(db) as log:
-            for path in files:
-                info = await import_file(log, path)
-                click.echo(info.id)
-                click.echo(
-                    f"imported {info.frames} frames from {path} "
-                    f"({info.client_frames} client, {info.server_frames} server)",
-                    err=True,
-                )
+            return await import_checked(log, checked)
 
-    run(work())
+    with removed_on_failure(db):
+        imported = run(work())
+    for path, info in zip(files, imported, strict=True):
+        click.echo(info.id)
+        click.echo(
+            f"imported {info.frames} frames from {path} "
+            f"({info.client_frames} client, {info.server_frames} server)",
+            err=True,
+        )
 
 
 @cli.command("delete")

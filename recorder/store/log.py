@@ -40,6 +40,8 @@ _SESSION_COLUMNS = (
     "pk, id, started_at, ended_at, last_seen, heartbeat, recorder, protocol, model, endpoint, "
     "status, close_code, close_reason, closed_by, frames, client_frames, server_frames"
 )
+# Sessions sort by start; one whose start is unknown (an import) by when it was written.
+_STARTED = "COALESCE(started_at, last_seen)"
 _FRAME_COLUMNS = (
     "id, t_ns, direction, opcode, type, event_id, item_id, response_id, stripped, data, "
     "audio_at, audio"
@@ -49,8 +51,8 @@ _FRAME_COLUMNS = (
 @dataclass(frozen=True, slots=True)
 class SessionInfo:
     id: str
-    started_at: datetime
-    ended_at: datetime | None
+    started_at: datetime | None  # None: unknown (an imported file does not say)
+    ended_at: datetime | None  # None: not ended yet, or unknown (started_at None too)
     protocol: str | None
     model: str | None
     endpoint: str | None
@@ -188,8 +190,15 @@ class EventLog:
     # -- writing -----------------------------------------------------------------------------
 
     async def begin_session(
-        self, protocol: str | None, model: str | None, endpoint: str | None
+        self,
+        protocol: str | None,
+        model: str | None,
+        endpoint: str | None,
+        *,
+        started_at: float | Literal["now"] | None = "now",
     ) -> str:
+        """A new session, started now, or at started_at (unix seconds; None: unknown, as for
+        an import of events that carry no time)."""
         session_id = _new_session_id()
         now = time.time()
         try:
@@ -199,7 +208,8 @@ class EventLog:
                     "INSERT INTO sessions (id, started_at, last_seen, heartbeat, recorder, "
                     "protocol, model, endpoint, status, frames, client_frames, server_frames) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'recording', 0, 0, 0) RETURNING pk",
-                    (session_id, now, now, self._heartbeat, self._recorder, protocol, model,
+                    (session_id, now if started_at == "now" else started_at, now, self._heartbeat,
+                     self._recorder, protocol, model,
                      scrub_endpoint(endpoint)),
                 )
         except Exception as error:
@@ -241,7 +251,9 @@ class EventLog:
         close_code: int | None = None,
         close_reason: str | None = None,
         closed_by: str | None = None,
+        ended_at: float | Literal["now"] | None = "now",
     ) -> None:
+        """End a session now, or at ended_at (unix seconds; None: unknown)."""
         if status not in STATUSES:
             raise RtrecError(f"unknown session status {status!r}: use one of {', '.join(STATUSES)}")
         if closed_by is not None and closed_by not in CLOSED_BY:
@@ -257,7 +269,8 @@ class EventLog:
                     "UPDATE sessions SET status = ?, ended_at = ?, last_seen = ?, close_code = ?, "
                     "close_reason = ?, closed_by = ? WHERE pk = ?"
                 ),
-                (final, time.time(), time.time(), close_code, close_reason, closed_by,
+                (final, time.time() if ended_at == "now" else ended_at, time.time(), close_code,
+                 close_reason, closed_by,
                  recording.pk),
             )
 
@@ -297,7 +310,7 @@ class EventLog:
 
     async def list_sessions(self) -> list[SessionInfo]:
         rows = await self._query(
-            f"SELECT {_SESSION_COLUMNS} FROM sessions ORDER BY started_at, pk", ()
+            f"SELECT {_SESSION_COLUMNS} FROM sessions ORDER BY {_STARTED}, pk", ()
         )
         return [self._session_info(row) for row in rows]
 
@@ -376,7 +389,7 @@ class EventLog:
     async def _session_row(self, sid: str | None) -> tuple[Any, ...]:
         if sid is None:
             rows = await self._query(
-                f"SELECT {_SESSION_COLUMNS} FROM sessions ORDER BY started_at DESC, pk DESC "
+                f"SELECT {_SESSION_COLUMNS} FROM sessions ORDER BY {_STARTED} DESC, pk DESC "
                 "LIMIT 1", ()
             )
             if not rows:
@@ -406,7 +419,7 @@ class EventLog:
             status = "interrupted"
         return SessionInfo(
             id=sid,
-            started_at=datetime.fromtimestamp(started, UTC),
+            started_at=datetime.fromtimestamp(started, UTC) if started is not None else None,
             ended_at=datetime.fromtimestamp(ended, UTC) if ended is not None else None,
             protocol=protocol,
             model=model,

@@ -30,8 +30,8 @@ sessions = Table(
     metadata,
     Column("pk", Integer, primary_key=True, autoincrement=True),
     Column("id", String(64), nullable=False, unique=True),
-    Column("started_at", Float, nullable=False),  # unix seconds, UTC
-    Column("ended_at", Float),
+    Column("started_at", Float),  # unix seconds, UTC; NULL: unknown (an imported file)
+    Column("ended_at", Float),  # NULL: not ended, or unknown (then started_at is NULL too)
     Column("last_seen", Float, nullable=False),  # writer heartbeat, to tell a crash
     Column("heartbeat", Float, nullable=False),  # seconds between heartbeats
     Column("recorder", Text),  # host:pid of the writing process
