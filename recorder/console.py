@@ -106,6 +106,15 @@ class Console:
             flush=True,
         )
 
+    def frame_not_recorded(self, label: str, error: BaseException) -> None:
+        # the error's type only: its text could quote the frame
+        print(
+            f"rtrec: ERROR: session {label}: a frame could not be recorded "
+            f"({type(error).__name__}); the call goes on, the session is marked incomplete",
+            file=self._err or sys.stderr,
+            flush=True,
+        )
+
     def token_note(self, header: str, query: str) -> None:
         self._print(f"  clients must present the token: header {header} or query {query}")
 

@@ -40,6 +40,8 @@ from recorder.access import (
     TOKEN_HEADER,
     TOKEN_QUERY,
     check_exposure,
+    host_ok,
+    host_rejection,
     origin_ok,
     origin_rejection,
     token_ok,
@@ -350,6 +352,10 @@ class RecordingProxy:
         if not token_ok(request, self.config.token):
             self.console.rejected("missing or wrong rtrec token")
             return token_rejection()
+        if not host_ok(request, self.config.token):
+            # DNS rebinding: a page on another site whose name now points at loopback.
+            self.console.rejected("a Host that is not loopback; --token allows it")
+            return host_rejection()
         if not origin_ok(request, self.config.token):
             # A web page on another site (its Origin says so): it must not spend the API key.
             self.console.rejected("a web page on another origin; --token allows it")
@@ -445,7 +451,10 @@ class RecordingProxy:
             else:
                 append = self.log.append
                 for frame in session.pending or ():
-                    append(sid, frame)
+                    try:
+                        append(sid, frame)
+                    except Exception as error:  # a frame can only fail itself
+                        self._frame_not_recorded(session, error)
                 session.pending = None
                 session.sid = sid
                 if (session.protocol, session.model) != recorded:  # learnt meanwhile
@@ -517,13 +526,22 @@ class RecordingProxy:
                 except (ConnectionError, RuntimeError):
                     pass  # the other side is gone; its pump reports how, the frame is kept
                 counts[direction] += 1
+                # Recording work never reaches the pump: a frame can only fail itself.
                 if append is not None:
-                    if session.sid is not None:
-                        append(session.sid, Frame(direction, t_ns, opcode, redact(data)))
-                    elif session.pending is not None:  # the log has not answered yet
-                        session.pending.append(Frame(direction, t_ns, opcode, redact(data)))
+                    try:
+                        if session.sid is not None:
+                            append(session.sid, Frame(direction, t_ns, opcode, redact(data)))
+                        elif session.pending is not None:  # the log has not answered yet
+                            session.pending.append(Frame(direction, t_ns, opcode, redact(data)))
+                    except Exception as error:
+                        self._frame_not_recorded(session, error)
                 if watch_protocol:  # only the first few server frames: session.created leads
-                    watch_protocol = counts[direction] < 10 and self._learn_session(session, data)
+                    try:
+                        watch_protocol = counts[direction] < 10 and self._learn_session(
+                            session, data
+                        )
+                    except Exception:  # the session's protocol stays unknown; recording goes on
+                        watch_protocol = False
                 if verbose:
                     if opcode is Opcode.TEXT:
                         self.console.event(session.label, direction.value, data)
@@ -540,6 +558,12 @@ class RecordingProxy:
                 return _End(side, code, "", clean=code is not None and code != 1006)
             elif kind is WSMsgType.ERROR:
                 return _End(side, 1006, "", clean=False)
+
+    def _frame_not_recorded(self, session: _Session, error: Exception) -> None:
+        """One frame could not be appended: the session is incomplete, the call goes on."""
+        if not session.log_failed:
+            self.console.frame_not_recorded(session.label, error)
+        session.log_failed = True
 
     def _learn_session(self, session: _Session, data: bytes) -> bool:
         """From the first server frame: protocol and model when the handshake did not say."""

@@ -45,6 +45,8 @@ from aiohttp import web
 from recorder import jsontext
 from recorder.access import (
     check_exposure,
+    host_ok,
+    host_rejection,
     origin_ok,
     origin_rejection,
     token_ok,
@@ -253,9 +255,7 @@ class _Playback:
 
     async def _read_client(self) -> None:
         async for message in self.ws:
-            if message.type is aiohttp.WSMsgType.TEXT:
-                self.inbox.put_nowait((time.monotonic_ns(), message.data.encode()))
-            elif message.type is aiohttp.WSMsgType.BINARY:
+            if message.type is aiohttp.WSMsgType.TEXT or message.type is aiohttp.WSMsgType.BINARY:
                 self.inbox.put_nowait((time.monotonic_ns(), message.data))
         self.client_gone.set()
         self.inbox.put_nowait(None)
@@ -398,7 +398,11 @@ async def accept(request: web.Request) -> web.WebSocketResponse | web.Response:
 
     A plain HTTP request gets 426 and a line saying what to do.
     """
-    ws = web.WebSocketResponse(protocols=("realtime",), max_msg_size=0, compress=False)
+    # decode_text=False: a client's text frame is matched as the bytes it sent (a recording
+    # may hold text frames that are not valid UTF-8, and so may a client replaying it)
+    ws = web.WebSocketResponse(
+        protocols=("realtime",), max_msg_size=0, compress=False, decode_text=False
+    )
     if not ws.can_prepare(request).ok:
         return web.Response(
             status=426,
@@ -506,6 +510,9 @@ class ReplayServer:
         if not token_ok(request, self.token):
             log.warning("refused a connection: missing or wrong rtrec token")
             return token_rejection()
+        if not host_ok(request, self.token):  # a page after DNS rebinding: same-origin to it
+            log.warning("refused a connection for a Host that is not loopback: --token allows it")
+            return host_rejection()
         if not origin_ok(request, self.token):  # any web page could otherwise fetch recordings
             log.warning("refused a connection from a web page on another origin: --token allows it")
             return origin_rejection()

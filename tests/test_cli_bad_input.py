@@ -93,14 +93,19 @@ def test_a_store_failure_midway_removes_what_the_import_wrote(
     kept = _write(tmp_path / "kept.jsonl", GOOD)
     assert rtrec("import", db, str(kept)).exit_code == 0
     before = session_ids(db)
-    redact = recorder.store.transfer._redact
+    redactor = recorder.store.transfer.FrameRedactor  # one per imported session
 
-    def failing(data: bytes) -> bytes:  # the store going away in the middle of the 2nd file
-        if b"boom" in data:
-            raise RtrecError("database error on the test's database: it went away")
-        return redact(data)
+    def failing_redactor() -> Callable[[bytes], bytes]:
+        redact = redactor()
 
-    monkeypatch.setattr(recorder.store.transfer, "_redact", failing)
+        def failing(data: bytes) -> bytes:  # the store going away in the middle of the 2nd file
+            if b"boom" in data:
+                raise RtrecError("database error on the test's database: it went away")
+            return redact(data)
+
+        return failing
+
+    monkeypatch.setattr(recorder.store.transfer, "FrameRedactor", failing_redactor)
     result = rtrec("import", db, str(first), str(second))
     assert (result.exit_code, result.stdout, result.stderr) == (
         1, "", "Error: database error on the test's database: it went away\n"
@@ -116,7 +121,7 @@ def test_a_store_failure_in_a_new_database_leaves_no_file(
     def failing(data: bytes) -> bytes:
         raise RtrecError("database error: it went away")
 
-    monkeypatch.setattr(recorder.store.transfer, "_redact", failing)
+    monkeypatch.setattr(recorder.store.transfer, "FrameRedactor", lambda: failing)
     db = tmp_path / "new.db"
     result = rtrec("import", str(db), str(source))
     assert (result.exit_code, result.stderr) == (1, "Error: database error: it went away\n")

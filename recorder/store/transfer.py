@@ -312,11 +312,13 @@ async def _write(log: EventLog, checked: CheckedFile, direction_of: DirectionOf)
     sid = await log.begin_session(
         checked.protocol, checked.model, None, started_at=checked.started_at
     )
+    # As the proxy does, one redactor per session: the secrets it learns (there is no handshake
+    # here: client_secret values, key-shaped values) are this file's only. An already-redacted
+    # frame comes back unchanged, so a dump round trip is exact.
+    redact = FrameRedactor()
     try:
         for frame in read_frames(checked.path, direction_of):
-            # As the proxy does (there is no handshake here, so only client_secret values);
-            # an already-redacted frame comes back unchanged, so a dump round trip is exact.
-            data = _redact(frame.data)
+            data = redact(frame.data)
             log.append(sid, Frame(frame.direction, frame.t_ns, frame.opcode, data))
             await log.keep_up()
         await log.end_session(sid, status="complete", ended_at=checked.ended_at)
@@ -329,9 +331,6 @@ async def _write(log: EventLog, checked: CheckedFile, direction_of: DirectionOf)
         with contextlib.suppress(RtrecError):
             await log.delete_session(sid)
         raise
-
-
-_redact = FrameRedactor()
 
 
 def _default_direction_of() -> DirectionOf:
