@@ -19,15 +19,33 @@ and `diff_events(..., aliases=...)` treats a live id as equal to the recorded id
 
 A key that is absent on one side and null on the other counts as equal: SDKs differ on whether
 they serialize unset optional fields as null or leave them out, and the server treats both alike.
+
+Measured fields, compared within a tolerance: a client computes some values from its own clock
+(a barge-in client sends `conversation.item.truncate` with `audio_end_ms` = what it played), so
+they differ by a few ms on every run. MEASURED_FIELDS lists the protocol's timing fields (those
+the Realtime protocol defines as millisecond offsets measured on an audio stream, not chosen by
+the caller: `audio_start_ms`, `audio_end_ms`, `elapsed_ms`); each is accepted within
+DEFAULT_TOLERANCE_MS (50 ms: less than one typical audio chunk, far below what a listener
+hears). Configuration fields such as `silence_duration_ms` are chosen, and compared exactly.
+
+MatchRules is the list the user changes (vcrpy's match_on, on rtrec's field paths): fields to
+ignore, fields to compare exactly, and fields with a tolerance of their own. A field is named by
+its key (`audio_end_ms`: at any depth), by its dotted path (`item.content[0].text`) or by a path
+with `[*]` for any list index (`response.input[*].id`); ignoring a field ignores what is inside
+it. Ignore wins over exact, exact over tolerance; everything else is compared exactly.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+import math
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from recorder import jsontext
+from recorder.errors import RtrecError
 
 ROOT = "$"  # the path of the whole frame, when it is not a JSON object
 MAX_FIELDS_SHOWN = 8
@@ -35,14 +53,118 @@ MAX_VALUE_CHARS = 60
 
 _MISSING = object()
 
+# The protocol's measured timing fields (CATALOG.md: audio_start_ms / audio_end_ms are offsets
+# into the input audio stream; a client's truncate audio_end_ms is what it played;
+# session.output_audio.delta's elapsed_ms). Written here: the package does not read the catalog.
+MEASURED_FIELDS: tuple[str, ...] = ("audio_start_ms", "audio_end_ms", "elapsed_ms")
+DEFAULT_TOLERANCE_MS = 50.0
+_ANY_INDEX = re.compile(r"\[\d+\]")
+
+
+@dataclass(frozen=True)
+class MatchRules:
+    """Which fields are ignored, compared exactly, or compared within a tolerance.
+
+    Build one with MatchRules.build(ignore=..., exact=..., tolerance=...): the defaults
+    (MEASURED_FIELDS within DEFAULT_TOLERANCE_MS) are kept unless named otherwise.
+    """
+
+    ignore: frozenset[str] = frozenset()
+    exact: frozenset[str] = frozenset()
+    tolerance: Mapping[str, float] = field(
+        default_factory=lambda: dict.fromkeys(MEASURED_FIELDS, DEFAULT_TOLERANCE_MS)
+    )
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        ignore: Iterable[str] = (),
+        exact: Iterable[str] = (),
+        tolerance: Mapping[str, float] | None = None,
+    ) -> MatchRules:
+        ignored, exacts = frozenset(ignore), frozenset(exact)
+        tolerances = {
+            name: limit for name, limit in cls().tolerance.items() if name not in exacts | ignored
+        }
+        for name, limit in (tolerance or {}).items():
+            tolerances[name] = check_tolerance(name, limit)
+        return cls(ignored, exacts, tolerances)
+
+    def is_ignored(self, path: str) -> bool:
+        return any(_names(pattern, path) for pattern in self.ignore)
+
+    def tolerance_for(self, path: str) -> float | None:
+        """The tolerance of the field at path; None: compared exactly."""
+        if any(_names(pattern, path) for pattern in self.exact):
+            return None
+        for pattern, limit in self.tolerance.items():
+            if _names(pattern, path):
+                return limit
+        return None
+
+    def describe(self) -> str:
+        """The rules in one phrase (for `rtrec serve`'s start line)."""
+        parts = [f"{name} within {_number(limit)}" for name, limit in self.tolerance.items()]
+        if self.ignore:
+            parts.append("ignoring " + ", ".join(sorted(self.ignore)))
+        return "; ".join(parts) if parts else "every field exactly"
+
+
+DEFAULT_RULES = MatchRules()
+
+
+def check_tolerance(name: str, limit: Any) -> float:
+    if isinstance(limit, bool) or not isinstance(limit, int | float) or not math.isfinite(limit) \
+            or limit < 0:
+        raise RtrecError(
+            f"tolerance {limit!r} for {name} is not valid: give a number >= 0 "
+            "(in the field's own unit, ms for *_ms fields)"
+        )
+    return float(limit)
+
+
+def parse_tolerance(text: str) -> tuple[str, float]:
+    """`FIELD=N` (the --tolerance flag) -> (FIELD, N)."""
+    name, sep, value = text.partition("=")
+    try:
+        limit = float(value)
+    except ValueError:
+        limit = math.nan
+    if not sep or not name.strip() or not math.isfinite(limit) or limit < 0:
+        raise RtrecError(
+            f"--tolerance {text!r} is not FIELD=N: e.g. --tolerance audio_end_ms=100"
+        )
+    return name.strip(), limit
+
+
+def _names(pattern: str, path: str) -> bool:
+    """Does pattern (a key, a dotted path, or a path with [*]) name the field at path?"""
+    if pattern in (path, _ANY_INDEX.sub("[*]", path)):
+        return True
+    if "." in pattern or "[" in pattern:
+        return False
+    last = path.rsplit(".", 1)[-1]
+    return _ANY_INDEX.sub("", last) == pattern
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if value == int(value) else str(value)
+
 
 EventInput = bytes | str | dict[str, Any]
 
 
 def diff_events(
-    expected: EventInput, actual: EventInput, *, aliases: Mapping[str, str] | None = None
+    expected: EventInput,
+    actual: EventInput,
+    *,
+    aliases: Mapping[str, str] | None = None,
+    rules: MatchRules = DEFAULT_RULES,
 ) -> list[str]:
     """Dotted paths of the fields that differ (e.g. "item.content[0].text"); [] means a match.
+
+    rules says which fields are ignored and which are accepted within a tolerance.
 
     aliases maps live client-chosen ids to the recorded ids they stand for (see
     client_item_ids): an actual string value equal to an alias of the expected value matches.
@@ -53,7 +175,7 @@ def diff_events(
     if not isinstance(left, dict) or not isinstance(right, dict):
         return [] if left == right else [ROOT]
     volatile = _volatile_paths(left) | _volatile_paths(right)
-    differing = [path for path in _diff(left, right, "") if path not in volatile]
+    differing = [path for path in _diff(left, right, "", rules) if path not in volatile]
     if aliases:
         differing = [
             path
@@ -83,10 +205,16 @@ def _aliased(recorded: Any, live: Any, aliases: Mapping[str, str]) -> bool:
     return isinstance(live, str) and isinstance(recorded, str) and aliases.get(live) == recorded
 
 
-def describe_mismatch(expected: EventInput, actual: EventInput, paths: list[str]) -> str:
+def describe_mismatch(
+    expected: EventInput,
+    actual: EventInput,
+    paths: list[str],
+    rules: MatchRules = DEFAULT_RULES,
+) -> str:
     """One paragraph: the expected and received event types and each differing field's values.
 
-    Long strings (base64 audio, instructions) are abbreviated to their start and length.
+    Long strings (base64 audio, instructions) are abbreviated to their start and length; a
+    field that has a tolerance says so.
     """
     left, right = _as_event(expected), _as_event(actual)
     head = f"expected client event {_type_of(left)}, received {_type_of(right)}"
@@ -94,12 +222,17 @@ def describe_mismatch(expected: EventInput, actual: EventInput, paths: list[str]
         return f"{head}; no fields differ."
     shown = [
         f"{path}: expected {_show(_lookup(left, path))}, received {_show(_lookup(right, path))}"
+        + _beyond(rules.tolerance_for(path))
         for path in paths[:MAX_FIELDS_SHOWN]
     ]
     more = len(paths) - MAX_FIELDS_SHOWN
     tail = f"; and {more} more field(s): {', '.join(paths[MAX_FIELDS_SHOWN:])}" if more > 0 else ""
     noun = "field differs" if len(paths) == 1 else "fields differ"
     return f"{head}; {len(paths)} {noun}: " + "; ".join(shown) + tail + "."
+
+
+def _beyond(limit: float | None) -> str:
+    return "" if limit is None else f" (more than the tolerance of {_number(limit)})"
 
 
 def _as_event(value: EventInput) -> Any:
@@ -140,24 +273,28 @@ def _event_id_paths(value: Any, path: str) -> Iterator[str]:
             yield from _event_id_paths(child, f"{path}[{index}]")
 
 
-def _diff(left: Any, right: Any, path: str) -> Iterator[str]:
+def _diff(left: Any, right: Any, path: str, rules: MatchRules) -> Iterator[str]:
+    if path and rules.is_ignored(path):
+        return
     if isinstance(left, dict) and isinstance(right, dict):
         for key in sorted(left.keys() | right.keys()):
             a, b = left.get(key), right.get(key)  # absent == null, see module docstring
-            yield from _diff(a, b, _join(path, key))
+            yield from _diff(a, b, _join(path, key), rules)
     elif isinstance(left, list) and isinstance(right, list):
         for index in range(max(len(left), len(right))):
             a = left[index] if index < len(left) else _MISSING
             b = right[index] if index < len(right) else _MISSING
-            yield from _diff(a, b, f"{path}[{index}]")
-    elif not _same_scalar(left, right):
+            yield from _diff(a, b, f"{path}[{index}]", rules)
+    elif not _same_scalar(left, right, rules.tolerance_for(path) if path else None):
         yield path or ROOT
 
 
-def _same_scalar(left: Any, right: Any) -> bool:
+def _same_scalar(left: Any, right: Any, tolerance: float | None = None) -> bool:
     # True == 1 in Python, but a JSON boolean is not a number
     if isinstance(left, bool) or isinstance(right, bool):
         return type(left) is type(right) and left == right
+    if tolerance is not None and isinstance(left, int | float) and isinstance(right, int | float):
+        return abs(left - right) <= tolerance
     return bool(left == right)
 
 
@@ -207,3 +344,25 @@ def _show(value: Any) -> str:
     if len(text) <= MAX_VALUE_CHARS:
         return text
     return f"{text[:24]}...{text[-8:]} ({len(text)} chars)"
+
+
+def nearest_frame(
+    candidates: Iterable[tuple[int, bytes]],
+    actual: EventInput,
+    *,
+    rules: MatchRules = DEFAULT_RULES,
+    aliases: Mapping[str, str] | None = None,
+) -> tuple[int, list[str]] | None:
+    """Among recorded client frames (seq, data), the one of the received frame's type that
+    differs from it in the fewest fields: (its seq, those fields); None when no frame has the
+    type. Tells a client that sent the right event out of order from one that sent a wrong one.
+    """
+    kind = _type_of(_as_event(actual))
+    best: tuple[int, list[str]] | None = None
+    for seq, data in candidates:
+        if _type_of(_as_event(data)) != kind:
+            continue
+        paths = diff_events(data, actual, aliases=aliases, rules=rules)
+        if best is None or len(paths) < len(best[1]):
+            best = (seq, paths)
+    return best

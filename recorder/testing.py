@@ -10,7 +10,9 @@
 Whatever the receiver sends with `receiver.send(event)` during the replay is compared with the
 recorded client events, in order: each sent event against the next recorded client event (audio
 appends from the microphone are skipped by default on both sides, see `ignore_types`). Volatile ids
-(event_id, client-chosen item ids) are ignored, as recorder.matching decides. The first
+(event_id, client-chosen item ids) are ignored and measured timing fields (a truncate's
+audio_end_ms) are accepted within a tolerance, as recorder.matching decides; `ignore`, `exact`
+and `tolerance` change which fields are compared how (recorder.matching.MatchRules). The first
 difference raises DivergenceError (an AssertionError, so pytest shows it as a test failure)
 with the expected and the actual event and the fields that differ.
 
@@ -24,7 +26,7 @@ import asyncio
 import concurrent.futures
 import dataclasses
 from collections import deque
-from collections.abc import Coroutine, Iterable
+from collections.abc import Coroutine, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -33,7 +35,7 @@ import msgspec
 
 from recorder import jsontext
 from recorder.errors import RtrecError
-from recorder.matching import describe_mismatch, diff_events
+from recorder.matching import DEFAULT_RULES, MatchRules, describe_mismatch, diff_events
 from recorder.receiver import RealtimeEventReceiver
 from recorder.replay import PacedClock, ReplayResult, replay_session, resolve_session
 from recorder.store import StoredFrame, open_log
@@ -82,6 +84,7 @@ class SendChecker:
 
     session_id: str
     ignore_types: frozenset[str] = DEFAULT_IGNORED
+    rules: MatchRules = DEFAULT_RULES
     pending: deque[tuple[bytes, int | None]] = field(default_factory=deque)
     matched: int = 0
     _receiver: RealtimeEventReceiver | None = None
@@ -108,7 +111,7 @@ class SendChecker:
         if not self.pending or (frame.type or getattr(event, "type", None)) in self.ignore_types:
             return
         actual, sent_at = self.pending.popleft()
-        paths = diff_events(frame.data, actual)
+        paths = diff_events(frame.data, actual, rules=self.rules)
         if paths:
             raise self._divergence(frame.seq, frame.data, actual, paths, sent_at)
         self.matched += 1
@@ -141,7 +144,7 @@ class SendChecker:
             )
             lines = [
                 head,
-                f"  {describe_mismatch(expected, actual, paths)}",
+                f"  {describe_mismatch(expected, actual, paths, self.rules)}",
                 f"  fields:   {', '.join(paths)}",
                 f"  expected: {_show(expected)}",
                 f"  actual:   {_show(actual)}",
@@ -192,19 +195,26 @@ async def areplay(
     ignore_types: Iterable[str] = DEFAULT_IGNORED,
     speed: float | None = None,
     wrap_assertions: bool = False,
+    ignore: Iterable[str] = (),
+    exact: Iterable[str] = (),
+    tolerance: Mapping[str, float] | None = None,
 ) -> ReplayResult:
     """Replay session (default: the newest) of db into receiver, checking what it sends.
+
+    ignore, exact and tolerance: fields not compared, measured fields compared exactly, and
+    {field: tolerance} (see recorder.matching.MatchRules).
 
     speed paces the replay (see recorder.replay.PacedClock). An AssertionError raised by the
     receiver reaches the caller as it is (pytest shows it), unless wrap_assertions, as for any
     other exception, turns it into ReceiverError naming the session, seq and type (the CLI).
     """
+    rules = MatchRules.build(ignore=ignore, exact=exact, tolerance=tolerance)
     clock = PacedClock(speed) if speed is not None else None
     passthrough = (DivergenceError,) if wrap_assertions else (AssertionError,)
     log = await open_log(str(db), create=False)  # a mistyped fixture path is an error
     try:
         info = await resolve_session(log, session)
-        checker = SendChecker(info.id, frozenset(ignore_types))
+        checker = SendChecker(info.id, frozenset(ignore_types), rules)
         checker.attach(receiver)
         try:
             result = await replay_session(
@@ -226,9 +236,15 @@ def replay(
     *,
     until: int | None = None,
     ignore_types: Iterable[str] = DEFAULT_IGNORED,
+    ignore: Iterable[str] = (),
+    exact: Iterable[str] = (),
+    tolerance: Mapping[str, float] | None = None,
 ) -> ReplayResult:
     """Synchronous areplay: one line in a plain test function (or inside a running loop)."""
-    return _run(areplay(db, receiver, session, until=until, ignore_types=ignore_types))
+    return _run(areplay(
+        db, receiver, session, until=until, ignore_types=ignore_types, ignore=ignore,
+        exact=exact, tolerance=tolerance,
+    ))
 
 
 def client_frame(t_ms: float, event: dict[str, Any]) -> Frame:
