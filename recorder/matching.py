@@ -50,6 +50,7 @@ from recorder.errors import RtrecError
 ROOT = "$"  # the path of the whole frame, when it is not a JSON object
 MAX_FIELDS_SHOWN = 8
 MAX_VALUE_CHARS = 60
+MAX_FRAME_CHARS = 400
 
 _MISSING = object()
 
@@ -366,3 +367,11 @@ def nearest_frame(
         if best is None or len(paths) < len(best[1]):
             best = (seq, paths)
     return best
+
+
+def show_frame(data: bytes) -> str:
+    """A frame as text for a report: long frames (audio) cut to their start and length."""
+    text = data.decode("utf-8", "replace")
+    if len(text) > MAX_FRAME_CHARS:
+        return f"{text[:MAX_FRAME_CHARS]}... ({len(text)} chars)"
+    return text

@@ -62,6 +62,7 @@ from recorder.matching import (
     describe_mismatch,
     diff_events,
     nearest_frame,
+    show_frame,
 )
 from recorder.wire import Direction, Frame, Opcode
 
@@ -177,6 +178,16 @@ class Mismatch:
     received_type: str | None
     paths: tuple[str, ...]
     message: str
+    expected: bytes | None = None  # the recorded client frame (None: none was left)
+    received: bytes = b""
+
+    def report(self) -> str:
+        """The message, then both frames (abbreviated), one per line: what a test shows."""
+        lines = [self.message]
+        if self.expected is not None:
+            lines.append(f"  expected: {show_frame(self.expected)}")
+        lines.append(f"  received: {show_frame(self.received)}")
+        return "\n".join(lines)
 
 
 @dataclass(frozen=True, slots=True)
@@ -337,7 +348,10 @@ class _Playback:
             + describe_mismatch(recorded.data, data, paths, self.rules)
             + self._nearest(recorded, data, rest)
         )
-        self._record(Mismatch(recorded.seq, recorded.type, frame_type(data), tuple(paths), message))
+        self._record(Mismatch(
+            recorded.seq, recorded.type, frame_type(data), tuple(paths), message,
+            recorded.data, data,
+        ))
         return await self._on_mismatch(message, data)
 
     def _nearest(self, recorded: RecordedFrame, data: bytes, rest: Sequence[RecordedFrame]) -> str:
@@ -351,17 +365,17 @@ class _Playback:
             for f in rest
             if f.direction is Direction.CLIENT and (f.type not in _STREAMED or kind in _STREAMED)
         ][:LOOKAHEAD]
+        if not ahead:
+            return " The recording has no later client frame."
         found = nearest_frame(ahead, data, rules=self.rules, aliases=self.aliases)
         if found is None:
-            return (
-                f" None of the next {len(ahead)} recorded client frames is a {_quoted(kind)}."
-            )
+            return f" No {_quoted(kind)} among the next {len(ahead)} recorded client frames."
         seq, paths = found
         later = next(i for i, (s, _) in enumerate(ahead, start=1) if s == seq)
         same = "matches it" if not paths else f"differs in {', '.join(paths)}"
         return (
-            f" The order differs: recorded client frame seq {seq} ({later} client frame(s) "
-            f"later) is a {_quoted(kind)} and {same}."
+            f" The order differs: the nearest recorded {_quoted(kind)} is client frame seq {seq}, "
+            f"{later} client frame(s) later, and {same}."
         )
 
     def _record(self, mismatch: Mismatch) -> None:
@@ -388,7 +402,7 @@ class _Playback:
                 f"{_quoted(frame_type(data))} after the last recorded client frame "
                 f"({self.recording.client_frames} recorded)"
             )
-            self._record(Mismatch(None, None, frame_type(data), ("$",), message))
+            self._record(Mismatch(None, None, frame_type(data), ("$",), message, None, data))
             if not await self._on_mismatch(message, data):
                 return
 

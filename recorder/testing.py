@@ -35,7 +35,13 @@ import msgspec
 
 from recorder import jsontext
 from recorder.errors import RtrecError
-from recorder.matching import DEFAULT_RULES, MatchRules, describe_mismatch, diff_events
+from recorder.matching import (
+    DEFAULT_RULES,
+    MatchRules,
+    describe_mismatch,
+    diff_events,
+    show_frame,
+)
 from recorder.receiver import RealtimeEventReceiver
 from recorder.replay import PacedClock, ReplayResult, replay_session, resolve_session
 from recorder.store import StoredFrame, open_log
@@ -45,7 +51,6 @@ T = TypeVar("T")
 
 FLUSH_BYTES = 8 * 2**20
 DEFAULT_IGNORED = frozenset({"input_audio_buffer.append"})
-MAX_EVENT_CHARS = 400
 
 
 class DivergenceError(AssertionError):
@@ -136,7 +141,7 @@ class SendChecker:
                 f"session {self.session_id}: the receiver sent an event {when}, but the "
                 "recording has no further client event"
             )
-            lines = [head, f"  actual:   {_show(actual)}"]
+            lines = [head, f"  actual:   {show_frame(actual)}"]
         else:
             head = (
                 f"session {self.session_id}: the event the receiver sent {when} differs from "
@@ -146,8 +151,8 @@ class SendChecker:
                 head,
                 f"  {describe_mismatch(expected, actual, paths, self.rules)}",
                 f"  fields:   {', '.join(paths)}",
-                f"  expected: {_show(expected)}",
-                f"  actual:   {_show(actual)}",
+                f"  expected: {show_frame(expected)}",
+                f"  actual:   {show_frame(actual)}",
             ]
         return DivergenceError(
             "\n".join(lines),
@@ -177,13 +182,6 @@ def _type_of(event: Any, data: bytes) -> str | None:
     else:
         kind = jsontext.frame_type(data)  # None: not JSON or no string type, compared as it is
     return kind if isinstance(kind, str) else None
-
-
-def _show(data: bytes) -> str:
-    text = data.decode("utf-8", "replace")
-    if len(text) > MAX_EVENT_CHARS:
-        return f"{text[:MAX_EVENT_CHARS]}... ({len(text)} chars)"
-    return text
 
 
 async def areplay(
