@@ -223,7 +223,7 @@ def describe_mismatch(
         return f"{head}; no fields differ."
     shown = [
         f"{path}: expected {_show(_lookup(left, path))}, received {_show(_lookup(right, path))}"
-        + _beyond(rules.tolerance_for(path))
+        + _beyond(_lookup(left, path), _lookup(right, path), rules.tolerance_for(path))
         for path in paths[:MAX_FIELDS_SHOWN]
     ]
     more = len(paths) - MAX_FIELDS_SHOWN
@@ -232,8 +232,12 @@ def describe_mismatch(
     return f"{head}; {len(paths)} {noun}: " + "; ".join(shown) + tail + "."
 
 
-def _beyond(limit: float | None) -> str:
-    return "" if limit is None else f" (more than the tolerance of {_number(limit)})"
+def _beyond(recorded: Any, received: Any, limit: float | None) -> str:
+    """Why two numbers with a tolerance differ; nothing for other values."""
+    numbers = all(
+        isinstance(v, int | float) and not isinstance(v, bool) for v in (recorded, received)
+    )
+    return f" (more than the tolerance of {_number(limit)})" if numbers and limit is not None else ""
 
 
 def _as_event(value: EventInput) -> Any:

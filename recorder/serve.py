@@ -369,7 +369,7 @@ class _Playback:
             return " The recording has no later client frame."
         found = nearest_frame(ahead, data, rules=self.rules, aliases=self.aliases)
         if found is None:
-            return f" No {_quoted(kind)} among the next {len(ahead)} recorded client frames."
+            return f" No {_quoted(kind)} among the next {len(ahead)} recorded client frame(s)."
         seq, paths = found
         later = next(i for i, (s, _) in enumerate(ahead, start=1) if s == seq)
         same = "matches it" if not paths else f"differs in {', '.join(paths)}"
