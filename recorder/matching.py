@@ -237,7 +237,9 @@ def _beyond(recorded: Any, received: Any, limit: float | None) -> str:
     numbers = all(
         isinstance(v, int | float) and not isinstance(v, bool) for v in (recorded, received)
     )
-    return f" (more than the tolerance of {_number(limit)})" if numbers and limit is not None else ""
+    if not numbers or limit is None:
+        return ""
+    return f" (more than the tolerance of {_number(limit)})"
 
 
 def _as_event(value: EventInput) -> Any:

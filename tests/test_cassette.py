@@ -483,3 +483,45 @@ async def test_stopping_while_a_recorded_connection_is_open_keeps_its_frames(
         await event_log.close()
     assert (session.client_frames, session.server_frames) == (1, 2)
     assert session.closed_by == "proxy"
+
+
+@pytest.mark.parametrize("mode", ["once", "new_episodes", "all"])
+async def test_a_failed_recording_creates_no_cassette_and_no_folder(
+    tmp_path: Path, mode: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    gone = EchoUpstream()
+    await gone.start()
+    await gone.stop()  # nothing listens there any more
+    path = tmp_path / "cassettes" / "test_app" / "test_talk.db"
+    cassette = Cassette(path, mode, upstream=gone.url)  # type: ignore[arg-type]
+    url = await cassette.start()
+    try:
+        with pytest.raises(Exception):  # noqa: B017 (the SDK reports the HTTP 502 its own way)
+            await talk(url, EVENTS)
+    finally:
+        await cassette.stop()
+    assert not (tmp_path / "cassettes").exists(), list(tmp_path.rglob("*"))
+    assert f"cassette {path}: recording failed under record-mode {mode}; no cassette written" \
+        in caplog.text
+
+
+async def test_a_run_that_opens_no_connection_creates_no_cassette(
+    tmp_path: Path, upstream: EchoUpstream
+) -> None:
+    (tmp_path / "cassettes").mkdir()  # the user's own folder stays
+    path = tmp_path / "cassettes" / "test_app" / "test_talk.db"
+    cassette = Cassette(path, "once", upstream=upstream.url)
+    await cassette.start()
+    await cassette.stop()
+    assert list((tmp_path / "cassettes").iterdir()) == []
+
+
+async def test_once_into_an_empty_cassette_records_and_replaces_it(
+    tmp_path: Path, upstream: EchoUpstream
+) -> None:
+    path = tmp_path / "test.db"
+    empty = await open_log(str(path))  # a cassette file that holds no session
+    await empty.close()
+    await record_once(path, upstream)
+    assert await session_count(path) == [(2, 3)]
+    assert not list(tmp_path.glob("*.rerecording*"))
