@@ -155,7 +155,9 @@ def test_a_barge_in_client_replays_within_the_tolerance_and_fails_once_beyond_it
 
 def test_a_missing_cassette_is_reported_once(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_app=BARGE_IN_TESTS)
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-k", "test_played_433 and not exact")
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "-k", "test_played_433 and not exact"
+    )
     result.assert_outcomes(errors=1)
     line = (
         f"no cassette {pytester.path}/cassettes/test_app/test_played_433.db: record it once "
