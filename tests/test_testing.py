@@ -126,3 +126,66 @@ def test_sent_events_of_an_ignored_type_are_not_compared(db: str) -> None:
 def test_sent_events_of_a_type_not_ignored_still_are(db: str) -> None:
     with pytest.raises(DivergenceError, match="differs from the recorded client event"):
         replay(db, StreamingTruncator(), ignore_types=())
+
+
+# -- a barge-in receiver: measured fields within the tolerance, the user's matching list ------
+
+
+class BargeInAgent(RealtimeEventReceiver):
+    """Truncates the reply it was playing when the user speaks, at `heard_ms`."""
+
+    def __init__(self, heard_ms: int) -> None:
+        super().__init__()
+        self.heard_ms = heard_ms
+
+    def on_input_audio_buffer_speech_started(
+        self, event_id: Any, audio_start_ms: Any, item_id: Any
+    ) -> None:
+        self.send({"type": "conversation.item.truncate", "item_id": "item_a1",
+                   "content_index": 0, "audio_end_ms": self.heard_ms})
+
+
+@pytest.fixture
+def barge_in_db(tmp_path: Path) -> str:
+    from recorder.testing import client_frame, server_frame
+
+    path = str(tmp_path / "barge_in.db")
+    record_frames(path, [
+        server_frame(1, {"type": "session.created", "event_id": "event_1",
+                         "session": {"type": "realtime", "id": "sess_1"}}),
+        server_frame(3, {"type": "input_audio_buffer.speech_started", "event_id": "event_3",
+                         "audio_start_ms": 2449, "item_id": "item_u2"}),
+        client_frame(4, {"type": "conversation.item.truncate", "event_id": "evt_rec_1",
+                         "item_id": "item_a1", "content_index": 0, "audio_end_ms": 617}),
+        server_frame(5, {"type": "conversation.item.truncated", "event_id": "event_4",
+                         "item_id": "item_a1", "content_index": 0, "audio_end_ms": 617}),
+    ])
+    return path
+
+
+@pytest.mark.parametrize("heard_ms", [617, 620, 611, 667])
+def test_a_receiver_whose_measured_audio_end_is_a_few_ms_off_replays(
+    barge_in_db: str, heard_ms: int
+) -> None:
+    assert replay(barge_in_db, BargeInAgent(heard_ms)).matched_sends == 1
+
+
+def test_one_beyond_the_tolerance_fails_naming_the_field_and_the_tolerance(
+    barge_in_db: str,
+) -> None:
+    with pytest.raises(DivergenceError) as caught:
+        replay(barge_in_db, BargeInAgent(734))
+    assert str(caught.value).splitlines()[1:3] == [
+        '  expected client event "conversation.item.truncate", received '
+        '"conversation.item.truncate"; 1 field differs: audio_end_ms: expected 617, received 734 '
+        "(more than the tolerance of 50).",
+        "  fields:   audio_end_ms",
+    ]
+
+
+def test_replay_takes_the_users_matching_list(barge_in_db: str) -> None:
+    assert replay(barge_in_db, BargeInAgent(734), tolerance={"audio_end_ms": 150}).matched_sends
+    assert replay(barge_in_db, BargeInAgent(9999), ignore=["audio_end_ms"]).matched_sends == 1
+    with pytest.raises(DivergenceError) as caught:
+        replay(barge_in_db, BargeInAgent(618), exact=["audio_end_ms"])
+    assert caught.value.paths == ["audio_end_ms"]
