@@ -447,19 +447,25 @@ def test_a_strict_mismatch_fails_the_test_even_if_the_client_ignores_it(
     )
 
 
-async def test_an_unreachable_upstream_is_a_problem_naming_it(tmp_path: Path) -> None:
+async def record_from_a_gone_upstream(path: Path, mode: str) -> tuple[Cassette, str]:
+    """A cassette that records from a port nothing listens on any more; (it, that URL)."""
     gone = EchoUpstream()
     await gone.start()
-    await gone.stop()  # a port nothing listens on any more
-    cassette = Cassette(tmp_path / "t.db", "once", upstream=gone.url)
+    await gone.stop()
+    cassette = Cassette(path, check_record_mode(mode), upstream=gone.url)
     url = await cassette.start()
     try:
         with pytest.raises(Exception):  # noqa: B017 (the SDK reports the HTTP 502 its own way)
             await talk(url, EVENTS)
     finally:
         await cassette.stop()
+    return cassette, gone.url
+
+
+async def test_an_unreachable_upstream_is_a_problem_naming_it(tmp_path: Path) -> None:
+    cassette, gone_url = await record_from_a_gone_upstream(tmp_path / "t.db", "once")
     assert cassette.problems() == [
-        f"cassette {tmp_path / 't.db'}: record-mode once records connection 1 from {gone.url}, "
+        f"cassette {tmp_path / 't.db'}: record-mode once records connection 1 from {gone_url}, "
         "which is unreachable: check --realtime-upstream and the API key"
     ]
 
@@ -489,17 +495,8 @@ async def test_stopping_while_a_recorded_connection_is_open_keeps_its_frames(
 async def test_a_failed_recording_creates_no_cassette_and_no_folder(
     tmp_path: Path, mode: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    gone = EchoUpstream()
-    await gone.start()
-    await gone.stop()  # nothing listens there any more
     path = tmp_path / "cassettes" / "test_app" / "test_talk.db"
-    cassette = Cassette(path, mode, upstream=gone.url)  # type: ignore[arg-type]
-    url = await cassette.start()
-    try:
-        with pytest.raises(Exception):  # noqa: B017 (the SDK reports the HTTP 502 its own way)
-            await talk(url, EVENTS)
-    finally:
-        await cassette.stop()
+    await record_from_a_gone_upstream(path, mode)
     assert not (tmp_path / "cassettes").exists(), list(tmp_path.rglob("*"))
     assert f"cassette {path}: recording failed under record-mode {mode}; no cassette written" \
         in caplog.text

@@ -69,7 +69,7 @@ async def barge_in(url, audio_end_ms):
     async with client.realtime.connect(model="gpt-realtime") as connection:
         for _ in range(3):
             await connection.recv()
-        await connection.send({"type": "conversation.item.truncate", "item_id": "item_a1",
+        await connection.send({"type": "conversation.item.truncate", "item_id": "item_assistant_1",
                                "content_index": 0, "audio_end_ms": audio_end_ms})
         assert (await connection.recv()).type == "conversation.item.truncated"
 
@@ -101,22 +101,12 @@ MISMATCH_520 = (
 
 
 def barge_in_cassette(path: Path) -> None:
-    from recorder.testing import client_frame, record_frames, server_frame
+    from test_serve_matching import barge_in_frames
+
+    from recorder.testing import record_frames
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    record_frames(path, [
-        server_frame(1, {"type": "session.created", "event_id": "event_1",
-                         "session": {"type": "realtime", "id": "sess_1"}}),
-        server_frame(2, {"type": "response.output_audio.delta", "event_id": "event_2",
-                         "response_id": "resp_1", "item_id": "item_a1", "output_index": 0,
-                         "content_index": 0, "delta": "AAAA"}),
-        server_frame(3, {"type": "input_audio_buffer.speech_started", "event_id": "event_3",
-                         "audio_start_ms": 2449, "item_id": "item_u2"}),
-        client_frame(4, {"type": "conversation.item.truncate", "event_id": "evt_rec_1",
-                         "item_id": "item_a1", "content_index": 0, "audio_end_ms": 430}),
-        server_frame(5, {"type": "conversation.item.truncated", "event_id": "event_4",
-                         "item_id": "item_a1", "content_index": 0, "audio_end_ms": 430}),
-    ])
+    record_frames(path, barge_in_frames())
 
 
 @pytest.fixture
@@ -138,9 +128,9 @@ def test_a_barge_in_client_replays_within_the_tolerance_and_fails_once_beyond_it
     result.stdout.fnmatch_lines([
         "*_ test_played_520 _*",
         MISMATCH_520,
-        '  expected: {"type":"conversation.item.truncate","event_id":"evt_rec_1",'
-        '"item_id":"item_a1","content_index":0,"audio_end_ms":430}',
-        '  received: {"type": "conversation.item.truncate", "item_id": "item_a1", '
+        '  expected: {"type": "conversation.item.truncate", "item_id": "item_assistant_1", '
+        '"content_index": 0, "audio_end_ms": 430, "event_id": "evt_rec_1"}',
+        '  received: {"type": "conversation.item.truncate", "item_id": "item_assistant_1", '
         '"content_index": 0, "audio_end_ms": 520}',
     ])
     result.stdout.fnmatch_lines([

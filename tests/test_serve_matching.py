@@ -34,8 +34,8 @@ def truncate(audio_end_ms: int) -> dict[str, Any]:
             "audio_end_ms": audio_end_ms}
 
 
-def barge_in_frames(*, cancel_first: bool = False) -> list[Frame]:
-    """The assistant speaks, the user talks over it, the client cuts the reply at 430 ms."""
+def barge_in_frames(*, cancel_first: bool = False, played_ms: int = 430) -> list[Frame]:
+    """The assistant speaks, the user talks over it, the client cuts the reply at played_ms."""
     frames = [
         frame(S, 1, {"type": "session.created", "event_id": "event_1",
                      "session": {"type": "realtime", "id": "sess_1"}}),
@@ -48,9 +48,9 @@ def barge_in_frames(*, cancel_first: bool = False) -> list[Frame]:
     if cancel_first:
         frames.append(frame(C, 4, {"type": "response.cancel", "event_id": "evt_rec_0"}))
     frames += [
-        frame(C, 5, {**truncate(430), "event_id": "evt_rec_1"}),
+        frame(C, 5, {**truncate(played_ms), "event_id": "evt_rec_1"}),
         frame(S, 6, {"type": "conversation.item.truncated", "event_id": "event_4",
-                     "item_id": ITEM, "content_index": 0, "audio_end_ms": 430}),
+                     "item_id": ITEM, "content_index": 0, "audio_end_ms": played_ms}),
     ]
     return frames
 

@@ -141,25 +141,16 @@ class BargeInAgent(RealtimeEventReceiver):
     def on_input_audio_buffer_speech_started(
         self, event_id: Any, audio_start_ms: Any, item_id: Any
     ) -> None:
-        self.send({"type": "conversation.item.truncate", "item_id": "item_a1",
+        self.send({"type": "conversation.item.truncate", "item_id": "item_assistant_1",
                    "content_index": 0, "audio_end_ms": self.heard_ms})
 
 
 @pytest.fixture
 def barge_in_db(tmp_path: Path) -> str:
-    from recorder.testing import client_frame, server_frame
+    from test_serve_matching import barge_in_frames
 
     path = str(tmp_path / "barge_in.db")
-    record_frames(path, [
-        server_frame(1, {"type": "session.created", "event_id": "event_1",
-                         "session": {"type": "realtime", "id": "sess_1"}}),
-        server_frame(3, {"type": "input_audio_buffer.speech_started", "event_id": "event_3",
-                         "audio_start_ms": 2449, "item_id": "item_u2"}),
-        client_frame(4, {"type": "conversation.item.truncate", "event_id": "evt_rec_1",
-                         "item_id": "item_a1", "content_index": 0, "audio_end_ms": 617}),
-        server_frame(5, {"type": "conversation.item.truncated", "event_id": "event_4",
-                         "item_id": "item_a1", "content_index": 0, "audio_end_ms": 617}),
-    ])
+    record_frames(path, barge_in_frames(played_ms=617))
     return path
 
 
