@@ -51,6 +51,7 @@ ROOT = "$"  # the path of the whole frame, when it is not a JSON object
 MAX_FIELDS_SHOWN = 8
 MAX_VALUE_CHARS = 60
 MAX_FRAME_CHARS = 400
+LOOKAHEAD = 8  # a mismatch of type names the nearest of the next LOOKAHEAD recorded frames
 
 _MISSING = object()
 
@@ -381,3 +382,27 @@ def show_frame(data: bytes) -> str:
     if len(text) > MAX_FRAME_CHARS:
         return f"{text[:MAX_FRAME_CHARS]}... ({len(text)} chars)"
     return text
+
+
+def order_hint(
+    actual: EventInput,
+    ahead: list[tuple[int, bytes]],
+    *,
+    rules: MatchRules = DEFAULT_RULES,
+    aliases: Mapping[str, str] | None = None,
+) -> str:
+    """One sentence for a mismatch of type: the recorded client frame among `ahead` (the next
+    few, (seq, data) in order) that the client most likely sent out of order, or that none is."""
+    kind = _type_of(_as_event(actual))
+    if not ahead:
+        return " The recording has no later client frame."
+    found = nearest_frame(ahead, actual, rules=rules, aliases=aliases)
+    if found is None:
+        return f" No {kind} among the next {len(ahead)} recorded client frame(s)."
+    seq, paths = found
+    later = next(i for i, (s, _) in enumerate(ahead, start=1) if s == seq)
+    same = "matches it" if not paths else f"differs in {', '.join(paths)}"
+    return (
+        f" The order differs: the nearest recorded {kind} is client frame seq {seq}, "
+        f"{later} client frame(s) later, and {same}."
+    )

@@ -57,11 +57,12 @@ from recorder.errors import RtrecError
 from recorder.jsontext import frame_type
 from recorder.matching import (
     DEFAULT_RULES,
+    LOOKAHEAD,
     MatchRules,
     client_item_ids,
     describe_mismatch,
     diff_events,
-    nearest_frame,
+    order_hint,
     show_frame,
 )
 from recorder.wire import Direction, Frame, Opcode
@@ -96,7 +97,6 @@ ABNORMAL_CLOSURE = 1006  # what the proxy records when a socket dropped without 
 SPIN_NS = 1_500_000  # pacing: the last 1.5 ms before a frame is due are spent yielding
 MAX_SLEEP_NS = 250_000_000  # pacing: how soon a departed client is noticed during a long gap
 
-LOOKAHEAD = 8  # a mismatch names the nearest of the next LOOKAHEAD recorded client frames
 # microphone audio: skipped when looking ahead for a frame sent out of order
 _STREAMED = frozenset({"input_audio_buffer.append"})
 
@@ -365,18 +365,7 @@ class _Playback:
             for f in rest
             if f.direction is Direction.CLIENT and (f.type not in _STREAMED or kind in _STREAMED)
         ][:LOOKAHEAD]
-        if not ahead:
-            return " The recording has no later client frame."
-        found = nearest_frame(ahead, data, rules=self.rules, aliases=self.aliases)
-        if found is None:
-            return f" No {_quoted(kind)} among the next {len(ahead)} recorded client frame(s)."
-        seq, paths = found
-        later = next(i for i, (s, _) in enumerate(ahead, start=1) if s == seq)
-        same = "matches it" if not paths else f"differs in {', '.join(paths)}"
-        return (
-            f" The order differs: the nearest recorded {_quoted(kind)} is client frame seq {seq}, "
-            f"{later} client frame(s) later, and {same}."
-        )
+        return order_hint(data, ahead, rules=self.rules, aliases=self.aliases)
 
     def _record(self, mismatch: Mismatch) -> None:
         self.result.mismatches.append(mismatch)

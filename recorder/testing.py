@@ -37,9 +37,11 @@ from recorder import jsontext
 from recorder.errors import RtrecError
 from recorder.matching import (
     DEFAULT_RULES,
+    LOOKAHEAD,
     MatchRules,
     describe_mismatch,
     diff_events,
+    order_hint,
     show_frame,
 )
 from recorder.receiver import RealtimeEventReceiver
@@ -93,6 +95,10 @@ class SendChecker:
     pending: deque[tuple[bytes, int | None]] = field(default_factory=deque)
     matched: int = 0
     _receiver: RealtimeEventReceiver | None = None
+    # a send of another type than the recorded event: held while the next LOOKAHEAD recorded
+    # client frames are read, so the report can name the one it most likely stands for
+    _held: tuple[int, bytes, bytes, list[str], int | None] | None = None
+    _ahead: list[tuple[int, bytes]] = field(default_factory=list)
 
     def attach(self, receiver: RealtimeEventReceiver) -> None:
         self._receiver = receiver
@@ -113,16 +119,38 @@ class SendChecker:
 
     def on_client_frame(self, frame: StoredFrame, event: Any) -> None:
         """A recorded client frame is reached: it is what the oldest pending send should be."""
-        if not self.pending or (frame.type or getattr(event, "type", None)) in self.ignore_types:
+        if (frame.type or getattr(event, "type", None)) in self.ignore_types:
+            return
+        if self._held is not None:
+            self._ahead.append((frame.seq, frame.data))
+            held = self.held_divergence()
+            if held is not None and len(self._ahead) >= LOOKAHEAD:
+                raise held
+            return
+        if not self.pending:
             return
         actual, sent_at = self.pending.popleft()
         paths = diff_events(frame.data, actual, rules=self.rules)
-        if paths:
+        if not paths:
+            self.matched += 1
+        elif jsontext.frame_type(frame.data) != jsontext.frame_type(actual):
+            self._held = (frame.seq, frame.data, actual, paths, sent_at)
+        else:
             raise self._divergence(frame.seq, frame.data, actual, paths, sent_at)
-        self.matched += 1
+
+    def held_divergence(self) -> DivergenceError | None:
+        """The divergence held for its look ahead, if there is one."""
+        if self._held is None:
+            return None
+        seq, expected, actual, paths, sent_at = self._held
+        hint = order_hint(actual, self._ahead, rules=self.rules)
+        return self._divergence(seq, expected, actual, paths, sent_at, hint)
 
     def finish(self) -> None:
         """After the replay: a send with no recorded client event left is a divergence too."""
+        held = self.held_divergence()
+        if held is not None:
+            raise held
         if self.pending:
             actual, sent_at = self.pending[0]
             raise self._divergence(None, None, actual, [], sent_at)
@@ -134,6 +162,7 @@ class SendChecker:
         actual: bytes,
         paths: list[str],
         sent_at: int | None,
+        hint: str = "",
     ) -> DivergenceError:
         when = f"while handling seq {sent_at}" if sent_at is not None else "outside any event"
         if expected is None:
@@ -149,7 +178,7 @@ class SendChecker:
             )
             lines = [
                 head,
-                f"  {describe_mismatch(expected, actual, paths, self.rules)}",
+                f"  {describe_mismatch(expected, actual, paths, self.rules)}{hint}",
                 f"  fields:   {', '.join(paths)}",
                 f"  expected: {show_frame(expected)}",
                 f"  actual:   {show_frame(actual)}",
@@ -219,6 +248,11 @@ async def areplay(
                 log, receiver, info, until=until, clock=clock,
                 on_client_frame=checker.on_client_frame, passthrough=passthrough,
             )
+        except Exception:
+            held = checker.held_divergence()  # what went wrong first
+            if held is not None:
+                raise held from None
+            raise
         finally:
             receiver.attach_sender(None)
         checker.finish()

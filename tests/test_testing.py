@@ -180,3 +180,51 @@ def test_replay_takes_the_users_matching_list(barge_in_db: str) -> None:
     with pytest.raises(DivergenceError) as caught:
         replay(barge_in_db, BargeInAgent(618), exact=["audio_end_ms"])
     assert caught.value.paths == ["audio_end_ms"]
+
+
+class CancelFirstAgent(RealtimeEventReceiver):
+    """Sends its truncate before the response.cancel the recorded client sent first."""
+
+    def on_input_audio_buffer_speech_started(
+        self, event_id: Any, audio_start_ms: Any, item_id: Any
+    ) -> None:
+        self.send({"type": "conversation.item.truncate", "item_id": "item_assistant_1",
+                   "content_index": 0, "audio_end_ms": 433})
+        self.send({"type": "response.cancel"})
+
+
+def test_events_sent_in_another_order_name_the_nearest_recorded_frame(tmp_path: Path) -> None:
+    from test_serve_matching import barge_in_frames
+
+    path = str(tmp_path / "cancel_first.db")
+    record_frames(path, barge_in_frames(cancel_first=True))
+    with pytest.raises(DivergenceError) as caught:
+        replay(path, CancelFirstAgent())
+    lines = str(caught.value).splitlines()
+    assert lines[0].endswith(
+        "the event the receiver sent while handling seq 3 differs from the recorded client "
+        "event at seq 4"
+    )
+    assert lines[1].endswith(
+        'type: expected "response.cancel", received "conversation.item.truncate". The order '
+        'differs: the nearest recorded "conversation.item.truncate" is client frame seq 5, '
+        "1 client frame(s) later, and matches it."
+    )
+    assert caught.value.seq == 4
+
+
+class CancelFirstThenFails(CancelFirstAgent):
+    def on_conversation_item_truncated(self, *args: Any) -> None:
+        raise AssertionError("the agent's own check, after it already diverged")
+
+
+def test_the_first_divergence_is_reported_even_if_the_receiver_fails_later(
+    tmp_path: Path,
+) -> None:
+    from test_serve_matching import barge_in_frames
+
+    path = str(tmp_path / "cancel_first.db")
+    record_frames(path, barge_in_frames(cancel_first=True))
+    with pytest.raises(DivergenceError) as caught:
+        replay(path, CancelFirstThenFails())
+    assert caught.value.seq == 4 and "The order differs" in str(caught.value)
