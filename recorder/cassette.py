@@ -44,6 +44,7 @@ from aiohttp import WSMsgType, web
 from recorder.errors import RtrecError
 from recorder.matching import DEFAULT_RULES, MatchRules
 from recorder.serve import (
+    MATCH_MODES,
     REALTIME_PATHS,
     MatchMode,
     Mismatch,
@@ -95,6 +96,8 @@ class Cassette:
         api_key: str | None = None,
         rules: MatchRules = DEFAULT_RULES,
     ) -> None:
+        if match not in MATCH_MODES:
+            raise RtrecError(f"match {match!r} is not valid: use strict or lenient")
         self.path = Path(path)
         self.rules = rules
         self.mode = check_record_mode(mode)
