@@ -31,8 +31,10 @@ hears). Configuration fields such as `silence_duration_ms` are chosen, and compa
 MatchRules is the list the user changes (vcrpy's match_on, on rtrec's field paths): fields to
 ignore, fields to compare exactly, and fields with a tolerance of their own. A field is named by
 its key (`audio_end_ms`: at any depth), by its dotted path (`item.content[0].text`) or by a path
-with `[*]` for any list index (`response.input[*].id`); ignoring a field ignores what is inside
-it. Ignore wins over exact, exact over tolerance; everything else is compared exactly.
+with `[*]` for any list index (`response.input[*].id`), each optionally for one event type only
+(`input_audio_buffer.append:audio`); ignoring a field ignores what is inside it. Ignore wins
+over exact, exact over tolerance, a tolerance the user gave over a default one; everything else
+is compared exactly.
 """
 
 from __future__ import annotations
@@ -86,22 +88,25 @@ class MatchRules:
         tolerance: Mapping[str, float] | None = None,
     ) -> MatchRules:
         ignored, exacts = frozenset(ignore), frozenset(exact)
+        # the user's first: a default is looked at only for a field the user did not name
         tolerances = {
-            name: limit for name, limit in cls().tolerance.items() if name not in exacts | ignored
+            name: check_tolerance(name, limit) for name, limit in (tolerance or {}).items()
         }
-        for name, limit in (tolerance or {}).items():
-            tolerances[name] = check_tolerance(name, limit)
+        for name, limit in cls().tolerance.items():
+            if name not in exacts | ignored:
+                tolerances.setdefault(name, limit)
         return cls(ignored, exacts, tolerances)
 
-    def is_ignored(self, path: str) -> bool:
-        return any(_names(pattern, path) for pattern in self.ignore)
+    def is_ignored(self, path: str, kind: Any = None) -> bool:
+        """Is the field at path of an event of type kind left out of the comparison?"""
+        return any(_names(pattern, path, kind) for pattern in self.ignore)
 
-    def tolerance_for(self, path: str) -> float | None:
-        """The tolerance of the field at path; None: compared exactly."""
-        if any(_names(pattern, path) for pattern in self.exact):
+    def tolerance_for(self, path: str, kind: Any = None) -> float | None:
+        """The tolerance of the field at path of an event of type kind; None: exact."""
+        if any(_names(pattern, path, kind) for pattern in self.exact):
             return None
         for pattern, limit in self.tolerance.items():
-            if _names(pattern, path):
+            if _names(pattern, path, kind):
                 return limit
         return None
 
@@ -140,8 +145,14 @@ def parse_tolerance(text: str) -> tuple[str, float]:
     return name.strip(), limit
 
 
-def _names(pattern: str, path: str) -> bool:
-    """Does pattern (a key, a dotted path, or a path with [*]) name the field at path?"""
+def _names(pattern: str, path: str, kind: Any = None) -> bool:
+    """Does pattern (a key, a dotted path, or a path with [*], optionally after `TYPE:`) name
+    the field at path of an event of type kind?"""
+    event_type, colon, field_pattern = pattern.rpartition(":")
+    if colon:
+        if event_type != kind:
+            return False
+        pattern = field_pattern
     if pattern in (path, _ANY_INDEX.sub("[*]", path)):
         return True
     if "." in pattern or "[" in pattern:
@@ -177,7 +188,8 @@ def diff_events(
     if not isinstance(left, dict) or not isinstance(right, dict):
         return [] if left == right else [ROOT]
     volatile = _volatile_paths(left) | _volatile_paths(right)
-    differing = [path for path in _diff(left, right, "", rules) if path not in volatile]
+    kind = left.get("type")
+    differing = [path for path in _diff(left, right, "", rules, kind) if path not in volatile]
     if aliases:
         differing = [
             path
@@ -219,12 +231,13 @@ def describe_mismatch(
     field that has a tolerance says so.
     """
     left, right = _as_event(expected), _as_event(actual)
+    kind = left.get("type") if isinstance(left, dict) else None
     head = f"expected client event {_type_of(left)}, received {_type_of(right)}"
     if not paths:
         return f"{head}; no fields differ."
     shown = [
         f"{path}: expected {_show(_lookup(left, path))}, received {_show(_lookup(right, path))}"
-        + _beyond(_lookup(left, path), _lookup(right, path), rules.tolerance_for(path))
+        + _beyond(_lookup(left, path), _lookup(right, path), rules.tolerance_for(path, kind))
         for path in paths[:MAX_FIELDS_SHOWN]
     ]
     more = len(paths) - MAX_FIELDS_SHOWN
@@ -281,19 +294,19 @@ def _event_id_paths(value: Any, path: str) -> Iterator[str]:
             yield from _event_id_paths(child, f"{path}[{index}]")
 
 
-def _diff(left: Any, right: Any, path: str, rules: MatchRules) -> Iterator[str]:
-    if path and rules.is_ignored(path):
+def _diff(left: Any, right: Any, path: str, rules: MatchRules, kind: Any) -> Iterator[str]:
+    if path and rules.is_ignored(path, kind):
         return
     if isinstance(left, dict) and isinstance(right, dict):
         for key in sorted(left.keys() | right.keys()):
             a, b = left.get(key), right.get(key)  # absent == null, see module docstring
-            yield from _diff(a, b, _join(path, key), rules)
+            yield from _diff(a, b, _join(path, key), rules, kind)
     elif isinstance(left, list) and isinstance(right, list):
         for index in range(max(len(left), len(right))):
             a = left[index] if index < len(left) else _MISSING
             b = right[index] if index < len(right) else _MISSING
-            yield from _diff(a, b, f"{path}[{index}]", rules)
-    elif not _same_scalar(left, right, rules.tolerance_for(path) if path else None):
+            yield from _diff(a, b, f"{path}[{index}]", rules, kind)
+    elif not _same_scalar(left, right, rules.tolerance_for(path, kind) if path else None):
         yield path or ROOT
 
 

@@ -308,3 +308,16 @@ def test_nearest_frame_finds_the_closest_recorded_frame_of_the_received_type() -
     assert nearest_frame(ahead, truncate(900)) == (9, ["audio_end_ms"])
     assert nearest_frame(ahead, truncate(600, "item_9")) == (7, [])
     assert nearest_frame(ahead, {"type": "input_audio_buffer.clear"}) is None
+
+
+def test_a_field_can_be_named_for_one_event_type_only() -> None:
+    append = {"type": "input_audio_buffer.append", "audio": "AAAA"}
+    update = {"type": "session.update", "audio": {"input": {"format": "pcm16"}}}
+    rules = MatchRules.build(ignore=["input_audio_buffer.append:audio"])
+    assert diff_events(append, {**append, "audio": "BBBB"}, rules=rules) == []
+    changed = {"type": "session.update", "audio": {"input": {"format": "g711_ulaw"}}}
+    assert diff_events(update, changed, rules=rules) == ["audio.input.format"]
+    wide = MatchRules.build(tolerance={"conversation.item.truncate:audio_end_ms": 200})
+    assert diff_events(truncate(430), truncate(620), rules=wide) == []
+    speech = {"type": "x.speech", "audio_end_ms": 430}
+    assert diff_events(speech, {**speech, "audio_end_ms": 620}, rules=wide) == ["audio_end_ms"]

@@ -166,7 +166,7 @@ async def test_rtrec_serve_takes_the_matching_list_from_its_flags(tmp_path: Path
         assert process.stdout is not None
         banner = [await asyncio.to_thread(process.stdout.readline) for _ in range(3)]
         assert banner[0].rstrip().endswith(
-            "matching strict (audio_start_ms within 50; audio_end_ms within 100; elapsed_ms "
+            "matching strict (audio_end_ms within 100; audio_start_ms within 50; elapsed_ms "
             "within 50; ignoring metadata)"
         )
         url = re.search(r'websocket_base_url="([^"]+)"', banner[2]).group(1)  # type: ignore[union-attr]
