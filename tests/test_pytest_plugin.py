@@ -158,24 +158,17 @@ def test_a_missing_cassette_is_reported_once(pytester: pytest.Pytester) -> None:
     assert not (pytester.path / "cassettes").exists()
 
 
-def test_a_bad_marker_option_is_one_line(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(test_app=BARGE_IN_TESTS.replace(
-        '{"audio_end_ms": 100}', '{"audio_end_ms": "soon"}'))
+@pytest.mark.parametrize(("options", "line"), [
+    ('tolerance={"audio_end_ms": "soon"}',
+     "tolerance 'soon' for audio_end_ms is not valid: give a number >= 0 (in the field's own "
+     "unit, ms for *_ms fields)"),
+    ('match="strcit"', "match 'strcit' is not valid: use strict or lenient"),
+])
+def test_a_bad_marker_option_is_one_line(
+    pytester: pytest.Pytester, options: str, line: str
+) -> None:
+    pytester.makepyfile(test_app=BARGE_IN_TESTS.replace('tolerance={"audio_end_ms": 100}', options))
     barge_in_cassette(pytester.path / "cassettes" / "test_app" / "test_played_520_wide.db")
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-k", "test_played_520_wide")
     result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines([
-        "@pytest.mark.realtime_cassette: tolerance 'soon' for audio_end_ms is not valid: give "
-        "a number >= 0 (in the field's own unit, ms for *_ms fields)",
-    ])
-
-
-def test_a_bad_match_mode_in_the_marker_is_one_line(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(test_app=BARGE_IN_TESTS.replace(
-        'tolerance={"audio_end_ms": 100}', 'match="strcit"'))
-    barge_in_cassette(pytester.path / "cassettes" / "test_app" / "test_played_520_wide.db")
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-k", "test_played_520_wide")
-    result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines([
-        "@pytest.mark.realtime_cassette: match 'strcit' is not valid: use strict or lenient",
-    ])
+    result.stdout.fnmatch_lines([f"@pytest.mark.realtime_cassette: {line}"])
