@@ -99,7 +99,7 @@ class MatchRules:
 
     def is_ignored(self, path: str, kind: Any = None) -> bool:
         """Is the field at path of an event of type kind left out of the comparison?"""
-        return any(_names(pattern, path, kind) for pattern in self.ignore)
+        return bool(self.ignore) and any(_names(pattern, path, kind) for pattern in self.ignore)
 
     def tolerance_for(self, path: str, kind: Any = None) -> float | None:
         """The tolerance of the field at path of an event of type kind; None: exact."""
@@ -248,10 +248,7 @@ def describe_mismatch(
 
 def _beyond(recorded: Any, received: Any, limit: float | None) -> str:
     """Why two numbers with a tolerance differ; nothing for other values."""
-    numbers = all(
-        isinstance(v, int | float) and not isinstance(v, bool) for v in (recorded, received)
-    )
-    if not numbers or limit is None:
+    if not (_is_number(recorded) and _is_number(received)) or limit is None:
         return ""
     return f" (more than the tolerance of {_number(limit)})"
 
@@ -306,17 +303,28 @@ def _diff(left: Any, right: Any, path: str, rules: MatchRules, kind: Any) -> Ite
             a = left[index] if index < len(left) else _MISSING
             b = right[index] if index < len(right) else _MISSING
             yield from _diff(a, b, f"{path}[{index}]", rules, kind)
-    elif not _same_scalar(left, right, rules.tolerance_for(path, kind) if path else None):
+    elif not _same_scalar(left, right) and not _within(left, right, path, rules, kind):
         yield path or ROOT
 
 
-def _same_scalar(left: Any, right: Any, tolerance: float | None = None) -> bool:
+def _same_scalar(left: Any, right: Any) -> bool:
     # True == 1 in Python, but a JSON boolean is not a number
     if isinstance(left, bool) or isinstance(right, bool):
         return type(left) is type(right) and left == right
-    if tolerance is not None and isinstance(left, int | float) and isinstance(right, int | float):
-        return abs(left - right) <= tolerance
     return bool(left == right)
+
+
+def _within(left: Any, right: Any, path: str, rules: MatchRules, kind: Any) -> bool:
+    """Two different numbers that the field's tolerance accepts (looked up only then: most
+    frames match, and their fields are never looked up)."""
+    if not (_is_number(left) and _is_number(right) and path):
+        return False
+    limit = rules.tolerance_for(path, kind)
+    return limit is not None and abs(left - right) <= limit
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _join(path: str, key: str) -> str:

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import signal
 import time
@@ -313,7 +314,7 @@ class _Playback:
                 self._report_unused(frames[index:])
                 return False
             received_ns, data = item
-            if not await self._check(frame, data, frames[index + 1 :]):
+            if not await self._check(frame, data, index + 1):
                 self._report_unused(frames[index + 1 :])
                 return False
             if speed is not None:
@@ -330,10 +331,9 @@ class _Playback:
             else:
                 await asyncio.sleep(0)
 
-    async def _check(
-        self, recorded: RecordedFrame, data: bytes, rest: Sequence[RecordedFrame]
-    ) -> bool:
-        """Match one received frame against the recorded one; False when playback must stop."""
+    async def _check(self, recorded: RecordedFrame, data: bytes, after: int) -> bool:
+        """Match one received frame against the recorded one (frames[after:] follow it);
+        False when playback must stop."""
         if data == recorded.data:
             self.result.client_frames_matched += 1
             return True
@@ -346,7 +346,7 @@ class _Playback:
         message = (
             f"session {self.recording.session_id or '(frames)'}, client frame seq {recorded.seq}: "
             + describe_mismatch(recorded.data, data, paths, self.rules)
-            + self._nearest(recorded, data, rest)
+            + self._nearest(recorded, data, after)
         )
         self._record(Mismatch(
             recorded.seq, recorded.type, frame_type(data), tuple(paths), message,
@@ -354,17 +354,17 @@ class _Playback:
         ))
         return await self._on_mismatch(message, data)
 
-    def _nearest(self, recorded: RecordedFrame, data: bytes, rest: Sequence[RecordedFrame]) -> str:
+    def _nearest(self, recorded: RecordedFrame, data: bytes, after: int) -> str:
         """When the received type is not the expected one: the recorded client frame, among the
         next LOOKAHEAD, that the client most likely sent out of order."""
         kind = frame_type(data)
         if kind == recorded.type:
             return ""
-        ahead = [
-            (f.seq, f.data)
-            for f in rest
+        wanted = (
+            f for f in itertools.islice(self.recording.frames, after, None)
             if f.direction is Direction.CLIENT and (f.type not in _STREAMED or kind in _STREAMED)
-        ][:LOOKAHEAD]
+        )
+        ahead = [(f.seq, f.data) for f in itertools.islice(wanted, LOOKAHEAD)]
         return order_hint(data, ahead, rules=self.rules, aliases=self.aliases)
 
     def _record(self, mismatch: Mismatch) -> None:

@@ -119,6 +119,8 @@ class SendChecker:
 
     def on_client_frame(self, frame: StoredFrame, event: Any) -> None:
         """A recorded client frame is reached: it is what the oldest pending send should be."""
+        if self._held is None and not self.pending:
+            return
         if (frame.type or getattr(event, "type", None)) in self.ignore_types:
             return
         if self._held is not None:
@@ -126,8 +128,6 @@ class SendChecker:
             held = self.held_divergence()
             if held is not None and len(self._ahead) >= LOOKAHEAD:
                 raise held
-            return
-        if not self.pending:
             return
         actual, sent_at = self.pending.popleft()
         paths = diff_events(frame.data, actual, rules=self.rules)
