@@ -20,7 +20,13 @@ from recorder.matching import (
     parse_tolerance,
 )
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "shared" / "protocol" / "examples"
+# ../shared beside the checkout (or beside the folder of worktrees holding it)
+SHARED = next(
+    (found for parent in Path(__file__).resolve().parents[1:4]
+     if (found := parent / "shared" / "protocol").exists()),
+    Path("/nonexistent/shared/protocol"),
+)
+EXAMPLES = SHARED / "examples"
 
 
 def text_item(text: str, *, item_id: str | None = None, event_id: str | None = None) -> dict:
@@ -182,12 +188,7 @@ def test_aliases_let_a_live_id_stand_for_the_recorded_one() -> None:
 
 # -- measured fields, tolerances, the user's list -------------------------------------------
 
-# ../shared beside the checkout (or beside the folder of worktrees holding it)
-CATALOG = next(
-    (found for parent in Path(__file__).resolve().parents[1:4]
-     if (found := parent / "shared" / "protocol" / "CATALOG.md").exists()),
-    Path("/nonexistent/CATALOG.md"),
-)
+CATALOG = SHARED / "CATALOG.md"
 
 
 def truncate(audio_end_ms: int, item_id: str = "item_1") -> dict:
