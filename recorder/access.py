@@ -124,6 +124,20 @@ def host_rejection() -> web.Response:
     )
 
 
+def refusal(request: web.Request, token: str | None) -> tuple[str, web.Response] | None:
+    """None when the request may pass; else (why, for the server's log) and the answer refusing
+    it. Checked in this order: the token, the Host (DNS rebinding: a page on another site whose
+    name now points at loopback), the Origin (a page on another site). Every local server of
+    rtrec asks this one function."""
+    if not token_ok(request, token):
+        return "missing or wrong rtrec token", token_rejection()
+    if not host_ok(request, token):
+        return "a Host that is not loopback; --token allows it", host_rejection()
+    if not origin_ok(request, token):
+        return "a web page on another origin; --token allows it", origin_rejection()
+    return None
+
+
 def origin_rejection() -> web.Response:
     """What a page from another origin gets without the token (its origin is not echoed)."""
     return web.Response(

@@ -36,17 +36,7 @@ from aiohttp import WSMsgType, web
 from multidict import CIMultiDictProxy
 from yarl import URL
 
-from recorder.access import (
-    TOKEN_HEADER,
-    TOKEN_QUERY,
-    check_exposure,
-    host_ok,
-    host_rejection,
-    origin_ok,
-    origin_rejection,
-    token_ok,
-    token_rejection,
-)
+from recorder.access import TOKEN_HEADER, TOKEN_QUERY, check_exposure, refusal
 from recorder.console import Console
 from recorder.decode import decode, protocol_of
 from recorder.errors import RtrecError
@@ -348,19 +338,13 @@ class RecordingProxy:
         )
 
     def _refusal(self, request: web.Request) -> web.Response | None:
-        """None when the request may pass; else the answer refusing it (token, then origin)."""
-        if not token_ok(request, self.config.token):
-            self.console.rejected("missing or wrong rtrec token")
-            return token_rejection()
-        if not host_ok(request, self.config.token):
-            # DNS rebinding: a page on another site whose name now points at loopback.
-            self.console.rejected("a Host that is not loopback; --token allows it")
-            return host_rejection()
-        if not origin_ok(request, self.config.token):
-            # A web page on another site (its Origin says so): it must not spend the API key.
-            self.console.rejected("a web page on another origin; --token allows it")
-            return origin_rejection()
-        return None
+        """None when the request may pass; else the answer refusing it (see access.refusal)."""
+        refused = refusal(request, self.config.token)
+        if refused is None:
+            return None
+        why, answer = refused
+        self.console.rejected(why)
+        return answer
 
     async def _serve(self, request: web.Request) -> web.StreamResponse:
         if request.headers.get("Upgrade", "").lower() != "websocket":

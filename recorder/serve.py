@@ -47,15 +47,7 @@ import msgspec
 from aiohttp import web
 
 from recorder import jsontext
-from recorder.access import (
-    check_exposure,
-    host_ok,
-    host_rejection,
-    origin_ok,
-    origin_rejection,
-    token_ok,
-    token_rejection,
-)
+from recorder.access import check_exposure, refusal
 from recorder.errors import RtrecError
 from recorder.jsontext import frame_type
 from recorder.matching import (
@@ -563,15 +555,11 @@ class ReplayServer:
         return app
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
-        if not token_ok(request, self.token):
-            log.warning("refused a connection: missing or wrong rtrec token")
-            return token_rejection()
-        if not host_ok(request, self.token):  # a page after DNS rebinding: same-origin to it
-            log.warning("refused a connection for a Host that is not loopback: --token allows it")
-            return host_rejection()
-        if not origin_ok(request, self.token):  # any web page could otherwise fetch recordings
-            log.warning("refused a connection from a web page on another origin: --token allows it")
-            return origin_rejection()
+        refused = refusal(request, self.token)  # recordings hold people's voices
+        if refused is not None:
+            why, answer = refused
+            log.warning("refused a connection: %s", why)
+            return answer
         ws = await accept(request)
         if not isinstance(ws, web.WebSocketResponse):
             return ws
