@@ -4,6 +4,12 @@ The caller (a live proxy) must never wait for the disk and never see a storage e
 append() only puts on an in-memory queue. A task writes batches every flush_interval, or sooner
 when batch_size frames are waiting. A write failure is reported once (on_failure, .failure);
 after it, frames are dropped and the sessions concerned are marked incomplete.
+
+When the writer cannot keep up (the queue holds more than half its byte bound), recording is
+shed a whole session at a time, the newest open session first, one more every _SHED_PAUSE
+while the queue stays that full: the shed session's later frames are counted into its
+ShedRecord (session, seq range, time range, reason) and not queued, so the sessions still
+recorded stay whole. Shedding a frame costs a dict lookup, whatever the number of sessions.
 """
 
 from __future__ import annotations
@@ -19,23 +25,23 @@ from typing import Any, cast
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from recorder.errors import RtrecError
 from recorder.store.codec import NO_INDEX, StoredForm, split_audio_event, stored_form
 from recorder.store.db import Database
 from recorder.wire import Direction, Frame
 
+# No id: the database assigns it, at the end of the table (see recorder.store.schema).
 _INSERT_FRAME = (
-    "INSERT INTO frames (id, session, seq, t_ns, direction, opcode, type, event_id, item_id, "
+    "INSERT INTO frames (session, seq, t_ns, direction, opcode, type, event_id, item_id, "
     "response_id, stripped, data, audio_at, audio) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 # SQLite: many rows per INSERT statement. The driver binds parameters holding the GIL and
 # steps the statement without it; one step per row means one GIL hand-back per row, and each
 # waits for the event loop thread to let go (up to the 5 ms switch interval when it is busy
 # forwarding or preparing the next batch). Per _ROWS_PER_INSERT rows, the writer thread
 # needs the GIL once, and the disk work of those rows overlaps the loop's own work.
-_ROWS_PER_INSERT = 64  # x 14 = 896 parameters: under 999, the oldest SQLite default limit
-_INSERT_ROWS = _INSERT_FRAME + ", (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)" * (
+_ROWS_PER_INSERT = 64  # x 13 = 832 parameters: under 999, the oldest SQLite default limit
+_INSERT_ROWS = _INSERT_FRAME + ", (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)" * (
     _ROWS_PER_INSERT - 1
 )
 _COUNT_FRAMES = (
@@ -65,10 +71,41 @@ class _Prepared:
     missing: set[str]  # type names without an id yet
 
 
+# Seconds between shedding one session and the next while the queue stays over half full:
+# long enough for the writer to show that it catches up, short enough to shed 20 sessions a
+# second when far behind (the queue's byte bound is the hard stop meanwhile).
+_SHED_PAUSE = 0.05
+
+
+@dataclass
+class ShedRecord:
+    """Frames of one session that were not recorded because the writer fell behind.
+
+    first_seq/last_seq and first_t_ns/last_t_ns (the frames' own t_ns) span the frames dropped
+    so far: None until the first one. The record stays open while the session records; its
+    range is final once the session has ended.
+    """
+
+    session: int  # the session's pk
+    reason: str
+    first_seq: int | None = None
+    last_seq: int | None = None
+    first_t_ns: int | None = None
+    last_t_ns: int | None = None
+    frames: int = 0
+
+    def drop(self, seq: int, t_ns: int) -> None:
+        if self.first_seq is None:
+            self.first_seq, self.first_t_ns = seq, t_ns
+        self.last_seq, self.last_t_ns = seq, t_ns
+        self.frames += 1
+
+
 @dataclass
 class WriterState:
     failure: Exception | None = None
     degraded: set[int] = field(default_factory=set)  # session pks marked incomplete
+    shed: dict[int, ShedRecord] = field(default_factory=dict)  # by session pk, in shed order
 
 
 class BatchWriter:
@@ -82,11 +119,15 @@ class BatchWriter:
         heartbeat: float,
         on_failure: Callable[[Exception], object] | None,
         open_sessions: Callable[[], list[int]],
+        on_shed: Callable[[ShedRecord], object] | None = None,
     ) -> None:
         self._db = db
         self._flush_interval = flush_interval
         self._batch_size = batch_size
         self._max_queue_bytes = max_queue_bytes
+        self._shed_at = max_queue_bytes // 2
+        self._last_shed = float("-inf")
+        self._on_shed = on_shed
         self._heartbeat = heartbeat
         self._on_failure = on_failure
         self._open_sessions = open_sessions
@@ -108,16 +149,13 @@ class BatchWriter:
     def put_frame(self, session_pk: int, seq: int, frame: Frame) -> None:
         if self._stopped:
             return  # the log cannot be written; the live call goes on without it
+        shed = self.state.shed.get(session_pk)
+        if shed is not None:  # the usual case under overload: one lookup, whatever else is open
+            shed.drop(seq, frame.t_ns)
+            return
         size = len(frame.data)
-        if self._queued_bytes + size > self._max_queue_bytes:
-            self._fail(
-                RtrecError(
-                    f"recording to {self._db.display} fell more than "
-                    f"{_size(self._max_queue_bytes)} behind; frames were dropped and the "
-                    "session is marked incomplete: use a faster disk or database"
-                ),
-                [session_pk],
-            )
+        if self._queued_bytes + size > self._shed_at and self._shed_for(session_pk, size):
+            self.state.shed[session_pk].drop(seq, frame.t_ns)
             return
         self._queue.append((session_pk, seq, frame))
         self._queued_bytes += size
@@ -125,6 +163,33 @@ class BatchWriter:
         # writer is awake already and drains the whole queue.
         if len(self._queue) == self._batch_size:
             self._wake.set()
+
+    def _shed_for(self, session_pk: int, size: int) -> bool:
+        """The queue is over half full: shed the newest session still recorded, at most one
+        per _SHED_PAUSE; when even this frame does not fit, shed its own session. True if the
+        frame's session is (now) shed."""
+        full = self._queued_bytes + size > self._max_queue_bytes
+        now = time.monotonic()
+        if not full and now - self._last_shed < _SHED_PAUSE:
+            return False
+        self._last_shed = now
+        shed = self.state.shed
+        victim = session_pk
+        if not full:  # the newest (highest pk) open session not shed yet: one walk per shed
+            candidates = [pk for pk in self._open_sessions() if pk not in shed]
+            if not candidates:
+                return False
+            victim = max(candidates)
+        queued = _size(self._queued_bytes)
+        reason = (
+            f"the queue was full ({queued} waiting)" if full
+            else f"the writer fell behind ({queued} waiting)"
+        )
+        record = shed[victim] = ShedRecord(victim, f"shed: {reason}")
+        if self._on_shed is not None:
+            with contextlib.suppress(Exception):  # a broken callback must not stop recording
+                self._on_shed(record)
+        return victim == session_pk
 
     @property
     def queued_bytes(self) -> int:
@@ -227,7 +292,7 @@ class BatchWriter:
         missing = {row[_TYPE] for row in rows if isinstance(row[_TYPE], str)}
         counts: dict[int, _Counts] = {}
         # frames per (session, direction); direction is 1 for server frames
-        for (session_pk, direction), frames in Counter([(row[1], row[4]) for row in rows]).items():
+        for (session_pk, direction), frames in Counter([(row[0], row[3]) for row in rows]).items():
             tally = counts.setdefault(session_pk, _Counts())
             if direction:
                 tally.server += frames
@@ -324,20 +389,19 @@ class BatchWriter:
                 )
 
 
-_TYPE = 6  # position of the type in a frames row
+_TYPE = 5  # position of the type in a frames row
 
 
 def _row(session_pk: int, seq: int, frame: Frame, type_ids: dict[str, int]) -> tuple[Any, ...]:
     """The frames row for one frame; the type's name stands in for an id not known yet."""
-    key = (session_pk << 32) | seq  # schema.frame_key, inlined: this runs for every frame
     direction = 0 if frame.direction is Direction.CLIENT else 1
     data = frame.data
     if frame.opcode != 1:  # binary frames are kept as they are, unindexed
-        return (key, session_pk, seq, frame.t_ns, direction, int(frame.opcode), None,
+        return (session_pk, seq, frame.t_ns, direction, int(frame.opcode), None,
                 None, None, None, None, data, None, None)
     split = split_audio_event(data)
     if split is not None:  # most frames: audio out as binary, ids left inside the small body
-        return (key, session_pk, seq, frame.t_ns, direction, 1, type_ids.get(split[0], split[0]),
+        return (session_pk, seq, frame.t_ns, direction, 1, type_ids.get(split[0], split[0]),
                 None, None, None, 1, split[1], split[2], split[3])
     try:
         form = stored_form(data)
@@ -347,12 +411,13 @@ def _row(session_pk: int, seq: int, frame: Frame, type_ids: dict[str, int]) -> t
     type_id = None if type_name is None else type_ids.get(type_name, type_name)
     flag = 1 if form.stripped else None
     if form.audio is not None:  # ids stay inside the (now small) body: not stored twice
-        return (key, session_pk, seq, frame.t_ns, direction, 1, type_id,
+        return (session_pk, seq, frame.t_ns, direction, 1, type_id,
                 None, None, None, flag, form.body, form.audio_at, form.audio)
     index = form.index
-    return (key, session_pk, seq, frame.t_ns, direction, 1, type_id,
+    return (session_pk, seq, frame.t_ns, direction, 1, type_id,
             index.event_id, index.item_id, index.response_id, flag, form.body, None, None)
 
 
 def _size(n: int) -> str:
     return f"{n // 2**20} MiB" if n >= 2**20 else f"{n // 2**10} KiB"
+

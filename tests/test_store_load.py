@@ -1,0 +1,135 @@
+"""The store under load: frames in write order (migration 0002), shedding whole sessions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from recorder.store import open_log
+from recorder.store.migrate import migrations_dir
+from recorder.store.urls import parse_db
+from recorder.store.writer import ShedRecord
+from recorder.wire import Direction, Frame, Opcode
+
+
+def _frame(t_ns: int, size: int = 1000) -> Frame:
+    payload = '{"type":"response.output_text.delta","delta":"' + "x" * size + '"}'
+    return Frame(Direction.SERVER, t_ns, Opcode.TEXT, payload.encode())
+
+
+async def _seqs(db: str, sid: str) -> list[int]:
+    async with await open_log(db) as log:
+        return [f.seq async for batch in log.read(sid) for f in batch]
+
+
+# -- shedding ----------------------------------------------------------------------------------
+
+
+async def test_the_newest_session_is_shed_first_and_the_others_stay_whole(db: str) -> None:
+    shed: list[ShedRecord] = []
+    log = await open_log(db, flush_interval=60.0, batch_size=10**6, max_queue_bytes=100_000,
+                         on_shed=shed.append)
+    sids = [await log.begin_session("ga", None, None) for _ in range(3)]
+    for i in range(40):  # 120 frames of ~1 KB, round robin: half the bound is crossed at ~48
+        for sid in sids:
+            log.append(sid, _frame(i))
+    for sid in sids:
+        await log.end_session(sid)
+    await log.close()
+    [record] = shed  # within one _SHED_PAUSE, one session goes
+    oldest, middle, newest = [await _seqs(db, sid) for sid in sids]
+    assert oldest == middle == list(range(1, 41))
+    assert newest == list(range(1, len(newest) + 1)) and 10 < len(newest) < 25
+    assert (record.first_seq, record.last_seq, record.frames) == (
+        len(newest) + 1, 40, 40 - len(newest)
+    )
+    async with await open_log(db) as reopened:
+        statuses = [(await reopened.get_session(sid)).status for sid in sids]
+    assert statuses == ["complete", "complete", "incomplete"]
+
+
+async def test_shedding_a_frame_does_not_walk_the_open_sessions(tmp_path: Path) -> None:
+    log = await open_log(str(tmp_path / "log.db"), flush_interval=60.0, batch_size=10**6,
+                         max_queue_bytes=20_000)
+    sids = [await log.begin_session("ga", None, None) for _ in range(200)]
+    writer = log._writer
+    walks = 0
+    open_sessions = writer._open_sessions
+
+    def counting() -> list[int]:
+        nonlocal walks
+        walks += 1
+        return open_sessions()
+
+    writer._open_sessions = counting
+    for i in range(12):  # past half the bound: the newest session is shed
+        log.append(sids[0], _frame(i))
+    assert walks == 1 and [r.session for r in log.shed] == [200]  # pks count from 1
+    for i in range(1000):
+        log.append(sids[-1], _frame(i))
+    assert walks == 1  # each shed frame: one lookup, not a walk of the 200 sessions
+    assert log.shed[0].frames == 1000
+    await log.close()
+
+
+# -- frames in write order -------------------------------------------------------------------
+
+
+async def test_frames_are_stored_in_write_order_across_sessions(tmp_path: Path) -> None:
+    db = str(tmp_path / "log.db")
+    async with await open_log(db) as log:
+        a = await log.begin_session("ga", None, None)
+        b = await log.begin_session("ga", None, None)
+        for i in range(6):
+            log.append(a if i % 2 else b, _frame(i, 10))
+        await log.flush()
+        async with log._db.reading() as connection:
+            rows = await log._db.fetch(connection, "SELECT session, seq FROM frames ORDER BY id")
+            plan = await log._db.fetch(
+                connection, "EXPLAIN QUERY PLAN SELECT * FROM frames WHERE session = 1 "
+                "AND seq > 0 ORDER BY seq"
+            )
+    assert rows == [(2, 1), (1, 1), (2, 2), (1, 2), (2, 3), (1, 3)]  # as appended
+    assert "frames_session_seq" in str(plan)  # a session is read through the index
+
+
+def _to_0001(connection: Connection) -> None:
+    config = Config()
+    config.set_main_option("script_location", str(migrations_dir()))
+    config.attributes["connection"] = connection
+    command.upgrade(config, "0001")
+
+
+async def test_a_log_keyed_by_session_migrates_to_write_order_with_every_byte(db: str) -> None:
+    """A database at revision 0001 (id = session << 32 | seq) opens, reads back the same frames
+    and takes new ones after them."""
+    engine = create_async_engine(parse_db(db).url)
+    frames = [(pk, seq, bytes([65 + seq]) * (seq * 100)) for pk in (1, 2) for seq in (1, 2, 3)]
+    async with engine.begin() as connection:
+        await connection.run_sync(_to_0001)
+        for pk in (1, 2):
+            await connection.exec_driver_sql(
+                "INSERT INTO sessions (id, started_at, last_seen, heartbeat, status) "
+                f"VALUES ('s{pk}', {pk}, {pk}, 1, 'complete')"  # pk 1, then 2
+            )
+        await connection.execute(
+            text("INSERT INTO frames (id, session, seq, t_ns, direction, opcode, data) "
+                 "VALUES (:id, :session, :seq, :t_ns, 1, 2, :data)"),
+            [{"id": (pk << 32) | seq, "session": pk, "seq": seq, "t_ns": seq * 10, "data": data}
+             for pk, seq, data in frames],
+        )
+    await engine.dispose()
+    async with await open_log(db) as log:
+        for pk in (1, 2):
+            got = [(f.seq, f.t_ns, f.opcode, f.data)
+                   async for batch in log.read(f"s{pk}") for f in batch]
+            assert got == [(seq, seq * 10, Opcode.BINARY, data) for p, seq, data in frames
+                           if p == pk]
+        sid = await log.begin_session("ga", None, None)
+        log.append(sid, _frame(0, 10))
+        await log.flush()
+        assert [f.seq async for batch in log.read(sid) for f in batch] == [1]
