@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 from alembic import command
@@ -9,6 +10,8 @@ from alembic.config import Config
 from sqlalchemy import Connection, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from recorder.console import Console
+from recorder.proxy import ProxyConfig, RecordingProxy
 from recorder.store import open_log
 from recorder.store.migrate import migrations_dir
 from recorder.store.urls import parse_db
@@ -41,6 +44,7 @@ async def test_the_newest_session_is_shed_first_and_the_others_stay_whole(db: st
         await log.end_session(sid)
     await log.close()
     [record] = shed  # within one _SHED_PAUSE, one session goes
+    assert record.sid == sids[2]
     oldest, middle, newest = [await _seqs(db, sid) for sid in sids]
     assert oldest == middle == list(range(1, 41))
     assert newest == list(range(1, len(newest) + 1)) and 10 < len(newest) < 25
@@ -74,6 +78,17 @@ async def test_shedding_a_frame_does_not_walk_the_open_sessions(tmp_path: Path) 
     assert walks == 1  # each shed frame: one lookup, not a walk of the 200 sessions
     assert log.shed[0].frames == 1000
     await log.close()
+
+
+def test_the_console_names_a_shed_session_and_what_to_do() -> None:
+    err = io.StringIO()
+    proxy = RecordingProxy(None, ProxyConfig(port=0), Console(out=io.StringIO(), err=err))
+    proxy.report_shed(ShedRecord(7, "shed: the writer fell behind (32 MiB waiting)", sid="0193ab"))
+    assert err.getvalue() == (
+        "rtrec: WARNING: session 0193ab: recording shed: the writer fell behind (32 MiB "
+        "waiting); the call goes on, its later frames are not stored and it will read "
+        "incomplete: use a faster disk or spread the calls over more recorders\n"
+    )
 
 
 # -- frames in write order -------------------------------------------------------------------

@@ -90,6 +90,7 @@ class ShedRecord:
 
     session: int  # the session's pk
     reason: str
+    sid: str | None = None  # the session's id, as EventLog names it
     first_seq: int | None = None
     last_seq: int | None = None
     first_t_ns: int | None = None
