@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from recorder.proxy import ProxyConfig, RecordingProxy
 from recorder.store import open_log
 from recorder.store.migrate import migrations_dir
 from recorder.store.urls import parse_db
-from recorder.store.writer import ShedRecord
+from recorder.store.writer import _SHED_PAUSE, ShedRecord
 from recorder.wire import Direction, Frame, Opcode
 
 
@@ -54,6 +55,22 @@ async def test_the_newest_session_is_shed_first_and_the_others_stay_whole(db: st
     async with await open_log(db) as reopened:
         statuses = [(await reopened.get_session(sid)).status for sid in sids]
     assert statuses == ["complete", "complete", "incomplete"]
+
+
+async def test_while_the_queue_keeps_growing_the_next_newest_session_is_shed(
+    tmp_path: Path,
+) -> None:
+    log = await open_log(str(tmp_path / "log.db"), flush_interval=60.0, batch_size=10**6,
+                         max_queue_bytes=100_000)
+    sids = [await log.begin_session("ga", None, None) for _ in range(3)]
+    for i in range(60):  # past half the bound: the newest goes
+        log.append(sids[i % 2], _frame(i))
+    assert [r.sid for r in log.shed] == [sids[2]]
+    await asyncio.sleep(_SHED_PAUSE * 2)
+    for i in range(5):  # the queue still grows: the next newest goes
+        log.append(sids[0], _frame(i))
+    assert [r.sid for r in log.shed] == [sids[2], sids[1]]
+    await log.close()
 
 
 async def test_shedding_a_frame_does_not_walk_the_open_sessions(tmp_path: Path) -> None:

@@ -171,7 +171,7 @@ class EventLog:
             heartbeat=self._heartbeat,
             on_failure=on_failure,
             open_sessions=lambda: [r.pk for r in self._recording.values()],
-            on_shed=None if on_shed is None else self._naming(on_shed),
+            on_shed=self._naming(on_shed),
         )
         self._type_names: dict[int, str] = {}
         self._prefixes: dict[int, bytes] = {}
@@ -188,15 +188,15 @@ class EventLog:
         return self._writer.state.failure
 
     def _naming(
-        self, on_shed: Callable[[ShedRecord], object]
+        self, on_shed: Callable[[ShedRecord], object] | None
     ) -> Callable[[ShedRecord], object]:
-        """on_shed, with the record's session id filled in (the writer knows only its pk)."""
+        """on_shed, after filling in the record's session id (the writer knows only its pk)."""
 
         def named(record: ShedRecord) -> object:
             record.sid = next(
                 (sid for sid, r in self._recording.items() if r.pk == record.session), None
             )
-            return on_shed(record)
+            return None if on_shed is None else on_shed(record)
 
         return named
 

@@ -130,6 +130,7 @@ class BatchWriter:
         self._max_queue_bytes = max_queue_bytes
         self._shed_at = max_queue_bytes // 2
         self._last_shed = float("-inf")
+        self._queued_at_shed = 0  # queued bytes when the last session was shed
         self._on_shed = on_shed
         self._heartbeat = heartbeat
         self._on_failure = on_failure
@@ -169,13 +170,16 @@ class BatchWriter:
 
     def _shed_for(self, session_pk: int, size: int) -> bool:
         """The queue is over half full: shed the newest session still recorded, at most one
-        per _SHED_PAUSE; when even this frame does not fit, shed its own session. True if the
+        per _SHED_PAUSE and only while the queue still grows (the sessions shed so far were
+        not enough); when even this frame does not fit, shed its own session. True if the
         frame's session is (now) shed."""
         full = self._queued_bytes + size > self._max_queue_bytes
         now = time.monotonic()
-        if not full and now - self._last_shed < _SHED_PAUSE:
+        if not full and (
+            now - self._last_shed < _SHED_PAUSE or self._queued_bytes <= self._queued_at_shed
+        ):
             return False
-        self._last_shed = now
+        self._last_shed, self._queued_at_shed = now, self._queued_bytes
         shed = self.state.shed
         victim = session_pk
         if not full:  # the newest (highest pk) open session not shed yet: one walk per shed
@@ -223,8 +227,7 @@ class BatchWriter:
                 await asyncio.wait_for(self._wake.wait(), self._flush_interval)
             self._wake.clear()
             try:
-                while self._queue:
-                    await self._write_some()
+                await self._drain()
                 await self._settle()
             except Exception as error:  # a bug here must not stop the call or hang close()
                 self._stopped = True
@@ -234,6 +237,22 @@ class BatchWriter:
                 await self._mark_incomplete()
             if self._closing and not self._queue:
                 return
+
+    async def _drain(self) -> None:
+        """Write what the queue holds: one batch (the interval's commit), then more only while
+        a whole batch_size is waiting, an op waits to be applied, or the log is closing.
+
+        Frames that arrive while a batch is written wait for the next interval instead of
+        going out as a string of small commits: each commit rewrites the last page of the
+        table and an index page per session, so many small ones multiply the bytes written
+        (measured: 6.1x the wire bytes, against 2.1x for one commit per interval).
+        """
+        first = True
+        while self._queue and (
+            first or self._ops_queued or self._closing or len(self._queue) >= self._batch_size
+        ):
+            first = False
+            await self._write_some()
 
     async def _write_some(self) -> None:
         """Start writing the frames at the head of the queue (up to batch_size), or apply an op.
@@ -269,6 +288,8 @@ class BatchWriter:
         # everything before the first op is a frame
         batch = cast(list[tuple[int, int, Frame]], [popleft() for _ in range(count)])
         self._queued_bytes -= sum([len(item[2].data) for item in batch])
+        if self._queued_bytes < self._shed_at:  # caught up: a later overload starts afresh
+            self._queued_at_shed = 0
         return batch
 
     async def _settle(self) -> None:
