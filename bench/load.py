@@ -285,7 +285,7 @@ async def figure_latency(upstream: UpstreamProcess, tmp: Path, sessions: int,
         variants = (("forwarding", forwarding.url), ("rtrec", rtrec.url), ("bare", bare.url),
                     ("floor", floor.url), ("direct", upstream.url))
         for r in range(rounds()):
-            for name, base in variants:
+            for name, base in variants if r % 2 == 0 else variants[::-1]:  # alternate order
                 run = await load_run(base, upstream, None, sessions, RATE, duration,
                                      f"lat{sessions}-{name}-{r}")
                 runs.setdefault(name, []).append(run)
@@ -327,7 +327,8 @@ async def figure_cpu(upstream: UpstreamProcess, tmp: Path, sessions: int) -> Fig
             Hop("rtrec", upstream.url, tmp / f"cpu-{sessions}.db") as rtrec, \
             Hop("minimal-thread", upstream.url, tmp / f"cpu-floor-{sessions}.db") as floor:
         for r in range(rounds()):
-            for name, hop in (("bare", bare), ("rtrec", rtrec), ("floor", floor)):
+            order = (("bare", bare), ("rtrec", rtrec), ("floor", floor))
+            for name, hop in order if r % 2 == 0 else order[::-1]:
                 assert hop.process is not None
                 run = await load_run(hop.url, upstream, hop.process.pid, sessions, RATE,
                                      duration, f"cpu{sessions}-{name}-{r}")

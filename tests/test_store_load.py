@@ -73,6 +73,22 @@ async def test_while_the_queue_keeps_growing_the_next_newest_session_is_shed(
     await log.close()
 
 
+async def test_a_full_queue_still_sheds_the_newest_first(tmp_path: Path) -> None:
+    db = str(tmp_path / "log.db")
+    log = await open_log(db, flush_interval=60.0, batch_size=10**6, max_queue_bytes=20_000)
+    a, b, c = [await log.begin_session("ga", None, None) for _ in range(3)]
+    for i in range(30):  # ~1 KB each, all in one pause: half full sheds c, full sheds b, a
+        log.append(a, _frame(i))
+    assert [r.sid for r in log.shed] == [c, b, a]
+    assert [r.reason.split(" (")[0] for r in log.shed] == [
+        "shed: the writer fell behind", "shed: the queue was full", "shed: the queue was full"
+    ]
+    await log.close()
+    kept = await _seqs(db, a)
+    assert kept == list(range(1, len(kept) + 1)) and log.shed[2].first_seq == len(kept) + 1
+    assert len(kept) * len(_frame(0).data) > 20_000  # b went first: a frame of a past the bound
+
+
 async def test_shedding_a_frame_does_not_walk_the_open_sessions(tmp_path: Path) -> None:
     log = await open_log(str(tmp_path / "log.db"), flush_interval=60.0, batch_size=10**6,
                          max_queue_bytes=20_000)

@@ -171,22 +171,21 @@ class BatchWriter:
     def _shed_for(self, session_pk: int, size: int) -> bool:
         """The queue is over half full: shed the newest session still recorded, at most one
         per _SHED_PAUSE and only while the queue still grows (the sessions shed so far were
-        not enough); when even this frame does not fit, shed its own session. True if the
-        frame's session is (now) shed."""
+        not enough); once it is full, one more for each frame that does not fit. True if the
+        frame's own session is (now) shed; otherwise the frame is queued, past the bound by at
+        most one frame per session shed, so the older sessions stay whole."""
         full = self._queued_bytes + size > self._max_queue_bytes
         now = time.monotonic()
         if not full and (
             now - self._last_shed < _SHED_PAUSE or self._queued_bytes <= self._queued_at_shed
         ):
             return False
-        self._last_shed, self._queued_at_shed = now, self._queued_bytes
         shed = self.state.shed
-        victim = session_pk
-        if not full:  # the newest (highest pk) open session not shed yet: one walk per shed
-            candidates = [pk for pk in self._open_sessions() if pk not in shed]
-            if not candidates:
-                return False
-            victim = max(candidates)
+        candidates = [pk for pk in self._open_sessions() if pk not in shed]  # one walk per shed
+        if not candidates:
+            return False
+        self._last_shed, self._queued_at_shed = now, self._queued_bytes
+        victim = max(candidates)  # the newest: pks grow with each session begun
         queued = _size(self._queued_bytes)
         reason = (
             f"the queue was full ({queued} waiting)" if full
