@@ -206,9 +206,10 @@ class EventLog:
         return list(self._writer.state.shed.values())
 
     async def keep_up(self) -> None:
-        """For bulk writers (import): wait for the writer when half its queue bound is used, so
-        appending faster than the disk never drops frames. A live proxy does not call this."""
-        if self._writer.queued_bytes > self._writer.max_queue_bytes // 2:
+        """For bulk writers (import): wait for the writer when a quarter of its queue bound is
+        used (shedding starts at half), so appending faster than the disk never drops frames.
+        A live proxy does not call this."""
+        if self._writer.queued_bytes > self._writer.max_queue_bytes // 4:
             await self.flush()
 
     # -- writing -----------------------------------------------------------------------------

@@ -7,7 +7,8 @@ after it, frames are dropped and the sessions concerned are marked incomplete.
 
 When the writer cannot keep up (the queue holds more than half its byte bound), recording is
 shed a whole session at a time, the newest open session first, one more every _SHED_PAUSE
-while the queue stays that full: the shed session's later frames are counted into its
+while the queue still grows (and one per frame that does not fit once it is full): the shed
+session's later frames are counted into its
 ShedRecord (session, seq range, time range, reason) and not queued, so the sessions still
 recorded stay whole. Shedding a frame costs a dict lookup, whatever the number of sessions.
 """
@@ -75,7 +76,7 @@ class _Prepared:
 
 # Seconds between shedding one session and the next while the queue stays over half full:
 # long enough for the writer to show that it catches up, short enough to shed 20 sessions a
-# second when far behind (the queue's byte bound is the hard stop meanwhile).
+# second when far behind (at the queue's byte bound, every frame that does not fit sheds one).
 _SHED_PAUSE = 0.05
 
 
@@ -450,4 +451,3 @@ def _row(session_pk: int, seq: int, frame: Frame, type_ids: dict[str, int]) -> t
 
 def _size(n: int) -> str:
     return f"{n // 2**20} MiB" if n >= 2**20 else f"{n // 2**10} KiB"
-
