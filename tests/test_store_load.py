@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+from collections.abc import Callable
 from pathlib import Path
 
 from alembic import command
@@ -145,11 +146,16 @@ async def test_frames_are_stored_in_write_order_across_sessions(tmp_path: Path) 
     assert "frames_session_seq" in str(plan)  # a session is read through the index
 
 
-def _to_0001(connection: Connection) -> None:
-    config = Config()
-    config.set_main_option("script_location", str(migrations_dir()))
-    config.attributes["connection"] = connection
-    command.upgrade(config, "0001")
+def _migrate(step: Callable[[Config, str], None], revision: str) -> Callable[[Connection], None]:
+    """alembic's upgrade or downgrade to revision, on the connection rtrec hands over."""
+
+    def run(connection: Connection) -> None:
+        config = Config()
+        config.set_main_option("script_location", str(migrations_dir()))
+        config.attributes["connection"] = connection
+        step(config, revision)
+
+    return run
 
 
 async def test_a_log_keyed_by_session_migrates_to_write_order_with_every_byte(db: str) -> None:
@@ -158,7 +164,7 @@ async def test_a_log_keyed_by_session_migrates_to_write_order_with_every_byte(db
     engine = create_async_engine(parse_db(db).url)
     frames = [(pk, seq, bytes([65 + seq]) * (seq * 100)) for pk in (1, 2) for seq in (1, 2, 3)]
     async with engine.begin() as connection:
-        await connection.run_sync(_to_0001)
+        await connection.run_sync(_migrate(command.upgrade, "0001"))
         for pk in (1, 2):
             await connection.exec_driver_sql(
                 "INSERT INTO sessions (id, started_at, last_seen, heartbeat, status) "
@@ -181,3 +187,21 @@ async def test_a_log_keyed_by_session_migrates_to_write_order_with_every_byte(db
         log.append(sid, _frame(0, 10))
         await log.flush()
         assert [f.seq async for batch in log.read(sid) for f in batch] == [1]
+
+
+async def test_downgrading_to_0001_keys_frames_by_session_again(db: str) -> None:
+    async with await open_log(db) as log:
+        a = await log.begin_session("ga", None, None)
+        b = await log.begin_session("ga", None, None)
+        for i in range(4):
+            log.append(a if i % 2 else b, _frame(i, 10))
+    engine = create_async_engine(parse_db(db).url)
+    async with engine.begin() as connection:
+        await connection.run_sync(_migrate(command.downgrade, "0001"))
+        rows = (await connection.exec_driver_sql(
+            "SELECT id, session, seq FROM frames ORDER BY id"
+        )).all()
+    await engine.dispose()
+    assert [tuple(row) for row in rows] == [
+        ((pk << 32) | seq, pk, seq) for pk in (1, 2) for seq in (1, 2)
+    ]
