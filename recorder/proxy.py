@@ -646,7 +646,9 @@ async def record(
 
     console = console or Console()
     proxy = RecordingProxy(None, config, console)
-    log = await open_log(db, on_failure=proxy.report_log_failure, on_shed=proxy.report_shed)
+    log = await open_log(
+        db, on_failure=proxy.report_log_failure, on_shed=proxy.report_shed, live=True
+    )
     proxy.log = log
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import io
+import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, text
@@ -111,6 +113,24 @@ async def test_shedding_a_frame_does_not_walk_the_open_sessions(tmp_path: Path) 
         log.append(sids[-1], _frame(i))
     assert walks == 1  # each shed frame: one lookup, not a walk of the 200 sessions
     assert log.shed[0].frames == 1000
+    await log.close()
+
+
+@pytest.mark.parametrize("live", [True, False])
+async def test_a_late_event_loop_sheds_the_newest_sessions_of_a_live_log(
+    tmp_path: Path, live: bool
+) -> None:
+    log = await open_log(str(tmp_path / "log.db"), live=live)
+    sids = [await log.begin_session("ga", None, None) for _ in range(8)]
+    await asyncio.sleep(0.01)
+    time.sleep(0.5)  # the loop is stuck: forwarding waits as long
+    await asyncio.sleep(0.1)
+    if live:  # at most a quarter of the sessions at a time, the newest first
+        assert [r.sid for r in log.shed] == [sids[7], sids[6]]
+        assert log.shed[0].reason.startswith("shed: the event loop ran ")
+        assert log.shed[0].reason.endswith(" ms late")
+    else:  # an import or a test appending flat out is not a late forwarder
+        assert log.shed == []
     await log.close()
 
 

@@ -116,12 +116,14 @@ async def open_log(
     max_queue_bytes: int = 64 * 2**20,
     create: bool = True,
     on_shed: Callable[[ShedRecord], object] | None = None,
+    live: bool = False,
 ) -> EventLog:
     """Open (creating and migrating as needed) the event log at `db`: a path or a URL.
 
     create=False refuses a SQLite path that does not exist (commands that only read use it,
     so a mistyped path is an error, not a new empty log). on_shed hears of each session whose
-    recording is shed because the writer fell behind (see recorder.store.writer).
+    recording is shed because the writer fell behind (see recorder.store.writer). live=True
+    (a proxy in front of calls) also sheds recording when the event loop runs late.
     """
     target = parse_db(db)
     if not create and target.path is not None and not target.path.exists():
@@ -137,7 +139,9 @@ async def open_log(
     except Exception as error:
         await database.dispose()
         raise database.error(error) from None
-    return EventLog(database, flush_interval, batch_size, on_failure, max_queue_bytes, on_shed)
+    return EventLog(
+        database, flush_interval, batch_size, on_failure, max_queue_bytes, on_shed, live=live
+    )
 
 
 async def _at_head(database: Database) -> bool:
@@ -158,6 +162,8 @@ class EventLog:
         on_failure: Callable[[Exception], object] | None,
         max_queue_bytes: int,
         on_shed: Callable[[ShedRecord], object] | None = None,
+        *,
+        live: bool = False,
     ) -> None:
         self._db = database
         self._recording: dict[str, _Recording] = {}
@@ -172,6 +178,7 @@ class EventLog:
             on_failure=on_failure,
             open_sessions=lambda: [r.pk for r in self._recording.values()],
             on_shed=self._naming(on_shed),
+            watch_loop=live,
         )
         self._type_names: dict[int, str] = {}
         self._prefixes: dict[int, bytes] = {}

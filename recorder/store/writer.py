@@ -78,6 +78,11 @@ class _Prepared:
 # long enough for the writer to show that it catches up, short enough to shed 20 sessions a
 # second when far behind (at the queue's byte bound, every frame that does not fit sheds one).
 _SHED_PAUSE = 0.05
+# Live recording (watch_loop): the loop is looked at every _LAG_TICK; running more than
+# _LAG_LIMIT late (forwarding waits that long) sheds one session per _LAG_STEP of lateness.
+_LAG_TICK = 0.05
+_LAG_LIMIT = 0.2
+_LAG_STEP = 0.1
 
 
 @dataclass
@@ -124,6 +129,7 @@ class BatchWriter:
         on_failure: Callable[[Exception], object] | None,
         open_sessions: Callable[[], list[int]],
         on_shed: Callable[[ShedRecord], object] | None = None,
+        watch_loop: bool = False,
     ) -> None:
         self._db = db
         self._flush_interval = flush_interval
@@ -147,7 +153,11 @@ class BatchWriter:
         self._stopped = False
         self._in_flight: asyncio.Task[None] | None = None
         self.state = WriterState()
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="rtrec-log-writer")
+        loop = asyncio.get_running_loop()
+        self._task = loop.create_task(self._run(), name="rtrec-log-writer")
+        self._watch: asyncio.Task[None] | None = None
+        if watch_loop:
+            self._watch = loop.create_task(self._watch_loop(), name="rtrec-loop-watch")
 
     # -- called by EventLog, synchronously, on the event loop ------------------------------
 
@@ -181,22 +191,39 @@ class BatchWriter:
             now - self._last_shed < _SHED_PAUSE or self._queued_bytes <= self._queued_at_shed
         ):
             return False
-        shed = self.state.shed
-        candidates = [pk for pk in self._open_sessions() if pk not in shed]  # one walk per shed
-        if not candidates:
-            return False
         self._last_shed, self._queued_at_shed = now, self._queued_bytes
-        victim = max(candidates)  # the newest: pks grow with each session begun
         queued = _size(self._queued_bytes)
-        reason = (
-            f"the queue was full ({queued} waiting)" if full
+        victims = self._shed_newest(
+            1, f"the queue was full ({queued} waiting)" if full
             else f"the writer fell behind ({queued} waiting)"
         )
-        record = shed[victim] = ShedRecord(victim, f"shed: {reason}")
-        if self._on_shed is not None:
-            with contextlib.suppress(Exception):  # a broken callback must not stop recording
-                self._on_shed(record)
-        return victim == session_pk
+        return session_pk in victims
+
+    async def _watch_loop(self) -> None:
+        """Live recording: when the event loop that forwards frames runs late, recording is
+        what gives way: shed one session per _LAG_STEP of lag, at most a quarter of those
+        still recorded per look, while the lag lasts."""
+        loop = asyncio.get_running_loop()
+        while not self._closing:
+            due = loop.time() + _LAG_TICK
+            await asyncio.sleep(_LAG_TICK)
+            lag = loop.time() - due
+            if lag > _LAG_LIMIT:
+                recorded = [pk for pk in self._open_sessions() if pk not in self.state.shed]
+                count = min(int(lag / _LAG_STEP), len(recorded) // 4) or 1
+                self._shed_newest(count, f"the event loop ran {lag * 1000:.0f} ms late")
+
+    def _shed_newest(self, count: int, reason: str) -> list[int]:
+        """Shed the `count` newest sessions still recorded; their pks (one walk per call)."""
+        shed = self.state.shed
+        candidates = sorted(pk for pk in self._open_sessions() if pk not in shed)
+        victims = candidates[-count:] if count else []  # pks grow with each session begun
+        for victim in reversed(victims):
+            record = shed[victim] = ShedRecord(victim, f"shed: {reason}")
+            if self._on_shed is not None:
+                with contextlib.suppress(Exception):  # a broken callback must not stop recording
+                    self._on_shed(record)
+        return victims
 
     @property
     def queued_bytes(self) -> int:
@@ -216,6 +243,8 @@ class BatchWriter:
 
     async def close(self) -> None:
         self._closing = True
+        if self._watch is not None:
+            self._watch.cancel()
         self._wake.set()
         await self._task
 
