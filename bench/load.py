@@ -56,6 +56,7 @@ from proxy import (
     make_frame,
     percentile,
     read_stamp,
+    serve_until_sigterm,
     until_idle,
 )
 
@@ -148,24 +149,17 @@ async def serve_upstream() -> None:
     app = web.Application()
     app.router.add_get("/v1/realtime", handle)
     app.router.add_get("/inbound", report)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    print(f"listening ws://127.0.0.1:{runner.addresses[0][1]}", flush=True)
-    stop = asyncio.Event()
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
-    await stop.wait()
-    await runner.cleanup()
+    await serve_until_sigterm(app)
 
 
-class UpstreamProcess(Hop):
-    def __init__(self) -> None:
-        super().__init__("upstream", "")
-
-    async def __aenter__(self) -> UpstreamProcess:
-        await super().__aenter__()
-        return self
+def shed_reasons(db: Path) -> str:
+    """How rtrec's console said it shed sessions (bench/proxy.py Hop keeps its stderr)."""
+    path = Path(f"{db}.stderr")
+    lines = path.read_text().splitlines() if path.exists() else []
+    kinds = {"the event loop ran": "loop late", "the writer fell behind": "writer behind",
+             "the queue was full": "queue full"}
+    counts = {name: sum(key in line for line in lines) for key, name in kinds.items()}
+    return ", ".join(f"{n} {name}" for name, n in counts.items() if n) or "none shed"
 
 
 # -- one load run -----------------------------------------------------------------------------
@@ -205,7 +199,7 @@ def read_io(pid: int) -> int:
     raise RuntimeError("no write_bytes in /proc/PID/io")
 
 
-async def load_run(base: str, upstream: UpstreamProcess, pid: int | None, sessions: int,
+async def load_run(base: str, upstream: Hop, pid: int | None, sessions: int,
                    rate: float, duration: float, tag: str,
                    during: Callable[[], Awaitable[None]] | None = None) -> Run:
     """`sessions` paced sessions of `duration` s through base; CPU and write_bytes of pid from
@@ -238,8 +232,9 @@ async def load_run(base: str, upstream: UpstreamProcess, pid: int | None, sessio
 
 
 class Stored:
-    def __init__(self, db: Path, first_pk: int, sessions: int) -> None:
-        """The sessions first_pk .. first_pk + sessions - 1 of a log, read with sqlite3."""
+    def __init__(self, db: Path, first_pk: int, sessions: int, sent: int) -> None:
+        """The sessions first_pk .. first_pk + sessions - 1 of a log (each sent `sent` frames
+        in all), read with sqlite3."""
         connection = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
         try:
             rows = connection.execute(
@@ -252,9 +247,8 @@ class Stored:
         by_session = {pk: (n, top) for pk, n, top in rows}
         self.frames = sum(n for n, _ in by_session.values())
         self.gapless = all(n == top for n, top in by_session.values())
-        expected = max((n for n, _ in by_session.values()), default=0)
         self.shed = sorted(pk for pk in range(first_pk, first_pk + sessions)
-                           if by_session.get(pk, (0, 0))[0] < expected)
+                           if by_session.get(pk, (0, 0))[0] < sent)
         kept = [pk for pk in range(first_pk, first_pk + sessions) if pk not in self.shed]
         self.newest_first = not self.shed or not kept or min(self.shed) > max(kept)
 
@@ -273,9 +267,10 @@ def _added(run: Run, direct: Run) -> float:
 # -- figures ----------------------------------------------------------------------------------
 
 
-async def figure_latency(upstream: UpstreamProcess, tmp: Path, sessions: int,
+async def figure_latency(upstream: Hop, tmp: Path, sessions: int,
                          goal: float) -> Figure:
     duration, per_round = seconds(), sessions
+    sent = 2 * int(RATE * duration)  # frames per session, both ways
     runs: dict[str, list[Run]] = {}
     stored: list[Stored] = []
     db = tmp / f"latency-{sessions}.db"
@@ -292,7 +287,7 @@ async def figure_latency(upstream: UpstreamProcess, tmp: Path, sessions: int,
                 if name == "rtrec":
                     assert rtrec.process is not None
                     await until_idle(rtrec.process.pid)
-                    stored.append(Stored(db, r * per_round + 1, per_round))
+                    stored.append(Stored(db, r * per_round + 1, per_round, sent))
     ratios = [_added(run, d) / _added(f, d)
               for run, f, d in zip(runs["rtrec"], runs["forwarding"], runs["direct"], strict=True)]
     expected = sessions * int(RATE * duration) * 2
@@ -305,9 +300,11 @@ async def figure_latency(upstream: UpstreamProcess, tmp: Path, sessions: int,
     direct_p99 = _median_range([r.p99 for r in runs["direct"]], "{:.1f}")
     shed = ", ".join(f"{len(s.shed)} sessions shed" + (" (the newest)" if s.newest_first else
                                                          " (NOT the newest)") for s in stored)
+    shed += " (per round)"
     whole = all(s.frames == expected for s in stored)
     how = (f"stored {_median_range(shares, '{:.1f}')}% of {expected:,} frames per round; "
-           f"{shed}; every session a gapless prefix: {all(s.gapless for s in stored)}")
+           f"{shed}; every session a gapless prefix: {all(s.gapless for s in stored)}; "
+           f"console: {shed_reasons(db)}")
     passed = statistics.median(ratios) <= goal and (whole or sessions > 100)
     return Figure(
         ISSUE, f"{sessions} sessions x 50 frames/s each way, 4 KB, {duration:g} s, SQLite: "
@@ -320,7 +317,7 @@ async def figure_latency(upstream: UpstreamProcess, tmp: Path, sessions: int,
     )
 
 
-async def figure_cpu(upstream: UpstreamProcess, tmp: Path, sessions: int) -> Figure:
+async def figure_cpu(upstream: Hop, tmp: Path, sessions: int) -> Figure:
     duration = seconds()
     per_frame: dict[str, list[float]] = {}
     async with Hop("bare", upstream.url) as bare, \
@@ -333,8 +330,8 @@ async def figure_cpu(upstream: UpstreamProcess, tmp: Path, sessions: int) -> Fig
                 run = await load_run(hop.url, upstream, hop.process.pid, sessions, RATE,
                                      duration, f"cpu{sessions}-{name}-{r}")
                 if name == "rtrec":
-                    stored = Stored(rtrec.db, r * sessions + 1, sessions).frames  # type: ignore[arg-type]
-                    frames = stored
+                    assert rtrec.db is not None
+                    frames = Stored(rtrec.db, r * sessions + 1, sessions, 0).frames
                 else:
                     frames = run.seen
                 per_frame.setdefault(name, []).append(run.cpu / max(frames, 1) * 1e6)
@@ -350,7 +347,7 @@ async def figure_cpu(upstream: UpstreamProcess, tmp: Path, sessions: int) -> Fig
     )
 
 
-async def figure_writes(upstream: UpstreamProcess, tmp: Path) -> Figure:
+async def figure_writes(upstream: Hop, tmp: Path) -> Figure:
     sessions, rate, duration = 50, 20.0, seconds()  # 50 x 2 x 20 = 2,000 frames/s in all
     written: dict[str, list[float]] = {}
     size: dict[str, list[float]] = {}
@@ -378,9 +375,10 @@ async def figure_writes(upstream: UpstreamProcess, tmp: Path) -> Figure:
     )
 
 
-async def figure_kill(upstream: UpstreamProcess, tmp: Path) -> Figure:
+async def figure_kill(upstream: Hop, tmp: Path) -> Figure:
     sessions, duration = 50, seconds()
     lost: dict[str, list[int]] = {}
+    reasons: list[str] = []
     for r in range(rounds()):
         for name in ("rtrec", "minimal-thread"):
             db = tmp / f"kill-{name}-{r}.db"
@@ -403,6 +401,8 @@ async def figure_kill(upstream: UpstreamProcess, tmp: Path) -> Figure:
             finally:
                 connection.close()
             lost.setdefault(name, []).append(run.seen - stored)
+            if name == "rtrec":
+                reasons.append(shed_reasons(db))
     allowed = int(2 * FLUSH_INTERVAL * sessions * RATE * 2)
     worst = max(lost["rtrec"])
     return Figure(
@@ -411,7 +411,8 @@ async def figure_kill(upstream: UpstreamProcess, tmp: Path) -> Figure:
         "one-row floor (1,000-frame batches) lost "
         f"{_median_range(lost['minimal-thread'], '{:,.0f}')}",
         f"rtrec lost {_median_range(lost['rtrec'], '{:,.0f}')} "
-        f"(= {_median_range([n / (sessions * RATE * 2) for n in lost['rtrec']], '{:.2f}')} s)",
+        f"(= {_median_range([n / (sessions * RATE * 2) for n in lost['rtrec']], '{:.2f}')} s); "
+        f"shed per round: {'; '.join(reasons)}",
         worst / allowed, worst <= allowed,
     )
 
@@ -420,7 +421,7 @@ async def load_figures() -> list[Figure]:
     import tempfile
 
     figures: list[Figure] = []
-    async with UpstreamProcess() as upstream:
+    async with Hop("upstream", "") as upstream:
         with tempfile.TemporaryDirectory(dir=os.environ.get("RTREC_BENCH_TMP")) as tmp:
             only = os.environ.get("RTREC_BENCH_ONLY", ",".join(FIGURES))
             steps: dict[str, Callable[[], Awaitable[Figure]]] = {

@@ -168,6 +168,12 @@ async def serve_forwarder(upstream: str, pump: Pump) -> None:
 
     app = web.Application()
     app.router.add_get("/v1/realtime", handle)
+    await serve_until_sigterm(app)
+    await client.close()
+
+
+async def serve_until_sigterm(app: web.Application) -> None:
+    """Serve app on a free loopback port (printed as 'listening ws://...') until SIGTERM."""
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -177,7 +183,6 @@ async def serve_forwarder(upstream: str, pump: Pump) -> None:
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     await stop.wait()
     await runner.cleanup()
-    await client.close()
 
 
 async def bare_forwarder(upstream: str) -> None:
@@ -314,10 +319,14 @@ class Hop:
             assert self.db is not None
             args = ["-c", "from recorder.cli import main; main()", "record", "--db", str(self.db),
                     "--listen", "127.0.0.1:0", "--upstream", self.upstream + "/v1/realtime"]
+        # rtrec's console warnings (a shed session) go to DB.stderr, for bench/load.py to count
+        stderr = open(f"{self.db}.stderr", "wb") if self.kind == "rtrec" else None  # noqa: SIM115
         self.process = await asyncio.create_subprocess_exec(
             sys.executable, *args, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.DEVNULL,
+            stderr=stderr or asyncio.subprocess.DEVNULL,
         )
+        if stderr is not None:
+            stderr.close()  # the child has its own copy
         assert self.process.stdout is not None
         while True:
             line = (await asyncio.wait_for(self.process.stdout.readline(), 30)).decode()
