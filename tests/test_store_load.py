@@ -1,4 +1,4 @@
-"""The store under load: frames in write order (migration 0002), shedding whole sessions."""
+"""The store under load: frames in write order (migration 0003), shedding whole sessions."""
 
 from __future__ import annotations
 

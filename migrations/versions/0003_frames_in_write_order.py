@@ -5,14 +5,14 @@ once every commit rewrote a partly filled page per open session (see recorder.st
 The table is rebuilt (SQLite cannot change a primary key in place); rows keep their bytes and
 their (session, seq), copied in the old key order.
 
-Revision ID: 0002
+Revision ID: 0003 (main has a 0002 of its own: on merge, this revises it)
 Revises: 0001
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0002"
+revision = "0003"
 down_revision = "0001"
 branch_labels = None
 depends_on = None
