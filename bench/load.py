@@ -320,6 +320,7 @@ async def figure_latency(upstream: Hop, tmp: Path, sessions: int,
 async def figure_cpu(upstream: Hop, tmp: Path, sessions: int) -> Figure:
     duration = seconds()
     per_frame: dict[str, list[float]] = {}
+    shares: list[float] = []
     async with Hop("bare", upstream.url) as bare, \
             Hop("rtrec", upstream.url, tmp / f"cpu-{sessions}.db") as rtrec, \
             Hop("minimal-thread", upstream.url, tmp / f"cpu-floor-{sessions}.db") as floor:
@@ -332,6 +333,7 @@ async def figure_cpu(upstream: Hop, tmp: Path, sessions: int) -> Figure:
                 if name == "rtrec":
                     assert rtrec.db is not None
                     frames = Stored(rtrec.db, r * sessions + 1, sessions, 0).frames
+                    shares.append(100 * frames / max(run.seen, 1))
                 else:
                     frames = run.seen
                 per_frame.setdefault(name, []).append(run.cpu / max(frames, 1) * 1e6)
@@ -342,7 +344,9 @@ async def figure_cpu(upstream: Hop, tmp: Path, sessions: int) -> Figure:
         "<= 1.5x bare forwarder",
         f"bare {_median_range(per_frame['bare'], '{:.1f}')} us; one-row floor "
         f"{_median_range(per_frame['floor'], '{:.1f}')} us = {_median_range(floor_ratios)}x",
-        f"rtrec {_median_range(per_frame['rtrec'], '{:.1f}')} us = {_median_range(ratios)}x",
+        f"rtrec {_median_range(per_frame['rtrec'], '{:.1f}')} us = {_median_range(ratios)}x; "
+        f"stored {_median_range(shares, '{:.1f}')}% of the frames (console: "
+        f"{shed_reasons(rtrec.db)})",
         statistics.median(ratios), statistics.median(ratios) <= 1.5,
     )
 
