@@ -346,7 +346,7 @@ async def figure_cpu(upstream: Hop, tmp: Path, sessions: int) -> Figure:
         f"{_median_range(per_frame['floor'], '{:.1f}')} us = {_median_range(floor_ratios)}x",
         f"rtrec {_median_range(per_frame['rtrec'], '{:.1f}')} us = {_median_range(ratios)}x; "
         f"stored {_median_range(shares, '{:.1f}')}% of the frames (console: "
-        f"{shed_reasons(rtrec.db)})",
+        f"{shed_reasons(tmp / f'cpu-{sessions}.db')})",
         statistics.median(ratios), statistics.median(ratios) <= 1.5,
     )
 
