@@ -35,9 +35,10 @@ CLOSED_BY = ("client", "server", "proxy")
 _DIRECTIONS = (Direction.CLIENT, Direction.SERVER)
 _OPCODES = {1: Opcode.TEXT, 2: Opcode.BINARY}
 # Seconds between commits. Each commit rewrites the page at the end of the table and a page of
-# the (session, seq) index per open session: measured at 50 interleaved sessions of 4 KB frames
-# at 2,000 frames/s, bytes written per wire byte are 3.3x at 0.05 s, 2.5x at 0.1 s, 2.1x at
-# 0.2 s, 1.7x at 1 s (bench/proxy.py). A SIGKILL loses at most about two intervals' worth.
+# the (session, seq) index per open session: at 50 interleaved sessions of 4 KB frames at
+# 2,000 frames/s, sqlite3 alone wrote 3.3x the wire bytes at 0.05 s, 2.5x at 0.1 s, 2.1x at
+# 0.2 s, 1.7x at 1 s; `rtrec record` at 0.2 s writes 2.5x (bench/proxy.py). A SIGKILL loses
+# about two intervals' worth.
 FLUSH_INTERVAL = 0.2
 _MAX_SEQ = 2**31 - 1  # the seq column is a 32-bit signed integer
 _SESSION_COLUMNS = (
