@@ -8,10 +8,11 @@ itself, which still holds them).
 
 Frames are kept in the order they were written (id: the rowid, assigned on insert), with one
 small index by (session, seq) to read a session back. Many sessions record at once, so keying
-rows by session would make every commit rewrite a partly filled page per open session (measured
-at 50 interleaved sessions, 64 KiB pages, a commit every 50 ms: 38x the wire bytes written,
+rows by session would make every commit rewrite a partly filled page per open session (sqlite3
+alone, 50 interleaved sessions, 64 KiB pages, a commit every 50 ms: 38x the wire bytes written,
 124 us of SQLite CPU per frame); appending at the end of the table writes each data page once
-(3.3x at a 50 ms commit, 2.1x at 200 ms; 12 us per frame). See bench/proxy.py.
+(3.3x at a 50 ms commit, 2.1x at 200 ms; 12 us per frame; `rtrec record` at 200 ms: 2.5x in
+bench/proxy.py).
 """
 
 from __future__ import annotations
