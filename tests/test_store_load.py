@@ -38,10 +38,10 @@ async def _seqs(db: str, sid: str) -> list[int]:
 
 async def test_the_newest_session_is_shed_first_and_the_others_stay_whole(db: str) -> None:
     shed: list[ShedRecord] = []
-    log = await open_log(db, flush_interval=60.0, batch_size=10**6, max_queue_bytes=100_000,
+    log = await open_log(db, flush_interval=60.0, batch_size=10**6, max_queue_bytes=120_000,
                          on_shed=shed.append)
     sids = [await log.begin_session("ga", None, None) for _ in range(3)]
-    for i in range(40):  # 120 frames of ~1 KB, round robin: half the bound is crossed at ~48
+    for i in range(40):  # 120 frames of ~1 KB, round robin: half the bound is crossed at ~57
         for sid in sids:
             log.append(sid, _frame(i))
     for sid in sids:
@@ -80,7 +80,8 @@ async def test_a_full_queue_still_sheds_the_newest_first(tmp_path: Path) -> None
     db = str(tmp_path / "log.db")
     log = await open_log(db, flush_interval=60.0, batch_size=10**6, max_queue_bytes=20_000)
     a, b, c = [await log.begin_session("ga", None, None) for _ in range(3)]
-    for i in range(30):  # ~1 KB each, all in one pause: half full sheds c, full sheds b, a
+    for i in range(45):  # ~1 KB each, in one pause: half full sheds c; past twice the bound,
+        # each frame sheds the newest left: b, then a
         log.append(a, _frame(i))
     assert [r.sid for r in log.shed] == [c, b, a]
     assert [r.reason.split(" (")[0] for r in log.shed] == [
