@@ -78,8 +78,6 @@ class _Prepared:
 # long enough for the writer to show that it catches up, short enough to shed 20 sessions a
 # second when far behind (at the queue's byte bound, every frame that does not fit sheds one).
 _SHED_PAUSE = 0.05
-_FULL_PAUSE = 0.005  # the same, once the queue is past its bound (shedding one per frame over
-# all open sessions at once would shed them all before the writer could drain a batch)
 # Live recording (watch_loop): the loop is looked at every _LAG_TICK; running more than
 # _LAG_LIMIT late (forwarding waits that long) sheds one session per _LAG_STEP of lateness.
 _LAG_TICK = 0.05
@@ -184,15 +182,15 @@ class BatchWriter:
     def _shed_for(self, session_pk: int, size: int) -> bool:
         """The queue is over half full: shed the newest session still recorded, at most one
         per _SHED_PAUSE and only while the queue still grows (the sessions shed so far were
-        not enough); once it is full, one every _FULL_PAUSE whether it grows or not, and past
-        twice the bound one for each frame. True if the frame's own session is (now) shed;
-        otherwise the frame is queued (past the bound, if full), so the older sessions stay
-        whole."""
+        not enough); once it is full, whether it grows or not. Only past twice the bound is one
+        shed per frame (sooner, that would shed every session in one stall of the writer).
+        True if the frame's own session is (now) shed; otherwise the frame is queued (past the
+        bound, if full), so the older sessions stay whole."""
         queued = self._queued_bytes + size
         full = queued > self._max_queue_bytes
         now = time.monotonic()
         if queued <= 2 * self._max_queue_bytes and (
-            now - self._last_shed < (_FULL_PAUSE if full else _SHED_PAUSE)
+            now - self._last_shed < _SHED_PAUSE
             or (not full and self._queued_bytes <= self._queued_at_shed)
         ):
             return False
