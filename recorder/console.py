@@ -115,6 +115,16 @@ class Console:
             flush=True,
         )
 
+    def recording_shed(self, label: str, sid: str | None, reason: str) -> None:
+        name = " ".join(part for part in (label, sid) if part) or "?"
+        print(
+            f"rtrec: WARNING: session {name}: recording {reason}; the call goes "
+            "on, its later frames are not stored and it will read incomplete: use a faster "
+            "disk or spread the calls over more recorders",
+            file=self._err or sys.stderr,
+            flush=True,
+        )
+
     def token_note(self, header: str, query: str) -> None:
         self._print(f"  clients must present the token: header {header} or query {query}")
 

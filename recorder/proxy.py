@@ -307,6 +307,15 @@ class RecordingProxy:
             self._log_failure_reported = True
             self.console.log_failed(error)
 
+    def report_shed(self, record: Any) -> None:
+        """on_shed for the log (a recorder.store.writer.ShedRecord): say which session."""
+        for session in self._sessions.values():
+            if session.sid is not None and session.sid == record.sid:
+                session.log_failed = True
+                self.console.recording_shed(session.label, session.sid, record.reason)
+                return
+        self.console.recording_shed("", record.sid, record.reason)
+
     # -- one session ----------------------------------------------------------------------
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
@@ -650,7 +659,9 @@ async def record(
 
     console = console or Console()
     proxy = RecordingProxy(None, config, console)
-    log = await open_log(db, on_failure=proxy.report_log_failure)
+    log = await open_log(
+        db, on_failure=proxy.report_log_failure, on_shed=proxy.report_shed, live=True
+    )
     proxy.log = log
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()

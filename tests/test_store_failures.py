@@ -184,27 +184,34 @@ async def test_a_full_disk_is_reported_once_and_earlier_frames_survive(tmp_path:
     assert seqs[:20] == list(range(1, 21))
 
 
-async def test_a_queue_past_its_bound_drops_frames_and_says_so_once(tmp_path: Path) -> None:
+async def test_a_queue_past_half_its_bound_sheds_the_session_and_records_what_was_not_stored(
+    tmp_path: Path,
+) -> None:
     path = tmp_path / "log.db"
     failures: list[Exception] = []
+    shed: list[object] = []
     log = await open_log(
         str(path), on_failure=failures.append, flush_interval=60.0, batch_size=10**6,
-        max_queue_bytes=50_000,
+        max_queue_bytes=50_000, on_shed=shed.append,
     )
     sid = await log.begin_session("ga", None, None)
     for i in range(100):
-        log.append(sid, _frame(i, 1000))  # ~1 KB each: the bound is crossed near frame 49
+        log.append(sid, _frame(i, 1000))  # ~1 KB each: half the bound is crossed near frame 24
     await log.end_session(sid)
     await log.close()
-    assert len(failures) == 1
-    assert str(failures[0]) == (
-        f"recording to {path} fell more than 48 KiB behind; frames were dropped and the session "
-        "is marked incomplete: use a faster disk or database"
-    )
+    assert failures == []  # the store did not fail: recording was shed
+    [record] = shed
+    assert log.shed == [record]
     async with await open_log(str(path)) as reopened:
         info = await reopened.get_session(sid)
+        seqs = [f.seq async for batch in reopened.read(sid) for f in batch]
     assert info.status == "incomplete"
-    assert 40 < info.frames < 100  # what was queued before the bound is kept
+    assert 20 < len(seqs) < 30 and seqs == list(range(1, len(seqs) + 1))
+    # the record names exactly the frames that are not in the log
+    assert (record.first_seq, record.last_seq) == (len(seqs) + 1, 100)
+    assert record.frames == 100 - len(seqs)
+    assert (record.first_t_ns, record.last_t_ns) == (len(seqs), 99)
+    assert record.reason == "shed: the writer fell behind (23 KiB waiting)"
 
 
 def test_a_killed_recorder_loses_at_most_the_last_window_and_reads_as_interrupted(

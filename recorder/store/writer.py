@@ -4,6 +4,13 @@ The caller (a live proxy) must never wait for the disk and never see a storage e
 append() only puts on an in-memory queue. A task writes batches every flush_interval, or sooner
 when batch_size frames are waiting. A write failure is reported once (on_failure, .failure);
 after it, frames are dropped and the sessions concerned are marked incomplete.
+
+When the writer cannot keep up (the queue holds more than half its byte bound), recording is
+shed a whole session at a time, the newest open session first, one more every _SHED_PAUSE
+while the queue still grows (and one per frame that does not fit once it is full): the shed
+session's later frames are counted into its
+ShedRecord (session, seq range, time range, reason) and not queued, so the sessions still
+recorded stay whole. Shedding a frame costs a dict lookup, whatever the number of sessions.
 """
 
 from __future__ import annotations
@@ -19,25 +26,27 @@ from typing import Any, cast
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from recorder.errors import RtrecError
 from recorder.store.codec import NO_INDEX, StoredForm, split_audio_event, stored_form
 from recorder.store.db import Database
 from recorder.wire import Direction, Frame
 
+# No id: the database assigns it, at the end of the table (see recorder.store.schema).
 _INSERT_FRAME = (
-    "INSERT INTO frames (id, session, seq, t_ns, direction, opcode, type, event_id, item_id, "
+    "INSERT INTO frames (session, seq, t_ns, direction, opcode, type, event_id, item_id, "
     "response_id, stripped, data, audio_at, audio) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 # SQLite: many rows per INSERT statement. The driver binds parameters holding the GIL and
 # steps the statement without it; one step per row means one GIL hand-back per row, and each
 # waits for the event loop thread to let go (up to the 5 ms switch interval when it is busy
 # forwarding or preparing the next batch). Per _ROWS_PER_INSERT rows, the writer thread
 # needs the GIL once, and the disk work of those rows overlaps the loop's own work.
-_ROWS_PER_INSERT = 64  # x 14 = 896 parameters: under 999, the oldest SQLite default limit
-_INSERT_ROWS = _INSERT_FRAME + ", (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)" * (
+_ROWS_PER_INSERT = 64  # x 13 = 832 parameters: under 999, the oldest SQLite default limit
+_INSERT_ROWS = _INSERT_FRAME + ", (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)" * (
     _ROWS_PER_INSERT - 1
 )
+# Rows built between two turns of the event loop (~10 us each for a 4 KB audio frame here).
+_PREPARE_CHUNK = 64
 _COUNT_FRAMES = (
     "UPDATE sessions SET frames = frames + ?, client_frames = client_frames + ?, "
     "server_frames = server_frames + ?, last_seen = ? WHERE pk = ?"
@@ -65,10 +74,47 @@ class _Prepared:
     missing: set[str]  # type names without an id yet
 
 
+# Seconds between shedding one session and the next while the queue stays over half full:
+# long enough for the writer to show that it catches up, short enough to shed 20 sessions a
+# second when far behind (at the queue's byte bound, every frame that does not fit sheds one).
+_SHED_PAUSE = 0.05
+# Live recording (watch_loop): the loop is looked at every _LAG_TICK; running more than
+# _LAG_LIMIT late (forwarding waits that long) sheds one session per _LAG_STEP of lateness.
+_LAG_TICK = 0.05
+_LAG_LIMIT = 0.2
+_LAG_STEP = 0.1
+
+
+@dataclass
+class ShedRecord:
+    """Frames of one session that were not recorded because the writer fell behind.
+
+    first_seq/last_seq and first_t_ns/last_t_ns (the frames' own t_ns) span the frames dropped
+    so far: None until the first one. The record stays open while the session records; its
+    range is final once the session has ended.
+    """
+
+    session: int  # the session's pk
+    reason: str
+    sid: str | None = None  # the session's id, as EventLog names it
+    first_seq: int | None = None
+    last_seq: int | None = None
+    first_t_ns: int | None = None
+    last_t_ns: int | None = None
+    frames: int = 0
+
+    def drop(self, seq: int, t_ns: int) -> None:
+        if self.first_seq is None:
+            self.first_seq, self.first_t_ns = seq, t_ns
+        self.last_seq, self.last_t_ns = seq, t_ns
+        self.frames += 1
+
+
 @dataclass
 class WriterState:
     failure: Exception | None = None
     degraded: set[int] = field(default_factory=set)  # session pks marked incomplete
+    shed: dict[int, ShedRecord] = field(default_factory=dict)  # by session pk, in shed order
 
 
 class BatchWriter:
@@ -82,11 +128,17 @@ class BatchWriter:
         heartbeat: float,
         on_failure: Callable[[Exception], object] | None,
         open_sessions: Callable[[], list[int]],
+        on_shed: Callable[[ShedRecord], object] | None = None,
+        watch_loop: bool = False,
     ) -> None:
         self._db = db
         self._flush_interval = flush_interval
         self._batch_size = batch_size
         self._max_queue_bytes = max_queue_bytes
+        self._shed_at = max_queue_bytes // 2
+        self._last_shed = float("-inf")
+        self._queued_at_shed = 0  # queued bytes when the last session was shed
+        self._on_shed = on_shed
         self._heartbeat = heartbeat
         self._on_failure = on_failure
         self._open_sessions = open_sessions
@@ -101,23 +153,24 @@ class BatchWriter:
         self._stopped = False
         self._in_flight: asyncio.Task[None] | None = None
         self.state = WriterState()
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="rtrec-log-writer")
+        loop = asyncio.get_running_loop()
+        self._task = loop.create_task(self._run(), name="rtrec-log-writer")
+        self._watch: asyncio.Task[None] | None = None
+        if watch_loop:
+            self._watch = loop.create_task(self._watch_loop(), name="rtrec-loop-watch")
 
     # -- called by EventLog, synchronously, on the event loop ------------------------------
 
     def put_frame(self, session_pk: int, seq: int, frame: Frame) -> None:
         if self._stopped:
             return  # the log cannot be written; the live call goes on without it
+        shed = self.state.shed.get(session_pk)
+        if shed is not None:  # the usual case under overload: one lookup, whatever else is open
+            shed.drop(seq, frame.t_ns)
+            return
         size = len(frame.data)
-        if self._queued_bytes + size > self._max_queue_bytes:
-            self._fail(
-                RtrecError(
-                    f"recording to {self._db.display} fell more than "
-                    f"{_size(self._max_queue_bytes)} behind; frames were dropped and the "
-                    "session is marked incomplete: use a faster disk or database"
-                ),
-                [session_pk],
-            )
+        if self._queued_bytes + size > self._shed_at and self._shed_for(session_pk, size):
+            self.state.shed[session_pk].drop(seq, frame.t_ns)
             return
         self._queue.append((session_pk, seq, frame))
         self._queued_bytes += size
@@ -125,6 +178,55 @@ class BatchWriter:
         # writer is awake already and drains the whole queue.
         if len(self._queue) == self._batch_size:
             self._wake.set()
+
+    def _shed_for(self, session_pk: int, size: int) -> bool:
+        """The queue is over half full: shed the newest session still recorded, at most one
+        per _SHED_PAUSE and only while the queue still grows (the sessions shed so far were
+        not enough); once it is full, whether it grows or not. Only past twice the bound is one
+        shed per frame (sooner, that would shed every session in one stall of the writer).
+        True if the frame's own session is (now) shed; otherwise the frame is queued (past the
+        bound, if full), so the older sessions stay whole."""
+        queued = self._queued_bytes + size
+        full = queued > self._max_queue_bytes
+        now = time.monotonic()
+        if queued <= 2 * self._max_queue_bytes and (
+            now - self._last_shed < _SHED_PAUSE
+            or (not full and self._queued_bytes <= self._queued_at_shed)
+        ):
+            return False
+        self._last_shed, self._queued_at_shed = now, self._queued_bytes
+        waiting = _size(self._queued_bytes)
+        victims = self._shed_newest(
+            1, f"the queue was full ({waiting} waiting)" if full
+            else f"the writer fell behind ({waiting} waiting)"
+        )
+        return session_pk in victims
+
+    async def _watch_loop(self) -> None:
+        """Live recording: when the event loop that forwards frames runs late, recording is
+        what gives way: shed one session per _LAG_STEP of lag, at most a quarter of those
+        still recorded per look, while the lag lasts."""
+        loop = asyncio.get_running_loop()
+        while not self._closing:
+            due = loop.time() + _LAG_TICK
+            await asyncio.sleep(_LAG_TICK)
+            lag = loop.time() - due
+            if lag > _LAG_LIMIT:
+                recorded = [pk for pk in self._open_sessions() if pk not in self.state.shed]
+                count = min(int(lag / _LAG_STEP), len(recorded) // 4) or 1
+                self._shed_newest(count, f"the event loop ran {lag * 1000:.0f} ms late")
+
+    def _shed_newest(self, count: int, reason: str) -> list[int]:
+        """Shed the `count` newest sessions still recorded; their pks (one walk per call)."""
+        shed = self.state.shed
+        candidates = sorted(pk for pk in self._open_sessions() if pk not in shed)
+        victims = candidates[-count:] if count else []  # pks grow with each session begun
+        for victim in reversed(victims):
+            record = shed[victim] = ShedRecord(victim, f"shed: {reason}")
+            if self._on_shed is not None:
+                with contextlib.suppress(Exception):  # a broken callback must not stop recording
+                    self._on_shed(record)
+        return victims
 
     @property
     def queued_bytes(self) -> int:
@@ -144,6 +246,8 @@ class BatchWriter:
 
     async def close(self) -> None:
         self._closing = True
+        if self._watch is not None:
+            self._watch.cancel()
         self._wake.set()
         await self._task
 
@@ -155,8 +259,7 @@ class BatchWriter:
                 await asyncio.wait_for(self._wake.wait(), self._flush_interval)
             self._wake.clear()
             try:
-                while self._queue:
-                    await self._write_some()
+                await self._drain()
                 await self._settle()
             except Exception as error:  # a bug here must not stop the call or hang close()
                 self._stopped = True
@@ -166,6 +269,22 @@ class BatchWriter:
                 await self._mark_incomplete()
             if self._closing and not self._queue:
                 return
+
+    async def _drain(self) -> None:
+        """Write what the queue holds: one batch (the interval's commit), then more only while
+        a whole batch_size is waiting, an op waits to be applied, or the log is closing.
+
+        Frames that arrive while a batch is written wait for the next interval instead of
+        going out as a string of small commits: each commit rewrites the last page of the
+        table and an index page per session, so many small ones multiply the bytes written
+        (measured: 6.1x the wire bytes, against 2.1x for one commit per interval).
+        """
+        first = True
+        while self._queue and (
+            first or self._ops_queued or self._closing or len(self._queue) >= self._batch_size
+        ):
+            first = False
+            await self._write_some()
 
     async def _write_some(self) -> None:
         """Start writing the frames at the head of the queue (up to batch_size), or apply an op.
@@ -183,7 +302,7 @@ class BatchWriter:
         batch = self._take_frames()
         if self._stopped:
             return
-        prepared = self._prepare(batch)
+        prepared = await self._prepare(batch)
         await self._settle()
         self._in_flight = asyncio.get_running_loop().create_task(self._store(prepared))
         await asyncio.sleep(0)  # let it start: its rows go to the driver before we prepare more
@@ -201,6 +320,8 @@ class BatchWriter:
         # everything before the first op is a frame
         batch = cast(list[tuple[int, int, Frame]], [popleft() for _ in range(count)])
         self._queued_bytes -= sum([len(item[2].data) for item in batch])
+        if self._queued_bytes < self._shed_at:  # caught up: a later overload starts afresh
+            self._queued_at_shed = 0
         return batch
 
     async def _settle(self) -> None:
@@ -221,13 +342,20 @@ class BatchWriter:
         if op.done is not None and not op.done.done():
             op.done.set_result(None)
 
-    def _prepare(self, batch: list[tuple[int, int, Frame]]) -> _Prepared:
+    async def _prepare(self, batch: list[tuple[int, int, Frame]]) -> _Prepared:
+        """The batch's rows, built _PREPARE_CHUNK frames at a time: between chunks the loop
+        forwards frames (a whole batch at once held it for 10 ms on this box)."""
         type_ids = self._type_ids
-        rows = [_row(session_pk, seq, frame, type_ids) for session_pk, seq, frame in batch]
+        rows: list[tuple[Any, ...]] = []
+        for start in range(0, len(batch), _PREPARE_CHUNK):
+            if start:
+                await asyncio.sleep(0)
+            rows += [_row(session_pk, seq, frame, type_ids)
+                     for session_pk, seq, frame in batch[start:start + _PREPARE_CHUNK]]
         missing = {row[_TYPE] for row in rows if isinstance(row[_TYPE], str)}
         counts: dict[int, _Counts] = {}
         # frames per (session, direction); direction is 1 for server frames
-        for (session_pk, direction), frames in Counter([(row[1], row[4]) for row in rows]).items():
+        for (session_pk, direction), frames in Counter([(row[0], row[3]) for row in rows]).items():
             tally = counts.setdefault(session_pk, _Counts())
             if direction:
                 tally.server += frames
@@ -324,20 +452,19 @@ class BatchWriter:
                 )
 
 
-_TYPE = 6  # position of the type in a frames row
+_TYPE = 5  # position of the type in a frames row
 
 
 def _row(session_pk: int, seq: int, frame: Frame, type_ids: dict[str, int]) -> tuple[Any, ...]:
     """The frames row for one frame; the type's name stands in for an id not known yet."""
-    key = (session_pk << 32) | seq  # schema.frame_key, inlined: this runs for every frame
     direction = 0 if frame.direction is Direction.CLIENT else 1
     data = frame.data
     if frame.opcode != 1:  # binary frames are kept as they are, unindexed
-        return (key, session_pk, seq, frame.t_ns, direction, int(frame.opcode), None,
+        return (session_pk, seq, frame.t_ns, direction, int(frame.opcode), None,
                 None, None, None, None, data, None, None)
     split = split_audio_event(data)
     if split is not None:  # most frames: audio out as binary, ids left inside the small body
-        return (key, session_pk, seq, frame.t_ns, direction, 1, type_ids.get(split[0], split[0]),
+        return (session_pk, seq, frame.t_ns, direction, 1, type_ids.get(split[0], split[0]),
                 None, None, None, 1, split[1], split[2], split[3])
     try:
         form = stored_form(data)
@@ -347,10 +474,10 @@ def _row(session_pk: int, seq: int, frame: Frame, type_ids: dict[str, int]) -> t
     type_id = None if type_name is None else type_ids.get(type_name, type_name)
     flag = 1 if form.stripped else None
     if form.audio is not None:  # ids stay inside the (now small) body: not stored twice
-        return (key, session_pk, seq, frame.t_ns, direction, 1, type_id,
+        return (session_pk, seq, frame.t_ns, direction, 1, type_id,
                 None, None, None, flag, form.body, form.audio_at, form.audio)
     index = form.index
-    return (key, session_pk, seq, frame.t_ns, direction, 1, type_id,
+    return (session_pk, seq, frame.t_ns, direction, 1, type_id,
             index.event_id, index.item_id, index.response_id, flag, form.body, None, None)
 
 
