@@ -5,8 +5,8 @@ once every commit rewrote a partly filled page per open session (see recorder.st
 The table is rebuilt (SQLite cannot change a primary key in place); rows keep their bytes and
 their (session, seq), copied in the old key order.
 
-Revision ID: 0003 (main has a 0002 of its own: on merge, this revises it)
-Revises: 0001
+Revision ID: 0003
+Revises: 0002
 """
 
 import sqlalchemy as sa
