@@ -119,7 +119,9 @@ def test_ci_runs_the_readme_test_command_verbatim() -> None:
 def test_the_first_look_at_a_bundled_recording_works(tmp_path: Path) -> None:
     command = shell_line("rtrec replay fixtures/barge_in.db")
     steps = command.split(" && ")
-    assert steps[:2] == ["python3 -m venv .venv", ".venv/bin/pip install -q -e ."]
+    assert steps[:2] == [
+        "python3 -m venv .venv", ".venv/bin/pip install -q -c constraints.txt -e ."
+    ]
     project = fresh_project(tmp_path)
     bin_dir = Path(sys.executable).parent  # this venv stands for the one the command makes
     for step in steps[2:]:
