@@ -93,6 +93,7 @@ async def _record(db: str, minutes: float) -> tuple[list[int], list[int]]:
         await log.end_session(sid)
     finally:
         await log.close()
+    assert not log.shed and log.failure is None, "the bench session was not kept"
     return inputs, outputs
 
 

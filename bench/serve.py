@@ -46,8 +46,10 @@ async def store_and_load(frames: list[Frame], db: Path) -> tuple[Recording, floa
     sid = await event_log.begin_session("ga", "gpt-realtime", None)
     for f in frames:
         event_log.append(sid, f)
+        await event_log.keep_up()  # a bulk writer waits for the disk (else it is shed)
     await event_log.end_session(sid, closed_by="client", close_code=1000)
     await event_log.close()
+    assert not event_log.shed and event_log.failure is None, "the bench session was not kept"
     event_log = await open_log(str(db))
     started = time.perf_counter()
     recording = await load_recording(event_log, sid)

@@ -317,6 +317,8 @@ async def arecord_frames(
         await log.flush()
         if log.failure is not None:
             raise RtrecError(f"writing a session to {db} failed: {log.failure}")
+        if log.shed:
+            raise RtrecError(f"writing a session to {db} fell behind: {log.shed[0].reason}")
         return sid
     finally:
         await log.close()
