@@ -18,7 +18,7 @@ from recorder.store.failures import explain
 from recorder.store.urls import Target
 
 # The tables an rtrec SQLite file may have; any other table means it is someone else's file.
-RTREC_TABLES = frozenset({"alembic_version", "sessions", "event_types", "frames"})
+RTREC_TABLES = frozenset({"alembic_version", "sessions", "event_types", "frames", "gaps"})
 
 # Frames with their audio cut out are ~2 KB; big pages keep the slack at page ends small.
 SQLITE_PAGE_SIZE = 65536
