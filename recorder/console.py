@@ -124,7 +124,7 @@ class Console:
     def log_gave_up(self, seconds: float, lost: int, error: BaseException | None) -> None:
         why = f" ({error})" if error is not None else ""
         self._error(
-            f"rtrec: ERROR: the store was still down {seconds:.0f}s after stopping began{why}: "
+            f"rtrec: ERROR: the store was still down {seconds:.1f}s after stopping began{why}: "
             f"{lost} frame{'s' if lost != 1 else ''} waiting in memory were not stored"
         )
 
@@ -135,7 +135,8 @@ class Console:
             "row at all" if sessions_unrecorded else ""
         )
         self._error(
-            f"rtrec: {frames} frame{'s' if frames != 1 else ''} passed but were not recorded "
+            f"rtrec: {frames} frame{'s' if frames != 1 else ''} passed but "
+            f"{'was' if frames == 1 else 'were'} not recorded "
             f"({gaps} gap{'s' if gaps != 1 else ''} recorded{unrecorded}): exit code 3"
         )
 

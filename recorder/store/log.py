@@ -312,8 +312,10 @@ class EventLog:
         close_reason: str | None = None,
         closed_by: str | None = None,
     ) -> str:
-        """End the session; returns the status stored: `status`, or 'incomplete' when frames
-        of it were lost (see gaps)."""
+        """End the session; returns its status as far as known: `status`, or 'incomplete'
+        when frames of it were lost (see gaps), with ' (not stored yet: the store is down)'
+        when the store is down (the end is queued and written when it answers; this does not
+        wait for that: a live call must not wait through an outage)."""
         if status not in STATUSES:
             raise RtrecError(f"unknown session status {status!r}: use one of {', '.join(STATUSES)}")
         if closed_by is not None and closed_by not in CLOSED_BY:
@@ -335,8 +337,10 @@ class EventLog:
                  recording.pk),
             )
 
-        await self._writer.unless_down(self._writer.put_op(apply))
-        return "incomplete" if recording.pk in degraded else status
+        done = self._writer.put_op(apply)
+        await self._writer.unless_down(done)
+        final = "incomplete" if recording.pk in degraded else status
+        return final if done.done() else f"{final} (not stored yet: the store is down)"
 
     async def flush(self) -> None:
         """Wait until everything appended so far is written (or has failed)."""
