@@ -310,3 +310,40 @@ def _last_seen(path: Path, sid: str) -> float:
     with contextlib.closing(sqlite3.connect(path)) as connection:
         return float(connection.execute(
             "SELECT last_seen FROM sessions WHERE id = ?", (sid,)).fetchone()[0])
+
+
+def test_sessions_replay_and_export_show_a_sessions_gaps(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from recorder.cli import cli
+
+    path = tmp_path / "log.db"
+
+    async def record() -> str:
+        log = await open_log(str(path), flush_interval=60.0, batch_size=10**6,
+                             max_queue_bytes=5_000)
+        sid = await log.begin_session("ga", "m", None)
+        created = b'{"type":"session.created","session":{"type":"realtime","model":"m"}}'
+        log.append(sid, Frame(Direction.SERVER, 0, Opcode.TEXT, created))
+        for i in range(1, 8):
+            log.append(sid, _frame(i * 10**9, 1000))  # the bound is crossed at the 5th
+        await log.end_session(sid)
+        await log.close()
+        return sid
+
+    sid = asyncio.run(record())
+    runner = CliRunner()
+    listed = runner.invoke(cli, ["sessions", str(path)], catch_exceptions=False)
+    assert listed.exit_code == 0
+    assert listed.stdout.splitlines()[1].split()[-5:] == [
+        "incomplete", "3", "in", "1", "gap"]
+    note = (f"note: session {sid} is incomplete: 3 frames not recorded, in 1 gap: seq 6-8 "
+            "(3 frames, 5.00s-7.00s): store too slow, recording buffer full")
+    assert listed.stdout.splitlines()[2] == (
+        f"  gap in {sid}: seq 6-8 (3 frames, 5.00s-7.00s): store too slow, recording buffer full"
+    )
+    replayed = runner.invoke(cli, ["replay", str(path)], catch_exceptions=False)
+    assert replayed.exit_code == 0 and replayed.stderr.splitlines() == [note]
+    exported = runner.invoke(cli, ["export", str(path), "--out", str(tmp_path / "out")],
+                             catch_exceptions=False)
+    assert exported.exit_code == 0 and note in exported.stderr.splitlines()

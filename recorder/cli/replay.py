@@ -7,6 +7,7 @@ import json
 import click
 
 from recorder.cli.app import cli, run
+from recorder.cli.gaps import echo_gaps
 from recorder.errors import RtrecError
 
 
@@ -47,6 +48,8 @@ def replay_command(
             "session": result.session.id, "frames": result.frames, "last_seq": result.last_seq,
             "receiver": receiver_path, "matched_sends": result.matched_sends,
         }
+        if getattr(result.session, "gaps", 0):
+            echo_gaps(db, result.session.id)
         if as_json:
             click.echo(json.dumps(summary))
         else:
@@ -62,6 +65,8 @@ def replay_command(
     conversation = builder.conversation
     for line in builder.warnings:  # e.g. an audio format rtrec cannot read: the text still shows
         click.echo(f"Warning: session {result.session.id} {line}", err=True)
+    if getattr(result.session, "gaps", 0):
+        echo_gaps(db, result.session.id)
     if as_json:
         payload = {"session": _session_dict(result.session), "last_seq": result.last_seq}
         payload.update(conversation.to_dict())
