@@ -147,7 +147,8 @@ class Console:
             store = f"down for {health.get('down_for_s', 0)}s"
         self._error(
             f"rtrec: status: store {store}, queue {health.get('queue_frames', 0)} frames "
-            f"({_mib(health.get('queue_bytes', 0))} of {_mib(health.get('queue_limit_bytes', 0))}), "
+            f"({_mib(health.get('queue_bytes', 0))} of "
+            f"{_mib(health.get('queue_limit_bytes', 0))}), "
             f"lag {health.get('lag_s', 0)}s, {health.get('frames_lost', 0)} frames lost in "
             f"{health.get('gaps', 0)} gaps, {health.get('sessions_shed', 0)} sessions shed"
         )

@@ -80,7 +80,7 @@ async def test_database_dropped_mid_call_keeps_the_call_going(tmp_path: object) 
     assert len(errors) == 2, rec.err.getvalue()  # the outage once, and what was lost at close
     assert errors[0].startswith("rtrec: ERROR: recording paused: ")
     assert errors[1].startswith("rtrec: ERROR: the store was still down 0.5s after stopping began")
-    assert errors[1].endswith(f" frames waiting in memory were not stored")
+    assert errors[1].endswith(" frames waiting in memory were not stored")
     assert (
         "closed by client (code 1000, complete (not stored yet: the store is down))"
         in rec.out.getvalue()

@@ -183,7 +183,7 @@ async def test_a_full_disk_then_freed_pauses_recording_and_it_resumes(tmp_path: 
     assert resumed.lost == log.frames_lost > 0
     async with await open_log(str(path)) as reopened:
         stored, lost = await _stored_or_gap(reopened, sid, 100)
-        assert stored[:20] == list(range(1, 21)) and len(stored) > 20
+        assert stored[:20] == list(range(1, 21)) and len(stored) > 20 and lost
         assert (await reopened.get_session(later)).frames == 1
 
 

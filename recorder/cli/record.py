@@ -16,7 +16,6 @@ from recorder.proxy import (
     record,
 )
 
-
 FRAMES_LOST_EXIT = 3  # some frames passed but were not recorded (documented in the README)
 
 

@@ -185,7 +185,9 @@ class BatchWriter:
     def max_queue_bytes(self) -> int:
         return self._max_queue_bytes
 
-    def put_op(self, apply: Callable[[AsyncConnection], Awaitable[None]] | None) -> Awaitable[None]:
+    def put_op(
+        self, apply: Callable[[AsyncConnection], Awaitable[None]] | None
+    ) -> asyncio.Future[None]:
         """Queue metadata work (or a barrier, apply=None); the result completes after it."""
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._queue.append(_Op(apply, done))
