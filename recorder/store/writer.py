@@ -312,6 +312,8 @@ class BatchWriter:
         retry = False
         while True:
             if self._given_up:
+                if retry:
+                    self._retrying -= 1
                 self.state.frames_lost += frames
                 self.state.unwritten += frames
                 return False
@@ -329,7 +331,6 @@ class BatchWriter:
                 self._retrying += 1
             if self._give_up_at is not None and time.monotonic() >= self._give_up_at:
                 self._given_up = True
-                self._retrying -= 1
                 continue
             await asyncio.sleep(delay)
             delay = min(delay * 2, 0.5)
