@@ -287,6 +287,10 @@ async def test_a_quiet_live_session_beside_a_busy_one_keeps_its_heartbeat_and_is
         while _last_seen(path, quiet) == first_seen:  # the heartbeat: event, not a sleep
             await asyncio.sleep(0.05)
         assert log.health()["queue_frames"] > 0
+        # (the flood stops here: a writer holding the lock back to back would starve the
+        # delete's BEGIN IMMEDIATE past its busy timeout on a loaded machine)
+        flooding = False
+        await flooder
         delete = await asyncio.create_subprocess_exec(
             PYTHON, "-c", "from recorder.cli import main; main()", "delete", str(path), quiet,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, cwd=ROOT,
@@ -347,3 +351,36 @@ def test_sessions_replay_and_export_show_a_sessions_gaps(tmp_path: Path) -> None
     exported = runner.invoke(cli, ["export", str(path), "--out", str(tmp_path / "out")],
                              catch_exceptions=False)
     assert exported.exit_code == 0 and note in exported.stderr.splitlines()
+
+
+async def test_a_batch_the_store_refuses_for_good_is_a_gap_and_recording_goes_on(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "log.db"
+    notices = Notices()
+    log = await open_log(str(path), on_notice=notices, batch_size=10)
+    sid = await log.begin_session("ga", None, None)
+    insert = log._writer._insert
+    refused = [True]
+
+    async def refuse_once(connection: Any, rows: list[tuple[Any, ...]]) -> None:
+        if refused[0]:
+            refused[0] = False
+            raise TypeError("a value the driver cannot bind")
+        await insert(connection, rows)
+
+    log._writer._insert = refuse_once  # type: ignore[method-assign]
+    for i in range(10):
+        log.append(sid, _frame(i))
+    await log.flush()
+    for i in range(10, 20):
+        log.append(sid, _frame(i))
+    assert await log.end_session(sid) == "incomplete"
+    await log.close()
+    assert notices.kinds == ["dropping"]
+    assert "a write was refused and is not retried" in str(notices.seen[0].error)
+    async with await open_log(str(path)) as reopened:
+        stored, lost = await _stored_or_gap(reopened, sid, 20)
+        assert (stored, lost) == (list(range(11, 21)), list(range(1, 11)))
+        [gap] = await reopened.gaps(sid)
+        assert gap.reason == "refused by the store"

@@ -96,3 +96,16 @@ def _is_connection_failure(error: BaseException) -> bool:
         if seen is error:
             break
     return False
+
+
+def is_transient(error: BaseException) -> bool:
+    """Whether a failed write may succeed when retried (the store is down, locked, full) or
+    never will (the data itself is refused, or a bug): those are not retried."""
+    from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
+
+    if isinstance(error, IntegrityError | DataError):
+        return False
+    if isinstance(error, DBAPIError | OSError | TimeoutError | RtrecError):
+        return True
+    module = type(error).__module__
+    return module.startswith(("asyncpg", "sqlite3", "aiosqlite"))

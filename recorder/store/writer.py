@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from recorder.errors import RtrecError
 from recorder.store.codec import NO_INDEX, StoredForm, split_audio_event, stored_form
 from recorder.store.db import Database
+from recorder.store.failures import is_transient
 from recorder.wire import Direction, Frame
 
 _INSERT_FRAME = (
@@ -297,6 +298,14 @@ class BatchWriter:
         self._notice(Notice("resumed", seconds=seconds, lost=lost))
         self._wake.set()
 
+    def _refused(self, error: Exception) -> None:
+        """The store refused a write for good (not an outage): said, never retried."""
+        self.state.failure = self._db.error(error)
+        self._notice(Notice("dropping", RtrecError(
+            f"recording to {self._db.display}: a write was refused and is not retried "
+            f"({self.state.failure}); its frames are recorded as a gap"
+        )))
+
     def _notice(self, notice: Notice) -> None:
         if self._on_notice is not None:
             with contextlib.suppress(Exception):
@@ -320,6 +329,11 @@ class BatchWriter:
             try:
                 await write(retry)
             except Exception as error:
+                if not is_transient(error):  # retrying would fail the same way forever
+                    if retry:
+                        self._retrying -= 1
+                    self._refused(error)
+                    return False
                 self.failed(self._db.error(error))
             else:
                 if retry:
@@ -477,9 +491,13 @@ class BatchWriter:
                 prepared.missing = set()
             await self._write_batch(prepared, retry)
 
-        if not await self._retrying_write(write, len(prepared.rows)):
-            for row in prepared.rows:  # given up at close: lost (and said so in the counts)
-                self.state.degraded.add(row[1])
+        if await self._retrying_write(write, len(prepared.rows)):
+            return
+        if self._given_up:  # at close: lost (and said so in the counts)
+            self.state.degraded.update(row[1] for row in prepared.rows)
+            return
+        for row in prepared.rows:  # refused for good: a gap, and recording goes on
+            self.drop(row[1], row[2], row[3], "refused by the store")
 
     async def _write_batch(self, prepared: _Prepared, retry: bool) -> None:
         async with self._db.writing() as connection:
