@@ -168,6 +168,12 @@ async def serve_forwarder(upstream: str, pump: Pump) -> None:
 
     app = web.Application()
     app.router.add_get("/v1/realtime", handle)
+    await serve_until_sigterm(app)
+    await client.close()
+
+
+async def serve_until_sigterm(app: web.Application) -> None:
+    """Serve app on a free loopback port (printed as 'listening ws://...') until SIGTERM."""
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -177,7 +183,6 @@ async def serve_forwarder(upstream: str, pump: Pump) -> None:
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     await stop.wait()
     await runner.cleanup()
-    await client.close()
 
 
 async def bare_forwarder(upstream: str) -> None:
@@ -255,8 +260,6 @@ async def minimal_recorder(upstream: str, db: str, writer_in: str) -> None:
 
 async def unrecorded_rtrec(upstream: str) -> None:
     """rtrec's proxy with a log that drops every frame: what the proxy costs without the store."""
-    from recorder.console import Console
-    from recorder.proxy import ProxyConfig, RecordingProxy
     from recorder.wire import Frame
 
     class DroppingLog:
@@ -274,7 +277,19 @@ async def unrecorded_rtrec(upstream: str) -> None:
         async def end_session(self, sid: str, **ending: object) -> None:
             pass
 
-    proxy = RecordingProxy(DroppingLog(), ProxyConfig(upstream=upstream, port=0), Console())  # type: ignore[arg-type]
+    await _serve_proxy(DroppingLog(), upstream)
+
+
+async def forwarding_rtrec(upstream: str) -> None:
+    """rtrec's proxy with recording off (log=None, its dry run): no redaction, no append."""
+    await _serve_proxy(None, upstream)
+
+
+async def _serve_proxy(log: Any, upstream: str) -> None:
+    from recorder.console import Console
+    from recorder.proxy import ProxyConfig, RecordingProxy
+
+    proxy = RecordingProxy(log, ProxyConfig(upstream=upstream, port=0), Console())
     await proxy.start()
     print(f"listening on {proxy.base_url}/v1/realtime", flush=True)
     stop = asyncio.Event()
@@ -292,7 +307,9 @@ class Hop:
         self.url = ""
 
     async def __aenter__(self) -> Hop:
-        if self.kind in ("bare", "unrecorded"):
+        if self.kind == "upstream":  # the scripted upstream of bench/load.py
+            args = [str(Path(__file__).resolve()), "--upstream"]
+        elif self.kind in ("bare", "unrecorded", "forwarding"):
             args = [str(Path(__file__).resolve()), f"--{self.kind}", self.upstream + "/v1/realtime"]
         elif self.kind.startswith("minimal-"):  # minimal-thread, minimal-process
             assert self.db is not None
@@ -302,10 +319,14 @@ class Hop:
             assert self.db is not None
             args = ["-c", "from recorder.cli import main; main()", "record", "--db", str(self.db),
                     "--listen", "127.0.0.1:0", "--upstream", self.upstream + "/v1/realtime"]
+        # rtrec's console warnings (a shed session) go to DB.stderr, for bench/load.py to count
+        stderr = open(f"{self.db}.stderr", "wb") if self.kind == "rtrec" else None  # noqa: SIM115
         self.process = await asyncio.create_subprocess_exec(
             sys.executable, *args, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.DEVNULL,
+            stderr=stderr or asyncio.subprocess.DEVNULL,
         )
+        if stderr is not None:
+            stderr.close()  # the child has its own copy
         assert self.process.stdout is not None
         while True:
             line = (await asyncio.wait_for(self.process.stdout.readline(), 30)).decode()
@@ -495,17 +516,44 @@ async def figure_concurrent(upstream: Upstream, tmp: Path) -> Figure:
 
 
 def figures() -> list[Figure]:
-    return asyncio.run(measure())
+    """Issue 4's figures, then issue 13's (bench/load.py). RTREC_BENCH_SECONDS (default 30:
+    the issue's setup), RTREC_BENCH_ROUNDS (2) and RTREC_BENCH_ONLY (load figure names) shorten
+    a development run; RTREC_BENCH_LOAD_ONLY=1 skips issue 4's."""
+    from load import load_figures
+
+    early = [] if os.environ.get("RTREC_BENCH_LOAD_ONLY") else asyncio.run(measure())
+    return early + asyncio.run(load_figures())
+
+
+def _options(args: list[str]) -> None:
+    """--seconds N, --rounds N, --only a,b, --load-only: into the environment load.py reads."""
+    names = {"--seconds": "SECONDS", "--rounds": "ROUNDS", "--only": "ONLY"}
+    while args:
+        flag = args.pop(0)
+        if flag == "--load-only":
+            os.environ["RTREC_BENCH_LOAD_ONLY"] = "1"
+        elif flag in names and args:
+            os.environ[f"RTREC_BENCH_{names[flag]}"] = args.pop(0)
+        else:
+            raise SystemExit(f"unknown option {flag}: use --seconds N, --rounds N, --only "
+                             "latency200,latency100,writes,cpu10,cpu50,kill, --load-only")
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 3 and sys.argv[1] == "--bare":
+    if len(sys.argv) == 2 and sys.argv[1] == "--upstream":
+        from load import serve_upstream
+
+        asyncio.run(serve_upstream())
+    elif len(sys.argv) == 3 and sys.argv[1] == "--bare":
         asyncio.run(bare_forwarder(sys.argv[2]))
     elif len(sys.argv) == 3 and sys.argv[1] == "--unrecorded":
         asyncio.run(unrecorded_rtrec(sys.argv[2]))
+    elif len(sys.argv) == 3 and sys.argv[1] == "--forwarding":
+        asyncio.run(forwarding_rtrec(sys.argv[2]))
     elif len(sys.argv) == 5 and sys.argv[1] == "--minimal":
         asyncio.run(minimal_recorder(sys.argv[2], sys.argv[3], sys.argv[4]))
     else:
         from common import print_figures
 
+        _options(sys.argv[1:])
         print_figures(figures())

@@ -19,6 +19,10 @@ has one, otherwise, if the mode allows recording, forwarded through the recordin
                   replaces the cassette when the test ends, only if it recorded something
                   and nothing failed
 
+A cassette file is only created when something was recorded into it: a cassette that holds no
+session yet is recorded beside too (`once`, `new_episodes` without a cassette), and a run that
+recorded nothing, or failed, leaves neither the file nor the folders made for it.
+
 A connection that has no session to play and may not record gets an `error` event (code
 "rtrec_no_recording", saying which mode would record it) and the socket closes with 4404.
 """
@@ -38,9 +42,12 @@ import msgspec
 from aiohttp import WSMsgType, web
 
 from recorder.errors import RtrecError
+from recorder.matching import DEFAULT_RULES, MatchRules
 from recorder.serve import (
+    MATCH_MODES,
     REALTIME_PATHS,
     MatchMode,
+    Mismatch,
     PlaybackResult,
     Recording,
     accept,
@@ -87,8 +94,12 @@ class Cassette:
         match: MatchMode = "strict",
         speed: float | None = None,
         api_key: str | None = None,
+        rules: MatchRules = DEFAULT_RULES,
     ) -> None:
+        if match not in MATCH_MODES:
+            raise RtrecError(f"match {match!r} is not valid: use strict or lenient")
         self.path = Path(path)
+        self.rules = rules
         self.mode = check_record_mode(mode)
         self.upstream = upstream
         self.match: MatchMode = match
@@ -97,6 +108,9 @@ class Cassette:
         self.recordings: list[Recording] = []  # what this cassette serves, in order
         self.results: list[PlaybackResult] = []  # one per served connection, as they end
         self.refusals: list[str] = []  # connections that had no session to play
+        # strict mismatches as they happen (before the client hears of them), for the plugin
+        self.mismatches: list[Mismatch] = []
+        self.reported = 0  # how many of problems() a test has already failed with
         self.recording_enabled = False
         self._changed = threading.Condition()
         self._connections = 0
@@ -105,6 +119,7 @@ class Cassette:
         # and replaces it only once the new recording is whole (a failed re-recording must not
         # cost the cassette that was there).
         self._record_path = self.path
+        self._made_dirs: list[Path] = []  # folders made for a recording, removed if it fails
         self._log: EventLog | None = None
         self._proxy: RecordingProxy | None = None
         self._runner: web.AppRunner | None = None
@@ -156,8 +171,12 @@ class Cassette:
                    else "the test opened no connection")
             for leftover in fresh:
                 leftover.unlink(missing_ok=True)
+            for made in reversed(self._made_dirs):
+                with contextlib.suppress(OSError):  # not empty: something else lives there
+                    made.rmdir()
             kept = "the old cassette is kept" if self.path.exists() else "no cassette written"
-            log.warning("cassette %s: %s under record-mode all; %s", self.path, why, kept)
+            log.warning("cassette %s: %s under record-mode %s; %s", self.path, why, self.mode,
+                        kept)
             return
         for stale in _sqlite_sidecars(self.path):
             stale.unlink(missing_ok=True)
@@ -192,7 +211,7 @@ class Cassette:
         serve (lenient mismatches and unused recorded frames are only logged)."""
         found = list(self.refusals)
         if self.match == "strict":
-            found += [m.message for r in self.results for m in r.mismatches]
+            found += [m.report() for m in self.mismatches]
         return found
 
     # -- what to serve, what to record ------------------------------------------------------
@@ -204,12 +223,7 @@ class Cassette:
                 f"no cassette {self.path}: record it once with --record-mode=once "
                 "(this reaches the upstream Realtime API)"
             )
-        if self.mode == "all":
-            self._record_path = self.path.with_name(self.path.name + ".rerecording")
-            for stale in (self._record_path, *_sqlite_sidecars(self._record_path)):
-                stale.unlink(missing_ok=True)  # left by a run that was killed
-            exists = False
-        if exists:
+        if self.mode != "all" and exists:
             self.recordings = await _load_all(self.path)
         if self.mode == "none" and not self.recordings:
             raise RtrecError(
@@ -218,6 +232,11 @@ class Cassette:
         self.recording_enabled = self.mode in ("new_episodes", "all") or (
             self.mode == "once" and not self.recordings
         )
+        if self.recording_enabled and not self.recordings:
+            # nothing to keep yet: record beside, so a failed recording leaves no file behind
+            self._record_path = self.path.with_name(self.path.name + ".rerecording")
+            for stale in (self._record_path, *_sqlite_sidecars(self._record_path)):
+                stale.unlink(missing_ok=True)  # left by a run that was killed
         if self.recording_enabled:
             await self._open_recorder()
 
@@ -225,7 +244,10 @@ class Cassette:
         from recorder.proxy import ProxyConfig, RecordingProxy
         from recorder.store import open_log
 
+        missing = [folder for folder in (self.path.parent, *self.path.parent.parents)
+                   if not folder.exists()]
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._made_dirs = missing[::-1]  # outermost first
         proxy = RecordingProxy(
             None, ProxyConfig(upstream=self.upstream, port=0, api_key=self.api_key)
         )
@@ -280,6 +302,8 @@ class Cassette:
             speed=self.speed,
             connection=index + 1,
             request=request,
+            rules=self.rules,
+            on_mismatch=self.mismatches.append,
         )
         with self._changed:
             self.results.append(result)

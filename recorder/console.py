@@ -156,6 +156,21 @@ class Console:
     def status_note(self, url: str) -> None:
         self._print(f"  recorder health: GET {url}")
 
+    def frame_not_recorded(self, label: str, error: BaseException) -> None:
+        # the error's type only: its text could quote the frame
+        self._error(
+            f"rtrec: ERROR: session {label}: a frame could not be recorded "
+            f"({type(error).__name__}); the call goes on, the session is marked incomplete"
+        )
+
+    def recording_shed(self, label: str, sid: str | None, reason: str) -> None:
+        name = " ".join(part for part in (label, sid) if part) or "?"
+        self._error(
+            f"rtrec: WARNING: session {name}: recording {reason}; the call goes "
+            "on, its later frames are not stored and it will read incomplete: use a faster "
+            "disk or spread the calls over more recorders"
+        )
+
     def token_note(self, header: str, query: str) -> None:
         self._print(f"  clients must present the token: header {header} or query {query}")
 

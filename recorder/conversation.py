@@ -86,6 +86,7 @@ class ConversationBuilder(RealtimeEventReceiver):
         self._buffer_start_bytes = 0
         self._commit_end_bytes: int | None = None  # buffer end at the client's last commit
         self._turns_by_item: dict[str, AudioTurn] = {}
+        self.input_chunk_ms = 0.0  # where the last input audio chunk starts on the timeline
         self.warnings: list[str] = []  # one line each: what was met and what was done instead
         # Items placed at the end for now, their predecessor not placed yet (and the items
         # placed after them), by that predecessor: moved behind it when it arrives.
@@ -700,10 +701,11 @@ class ConversationBuilder(RealtimeEventReceiver):
         content_index: int | None,
         delta: str | None,
     ) -> None:
-        self._now()
+        t_ns = self._now()
         part = self._response_part(response_id, item_id, content_index)
         if part is not None and delta:
             part.text = (part.text or "") + delta
+            _text_delta_at(part, t_ns)
 
     def on_response_text_done(
         self,
@@ -735,8 +737,16 @@ class ConversationBuilder(RealtimeEventReceiver):
 
     def add_input_audio(self, byte_count: int) -> None:
         """byte_count bytes appended to the input stream (input_audio_buffer.append)."""
-        self._now()
-        self.conversation.input_audio_bytes += byte_count
+        conversation = self.conversation
+        conversation.input_audio_bytes += byte_count
+        position = self.position  # as _now(), inlined: this runs for most frames of a session
+        if position is None:
+            return
+        t_ns = conversation.last_t_ns = position.t_ns
+        if byte_count > 0:  # placed as it was captured: one timeline (recorder.timeline)
+            fmt = conversation.input_format  # as fmt.duration_ms(byte_count), without the call
+            duration = byte_count * 1000 / (fmt.sample_rate * fmt.sample_width)
+            self.input_chunk_ms = conversation.input_placement.place(t_ns / 1e6, duration)
 
     def add_output_audio(
         self,
@@ -781,10 +791,11 @@ class ConversationBuilder(RealtimeEventReceiver):
         content_index: int | None,
         delta: str | None,
     ) -> None:
-        self._now()
+        t_ns = self._now()
         part = self._response_part(response_id, item_id, content_index)
         if part is not None and delta:
             part.transcript = (part.transcript or "") + delta
+            _text_delta_at(part, t_ns)
 
     def on_response_audio_transcript_done(
         self,
@@ -840,3 +851,10 @@ class ConversationBuilder(RealtimeEventReceiver):
         if name:
             item.name = name
 
+
+
+def _text_delta_at(part: ContentPart, t_ns: int | None) -> None:
+    """Record when a text or transcript delta of a response part was received."""
+    if part.first_text_t_ns is None:
+        part.first_text_t_ns = t_ns
+    part.last_text_t_ns = t_ns

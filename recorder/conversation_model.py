@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from recorder.audio import PCM16_24K, AudioFormat
+from recorder.audio import PCM16_24K, AudioFormat, StreamPlacement
 
 # Where an item came from, as seen on the wire.
 SOURCE_CLIENT = "client"  # conversation.item.create by the client
@@ -42,6 +42,8 @@ class ContentPart:
     audio_end_ms: int | None = None
     first_audio_t_ns: int | None = None
     last_audio_t_ns: int | None = None
+    first_text_t_ns: int | None = None  # text or transcript deltas of a response part
+    last_text_t_ns: int | None = None
     # Input audio transcription (user parts): None | "in_progress" | "completed" | "failed".
     transcription_status: str | None = None
     transcription_error: dict[str, Any] | None = None
@@ -252,6 +254,8 @@ class Conversation:
     output_format: AudioFormat = PCM16_24K
     formats_from_session: bool = False  # False: the session never named a format
     input_audio_bytes: int = 0  # every byte the client appended to the input buffer
+    # where each stretch of the input stream was captured, on the session clock (ms)
+    input_placement: StreamPlacement = field(default_factory=StreamPlacement)
     items: dict[str, Item] = field(default_factory=dict)
     order: list[str] = field(default_factory=list)
     responses: dict[str, Response] = field(default_factory=dict)

@@ -16,8 +16,9 @@ however long the session (an hour: 90-145 MB resident, see bench/export.py):
    heard part of each utterance into assistant-heard.wav, and with per_item copy each user
    turn and each assistant part into a file of its own.
 
-An assistant utterance starts when its first audio delta was recorded, or when the previous
-one ends if that is later (each utterance whole), and lasts as long as it was heard. A user
+Where each turn goes is recorder.timeline's (the one definition replay and every transcript
+use): an assistant utterance starts when its first audio delta was recorded, or when the
+previous one ends if that is later (each utterance whole), and lasts as long as it was heard. A user
 turn's audio_start_ms / audio_end_ms are offsets into the input stream, mapped through the
 stream's placement. conversation.wav uses the higher of the input and output rates; the
 other side is resampled (sample repetition for a whole ratio such as 8 -> 24 kHz, linear
@@ -28,17 +29,16 @@ from __future__ import annotations
 
 import binascii
 import contextlib
+import functools
 import math
 import re
-import tempfile
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Concatenate, ParamSpec
 
 from recorder.audio import (
     AudioFormat,
-    StreamPlacement,
     Stretch,
     WavWriter,
     copy_frames,
@@ -48,12 +48,14 @@ from recorder.audio import (
     write_timeline,
 )
 from recorder.conversation import ConversationBuilder, UnnamedCreate
-from recorder.conversation_model import ContentPart, Conversation, Item
+from recorder.conversation_model import Conversation, Item
 from recorder.decode import decode
 from recorder.errors import RtrecError
 from recorder.events import UnknownEvent
+from recorder.output_dir import check_output_dir, staged_output
 from recorder.replay import ReceiverError, replay_session
 from recorder.store import EventLog, SessionInfo, StoredFrame, open_log
+from recorder.timeline import TimelinePlan, plan_timeline, turns
 from recorder.transcripts import Entry, markdown, srt, to_json, vtt
 
 Progress = Callable[[int, int], None]  # (frames done, frames in total), once per batch
@@ -85,23 +87,6 @@ class ExportReport:
     resampled: str | None = None  # which side of conversation.wav was resampled, and how
 
 
-# --- checks before any work -------------------------------------------------------------------
-
-
-def check_output_dir(out_dir: Path) -> None:
-    """Create out_dir if needed and prove it is writable, or raise one clear line."""
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=out_dir, prefix=".rtrec-probe-"):
-            pass
-    except OSError as error:
-        reason = error.strerror or str(error)
-        raise RtrecError(
-            f"cannot write to output directory {out_dir}: {reason}; "
-            "choose another --out or fix its permissions"
-        ) from None
-
-
 # --- pass 1: replay, writing what can be written as it streams ----------------------------
 
 
@@ -122,7 +107,7 @@ class AudioSink:
 
     def __init__(self, out_dir: Path) -> None:
         self.out_dir = out_dir
-        self.placement = StreamPlacement()
+        self.input_end_ms = 0.0  # where on the timeline the input audio written so far ends
         self.corrupt: list[CorruptFrame] = []
         self.user: WavWriter | None = None
         self.assistant: WavWriter | None = None
@@ -159,7 +144,8 @@ class AudioSink:
         self.user = WavWriter(self.out_dir / "user.wav", input_format.sample_rate)
         self.assistant = WavWriter(self.out_dir / "assistant.wav", self.output_rate)
 
-    def input(self, conversation: Conversation, t_ns: int, audio: bytes) -> None:
+    def input(self, conversation: Conversation, start_ms: float, audio: bytes) -> None:
+        """A chunk of the input stream, which the conversation placed at start_ms."""
         if self.user is None:
             self._open(conversation)
         user = self.user
@@ -185,10 +171,9 @@ class AudioSink:
                 user.append(resample(pcm16_samples(fmt.to_pcm16(audio)), fmt.sample_rate,
                                      user.sample_rate))
             count = user.frames - first
-        placement = self.placement
-        contiguous = placement.end_ms
+        contiguous = self.input_end_ms
         # as fmt.duration_ms(size), without the call
-        start_ms = placement.place(t_ns / 1e6, size * 1000 / self._input_bytes_per_s)
+        self.input_end_ms = start_ms + size * 1000 / self._input_bytes_per_s
         runs = self.user_runs
         if runs and start_ms == contiguous:
             runs[-1][2] += count
@@ -281,7 +266,7 @@ class _ExportingBuilder(ConversationBuilder):
         if frame.type == "input_audio_buffer.append":  # nothing but the audio is needed
             self.add_input_audio(len(audio))
             if audio:
-                self.sink.input(self.conversation, frame.t_ns, audio)
+                self.sink.input(self.conversation, self.input_chunk_ms, audio)
             return
         event = decode(frame.data)  # the delta without its audio: ids and content_index
         if type(event) is UnknownEvent:  # the same verdict as replaying it with its text
@@ -313,7 +298,7 @@ class _ExportingBuilder(ConversationBuilder):
             self.sink.corrupt.append(CorruptFrame(position.seq, event.type))
             return
         if audio:
-            self.sink.input(self.conversation, position.t_ns, audio)
+            self.sink.input(self.conversation, self.input_chunk_ms, audio)
 
     def _client_item(self, event: Any, seq: int, t_ns: int) -> None:
         """Audio inside an item the client creates with its id (else see below)."""
@@ -381,50 +366,6 @@ class _ExportingBuilder(ConversationBuilder):
 # --- step 2: the timeline plan, and copying the assistant's heard audio -----------------------
 
 
-@dataclass(slots=True)
-class PartPlan:
-    """Where one assistant audio content part goes, and how much of it was heard."""
-
-    item: Item
-    part: ContentPart
-    audio_format: AudioFormat
-    start_ms: float
-    heard_bytes: int
-
-    @property
-    def heard_ms(self) -> float:
-        return self.audio_format.duration_ms(self.heard_bytes)
-
-
-@dataclass
-class TimelinePlan:
-    parts: dict[tuple[str, int], PartPlan]
-
-    @property
-    def end_ms(self) -> float:
-        return max((p.start_ms + p.heard_ms for p in self.parts.values()), default=0.0)
-
-
-def plan_timeline(conversation: Conversation) -> TimelinePlan:
-    """Start times of the assistant's utterances on conversation.wav, in the order spoken."""
-    spoken: list[tuple[float, Item, ContentPart]] = []
-    for item in conversation.items.values():
-        if item.role == "user":
-            continue  # the user side is the input stream, placed as it streamed
-        for part in item.content:
-            if part.audio_bytes > 0 and part.first_audio_t_ns is not None:
-                spoken.append((part.first_audio_t_ns / 1e6, item, part))
-    spoken.sort(key=lambda entry: entry[0])
-    spans = [
-        (earliest, item.format.duration_ms(part.heard_bytes)) for earliest, item, part in spoken
-    ]
-    starts = place_utterances(spans)
-    return TimelinePlan({
-        (item.id, part.index): PartPlan(item, part, item.format, start, part.heard_bytes)
-        for start, (_, item, part) in zip(starts, spoken, strict=True)
-    })
-
-
 def user_stretches(sink: AudioSink) -> list[Stretch]:
     """The input stream by runs, and the audio of client-created items at their places."""
     assert sink.user is not None
@@ -463,7 +404,7 @@ def compose_conversation(sink: AudioSink, plan: TimelinePlan, out_dir: Path) -> 
     target = sink.rate
     channels = (user_stretches(sink), assistant_stretches(sink, plan))
     client_end = max((end for _, end in sink.client_spans().values()), default=0.0)
-    end_ms = max(plan.end_ms, sink.placement.end_ms, client_end)
+    end_ms = max(plan.end_ms, sink.input_end_ms, client_end)
     # round up: the file covers every utterance's end, even a fraction of a sample
     total = math.ceil(end_ms * target / 1000)
     stereo = write_timeline(out_dir / "conversation.wav", target, channels, total)
@@ -553,61 +494,6 @@ def _safe(text: str) -> str:
 # --- transcripts ------------------------------------------------------------------------------
 
 
-def transcript_entries(
-    conversation: Conversation,
-    plan: TimelinePlan,
-    placement: StreamPlacement,
-    client_spans: dict[tuple[str, int], tuple[float, float]] | None = None,
-) -> list[Entry]:
-    """One Entry per item in conversation order, with its span on the conversation timeline."""
-    entries = []
-    answered = set()
-    for item in conversation.ordered_items():
-        if item.type == "function_call_output" and item.call_id:
-            answered.add(item.call_id)
-    # out-of-band responses never join the conversation, but their audio was played
-    out_of_band = [i for i in conversation.unplaced_items() if i.audio_bytes > 0]
-    for item in conversation.ordered_items() + out_of_band:
-        start, end = _span(item, plan, placement, client_spans or {})
-        kind = item.type or "message"
-        if kind in ("function_call", "function_call_output"):
-            speaker = "tool"
-        else:
-            speaker = item.role or "system"
-        output = item.output
-        if kind == "function_call" and item.call_id and item.call_id not in answered:
-            answer = conversation.output_for(item.call_id)
-            output = answer.output if answer else None
-        entries.append(
-            Entry(
-                item_id=item.id,
-                kind=kind,
-                speaker=speaker,
-                start_ms=start,
-                end_ms=end,
-                text=item.transcript or item.text,
-                truncated=item.truncated,
-                audio_ms=item.audio_ms,
-                heard_ms=item.heard_ms,
-                name=item.name,
-                arguments=item.arguments,
-                output=output,
-                call_id=item.call_id,
-                note=_note(item),
-                details={**item.to_dict(), "out_of_band": not item.placed},
-            )
-        )
-    return entries
-
-
-def _note(item: Item) -> str | None:
-    if any(part.transcription_status == "failed" for part in item.content):
-        return "transcription failed"
-    if item.role == "user" and item.turn is not None and not item.transcript:
-        return "no transcript"
-    return None
-
-
 def _error_lines(conversation: Conversation) -> list[str]:
     lines = []
     for error in conversation.errors:
@@ -617,29 +503,6 @@ def _error_lines(conversation: Conversation) -> list[str]:
         else:
             lines.append(str(error))
     return lines
-
-
-def _span(
-    item: Item,
-    plan: TimelinePlan,
-    placement: StreamPlacement,
-    client_spans: dict[tuple[str, int], tuple[float, float]],
-) -> tuple[float, float]:
-    own = [client_spans[(item.id, p.index)] for p in item.content
-           if (item.id, p.index) in client_spans]
-    if own:  # audio the client sent inside the item
-        return min(start for start, _ in own), max(end for _, end in own)
-    turn = item.turn
-    if item.role == "user" and turn is not None and turn.audio_start_ms is not None:
-        start = placement.to_timeline(turn.audio_start_ms)
-        end_offset = turn.audio_end_ms if turn.audio_end_ms is not None else turn.audio_start_ms
-        return start, max(placement.to_timeline(end_offset), start)
-    keys = [(item.id, part.index) for part in item.content]
-    parts = [plan.parts[key] for key in keys if key in plan.parts]
-    if parts:
-        return min(p.start_ms for p in parts), max(p.start_ms + p.heard_ms for p in parts)
-    at = max((item.t_ns or 0) / 1e6, 0.0)
-    return at, at
 
 
 def _session_facts(info: SessionInfo, conversation: Conversation) -> dict[str, Any]:
@@ -682,6 +545,33 @@ def write_transcripts(
 # --- the whole export -------------------------------------------------------------------------
 
 
+P = ParamSpec("P")
+ExportSession = Callable[Concatenate[EventLog, SessionInfo, Path, P], Awaitable[ExportReport]]
+
+
+def _all_or_nothing(export: ExportSession[P]) -> ExportSession[P]:
+    """The export written into a hidden folder inside out_dir, its files moved into place
+    when all are complete: a failed export leaves out_dir as it was (see recorder.output_dir)."""
+
+    @functools.wraps(export)
+    async def staged(
+        log: EventLog, info: SessionInfo, out_dir: Path, /, *args: P.args, **kwargs: P.kwargs
+    ) -> ExportReport:
+        check_output_dir(out_dir)
+        try:
+            with staged_output(out_dir) as stage:
+                report = await export(log, info, stage, *args, **kwargs)
+                remove_item_files(out_dir)  # the rest is replaced; these are named by item
+        except OSError as error:
+            raise _write_error(error) from None
+        report.out_dir = out_dir
+        report.files = [out_dir / path.relative_to(stage) for path in report.files]
+        return report
+
+    return staged
+
+
+@_all_or_nothing
 async def export_session(
     log: EventLog,
     info: SessionInfo,
@@ -692,7 +582,8 @@ async def export_session(
     warn: Warn | None = None,
     batch_size: int = 1000,  # frames per log read: 1000 is as fast as 5000, ~25 MB less peak
 ) -> ExportReport:
-    """Write the WAV files and transcripts of one session into out_dir (see module doc)."""
+    """Write the WAV files and transcripts of one session into out_dir (see module doc), all
+    or nothing (see _all_or_nothing)."""
     check_output_dir(out_dir)
     _write(lambda: remove_item_files(out_dir))  # the rest is overwritten; these are by item
     report = ExportReport(info.id, out_dir)
@@ -728,7 +619,7 @@ async def export_session(
             warn(report.warnings[-1])
     if not report.had_audio:
         report.warnings.append(f"session {info.id} has no audio: wrote the transcripts only")
-    entries = transcript_entries(conversation, plan, sink.placement, sink.client_spans())
+    entries = turns(conversation, plan, sink.client_spans())
     report.files += _write(lambda: write_transcripts(out_dir, info, conversation, entries))
     return report
 
@@ -838,5 +729,4 @@ __all__ = [
     "export_db",
     "export_session",
     "plan_timeline",
-    "transcript_entries",
 ]

@@ -44,15 +44,7 @@ from aiohttp import WSMsgType, web
 from multidict import CIMultiDictProxy
 from yarl import URL
 
-from recorder.access import (
-    TOKEN_HEADER,
-    TOKEN_QUERY,
-    check_exposure,
-    origin_ok,
-    origin_rejection,
-    token_ok,
-    token_rejection,
-)
+from recorder.access import TOKEN_HEADER, TOKEN_QUERY, check_exposure, refusal
 from recorder.console import Console
 from recorder.decode import decode, protocol_of
 from recorder.errors import RtrecError
@@ -144,8 +136,13 @@ def parse_listen(value: str) -> tuple[str, int]:
     """'HOST:PORT' (or '[::1]:PORT') -> (host, port); RtrecError naming --listen otherwise."""
     host, sep, port_text = value.rpartition(":")
     host = host.strip("[]")
-    if not sep or not host or not port_text.isdigit() or int(port_text) > 65535:
+    if not sep or not host or not port_text.isdigit():
         raise RtrecError(f"--listen {value!r} is not HOST:PORT: give e.g. 127.0.0.1:8765")
+    if int(port_text) > 65535:
+        raise RtrecError(
+            f"--listen {value!r}: port {int(port_text)} is out of range: give 1-65535, "
+            "or 0 for any free port"
+        )
     return host, int(port_text)
 
 
@@ -222,7 +219,7 @@ class _Session:
     pending_lost: list[int] = field(default_factory=lambda: [0, 0, 0])
     pumps_done: float | None = None  # monotonic time both pumps ended
     stopping: bool = False
-    log_failed: bool = False  # the session never got a row: nothing of it is recorded
+    log_failed: bool = False  # not wholly recorded (no row, a frame failed, shed): incomplete
 
     @property
     def label(self) -> str:
@@ -360,6 +357,15 @@ class RecordingProxy:
             return refused
         return web.json_response(self.health())
 
+    def report_shed(self, record: Any) -> None:
+        """on_shed for the log (a recorder.store.writer.ShedRecord): say which session."""
+        for session in self._sessions.values():
+            if session.sid is not None and session.sid == record.sid:
+                session.log_failed = True
+                self.console.recording_shed(session.label, session.sid, record.reason)
+                return
+        self.console.recording_shed("", record.sid, record.reason)
+
     # -- one session ----------------------------------------------------------------------
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
@@ -391,15 +397,13 @@ class RecordingProxy:
         )
 
     def _refusal(self, request: web.Request) -> web.Response | None:
-        """None when the request may pass; else the answer refusing it (token, then origin)."""
-        if not token_ok(request, self.config.token):
-            self.console.rejected("missing or wrong rtrec token")
-            return token_rejection()
-        if not origin_ok(request, self.config.token):
-            # A web page on another site (its Origin says so): it must not spend the API key.
-            self.console.rejected("a web page on another origin; --token allows it")
-            return origin_rejection()
-        return None
+        """None when the request may pass; else the answer refusing it (see access.refusal)."""
+        refused = refusal(request, self.config.token)
+        if refused is None:
+            return None
+        why, answer = refused
+        self.console.rejected(why)
+        return answer
 
     async def _serve(self, request: web.Request) -> web.StreamResponse:
         if request.headers.get("Upgrade", "").lower() != "websocket":
@@ -488,7 +492,10 @@ class RecordingProxy:
             if sid is not None:
                 append = log.append
                 for frame in session.pending or ():
-                    append(sid, frame)
+                    try:
+                        append(sid, frame)
+                    except Exception as error:  # a frame can only fail itself
+                        self._frame_not_recorded(session, error)
                 lost, first_t, last_t = session.pending_lost
                 if lost:
                     log.skip(sid, lost, first_t, last_t, "store down, session not opened yet")
@@ -580,13 +587,22 @@ class RecordingProxy:
                 except (ConnectionError, RuntimeError):
                     pass  # the other side is gone; its pump reports how, the frame is kept
                 counts[direction] += 1
+                # Recording work never reaches the pump: a frame can only fail itself.
                 if append is not None:
-                    if session.sid is not None:
-                        append(session.sid, Frame(direction, t_ns, opcode, redact(data)))
-                    elif session.pending is not None:  # the log has not answered yet
-                        self._hold(session, Frame(direction, t_ns, opcode, redact(data)))
+                    try:
+                        if session.sid is not None:
+                            append(session.sid, Frame(direction, t_ns, opcode, redact(data)))
+                        elif session.pending is not None:  # the log has not answered yet
+                            self._hold(session, Frame(direction, t_ns, opcode, redact(data)))
+                    except Exception as error:
+                        self._frame_not_recorded(session, error)
                 if watch_protocol:  # only the first few server frames: session.created leads
-                    watch_protocol = counts[direction] < 10 and self._learn_session(session, data)
+                    try:
+                        watch_protocol = counts[direction] < 10 and self._learn_session(
+                            session, data
+                        )
+                    except Exception:  # the session's protocol stays unknown; recording goes on
+                        watch_protocol = False
                 if verbose:
                     if opcode is Opcode.TEXT:
                         self.console.event(session.label, direction.value, data)
@@ -618,6 +634,12 @@ class RecordingProxy:
             lost[1] = frame.t_ns
         lost[0] += 1
         lost[2] = frame.t_ns
+
+    def _frame_not_recorded(self, session: _Session, error: Exception) -> None:
+        """One frame could not be appended: the session is incomplete, the call goes on."""
+        if not session.log_failed:
+            self.console.frame_not_recorded(session.label, error)
+        session.log_failed = True
 
     def _learn_session(self, session: _Session, data: bytes) -> bool:
         """From the first server frame: protocol and model when the handshake did not say."""
@@ -724,7 +746,10 @@ async def record(
 
     console = console or Console()
     proxy = RecordingProxy(None, config, console)
-    log = await open_log(db, on_notice=proxy.report_log_notice, max_queue_bytes=buffer_bytes)
+    log = await open_log(
+        db, on_notice=proxy.report_log_notice, on_shed=proxy.report_shed,
+        max_queue_bytes=buffer_bytes, live=True,
+    )
     proxy.log = log
     watch = asyncio.ensure_future(_watch_health(proxy, console))
     stop = stop or asyncio.Event()

@@ -17,22 +17,28 @@ as pytest-recording, whose option is reused when both plugins are installed; its
 means "all" here), --realtime-upstream URL (where recording goes; default the OpenAI API; env
 RTREC_UPSTREAM). The API key for recording comes from the client's own handshake, else
 OPENAI_API_KEY. Per test: @pytest.mark.realtime_cassette(path=..., record_mode=...,
-match="strict"|"lenient", speed=None|1.0, upstream=...).
+match="strict"|"lenient", speed=None|1.0, upstream=..., ignore=[FIELD, ...],
+exact=[FIELD, ...], tolerance={FIELD: N}) (the last three: recorder.matching.MatchRules).
 
 In strict mode (the default) a client frame that does not match the cassette, or a connection
-the cassette has no session for, also fails the test at teardown with the mismatch message,
-even when the client code swallowed the `error` event it got.
+the cassette has no session for, fails the test once, with the mismatch message as the whole
+report: it replaces the client's own connection error (which only says the socket closed), and
+it fails a test whose client code swallowed the `error` event it got.
 
 The cassette server runs on its own thread and event loop, so the fixtures are plain (sync)
-fixtures that work in sync tests, pytest-asyncio tests and anyio tests alike.
+fixtures that work in sync tests, pytest-asyncio tests and anyio tests alike. An `async def`
+test that uses them and that no async plugin runs (pytest-asyncio in strict mode without
+@pytest.mark.asyncio, or no async plugin at all) is run here, on a fresh event loop.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import inspect
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -42,6 +48,8 @@ if TYPE_CHECKING:
     from recorder.cassette import Cassette, RecordMode
 
 MARKER = "realtime_cassette"
+CASSETTE_FIXTURES = frozenset({"realtime_url", "realtime_cassette"})
+ASYNC_MARKERS = ("asyncio", "anyio", "trio")  # tests another plugin runs
 _UNSAFE_FILENAME = re.compile(r"[^A-Za-z0-9_.\-\[\]]+")
 
 
@@ -71,8 +79,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        f"{MARKER}(path=None, record_mode=None, match='strict', speed=None, upstream=None): "
-        "options for this test's Realtime cassette (rtrec)",
+        f"{MARKER}(path=None, record_mode=None, match='strict', speed=None, upstream=None, "
+        "ignore=(), exact=(), tolerance=None): options for this test's Realtime cassette (rtrec)",
     )
 
 
@@ -111,6 +119,7 @@ def realtime_cassette(
 ) -> Iterator[Cassette]:
     from recorder.cassette import DEFAULT_UPSTREAM, Cassette
     from recorder.errors import RtrecError
+    from recorder.matching import MatchRules
 
     options = _marker_options(request)
     upstream = (
@@ -119,24 +128,84 @@ def realtime_cassette(
         or os.environ.get("RTREC_UPSTREAM")
         or DEFAULT_UPSTREAM
     )
-    cassette = Cassette(
-        realtime_cassette_path,
-        realtime_record_mode,
-        upstream=upstream,
-        match=options.get("match", "strict"),
-        speed=options.get("speed"),
-        api_key=os.environ.get("OPENAI_API_KEY") or None,
-    )
+    failure: str | None = None
+    try:
+        rules = MatchRules.build(
+            ignore=_names(options.get("ignore", ())),
+            exact=_names(options.get("exact", ())),
+            tolerance=options.get("tolerance"),
+        )
+        cassette = Cassette(
+            realtime_cassette_path,
+            realtime_record_mode,
+            upstream=upstream,
+            match=options.get("match", "strict"),
+            speed=options.get("speed"),
+            api_key=os.environ.get("OPENAI_API_KEY") or None,
+            rules=rules,
+        )
+    except RtrecError as error:
+        failure = f"@pytest.mark.{MARKER}: {error}"
+    if failure is not None:
+        pytest.fail(failure, pytrace=False)
     with contextlib.ExitStack() as stack:
         try:
             stack.enter_context(cassette.running())
         except RtrecError as error:
-            pytest.fail(str(error), pytrace=False)
+            failure = str(error)  # failed outside the except: reported once, not chained
+        if failure is not None:
+            pytest.fail(failure, pytrace=False)
         yield cassette
-    # the client may have swallowed the error event: the test still learns what diverged
+    # a problem the call's report did not carry yet (see pytest_runtest_makereport)
+    unreported = _unreported(cassette)
+    if unreported:
+        pytest.fail(unreported, pytrace=False)
+
+
+def _names(value: Any) -> tuple[str, ...]:
+    """A marker's ignore= / exact=: one field name or a list of them."""
+    return (value,) if isinstance(value, str) else tuple(value)
+
+
+def _unreported(cassette: Cassette) -> str | None:
+    """What went against the cassette and has not failed the test yet, as one message."""
     problems = cassette.problems()
-    if problems:
-        pytest.fail(f"realtime cassette {cassette.path}: " + " | ".join(problems), pytrace=False)
+    fresh = problems[cassette.reported :]
+    cassette.reported = len(problems)
+    if not fresh:
+        return None
+    return f"realtime cassette {cassette.path}: " + "\n".join(fresh)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """A strict mismatch is the test's failure: its message replaces the client's error (a
+    closed socket, which says nothing of why) and fails a test that swallowed the error event."""
+    report = yield
+    cassette = getattr(item, "funcargs", {}).get("realtime_cassette")
+    if call.when == "call" and cassette is not None:
+        message = _unreported(cassette)
+        if message is not None:
+            report.outcome = "failed"
+            report.longrepr = message
+    return report
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
+    """Run an `async def` cassette test that no async plugin takes, on a fresh event loop."""
+    function = pyfuncitem.obj
+    if not inspect.iscoroutinefunction(function):
+        return None
+    if not CASSETTE_FIXTURES & set(pyfuncitem.fixturenames):
+        return None
+    if any(pyfuncitem.get_closest_marker(name) for name in ASYNC_MARKERS):
+        return None
+    arguments = {name: pyfuncitem.funcargs[name] for name in pyfuncitem._fixtureinfo.argnames}
+    asyncio.run(function(**arguments))
+    return True
 
 
 @pytest.fixture

@@ -15,12 +15,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from recorder import jsontext
 
 REDACTED = "[REDACTED]"
 _REDACTED_BYTES = REDACTED.encode()
+# What a frame keeps after a client_secret key when its tokens cannot be lined up (see
+# FrameRedactor): the stored frame says that a byte scan, not a parse, redacted it.
+REDACTED_UNPARSED = "[REDACTED:unparsed]"
+_UNPARSED_BYTES = REDACTED_UNPARSED.encode()
 
 # The browser form of authentication: the key rides in a subprotocol name.
 INSECURE_KEY_PREFIX = "openai-insecure-api-key."
@@ -35,13 +40,23 @@ SECRET_QUERY_KEYS = frozenset(
     }
 )
 
-# The JSON tokens that give a frame its structure: strings (escapes included) and punctuation.
-# Numbers, true, false and null are skipped: they never hold a secret and never nest.
-_JSON_TOKEN = re.compile(rb'"(?:[^"\\]|\\.)*"|[{}\[\]:,]')
+# The JSON tokens that give a frame its structure: strings (escapes included), punctuation, and
+# runs of anything else (numbers, true, false, null; in a broken frame, stray bytes). A quote
+# alone is a string that never ends.
+_JSON_TOKEN = re.compile(rb'"(?:[^"\\]++|\\.)*+"|[{}\[\]:,]|[^\s"{}\[\]:,]++|"', re.DOTALL)
+_SCALAR = re.compile(rb"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?|true|false|null")
 _CLIENT_SECRET_KEY = b'"client_secret"'
+_ESCAPE = b"\\u"  # how a key can spell client_secret without those bytes (\u005f, \u0063...)
+_HAND_ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})|\\(.)", re.DOTALL)
 _QUOTED_REDACTED = b'"' + REDACTED.encode() + b'"'
 # Too short to be a key: replacing it everywhere would mangle ordinary text.
 _MIN_SECRET_LENGTH = 8
+# Anything shaped like an OpenAI key: ephemeral ek_..., API sk-... (sk-proj-..., sk-svcacct-...).
+# Neither "_" nor "-" is in the base64 alphabet, so audio never looks like one.
+# What every such key holds, found faster than either prefix (a literal-led pattern is searched
+# like memchr; a 3-byte needle is not): 'k' followed by '_' or '-'.
+_KEY_HINT = re.compile(rb"k[_-]")
+_KEY_SHAPED = re.compile(rb"(?<![A-Za-z0-9_\-])(?:ek_|sk-)[A-Za-z0-9_\-]{8,}")
 
 
 def secret_from_authorization(value: str) -> str:
@@ -97,87 +112,178 @@ def redact_url(url: str) -> str:
 
 
 class FrameRedactor:
-    """Replaces secret strings inside frames; cheap when there is nothing to replace.
+    """Replaces secret strings inside the frames of one session; never raises.
 
-    Built once per session with the secrets of its handshake. Frames without a secret (nearly
-    all of them) cost one substring search per known secret plus one for b"client_secret" and
-    come back as the very same object.
+    Built once per session with the secrets of its handshake, and it learns as the session goes:
+    every string under a client_secret key (keys compared after JSON unescaping, so
+    "client\\u005fsecret" counts) and every key-shaped value (ek_..., sk-...) seen in a frame of
+    either direction becomes a secret of the session, replaced wherever it appears later.
+    Frames without a secret (nearly all of them) cost one substring search per known secret and
+    three for the trigger strings, and come back as the very same object.
+
+    A frame whose structure cannot be trusted (not JSON, and its tokens do not line up: a string
+    cut short, stray bytes) keeps nothing after its first client_secret key: that tail reads
+    REDACTED_UNPARSED, which says on the stored frame that a byte scan, not a parse, redacted it.
     """
 
     __slots__ = ("_secrets",)
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
-        # Longest first, so a secret that contains another is replaced whole.
-        self._secrets = sorted(
-            {s.encode() for s in secrets if len(s) >= _MIN_SECRET_LENGTH}, key=len, reverse=True
-        )
+        self._secrets: list[bytes] = []
+        for secret in secrets:
+            self.learn(secret)
+
+    def learn(self, secret: str | bytes) -> None:
+        """Treat `secret` as a secret of this session from now on (too short: ignored)."""
+        raw = secret.encode("utf-8", "surrogatepass") if isinstance(secret, str) else secret
+        if len(raw) < _MIN_SECRET_LENGTH or raw in self._secrets or _REDACTED_BYTES in raw:
+            return
+        self._secrets.append(raw)
+        self._secrets.sort(key=len, reverse=True)  # a secret containing another goes first
 
     def __call__(self, data: bytes) -> bytes:
+        try:
+            if _CLIENT_SECRET_KEY in data or (b"\\" in data and _ESCAPE in data):
+                data = self._redact_client_secrets(data)
+            return self._scan(data)
+        except Exception:  # a bug or MemoryError must not store the frame unredacted
+            try:
+                return self._scan(_cut_after_client_secret(data))
+            except Exception:
+                return _UNPARSED_BYTES
+
+    def _scan(self, data: bytes) -> bytes:
+        """Key-shaped values learnt, then every known secret replaced: bytes only, no parse."""
+        if _KEY_HINT.search(data) is not None:
+            for match in _KEY_SHAPED.finditer(data):
+                self.learn(match.group())
         for secret in self._secrets:
             if secret in data:
                 data = data.replace(secret, _REDACTED_BYTES)
-        if _CLIENT_SECRET_KEY in data:
-            data = _redact_client_secrets(data)
         return data
 
+    def _redact_client_secrets(self, data: bytes) -> bytes:
+        """Every string value under a client_secret key, at any depth, replaced by the marker
+        and learnt as a secret of the session."""
+        walk = _walk(data)
+        if not walk.keys:
+            return data
+        if not walk.clean and not _parses(data):
+            # the tokens cannot be trusted: a value may run to the end of the frame
+            return _cut(data, walk.keys[0])
+        parts: list[bytes] = []
+        last = 0
+        for start, end, learn in walk.spans:
+            if learn:
+                token = data[start:end]
+                self.learn(token[1:-1])
+                self.learn(_unescaped(token))
+            parts += (data[last:start], _QUOTED_REDACTED)
+            last = end
+        parts.append(data[last:])
+        return b"".join(parts)
 
-def _redact_client_secrets(data: bytes) -> bytes:
-    """Every string value under a client_secret key, at any depth, replaced by the marker.
 
-    A frame that is not valid JSON cannot be walked safely (a string may run to its end), so
-    nothing after its first client_secret key is kept: a broken frame stays broken, never a leak.
-    """
+def _cut(data: bytes, at: int) -> bytes:
+    """Nothing kept after a client_secret key ending at `at`: the rest reads REDACTED_UNPARSED."""
+    return data[:at] + b':"' + _UNPARSED_BYTES + b'"'
+
+
+def _cut_after_client_secret(data: bytes) -> bytes:
+    """For a frame the walk failed on: cut after its first literal client_secret key, if any."""
+    at = data.find(_CLIENT_SECRET_KEY)
+    return data if at < 0 else _cut(data, at + len(_CLIENT_SECRET_KEY))
+
+
+def _parses(data: bytes) -> bool:
     try:
         jsontext.parse(data)
     except jsontext.NotJson:
-        cut = data.index(_CLIENT_SECRET_KEY) + len(_CLIENT_SECRET_KEY)
-        return data[:cut] + b":" + _QUOTED_REDACTED
-    spans = _client_secret_spans(data)
-    if not spans:
-        return data
-    parts: list[bytes] = []
-    last = 0
-    for start, end in spans:
-        parts += (data[last:start], _QUOTED_REDACTED)
-        last = end
-    parts.append(data[last:])
-    return b"".join(parts)
+        return False
+    return True
 
 
-def _client_secret_spans(data: bytes) -> list[tuple[int, int]]:
+@dataclass
+class _Walk:
+    # the secret strings (quotes included) and whether each is a secret of the session to learn
+    spans: list[tuple[int, int, bool]] = field(default_factory=list)
+    keys: list[int] = field(default_factory=list)  # where each "client_secret" token ends
+    clean: bool = True  # every byte was a token, whitespace or a scalar; brackets balanced
+
+
+def _unescaped(token: bytes) -> str:
+    """A JSON string token's text (for an invalid escape: \\uXXXX and \\x read by hand)."""
+    try:
+        value = jsontext.parse(token)
+    except jsontext.NotJson:
+        value = None
+    if isinstance(value, str):
+        return value
+    text = token[1:-1].decode("utf-8", "replace")
+    return _HAND_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)) if m.group(1) else m.group(2), text)
+
+
+def _is_secret_key(token: bytes) -> bool:
+    if token == _CLIENT_SECRET_KEY:
+        return True
+    return b"\\" in token and _unescaped(token) == "client_secret"
+
+
+def _walk(data: bytes) -> _Walk:
     """Where the string values under a client_secret key are (quotes included), in order.
 
-    A walk over the frame's JSON tokens keeping track of nesting, so a client_secret object
-    holding further objects ({"expires_at": {"anchor": ...}, "value": "ek_..."}) is covered
-    whole, keys are never touched, and equal strings elsewhere in the frame stay as they are.
+    A walk over the frame's JSON tokens keeping track of nesting in a list (no recursion: any
+    depth), so a client_secret object holding further objects ({"expires_at": {"anchor": ...},
+    "value": "ek_..."}) is covered whole and keys are never touched. The key itself (a string
+    directly under client_secret) and the `value` member of a client_secret object are marked
+    as the session's secrets to learn.
     """
-    spans: list[tuple[int, int]] = []
-    enclosing: list[tuple[bool, bool, bytes | None]] = []  # (in_object, secret, key) outside
+    walk = _Walk()
+    # (in_object, secret, secret_key, direct, value_key) of the containers outside this one
+    enclosing: list[tuple[bool, bool, bool, bool, bool]] = []
     in_object = False
     secret = False  # the current container lies inside a client_secret value
-    key: bytes | None = None  # the current member's key (raw token), in an object
+    direct = False  # the current container is a client_secret value itself
+    secret_key = False  # the current member's key is client_secret
+    value_key = False  # the current member's key is "value"
     expect_key = False
     for token in _JSON_TOKEN.finditer(data):
-        first = token.group()[:1]
+        text = token.group()
+        first = text[:1]
         if first == b'"':
+            if len(text) == 1:
+                walk.clean = False  # a string that never ends
+                continue
+            named = _is_secret_key(text)
+            if named:  # as a key or not: in a broken frame, who knows
+                walk.keys.append(token.end())
             if expect_key:
-                key, expect_key = token.group(), False
-            elif secret or (in_object and key == _CLIENT_SECRET_KEY):
-                spans.append(token.span())
+                secret_key, value_key, expect_key = named, text == b'"value"', False
+            elif in_object and secret_key:
+                walk.spans.append((*token.span(), True))
+            elif secret:
+                walk.spans.append((*token.span(), direct and in_object and value_key))
         elif first in (b"{", b"["):
-            enclosing.append((in_object, secret, key))
-            secret = secret or (in_object and key == _CLIENT_SECRET_KEY)
-            in_object, key = first == b"{", None
+            enclosing.append((in_object, secret, secret_key, direct, value_key))
+            direct = in_object and secret_key
+            secret = secret or direct
+            in_object, secret_key, value_key = first == b"{", False, False
             expect_key = in_object
         elif first in (b"}", b"]"):
             if enclosing:
-                in_object, secret, key = enclosing.pop()
+                in_object, secret, secret_key, direct, value_key = enclosing.pop()
+            else:
+                walk.clean = False
             expect_key = False
         elif first == b",":
             expect_key = in_object
-        else:  # ":"
+        elif first == b":":
             expect_key = False
-    return spans
+        elif not _SCALAR.fullmatch(text):
+            walk.clean = False  # stray bytes: not JSON we can line up
+    if enclosing:
+        walk.clean = False
+    return walk
 
 
 def redact_frame(data: bytes, secrets: Iterable[str] = ()) -> bytes:

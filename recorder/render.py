@@ -1,7 +1,7 @@
 """The conversation as a person reads it: who said what, tool calls, interruptions, durations.
 
-Plain text, one block per item in conversation order, each line starting with the recorded time
-of the item (minutes:seconds since the session started).
+Plain text, one block per item in conversation order, each line starting with where the item
+starts on the session timeline (minutes:seconds.millis; see recorder.timeline).
 """
 
 from __future__ import annotations
@@ -9,41 +9,53 @@ from __future__ import annotations
 from typing import Any
 
 from recorder.conversation_model import Conversation, Item
+from recorder.transcripts import SECTION_TITLES
 
 MAX_ARGUMENT_CHARS = 300
 
 
-def render_text(conversation: Conversation, session: Any = None) -> str:
-    """The whole conversation as text; session (a SessionInfo) adds a header line."""
-    lines: list[str] = []
-    if session is not None:
-        lines.append(_session_line(session))
-    lines.append(_formats_line(conversation))
-    lines.append("")
-    items = conversation.ordered_items()
-    if not items:
-        lines.append("(no conversation items)")
-    for item in items:
-        lines.extend(_item_lines(conversation, item))
-    out_of_band = conversation.unplaced_items()
-    if out_of_band:
-        lines.append("")
-        lines.append("Out-of-band (not in the conversation):")
-        for item in out_of_band:
-            lines.extend("  " + line for line in _item_lines(conversation, item))
-    deleted = conversation.deleted_items()
-    if deleted:
-        lines.append("")
-        lines.append("Deleted:")
-        for item in deleted:
-            lines.extend("  " + line for line in _item_lines(conversation, item))
-    lines.append("")
-    lines.append(_responses_line(conversation))
-    if conversation.errors:
-        for error in conversation.errors:
-            message = error.get("message") if isinstance(error, dict) else error
-            lines.append(f"server error: {message}")
-    return "\n".join(lines) + "\n"
+TimedLine = tuple[float, str]  # (when on the session timeline, ms; the line)
+
+
+def render_text(conversation: Conversation, session: Any = None, note: str | None = None) -> str:
+    """The whole conversation as text; session (a SessionInfo) adds a header line, and note a
+    line under it (where a view that stops early stops)."""
+    return "".join(line + "\n" for _, line in render_lines(conversation, session, note))
+
+
+def render_lines(
+    conversation: Conversation, session: Any = None, note: str | None = None
+) -> list[TimedLine]:
+    """render_text's lines, each with the time it belongs to on the session timeline: the
+    header at 0, a turn's lines at its start, the summary at the last recorded frame.
+
+    The items, their order and their times are recorder.timeline.turns, as in every
+    transcript file: each line starts with the turn's start on the session timeline."""
+    from recorder.timeline import turns
+
+    header = [_session_line(session)] if session is not None else []
+    header += [note] if note is not None else []
+    header += [_formats_line(conversation), ""]
+    lines: list[TimedLine] = [(0.0, line) for line in header]
+    entries = turns(conversation)
+    if not any(entry.section == "conversation" for entry in entries):
+        lines.append((0.0, "(no conversation items)"))
+    section = "conversation"
+    at = 0.0
+    for entry in entries:
+        at = max(at, entry.start_ms)  # a paced view never goes back in time
+        if entry.section != section:
+            section = entry.section
+            lines += [(at, ""), (at, f"{SECTION_TITLES[section]}:")]
+        indent = "" if section == "conversation" else "  "
+        lines += [(at, indent + line)
+                  for line in _item_lines(conversation, entry.item, entry.start_ms)]
+    end = max(at, (conversation.last_t_ns or 0) / 1e6)
+    lines += [(end, ""), (end, _responses_line(conversation))]
+    for error in conversation.errors:
+        message = error.get("message") if isinstance(error, dict) else error
+        lines.append((end, f"server error: {message}"))
+    return lines
 
 
 def _session_line(session: Any) -> str:
@@ -75,10 +87,8 @@ def _format(audio_format: Any) -> str:
     return f"{audio_format.name} {audio_format.sample_rate // 1000} kHz"
 
 
-def _clock(t_ns: int | None) -> str:
-    if t_ns is None:
-        return "[--:--.---]"
-    ms = t_ns // 1_000_000
+def _clock(at_ms: float) -> str:
+    ms = max(round(at_ms), 0)
     return f"[{ms // 60000:02d}:{ms // 1000 % 60:02d}.{ms % 1000:03d}]"
 
 
@@ -86,8 +96,8 @@ def _seconds(ms: float) -> str:
     return f"{ms / 1000:.1f} s"
 
 
-def _item_lines(conversation: Conversation, item: Item) -> list[str]:
-    head = _clock(item.t_ns)
+def _item_lines(conversation: Conversation, item: Item, at_ms: float) -> list[str]:
+    head = _clock(at_ms)
     if item.type == "function_call":
         arguments = _clip(item.arguments or "")
         line = f"{head} assistant calls {item.name or '?'}({arguments}) [call {item.call_id}]"

@@ -141,6 +141,38 @@ class PacedClock:
             await self._sleep(delay)
 
 
+async def pace_lines(
+    lines: list[tuple[float, str]],
+    speed: float,
+    write: Callable[[str], None],
+    *,
+    sleep: Sleep = asyncio.sleep,
+    now: Callable[[], float] | None = None,
+) -> None:
+    """Write each (ms on the session timeline, line) when its time comes, scaled by speed:
+    the session's start is now."""
+    clock = PacedClock(speed, sleep=sleep, now=now)
+    await clock.wait_for(0)
+    for at_ms, line in lines:
+        await clock.wait_for(round(at_ms * 1e6))
+        write(line)
+
+
+def until_note(until: int | None, result: ReplayResult) -> str | None:
+    """The line that says where a view stopped by --until stops, or that it did not."""
+    if until is None:
+        return None
+    session = result.session
+    if result.frames == session.frames and (result.last_seq is None or until > result.last_seq):
+        last = f"last seq {result.last_seq}" if result.last_seq is not None else "no frames"
+        return f"--until {until} is past the end of the session ({last}): showing all of it"
+    where = f"seq {result.last_seq}" if result.last_seq is not None else "the start"
+    return (
+        f"Stopped at {where} (--until {until}) of {session.frames} frames: "
+        "the state at that point, later frames not shown"
+    )
+
+
 async def resolve_session(log: EventLog, session: str | None) -> SessionInfo:
     """The session to replay: the given id (or unique prefix), or the newest.
 

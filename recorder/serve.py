@@ -3,8 +3,11 @@
 On each WebSocket connection the recording is played from the start (a fresh playback per
 connection): server frames leave byte for byte as recorded; where the recording shows a client
 frame next, playback waits for the client's frame and matches it against the recorded one
-(recorder.matching: type and content, volatile ids ignored; an item id the client chose itself
-stands for the recorded one in the client's later references to it), then goes on.
+(recorder.matching: type and content, volatile ids ignored, measured timing fields such as a
+truncate's audio_end_ms accepted within a tolerance, all of it changeable with MatchRules; an
+item id the client chose itself stands for the recorded one in the client's later references
+to it), then goes on. When the received frame is of another type than the recorded one, the
+mismatch also names the nearest recorded client frame of its type among the next few.
 
 Timing (`speed`): None plays as fast as possible. A number paces the server frames: a frame
 recorded at t leaves at its recorded offset from the connection start, and never sooner after
@@ -30,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import signal
 import time
@@ -43,16 +47,19 @@ import msgspec
 from aiohttp import web
 
 from recorder import jsontext
-from recorder.access import (
-    check_exposure,
-    origin_ok,
-    origin_rejection,
-    token_ok,
-    token_rejection,
-)
+from recorder.access import check_exposure, refusal
 from recorder.errors import RtrecError
 from recorder.jsontext import frame_type
-from recorder.matching import client_item_ids, describe_mismatch, diff_events
+from recorder.matching import (
+    DEFAULT_RULES,
+    LOOKAHEAD,
+    MatchRules,
+    client_item_ids,
+    describe_mismatch,
+    diff_events,
+    order_hint,
+    show_frame,
+)
 from recorder.wire import Direction, Frame, Opcode
 
 if TYPE_CHECKING:
@@ -84,6 +91,9 @@ ABNORMAL_CLOSURE = 1006  # what the proxy records when a socket dropped without 
 
 SPIN_NS = 1_500_000  # pacing: the last 1.5 ms before a frame is due are spent yielding
 MAX_SLEEP_NS = 250_000_000  # pacing: how soon a departed client is noticed during a long gap
+
+# microphone audio: skipped when looking ahead for a frame sent out of order
+_STREAMED = frozenset({"input_audio_buffer.append"})
 
 _OPCODES = {Opcode.TEXT: aiohttp.WSMsgType.TEXT, Opcode.BINARY: aiohttp.WSMsgType.BINARY}
 
@@ -163,6 +173,16 @@ class Mismatch:
     received_type: str | None
     paths: tuple[str, ...]
     message: str
+    expected: bytes | None = None  # the recorded client frame (None: none was left)
+    received: bytes = b""
+
+    def report(self) -> str:
+        """The message, then both frames (abbreviated), one per line: what a test shows."""
+        lines = [self.message]
+        if self.expected is not None:
+            lines.append(f"  expected: {show_frame(self.expected)}")
+        lines.append(f"  received: {show_frame(self.received)}")
+        return "\n".join(lines)
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,8 +242,12 @@ class _Playback:
         match: MatchMode,
         speed: float | None,
         abort: Callable[[], None] | None = None,
+        rules: MatchRules = DEFAULT_RULES,
+        on_mismatch: Callable[[Mismatch], None] | None = None,
     ) -> None:
         self.ws = ws
+        self.rules = rules
+        self.on_mismatch = on_mismatch
         self.abort = abort
         self.recording = recording
         self.result = result
@@ -253,9 +277,7 @@ class _Playback:
 
     async def _read_client(self) -> None:
         async for message in self.ws:
-            if message.type is aiohttp.WSMsgType.TEXT:
-                self.inbox.put_nowait((time.monotonic_ns(), message.data.encode()))
-            elif message.type is aiohttp.WSMsgType.BINARY:
+            if message.type is aiohttp.WSMsgType.TEXT or message.type is aiohttp.WSMsgType.BINARY:
                 self.inbox.put_nowait((time.monotonic_ns(), message.data))
         self.client_gone.set()
         self.inbox.put_nowait(None)
@@ -284,7 +306,7 @@ class _Playback:
                 self._report_unused(frames[index:])
                 return False
             received_ns, data = item
-            if not await self._check(frame, data):
+            if not await self._check(frame, data, index + 1):
                 self._report_unused(frames[index + 1 :])
                 return False
             if speed is not None:
@@ -301,12 +323,13 @@ class _Playback:
             else:
                 await asyncio.sleep(0)
 
-    async def _check(self, recorded: RecordedFrame, data: bytes) -> bool:
-        """Match one received frame against the recorded one; False when playback must stop."""
+    async def _check(self, recorded: RecordedFrame, data: bytes, after: int) -> bool:
+        """Match one received frame against the recorded one (frames[after:] follow it);
+        False when playback must stop."""
         if data == recorded.data:
             self.result.client_frames_matched += 1
             return True
-        paths = diff_events(recorded.data, data, aliases=self.aliases)
+        paths = diff_events(recorded.data, data, aliases=self.aliases, rules=self.rules)
         # ids the client chose itself stand for the recorded ones from here on
         self.aliases.update(client_item_ids(recorded.data, data))
         if not paths:
@@ -314,12 +337,32 @@ class _Playback:
             return True
         message = (
             f"session {self.recording.session_id or '(frames)'}, client frame seq {recorded.seq}: "
-            + describe_mismatch(recorded.data, data, paths)
+            + describe_mismatch(recorded.data, data, paths, self.rules)
+            + self._nearest(recorded, data, after)
         )
-        self.result.mismatches.append(
-            Mismatch(recorded.seq, recorded.type, frame_type(data), tuple(paths), message)
-        )
+        self._record(Mismatch(
+            recorded.seq, recorded.type, frame_type(data), tuple(paths), message,
+            recorded.data, data,
+        ))
         return await self._on_mismatch(message, data)
+
+    def _nearest(self, recorded: RecordedFrame, data: bytes, after: int) -> str:
+        """When the received type is not the expected one: the recorded client frame, among the
+        next LOOKAHEAD, that the client most likely sent out of order."""
+        kind = frame_type(data)
+        if kind == recorded.type:
+            return ""
+        wanted = (
+            f for f in itertools.islice(self.recording.frames, after, None)
+            if f.direction is Direction.CLIENT and (f.type not in _STREAMED or kind in _STREAMED)
+        )
+        ahead = [(f.seq, f.data) for f in itertools.islice(wanted, LOOKAHEAD)]
+        return order_hint(data, ahead, rules=self.rules, aliases=self.aliases)
+
+    def _record(self, mismatch: Mismatch) -> None:
+        self.result.mismatches.append(mismatch)
+        if self.on_mismatch is not None:  # before the client hears of it: a test sees it first
+            self.on_mismatch(mismatch)
 
     async def _after_script(self) -> None:
         """The recording is done: close as the server did, or wait for the client to leave."""
@@ -340,9 +383,7 @@ class _Playback:
                 f"{_quoted(frame_type(data))} after the last recorded client frame "
                 f"({self.recording.client_frames} recorded)"
             )
-            self.result.mismatches.append(
-                Mismatch(None, None, frame_type(data), ("$",), message)
-            )
+            self._record(Mismatch(None, None, frame_type(data), ("$",), message, None, data))
             if not await self._on_mismatch(message, data):
                 return
 
@@ -398,7 +439,11 @@ async def accept(request: web.Request) -> web.WebSocketResponse | web.Response:
 
     A plain HTTP request gets 426 and a line saying what to do.
     """
-    ws = web.WebSocketResponse(protocols=("realtime",), max_msg_size=0, compress=False)
+    # decode_text=False: a client's text frame is matched as the bytes it sent (a recording
+    # may hold text frames that are not valid UTF-8, and so may a client replaying it)
+    ws = web.WebSocketResponse(
+        protocols=("realtime",), max_msg_size=0, compress=False, decode_text=False
+    )
     if not ws.can_prepare(request).ok:
         return web.Response(
             status=426,
@@ -417,6 +462,8 @@ async def play(
     speed: float | None = None,
     connection: int = 1,
     request: web.Request | None = None,
+    rules: MatchRules = DEFAULT_RULES,
+    on_mismatch: Callable[[Mismatch], None] | None = None,
 ) -> PlaybackResult:
     """Play `recording` to the client on a prepared socket; returns when the connection ends.
 
@@ -433,7 +480,10 @@ async def play(
     )
     transport = request.transport if request is not None else None
     abort = transport.abort if transport is not None else None
-    await _Playback(ws, recording, result, match=match, speed=speed, abort=abort).run()
+    await _Playback(
+        ws, recording, result, match=match, speed=speed, abort=abort, rules=rules,
+        on_mismatch=on_mismatch,
+    ).run()
     log_result(result)
     return result
 
@@ -478,10 +528,12 @@ class ReplayServer:
         match: MatchMode = "strict",
         speed: float | None = None,
         token: str | None = None,
+        rules: MatchRules = DEFAULT_RULES,
     ) -> None:
         if match not in MATCH_MODES:
             raise RtrecError(f"--match {match!r} is not valid: use strict or lenient")
         self.recording = recording
+        self.rules = rules
         self.token = token
         self.match: MatchMode = match
         self.speed = speed
@@ -503,12 +555,11 @@ class ReplayServer:
         return app
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
-        if not token_ok(request, self.token):
-            log.warning("refused a connection: missing or wrong rtrec token")
-            return token_rejection()
-        if not origin_ok(request, self.token):  # any web page could otherwise fetch recordings
-            log.warning("refused a connection from a web page on another origin: --token allows it")
-            return origin_rejection()
+        refused = refusal(request, self.token)  # recordings hold people's voices
+        if refused is not None:
+            why, answer = refused
+            log.warning("refused a connection: %s", why)
+            return answer
         ws = await accept(request)
         if not isinstance(ws, web.WebSocketResponse):
             return ws
@@ -525,6 +576,7 @@ class ReplayServer:
                 speed=self.speed,
                 connection=self._connections,
                 request=request,
+                rules=self.rules,
             )
         finally:
             self._open.discard(ws)
@@ -601,9 +653,10 @@ async def serving(
     match: MatchMode = "strict",
     speed: float | None = None,
     token: str | None = None,
+    rules: MatchRules = DEFAULT_RULES,
 ) -> AsyncIterator[ReplayServer]:
     """A started ReplayServer for the duration of the block."""
-    server = ReplayServer(recording, match=match, speed=speed, token=token)
+    server = ReplayServer(recording, match=match, speed=speed, token=token, rules=rules)
     await server.start(host, port)
     try:
         yield server
@@ -622,6 +675,7 @@ async def serve(
     token: str | None = None,
     stop: asyncio.Event | None = None,
     on_ready: Callable[[ReplayServer], object] | None = None,
+    rules: MatchRules = DEFAULT_RULES,
 ) -> list[PlaybackResult]:
     """`rtrec serve`: load the session once, serve it until SIGINT/SIGTERM (or `stop`)."""
     from recorder.store import open_log
@@ -641,7 +695,7 @@ async def serve(
         loop.add_signal_handler(signum, stop.set)
     try:
         async with serving(
-            recording, host=host, port=port, match=match, speed=speed, token=token
+            recording, host=host, port=port, match=match, speed=speed, token=token, rules=rules
         ) as server:
             if on_ready is not None:
                 on_ready(server)

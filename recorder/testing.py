@@ -10,7 +10,9 @@
 Whatever the receiver sends with `receiver.send(event)` during the replay is compared with the
 recorded client events, in order: each sent event against the next recorded client event (audio
 appends from the microphone are skipped by default on both sides, see `ignore_types`). Volatile ids
-(event_id, client-chosen item ids) are ignored, as recorder.matching decides. The first
+(event_id, client-chosen item ids) are ignored and measured timing fields (a truncate's
+audio_end_ms) are accepted within a tolerance, as recorder.matching decides; `ignore`, `exact`
+and `tolerance` change which fields are compared how (recorder.matching.MatchRules). The first
 difference raises DivergenceError (an AssertionError, so pytest shows it as a test failure)
 with the expected and the actual event and the fields that differ.
 
@@ -24,7 +26,7 @@ import asyncio
 import concurrent.futures
 import dataclasses
 from collections import deque
-from collections.abc import Coroutine, Iterable
+from collections.abc import Coroutine, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -33,7 +35,15 @@ import msgspec
 
 from recorder import jsontext
 from recorder.errors import RtrecError
-from recorder.matching import describe_mismatch, diff_events
+from recorder.matching import (
+    DEFAULT_RULES,
+    LOOKAHEAD,
+    MatchRules,
+    describe_mismatch,
+    diff_events,
+    order_hint,
+    show_frame,
+)
 from recorder.receiver import RealtimeEventReceiver
 from recorder.replay import PacedClock, ReplayResult, replay_session, resolve_session
 from recorder.store import StoredFrame, open_log
@@ -43,7 +53,6 @@ T = TypeVar("T")
 
 FLUSH_BYTES = 8 * 2**20
 DEFAULT_IGNORED = frozenset({"input_audio_buffer.append"})
-MAX_EVENT_CHARS = 400
 
 
 class DivergenceError(AssertionError):
@@ -82,9 +91,14 @@ class SendChecker:
 
     session_id: str
     ignore_types: frozenset[str] = DEFAULT_IGNORED
+    rules: MatchRules = DEFAULT_RULES
     pending: deque[tuple[bytes, int | None]] = field(default_factory=deque)
     matched: int = 0
     _receiver: RealtimeEventReceiver | None = None
+    # a send of another type than the recorded event: held while the next LOOKAHEAD recorded
+    # client frames are read, so the report can name the one it most likely stands for
+    _held: tuple[int, bytes, bytes, list[str], int | None] | None = None
+    _ahead: list[tuple[int, bytes]] = field(default_factory=list)
 
     def attach(self, receiver: RealtimeEventReceiver) -> None:
         self._receiver = receiver
@@ -105,16 +119,38 @@ class SendChecker:
 
     def on_client_frame(self, frame: StoredFrame, event: Any) -> None:
         """A recorded client frame is reached: it is what the oldest pending send should be."""
-        if not self.pending or (frame.type or getattr(event, "type", None)) in self.ignore_types:
+        if self._held is None and not self.pending:
+            return
+        if (frame.type or getattr(event, "type", None)) in self.ignore_types:
+            return
+        if self._held is not None:
+            self._ahead.append((frame.seq, frame.data))
+            held = self.held_divergence()
+            if held is not None and len(self._ahead) >= LOOKAHEAD:
+                raise held
             return
         actual, sent_at = self.pending.popleft()
-        paths = diff_events(frame.data, actual)
-        if paths:
+        paths = diff_events(frame.data, actual, rules=self.rules)
+        if not paths:
+            self.matched += 1
+        elif jsontext.frame_type(frame.data) != jsontext.frame_type(actual):
+            self._held = (frame.seq, frame.data, actual, paths, sent_at)
+        else:
             raise self._divergence(frame.seq, frame.data, actual, paths, sent_at)
-        self.matched += 1
+
+    def held_divergence(self) -> DivergenceError | None:
+        """The divergence held for its look ahead, if there is one."""
+        if self._held is None:
+            return None
+        seq, expected, actual, paths, sent_at = self._held
+        hint = order_hint(actual, self._ahead, rules=self.rules)
+        return self._divergence(seq, expected, actual, paths, sent_at, hint)
 
     def finish(self) -> None:
         """After the replay: a send with no recorded client event left is a divergence too."""
+        held = self.held_divergence()
+        if held is not None:
+            raise held
         if self.pending:
             actual, sent_at = self.pending[0]
             raise self._divergence(None, None, actual, [], sent_at)
@@ -126,6 +162,7 @@ class SendChecker:
         actual: bytes,
         paths: list[str],
         sent_at: int | None,
+        hint: str = "",
     ) -> DivergenceError:
         when = f"while handling seq {sent_at}" if sent_at is not None else "outside any event"
         if expected is None:
@@ -133,7 +170,7 @@ class SendChecker:
                 f"session {self.session_id}: the receiver sent an event {when}, but the "
                 "recording has no further client event"
             )
-            lines = [head, f"  actual:   {_show(actual)}"]
+            lines = [head, f"  actual:   {show_frame(actual)}"]
         else:
             head = (
                 f"session {self.session_id}: the event the receiver sent {when} differs from "
@@ -141,10 +178,10 @@ class SendChecker:
             )
             lines = [
                 head,
-                f"  {describe_mismatch(expected, actual, paths)}",
+                f"  {describe_mismatch(expected, actual, paths, self.rules)}{hint}",
                 f"  fields:   {', '.join(paths)}",
-                f"  expected: {_show(expected)}",
-                f"  actual:   {_show(actual)}",
+                f"  expected: {show_frame(expected)}",
+                f"  actual:   {show_frame(actual)}",
             ]
         return DivergenceError(
             "\n".join(lines),
@@ -176,13 +213,6 @@ def _type_of(event: Any, data: bytes) -> str | None:
     return kind if isinstance(kind, str) else None
 
 
-def _show(data: bytes) -> str:
-    text = data.decode("utf-8", "replace")
-    if len(text) > MAX_EVENT_CHARS:
-        return f"{text[:MAX_EVENT_CHARS]}... ({len(text)} chars)"
-    return text
-
-
 async def areplay(
     db: str | Path,
     receiver: RealtimeEventReceiver,
@@ -192,25 +222,37 @@ async def areplay(
     ignore_types: Iterable[str] = DEFAULT_IGNORED,
     speed: float | None = None,
     wrap_assertions: bool = False,
+    ignore: Iterable[str] = (),
+    exact: Iterable[str] = (),
+    tolerance: Mapping[str, float] | None = None,
 ) -> ReplayResult:
     """Replay session (default: the newest) of db into receiver, checking what it sends.
+
+    ignore, exact and tolerance: fields not compared, measured fields compared exactly, and
+    {field: tolerance} (see recorder.matching.MatchRules).
 
     speed paces the replay (see recorder.replay.PacedClock). An AssertionError raised by the
     receiver reaches the caller as it is (pytest shows it), unless wrap_assertions, as for any
     other exception, turns it into ReceiverError naming the session, seq and type (the CLI).
     """
+    rules = MatchRules.build(ignore=ignore, exact=exact, tolerance=tolerance)
     clock = PacedClock(speed) if speed is not None else None
     passthrough = (DivergenceError,) if wrap_assertions else (AssertionError,)
     log = await open_log(str(db), create=False)  # a mistyped fixture path is an error
     try:
         info = await resolve_session(log, session)
-        checker = SendChecker(info.id, frozenset(ignore_types))
+        checker = SendChecker(info.id, frozenset(ignore_types), rules)
         checker.attach(receiver)
         try:
             result = await replay_session(
                 log, receiver, info, until=until, clock=clock,
                 on_client_frame=checker.on_client_frame, passthrough=passthrough,
             )
+        except Exception:
+            held = checker.held_divergence()  # what went wrong first
+            if held is not None:
+                raise held from None
+            raise
         finally:
             receiver.attach_sender(None)
         checker.finish()
@@ -226,9 +268,15 @@ def replay(
     *,
     until: int | None = None,
     ignore_types: Iterable[str] = DEFAULT_IGNORED,
+    ignore: Iterable[str] = (),
+    exact: Iterable[str] = (),
+    tolerance: Mapping[str, float] | None = None,
 ) -> ReplayResult:
     """Synchronous areplay: one line in a plain test function (or inside a running loop)."""
-    return _run(areplay(db, receiver, session, until=until, ignore_types=ignore_types))
+    return _run(areplay(
+        db, receiver, session, until=until, ignore_types=ignore_types, ignore=ignore,
+        exact=exact, tolerance=tolerance,
+    ))
 
 
 def client_frame(t_ms: float, event: dict[str, Any]) -> Frame:

@@ -1,8 +1,10 @@
 """Transcript files: Markdown to read, JSON to search, SRT and WebVTT to line up with audio.
 
-Every writer takes the same list of Entry (one per conversation item, in conversation order,
-with its span on the conversation.wav timeline), so all four files agree on what was said and
-when. Entries with no text (a silent turn) are left out of the subtitles.
+Every writer takes the same list of Entry that `rtrec replay` renders (recorder.timeline.turns:
+one per item, the conversation first, then out-of-band and deleted items, each with its span on
+the session timeline), so all four files and the replay agree on what was said and when, and
+mark the same turns: cut off, transcription failed, out of band, deleted. A subtitle shows
+every turn; one without a duration (a tool call) is shown for INSTANT_CUE_MS.
 """
 
 from __future__ import annotations
@@ -10,6 +12,10 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from typing import Any
+
+INSTANT_CUE_MS = 1000.0  # how long a subtitle shows a turn that has no duration
+SECTION_TITLES = {"out_of_band": "Out-of-band (not in the conversation)", "deleted": "Deleted"}
+SECTION_MARKS = {"out_of_band": "out of band", "deleted": "deleted"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +41,9 @@ class Entry:
     output: str | None = None
     call_id: str | None = None
     note: str | None = None  # what the transcript cannot say, e.g. "transcription failed"
+    section: str = "conversation"  # | "out_of_band" | "deleted", as rtrec replay groups them
     details: dict[str, Any] = field(default_factory=dict)  # the full item, for the JSON file
+    item: Any = field(default=None, compare=False, repr=False)  # the Item, for rtrec replay
 
     @property
     def spoken(self) -> bool:
@@ -55,10 +63,43 @@ def _label(speaker: str) -> str:
     return speaker[:1].upper() + speaker[1:]
 
 
-def _cues(entries: list[Entry]) -> list[Entry]:
-    """The entries a subtitle track shows: spoken and with words, in the order they start."""
-    spoken = [e for e in entries if e.spoken and e.text and e.text.strip()]
-    return sorted(spoken, key=lambda e: e.start_ms)
+def marks(entry: Entry) -> list[str]:
+    """What a reader must know about a turn beyond its words, the same in every format."""
+    found = []
+    if entry.truncated:
+        heard = f"{(entry.heard_ms or 0) / 1000:.1f} s"
+        total = f"{(entry.audio_ms or 0) / 1000:.1f} s"
+        found.append(f"interrupted: heard {heard} of {total}")
+    if entry.note:
+        found.append(entry.note)
+    if entry.section in SECTION_MARKS:
+        found.append(SECTION_MARKS[entry.section])
+    return found
+
+
+def _cues(entries: list[Entry]) -> list[tuple[Entry, float, str]]:
+    """Every entry as a cue (entry, end shown, text), in the order they start."""
+    cues = []
+    for entry in sorted(entries, key=lambda e: e.start_ms):
+        end = entry.end_ms if entry.spoken else entry.start_ms + INSTANT_CUE_MS
+        cues.append((entry, end, _cue_text(entry)))
+    return cues
+
+
+def _cue_text(entry: Entry) -> str:
+    if entry.kind == "function_call":
+        words = f"Tool call: {entry.name or '?'}({_inline(entry.arguments or '')})"
+        if entry.output is not None:
+            words += f" -> {_inline(entry.output)}"
+    elif entry.kind == "function_call_output":
+        words = f"Tool result: {_inline(entry.output or '')}"
+    elif entry.kind != "message":
+        words = f"{_label(entry.speaker)} ({entry.kind})"
+    else:
+        text = _one_paragraph(entry.text or "")
+        words = f"{_label(entry.speaker)}: {text}" if text else f"{_label(entry.speaker)}:"
+    found = marks(entry)
+    return f"{words} [{'; '.join(found)}]" if found else words
 
 
 def _one_paragraph(text: str) -> str:
@@ -68,11 +109,9 @@ def _one_paragraph(text: str) -> str:
 
 def srt(entries: list[Entry]) -> str:
     blocks = []
-    for number, entry in enumerate(_cues(entries), start=1):
-        text = _one_paragraph(entry.text or "")
+    for number, (entry, end, text) in enumerate(_cues(entries), start=1):
         blocks.append(
-            f"{number}\n{clock(entry.start_ms, ',')} --> {clock(entry.end_ms, ',')}\n"
-            f"{_label(entry.speaker)}: {text}\n"
+            f"{number}\n{clock(entry.start_ms, ',')} --> {clock(end, ',')}\n{text}\n"
         )
     return "\n".join(blocks)
 
@@ -83,30 +122,36 @@ def _vtt_escape(text: str) -> str:
 
 def vtt(entries: list[Entry]) -> str:
     blocks = ["WEBVTT\n"]
-    for entry in _cues(entries):
-        text = _vtt_escape(_one_paragraph(entry.text or "")).replace("-->", "--&gt;")
+    for entry, end, text in _cues(entries):
+        label = _label(entry.speaker)
+        body = text.removeprefix(f"{label}:").lstrip() if entry.kind == "message" else text
+        body = _vtt_escape(body).replace("-->", "--&gt;")
         blocks.append(
-            f"{entry.item_id}\n{clock(entry.start_ms)} --> {clock(entry.end_ms)}\n"
-            f"<v {_label(entry.speaker)}>{text}\n"
+            f"{entry.item_id}\n{clock(entry.start_ms)} --> {clock(end)}\n<v {label}>{body}\n"
         )
     return "\n".join(blocks)
 
 
+def turn_dict(entry: Entry) -> dict[str, Any]:
+    """A turn's place on the timeline and what marks it, as transcript.json and
+    `rtrec replay --json` give it."""
+    return {
+        "id": entry.item_id,
+        "kind": entry.kind,
+        "speaker": entry.speaker,
+        "start_ms": round(entry.start_ms, 3),
+        "end_ms": round(entry.end_ms, 3),
+        "text": entry.text,
+        "truncated": entry.truncated,
+        "section": entry.section,
+        "deleted": entry.section == "deleted",
+        "marks": marks(entry),
+    }
+
+
 def to_json(entries: list[Entry], session: dict[str, Any]) -> str:
     """The session's description and its items, each with start_ms / end_ms on the timeline."""
-    items = []
-    for entry in entries:
-        item = dict(entry.details)
-        item.update(
-            id=entry.item_id,
-            kind=entry.kind,
-            speaker=entry.speaker,
-            start_ms=round(entry.start_ms, 3),
-            end_ms=round(entry.end_ms, 3),
-            text=entry.text,
-            truncated=entry.truncated,
-        )
-        items.append(item)
+    items = [{**entry.details, **turn_dict(entry)} for entry in entries]
     return json.dumps({"session": session, "items": items}, indent=2, ensure_ascii=False) + "\n"
 
 
@@ -118,7 +163,11 @@ def markdown(
     lines += [f"- {fact}" for fact in facts]
     if facts:
         lines.append("")
+    section = "conversation"
     for entry in entries:
+        if entry.section != section:
+            section = entry.section
+            lines += [f"## {SECTION_TITLES.get(section, section)}", ""]
         lines += _markdown_entry(entry)
         lines.append("")
     if not entries:

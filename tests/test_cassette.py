@@ -433,28 +433,39 @@ def test_a_strict_mismatch_fails_the_test_even_if_the_client_ignores_it(
         )
     )
     diverged = pytester.runpytest()
-    diverged.assert_outcomes(passed=1, errors=1)
+    # one failure, at the test itself, not a pass and then an error at teardown
+    diverged.assert_outcomes(failed=1)
     diverged.stdout.fnmatch_lines(
         [
-            "*realtime cassette *test_talk.db: session *, client frame seq 2: expected client "
-            'event "response.create", received "input_audio_buffer.clear"*'
+            "realtime cassette *test_talk.db: session *, client frame seq 2: expected client "
+            'event "response.create", received "input_audio_buffer.clear"; 1 field differs: '
+            'type: expected "response.create", received "input_audio_buffer.clear". The '
+            "recording has no later client frame.",
+            '  expected: {"type": "response.create"}',
+            '  received: {"type": "input_audio_buffer.clear"}',
         ]
     )
 
 
-async def test_an_unreachable_upstream_is_a_problem_naming_it(tmp_path: Path) -> None:
+async def record_from_a_gone_upstream(path: Path, mode: str) -> tuple[Cassette, str]:
+    """A cassette that records from a port nothing listens on any more; (it, that URL)."""
     gone = EchoUpstream()
     await gone.start()
-    await gone.stop()  # a port nothing listens on any more
-    cassette = Cassette(tmp_path / "t.db", "once", upstream=gone.url)
+    await gone.stop()
+    cassette = Cassette(path, check_record_mode(mode), upstream=gone.url)
     url = await cassette.start()
     try:
         with pytest.raises(Exception):  # noqa: B017 (the SDK reports the HTTP 502 its own way)
             await talk(url, EVENTS)
     finally:
         await cassette.stop()
+    return cassette, gone.url
+
+
+async def test_an_unreachable_upstream_is_a_problem_naming_it(tmp_path: Path) -> None:
+    cassette, gone_url = await record_from_a_gone_upstream(tmp_path / "t.db", "once")
     assert cassette.problems() == [
-        f"cassette {tmp_path / 't.db'}: record-mode once records connection 1 from {gone.url}, "
+        f"cassette {tmp_path / 't.db'}: record-mode once records connection 1 from {gone_url}, "
         "which is unreachable: check --realtime-upstream and the API key"
     ]
 
@@ -478,3 +489,36 @@ async def test_stopping_while_a_recorded_connection_is_open_keeps_its_frames(
         await event_log.close()
     assert (session.client_frames, session.server_frames) == (1, 2)
     assert session.closed_by == "proxy"
+
+
+@pytest.mark.parametrize("mode", ["once", "new_episodes", "all"])
+async def test_a_failed_recording_creates_no_cassette_and_no_folder(
+    tmp_path: Path, mode: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "cassettes" / "test_app" / "test_talk.db"
+    await record_from_a_gone_upstream(path, mode)
+    assert not (tmp_path / "cassettes").exists(), list(tmp_path.rglob("*"))
+    assert f"cassette {path}: recording failed under record-mode {mode}; no cassette written" \
+        in caplog.text
+
+
+async def test_a_run_that_opens_no_connection_creates_no_cassette(
+    tmp_path: Path, upstream: EchoUpstream
+) -> None:
+    (tmp_path / "cassettes").mkdir()  # the user's own folder stays
+    path = tmp_path / "cassettes" / "test_app" / "test_talk.db"
+    cassette = Cassette(path, "once", upstream=upstream.url)
+    await cassette.start()
+    await cassette.stop()
+    assert list((tmp_path / "cassettes").iterdir()) == []
+
+
+async def test_once_into_an_empty_cassette_records_and_replaces_it(
+    tmp_path: Path, upstream: EchoUpstream
+) -> None:
+    path = tmp_path / "test.db"
+    empty = await open_log(str(path))  # a cassette file that holds no session
+    await empty.close()
+    await record_once(path, upstream)
+    assert await session_count(path) == [(2, 3)]
+    assert not list(tmp_path.glob("*.rerecording*"))

@@ -40,7 +40,9 @@ from recorder.conversation import ConversationBuilder
 from recorder.errors import RtrecError
 from recorder.export import check_output_dir, export_db
 from recorder.store import open_log
+from recorder.transcripts import INSTANT_CUE_MS
 from recorder.wire import Direction, Frame, Opcode
+from tests.test_output_dir import full_disk_stage
 
 MS = 1_000_000  # ns
 
@@ -324,7 +326,10 @@ async def test_srt_parses_and_matches_the_json(exported: tuple[Path, Any]) -> No
                 ("item_u1", "item_a1", "item_a2", "item_u2")]
     assert [(c[1], c[2]) for c in cues] == expected
     assert cues[0][3] == "User: Hello there"
-    assert cues[2][3] == "Assistant: Let me tell you a long story about audio."
+    # the reply was cut off: the cue spans what was heard and says so
+    assert cues[2][3] == (
+        "Assistant: Let me tell you a long story about audio. [interrupted: heard 0.3 s of 1.0 s]"
+    )
 
 
 async def test_vtt_parses_and_matches_the_json(exported: tuple[Path, Any]) -> None:
@@ -498,7 +503,10 @@ async def test_session_without_audio_writes_transcripts_and_says_so(tmp_path: Pa
         f"session {report.session_id} has no audio: wrote the transcripts only"
     ]
     assert "**User:** Just text." in (out / "transcript.md").read_text()
-    assert parse((out / "transcript.srt").read_text(), SRT_CUE) == []  # nothing was spoken
+    # nothing was spoken, but the turn is there, as rtrec replay shows it
+    assert parse((out / "transcript.srt").read_text(), SRT_CUE) == [
+        ("1", 100, 1100, "User: Just text.")
+    ]
 
 
 def test_unwritable_output_directory_is_refused_before_any_work(tmp_path: Path) -> None:
@@ -508,8 +516,8 @@ def test_unwritable_output_directory_is_refused_before_any_work(tmp_path: Path) 
     with pytest.raises(RtrecError) as caught:
         check_output_dir(out)
     assert str(caught.value) == (
-        f"cannot write to output directory {out}: Not a directory; "
-        "choose another --out or fix its permissions"
+        f"--out {out} cannot be made: {parent} is a file, not a folder; give the path of a "
+        "folder (created if missing)"
     )
 
 
@@ -518,8 +526,9 @@ def test_output_path_that_is_a_file_is_refused(tmp_path: Path) -> None:
     target.write_text("x")
     with pytest.raises(RtrecError) as caught:
         check_output_dir(target)
-    assert str(caught.value).startswith(f"cannot write to output directory {target}: ")
-    assert str(caught.value).endswith("; choose another --out or fix its permissions")
+    assert str(caught.value) == (
+        f"--out {target} is a file, not a folder: give the path of a folder (created if missing)"
+    )
 
 
 def test_cli_refuses_a_bad_out_before_opening_the_database(tmp_path: Path) -> None:
@@ -527,8 +536,10 @@ def test_cli_refuses_a_bad_out_before_opening_the_database(tmp_path: Path) -> No
     target.write_text("x")
     missing_db = tmp_path / "never-created.db"
     result = CliRunner().invoke(cli, ["export", str(missing_db), "--out", str(target)])
-    assert result.exit_code == 1
-    assert "Error: cannot write to output directory" in result.output
+    assert (result.exit_code, result.output) == (1, (
+        f"Error: --out {target} is a file, not a folder: give the path of a folder "
+        "(created if missing)\n"
+    ))
     assert not missing_db.exists()  # nothing was opened or created
 
 
@@ -610,7 +621,7 @@ def test_cli_mistyped_database_path_is_one_error_line_and_creates_nothing(
     assert result.output.strip().splitlines() == [
         f"Error: {db} does not exist: check the path (recording or importing creates it)"]
     assert not db.exists()
-    assert [p.name for p in tmp_path.iterdir()] == ["o"]  # --out is checked first, as before
+    assert list(tmp_path.iterdir()) == []  # --out is checked first, and not created
 
 
 async def test_an_impossible_rate_is_a_warning_and_the_audio_exported_at_24_khz(
@@ -716,7 +727,7 @@ async def test_realistic_sessions_export_consistently(
     length_ms = len(stereo) * 1000 / rate
     assistant_spans = sorted(
         (i["start_ms"], i["end_ms"]) for i in items.values()
-        if i["speaker"] == "assistant" and i["end_ms"] > i["start_ms"]
+        if i["speaker"] == "assistant" and i["audio_ms"] > 0  # a text reply spans its deltas
     )
     assert assistant_spans
     for (_, end), (next_start, _) in itertools.pairwise(assistant_spans):
@@ -731,8 +742,13 @@ async def test_realistic_sessions_export_consistently(
     srt_cues = parse((out / "transcript.srt").read_text(), SRT_CUE)
     vtt_cues = parse((out / "transcript.vtt").read_text(), VTT_CUE)
     assert [(c[1], c[2]) for c in srt_cues] == [(c[1], c[2]) for c in vtt_cues]
+    assert sorted(c[0] for c in vtt_cues) == sorted(items)  # every turn, none left out
     for cue_id, start, end, _ in vtt_cues:
-        assert (start, end) == (round(items[cue_id]["start_ms"]), round(items[cue_id]["end_ms"]))
+        item = items[cue_id]
+        shown = item["end_ms"] if item["end_ms"] > item["start_ms"] else (
+            item["start_ms"] + INSTANT_CUE_MS  # a turn without duration, e.g. a tool call
+        )
+        assert (start, end) == (round(item["start_ms"]), round(shown))
     assert len(list((out / "items").iterdir())) >= len(assistant_spans)
 
 
@@ -749,7 +765,7 @@ async def test_markdown_shows_tool_calls_results_failures_and_errors(tmp_path: P
     call = re.search(r"\*\*Tool call\*\* `get_weather\(\{\"city\":\"Lisbon\"\}\)`", md)
     result = re.search(r"\*\*Tool result\*\* \(call \S+\): `\{\"temp_c\": 21", md)
     assert call and result and call.start() < result.start()
-    assert "**User:** _(transcription failed)_" in md
+    assert "**User:** _(transcription failed: " in md
     assert "_interrupted: heard " in md
     assert re.search(r"## Errors\n\n- invalid_request_error: ", md)
 
@@ -766,11 +782,12 @@ async def test_progress_is_reported_up_to_the_frame_count(tmp_path: Path) -> Non
 
 
 @pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs the /dev/full device")
-async def test_a_full_disk_is_one_clear_line(tmp_path: Path) -> None:
+async def test_a_full_disk_is_one_clear_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     db = await store(tmp_path, known_session().frames)
     out = tmp_path / "out"
-    out.mkdir()
-    (out / "user.wav").symlink_to("/dev/full")  # every write to it fails with ENOSPC
+    full_disk_stage(monkeypatch, "user.wav")
     with pytest.raises(RtrecError) as caught:
         await export_db(db, out)
     message = str(caught.value)
@@ -823,7 +840,9 @@ async def test_out_of_band_audio_is_placed_and_in_the_transcripts(tmp_path: Path
     rate, stereo = read_wav(out / "conversation.wav")
     assert runs(stereo[:, 1], rate)[-2:] == [(2300, 5000, 0), (5000, 5200, -700)]
     cues = parse((out / "transcript.srt").read_text(), SRT_CUE)
-    assert cues[-1][1:] == (5000, 5200, "Assistant: An aside outside the conversation.")
+    assert cues[-1][1:] == (
+        5000, 5200, "Assistant: An aside outside the conversation. [out of band]"
+    )
 
 
 async def test_audio_the_client_puts_in_an_item_is_placed_and_kept_out_of_user_wav(

@@ -84,13 +84,44 @@ async def test_server_waits_for_the_scripted_client_frame(upstream: FakeUpstream
                                                                   headers=AUTH) as ws:
         for frame in script[:first_client]:
             assert (await ws.receive(timeout=5)).data == frame.data.decode()
-        await ws.send_str('{"type":"response.create"}')  # not what the script needs
         with pytest.raises(asyncio.TimeoutError):
             await ws.receive(timeout=0.3)  # the server holds the next frame back
         await ws.send_str(script[first_client].data.decode())
         assert (await ws.receive(timeout=5)).data == after.data.decode()
+    assert upstream.sessions[-1].unexpected == []
+
+
+async def test_an_unexpected_client_frame_is_refused_at_once_naming_what_was_expected(
+    upstream: FakeUpstream,
+) -> None:
+    script = build("function_call")
+    first_client = next(i for i, f in enumerate(script) if f.direction is Direction.CLIENT)
+    loop = asyncio.get_running_loop()
+    async with aiohttp.ClientSession() as http, http.ws_connect(upstream.url,
+                                                                  headers=AUTH) as ws:
+        for _ in script[:first_client]:
+            await ws.receive(timeout=5)
+        sent_at = loop.time()
+        await ws.send_str('{"type":"response.create"}')  # not what the script needs
+        error = json.loads((await ws.receive(timeout=5)).data)
+        closing = await ws.receive(timeout=5)
+        waited = loop.time() - sent_at
+    assert error["type"] == "error"
+    assert error["error"]["code"] == "unexpected_client_event"
+    assert error["error"]["message"] == (
+        "The fake upstream's scenario function_call expected session.update, "
+        "got response.create."
+    )
+    assert closing.type is aiohttp.WSMsgType.CLOSE
+    assert (closing.data, closing.extra) == (1008, "expected session.update, got response.create")
+    assert waited < 5  # at once, not after client_timeout (5 s here, 30 s by default)
     played = upstream.sessions[-1]
     assert [frame_type(f.data) for f in played.unexpected] == ["response.create"]
+    assert played.error == (
+        "unexpected client frame: expected session.update, got response.create "
+        "(scenario function_call)"
+    )
+    assert not played.completed
 
 
 @pytest.mark.parametrize(("scenario", "protocol"), [
@@ -112,8 +143,12 @@ async def test_client_and_server_play_the_script_byte_for_byte(
 
 
 async def test_client_reports_a_server_that_does_not_follow(upstream: FakeUpstream) -> None:
-    # the server plays function_call (no conversation.item.delete answered with an error)
-    with pytest.raises(RtrecError, match=r"sent no error within 0.5 s: the server does not"):
+    # the server plays voice_turns: it refuses the "error" client's conversation.item.delete
+    # at once, and the client says what the server said
+    with pytest.raises(RtrecError, match=r"voice_turns closed the connection while the client "
+                       r"was sending input_audio_buffer.append \(it said: The fake upstream's "
+                       r"scenario voice_turns expected input_audio_buffer.append, got "
+                       r"conversation.item.delete.\)$"):
         await play_client(upstream.url + "?scenario=voice_turns", "error", pace=0,
                           server_timeout=0.5)
 

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import random
+import re
+
+import pytest
 
 from recorder.redact import (
     REDACTED,
@@ -84,14 +88,34 @@ def _secret_free(value: object, under_secret: bool = False) -> bool:
     return not (under_secret and isinstance(value, str) and value != REDACTED)
 
 
-def _with_secrets_marked(value: object, under_secret: bool = False) -> object:
-    """What the redacted frame must decode to: those strings replaced, nothing else."""
+def _with_secrets_marked(value: object, under_secret: bool = False,
+                         learnt: frozenset[str] = frozenset()) -> object:
+    """What the redacted frame must decode to: those strings replaced, and a secret value
+    (a client_secret string or its "value") equal elsewhere in the frame too; nothing else."""
     if isinstance(value, dict):
-        return {k: _with_secrets_marked(v, under_secret or k == "client_secret")
+        return {k: _with_secrets_marked(v, under_secret or k == "client_secret", learnt)
                 for k, v in value.items()}
     if isinstance(value, list):
-        return [_with_secrets_marked(v, under_secret) for v in value]
-    return REDACTED if under_secret and isinstance(value, str) else value
+        return [_with_secrets_marked(v, under_secret, learnt) for v in value]
+    secret = isinstance(value, str) and (
+        under_secret or value in learnt or re.fullmatch(r"(ek_|sk-)[A-Za-z0-9_-]{8,}", value))
+    return REDACTED if secret else value
+
+
+def _secret_values(value: object) -> frozenset[str]:
+    """The strings directly under a client_secret key, or in its object's "value"."""
+    found: set[str] = set()
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if k == "client_secret" and isinstance(v, str):
+                found.add(v)
+            elif k == "client_secret" and isinstance(v, dict) and isinstance(v.get("value"), str):
+                found.add(v["value"])
+            found |= _secret_values(v)
+    elif isinstance(value, list):
+        for v in value:
+            found |= _secret_values(v)
+    return frozenset(found)
 
 
 FORMS = {
@@ -111,7 +135,8 @@ def test_every_string_under_client_secret_is_replaced_at_any_depth() -> None:
     for name, frame in FORMS.items():
         out = redact_frame(frame)
         decoded = json.loads(frame)
-        assert json.loads(out) == _with_secrets_marked(decoded), name
+        assert json.loads(out) == _with_secrets_marked(
+            decoded, learnt=_secret_values(decoded)), name
         assert _secret_free(json.loads(out)), name
         assert redact_frame(out) == out, f"{name}: an already redacted frame stays as it is"
 
@@ -127,12 +152,107 @@ def test_only_the_secret_strings_change_byte_for_byte() -> None:
     escaped = redact_frame(FORMS["escaped"])
     assert escaped.endswith(b'"note":"a \\"client_secret\\" in text"}')
     in_arrays = json.loads(redact_frame(FORMS["in arrays"]))
-    assert in_arrays["items"][2] == "ek_array_0123456", "outside client_secret: kept"
+    # a key seen under client_secret is a secret of the session: outside it too
+    assert in_arrays["items"][2] == REDACTED
 
 
 def test_a_broken_frame_keeps_nothing_after_its_client_secret_key() -> None:
     frame = b'{"type":"x","client_secret": {"value": "ek_cut_0123456'
-    assert redact_frame(frame) == b'{"type":"x","client_secret":"[REDACTED]"'
+    assert redact_frame(frame) == b'{"type":"x","client_secret":"[REDACTED:unparsed]"'
     assert redact_frame(b'\x00\xff"client_secret"\x00ek_bin_0123') == (
-        b'\x00\xff"client_secret":"[REDACTED]"'
+        b'\x00\xff"client_secret":"[REDACTED:unparsed]"'
     )
+
+
+# -- a session's secrets: learnt once, redacted everywhere after; never a raise ----------------
+
+def test_a_key_spelled_with_json_escapes_is_recognised() -> None:
+    for key in (b"client\\u005fsecret", b"\\u0063lient_secret", b"\\u0063\\u006C\\u0069ent_secret"):
+        frame = b'{"type":"x","s":{"' + key + b'":{"value":"plain-secret-123"}}}'
+        out = redact_frame(frame)
+        assert out == frame.replace(b"plain-secret-123", REDACTED.encode()), key
+    text = b'{"type":"x","t":"client\\u005fsecret: plain-secret-123"}'  # in text: not a key
+    assert redact_frame(text) == text
+
+
+def test_a_secret_seen_once_is_redacted_later_in_the_session_and_only_there() -> None:
+    session, other = FrameRedactor([KEY]), FrameRedactor([KEY])
+    assert session(b'{"client_secret":"first-secret-42"}') == b'{"client_secret":"[REDACTED]"}'
+    assert session(b'{"client_secret":{"value":"second-secret-42","x":"not-learnt-1"}}') == (
+        b'{"client_secret":{"value":"[REDACTED]","x":"[REDACTED]"}}')
+    later = b'{"t":"first-secret-42 second-secret-42 not-learnt-1"}'
+    assert session(later) == b'{"t":"[REDACTED] [REDACTED] not-learnt-1"}'
+    assert session(b"\x00first-secret-42") == b"\x00[REDACTED]", "binary frames too"
+    assert other(later) is later, "another session never saw them"
+    ek = b'{"type":"x","e":"ek_abcdefgh12345678"}'
+    assert session(ek) == b'{"type":"x","e":"[REDACTED]"}'
+    assert session(b"ek_abc first-secret-4") == b"ek_abc first-secret-4", "too short, a prefix"
+    assert session(b'"(ek_abcdefgh12345678)"') == b'"([REDACTED])"'
+    assert session(b'{"t":"seek_position_12345 task-master-123456"}') == (
+        b'{"t":"seek_position_12345 task-master-123456"}'), "words that only contain the shape"
+
+
+def test_deep_frames_are_walked_without_recursion() -> None:
+    deep = b'{"type":"x","a":' + b"[" * 100_000 + b'{"client_secret":"deep-secret-1"}' + (
+        b"]" * 100_000) + b"}"
+    assert redact_frame(deep) == deep.replace(b"deep-secret-1", REDACTED.encode())
+    broken = b'{"a":' + b"[" * 100_000 + b'{"client_secret":"deep-secret-1'
+    assert redact_frame(broken) == b'{"a":' + b"[" * 100_000 + (
+        b'{"client_secret":"[REDACTED:unparsed]"')
+
+
+def _random_value(rng: random.Random, depth: int, secrets: list[str]) -> object:
+    roll = rng.random()
+    if depth > 6 or roll < 0.3:
+        return rng.choice([1, 2.5, None, True, "text", "é\u2028\"\\", "", "value"])
+    if roll < 0.45:
+        secret = f"sec-{rng.randrange(10**9):09d}"
+        secrets.append(secret)
+        return {"client_secret": secret} if rng.random() < 0.5 else {
+            "client_secret": {"value": secret, "expires_at": rng.randrange(9)}}
+    if roll < 0.7:
+        return [_random_value(rng, depth + 1, secrets) for _ in range(rng.randrange(4))]
+    return {rng.choice(["a", "value", "type", "client", "secret"]): _random_value(
+        rng, depth + 1, secrets) for _ in range(rng.randrange(4))}
+
+
+def test_redaction_never_raises_and_never_lets_a_secret_through() -> None:
+    """A bounded, seeded property run: random JSON (escaped or not, spaced or not) with
+    client_secrets anywhere, then the same bytes mutated; the secrets never survive, valid
+    JSON stays valid, and nothing raises."""
+    rng = random.Random(6)
+    for _ in range(1500):
+        secrets: list[str] = []
+        value = {"type": "x", "v": _random_value(rng, 0, secrets)}
+        text = json.dumps(value, ensure_ascii=rng.random() < 0.5,
+                          separators=rng.choice([(",", ":"), (", ", ": ")]))
+        if rng.random() < 0.3:
+            text = text.replace('"client_secret"', '"client\\u005fsecret"')
+        frame = text.encode()
+        redactor = FrameRedactor([KEY])
+        out = redactor(frame)
+        json.loads(out)
+        assert not any(secret.encode() in out for secret in secrets), text
+        mutated = bytearray(frame)
+        for _ in range(rng.randrange(1, 4)):
+            at = rng.randrange(len(mutated) + 1)
+            mutated[at:at] = rng.choice([b"\xff", b"[", b'"', b"\\", b"}", KEY.encode()])
+        out = redactor(bytes(mutated))
+        assert KEY.encode() not in out
+        assert not any(secret.encode() in out for secret in secrets), bytes(mutated)
+
+
+def test_when_the_walk_itself_fails_the_byte_scan_still_redacts(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import recorder.redact as redact_module
+
+    def broken(_data: bytes) -> object:
+        raise MemoryError
+
+    monkeypatch.setattr(redact_module, "_walk", broken)
+    redactor = FrameRedactor([KEY])
+    frame = f'{{"k":"{KEY}","e":"ek_fallback_0123456789","client_secret":"x","n":1}}'.encode()
+    assert redactor(frame) == (
+        b'{"k":"[REDACTED]","e":"[REDACTED]","client_secret":"[REDACTED:unparsed]"')
+    assert redactor(b"no secret here") == b"no secret here"

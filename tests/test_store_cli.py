@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -38,6 +39,14 @@ def _stored(db: Path | str, sid: str) -> list[StoredFrame]:
             return [f async for batch in log.read(sid) for f in batch]
 
     return asyncio.run(work())
+
+
+def assert_nothing_stored(db: Path | str) -> None:
+    """A failed import left no trace: no new SQLite file, no session in a server database."""
+    if "://" in str(db):
+        assert invoke("sessions", str(db), "--json").stdout == "[]\n"
+    else:
+        assert list(Path(db).parent.glob(Path(db).name + "*")) == []
 
 
 def _server(t_ns: int, text: str) -> Frame:
@@ -88,25 +97,75 @@ def test_sessions_prints_one_row_per_session(tmp_path: Path) -> None:
     assert {"started_at", "ended_at"} <= listed[0].keys()
 
 
+def _started(db: Path, sid: str) -> str:
+    async def work() -> str:
+        async with await open_log(str(db)) as log:
+            return (await log.get_session(sid)).started_at.strftime("%Y-%m-%d %H:%M:%S")
+
+    return asyncio.run(work())
+
+
 def test_events_lists_the_newest_session_and_filters_by_type(tmp_path: Path) -> None:
     db = tmp_path / "log.db"
     _record(db, [_server(0, '{"type":"session.created"}')])
-    _record(db, SMALL)
+    sid = _record(db, SMALL)
     result = invoke("events", str(db))
     assert result.exit_code == 0
+    width = len("conversation.item.input_audio_transcription.completed")  # the longest type
     assert result.stdout.splitlines() == [
-        f"   seq            t  dir     {'type':<45}      size  event_id",
-        f"     1       0.001s  client  {'session.update':<45}       38B",
-        f"     2       0.003s  server  {'session.updated':<45}       57B  ev_1",
-        f"     3       1.250s  server  {'response.done':<45}       65B  ev_2",
+        f"Session {sid} · 3 frames · started {_started(db, sid)} UTC (the newest of 2 "
+        "sessions: choose one with --session ID)",
+        f"   seq            t  dir     {'type':<{width}}      size  event_id",
+        f"     1       0.001s  client  {'session.update':<{width}}       38B",
+        f"     2       0.003s  server  {'session.updated':<{width}}       57B  ev_1",
+        f"     3       1.250s  server  {'response.done':<{width}}       65B  ev_2",
     ]
+    chosen = invoke("events", str(db), "--session", sid[:12])
+    assert chosen.stdout.splitlines()[0] == (
+        f"Session {sid} · 3 frames · started {_started(db, sid)} UTC"
+    )
     only = invoke("events", str(db), "--type", "response.done", "--json")
     assert json.loads(only.stdout) == [{
         "seq": 3, "t": 1.25, "direction": "server", "opcode": 1, "type": "response.done",
         "event_id": "ev_2", "item_id": None, "response_id": "r1", "bytes": 65,
     }]
-    none = invoke("events", str(db), "--type", "nothing.like.this", "--json")
-    assert json.loads(none.stdout) == []
+
+
+def test_events_of_a_type_the_session_lacks_is_one_line_listing_the_types(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "log.db"
+    sid = _record(db, SMALL)
+    none = CliRunner().invoke(cli, ["events", str(db), "--type", "nothing.like.this"])
+    assert none.exit_code == 1
+    assert none.stdout == ""
+    assert none.stderr == (
+        f"Error: session {sid} has no frame of type nothing.like.this; types present: "
+        "response.done, session.update, session.updated\n"
+    )
+    as_json = CliRunner().invoke(cli, ["events", str(db), "--type", "nothing.like.this",
+                                       "--json"])
+    assert as_json.exit_code == 1
+    assert json.loads(as_json.stdout) == []  # still valid JSON for a script
+    assert as_json.stderr == none.stderr
+
+
+def test_events_columns_stay_in_line_on_long_type_names(tmp_path: Path) -> None:
+    db = tmp_path / "log.db"
+    long_type = "x." * 40 + "end"
+    _record(db, [
+        _server(0, '{"type":"conversation.item.input_audio_transcription.completed"}'),
+        _server(1, json.dumps({"type": long_type, "event_id": "ev_9"})),
+        _server(2, '{"type":"session.created","event_id":"ev_3"}'),
+    ])
+    lines = invoke("events", str(db)).stdout.splitlines()[1:]
+    size_ends = [re.search(r" \d+B", line).end() for line in lines[1:]]  # type: ignore[union-attr]
+    assert size_ends == [lines[0].index("size") + 4] * 3  # every row in line with the header
+    assert [line.index("ev_") for line in lines[2:]] == [lines[0].index("event_id")] * 2
+    cut = "x." * 13 + "~" + ".x" * 11 + ".end"  # a stranger's type, cut in the middle
+    assert f"  {cut}  " in lines[2] and len(cut) == 53
+    whole = json.loads(invoke("events", str(db), "--json").stdout)
+    assert whole[1]["type"] == long_type  # --json keeps it whole
 
 
 def test_an_unknown_session_is_one_error_line_and_exit_1(tmp_path: Path) -> None:
@@ -209,7 +268,7 @@ def test_a_bad_import_file_is_one_line_and_stores_nothing(
     result = CliRunner().invoke(cli, ["import", str(db), str(source)])
     assert result.exit_code == 1
     assert result.stderr == f"Error: {message.format(path=source)}\n"
-    assert invoke("sessions", str(db), "--json").stdout == "[]\n"
+    assert_nothing_stored(db)
 
 
 def test_import_of_a_missing_file_says_so(tmp_path: Path) -> None:
@@ -323,7 +382,7 @@ def test_an_import_file_that_is_not_utf8_is_one_line_naming_the_line(
     assert (result.exit_code, result.stderr) == (
         1, f"Error: {source}:{line} is not valid UTF-8: save the file as UTF-8\n"
     )
-    assert invoke("sessions", str(db), "--json").stdout == "[]\n"
+    assert_nothing_stored(db)
 
 
 def _dump_with_t_ns(t_ns: int) -> str:
@@ -346,7 +405,7 @@ def test_a_dump_with_t_ns_out_of_range_is_one_line_and_stores_nothing(
         f"Error: {source}:2 has t_ns {t_ns}, out of range: it must be 0..2**63-1 nanoseconds "
         "since the session started; fix it\n"
     ))
-    assert invoke("sessions", db, "--json").stdout == "[]\n"
+    assert_nothing_stored(db)
 
 
 def test_a_dump_with_the_largest_t_ns_imports(tmp_path: Path, db: str) -> None:

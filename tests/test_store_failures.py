@@ -189,36 +189,42 @@ async def test_a_disk_that_stays_full_is_given_up_at_close_and_earlier_frames_su
     assert seqs == list(range(1, 21))
 
 
-async def test_a_queue_past_its_bound_drops_frames_into_a_gap_and_says_so_once(
+async def test_a_queue_past_half_its_bound_sheds_the_session_and_records_it_as_a_gap(
     tmp_path: Path,
 ) -> None:
     path = tmp_path / "log.db"
+    failures: list[Exception] = []
     notices: list[Notice] = []
+    shed: list[object] = []
     log = await open_log(
-        str(path), on_notice=notices.append, flush_interval=60.0, batch_size=10**6,
-        max_queue_bytes=50_000,
+        str(path), on_failure=failures.append, flush_interval=60.0, batch_size=10**6,
+        max_queue_bytes=50_000, on_shed=shed.append, on_notice=notices.append,
     )
     sid = await log.begin_session("ga", None, None)
     for i in range(100):
-        log.append(sid, _frame(i, 1000))  # ~1 KB each: the bound is crossed near frame 49
+        log.append(sid, _frame(i, 1000))  # ~1 KB each: half the bound is crossed near frame 24
     assert await log.end_session(sid) == "incomplete"
     await log.close()
-    assert [(n.kind, str(n.error)) for n in notices] == [("dropping", (
-        f"recording to {path} fell more than 48 KiB behind (the store is too slow): new "
-        "frames are dropped and recorded as gaps, those sessions are marked incomplete; use "
-        "a faster disk or database"
-    ))]
+    assert failures == [] and notices == []  # the store did not fail: recording was shed
+    [record] = shed
+    assert log.shed == [record]
+    assert log.frames_lost == record.frames
     async with await open_log(str(path)) as reopened:
         info = await reopened.get_session(sid)
         [gap] = await reopened.gaps(sid)
         seqs = [f.seq async for batch in reopened.read(sid) for f in batch]
     assert info.status == "incomplete"
-    assert 40 < info.frames < 100  # what was queued before the bound is kept
-    assert (gap.first_seq, gap.last_seq) == (info.frames + 1, 100)
-    assert (gap.frames, gap.reason) == (100 - info.frames, "store too slow, recording buffer full")
-    assert (gap.first_t_ns, gap.last_t_ns) == (info.frames, 99)
+    assert 20 < len(seqs) < 30 and seqs == list(range(1, len(seqs) + 1))
+    # the record names exactly the frames that are not in the log
+    assert (record.first_seq, record.last_seq) == (len(seqs) + 1, 100)
+    assert record.frames == 100 - len(seqs)
+    assert (record.first_t_ns, record.last_t_ns) == (len(seqs), 99)
+    assert record.reason == "shed: the writer fell behind (23 KiB waiting)"
+    # and the log keeps it as the session's gap
+    assert (gap.first_seq, gap.last_seq, gap.first_t_ns, gap.last_t_ns) == (
+        record.first_seq, record.last_seq, record.first_t_ns, record.last_t_ns)
+    assert (gap.frames, gap.reason) == (record.frames, record.reason)
     assert (info.gaps, info.frames_lost) == (1, gap.frames)
-    assert seqs == list(range(1, info.frames + 1))
 
 
 async def test_one_frame_larger_than_the_buffer_is_a_gap_and_recording_goes_on(

@@ -126,3 +126,105 @@ def test_sent_events_of_an_ignored_type_are_not_compared(db: str) -> None:
 def test_sent_events_of_a_type_not_ignored_still_are(db: str) -> None:
     with pytest.raises(DivergenceError, match="differs from the recorded client event"):
         replay(db, StreamingTruncator(), ignore_types=())
+
+
+# -- a barge-in receiver: measured fields within the tolerance, the user's matching list ------
+
+
+class BargeInAgent(RealtimeEventReceiver):
+    """Truncates the reply it was playing when the user speaks, at `heard_ms`."""
+
+    def __init__(self, heard_ms: int) -> None:
+        super().__init__()
+        self.heard_ms = heard_ms
+
+    def on_input_audio_buffer_speech_started(
+        self, event_id: Any, audio_start_ms: Any, item_id: Any
+    ) -> None:
+        self.send({"type": "conversation.item.truncate", "item_id": "item_assistant_1",
+                   "content_index": 0, "audio_end_ms": self.heard_ms})
+
+
+@pytest.fixture
+def barge_in_db(tmp_path: Path) -> str:
+    from test_serve_matching import barge_in_frames
+
+    path = str(tmp_path / "barge_in.db")
+    record_frames(path, barge_in_frames(played_ms=617))
+    return path
+
+
+@pytest.mark.parametrize("heard_ms", [617, 620, 611, 667])
+def test_a_receiver_whose_measured_audio_end_is_a_few_ms_off_replays(
+    barge_in_db: str, heard_ms: int
+) -> None:
+    assert replay(barge_in_db, BargeInAgent(heard_ms)).matched_sends == 1
+
+
+def test_one_beyond_the_tolerance_fails_naming_the_field_and_the_tolerance(
+    barge_in_db: str,
+) -> None:
+    with pytest.raises(DivergenceError) as caught:
+        replay(barge_in_db, BargeInAgent(734))
+    assert str(caught.value).splitlines()[1:3] == [
+        '  expected client event "conversation.item.truncate", received '
+        '"conversation.item.truncate"; 1 field differs: audio_end_ms: expected 617, received 734 '
+        "(more than the tolerance of 50).",
+        "  fields:   audio_end_ms",
+    ]
+
+
+def test_replay_takes_the_users_matching_list(barge_in_db: str) -> None:
+    assert replay(barge_in_db, BargeInAgent(734), tolerance={"audio_end_ms": 150}).matched_sends
+    assert replay(barge_in_db, BargeInAgent(9999), ignore=["audio_end_ms"]).matched_sends == 1
+    with pytest.raises(DivergenceError) as caught:
+        replay(barge_in_db, BargeInAgent(618), exact=["audio_end_ms"])
+    assert caught.value.paths == ["audio_end_ms"]
+
+
+class CancelFirstAgent(RealtimeEventReceiver):
+    """Sends its truncate before the response.cancel the recorded client sent first."""
+
+    def on_input_audio_buffer_speech_started(
+        self, event_id: Any, audio_start_ms: Any, item_id: Any
+    ) -> None:
+        self.send({"type": "conversation.item.truncate", "item_id": "item_assistant_1",
+                   "content_index": 0, "audio_end_ms": 433})
+        self.send({"type": "response.cancel"})
+
+
+def test_events_sent_in_another_order_name_the_nearest_recorded_frame(tmp_path: Path) -> None:
+    from test_serve_matching import barge_in_frames
+
+    path = str(tmp_path / "cancel_first.db")
+    record_frames(path, barge_in_frames(cancel_first=True))
+    with pytest.raises(DivergenceError) as caught:
+        replay(path, CancelFirstAgent())
+    lines = str(caught.value).splitlines()
+    assert lines[0].endswith(
+        "the event the receiver sent while handling seq 3 differs from the recorded client "
+        "event at seq 4"
+    )
+    assert lines[1].endswith(
+        'type: expected "response.cancel", received "conversation.item.truncate". The order '
+        'differs: the nearest recorded "conversation.item.truncate" is client frame seq 5, '
+        "1 client frame(s) later, and matches it."
+    )
+    assert caught.value.seq == 4
+
+
+class CancelFirstThenFails(CancelFirstAgent):
+    def on_conversation_item_truncated(self, *args: Any) -> None:
+        raise AssertionError("the agent's own check, after it already diverged")
+
+
+def test_the_first_divergence_is_reported_even_if_the_receiver_fails_later(
+    tmp_path: Path,
+) -> None:
+    from test_serve_matching import barge_in_frames
+
+    path = str(tmp_path / "cancel_first.db")
+    record_frames(path, barge_in_frames(cancel_first=True))
+    with pytest.raises(DivergenceError) as caught:
+        replay(path, CancelFirstThenFails())
+    assert caught.value.seq == 4 and "The order differs" in str(caught.value)

@@ -15,13 +15,14 @@ from recorder.proxy import (
     parse_listen,
     record,
 )
+from recorder.store.cleanup import removed_on_failure
 
 FRAMES_LOST_EXIT = 3  # some frames passed but were not recorded (documented in the README)
 
 
 @cli.command("record")
 @click.option("--db", default="rtrec.db", show_default=True,
-              help="SQLite file or postgresql+asyncpg:// URL to record into.")
+              help="SQLite file or PostgreSQL URL (postgresql://, postgres://) to record into.")
 @click.option("--listen", default=DEFAULT_LISTEN, show_default=True, metavar="HOST:PORT",
               help="Where clients connect (port 0 picks a free one).")
 @click.option("--upstream", default=DEFAULT_UPSTREAM, show_default=True, metavar="URL",
@@ -61,6 +62,7 @@ def record_command(
         upstream=upstream, host=host, port=port, token=token, api_key=env_api_key(),
         verbose=verbose, server_ssl=server_ssl,
     )
-    lost = run(record(db, config, ca_file=ca_file, buffer_bytes=buffer_mib * 2**20))
+    with removed_on_failure(db):  # e.g. the port is taken: no new empty database stays behind
+        lost = run(record(db, config, ca_file=ca_file, buffer_bytes=buffer_mib * 2**20))
     if lost:
         raise SystemExit(FRAMES_LOST_EXIT)

@@ -33,9 +33,11 @@ def replay_command(
 ) -> None:
     """Replay session of DB: print the conversation as it really was."""
     from recorder.conversation import ConversationBuilder
-    from recorder.render import render_text
-    from recorder.replay import load_receiver, replay_db
+    from recorder.render import render_lines, render_text
+    from recorder.replay import load_receiver, pace_lines, replay_db, until_note
     from recorder.testing import DivergenceError, areplay
+    from recorder.timeline import turns
+    from recorder.transcripts import turn_dict
 
     if receiver_path is not None:
         receiver = load_receiver(receiver_path)
@@ -61,18 +63,26 @@ def replay_command(
         return
 
     builder = ConversationBuilder()
-    result = run(replay_db(db, builder, session=session_id, until=until, speed=speed))
+    # the conversation is known at once; with --speed its lines come out when their time comes
+    result = run(replay_db(db, builder, session=session_id, until=until))
     conversation = builder.conversation
     for line in builder.warnings:  # e.g. an audio format rtrec cannot read: the text still shows
         click.echo(f"Warning: session {result.session.id} {line}", err=True)
     if getattr(result.session, "gaps", 0):
         echo_gaps(db, result.session.id)
+    note = until_note(until, result)
     if as_json:
-        payload = {"session": _session_dict(result.session), "last_seq": result.last_seq}
+        payload: dict[str, object] = {
+            "session": _session_dict(result.session), "last_seq": result.last_seq,
+            "until": until, "note": note,
+        }
         payload.update(conversation.to_dict())
+        payload["timeline"] = [turn_dict(entry) for entry in turns(conversation)]
         click.echo(json.dumps(payload, ensure_ascii=False))
+    elif speed is not None:
+        run(pace_lines(render_lines(conversation, result.session, note), speed, click.echo))
     else:
-        click.echo(render_text(conversation, result.session), nl=False)
+        click.echo(render_text(conversation, result.session, note), nl=False)
 
 
 def _session_dict(session: object) -> dict[str, object]:

@@ -9,6 +9,7 @@ from typing import cast
 import click
 
 from recorder.cli.app import cli, run
+from recorder.matching import MatchRules, parse_tolerance
 from recorder.proxy import DEFAULT_LISTEN, parse_listen
 from recorder.serve import MATCH_MODES, MatchMode, ReplayServer, parse_speed, serve
 from recorder.store.urls import parse_db
@@ -40,6 +41,27 @@ from recorder.store.urls import parse_db
     "and playback goes on.",
 )
 @click.option(
+    "--ignore",
+    multiple=True,
+    metavar="FIELD",
+    help="A client field not compared (a key at any depth, a dotted path, or a path with "
+    "[*]); repeatable.",
+)
+@click.option(
+    "--exact",
+    multiple=True,
+    metavar="FIELD",
+    help="A measured field (audio_start_ms, audio_end_ms, elapsed_ms) compared exactly "
+    "instead of within its tolerance; repeatable.",
+)
+@click.option(
+    "--tolerance",
+    multiple=True,
+    metavar="FIELD=N",
+    help="Accept FIELD within N of the recorded value (default: audio_start_ms, "
+    "audio_end_ms and elapsed_ms within 50 ms); repeatable.",
+)
+@click.option(
     "--speed",
     default="1",
     show_default=True,
@@ -56,11 +78,22 @@ from recorder.store.urls import parse_db
     "it as header X-Rtrec-Token or query rtrec_token. [env: RTREC_TOKEN]",
 )
 def serve_command(
-    db: str, session_id: str | None, listen: str, match: str, speed: str, token: str | None
+    db: str,
+    session_id: str | None,
+    listen: str,
+    match: str,
+    ignore: tuple[str, ...],
+    exact: tuple[str, ...],
+    tolerance: tuple[str, ...],
+    speed: str,
+    token: str | None,
 ) -> None:
     """Serve a recorded session to Realtime clients (the SDKs, a browser, ...) on the API's path."""
     host, port = parse_listen(listen)
     pace = parse_speed(speed)
+    rules = MatchRules.build(
+        ignore=ignore, exact=exact, tolerance=dict(map(parse_tolerance, tolerance))
+    )
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("rtrec serve: %(message)s"))
     logger = logging.getLogger("recorder.serve")
@@ -74,7 +107,7 @@ def serve_command(
         click.echo(
             f"rtrec: serving session {recording.session_id} from {shown} "
             f"({recording.server_frames} server frames, {recording.client_frames} client "
-            f"frames), {pacing}, matching {match}"
+            f"frames), {pacing}, matching {match} ({rules.describe()})"
         )
         click.echo(f"rtrec: listening on {server.url}/realtime")
         click.echo(f'  Python SDK: AsyncOpenAI(websocket_base_url="{server.url}")')
@@ -92,6 +125,7 @@ def serve_command(
                 speed=pace,
                 token=token,
                 on_ready=announce,
+                rules=rules,
             )
         )
     finally:

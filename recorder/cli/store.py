@@ -11,23 +11,27 @@ from typing import Any
 import click
 
 from recorder.cli.app import cli, run
+from recorder.errors import RtrecError
 from recorder.store import GapInfo, SessionInfo, StoredFrame, open_log
+from recorder.store.cleanup import removed_on_failure
 from recorder.store.migrate import head_revision
-from recorder.store.transfer import dump_line, import_file
+from recorder.store.transfer import check_file, dump_line, import_checked
 
 _SESSION_OPTION = click.option(
     "--session", "session_id", metavar="ID", help="Session id or unique prefix (default: newest)."
 )
 
 
-def _when(moment: datetime | None) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M:%S") if moment is not None else ""
+def _when(moment: datetime | None, unknown: bool = False) -> str:
+    if moment is None:
+        return "unknown" if unknown else ""
+    return moment.strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _session_dict(info: SessionInfo) -> dict[str, Any]:
     return {
         "id": info.id,
-        "started_at": info.started_at.isoformat(),
+        "started_at": info.started_at.isoformat() if info.started_at else None,
         "ended_at": info.ended_at.isoformat() if info.ended_at else None,
         "protocol": info.protocol,
         "model": info.model,
@@ -74,7 +78,9 @@ def sessions_command(db: str, as_json: bool) -> None:
         click.echo("no sessions", err=True)
         return
     rows = [
-        [s.id, _when(s.started_at), _when(s.ended_at), s.protocol or "", s.model or "",
+        # unknown: an import whose file does not say when the session began or ended
+        [s.id, _when(s.started_at, True), _when(s.ended_at, s.status != "recording"),
+         s.protocol or "", s.model or "",
          str(s.frames), s.status, _lost(s)]
         for s, _ in sessions
     ]
@@ -115,7 +121,34 @@ def _stream(db: str, session_id: str | None, each: Callable[[StoredFrame], None]
     run(work())
 
 
-EVENTS_HEADER = f"{'seq':>6}  {'t':>11}  {'dir':<6}  {'type':<45}  {'size':>8}  event_id"
+def _type_width() -> int:
+    """The type column: as wide as the protocol's longest event type."""
+    from recorder.events import CLIENT_TYPES, SERVER_TYPES
+
+    return max(len(name) for name in CLIENT_TYPES | SERVER_TYPES)
+
+
+TYPE_WIDTH = _type_width()
+
+
+def _fit(kind: str) -> str:
+    """A type longer than any the protocol has (a stranger's) is cut in the middle with '~',
+    so the columns stay in line; --json shows it whole."""
+    if len(kind) <= TYPE_WIDTH:
+        return kind
+    keep = TYPE_WIDTH - 1
+    return kind[: keep - keep // 2] + "~" + kind[len(kind) - keep // 2 :]
+
+
+EVENTS_HEADER = f"{'seq':>6}  {'t':>11}  {'dir':<6}  {'type':<{TYPE_WIDTH}}  {'size':>8}  event_id"
+
+
+def _events_heading(info: SessionInfo, chosen: bool, sessions: int) -> str:
+    """Which session the table shows, and how to see another when there are several."""
+    line = f"Session {info.id} · {info.frames} frames · started {_when(info.started_at)} UTC"
+    if not chosen and sessions > 1:
+        line += f" (the newest of {sessions} sessions: choose one with --session ID)"
+    return line
 
 
 @cli.command("events")
@@ -127,9 +160,13 @@ def events_command(db: str, session_id: str | None, types: tuple[str, ...], as_j
     """List the frames of a session of DB (the newest by default)."""
     wanted = set(types)
     first = True
+    seen: set[str] = set()
+    heading = ""
 
     def each(frame: StoredFrame) -> None:
         nonlocal first
+        kind = frame.type or ("(binary)" if frame.opcode == 2 else "(unknown)")
+        seen.add(kind)
         if wanted and frame.type not in wanted:
             return
         if as_json:
@@ -142,29 +179,53 @@ def events_command(db: str, session_id: str | None, types: tuple[str, ...], as_j
             click.echo(("[" if first else ",") + "\n  " + json.dumps(record), nl=False)
         else:
             if first:
+                click.echo(heading)
                 click.echo(EVENTS_HEADER)
-            kind = frame.type or ("(binary)" if frame.opcode == 2 else "(unknown)")
-            click.echo(
-                f"{frame.seq:>6}  {frame.t_ns / 1e9:>10.3f}s  {frame.direction:<6}  "
-                f"{kind:<45}  {len(frame.data):>7}B  {frame.event_id or ''}".rstrip()
-            )
+            line = (f"{frame.seq:>6}  {frame.t_ns / 1e9:>10.3f}s  {frame.direction:<6}  "
+                    f"{_fit(kind):<{TYPE_WIDTH}}  {len(frame.data):>7}B  {frame.event_id or ''}")
+            click.echo(line.rstrip())
         first = False
 
-    _stream(db, session_id, each)
+    async def work() -> SessionInfo:
+        async with await open_log(db, create=False) as log:
+            info = await log.get_session(session_id)
+            if not as_json:
+                nonlocal heading
+                count = len(await log.list_sessions()) if session_id is None else 1
+                heading = _events_heading(info, session_id is not None, count)
+            async for batch in log.read(info.id):
+                for frame in batch:
+                    each(frame)
+            return info
+
+    info = run(work())
     if as_json:
         click.echo("[]" if first else "\n]")
+    if wanted and first:
+        present = ", ".join(sorted(seen)) or "none (the session has no frames)"
+        asked = ", ".join(sorted(wanted))
+        raise RtrecError(
+            f"session {info.id} has no frame of type {asked}; types present: {present}"
+        )
 
 
 @cli.command("dump")
 @click.argument("db")
 @_SESSION_OPTION
 def dump_command(db: str, session_id: str | None) -> None:
-    """Print a session of DB as JSONL: seq, t, t_ns, direction, type and the exact frame."""
+    """Print a session of DB as JSONL: seq, t, t_ns, direction, type and the exact frame (the
+    first line also the session's started_at and ended_at, unix seconds)."""
 
-    def each(frame: StoredFrame) -> None:
-        click.echo(dump_line(frame))  # bytes go to the binary stream as they are
+    async def work() -> None:
+        async with await open_log(db, create=False) as log:
+            info = await log.get_session(session_id)
+            first: SessionInfo | None = info  # its times go on the first line only
+            async for batch in log.read(info.id):
+                for frame in batch:
+                    click.echo(dump_line(frame, first))  # bytes go to stdout as they are
+                    first = None
 
-    _stream(db, session_id, each)
+    run(work())
 
 
 @cli.command("import")
@@ -174,21 +235,25 @@ def import_command(db: str, files: tuple[Path, ...]) -> None:
     """Import event files into DB, one new session each; prints each new session id.
 
     A FILE is JSONL (one event per line, stored as is), a JSON array of events, or the output
-    of `rtrec dump`.
+    of `rtrec dump`. All or nothing: every file is checked before DB is opened, and a failed
+    import leaves DB as it was.
     """
+    # Before the database is opened (or created): a bad file costs nothing.
+    checked = [check_file(path) for path in files]
 
-    async def work() -> None:
+    async def work() -> list[SessionInfo]:
         async with await open_log(db) as log:
-            for path in files:
-                info = await import_file(log, path)
-                click.echo(info.id)
-                click.echo(
-                    f"imported {info.frames} frames from {path} "
-                    f"({info.client_frames} client, {info.server_frames} server)",
-                    err=True,
-                )
+            return await import_checked(log, checked)
 
-    run(work())
+    with removed_on_failure(db):
+        imported = run(work())
+    for path, info in zip(files, imported, strict=True):
+        click.echo(info.id)
+        click.echo(
+            f"imported {info.frames} frames from {path} "
+            f"({info.client_frames} client, {info.server_frames} server)",
+            err=True,
+        )
 
 
 @cli.command("delete")

@@ -22,7 +22,7 @@ from recorder.errors import RtrecError
 from recorder.fake.dialect import BETA
 from recorder.fake.scenarios import build
 from recorder.fake.server import read_frames
-from recorder.jsontext import frame_type
+from recorder.jsontext import NotJson, frame_type, parse
 from recorder.wire import Direction, Frame
 
 
@@ -91,7 +91,13 @@ async def _play(ws: aiohttp.ClientWebSocketResponse, frames: list[Frame], result
                 delay = (frame.t_ns - previous_ns) / 1e9 * pace
                 if delay > 0:
                     await asyncio.sleep(delay)
-                await ws.send_str(frame.data.decode())
+                try:
+                    await ws.send_str(frame.data.decode())
+                except ConnectionError:  # aiohttp's "Cannot write to closing transport"
+                    raise RtrecError(
+                        f"{url} closed the connection while the client was sending "
+                        f"{frame_type(frame.data)}{_server_said(result)}"
+                    ) from None
                 result.sent += 1
             else:
                 await _await_server(inbox, frame_type(frame.data), result, timeout, url)
@@ -118,9 +124,21 @@ async def _await_server(inbox: asyncio.Queue[Frame | None], expected: str | None
             ) from None
         if frame is None:
             raise RtrecError(f"{url} closed the connection while the scenario expected "
-                             f"{expected}")
+                             f"{expected}{_server_said(result)}")
         if frame_type(frame.data) == expected:
             return
         result.unexpected.append(frame)
 
 
+
+
+def _server_said(result: ClientResult) -> str:
+    """The message of the last error event the server sent, as a clause ('' if none)."""
+    for frame in reversed(result.received):
+        if frame_type(frame.data) == "error":
+            with contextlib.suppress(NotJson):
+                error = parse(frame.data).get("error")
+                if isinstance(error, dict) and error.get("message"):
+                    return f" (it said: {error['message']})"
+            return ""
+    return ""

@@ -10,8 +10,10 @@ code 4000). The scenario is the server's default or the `scenario` query paramet
 
 Then it plays the script (recorder.fake.scenarios.build): server frames are sent at the
 script's pace (scaled by `pace`; 0 sends as fast as possible), and where the script says the
-client speaks next, the server waits for a client frame of that type before going on. Client
-frames of other types are kept as unexpected and otherwise ignored. Keys are never stored.
+client speaks next, the server waits for a client frame of that type before going on. A client
+frame of another type is kept as unexpected and the client is told at once: an `error` event,
+then close code 1008 whose reason names what the script expected ("expected session.update,
+got response.create"). Keys are never stored.
 
     async with FakeUpstream("barge_in") as upstream:
         url = upstream.url           # ws://127.0.0.1:<port>/v1/realtime
@@ -231,8 +233,8 @@ class FakeUpstream:
                     else:
                         await ws.send_str(frame.data.decode())
                     played.sent += 1
-                elif not await self._await_client(inbox, frame_type(frame.data), played):
-                    return  # the client left
+                elif not await self._await_client(ws, inbox, frame_type(frame.data), played):
+                    return  # the client left, or sent what the script does not expect
                 previous_ns = frame.t_ns
             played.completed = True
             # the script is over; stay connected until the client hangs up, as the API does
@@ -244,17 +246,37 @@ class FakeUpstream:
             with contextlib.suppress(asyncio.CancelledError):
                 await reader
 
-    async def _await_client(self, inbox: asyncio.Queue[Frame | None], expected: str | None,
+    async def _await_client(self, ws: web.WebSocketResponse,
+                            inbox: asyncio.Queue[Frame | None], expected: str | None,
                             played: PlayedSession) -> bool:
-        """Wait for the client's next frame of the expected type; False if the client left."""
-        while True:
-            frame = await asyncio.wait_for(inbox.get(), self.client_timeout)
-            if frame is None:
-                return False
-            if frame_type(frame.data) == expected:
-                return True
-            played.unexpected.append(frame)
+        """Wait for the client's next frame, of the type the script expects; False if the
+        client left or sent something else (then it is told what was expected and closed)."""
+        frame = await asyncio.wait_for(inbox.get(), self.client_timeout)
+        if frame is None:
+            return False
+        if frame_type(frame.data) == expected:
+            return True
+        played.unexpected.append(frame)
+        await self._refuse_unexpected(ws, frame, expected, played)
+        return False
 
+    async def _refuse_unexpected(self, ws: web.WebSocketResponse, frame: Frame,
+                                 expected: str | None, played: PlayedSession) -> None:
+        """An error event and close code 1008 whose reason names what the script expected."""
+        got = frame_type(frame.data) or ("a binary frame" if frame.opcode is Opcode.BINARY
+                                         else "a frame without a type")
+        wanted = expected or "a binary frame"
+        message = f"expected {wanted}, got {got}"
+        played.error = f"unexpected client frame: {message} (scenario {played.scenario})"
+        error = {"type": "error", "event_id": Ids(random.Random(0)).event(), "error": {
+            "type": "invalid_request_error", "code": "unexpected_client_event",
+            "message": f"The fake upstream's scenario {played.scenario} {message}.",
+            "param": None, "event_id": None}}
+        with contextlib.suppress(ConnectionError):
+            await ws.send_str(msgspec.json.encode(error).decode())
+            played.sent += 1
+        reason = message.encode()[:123]  # the most a close frame can carry
+        await ws.close(code=1008, message=reason.decode("utf-8", "ignore").encode())
 
 
 # --- python -m recorder.fake.server ---------------------------------------------------------

@@ -43,8 +43,10 @@ class _Index(msgspec.Struct):
     event_id: str | None = None
     item_id: str | None = None
     response_id: str | None = None
-    item: msgspec.Raw | None = None
-    response: msgspec.Raw | None = None
+    # Raw, not Raw | None: msgspec refuses that union ("Expected `null`, got `object`"), which
+    # sent every frame with an item or response to the slow path (a whole decode: a copy of it)
+    item: msgspec.Raw = msgspec.Raw()
+    response: msgspec.Raw = msgspec.Raw()
 
 
 _index_decoder = msgspec.json.Decoder(_Index)
@@ -74,8 +76,8 @@ def index_of(data: bytes) -> IndexColumns:
     return IndexColumns(found.type, found.event_id, item_id, response_id)
 
 
-def _ref_id(raw: msgspec.Raw | None) -> str | None:
-    if raw is None:
+def _ref_id(raw: msgspec.Raw) -> str | None:
+    if not raw:  # absent (a null is no object: _ref_decoder refuses it)
         return None
     try:
         return _ref_decoder.decode(raw).id
@@ -88,7 +90,9 @@ def _lenient_index_of(data: bytes) -> IndexColumns:
     try:
         obj = jsontext.parse(data)
     except jsontext.NotJson:
-        return NO_INDEX
+        # nested too deep for msgspec: its type as jsontext reads it (a scan); else none
+        kind = jsontext.frame_type(data)
+        return NO_INDEX if kind is None else IndexColumns(kind)
     if not isinstance(obj, dict):
         return NO_INDEX
 
@@ -127,10 +131,19 @@ def cut_audio(event_type: str | None, data: bytes) -> AudioCut | None:
     end = data.find(b'"', start)
     if end <= start:
         return None
-    audio = canonical_base64(data[start:end])
+    audio = canonical_base64(_span(data, start, end))
     if audio is None:  # the frame is kept whole
         return None
     return AudioCut(data[:start] + data[end:], start, audio)
+
+
+# From this size on, a span of a frame is read through a memoryview instead of copied out: a
+# 16 MiB frame then costs the decoded audio, not another 16 MiB of base64 text first.
+_VIEW_FROM = 64 * 2**10
+
+
+def _span(data: bytes, start: int, end: int) -> bytes | memoryview:
+    return data[start:end] if end - start < _VIEW_FROM else memoryview(data)[start:end]
 
 
 # pybase64.b64decode(text, altchars, validate), called positionally: on a 1.3 KB audio chunk,
@@ -196,13 +209,22 @@ class StoredForm:
 
 
 def stored_form(data: bytes) -> StoredForm:
-    """Split a text frame for storage; join_stored_form gives back the same bytes."""
+    """Split a text frame for storage; join_stored_form gives back the same bytes. Never
+    raises: a frame that surprises the codec is stored whole, unindexed."""
+    try:
+        return _stored_form(data)
+    except Exception:
+        return StoredForm(NO_INDEX, False, data, None, None)
+
+
+def _stored_form(data: bytes) -> StoredForm:
     split = split_audio_event(data)
     if split is not None:  # the bulk of a session
         audio_type, body, at, audio = split
         return StoredForm(index_of(type_prefix(audio_type) + body), True, body, at, audio)
     index = index_of(data)
-    stripped = strip_type_prefix(index.type, data)
+    # a large frame keeps its prefix: leaving out ~30 bytes would cost a copy of the frame
+    stripped = strip_type_prefix(index.type, data) if len(data) < _VIEW_FROM else None
     body = data if stripped is None else stripped
     cut = cut_audio(index.type, body)
     if cut is not None:
@@ -230,8 +252,17 @@ def split_audio_event(data: bytes) -> tuple[str, bytes, int, bytes] | None:
     frame without that prefix and without the base64 text, which decodes canonically to audio
     and went at offset `at` of body. None for any other frame.
 
-    This runs for most frames of a session, so it is one flat function.
+    This runs for most frames of a session, so it is one flat function. It never raises: a
+    frame it cannot split (whatever its bytes) is None, stored whole by stored_form.
     """
+    try:
+        return _split(data)
+    except Exception:
+        return None
+
+
+def _split(data: bytes) -> tuple[str, bytes, int, bytes] | None:
+    """split_audio_event's work (which only adds the guarantee that nothing raises)."""
     spec = _AUDIO_EVENTS.get(data[9:data.find(b'"', 9)])  # 9: len(_TYPE_START)
     if spec is None:
         return None
@@ -251,8 +282,8 @@ def split_audio_event(data: bytes) -> tuple[str, bytes, int, bytes] | None:
     if end <= start or (end - start) % 4:
         return None
     try:
-        audio = _b64decode(data[start:end], None, True)  # validate=True
-    except binascii.Error:
+        audio = _b64decode(_span(data, start, end), None, True)  # validate=True
+    except ValueError:  # binascii.Error
         return None
     if data[end - 1] == _PAD:  # canonical_base64's last-symbol rule, inline
         if data[end - 2] == _PAD:

@@ -26,22 +26,29 @@ from recorder.store.codec import (
     type_prefix,
 )
 from recorder.store.db import Database
-from recorder.store.schema import frame_key
 from recorder.store.urls import parse_db, scrub_endpoint
-from recorder.store.writer import BatchWriter, Notice
+from recorder.store.writer import BatchWriter, Notice, ShedRecord
 from recorder.wire import Direction, Frame, Opcode
 
 STATUSES = ("complete", "interrupted", "incomplete")
 CLOSED_BY = ("client", "server", "proxy")
 _DIRECTIONS = (Direction.CLIENT, Direction.SERVER)
 _OPCODES = {1: Opcode.TEXT, 2: Opcode.BINARY}
-_MAX_SEQ = 2**32 - 1
+# Seconds between commits. Each commit rewrites the page at the end of the table and a page of
+# the (session, seq) index per open session: at 50 interleaved sessions of 4 KB frames at
+# 2,000 frames/s, sqlite3 alone wrote 3.3x the wire bytes at 0.05 s, 2.5x at 0.1 s, 2.1x at
+# 0.2 s, 1.7x at 1 s; `rtrec record` at 0.2 s writes 2.5x (bench/proxy.py). A SIGKILL loses
+# about two intervals' worth.
+FLUSH_INTERVAL = 0.2
+_MAX_SEQ = 2**31 - 1  # the seq column is a 32-bit signed integer
 _SESSION_COLUMNS = (
     "pk, id, started_at, ended_at, last_seen, heartbeat, recorder, protocol, model, endpoint, "
     "status, close_code, close_reason, closed_by, frames, client_frames, server_frames"
 )
+# Sessions sort by start; one whose start is unknown (an import) by when it was written.
+_STARTED = "COALESCE(started_at, last_seen)"
 _FRAME_COLUMNS = (
-    "id, t_ns, direction, opcode, type, event_id, item_id, response_id, stripped, data, "
+    "seq, t_ns, direction, opcode, type, event_id, item_id, response_id, stripped, data, "
     "audio_at, audio"
 )
 
@@ -49,8 +56,8 @@ _FRAME_COLUMNS = (
 @dataclass(frozen=True, slots=True)
 class SessionInfo:
     id: str
-    started_at: datetime
-    ended_at: datetime | None
+    started_at: datetime | None  # None: unknown (an imported file does not say)
+    ended_at: datetime | None  # None: not ended yet, or unknown (started_at None too)
     protocol: str | None
     model: str | None
     endpoint: str | None
@@ -142,7 +149,7 @@ class _Recording:
 async def open_log(
     db: str,
     *,
-    flush_interval: float = 0.05,
+    flush_interval: float = FLUSH_INTERVAL,
     batch_size: int = 1000,
     on_failure: Callable[[Exception], object] | None = None,
     busy_timeout: float = 5.0,
@@ -150,6 +157,8 @@ async def open_log(
     create: bool = True,
     on_notice: Callable[[Notice], object] | None = None,
     close_timeout: float = 10.0,
+    on_shed: Callable[[ShedRecord], object] | None = None,
+    live: bool = False,
 ) -> EventLog:
     """Open (creating and migrating as needed) the event log at `db`: a path or a URL.
 
@@ -157,6 +166,9 @@ async def open_log(
     so a mistyped path is an error, not a new empty log). on_failure hears of each outage as
     it begins; on_notice of each outage, its end, and frames dropped (writer.Notice).
     close_timeout: how long close() keeps retrying a store that is down before giving up.
+    on_shed hears of each session whose recording is shed because the writer fell behind
+    (see recorder.store.writer). live=True (a proxy in front of calls) also sheds recording
+    when the event loop runs late.
     """
     target = parse_db(db)
     if not create and target.path is not None and not target.path.exists():
@@ -173,8 +185,8 @@ async def open_log(
         await database.dispose()
         raise database.error(error) from None
     return EventLog(
-        database, flush_interval, batch_size, on_failure, max_queue_bytes,
-        on_notice=on_notice, close_timeout=close_timeout,
+        database, flush_interval, batch_size, on_failure, max_queue_bytes, on_shed,
+        on_notice=on_notice, close_timeout=close_timeout, live=live,
     )
 
 
@@ -195,9 +207,11 @@ class EventLog:
         batch_size: int,
         on_failure: Callable[[Exception], object] | None,
         max_queue_bytes: int,
+        on_shed: Callable[[ShedRecord], object] | None = None,
         *,
         on_notice: Callable[[Notice], object] | None = None,
         close_timeout: float = 10.0,
+        live: bool = False,
     ) -> None:
         self._db = database
         self._recording: dict[str, _Recording] = {}
@@ -213,6 +227,8 @@ class EventLog:
             open_sessions=lambda: [r.pk for r in self._recording.values()],
             on_notice=on_notice,
             close_timeout=close_timeout,
+            on_shed=self._naming(on_shed),
+            watch_loop=live,
         )
         self._type_names: dict[int, str] = {}
         self._prefixes: dict[int, bytes] = {}
@@ -231,24 +247,51 @@ class EventLog:
 
     @property
     def frames_lost(self) -> int:
-        """Frames appended but not stored (inside gaps, or given up when closing)."""
+        """Frames appended but not stored (inside gaps, shed ones included, or given up when
+        closing)."""
         return self._writer.state.frames_lost
 
     def health(self) -> dict[str, Any]:
         """The recorder's state: store ok/down, queue depth and lag, frames lost, gaps, shed."""
         return {**self._writer.health(), "sessions_recording": len(self._recording)}
 
+    def _naming(
+        self, on_shed: Callable[[ShedRecord], object] | None
+    ) -> Callable[[ShedRecord], object]:
+        """on_shed, after filling in the record's session id (the writer knows only its pk)."""
+
+        def named(record: ShedRecord) -> object:
+            record.sid = next(
+                (sid for sid, r in self._recording.items() if r.pk == record.session), None
+            )
+            return None if on_shed is None else on_shed(record)
+
+        return named
+
+    @property
+    def shed(self) -> list[ShedRecord]:
+        """Sessions whose recording was shed (the writer fell behind), in the order shed."""
+        return list(self._writer.state.shed.values())
+
     async def keep_up(self) -> None:
-        """For bulk writers (import): wait for the writer when half its queue bound is used, so
-        appending faster than the disk never drops frames. A live proxy does not call this."""
-        if self._writer.queued_bytes > self._writer.max_queue_bytes // 2:
+        """For bulk writers (import): wait for the writer when a quarter of its queue bound is
+        used (shedding starts at half), so appending faster than the disk never drops frames.
+        A live proxy does not call this."""
+        if self._writer.queued_bytes > self._writer.max_queue_bytes // 4:
             await self.flush()
 
     # -- writing -----------------------------------------------------------------------------
 
     async def begin_session(
-        self, protocol: str | None, model: str | None, endpoint: str | None
+        self,
+        protocol: str | None,
+        model: str | None,
+        endpoint: str | None,
+        *,
+        started_at: float | Literal["now"] | None = "now",
     ) -> str:
+        """A new session, started now, or at started_at (unix seconds; None: unknown, as for
+        an import of events that carry no time)."""
         session_id = _new_session_id()
         now = time.time()
         try:
@@ -258,7 +301,8 @@ class EventLog:
                     "INSERT INTO sessions (id, started_at, last_seen, heartbeat, recorder, "
                     "protocol, model, endpoint, status, frames, client_frames, server_frames) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'recording', 0, 0, 0) RETURNING pk",
-                    (session_id, now, now, self._heartbeat, self._recorder, protocol, model,
+                    (session_id, now if started_at == "now" else started_at, now, self._heartbeat,
+                     self._recorder, protocol, model,
                      scrub_endpoint(endpoint)),
                 )
         except Exception as error:
@@ -311,35 +355,41 @@ class EventLog:
         close_code: int | None = None,
         close_reason: str | None = None,
         closed_by: str | None = None,
+        ended_at: float | Literal["now"] | None = "now",
     ) -> str:
-        """End the session; returns its status as far as known: `status`, or 'incomplete'
-        when frames of it were lost (see gaps), with ' (not stored yet: the store is down)'
-        when the store is down (the end is queued and written when it answers; this does not
-        wait for that: a live call must not wait through an outage)."""
+        """End the session now, or at ended_at (unix seconds; None: unknown); returns its
+        status as far as known: `status`, or 'incomplete' when frames of it were lost (see
+        gaps) or its recording was shed, with ' (not stored yet: the store is down)' when the
+        store is down (the end is queued and written when it answers; this does not wait for
+        that: a live call must not wait through an outage)."""
         if status not in STATUSES:
             raise RtrecError(f"unknown session status {status!r}: use one of {', '.join(STATUSES)}")
         if closed_by is not None and closed_by not in CLOSED_BY:
             raise RtrecError(f"unknown closed_by {closed_by!r}: use one of {', '.join(CLOSED_BY)}")
         recording = self._recording_of(sid)
         del self._recording[sid]
-        degraded = self._writer.state.degraded
+        degraded, shed = self._writer.state.degraded, self._writer.state.shed
         writer = self._writer
 
+        def final_status() -> str:
+            return "incomplete" if recording.pk in degraded or recording.pk in shed else status
+
         async def apply(connection: AsyncConnection) -> None:
-            final = "incomplete" if recording.pk in degraded else status
+            final = final_status()
             writer.forget(recording.pk)
             await connection.exec_driver_sql(
                 self._db.sql(
                     "UPDATE sessions SET status = ?, ended_at = ?, last_seen = ?, close_code = ?, "
                     "close_reason = ?, closed_by = ? WHERE pk = ?"
                 ),
-                (final, time.time(), time.time(), close_code, close_reason, closed_by,
+                (final, time.time() if ended_at == "now" else ended_at, time.time(), close_code,
+                 close_reason, closed_by,
                  recording.pk),
             )
 
         done = self._writer.put_op(apply)
         await self._writer.unless_down(done)
-        final = "incomplete" if recording.pk in degraded else status
+        final = final_status()
         return final if done.done() else f"{final} (not stored yet: the store is down)"
 
     async def flush(self) -> None:
@@ -376,7 +426,7 @@ class EventLog:
 
     async def list_sessions(self) -> list[SessionInfo]:
         rows = await self._query(
-            f"SELECT {_SESSION_COLUMNS} FROM sessions ORDER BY started_at, pk", ()
+            f"SELECT {_SESSION_COLUMNS} FROM sessions ORDER BY {_STARTED}, pk", ()
         )
         lost = {pk: (count, frames) for pk, count, frames in await self._query(
             "SELECT session, count(*), sum(frames) FROM gaps GROUP BY session", ()
@@ -446,13 +496,14 @@ class EventLog:
         as_bytes = audio == "bytes"
         pk = (await self._session_row(sid))[0]
         statement = (
-            f"SELECT {_FRAME_COLUMNS} FROM frames WHERE id > ? AND id <= ? ORDER BY id LIMIT ?"
+            f"SELECT {_FRAME_COLUMNS} FROM frames WHERE session = ? AND seq > ? AND seq <= ? "
+            "ORDER BY seq LIMIT ?"
         )
-        last = frame_key(pk, min(until_seq, _MAX_SEQ) if until_seq is not None else _MAX_SEQ)
-        after = frame_key(pk, 0)
+        last = min(until_seq, _MAX_SEQ) if until_seq is not None else _MAX_SEQ
+        after = 0
         size = max(1, batch_size)
         while True:
-            rows = await self._query(statement, (after, last, size))
+            rows = await self._query(statement, (pk, after, last, size))
             if not rows:
                 return
             await self._learn_types(rows)
@@ -472,7 +523,7 @@ class EventLog:
     async def _session_row(self, sid: str | None) -> tuple[Any, ...]:
         if sid is None:
             rows = await self._query(
-                f"SELECT {_SESSION_COLUMNS} FROM sessions ORDER BY started_at DESC, pk DESC "
+                f"SELECT {_SESSION_COLUMNS} FROM sessions ORDER BY {_STARTED} DESC, pk DESC "
                 "LIMIT 1", ()
             )
             if not rows:
@@ -504,7 +555,7 @@ class EventLog:
             status = "interrupted"
         return SessionInfo(
             id=sid,
-            started_at=datetime.fromtimestamp(started, UTC),
+            started_at=datetime.fromtimestamp(started, UTC) if started is not None else None,
             ended_at=datetime.fromtimestamp(ended, UTC) if ended is not None else None,
             protocol=protocol,
             model=model,
@@ -539,7 +590,7 @@ class EventLog:
 
     def _stored_frame(self, row: tuple[Any, ...], as_bytes: bool = False) -> StoredFrame:
         """A frames row back to the frame (the hot loop of reading a session)."""
-        (key, t_ns, direction, opcode, type_id, event_id, item_id, response_id,
+        (seq, t_ns, direction, opcode, type_id, event_id, item_id, response_id,
          stripped, data, audio_at, audio) = row
         type_name = self._type_names.get(type_id) if type_id is not None else None
         if stripped and type_name is not None:
@@ -556,14 +607,14 @@ class EventLog:
             event_id, item_id, response_id = index.event_id, index.item_id, index.response_id
             if as_bytes:  # data is the outline: the frame with an empty audio field
                 return StoredFrame(
-                    key & _MAX_SEQ, t_ns, _DIRECTIONS[direction], _OPCODES[opcode], type_name,
+                    seq, t_ns, _DIRECTIONS[direction], _OPCODES[opcode], type_name,
                     event_id, item_id, response_id, data, audio,
                 )
             if stripped and type_name is not None:
                 audio_at += len(self._prefixes[type_id])
             data = b"".join((data[:audio_at], b64encode(audio), data[audio_at:]))
         return StoredFrame(
-            key & _MAX_SEQ, t_ns, _DIRECTIONS[direction], _OPCODES[opcode], type_name,
+            seq, t_ns, _DIRECTIONS[direction], _OPCODES[opcode], type_name,
             event_id, item_id, response_id, data,
         )
 

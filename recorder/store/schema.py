@@ -4,7 +4,15 @@ Size matters here (an audio-heavy session must take at most 0.8x its wire bytes)
 row is small: integer session key, event type as an integer into event_types, audio as binary
 beside the frame with the base64 cut out, the leading '{"type":"<type>",' left out (the type
 column has it), the id columns left NULL for audio frames (they are read back from the frame
-itself, which still holds them), and no index beside the primary key.
+itself, which still holds them).
+
+Frames are kept in the order they were written (id: the rowid, assigned on insert), with one
+small index by (session, seq) to read a session back. Many sessions record at once, so keying
+rows by session would make every commit rewrite a partly filled page per open session (sqlite3
+alone, 50 interleaved sessions, 64 KiB pages, a commit every 50 ms: 38x the wire bytes written,
+124 us of SQLite CPU per frame); appending at the end of the table writes each data page once
+(3.3x at a 50 ms commit, 2.1x at 200 ms; 12 us per frame; `rtrec record` at 200 ms: 2.5x in
+bench/proxy.py).
 """
 
 from __future__ import annotations
@@ -14,6 +22,7 @@ from sqlalchemy import (
     Column,
     Float,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     MetaData,
@@ -31,8 +40,8 @@ sessions = Table(
     metadata,
     Column("pk", Integer, primary_key=True, autoincrement=True),
     Column("id", String(64), nullable=False, unique=True),
-    Column("started_at", Float, nullable=False),  # unix seconds, UTC
-    Column("ended_at", Float),
+    Column("started_at", Float),  # unix seconds, UTC; NULL: unknown (an imported file)
+    Column("ended_at", Float),  # NULL: not ended, or unknown (then started_at is NULL too)
     Column("last_seen", Float, nullable=False),  # writer heartbeat, to tell a crash
     Column("heartbeat", Float, nullable=False),  # seconds between heartbeats
     Column("recorder", Text),  # host:pid of the writing process
@@ -58,10 +67,9 @@ event_types = Table(
 frames = Table(
     "frames",
     metadata,
-    # id = session << 32 | seq: one clustered key gives seq order and uniqueness per session,
-    # with no separate index (SQLite keeps rows in rowid order).
+    # id: write order (SQLite's rowid: the end of the table), never chosen by rtrec
     Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
-           autoincrement=False),
+           autoincrement=True),
     Column("session", Integer, ForeignKey("sessions.pk", ondelete="CASCADE"), nullable=False),
     Column("seq", Integer, nullable=False),
     Column("t_ns", BigInteger, nullable=False),
@@ -76,6 +84,7 @@ frames = Table(
     Column("audio_at", Integer),  # byte offset of the cut in data, NULL if not cut
     Column("audio", LargeBinary),  # the decoded audio of the cut
 )
+Index("frames_session_seq", frames.c.session, frames.c.seq, unique=True)
 
 # What a recorder could not keep: frames seq first_seq..last_seq of a session (its store was
 # down past the memory buffer, the frame was larger than the buffer, or the session was shed).
@@ -96,7 +105,3 @@ gaps = Table(
 
 # Direction is stored as a small integer; 0/1 cost no payload bytes in SQLite.
 DIRECTION_CODES = {"client": 0, "server": 1}
-
-
-def frame_key(session_pk: int, seq: int) -> int:
-    return (session_pk << 32) | seq

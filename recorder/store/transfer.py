@@ -7,13 +7,20 @@ Three import formats, told apart by their first line:
 - JSONL of bare events: each line's exact text (without its newline) is the frame;
 - our dump (JSONL objects with "seq", "direction" and "frame" or "frame_base64"): frames and
   times come back exactly as they were recorded.
-A file is checked completely before anything is written, so a bad line stores nothing.
+Every file is checked completely before anything is written, and a failed import of several
+files removes the sessions it wrote: a bad line anywhere stores nothing.
+
+Bare events carry no time: their frames all sit at t 0, and the session's start and end are
+stored as unknown (NULL), not as the moment of the import. A dump keeps its frames' offsets,
+and its first line the session's start and end (unknown when it does not say them).
 """
 
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable, Iterator
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -37,19 +44,28 @@ class DumpLine(msgspec.Struct, omit_defaults=True):
     frame: str | None = None  # the exact frame text (UTF-8 text frames)
     frame_base64: str | None = None  # binary frames, or text that is not valid UTF-8
     opcode: int = 1
+    # The first line only: the session's wall-clock start and end (unix seconds, UTC), where
+    # the log knows them; an import takes them over.
+    started_at: float | None = None
+    ended_at: float | None = None
 
 
 _MAX_T_NS = 2**63 - 1
+_MAX_UNIX = 253402300799.0  # 9999-12-31 23:59:59 UTC, the last second a datetime can hold
 _dump_encoder = msgspec.json.Encoder()
 _dump_decoder = msgspec.json.Decoder(DumpLine)
 
 
-def dump_line(frame: StoredFrame) -> bytes:
-    """One JSONL line (without newline) for a stored frame."""
+def dump_line(frame: StoredFrame, session: SessionInfo | None = None) -> bytes:
+    """One JSONL line (without newline) for a stored frame; give the session for the first
+    line, which carries its start and end."""
     line = DumpLine(
         seq=frame.seq, t=frame.t_ns / 1e9, t_ns=frame.t_ns, direction=str(frame.direction),
         type=frame.type, opcode=int(frame.opcode),
     )
+    if session is not None:
+        line.started_at = session.started_at.timestamp() if session.started_at else None
+        line.ended_at = session.ended_at.timestamp() if session.ended_at else None
     text = _utf8(frame.data) if frame.opcode == Opcode.TEXT else None
     if text is not None:
         line.frame = text
@@ -72,10 +88,11 @@ def read_frames(path: Path, direction_of: DirectionOf) -> Iterator[Frame]:
     """The frames of an event file, in order; RtrecError naming the file and line when bad."""
     try:
         with path.open("rb") as probe:
-            head = probe.read(4096).lstrip()
+            head = probe.read(4096)
     except OSError as error:
         raise RtrecError(f"cannot read {path}: {error.strerror}") from None
-    if head.startswith(b"["):
+    _check_text(head, path)
+    if head.lstrip().startswith(b"["):
         yield from _array_frames(path, direction_of)
     else:
         yield from _jsonl_frames(path, direction_of)
@@ -138,6 +155,27 @@ def _array_frames(path: Path, direction_of: DirectionOf) -> Iterator[Frame]:
         yield Frame(direction, 0, Opcode.TEXT, msgspec.json.encode(event))
 
 
+ACCEPTED = (
+    "import takes JSONL (one event per line), a JSON array of events, or an `rtrec dump` file"
+)
+_TEXT_CONTROLS = frozenset(b"\t\n\r\f")
+
+
+def _check_text(head: bytes, path: Path) -> None:
+    """Refuse a file that is not text at all, saying what it is (its first bytes tell)."""
+    what = None
+    if head.startswith(b"SQLite format 3\x00"):
+        what = "is a SQLite database (an rtrec log? `rtrec dump` it to a file first)"
+    elif head[:4] == b"RIFF" and head[8:12] == b"WAVE":
+        what = "is a WAV audio file, not events"
+    elif head.startswith((b"\xff\xfe", b"\xfe\xff")):  # e.g. `>` in Windows PowerShell 5
+        raise RtrecError(f"{path} is UTF-16 text, not UTF-8: save the file as UTF-8")
+    elif any(byte < 0x20 and byte not in _TEXT_CONTROLS for byte in head):
+        what = "is binary, not JSON text"
+    if what is not None:
+        raise RtrecError(f"{path} {what}: {ACCEPTED}")
+
+
 def _check_utf8(text: bytes, path: Path, line: int | None = None) -> None:
     """JSON text is UTF-8. msgspec raises UnicodeDecodeError inside a string it reads (and
     skips the bytes of a field it does not), so check it all and name the line (of `text`
@@ -172,6 +210,27 @@ def _dump_frame(text: bytes, where: str) -> Frame:
     return Frame(direction, line.t_ns, opcode, data)
 
 
+def _dump_times(path: Path) -> tuple[float | None, float | None]:
+    """The session's start and end from a dump's first line; (None, None) for any other file
+    or a dump without them. The file has been read through once: its first line is good."""
+    with path.open("rb") as lines:
+        first = next((line for line in lines if line.strip()), b"")
+    try:
+        line = _dump_decoder.decode(first)
+    except (ValueError, RecursionError):  # not a dump: bare events carry no time
+        return None, None
+    started, ended = line.started_at, line.ended_at
+    for name, value in (("started_at", started), ("ended_at", ended)):
+        if value is not None and not 0 <= value <= _MAX_UNIX:
+            raise RtrecError(
+                f"{path}:1 has {name} {value}, out of range: it must be unix seconds (UTC) "
+                "up to the year 9999; fix it"
+            )
+    if started is not None and ended is not None and ended < started:
+        raise RtrecError(f"{path}:1 has ended_at {ended} before started_at {started}: fix it")
+    return started, ended
+
+
 def _direction(event_type: object, where: str, direction_of: DirectionOf) -> Direction:
     if not isinstance(event_type, str):
         raise RtrecError(f"{where} has no event type: every event needs a string \"type\"")
@@ -184,6 +243,56 @@ def _direction(event_type: object, where: str, direction_of: DirectionOf) -> Dir
     return direction
 
 
+@dataclass(frozen=True)
+class CheckedFile:
+    """An event file read through once without error: ready to import."""
+
+    path: Path
+    frames: int
+    protocol: str | None
+    model: str | None
+    started_at: float | None = None  # unix seconds; None: the file does not say
+    ended_at: float | None = None
+
+
+def check_file(
+    path: Path,
+    *,
+    direction_of: DirectionOf | None = None,
+    describe: Callable[[list[Frame]], tuple[str | None, str | None]] | None = None,
+) -> CheckedFile:
+    """Read an event file completely; RtrecError naming the file (and line) when it is bad."""
+    direction_of = direction_of or _default_direction_of()
+    count = 0
+    first: list[Frame] = []
+    for frame in read_frames(path, direction_of):
+        count += 1
+        if len(first) < 50:
+            first.append(frame)
+    if count == 0:
+        raise RtrecError(f"{path} holds no events: nothing to import")
+    protocol, model = (describe or describe_frames)(first)
+    return CheckedFile(path, count, protocol, model, *_dump_times(path))
+
+
+async def import_checked(
+    log: EventLog, checked: Sequence[CheckedFile], *, direction_of: DirectionOf | None = None
+) -> list[SessionInfo]:
+    """Write checked files, one new session each; when writing fails the sessions written so
+    far are deleted."""
+    direction_of = direction_of or _default_direction_of()
+    written: list[SessionInfo] = []
+    try:
+        for item in checked:
+            written.append(await _write(log, item, direction_of))
+    except BaseException:
+        for info in written:
+            with contextlib.suppress(RtrecError):  # the store is failing: the first error tells
+                await log.delete_session(info.id)
+        raise
+    return written
+
+
 async def import_file(
     log: EventLog,
     path: Path,
@@ -193,24 +302,35 @@ async def import_file(
 ) -> SessionInfo:
     """Import one event file as a new session; the file is checked fully before writing."""
     direction_of = direction_of or _default_direction_of()
-    count = sum(1 for _ in read_frames(path, direction_of))  # validate before writing
-    if count == 0:
-        raise RtrecError(f"{path} holds no events: nothing to import")
-    first = [frame for _, frame in zip(range(50), read_frames(path, direction_of), strict=False)]
-    protocol, model = (describe or describe_frames)(first)
-    sid = await log.begin_session(protocol, model, None)
-    for frame in read_frames(path, direction_of):
-        # As the proxy does (there is no handshake here, so only client_secret values);
-        # an already-redacted frame comes back unchanged, so a dump round trip is exact.
-        log.append(sid, Frame(frame.direction, frame.t_ns, frame.opcode, _redact(frame.data)))
-        await log.keep_up()
-    await log.end_session(sid, status="complete")
-    if log.failure is not None:
-        raise log.failure
-    return await log.get_session(sid)
+    checked = check_file(path, direction_of=direction_of, describe=describe)
+    return await _write(log, checked, direction_of)
 
 
-_redact = FrameRedactor()
+async def _write(log: EventLog, checked: CheckedFile, direction_of: DirectionOf) -> SessionInfo:
+    """One checked file as a new session; a session the store failed to take is deleted."""
+    # Bare events say nothing of the wall clock: start and end stay unknown (NULL).
+    sid = await log.begin_session(
+        checked.protocol, checked.model, None, started_at=checked.started_at
+    )
+    # As the proxy does, one redactor per session: the secrets it learns (there is no handshake
+    # here: client_secret values, key-shaped values) are this file's only. An already-redacted
+    # frame comes back unchanged, so a dump round trip is exact.
+    redact = FrameRedactor()
+    try:
+        for frame in read_frames(checked.path, direction_of):
+            data = redact(frame.data)
+            log.append(sid, Frame(frame.direction, frame.t_ns, frame.opcode, data))
+            await log.keep_up()
+        await log.end_session(sid, status="complete", ended_at=checked.ended_at)
+        if log.failure is not None:
+            raise log.failure
+        return await log.get_session(sid)
+    except BaseException:
+        with contextlib.suppress(RtrecError):
+            await log.end_session(sid, status="interrupted", ended_at=checked.ended_at)
+        with contextlib.suppress(RtrecError):
+            await log.delete_session(sid)
+        raise
 
 
 def _default_direction_of() -> DirectionOf:

@@ -1,4 +1,5 @@
-"""The DB argument: a file path means SQLite, anything with '://' is a SQLAlchemy URL.
+"""The DB argument: a file path means SQLite, anything with '://' is a SQLAlchemy URL
+(postgres:// and postgresql:// as libpq writes them included).
 
 Only this module knows how a user-typed database argument becomes an engine URL, and how that
 URL is shown back to the user (never with its password).
@@ -52,12 +53,26 @@ def parse_db(db: str) -> Target:
                 f"database URL {_scrub(db)} names no file: give a file path for SQLite"
             )
         return _sqlite_target(Path(url.database).expanduser())
-    if backend == "postgresql":
-        return Target(url.set(drivername="postgresql+asyncpg"), None)
+    if backend in _POSTGRESQL:  # whatever driver it names, rtrec's is asyncpg
+        return Target(_for_asyncpg(url), None)
     raise RtrecError(
         f"unsupported database URL {url.render_as_string(hide_password=True)}: "
         "use a SQLite file path or postgresql+asyncpg://..."
     )
+
+
+# postgres:// is what libpq, psql and most hosting providers give out; SQLAlchemy knows only
+# postgresql://.
+_POSTGRESQL = frozenset({"postgresql", "postgres"})
+
+
+def _for_asyncpg(url: URL) -> URL:
+    """The URL for the asyncpg driver: libpq's sslmode=... is asyncpg's ssl=... (same values)."""
+    url = url.set(drivername="postgresql+asyncpg")
+    if "sslmode" in url.query and "ssl" not in url.query:
+        query = {("ssl" if name == "sslmode" else name): value for name, value in url.query.items()}
+        url = url.set(query=query)
+    return url
 
 
 def _sqlite_target(path: Path) -> Target:

@@ -1,14 +1,14 @@
 """Gaps: the runs of frames a recorder could not keep (store down past its buffer, shed).
 
-Revision ID: 0002_record_gaps
-Revises: 0001
+Revision ID: 0004
+Revises: 0003
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0002_record_gaps"
-down_revision = "0001"
+revision = "0004"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,228 @@
+"""The store under load: frames in write order (migration 0003), shedding whole sessions."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from recorder.console import Console
+from recorder.proxy import ProxyConfig, RecordingProxy
+from recorder.store import open_log
+from recorder.store.migrate import migrations_dir
+from recorder.store.urls import parse_db
+from recorder.store.writer import _SHED_PAUSE, ShedRecord
+from recorder.wire import Direction, Frame, Opcode
+
+
+def _frame(t_ns: int, size: int = 1000) -> Frame:
+    payload = '{"type":"response.output_text.delta","delta":"' + "x" * size + '"}'
+    return Frame(Direction.SERVER, t_ns, Opcode.TEXT, payload.encode())
+
+
+async def _seqs(db: str, sid: str) -> list[int]:
+    async with await open_log(db) as log:
+        return [f.seq async for batch in log.read(sid) for f in batch]
+
+
+# -- shedding ----------------------------------------------------------------------------------
+
+
+async def test_the_newest_session_is_shed_first_and_the_others_stay_whole(db: str) -> None:
+    shed: list[ShedRecord] = []
+    log = await open_log(db, flush_interval=60.0, batch_size=10**6, max_queue_bytes=120_000,
+                         on_shed=shed.append)
+    sids = [await log.begin_session("ga", None, None) for _ in range(3)]
+    for i in range(40):  # 120 frames of ~1 KB, round robin: half the bound is crossed at ~57
+        for sid in sids:
+            log.append(sid, _frame(i))
+    for sid in sids:
+        await log.end_session(sid)
+    await log.close()
+    [record] = shed  # within one _SHED_PAUSE, one session goes
+    assert record.sid == sids[2]
+    oldest, middle, newest = [await _seqs(db, sid) for sid in sids]
+    assert oldest == middle == list(range(1, 41))
+    assert newest == list(range(1, len(newest) + 1)) and 10 < len(newest) < 25
+    assert (record.first_seq, record.last_seq, record.frames) == (
+        len(newest) + 1, 40, 40 - len(newest)
+    )
+    async with await open_log(db) as reopened:
+        statuses = [(await reopened.get_session(sid)).status for sid in sids]
+    assert statuses == ["complete", "complete", "incomplete"]
+
+
+async def test_while_the_queue_keeps_growing_the_next_newest_session_is_shed(
+    tmp_path: Path,
+) -> None:
+    log = await open_log(str(tmp_path / "log.db"), flush_interval=60.0, batch_size=10**6,
+                         max_queue_bytes=100_000)
+    sids = [await log.begin_session("ga", None, None) for _ in range(3)]
+    for i in range(60):  # past half the bound: the newest goes
+        log.append(sids[i % 2], _frame(i))
+    assert [r.sid for r in log.shed] == [sids[2]]
+    await asyncio.sleep(_SHED_PAUSE * 2)
+    for i in range(5):  # the queue still grows: the next newest goes
+        log.append(sids[0], _frame(i))
+    assert [r.sid for r in log.shed] == [sids[2], sids[1]]
+    await log.close()
+
+
+async def test_a_full_queue_still_sheds_the_newest_first(tmp_path: Path) -> None:
+    db = str(tmp_path / "log.db")
+    log = await open_log(db, flush_interval=60.0, batch_size=10**6, max_queue_bytes=20_000)
+    a, b, c = [await log.begin_session("ga", None, None) for _ in range(3)]
+    for i in range(45):  # ~1 KB each, in one pause: half full sheds c; past twice the bound,
+        # each frame sheds the newest left: b, then a
+        log.append(a, _frame(i))
+    assert [r.sid for r in log.shed] == [c, b, a]
+    assert [r.reason.split(" (")[0] for r in log.shed] == [
+        "shed: the writer fell behind", "shed: the queue was full", "shed: the queue was full"
+    ]
+    await log.close()
+    kept = await _seqs(db, a)
+    assert kept == list(range(1, len(kept) + 1)) and log.shed[2].first_seq == len(kept) + 1
+    assert len(kept) * len(_frame(0).data) > 20_000  # b went first: a frame of a past the bound
+
+
+async def test_shedding_a_frame_does_not_walk_the_open_sessions(tmp_path: Path) -> None:
+    log = await open_log(str(tmp_path / "log.db"), flush_interval=60.0, batch_size=10**6,
+                         max_queue_bytes=20_000)
+    sids = [await log.begin_session("ga", None, None) for _ in range(200)]
+    writer = log._writer
+    walks = 0
+    open_sessions = writer._open_sessions
+
+    def counting() -> list[int]:
+        nonlocal walks
+        walks += 1
+        return open_sessions()
+
+    writer._open_sessions = counting
+    for i in range(12):  # past half the bound: the newest session is shed
+        log.append(sids[0], _frame(i))
+    assert walks == 1 and [r.session for r in log.shed] == [200]  # pks count from 1
+    for i in range(1000):
+        log.append(sids[-1], _frame(i))
+    assert walks == 1  # each shed frame: one lookup, not a walk of the 200 sessions
+    assert log.shed[0].frames == 1000
+    await log.close()
+
+
+@pytest.mark.parametrize("live", [True, False])
+async def test_a_late_event_loop_sheds_the_newest_sessions_of_a_live_log(
+    tmp_path: Path, live: bool
+) -> None:
+    log = await open_log(str(tmp_path / "log.db"), live=live)
+    sids = [await log.begin_session("ga", None, None) for _ in range(8)]
+    await asyncio.sleep(0.01)
+    time.sleep(0.5)  # the loop is stuck: forwarding waits as long
+    await asyncio.sleep(0.1)
+    if live:  # at most a quarter of the sessions at a time, the newest first
+        assert [r.sid for r in log.shed] == [sids[7], sids[6]]
+        assert log.shed[0].reason.startswith("shed: the event loop ran ")
+        assert log.shed[0].reason.endswith(" ms late")
+    else:  # an import or a test appending flat out is not a late forwarder
+        assert log.shed == []
+    await log.close()
+
+
+def test_the_console_names_a_shed_session_and_what_to_do() -> None:
+    err = io.StringIO()
+    proxy = RecordingProxy(None, ProxyConfig(port=0), Console(out=io.StringIO(), err=err))
+    proxy.report_shed(ShedRecord(7, "shed: the writer fell behind (32 MiB waiting)", sid="0193ab"))
+    assert err.getvalue() == (
+        "rtrec: WARNING: session 0193ab: recording shed: the writer fell behind (32 MiB "
+        "waiting); the call goes on, its later frames are not stored and it will read "
+        "incomplete: use a faster disk or spread the calls over more recorders\n"
+    )
+
+
+# -- frames in write order -------------------------------------------------------------------
+
+
+async def test_frames_are_stored_in_write_order_across_sessions(tmp_path: Path) -> None:
+    db = str(tmp_path / "log.db")
+    async with await open_log(db) as log:
+        a = await log.begin_session("ga", None, None)
+        b = await log.begin_session("ga", None, None)
+        for i in range(6):
+            log.append(a if i % 2 else b, _frame(i, 10))
+        await log.flush()
+        async with log._db.reading() as connection:
+            rows = await log._db.fetch(connection, "SELECT session, seq FROM frames ORDER BY id")
+            plan = await log._db.fetch(
+                connection, "EXPLAIN QUERY PLAN SELECT * FROM frames WHERE session = 1 "
+                "AND seq > 0 ORDER BY seq"
+            )
+    assert rows == [(2, 1), (1, 1), (2, 2), (1, 2), (2, 3), (1, 3)]  # as appended
+    assert "frames_session_seq" in str(plan)  # a session is read through the index
+
+
+def _migrate(step: Callable[[Config, str], None], revision: str) -> Callable[[Connection], None]:
+    """alembic's upgrade or downgrade to revision, on the connection rtrec hands over."""
+
+    def run(connection: Connection) -> None:
+        config = Config()
+        config.set_main_option("script_location", str(migrations_dir()))
+        config.attributes["connection"] = connection
+        step(config, revision)
+
+    return run
+
+
+async def test_a_log_keyed_by_session_migrates_to_write_order_with_every_byte(db: str) -> None:
+    """A database at revision 0001 (id = session << 32 | seq) opens, reads back the same frames
+    and takes new ones after them."""
+    engine = create_async_engine(parse_db(db).url)
+    frames = [(pk, seq, bytes([65 + seq]) * (seq * 100)) for pk in (1, 2) for seq in (1, 2, 3)]
+    async with engine.begin() as connection:
+        await connection.run_sync(_migrate(command.upgrade, "0001"))
+        for pk in (1, 2):
+            await connection.exec_driver_sql(
+                "INSERT INTO sessions (id, started_at, last_seen, heartbeat, status) "
+                f"VALUES ('s{pk}', {pk}, {pk}, 1, 'complete')"  # pk 1, then 2
+            )
+        await connection.execute(
+            text("INSERT INTO frames (id, session, seq, t_ns, direction, opcode, data) "
+                 "VALUES (:id, :session, :seq, :t_ns, 1, 2, :data)"),
+            [{"id": (pk << 32) | seq, "session": pk, "seq": seq, "t_ns": seq * 10, "data": data}
+             for pk, seq, data in frames],
+        )
+    await engine.dispose()
+    async with await open_log(db) as log:
+        for pk in (1, 2):
+            got = [(f.seq, f.t_ns, f.opcode, f.data)
+                   async for batch in log.read(f"s{pk}") for f in batch]
+            assert got == [(seq, seq * 10, Opcode.BINARY, data) for p, seq, data in frames
+                           if p == pk]
+        sid = await log.begin_session("ga", None, None)
+        log.append(sid, _frame(0, 10))
+        await log.flush()
+        assert [f.seq async for batch in log.read(sid) for f in batch] == [1]
+
+
+async def test_downgrading_to_0001_keys_frames_by_session_again(db: str) -> None:
+    async with await open_log(db) as log:
+        a = await log.begin_session("ga", None, None)
+        b = await log.begin_session("ga", None, None)
+        for i in range(4):
+            log.append(a if i % 2 else b, _frame(i, 10))
+    engine = create_async_engine(parse_db(db).url)
+    async with engine.begin() as connection:
+        await connection.run_sync(_migrate(command.downgrade, "0001"))
+        rows = (await connection.exec_driver_sql(
+            "SELECT id, session, seq FROM frames ORDER BY id"
+        )).all()
+    await engine.dispose()
+    assert [tuple(row) for row in rows] == [
+        ((pk << 32) | seq, pk, seq) for pk in (1, 2) for seq in (1, 2)
+    ]
