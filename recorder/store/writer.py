@@ -143,8 +143,9 @@ class Notice:
     """What the writer tells a person watching (the console formats it).
 
     paused: a write failed and the store is down (error says how), once per outage;
-    dropping: frames are being dropped into gaps (error says why), once per outage (or per
-    oversize frame); resumed: the store answers again after `seconds`, having lost `lost`
+    dropping: frames are being dropped into gaps (error says why): sessions shed while the
+    store is down (once per outage; shedding by a slow store is on_shed's), an oversize frame,
+    a write refused for good; resumed: the store answers again after `seconds`, having lost `lost`
     frames in that time (0: every frame waited in memory and is stored); gave_up: close()
     stopped waiting for a store still down after `seconds`, `lost` frames were not stored.
     """
