@@ -149,6 +149,45 @@ async def test_a_lock_held_past_the_busy_timeout_pauses_recording_and_it_resumes
         assert [f.seq async for batch in reopened.read(later) for f in batch] == [1]
 
 
+async def test_an_outage_that_fills_the_buffer_sheds_the_newest_session_into_a_gap(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "log.db"
+    notices = Notices()
+    shed: list[object] = []
+    log = await open_log(str(path), on_notice=notices, on_shed=shed.append, busy_timeout=0.2,
+                         max_queue_bytes=100_000)
+    older = await log.begin_session("ga", None, None)
+    newer = await log.begin_session("ga", None, None)
+    async with _lock_held_by_another_process(path) as holder:
+        log.append(older, _frame(0))
+        await notices.wait("paused")
+        for i in range(1, 61):  # one burst: ~120 KB in all, past half the 100 KB buffer
+            log.append(older, _frame(i, 1000))
+            log.append(newer, _frame(i, 1000))
+        assert notices.kinds == ["paused", "dropping"]
+        assert "the newest sessions are shed" in str(notices.seen[-1].error)
+        _release(holder)
+        await notices.wait("resumed")
+    assert await log.end_session(older) == "complete"  # every frame waited in memory
+    assert await log.end_session(newer) == "incomplete"
+    health = log.health()
+    await log.close()
+    [record] = log.shed
+    assert shed == [record] and health["sessions_shed"] == 1
+    assert record.reason.startswith("shed: the store is down (")
+    async with await open_log(str(path)) as reopened:
+        assert [f.seq async for batch in reopened.read(older) for f in batch] == list(
+            range(1, 62))
+        assert await reopened.gaps(older) == []
+        stored, lost = await _stored_or_gap(reopened, newer, 60)
+        [gap] = await reopened.gaps(newer)
+        assert (gap.first_seq, gap.last_seq, gap.reason) == (
+            record.first_seq, record.last_seq, record.reason)
+        assert lost == list(range(len(stored) + 1, 61)) and log.frames_lost == len(lost)
+        assert (await reopened.get_session(newer)).status == "incomplete"
+
+
 async def test_a_full_disk_then_freed_pauses_recording_and_it_resumes(tmp_path: Path) -> None:
     path = tmp_path / "log.db"
     notices = Notices()
