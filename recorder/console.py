@@ -98,31 +98,77 @@ class Console:
         arrow = "->" if direction == "client" else "<-"
         self._print(f"  {label} {arrow} binary frame, {size} bytes")
 
-    def log_failed(self, error: BaseException) -> None:
-        print(
-            f"rtrec: ERROR: recording failed ({type(error).__name__}: {error}); calls go on "
-            "but are no longer recorded; open sessions are marked incomplete",
-            file=self._err or sys.stderr,
-            flush=True,
+    def _error(self, line: str) -> None:
+        print(line, file=self._err or sys.stderr, flush=True)
+
+    def log_paused(self, error: BaseException) -> None:
+        """The store failed: said once per outage (the log keeps frames meanwhile)."""
+        self._error(
+            f"rtrec: ERROR: recording paused: {error}; calls go on, their frames wait in memory "
+            "and are written when the store answers again (GET /rtrec/status shows the state)"
         )
+
+    def log_dropping(self, error: BaseException) -> None:
+        """Frames are being dropped into recorded gaps: once per outage (or per big frame)."""
+        self._error(f"rtrec: ERROR: {error}")
+
+    def log_resumed(self, seconds: float, lost: int) -> None:
+        """The store answers again: said once per outage."""
+        kept = (
+            "every frame waited in memory and is stored" if not lost else
+            f"{lost} frame{'s' if lost != 1 else ''} could not be kept: they are recorded as "
+            "gaps and those sessions are marked incomplete"
+        )
+        self._error(f"rtrec: recording resumed after {seconds:.1f}s: {kept}")
+
+    def log_gave_up(self, seconds: float, lost: int, error: BaseException | None) -> None:
+        why = f" ({error})" if error is not None else ""
+        self._error(
+            f"rtrec: ERROR: the store was still down {seconds:.1f}s after stopping began{why}: "
+            f"{lost} frame{'s' if lost != 1 else ''} waiting in memory were not stored"
+        )
+
+    def not_recorded(self, frames: int, gaps: int, sessions_unrecorded: int) -> None:
+        """The summary on exit when anything was lost (rtrec record then exits 3)."""
+        unrecorded = (
+            f", {sessions_unrecorded} session{'s' if sessions_unrecorded != 1 else ''} got no "
+            "row at all" if sessions_unrecorded else ""
+        )
+        self._error(
+            f"rtrec: {frames} frame{'s' if frames != 1 else ''} passed but "
+            f"{'was' if frames == 1 else 'were'} not recorded "
+            f"({gaps} gap{'s' if gaps != 1 else ''} recorded{unrecorded}): exit code 3"
+        )
+
+    def health(self, health: dict[str, object]) -> None:
+        """The recorder's health, while it is unhealthy (the status endpoint has it always)."""
+        store = str(health.get("store", "?"))
+        if store == "down":
+            store = f"down for {health.get('down_for_s', 0)}s"
+        self._error(
+            f"rtrec: status: store {store}, queue {health.get('queue_frames', 0)} frames "
+            f"({_mib(health.get('queue_bytes', 0))} of "
+            f"{_mib(health.get('queue_limit_bytes', 0))}), "
+            f"lag {health.get('lag_s', 0)}s, {health.get('frames_lost', 0)} frames lost in "
+            f"{health.get('gaps', 0)} gaps, {health.get('sessions_shed', 0)} sessions shed"
+        )
+
+    def status_note(self, url: str) -> None:
+        self._print(f"  recorder health: GET {url}")
 
     def frame_not_recorded(self, label: str, error: BaseException) -> None:
         # the error's type only: its text could quote the frame
-        print(
+        self._error(
             f"rtrec: ERROR: session {label}: a frame could not be recorded "
-            f"({type(error).__name__}); the call goes on, the session is marked incomplete",
-            file=self._err or sys.stderr,
-            flush=True,
+            f"({type(error).__name__}); the call goes on, the session is marked incomplete"
         )
 
     def recording_shed(self, label: str, sid: str | None, reason: str) -> None:
         name = " ".join(part for part in (label, sid) if part) or "?"
-        print(
+        self._error(
             f"rtrec: WARNING: session {name}: recording {reason}; the call goes "
             "on, its later frames are not stored and it will read incomplete: use a faster "
-            "disk or spread the calls over more recorders",
-            file=self._err or sys.stderr,
-            flush=True,
+            "disk or spread the calls over more recorders"
         )
 
     def token_note(self, header: str, query: str) -> None:
@@ -130,3 +176,7 @@ class Console:
 
     def stopping(self, sessions: int) -> None:
         self._print(f"rtrec: stopping, closing {sessions} session(s) and flushing the log")
+
+
+def _mib(value: object) -> str:
+    return f"{int(value) / 2**20:.1f} MiB" if isinstance(value, int | float) else "?"

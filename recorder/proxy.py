@@ -17,7 +17,15 @@ Session status in the log:
                as 1005) (either side)
   interrupted  a socket dropped without a close frame, closed with an error code, or rtrec
                itself was stopped while the session was open (closed_by "proxy")
-  incomplete   the log failed during the session: the call went on, frames are missing
+  incomplete   frames of the session could not be kept (the store was down past the memory
+               buffer, or a frame did not fit in it): the call went on, the log's gaps say
+               which frames are missing
+
+The log's store may fail and come back (a restarted database, a lock, a full disk): the log
+keeps frames in memory meanwhile and says so (Notice, printed by the console once per outage
+and once on recovery); a session that opens during an outage gets its row as soon as the store
+answers, its first frames waiting in memory (up to _PENDING_BYTES) until then. GET
+/rtrec/status (same token and origin rules as the proxy) shows the recorder's health as JSON.
 """
 
 from __future__ import annotations
@@ -55,6 +63,8 @@ from recorder.upstream import (
 from recorder.wire import Direction, Frame, Opcode
 
 if TYPE_CHECKING:
+    from recorder.store.writer import Notice
+
     ClientSocket = web.WebSocketResponse[Literal[False]]
     UpstreamSocket = aiohttp.ClientWebSocketResponse[Literal[False]]
     Socket = ClientSocket | UpstreamSocket
@@ -88,6 +98,10 @@ class RecordingLog(Protocol):
 
     def append(self, sid: str, frame: Frame) -> None: ...
 
+    def skip(
+        self, sid: str, frames: int, first_t_ns: int, last_t_ns: int, reason: str
+    ) -> None: ...
+
     async def end_session(
         self,
         sid: str,
@@ -96,7 +110,14 @@ class RecordingLog(Protocol):
         close_code: int | None = None,
         close_reason: str | None = None,
         closed_by: str | None = None,
-    ) -> None: ...
+    ) -> str | None: ...
+
+
+# A session that opens while the store is down keeps its first frames in memory up to this,
+# and retries opening its row for _BEGIN_GRACE seconds after the call ended.
+_PENDING_BYTES = 8 * 2**20
+_BEGIN_GRACE = 10.0
+STATUS_PATH = "/rtrec/status"
 
 
 @dataclass
@@ -193,8 +214,12 @@ class _Session:
         default_factory=lambda: {Direction.CLIENT: 0, Direction.SERVER: 0}
     )
     pending: list[Frame] | None = field(default_factory=list)  # until the log gives an id
+    pending_bytes: int = 0
+    # frames that passed while the log gave no id and pending was full: count, first/last t
+    pending_lost: list[int] = field(default_factory=lambda: [0, 0, 0])
+    pumps_done: float | None = None  # monotonic time both pumps ended
     stopping: bool = False
-    log_failed: bool = False
+    log_failed: bool = False  # not wholly recorded (no row, a frame failed, shed): incomplete
 
     @property
     def label(self) -> str:
@@ -228,13 +253,15 @@ class RecordingProxy:
         self._runner: web.AppRunner | None = None
         self._site: web.TCPSite | None = None
         self._endpoint = redact_url(config.upstream)
-        self._log_failure_reported = False
         self._closing = False
+        self.frames_unrecorded = 0  # of sessions that never got a row in the log
+        self.sessions_unrecorded = 0
 
     # -- lifecycle ------------------------------------------------------------------------
 
     def application(self) -> web.Application:
         app = web.Application()
+        app.router.add_get(STATUS_PATH, self._status)
         for path in REALTIME_PATHS:
             app.router.add_get(path, self.handle)
             app.router.add_get(path + "/{rest:.*}", self.handle)
@@ -300,12 +327,35 @@ class RecordingProxy:
             await self._client.close()
 
     def report_log_failure(self, error: BaseException) -> None:
-        """on_failure for the log: say it once, loudly; open sessions become incomplete."""
-        for session in self._sessions.values():
-            session.log_failed = True
-        if not self._log_failure_reported:
-            self._log_failure_reported = True
-            self.console.log_failed(error)
+        """on_failure for the log: it calls this once as each outage begins."""
+        self.console.log_paused(error)
+
+    def report_log_notice(self, notice: Notice) -> None:
+        """on_notice for the log: each outage once, its end once, frames dropped into gaps."""
+        if notice.kind == "paused" and notice.error is not None:
+            self.console.log_paused(notice.error)
+        elif notice.kind == "dropping" and notice.error is not None:
+            self.console.log_dropping(notice.error)
+        elif notice.kind == "resumed":
+            self.console.log_resumed(notice.seconds, notice.lost)
+        elif notice.kind == "gave_up":
+            self.console.log_gave_up(notice.seconds, notice.lost, notice.error)
+
+    def health(self) -> dict[str, Any]:
+        """What GET /rtrec/status answers: the log's health and the proxy's own counts."""
+        log_health = getattr(self.log, "health", None)
+        return {
+            "recording": self.log is not None,
+            "sessions_open": len(self._sessions),
+            "sessions_unrecorded": self.sessions_unrecorded,
+            "frames_unrecorded": self.frames_unrecorded,
+            **(log_health() if callable(log_health) else {}),
+        }
+
+    async def _status(self, request: web.Request) -> web.StreamResponse:
+        if (refused := self._refusal(request)) is not None:
+            return refused
+        return web.json_response(self.health())
 
     def report_shed(self, record: Any) -> None:
         """on_shed for the log (a recorder.store.writer.ShedRecord): say which session."""
@@ -432,32 +482,49 @@ class RecordingProxy:
         """Open the session in the log while the pumps already run (forward first).
 
         Frames that pass before the log answers wait in session.pending and are appended, in
-        order, the moment the session id is known.
+        order, the moment the session id is known. A store that is down (the log reports
+        that) is retried with backoff while the call runs and _BEGIN_GRACE seconds after.
         """
-        recorded = (session.protocol, session.model)
-        if self.log is not None and self.log.failure is None:
-            try:
-                sid = await self.log.begin_session(*recorded, self._endpoint)
-            except Exception as error:  # the call goes on unrecorded
-                session.pending = None
-                self.report_log_failure(error)
-            else:
-                append = self.log.append
+        log = self.log
+        if log is not None:
+            recorded = (session.protocol, session.model)
+            sid = await self._open_row(log, session)
+            if sid is not None:
+                append = log.append
                 for frame in session.pending or ():
                     try:
                         append(sid, frame)
                     except Exception as error:  # a frame can only fail itself
                         self._frame_not_recorded(session, error)
-                session.pending = None
+                lost, first_t, last_t = session.pending_lost
+                if lost:
+                    log.skip(sid, lost, first_t, last_t, "store down, session not opened yet")
                 session.sid = sid
                 if (session.protocol, session.model) != recorded:  # learnt meanwhile
-                    self.log.update_session(sid, protocol=session.protocol, model=session.model)
-        else:
-            session.pending = None
-            session.log_failed = self.log is not None
+                    log.update_session(sid, protocol=session.protocol, model=session.model)
+            else:  # the call went on unrecorded
+                session.log_failed = True
+                self.sessions_unrecorded += 1
+                self.frames_unrecorded += len(session.pending or ()) + session.pending_lost[0]
+        session.pending = None
         self.console.session_opened(
             session.label, session.sid, model=session.model, protocol=session.protocol
         )
+
+    async def _open_row(self, log: RecordingLog, session: _Session) -> str | None:
+        """begin_session, retried through an outage; None once the session is given up."""
+        delay = 0.05
+        while True:
+            try:
+                return await log.begin_session(session.protocol, session.model, self._endpoint)
+            except Exception:  # the log reported the outage; the call goes on
+                done = session.pumps_done
+                if done is not None and (
+                    self._closing or time.monotonic() - done > _BEGIN_GRACE
+                ):
+                    return None
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.5)
 
     async def _run_pumps(self, session: _Session) -> _End:
         begin = asyncio.ensure_future(self._begin(session))
@@ -481,6 +548,7 @@ class RecordingProxy:
             await asyncio.wait_for(other, timeout=10)
         except (TimeoutError, Exception):
             other.cancel()
+        session.pumps_done = time.monotonic()
         await begin  # end_session needs the id; frames still pending go in first
         return end
 
@@ -525,7 +593,7 @@ class RecordingProxy:
                         if session.sid is not None:
                             append(session.sid, Frame(direction, t_ns, opcode, redact(data)))
                         elif session.pending is not None:  # the log has not answered yet
-                            session.pending.append(Frame(direction, t_ns, opcode, redact(data)))
+                            self._hold(session, Frame(direction, t_ns, opcode, redact(data)))
                     except Exception as error:
                         self._frame_not_recorded(session, error)
                 if watch_protocol:  # only the first few server frames: session.created leads
@@ -552,6 +620,21 @@ class RecordingProxy:
             elif kind is WSMsgType.ERROR:
                 return _End(side, 1006, "", clean=False)
 
+    @staticmethod
+    def _hold(session: _Session, frame: Frame) -> None:
+        """Keep a frame until the log gives the session an id; past _PENDING_BYTES, count it
+        as lost (it becomes the session's first gap once the id comes)."""
+        assert session.pending is not None
+        lost = session.pending_lost
+        if not lost[0] and session.pending_bytes + len(frame.data) <= _PENDING_BYTES:
+            session.pending.append(frame)
+            session.pending_bytes += len(frame.data)
+            return
+        if not lost[0]:
+            lost[1] = frame.t_ns
+        lost[0] += 1
+        lost[2] = frame.t_ns
+
     def _frame_not_recorded(self, session: _Session, error: Exception) -> None:
         """One frame could not be appended: the session is incomplete, the call goes on."""
         if not session.log_failed:
@@ -571,8 +654,6 @@ class RecordingProxy:
         return False
 
     async def _finish(self, session: _Session, end: _End) -> None:
-        if self.log is not None and self.log.failure is not None:
-            session.log_failed = True
         if session.log_failed:
             status = "incomplete"
         elif end.clean and end.code in _CLEAN_CLOSE and end.side != "proxy":
@@ -581,7 +662,7 @@ class RecordingProxy:
             status = "interrupted"
         if self.log is not None and session.sid is not None:
             try:
-                await self.log.end_session(
+                stored = await self.log.end_session(
                     session.sid,
                     status=status,
                     close_code=end.code,
@@ -591,6 +672,8 @@ class RecordingProxy:
                 )
             except Exception as error:
                 self.report_log_failure(error)
+            else:
+                status = stored or status  # 'incomplete' when frames of it were lost
         self.console.session_closed(
             session.label,
             session.sid,
@@ -653,16 +736,22 @@ async def record(
     *,
     stop: asyncio.Event | None = None,
     ca_file: str | None = None,
-) -> None:
-    """`rtrec record`: open the log, serve until SIGINT/SIGTERM (or `stop`), close, flush."""
+    buffer_bytes: int = 64 * 2**20,
+) -> int:
+    """`rtrec record`: open the log, serve until SIGINT/SIGTERM (or `stop`), close, flush.
+
+    Returns the number of frames that passed but were not recorded (0: every frame is stored).
+    """
     from recorder.store import open_log
 
     console = console or Console()
     proxy = RecordingProxy(None, config, console)
     log = await open_log(
-        db, on_failure=proxy.report_log_failure, on_shed=proxy.report_shed, live=True
+        db, on_notice=proxy.report_log_notice, on_shed=proxy.report_shed,
+        max_queue_bytes=buffer_bytes, live=True,
     )
     proxy.log = log
+    watch = asyncio.ensure_future(_watch_health(proxy, console))
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -676,10 +765,25 @@ async def record(
         )
         if config.token:
             console.token_note(TOKEN_HEADER, TOKEN_QUERY)
+        console.status_note(base_url.replace("ws", "http", 1) + STATUS_PATH)
         await stop.wait()
         console.stopping(proxy.open_sessions)
         await proxy.close()
     finally:
+        watch.cancel()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
         await log.close()
+    lost = log.frames_lost + proxy.frames_unrecorded
+    if lost:
+        console.not_recorded(lost, log.health()["gaps"], proxy.sessions_unrecorded)
+    return lost
+
+
+async def _watch_health(proxy: RecordingProxy, console: Console, every: float = 10.0) -> None:
+    """While the store is down or the writer lags, show the recorder's health every `every`s."""
+    while True:
+        await asyncio.sleep(every)
+        health = proxy.health()
+        if health.get("store") == "down" or health.get("lag_s", 0) > 1.0:
+            console.health(health)

@@ -673,8 +673,9 @@ class FailingLog:
 
     async def end_session(self, sid: str, *, status: str = "complete",
                           close_code: int | None = None, close_reason: str | None = None,
-                          closed_by: str | None = None) -> None:
+                          closed_by: str | None = None) -> str:
         self.ended[sid] = status
+        return "incomplete" if self.failure is not None else status  # frames were lost
 
     async def flush(self) -> None:
         pass
@@ -692,7 +693,9 @@ async def test_log_failure_is_reported_once_and_the_call_goes_on(
     finally:
         await rec.proxy.close()
     assert len(first) == len(second) == 1 + 2 * len(scripted_response(0))
-    assert failing.ended == {"s1": "incomplete", "s2": "incomplete"}
+    assert failing.ended == {"s1": "complete", "s2": "complete"}  # as the proxy saw them
+    # ... and the log's answer is what the console says
+    assert rec.out.getvalue().count("closed by client (code 1000, incomplete)") == 2
     errors = [line for line in rec.err.getvalue().splitlines() if "ERROR" in line]
     assert len(errors) == 1
     assert "No space left on device" in errors[0]

@@ -86,7 +86,7 @@ def test_sessions_prints_one_row_per_session(tmp_path: Path) -> None:
     assert result.exit_code == 0
     header, row = result.stdout.splitlines()
     assert header.split() == ["id", "started", "(UTC)", "ended", "(UTC)", "protocol", "model",
-                              "frames", "status"]
+                              "frames", "status", "not", "recorded"]
     cells = row.split()
     assert cells[0] == sid
     assert cells[5:] == ["ga", "gpt-realtime", "3", "complete"]

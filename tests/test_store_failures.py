@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 import sqlite3
@@ -15,6 +16,7 @@ from sqlalchemy import event
 
 from recorder.errors import RtrecError
 from recorder.store import open_log
+from recorder.store.writer import Notice
 from recorder.wire import Direction, Frame, Opcode
 
 PYTHON = sys.executable
@@ -149,10 +151,14 @@ def _query_only(dbapi_connection: object, _record: object) -> None:
     dbapi_connection.cursor().execute("PRAGMA query_only=1")  # type: ignore[attr-defined]
 
 
-async def test_a_full_disk_is_reported_once_and_earlier_frames_survive(tmp_path: Path) -> None:
+async def test_a_disk_that_stays_full_is_given_up_at_close_and_earlier_frames_survive(
+    tmp_path: Path,
+) -> None:
     path = tmp_path / "log.db"
     failures: list[Exception] = []
-    log = await open_log(str(path), on_failure=failures.append, batch_size=50)
+    notices: list[Notice] = []
+    log = await open_log(str(path), on_failure=failures.append, on_notice=notices.append,
+                         batch_size=50, close_timeout=0.3)
     sid = await log.begin_session("ga", None, None)
     for i in range(20):
         log.append(sid, _frame(i))
@@ -167,43 +173,45 @@ async def test_a_full_disk_is_reported_once_and_earlier_frames_survive(tmp_path:
     event.listen(log._db.engine.sync_engine, "connect", cap)
     for i in range(20, 2000):
         log.append(sid, _frame(i, 5000))  # never raises, never blocks
-    await log.flush()
-    for i in range(2000, 2100):
-        log.append(sid, _frame(i, 5000))
-    await log.end_session(sid)
-    await log.close()
-    assert len(failures) == 1 and log.failure is failures[0]
+    await log.end_session(sid)  # does not wait through the outage
+    await log.close()  # gives up after close_timeout: the disk stayed full
+    assert len(failures) == 1 and str(log.failure) == str(failures[0])  # once per outage
     assert str(failures[0]) == (
         f"{path} is full (no space left for it): free some space and retry; what was already "
         "stored is kept"
     )
+    assert [n.kind for n in notices] == ["paused", "gave_up"]
+    assert log.frames_lost == 1980
     async with await open_log(str(path)) as reopened:
         info = await reopened.get_session(sid)
         seqs = [f.seq async for batch in reopened.read(sid) for f in batch]
-    assert info.status == "incomplete"
-    assert seqs[:20] == list(range(1, 21))
+    assert info.ended_at is None  # its end could not be written either
+    assert seqs == list(range(1, 21))
 
 
-async def test_a_queue_past_half_its_bound_sheds_the_session_and_records_what_was_not_stored(
+async def test_a_queue_past_half_its_bound_sheds_the_session_and_records_it_as_a_gap(
     tmp_path: Path,
 ) -> None:
     path = tmp_path / "log.db"
     failures: list[Exception] = []
+    notices: list[Notice] = []
     shed: list[object] = []
     log = await open_log(
         str(path), on_failure=failures.append, flush_interval=60.0, batch_size=10**6,
-        max_queue_bytes=50_000, on_shed=shed.append,
+        max_queue_bytes=50_000, on_shed=shed.append, on_notice=notices.append,
     )
     sid = await log.begin_session("ga", None, None)
     for i in range(100):
         log.append(sid, _frame(i, 1000))  # ~1 KB each: half the bound is crossed near frame 24
-    await log.end_session(sid)
+    assert await log.end_session(sid) == "incomplete"
     await log.close()
-    assert failures == []  # the store did not fail: recording was shed
+    assert failures == [] and notices == []  # the store did not fail: recording was shed
     [record] = shed
     assert log.shed == [record]
+    assert log.frames_lost == record.frames
     async with await open_log(str(path)) as reopened:
         info = await reopened.get_session(sid)
+        [gap] = await reopened.gaps(sid)
         seqs = [f.seq async for batch in reopened.read(sid) for f in batch]
     assert info.status == "incomplete"
     assert 20 < len(seqs) < 30 and seqs == list(range(1, len(seqs) + 1))
@@ -212,6 +220,40 @@ async def test_a_queue_past_half_its_bound_sheds_the_session_and_records_what_wa
     assert record.frames == 100 - len(seqs)
     assert (record.first_t_ns, record.last_t_ns) == (len(seqs), 99)
     assert record.reason == "shed: the writer fell behind (23 KiB waiting)"
+    # and the log keeps it as the session's gap
+    assert (gap.first_seq, gap.last_seq, gap.first_t_ns, gap.last_t_ns) == (
+        record.first_seq, record.last_seq, record.first_t_ns, record.last_t_ns)
+    assert (gap.frames, gap.reason) == (record.frames, record.reason)
+    assert (info.gaps, info.frames_lost) == (1, gap.frames)
+
+
+async def test_one_frame_larger_than_the_buffer_is_a_gap_and_recording_goes_on(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "log.db"
+    notices: list[Notice] = []
+    log = await open_log(str(path), on_notice=notices.append, max_queue_bytes=20_000)
+    sid = await log.begin_session("ga", None, None)
+    log.append(sid, _frame(0))
+    log.append(sid, _frame(1, 30_000))
+    log.append(sid, _frame(2))
+    await log.end_session(sid)
+    later = await log.begin_session("ga", None, None)
+    log.append(later, _frame(0))
+    await log.end_session(later)
+    await log.close()
+    assert [(n.kind, str(n.error)) for n in notices] == [("dropping", (
+        "a 29 KiB frame is larger than the whole recording buffer (19 KiB): it is not recorded "
+        "(a gap of one frame, the session is marked incomplete); to keep frames this big, give "
+        "rtrec record a larger --buffer"
+    ))]
+    async with await open_log(str(path)) as reopened:
+        assert [f.seq async for batch in reopened.read(sid) for f in batch] == [1, 3]
+        [gap] = await reopened.gaps(sid)
+        assert (gap.first_seq, gap.last_seq) == (2, 2)
+        assert gap.reason == "frame larger than the recording buffer"
+        assert (await reopened.get_session(sid)).status == "incomplete"
+        assert (await reopened.get_session(later)).status == "complete"
 
 
 def test_a_killed_recorder_loses_at_most_the_last_window_and_reads_as_interrupted(
@@ -247,8 +289,6 @@ def test_a_killed_recorder_loses_at_most_the_last_window_and_reads_as_interrupte
         assert info.status == "interrupted"
         assert seqs[:30] == list(range(1, 31))
 
-    import asyncio
-
     asyncio.run(check())
 
 
@@ -273,15 +313,24 @@ async def test_ending_a_session_on_a_failing_database_reports_instead_of_raising
 ) -> None:
     path = tmp_path / "log.db"
     failures: list[Exception] = []
-    log = await open_log(str(path), on_failure=failures.append)
+    failed = asyncio.Event()
+
+    def on_failure(error: Exception) -> None:
+        failures.append(error)
+        failed.set()
+
+    log = await open_log(str(path), on_failure=on_failure, close_timeout=0.2)
     sid = await log.begin_session("ga", None, None)
     await log._db.engine.dispose()
     event.listen(log._db.engine.sync_engine, "connect", _query_only)
     log.update_session(sid, model="m")
     log.append(sid, _frame(1))
-    await log.end_session(sid, close_code=1000, closed_by="client")  # does not raise
+    await asyncio.wait_for(failed.wait(), 60)  # the writer tried, and failed
+    ending = await log.end_session(sid, close_code=1000, closed_by="client")  # does not raise
     await log.close()
-    assert len(failures) == 1 and log.failure is failures[0]
+    assert ending == "complete (not stored yet: the store is down)"
+    assert len(failures) == 1 and str(log.failure) == str(failures[0])  # once per outage
     assert str(failures[0]) == (
         f"{path} is read-only: fix its permissions or give a writable path"
     )
+    assert log.frames_lost == 1  # given up at close

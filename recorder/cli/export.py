@@ -10,6 +10,7 @@ import click
 from rich.console import Console
 
 from recorder.cli.app import cli, run
+from recorder.cli.gaps import echo_gaps
 from recorder.export import Progress, check_output_dir, export_db
 
 
@@ -44,6 +45,7 @@ def export_command(db: str, session_id: str | None, out_dir: Path, per_item: boo
             )
         )
     click.echo(f"Exported session {report.session_id} to {report.out_dir}")
+    echo_gaps(db, report.session_id)
     for path in report.files:
         name = str(path.relative_to(report.out_dir))
         duration = report.durations_ms.get(name)

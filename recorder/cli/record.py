@@ -17,6 +17,8 @@ from recorder.proxy import (
 )
 from recorder.store.cleanup import removed_on_failure
 
+FRAMES_LOST_EXIT = 3  # some frames passed but were not recorded (documented in the README)
+
 
 @cli.command("record")
 @click.option("--db", default="rtrec.db", show_default=True,
@@ -32,10 +34,19 @@ from recorder.store.cleanup import removed_on_failure
 @click.option("--tls", is_flag=True,
               help="Serve wss:// with a certificate rtrec makes for localhost (for the JS SDK).")
 @click.option("--verbose", "-v", is_flag=True, help="Show event types as they pass.")
+@click.option("--buffer", "buffer_mib", type=click.IntRange(1, 65536), default=64,
+              show_default=True, metavar="MIB",
+              help="Memory for frames waiting for the store (MiB): what a store outage or a "
+                   "slow disk can hold before frames are dropped into recorded gaps.")
 def record_command(
-    db: str, listen: str, upstream: str, token: str | None, tls: bool, verbose: bool
+    db: str, listen: str, upstream: str, token: str | None, tls: bool, verbose: bool,
+    buffer_mib: int,
 ) -> None:
-    """Record Realtime sessions: point the app's Realtime base URL at rtrec."""
+    """Record Realtime sessions: point the app's Realtime base URL at rtrec.
+
+    Exits 0 when every frame was recorded, 3 when any frame passed but was not recorded
+    (the store was down past --buffer: see the gaps in `rtrec sessions`), 1 on an error.
+    """
     host, port = parse_listen(listen)
     check_exposure(host, token)
     check_upstream(upstream)
@@ -52,4 +63,6 @@ def record_command(
         verbose=verbose, server_ssl=server_ssl,
     )
     with removed_on_failure(db):  # e.g. the port is taken: no new empty database stays behind
-        run(record(db, config, ca_file=ca_file))
+        lost = run(record(db, config, ca_file=ca_file, buffer_bytes=buffer_mib * 2**20))
+    if lost:
+        raise SystemExit(FRAMES_LOST_EXIT)

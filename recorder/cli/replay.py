@@ -7,6 +7,7 @@ import json
 import click
 
 from recorder.cli.app import cli, run
+from recorder.cli.gaps import echo_gaps
 from recorder.errors import RtrecError
 
 
@@ -49,6 +50,8 @@ def replay_command(
             "session": result.session.id, "frames": result.frames, "last_seq": result.last_seq,
             "receiver": receiver_path, "matched_sends": result.matched_sends,
         }
+        if getattr(result.session, "gaps", 0):
+            echo_gaps(db, result.session.id)
         if as_json:
             click.echo(json.dumps(summary))
         else:
@@ -65,6 +68,8 @@ def replay_command(
     conversation = builder.conversation
     for line in builder.warnings:  # e.g. an audio format rtrec cannot read: the text still shows
         click.echo(f"Warning: session {result.session.id} {line}", err=True)
+    if getattr(result.session, "gaps", 0):
+        echo_gaps(db, result.session.id)
     note = until_note(until, result)
     if as_json:
         payload: dict[str, object] = {

@@ -12,7 +12,7 @@ import click
 
 from recorder.cli.app import cli, run
 from recorder.errors import RtrecError
-from recorder.store import SessionInfo, StoredFrame, open_log
+from recorder.store import GapInfo, SessionInfo, StoredFrame, open_log
 from recorder.store.cleanup import removed_on_failure
 from recorder.store.migrate import head_revision
 from recorder.store.transfer import check_file, dump_line, import_checked
@@ -43,6 +43,8 @@ def _session_dict(info: SessionInfo) -> dict[str, Any]:
         "close_code": info.close_code,
         "close_reason": info.close_reason,
         "closed_by": info.closed_by,
+        "gaps": info.gaps,
+        "frames_lost": info.frames_lost,
     }
 
 
@@ -58,15 +60,19 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
 @click.argument("db")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list of objects.")
 def sessions_command(db: str, as_json: bool) -> None:
-    """List the sessions recorded in DB, oldest first."""
+    """List the sessions recorded in DB, oldest first, with the frames each could not keep."""
 
-    async def work() -> list[SessionInfo]:
+    async def work() -> list[tuple[SessionInfo, list[GapInfo]]]:
         async with await open_log(db, create=False) as log:
-            return await log.list_sessions()
+            return [(info, await log.gaps(info.id) if info.gaps else [])
+                    for info in await log.list_sessions()]
 
     sessions = run(work())
     if as_json:
-        click.echo(json.dumps([_session_dict(s) for s in sessions], indent=2))
+        click.echo(json.dumps([
+            {**_session_dict(info), "gap_list": [_gap_dict(gap) for gap in gaps]}
+            for info, gaps in sessions
+        ], indent=2))
         return
     if not sessions:
         click.echo("no sessions", err=True)
@@ -75,12 +81,28 @@ def sessions_command(db: str, as_json: bool) -> None:
         # unknown: an import whose file does not say when the session began or ended
         [s.id, _when(s.started_at, True), _when(s.ended_at, s.status != "recording"),
          s.protocol or "", s.model or "",
-         str(s.frames), s.status]
-        for s in sessions
+         str(s.frames), s.status, _lost(s)]
+        for s, _ in sessions
     ]
-    header = ["id", "started (UTC)", "ended (UTC)", "protocol", "model", "frames", "status"]
+    header = ["id", "started (UTC)", "ended (UTC)", "protocol", "model", "frames", "status",
+              "not recorded"]
     for line in _table(header, rows):
         click.echo(line)
+    for info, gaps in sessions:
+        for gap in gaps:
+            click.echo(f"  gap in {info.id}: {gap.describe()}")
+
+
+def _lost(info: SessionInfo) -> str:
+    if not info.gaps:
+        return ""
+    return f"{info.frames_lost} in {info.gaps} gap{'s' if info.gaps != 1 else ''}"
+
+
+def _gap_dict(gap: GapInfo) -> dict[str, Any]:
+    return {"first_seq": gap.first_seq, "last_seq": gap.last_seq,
+            "first_t": gap.first_t_ns / 1e9, "last_t": gap.last_t_ns / 1e9,
+            "frames": gap.frames, "reason": gap.reason}
 
 
 async def _frames_of(db: str, session_id: str | None) -> AsyncIterator[StoredFrame]:

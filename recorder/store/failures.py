@@ -32,6 +32,11 @@ def explain(error: BaseException, display: str, *, sqlite: bool) -> RtrecError:
             if needle in lowered:
                 return RtrecError(f"{display} {advice}")
         return RtrecError(f"database error on {display}: {message}")
+    if _is_lost_connection(error):
+        return RtrecError(
+            f"lost the connection to {display} ({message}): the server closed it (it restarted, "
+            "or the connection was terminated); check that the server is running"
+        )
     if _is_connection_failure(error):
         return RtrecError(
             f"cannot connect to {display}: {message}; check that the server is running and the "
@@ -51,6 +56,28 @@ def _driver_message(error: BaseException) -> str:
     return line
 
 
+# A connection that was open and is gone: pg_terminate_backend, a server restart or crash.
+_LOST_CONNECTION = {
+    "AdminShutdownError",  # 57P01 terminating connection due to administrator command
+    "CrashShutdownError",
+    "ConnectionDoesNotExistError",  # closed in the middle of an operation
+    "ConnectionFailureError",
+}
+
+
+def _is_lost_connection(error: BaseException) -> bool:
+    if getattr(error, "connection_invalidated", False):  # SQLAlchemy saw a disconnect
+        return True
+    seen: BaseException | None = error
+    for _ in range(5):
+        if seen is None:
+            break
+        if type(seen).__name__ in _LOST_CONNECTION or "connection is closed" in str(seen):
+            return True
+        seen = getattr(seen, "orig", None) or seen.__cause__
+    return False
+
+
 def _is_connection_failure(error: BaseException) -> bool:
     seen: BaseException | None = error
     while seen is not None:
@@ -62,7 +89,6 @@ def _is_connection_failure(error: BaseException) -> bool:
             "InvalidCatalogNameError",
             "InvalidAuthorizationSpecificationError",
             "CannotConnectNowError",
-            "ConnectionDoesNotExistError",
             "TooManyConnectionsError",
         }:
             return True
@@ -70,3 +96,16 @@ def _is_connection_failure(error: BaseException) -> bool:
         if seen is error:
             break
     return False
+
+
+def is_transient(error: BaseException) -> bool:
+    """Whether a failed write may succeed when retried (the store is down, locked, full) or
+    never will (the data itself is refused, or a bug): those are not retried."""
+    from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
+
+    if isinstance(error, IntegrityError | DataError):
+        return False
+    if isinstance(error, DBAPIError | OSError | TimeoutError | RtrecError):
+        return True
+    module = type(error).__module__
+    return module.startswith(("asyncpg", "sqlite3", "aiosqlite"))

@@ -27,7 +27,7 @@ from recorder.store.codec import (
 )
 from recorder.store.db import Database
 from recorder.store.urls import parse_db, scrub_endpoint
-from recorder.store.writer import BatchWriter, ShedRecord
+from recorder.store.writer import BatchWriter, Notice, ShedRecord
 from recorder.wire import Direction, Frame, Opcode
 
 STATUSES = ("complete", "interrupted", "incomplete")
@@ -68,6 +68,43 @@ class SessionInfo:
     frames: int
     client_frames: int
     server_frames: int
+    gaps: int = 0  # runs of frames the recorder could not keep (see EventLog.gaps)
+    frames_lost: int = 0  # frames inside those gaps
+
+
+@dataclass(frozen=True, slots=True)
+class GapInfo:
+    """Frames first_seq..last_seq of a session were not kept (session times first_t..last_t)."""
+
+    first_seq: int
+    last_seq: int
+    first_t_ns: int
+    last_t_ns: int
+    frames: int
+    reason: str
+
+    def describe(self) -> str:
+        """One short line: 'seq 12-40 (29 frames, 1.20s-2.35s): store down, buffer full'."""
+        seqs = f"{self.first_seq}" if self.first_seq == self.last_seq else (
+            f"{self.first_seq}-{self.last_seq}"
+        )
+        return (
+            f"seq {seqs} ({self.frames} frame{'s' if self.frames != 1 else ''}, "
+            f"{self.first_t_ns / 1e9:.2f}s-{self.last_t_ns / 1e9:.2f}s): {self.reason}"
+        )
+
+
+def gaps_line(session_id: str, gaps: list[GapInfo]) -> str | None:
+    """What replay, export and serve say about a session with gaps (None: it has none)."""
+    if not gaps:
+        return None
+    lost = sum(gap.frames for gap in gaps)
+    shown = "; ".join(gap.describe() for gap in gaps[:3])
+    more = f"; and {len(gaps) - 3} more" if len(gaps) > 3 else ""
+    return (
+        f"note: session {session_id} is incomplete: {lost} frame{'s' if lost != 1 else ''} "
+        f"not recorded, in {len(gaps)} gap{'s' if len(gaps) != 1 else ''}: {shown}{more}"
+    )
 
 
 AudioMode = Literal["base64", "bytes"]
@@ -118,15 +155,20 @@ async def open_log(
     busy_timeout: float = 5.0,
     max_queue_bytes: int = 64 * 2**20,
     create: bool = True,
+    on_notice: Callable[[Notice], object] | None = None,
+    close_timeout: float = 10.0,
     on_shed: Callable[[ShedRecord], object] | None = None,
     live: bool = False,
 ) -> EventLog:
     """Open (creating and migrating as needed) the event log at `db`: a path or a URL.
 
     create=False refuses a SQLite path that does not exist (commands that only read use it,
-    so a mistyped path is an error, not a new empty log). on_shed hears of each session whose
-    recording is shed because the writer fell behind (see recorder.store.writer). live=True
-    (a proxy in front of calls) also sheds recording when the event loop runs late.
+    so a mistyped path is an error, not a new empty log). on_failure hears of each outage as
+    it begins; on_notice of each outage, its end, and frames dropped (writer.Notice).
+    close_timeout: how long close() keeps retrying a store that is down before giving up.
+    on_shed hears of each session whose recording is shed because the writer fell behind
+    (see recorder.store.writer). live=True (a proxy in front of calls) also sheds recording
+    when the event loop runs late.
     """
     target = parse_db(db)
     if not create and target.path is not None and not target.path.exists():
@@ -143,7 +185,8 @@ async def open_log(
         await database.dispose()
         raise database.error(error) from None
     return EventLog(
-        database, flush_interval, batch_size, on_failure, max_queue_bytes, on_shed, live=live
+        database, flush_interval, batch_size, on_failure, max_queue_bytes, on_shed,
+        on_notice=on_notice, close_timeout=close_timeout, live=live,
     )
 
 
@@ -166,6 +209,8 @@ class EventLog:
         max_queue_bytes: int,
         on_shed: Callable[[ShedRecord], object] | None = None,
         *,
+        on_notice: Callable[[Notice], object] | None = None,
+        close_timeout: float = 10.0,
         live: bool = False,
     ) -> None:
         self._db = database
@@ -180,6 +225,8 @@ class EventLog:
             heartbeat=self._heartbeat,
             on_failure=on_failure,
             open_sessions=lambda: [r.pk for r in self._recording.values()],
+            on_notice=on_notice,
+            close_timeout=close_timeout,
             on_shed=self._naming(on_shed),
             watch_loop=live,
         )
@@ -195,7 +242,18 @@ class EventLog:
 
     @property
     def failure(self) -> Exception | None:
+        """The latest store failure (None if the store never failed); see .health()."""
         return self._writer.state.failure
+
+    @property
+    def frames_lost(self) -> int:
+        """Frames appended but not stored (inside gaps, shed ones included, or given up when
+        closing)."""
+        return self._writer.state.frames_lost
+
+    def health(self) -> dict[str, Any]:
+        """The recorder's state: store ok/down, queue depth and lag, frames lost, gaps, shed."""
+        return {**self._writer.health(), "sessions_recording": len(self._recording)}
 
     def _naming(
         self, on_shed: Callable[[ShedRecord], object] | None
@@ -248,7 +306,10 @@ class EventLog:
                      scrub_endpoint(endpoint)),
                 )
         except Exception as error:
-            raise self._db.error(error) from None
+            explained = self._db.error(error)
+            self._writer.failed(explained)  # part of the outage the writer reports, once
+            raise explained from None
+        self._writer.answered()
         self._recording[session_id] = _Recording(rows[0][0])
         return session_id
 
@@ -278,6 +339,14 @@ class EventLog:
         recording.last_seq += 1
         self._writer.put_frame(recording.pk, recording.last_seq, frame)
 
+    def skip(self, sid: str, frames: int, first_t_ns: int, last_t_ns: int, reason: str) -> None:
+        """Count `frames` frames that passed but could not be kept (a gap in the session)."""
+        recording = self._recording_of(sid)
+        for n in range(frames):
+            recording.last_seq += 1
+            self._writer.drop(recording.pk, recording.last_seq,
+                              first_t_ns if n == 0 else last_t_ns, reason)
+
     async def end_session(
         self,
         sid: str,
@@ -287,8 +356,12 @@ class EventLog:
         close_reason: str | None = None,
         closed_by: str | None = None,
         ended_at: float | Literal["now"] | None = "now",
-    ) -> None:
-        """End a session now, or at ended_at (unix seconds; None: unknown)."""
+    ) -> str:
+        """End the session now, or at ended_at (unix seconds; None: unknown); returns its
+        status as far as known: `status`, or 'incomplete' when frames of it were lost (see
+        gaps) or its recording was shed, with ' (not stored yet: the store is down)' when the
+        store is down (the end is queued and written when it answers; this does not wait for
+        that: a live call must not wait through an outage)."""
         if status not in STATUSES:
             raise RtrecError(f"unknown session status {status!r}: use one of {', '.join(STATUSES)}")
         if closed_by is not None and closed_by not in CLOSED_BY:
@@ -296,9 +369,14 @@ class EventLog:
         recording = self._recording_of(sid)
         del self._recording[sid]
         degraded, shed = self._writer.state.degraded, self._writer.state.shed
+        writer = self._writer
+
+        def final_status() -> str:
+            return "incomplete" if recording.pk in degraded or recording.pk in shed else status
 
         async def apply(connection: AsyncConnection) -> None:
-            final = "incomplete" if recording.pk in degraded or recording.pk in shed else status
+            final = final_status()
+            writer.forget(recording.pk)
             await connection.exec_driver_sql(
                 self._db.sql(
                     "UPDATE sessions SET status = ?, ended_at = ?, last_seen = ?, close_code = ?, "
@@ -309,7 +387,10 @@ class EventLog:
                  recording.pk),
             )
 
-        await self._writer.put_op(apply)
+        done = self._writer.put_op(apply)
+        await self._writer.unless_down(done)
+        final = final_status()
+        return final if done.done() else f"{final} (not stored yet: the store is down)"
 
     async def flush(self) -> None:
         """Wait until everything appended so far is written (or has failed)."""
@@ -347,11 +428,27 @@ class EventLog:
         rows = await self._query(
             f"SELECT {_SESSION_COLUMNS} FROM sessions ORDER BY {_STARTED}, pk", ()
         )
-        return [self._session_info(row) for row in rows]
+        lost = {pk: (count, frames) for pk, count, frames in await self._query(
+            "SELECT session, count(*), sum(frames) FROM gaps GROUP BY session", ()
+        )}
+        return [self._session_info(row, *lost.get(row[0], (0, 0))) for row in rows]
 
     async def get_session(self, sid: str | None = None) -> SessionInfo:
         """A session by id (or unique id prefix); the newest one when sid is None."""
-        return self._session_info(await self._session_row(sid))
+        row = await self._session_row(sid)
+        [(count, frames)] = await self._query(
+            "SELECT count(*), coalesce(sum(frames), 0) FROM gaps WHERE session = ?", (row[0],)
+        )
+        return self._session_info(row, count, frames)
+
+    async def gaps(self, sid: str) -> list[GapInfo]:
+        """The runs of frames of a session the recorder could not keep, in seq order."""
+        pk = (await self._session_row(sid))[0]
+        rows = await self._query(
+            "SELECT first_seq, last_seq, first_t_ns, last_t_ns, frames, reason FROM gaps "
+            "WHERE session = ? ORDER BY first_seq", (pk,)
+        )
+        return [GapInfo(*row) for row in rows]
 
     async def delete_session(self, sid: str) -> None:
         """Delete a session and its frames; refused while a recorder (any process) is live."""
@@ -372,6 +469,7 @@ class EventLog:
                         "wait for it to end (or for it to read as interrupted)"
                     )
                 for statement in ("DELETE FROM frames WHERE session = ?",
+                                  "DELETE FROM gaps WHERE session = ?",
                                   "DELETE FROM sessions WHERE pk = ?"):
                     await connection.exec_driver_sql(self._db.sql(statement), (pk,))
         except RtrecError:
@@ -448,7 +546,9 @@ class EventLog:
             )
         return rows[0]
 
-    def _session_info(self, row: tuple[Any, ...]) -> SessionInfo:
+    def _session_info(
+        self, row: tuple[Any, ...], gaps: int = 0, frames_lost: int = 0
+    ) -> SessionInfo:
         (_pk, sid, started, ended, last_seen, heartbeat, recorder, protocol, model, endpoint,
          status, close_code, close_reason, closed_by, frames, client, server) = row
         if status == "recording" and not self._alive(sid, recorder, last_seen, heartbeat):
@@ -467,6 +567,8 @@ class EventLog:
             frames=frames,
             client_frames=client,
             server_frames=server,
+            gaps=int(gaps),
+            frames_lost=int(frames_lost or 0),
         )
 
     def _alive(self, sid: str, recorder: str | None, last_seen: float, heartbeat: float) -> bool:

@@ -30,6 +30,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 
 metadata = MetaData()
@@ -84,6 +85,23 @@ frames = Table(
     Column("audio", LargeBinary),  # the decoded audio of the cut
 )
 Index("frames_session_seq", frames.c.session, frames.c.seq, unique=True)
+
+# What a recorder could not keep: frames seq first_seq..last_seq of a session (its store was
+# down past the memory buffer, the frame was larger than the buffer, or the session was shed).
+# One row per run of lost frames; the writer extends the row while the run goes on.
+gaps = Table(
+    "gaps",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("session", Integer, ForeignKey("sessions.pk", ondelete="CASCADE"), nullable=False),
+    Column("first_seq", Integer, nullable=False),
+    Column("last_seq", Integer, nullable=False),
+    Column("first_t_ns", BigInteger, nullable=False),  # session time of the first lost frame
+    Column("last_t_ns", BigInteger, nullable=False),
+    Column("frames", Integer, nullable=False),  # last_seq - first_seq + 1
+    Column("reason", Text, nullable=False),
+    UniqueConstraint("session", "first_seq", name="gaps_session_first_seq"),
+)
 
 # Direction is stored as a small integer; 0/1 cost no payload bytes in SQLite.
 DIRECTION_CODES = {"client": 0, "server": 1}

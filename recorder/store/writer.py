@@ -2,15 +2,25 @@
 
 The caller (a live proxy) must never wait for the disk and never see a storage error, so
 append() only puts on an in-memory queue. A task writes batches every flush_interval, or sooner
-when batch_size frames are waiting. A write failure is reported once (on_failure, .failure);
-after it, frames are dropped and the sessions concerned are marked incomplete.
+when batch_size frames are waiting; one commit per interval, more only for a whole batch.
 
-When the writer cannot keep up (the queue holds more than half its byte bound), recording is
-shed a whole session at a time, the newest open session first, one more every _SHED_PAUSE
-while the queue still grows (and one per frame that does not fit once it is full): the shed
-session's later frames are counted into its
-ShedRecord (session, seq range, time range, reason) and not queued, so the sessions still
-recorded stay whole. Shedding a frame costs a dict lookup, whatever the number of sessions.
+A failed write is an outage, never the end: the batch is kept and retried with backoff (frames
+meanwhile wait in the bounded queue) until the store answers; a batch that did commit before
+its answer was lost is recognised on the retry, so nothing is stored twice. Each outage is
+reported once when it begins and once when it ends (Notice). A separate task writes the
+heartbeat of the open sessions (sessions.last_seen) whatever the queue holds, so a live
+session never reads as interrupted. Only close() gives up, close_timeout after it began, on a
+store still down.
+
+When the writer cannot keep up (the queue holds more than half its byte bound: a slow store,
+or one that is down), recording is shed a whole session at a time, the newest open session
+first, one more every _SHED_PAUSE while the queue still grows (and one per frame once it holds
+twice its bound): the shed session's later frames are counted into its ShedRecord (session,
+seq range, time range, reason) and not queued, so the sessions still recorded stay whole.
+Shedding a frame costs a dict lookup, whatever the number of sessions. Shedding decides which
+frames are not stored; each ShedRecord is written as a gap (the gaps table), like a frame
+larger than the whole queue bound or a batch the store refuses for good, and its session
+ends incomplete.
 """
 
 from __future__ import annotations
@@ -22,12 +32,14 @@ from collections import Counter, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from itertools import chain
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from recorder.errors import RtrecError
 from recorder.store.codec import NO_INDEX, StoredForm, split_audio_event, stored_form
 from recorder.store.db import Database
+from recorder.store.failures import is_transient
 from recorder.wire import Direction, Frame
 
 # No id: the database assigns it, at the end of the table (see recorder.store.schema).
@@ -111,10 +123,58 @@ class ShedRecord:
 
 
 @dataclass
+class Gap:
+    """A run of frames of one session that could not be kept (seq and session time ranges)."""
+
+    session_pk: int
+    first_seq: int
+    last_seq: int
+    first_t_ns: int
+    last_t_ns: int
+    reason: str
+
+    @property
+    def frames(self) -> int:
+        return self.last_seq - self.first_seq + 1
+
+
+@dataclass(frozen=True)
+class Notice:
+    """What the writer tells a person watching (the console formats it).
+
+    paused: a write failed and the store is down (error says how), once per outage;
+    dropping: frames are being dropped into gaps (error says why): sessions shed while the
+    store is down (once per outage; shedding by a slow store is on_shed's), an oversize frame,
+    a write refused for good; resumed: the store answers again after `seconds`, having lost `lost`
+    frames in that time (0: every frame waited in memory and is stored); gave_up: close()
+    stopped waiting for a store still down after `seconds`, `lost` frames were not stored.
+    """
+
+    kind: Literal["paused", "dropping", "resumed", "gave_up"]
+    error: Exception | None = None
+    seconds: float = 0.0
+    lost: int = 0
+
+
+@dataclass
 class WriterState:
-    failure: Exception | None = None
-    degraded: set[int] = field(default_factory=set)  # session pks marked incomplete
+    failure: Exception | None = None  # the latest store failure (None: there was none)
+    degraded: set[int] = field(default_factory=set)  # session pks with gaps: end incomplete
     shed: dict[int, ShedRecord] = field(default_factory=dict)  # by session pk, in shed order
+    down_since: float | None = None  # monotonic time the current outage began
+    outages: int = 0
+    dropped: int = 0  # frames in gaps other than shed ones, and frames given up at close
+    gap_runs: int = 0  # gaps other than shed ones
+    unwritten: int = 0  # lost frames whose gap could not be written either (store gone)
+
+    @property
+    def frames_lost(self) -> int:
+        """Frames appended but not stored: in gaps (shed ones included), or given up."""
+        return self.dropped + sum(record.frames for record in self.shed.values())
+
+    @property
+    def gaps(self) -> int:
+        return self.gap_runs + sum(1 for record in self.shed.values() if record.frames)
 
 
 class BatchWriter:
@@ -128,6 +188,8 @@ class BatchWriter:
         heartbeat: float,
         on_failure: Callable[[Exception], object] | None,
         open_sessions: Callable[[], list[int]],
+        on_notice: Callable[[Notice], object] | None = None,
+        close_timeout: float = 10.0,
         on_shed: Callable[[ShedRecord], object] | None = None,
         watch_loop: bool = False,
     ) -> None:
@@ -141,20 +203,30 @@ class BatchWriter:
         self._on_shed = on_shed
         self._heartbeat = heartbeat
         self._on_failure = on_failure
+        self._on_notice = on_notice
+        self._close_timeout = close_timeout
+        self._give_up_at: float | None = None  # set by close(): retries end there
+        self._given_up = False
+        self._retrying = 0  # writes in a retry loop: only their success ends an outage
+        self._lost_before_outage = 0
+        self._loss_reported = False  # shedding, said once in this outage
+        self._shed_saved: dict[int, int] = {}  # per shed session pk: frames in its written gap
+        self._open_gaps: dict[int, Gap] = {}  # per session: its latest gap, extended in place
+        self._unsaved_gaps: dict[tuple[int, int], Gap] = {}  # gaps to (re)write
+        self._caught_up = time.monotonic()  # when the queue was last found empty
+        self._down = asyncio.Event()  # set while the store is down
         self._open_sessions = open_sessions
         self._queue: deque[tuple[int, int, Frame] | _Op] = deque()
         self._ops_queued = 0  # _Op items in the queue: none (the usual case) = frames only
         self._queued_bytes = 0
         self._wake = asyncio.Event()
         self._closing = False
-        self._last_heartbeat = time.time()
         self._type_ids: dict[str, int] = {}
-        self._marked: set[int] = set()
-        self._stopped = False
         self._in_flight: asyncio.Task[None] | None = None
         self.state = WriterState()
         loop = asyncio.get_running_loop()
         self._task = loop.create_task(self._run(), name="rtrec-log-writer")
+        self._beats = loop.create_task(self._heartbeats(), name="rtrec-log-heartbeat")
         self._watch: asyncio.Task[None] | None = None
         if watch_loop:
             self._watch = loop.create_task(self._watch_loop(), name="rtrec-loop-watch")
@@ -162,13 +234,14 @@ class BatchWriter:
     # -- called by EventLog, synchronously, on the event loop ------------------------------
 
     def put_frame(self, session_pk: int, seq: int, frame: Frame) -> None:
-        if self._stopped:
-            return  # the log cannot be written; the live call goes on without it
         shed = self.state.shed.get(session_pk)
         if shed is not None:  # the usual case under overload: one lookup, whatever else is open
             shed.drop(seq, frame.t_ns)
             return
         size = len(frame.data)
+        if size > self._max_queue_bytes:  # it could never be queued: a gap of its own
+            self.drop(session_pk, seq, frame.t_ns, self._oversize(size))
+            return
         if self._queued_bytes + size > self._shed_at and self._shed_for(session_pk, size):
             self.state.shed[session_pk].drop(seq, frame.t_ns)
             return
@@ -196,10 +269,13 @@ class BatchWriter:
             return False
         self._last_shed, self._queued_at_shed = now, self._queued_bytes
         waiting = _size(self._queued_bytes)
-        victims = self._shed_newest(
-            1, f"the queue was full ({waiting} waiting)" if full
-            else f"the writer fell behind ({waiting} waiting)"
-        )
+        if self.state.down_since is not None:
+            why = f"the store is down ({waiting} waiting)"
+        elif full:
+            why = f"the queue was full ({waiting} waiting)"
+        else:
+            why = f"the writer fell behind ({waiting} waiting)"
+        victims = self._shed_newest(1, why)
         return session_pk in victims
 
     async def _watch_loop(self) -> None:
@@ -221,6 +297,8 @@ class BatchWriter:
         shed = self.state.shed
         candidates = sorted(pk for pk in self._open_sessions() if pk not in shed)
         victims = candidates[-count:] if count else []  # pks grow with each session begun
+        if victims:
+            self._shedding_while_down()
         for victim in reversed(victims):
             record = shed[victim] = ShedRecord(victim, f"shed: {reason}")
             if self._on_shed is not None:
@@ -236,7 +314,9 @@ class BatchWriter:
     def max_queue_bytes(self) -> int:
         return self._max_queue_bytes
 
-    def put_op(self, apply: Callable[[AsyncConnection], Awaitable[None]] | None) -> Awaitable[None]:
+    def put_op(
+        self, apply: Callable[[AsyncConnection], Awaitable[None]] | None
+    ) -> asyncio.Future[None]:
         """Queue metadata work (or a barrier, apply=None); the result completes after it."""
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._queue.append(_Op(apply, done))
@@ -245,11 +325,206 @@ class BatchWriter:
         return done
 
     async def close(self) -> None:
+        """Write what waits; on a store still down after close_timeout, give the rest up."""
         self._closing = True
+        self._give_up_at = time.monotonic() + self._close_timeout
         if self._watch is not None:
             self._watch.cancel()
         self._wake.set()
-        await self._task
+        try:
+            await self._task
+        finally:
+            self._beats.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._beats
+        if self._given_up:
+            self._notice(Notice("gave_up", self.state.failure, seconds=self._close_timeout,
+                                lost=self.state.unwritten))
+
+    async def unless_down(self, done: Awaitable[None]) -> None:
+        """Wait for `done`, but not through an outage: a live call that ends while the store
+        is down must not wait for it (the work stays queued and is written later)."""
+        if self.state.down_since is not None:
+            return
+        down = asyncio.ensure_future(self._down.wait())
+        try:
+            await asyncio.wait({asyncio.ensure_future(done), down},
+                               return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            down.cancel()
+
+    # -- outages, retries and gaps ------------------------------------------------------------
+
+    def drop(self, session_pk: int, seq: int, t_ns: int, reason: str) -> None:
+        """Keep frame `seq` of a session as lost: it extends (or starts) the session's gap."""
+        gap = self._open_gaps.get(session_pk)
+        if gap is not None and gap.last_seq == seq - 1 and gap.reason == reason:
+            gap.last_seq, gap.last_t_ns = seq, t_ns
+        else:
+            gap = Gap(session_pk, seq, seq, t_ns, t_ns, reason)
+            self._open_gaps[session_pk] = gap
+            self.state.gap_runs += 1
+        self._unsaved_gaps[(session_pk, gap.first_seq)] = gap
+        self.state.degraded.add(session_pk)
+        self.state.dropped += 1
+
+    def _oversize(self, size: int) -> str:
+        """Why a frame of `size` bytes (more than the whole queue bound) is not recorded."""
+        self._notice(Notice("dropping", RtrecError(
+            f"a {_size(size)} frame is larger than the whole recording buffer "
+            f"({_size(self._max_queue_bytes)}): it is not recorded (a gap of one frame, the "
+            "session is marked incomplete); to keep frames this big, give rtrec record a "
+            "larger --buffer"
+        )))
+        return "frame larger than the recording buffer"
+
+    def _shedding_while_down(self) -> None:
+        """Sessions are shed because the store is down: said once per outage (a slow store's
+        shedding is said per session, by on_shed)."""
+        if self.state.down_since is None or self._loss_reported:
+            return
+        self._loss_reported = True
+        self._notice(Notice("dropping", RtrecError(
+            f"recording to {self._db.display}: the store is down and the recording buffer "
+            f"({_size(self._max_queue_bytes)}) is filling: the newest sessions are shed (their "
+            "later frames are not stored) until it answers again; they are recorded as gaps "
+            "and those sessions are marked incomplete"
+        )))
+
+    def failed(self, error: Exception) -> None:
+        """A write failed: the store is down until a write succeeds; said once per outage."""
+        self.state.failure = error
+        if self.state.down_since is not None:
+            return
+        self.state.down_since = time.monotonic()
+        self._down.set()
+        self.state.outages += 1
+        self._lost_before_outage = self.state.frames_lost
+        self._loss_reported = False
+        if self._on_failure is not None:
+            with contextlib.suppress(Exception):  # a broken callback must not stop recording
+                self._on_failure(error)
+        self._notice(Notice("paused", error))
+
+    def answered(self) -> None:
+        """A write succeeded: the outage (if any) is over, unless another write still retries."""
+        if self.state.down_since is None or self._retrying:
+            return
+        seconds = time.monotonic() - self.state.down_since
+        self.state.down_since = None
+        self._down.clear()
+        self._loss_reported = False
+        lost = self.state.frames_lost - self._lost_before_outage
+        self._notice(Notice("resumed", seconds=seconds, lost=lost))
+        self._wake.set()
+
+    def _refused(self, error: Exception) -> None:
+        """The store refused a write for good (not an outage): said, never retried."""
+        self.state.failure = self._db.error(error)
+        self._notice(Notice("dropping", RtrecError(
+            f"recording to {self._db.display}: a write was refused and is not retried "
+            f"({self.state.failure}); its frames are recorded as a gap"
+        )))
+
+    def _notice(self, notice: Notice) -> None:
+        if self._on_notice is not None:
+            with contextlib.suppress(Exception):
+                self._on_notice(notice)
+
+    async def _retrying_write(
+        self, write: Callable[[bool], Awaitable[None]], frames: int
+    ) -> bool:
+        """Run write(retry) until it succeeds (True), or close() gives up (False: `frames`
+        frames are lost). Backoff 50 ms doubling to 500 ms: a store that answers again is
+        written to within half a second."""
+        delay = 0.05
+        retry = False
+        while True:
+            if self._given_up:
+                if retry:
+                    self._retrying -= 1
+                self.state.dropped += frames
+                self.state.unwritten += frames
+                return False
+            try:
+                await write(retry)
+            except Exception as error:
+                if not is_transient(error):  # retrying would fail the same way forever
+                    if retry:
+                        self._retrying -= 1
+                    self._refused(error)
+                    return False
+                self.failed(self._db.error(error))
+            else:
+                if retry:
+                    self._retrying -= 1
+                self.answered()
+                return True
+            if not retry:
+                retry = True
+                self._retrying += 1
+            if self._give_up_at is not None and time.monotonic() >= self._give_up_at:
+                self._given_up = True
+                continue
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.5)
+
+    def _gaps_of_shed(self) -> None:
+        """Each shed session's frames so far as its gap (one run: every frame after the shed),
+        queued for writing when it grew since it was last written."""
+        saved = self._shed_saved
+        for pk, record in self.state.shed.items():
+            if record.frames == saved.get(pk, 0) or record.first_seq is None:
+                continue
+            assert record.last_seq is not None and record.last_t_ns is not None
+            assert record.first_t_ns is not None
+            saved[pk] = record.frames
+            self._unsaved_gaps[(pk, record.first_seq)] = Gap(
+                pk, record.first_seq, record.last_seq, record.first_t_ns, record.last_t_ns,
+                record.reason,
+            )
+
+    async def _save_gaps(self) -> None:
+        """Write the gaps not written yet (upsert: a gap still growing is rewritten)."""
+        self._gaps_of_shed()
+        if not self._unsaved_gaps:
+            return
+        gaps, self._unsaved_gaps = self._unsaved_gaps, {}
+
+        async def write(_retry: bool) -> None:
+            async with self._db.writing() as connection:
+                await connection.exec_driver_sql(
+                    self._db.sql(_UPSERT_GAP),
+                    [(g.session_pk, g.first_seq, g.last_seq, g.first_t_ns, g.last_t_ns,
+                      g.frames, g.reason) for g in gaps.values()],
+                )
+
+        if not await self._retrying_write(write, 0):
+            self.state.unwritten += sum(g.frames for g in gaps.values())
+        # a gap that grew meanwhile is in the new _unsaved_gaps again (drop puts it there)
+
+    def forget(self, session_pk: int) -> None:
+        """The session ended: its open gap (if any) cannot grow any more."""
+        self._open_gaps.pop(session_pk, None)
+
+    def health(self) -> dict[str, Any]:
+        """The recorder's state for an operator (the status endpoint and the console)."""
+        state = self.state
+        now = time.monotonic()
+        return {
+            "store": "down" if state.down_since is not None else "ok",
+            "store_error": str(state.failure) if state.down_since is not None else None,
+            "down_for_s": round(now - state.down_since, 3) if state.down_since else 0.0,
+            "outages": state.outages,
+            "queue_frames": len(self._queue) - self._ops_queued,
+            "queue_bytes": self._queued_bytes,
+            "queue_limit_bytes": self._max_queue_bytes,
+            "lag_s": round(now - self._caught_up, 3) if self._queue else 0.0,
+            "frames_lost": state.frames_lost,
+            "gaps": state.gaps,
+            "sessions_with_gaps": len(state.degraded),
+            "sessions_shed": len(state.shed),
+        }
 
     # -- the task ----------------------------------------------------------------------------
 
@@ -261,13 +536,13 @@ class BatchWriter:
             try:
                 await self._drain()
                 await self._settle()
+                self._caught_up = time.monotonic()
+                await self._save_gaps()
             except Exception as error:  # a bug here must not stop the call or hang close()
-                self._stopped = True
-                self._fail(error, [])
-            await self._beat()
-            if self.state.degraded - self._marked:
-                await self._mark_incomplete()
-            if self._closing and not self._queue:
+                self.failed(error)
+                if self._closing:
+                    self._given_up = True
+            if self._closing and not self._queue and not self._unsaved_gaps:
                 return
 
     async def _drain(self) -> None:
@@ -300,8 +575,6 @@ class BatchWriter:
             await self._apply(head)
             return
         batch = self._take_frames()
-        if self._stopped:
-            return
         prepared = await self._prepare(batch)
         await self._settle()
         self._in_flight = asyncio.get_running_loop().create_task(self._store(prepared))
@@ -331,14 +604,17 @@ class BatchWriter:
             await in_flight
 
     async def _apply(self, op: _Op) -> None:
-        """Apply session metadata; a storage failure is reported like a frame write failure
-        (failure, on_failure), never raised into the live call awaiting end_session."""
-        try:
-            if op.apply is not None:
+        """Apply session metadata, retried like frames through an outage; a storage failure
+        is reported (failure, on_failure), never raised into the live call awaiting it."""
+        apply = op.apply
+        if apply is not None:
+            await self._save_gaps()  # a session's gaps are in before its final status
+
+            async def write(_retry: bool) -> None:
                 async with self._db.writing() as connection:
-                    await op.apply(connection)
-        except Exception as error:
-            self._fail(self._db.error(error), [])
+                    await apply(connection)
+
+            await self._retrying_write(write, 0)
         if op.done is not None and not op.done.done():
             op.done.set_result(None)
 
@@ -364,23 +640,42 @@ class BatchWriter:
         return _Prepared(rows, counts, missing)
 
     async def _store(self, prepared: _Prepared) -> None:
-        try:
-            async with self._db.writing() as connection:
-                if prepared.missing:
+        """Write a batch, through any outage (see _retrying_write)."""
+
+        async def write(retry: bool) -> None:
+            if prepared.missing:  # committed on its own: a retried batch finds its ids valid
+                async with self._db.writing() as connection:
                     await self._ensure_types(connection, prepared.missing)
-                    prepared.rows = [self._with_type_id(row) for row in prepared.rows]
-                await self._insert(connection, prepared.rows)
-                now = time.time()
-                await connection.exec_driver_sql(
-                    self._db.sql(_COUNT_FRAMES),
-                    [
-                        (t.client + t.server, t.client, t.server, now, pk)
-                        for pk, t in prepared.counts.items()
-                    ],
-                )
-        except Exception as error:
-            self._stopped = True  # a failing database: stop writing frames, keep the call going
-            self._fail(self._db.error(error), list(prepared.counts))
+                prepared.rows = [self._with_type_id(row) for row in prepared.rows]
+                prepared.missing = set()
+            await self._write_batch(prepared, retry)
+
+        if await self._retrying_write(write, len(prepared.rows)):
+            return
+        if self._given_up:  # at close: lost (and said so in the counts)
+            self.state.degraded.update(row[0] for row in prepared.rows)
+            return
+        for row in prepared.rows:  # refused for good: a gap, and recording goes on
+            self.drop(row[0], row[1], row[2], "refused by the store")
+
+    async def _write_batch(self, prepared: _Prepared, retry: bool) -> None:
+        async with self._db.writing() as connection:
+            # A retried batch may have committed before the answer was lost (a connection
+            # killed after COMMIT): a batch is one transaction, so its first row tells.
+            if retry and prepared.rows and await self._db.fetch(
+                connection, "SELECT 1 FROM frames WHERE session = ? AND seq = ?",
+                prepared.rows[0][:2],
+            ):
+                return
+            await self._insert(connection, prepared.rows)
+            now = time.time()
+            await connection.exec_driver_sql(
+                self._db.sql(_COUNT_FRAMES),
+                [
+                    (t.client + t.server, t.client, t.server, now, pk)
+                    for pk, t in prepared.counts.items()
+                ],
+            )
 
     async def _insert(self, connection: AsyncConnection, rows: list[tuple[Any, ...]]) -> None:
         if not self._db.is_sqlite:  # asyncpg pipelines executemany already
@@ -407,17 +702,22 @@ class BatchWriter:
             [(name,) for name in sorted(names)],
         )
         found = await self._db.fetch(connection, "SELECT name, id FROM event_types")
+        # the caller commits next; ids of a transaction that fails are never kept
         self._type_ids = {str(name): int(type_id) for name, type_id in found}
 
-    async def _beat(self) -> None:
-        """Tell readers the open sessions are alive (a stale heartbeat reads as interrupted)."""
-        now = time.time()
-        if now - self._last_heartbeat < self._heartbeat or self._stopped:
-            return
-        self._last_heartbeat = now
+    async def _heartbeats(self) -> None:
+        """Every heartbeat seconds, whatever the queue holds: the open sessions are alive."""
+        while True:
+            await asyncio.sleep(self._heartbeat)
+            await self.beat()
+
+    async def beat(self) -> None:
+        """Tell readers the open sessions are alive (a stale heartbeat reads as interrupted);
+        a failure is part of the outage the writer reports, never raised."""
         pks = self._open_sessions()
         if not pks:
             return
+        now = time.time()
         try:
             async with self._db.writing() as connection:
                 await connection.exec_driver_sql(
@@ -425,34 +725,18 @@ class BatchWriter:
                     [(now, pk) for pk in pks],
                 )
         except Exception as error:
-            self._stopped = True
-            self._fail(self._db.error(error), pks)
-
-    def _fail(self, error: Exception, session_pks: list[int]) -> None:
-        """Remember the first failure and report it once; later ones only degrade sessions."""
-        self.state.degraded.update(session_pks)
-        self.state.degraded.update(self._open_sessions())
-        if self.state.failure is not None:
-            return
-        self.state.failure = error
-        if self._on_failure is not None:
-            with contextlib.suppress(Exception):  # a broken callback must not stop recording
-                self._on_failure(error)
-        self._wake.set()
-
-    async def _mark_incomplete(self) -> None:
-        """If the database still answers, say that these sessions lost frames."""
-        pks = sorted(self.state.degraded - self._marked)
-        self._marked.update(pks)
-        with contextlib.suppress(Exception):
-            async with self._db.writing() as connection:
-                await connection.exec_driver_sql(
-                    self._db.sql("UPDATE sessions SET status = 'incomplete' WHERE pk = ?"),
-                    [(pk,) for pk in pks],
-                )
+            self.failed(self._db.error(error))
+        else:
+            self.answered()
 
 
 _TYPE = 5  # position of the type in a frames row
+
+_UPSERT_GAP = (
+    "INSERT INTO gaps (session, first_seq, last_seq, first_t_ns, last_t_ns, frames, reason) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (session, first_seq) DO UPDATE SET "
+    "last_seq = excluded.last_seq, last_t_ns = excluded.last_t_ns, frames = excluded.frames"
+)
 
 
 def _row(session_pk: int, seq: int, frame: Frame, type_ids: dict[str, int]) -> tuple[Any, ...]:
