@@ -254,7 +254,7 @@ class RecordingProxy:
         self._site: web.TCPSite | None = None
         self._endpoint = redact_url(config.upstream)
         self._closing = False
-        self.frames_unrecorded = 0  # of sessions that never got a row in the log
+        self.frames_unrecorded = 0  # lost outside any stored gap (e.g. a session without a row)
         self.sessions_unrecorded = 0
 
     # -- lifecycle ------------------------------------------------------------------------
@@ -495,7 +495,7 @@ class RecordingProxy:
                     try:
                         append(sid, frame)
                     except Exception as error:  # a frame can only fail itself
-                        self._frame_not_recorded(session, error)
+                        self._frame_not_recorded(session, error, frame.t_ns, sid)
                 lost, first_t, last_t = session.pending_lost
                 if lost:
                     log.skip(sid, lost, first_t, last_t, "store down, session not opened yet")
@@ -595,7 +595,7 @@ class RecordingProxy:
                         elif session.pending is not None:  # the log has not answered yet
                             self._hold(session, Frame(direction, t_ns, opcode, redact(data)))
                     except Exception as error:
-                        self._frame_not_recorded(session, error)
+                        self._frame_not_recorded(session, error, t_ns, session.sid)
                 if watch_protocol:  # only the first few server frames: session.created leads
                     try:
                         watch_protocol = counts[direction] < 10 and self._learn_session(
@@ -635,11 +635,21 @@ class RecordingProxy:
         lost[0] += 1
         lost[2] = frame.t_ns
 
-    def _frame_not_recorded(self, session: _Session, error: Exception) -> None:
-        """One frame could not be appended: the session is incomplete, the call goes on."""
+    def _frame_not_recorded(
+        self, session: _Session, error: Exception, t_ns: int, sid: str | None
+    ) -> None:
+        """One frame could not be appended: the call goes on, the frame is a gap of its session
+        (so the session reads incomplete and rtrec record's exit code counts it)."""
         if not session.log_failed:
             self.console.frame_not_recorded(session.label, error)
         session.log_failed = True
+        if self.log is not None and sid is not None:
+            try:
+                self.log.skip(sid, 1, t_ns, t_ns, f"not recorded: {type(error).__name__}")
+                return
+            except Exception:  # the log refused even that: counted below instead
+                pass
+        self.frames_unrecorded += 1
 
     def _learn_session(self, session: _Session, data: bytes) -> bool:
         """From the first server frame: protocol and model when the handshake did not say."""

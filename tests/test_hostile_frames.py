@@ -336,6 +336,11 @@ async def test_an_exception_from_recording_work_never_reaches_the_pump(
     assert hostile.status == "incomplete" and other.status == "complete"
     assert [d for _, _, d in await frames_of(event_log, hostile.id)] == [
         b'{"type":"a"}', b'{"type":"a"}', b'{"type":"b"}', b'{"type":"b"}']
+    # the frame that failed (sent, then echoed back) is no silent loss: one gap, counted
+    gaps = await event_log.gaps(hostile.id)
+    assert [(g.first_seq, g.last_seq, g.reason) for g in gaps] == [
+        (3, 4, "not recorded: RecursionError")]
+    assert event_log.frames_lost == 2 and proxy.frames_unrecorded == 0
     assert bystander.sent > 0
     assert out.getvalue().count("ERROR") == 1
     assert "rtrec: ERROR: session #1: a frame could not be recorded (RecursionError); the call " \
