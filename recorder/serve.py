@@ -119,6 +119,7 @@ class Recording:
     close_code: int | None = None
     close_reason: str | None = None
     closed_by: str | None = None  # "server": playback closes (or drops, for 1006) at the end
+    gaps_note: str | None = None  # what `rtrec serve` says of frames the recorder did not keep
 
     @classmethod
     def from_frames(
@@ -161,7 +162,12 @@ async def load_recording(event_log: EventLog, session_id: str | None = None) -> 
             )
             for f in batch
         )
-    return Recording(tuple(frames), info.id, info.close_code, info.close_reason, info.closed_by)
+    from recorder.store import gaps_line  # (the store is loaded already: event_log is one)
+
+    note = gaps_line(info.id, await event_log.gaps(info.id)) if info.gaps else None
+    return Recording(
+        tuple(frames), info.id, info.close_code, info.close_reason, info.closed_by, note
+    )
 
 
 @dataclass(frozen=True, slots=True)

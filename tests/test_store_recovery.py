@@ -396,6 +396,14 @@ def test_sessions_replay_and_export_show_a_sessions_gaps(tmp_path: Path) -> None
                              catch_exceptions=False)
     assert exported.exit_code == 0 and note in exported.stderr.splitlines()
 
+    async def served() -> str | None:
+        from recorder.serve import load_recording
+
+        async with await open_log(str(path)) as log:
+            return (await load_recording(log, sid)).gaps_note
+
+    assert asyncio.run(served()) == note  # rtrec serve prints it under its banner
+
 
 async def test_a_batch_the_store_refuses_for_good_is_a_gap_and_recording_goes_on(
     tmp_path: Path,

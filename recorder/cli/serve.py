@@ -113,6 +113,8 @@ def serve_command(
         click.echo(f'  Python SDK: AsyncOpenAI(websocket_base_url="{server.url}")')
         click.echo("  Ctrl-C stops")
         sys.stdout.flush()
+        if recording.gaps_note is not None:  # the clients get what was kept, in seq order
+            click.echo(recording.gaps_note, err=True)
 
     try:
         run(
