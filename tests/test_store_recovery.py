@@ -125,9 +125,7 @@ async def test_a_lock_held_past_the_busy_timeout_pauses_recording_and_it_resumes
         assert log.health()["store"] == "down"
         _release(holder)
         resumed = await notices.wait("resumed")
-    later = await log.begin_session("ga", None, None)  # a new session is recorded at once
-    log.append(later, _frame(0))
-    assert await log.end_session(later) == "complete"
+    later = await _one_frame_session(log)  # a new session is recorded at once
     log.append(sid, _frame(200))  # its session was shed during the outage: it stays shed
     assert await log.end_session(sid) == "incomplete"
     health = log.health()
@@ -217,9 +215,7 @@ async def test_a_full_disk_then_freed_pauses_recording_and_it_resumes(tmp_path: 
     event.remove(engine.sync_engine, "connect", cap)  # space is freed
     await engine.dispose()
     resumed = await notices.wait("resumed")
-    later = await log.begin_session("ga", None, None)
-    log.append(later, _frame(0))
-    await log.end_session(later)
+    later = await _one_frame_session(log)  # recorded once the store answers
     await log.end_session(sid)
     await log.close()
     assert notices.kinds == ["paused", "dropping", "resumed"]
@@ -287,9 +283,7 @@ async def test_a_killed_postgresql_connection_pauses_recording_and_it_resumes(
         log.append(sid, _frame(i))
     paused = await notices.wait("paused")
     resumed = await notices.wait("resumed")
-    later = await log.begin_session("ga", None, None)
-    log.append(later, _frame(0))
-    await log.end_session(later)
+    later = await _one_frame_session(log)  # recorded once the store answers
     await log.end_session(sid)
     await log.close()
     message = str(paused.error)
@@ -351,6 +345,14 @@ async def test_a_quiet_live_session_beside_a_busy_one_keeps_its_heartbeat_and_is
     ))
     async with await open_log(str(path)) as reopened:
         assert (await reopened.get_session(quiet)).status == "complete"
+
+
+async def _one_frame_session(log: EventLog) -> str:
+    """A new session of one frame, ended complete: recording goes on after the fault."""
+    sid = await log.begin_session("ga", None, None)
+    log.append(sid, _frame(0))
+    assert await log.end_session(sid) == "complete"
+    return sid
 
 
 def _last_seen(path: Path, sid: str) -> float:
