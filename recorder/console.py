@@ -7,19 +7,15 @@ event types.
 
 from __future__ import annotations
 
-import re
 import sys
 from typing import TextIO
 
-# The first "type" in a Realtime frame is the event type: events put it first or second,
-# before any nested resource. Reading it costs a regex search, not a JSON decode.
-_TYPE = re.compile(rb'"type"\s*:\s*"([^"\\]{1,100})"')
+from recorder.jsontext import readable_type
 
 
 def event_type(data: bytes) -> str:
-    """The event type of a frame, read without decoding it ("?" when there is none)."""
-    match = _TYPE.search(data, 0, 4096)
-    return match.group(1).decode("utf-8", "replace") if match else "?"
+    """The event type of a frame, read by a scan of its head, not a decode ("?" if none)."""
+    return readable_type(data[:4096]) or "?"
 
 
 class Console:

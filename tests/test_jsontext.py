@@ -69,3 +69,12 @@ def test_the_store_codec_indexes_a_frame_nested_too_deep_without_raising() -> No
     assert form.audio == b"\x00\x00\x00"
     assert join_stored_form(
         index_of(frame).type, form.stripped, form.body, form.audio_at, form.audio) == frame
+
+
+def test_the_record_console_reads_the_type_with_the_same_scan() -> None:
+    from recorder.console import event_type
+
+    assert event_type(b'{"event_id":"e","type":"session.update","session":{}}') == "session.update"
+    assert event_type(b'{"type":"response.text.delta","delta":"\xff"}') == "response.text.delta"
+    assert event_type(b'{"delta":"a \\"type\\":\\"x\\""}') == "?"  # a "type" inside a string
+    assert event_type(b"\x00\x01") == "?"
