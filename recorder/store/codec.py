@@ -320,3 +320,13 @@ def join_stored_form(
     if audio_at is None or audio is None:
         return prefix + body
     return prefix + splice_audio(body, audio_at, audio)
+
+
+def splice_into_empty_field(type_name: str | None, data: bytes, audio: bytes) -> bytes:
+    """Put base64 audio back into the empty audio field of a frame read with audio="bytes"."""
+    field = AUDIO_FIELDS.get(type_name or "")
+    match = _VALUE_START[field].search(data) if field is not None else None
+    if match is None:  # cannot happen for a frame the log handed over this way
+        raise ValueError(f"no empty audio field in a {type_name} frame to splice audio into")
+    at = match.end()
+    return b"".join((data[:at], binascii.b2a_base64(audio, newline=False), data[at:]))

@@ -19,10 +19,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from recorder.errors import RtrecError
 from recorder.store import migrate
 from recorder.store.codec import (
-    _VALUE_START,
-    AUDIO_FIELDS,
     IndexColumns,
     index_of,
+    splice_into_empty_field,
     type_prefix,
 )
 from recorder.store.db import Database
@@ -136,7 +135,7 @@ class StoredFrame(msgspec.Struct, frozen=True, gc=False):
         """The frame as it crossed the wire (also for a frame read with audio="bytes")."""
         data = self.data
         if self.audio is not None:
-            data = _splice_into_empty_field(self.type, data, self.audio)
+            data = splice_into_empty_field(self.type, data, self.audio)
         return Frame(self.direction, self.t_ns, self.opcode, data)
 
 
@@ -617,16 +616,6 @@ class EventLog:
             seq, t_ns, _DIRECTIONS[direction], _OPCODES[opcode], type_name,
             event_id, item_id, response_id, data,
         )
-
-
-def _splice_into_empty_field(type_name: str | None, data: bytes, audio: bytes) -> bytes:
-    """Put base64 audio back into the empty audio field of a frame read with audio="bytes"."""
-    field = AUDIO_FIELDS.get(type_name or "")
-    match = _VALUE_START[field].search(data) if field is not None else None
-    if match is None:  # cannot happen for a frame the log handed over this way
-        raise ValueError(f"no empty audio field in a {type_name} frame to splice audio into")
-    at = match.end()
-    return b"".join((data[:at], b64encode(audio), data[at:]))
 
 
 def _new_session_id() -> str:
