@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import msgspec
 
 from recorder.decode import AnyEvent, decode
+from recorder.jsontext import frame_type
 from recorder.receiver import Position
 from recorder.store.codec import splice_into_empty_field, split_audio_event, type_prefix
 from recorder.wire import Direction, Frame, Opcode
@@ -115,8 +116,6 @@ def frame_steps(frames: Iterable[Frame], *, first_seq: int = 1) -> Iterator[Step
                 yield Step(seq, frame.t_ns, frame.direction, audio_type,
                            type_prefix(audio_type) + body, audio)
                 continue
-        from recorder.jsontext import frame_type
-
         yield Step(seq, frame.t_ns, frame.direction, frame_type(data), data)
 
 
