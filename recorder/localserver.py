@@ -98,13 +98,15 @@ class LocalServer:
             await self._site.stop()
             self._site = None
 
-    async def close(self, reason: bytes = b"") -> None:
-        """Stop listening, close every tracked socket with 1001 (and `reason`), wait for their
-        handlers, shut down. Closing a server that is not running does nothing."""
+    async def close(self, reason: bytes = b"", code: int = 1001) -> None:
+        """Stop listening, close every tracked socket with `code` (1001, "going away") and
+        `reason`, wait for their handlers, shut down. Closing a server that is not running
+        does nothing."""
         if self._runner is None:
             return
         await self.stop_listening()
-        closing = [asyncio.ensure_future(_going_away(ws, reason)) for ws in list(self._sockets)]
+        sockets = list(self._sockets)
+        closing = [asyncio.ensure_future(_going_away(ws, code, reason)) for ws in sockets]
         if closing:
             await asyncio.wait(closing, timeout=self.shutdown_timeout)
         handlers = [task for task in self._handlers if task is not asyncio.current_task()]
@@ -162,6 +164,6 @@ class LocalServer:
         return len(self._sockets)
 
 
-async def _going_away(ws: web.WebSocketResponse, reason: bytes) -> None:
+async def _going_away(ws: web.WebSocketResponse, code: int, reason: bytes) -> None:
     with contextlib.suppress(ConnectionError, RuntimeError, asyncio.TimeoutError):
-        await ws.close(code=1001, message=reason)  # 1001: going away (RFC 6455 7.4.1)
+        await ws.close(code=code, message=reason)

@@ -50,6 +50,7 @@ from recorder import jsontext
 from recorder.access import check_exposure, refusal
 from recorder.errors import RtrecError
 from recorder.jsontext import frame_type
+from recorder.localserver import LocalServer, connect_host
 from recorder.matching import (
     DEFAULT_RULES,
     LOOKAHEAD,
@@ -546,11 +547,7 @@ class ReplayServer:
         self.results: list[PlaybackResult] = []
         self._finished: asyncio.Queue[PlaybackResult] = asyncio.Queue()
         self._connections = 0
-        self._runner: web.AppRunner | None = None
-        # Open connections, so close() can end them itself: aiohttp's shutdown would wait its
-        # timeout for handlers that never return on their own, then drop the clients (1006).
-        self._open: set[web.WebSocketResponse] = set()
-        self._handlers: set[asyncio.Task[object]] = set()
+        self._server: LocalServer | None = None
         self.host = "127.0.0.1"
         self.port = 0
 
@@ -570,11 +567,8 @@ class ReplayServer:
         if not isinstance(ws, web.WebSocketResponse):
             return ws
         self._connections += 1
-        handler = asyncio.current_task()
-        if handler is not None:
-            self._handlers.add(handler)
-        self._open.add(ws)
-        try:
+        assert self._server is not None  # a connection arrives only once started
+        with self._server.track(ws):  # close() ends it with 1001 and waits for its report
             result = await play(
                 ws,
                 self.recording,
@@ -584,70 +578,44 @@ class ReplayServer:
                 request=request,
                 rules=self.rules,
             )
-        finally:
-            self._open.discard(ws)
-            if handler is not None:
-                self._handlers.discard(handler)
         self.results.append(result)
         self._finished.put_nowait(result)
         return ws
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
         check_exposure(host, self.token)  # recordings hold people's voices
-        self._runner = web.AppRunner(
-            self.app(), handle_signals=False, access_log=None, shutdown_timeout=STOP_TIMEOUT
-        )
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, host, port)
+        server = LocalServer(self.app(), host, port, shutdown_timeout=STOP_TIMEOUT)
         try:
-            await site.start()
+            await server.start()
         except OSError as error:
-            await self._runner.cleanup()
             raise RtrecError(
                 f"cannot listen on {host}:{port} ({error.strerror}): choose another --listen"
             ) from None
-        self.host, self.port = host, self._runner.addresses[0][1]
+        self._server = server
+        self.host, self.port = host, server.port
 
     @property
     def url(self) -> str:
         """The value for the OpenAI SDKs' websocket_base_url (they append /realtime)."""
-        host = self.host
-        if host in ("", "0.0.0.0"):
-            host = "127.0.0.1"  # listening on every interface: loopback reaches it
-        elif host == "::":
-            host = "::1"
-        if ":" in host:
-            host = f"[{host}]"
-        return f"ws://{host}:{self.port}/v1"
+        return f"ws://{connect_host(self.host)}:{self.port}/v1"
 
     async def next_result(self, timeout: float = 30.0) -> PlaybackResult:
         """The result of the next connection to end (in the order they end)."""
         return await asyncio.wait_for(self._finished.get(), timeout)
 
     async def close(self) -> None:
-        """Close open connections (1001, each one's report logged), then stop listening."""
-        if self._runner is None:
-            return
-        closing = [asyncio.ensure_future(_close_stopping(ws)) for ws in list(self._open)]
-        if closing:
-            await asyncio.wait(closing, timeout=STOP_TIMEOUT)
-        if self._handlers:  # their playback notices the close, logs its report and returns
-            await asyncio.wait(self._handlers, timeout=STOP_TIMEOUT)
-        await self._runner.cleanup()
-        self._runner = None
+        """Stop listening, close open connections (1001, each one's report logged)."""
+        server, self._server = self._server, None
+        if server is not None:
+            await server.close(STOPPING_CLOSE_REASON.encode(), STOPPING_CLOSE_CODE)
 
     async def __aenter__(self) -> ReplayServer:
-        if self._runner is None:
+        if self._server is None:
             await self.start()
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
-
-
-async def _close_stopping(ws: web.WebSocketResponse) -> None:
-    with contextlib.suppress(ConnectionError, RuntimeError, asyncio.TimeoutError):
-        await ws.close(code=STOPPING_CLOSE_CODE, message=STOPPING_CLOSE_REASON.encode())
 
 
 @contextlib.asynccontextmanager
