@@ -37,6 +37,7 @@ from recorder.fake.dialect import BETA, GA
 from recorder.fake.ids import Ids
 from recorder.fake.scenarios import SCENARIOS, build
 from recorder.jsontext import frame_type
+from recorder.localserver import LocalServer
 from recorder.wire import Direction, Frame, Opcode
 
 PATH = "/v1/realtime"
@@ -137,31 +138,22 @@ class FakeUpstream:
         self.client_timeout = client_timeout
         self.reject_beta = reject_beta
         self.sessions: list[PlayedSession] = []
-        self._host, self._port = host, port
-        self._runner: web.AppRunner | None = None
-        self._sockets: set[web.WebSocketResponse] = set()
         self.app = web.Application()
         self.app.router.add_get(PATH, self._handle)
+        self._server = LocalServer(self.app, host, port)
 
     @property
     def url(self) -> str:
         """ws:// URL of the socket (start() first)."""
-        return f"ws://{self._host}:{self._port}{PATH}"
+        return self._server.url(PATH)
 
     async def start(self) -> str:
-        self._runner = web.AppRunner(self.app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self._host, self._port)
-        await site.start()
-        self._port = self._runner.addresses[0][1]  # the port the OS picked for port 0
+        await self._server.start()
         return self.url
 
     async def close(self) -> None:
-        for ws in list(self._sockets):
-            await ws.close()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        """Stop listening; connections still open are closed with 1001."""
+        await self._server.close(b"fake upstream stopping")
 
     async def __aenter__(self) -> FakeUpstream:
         await self.start()
@@ -195,15 +187,14 @@ class FakeUpstream:
         if protocol == BETA and self.reject_beta:
             await self._refuse_beta(ws, played)
             return ws
-        self._sockets.add(ws)
-        try:
-            await self._play(ws, frames, played)
-        except (TimeoutError, ConnectionError) as exc:
-            played.error = f"{type(exc).__name__}: {exc}"
-        finally:
-            self._sockets.discard(ws)
-            if not ws.closed:
-                await ws.close()
+        with self._server.track(ws):
+            try:
+                await self._play(ws, frames, played)
+            except (TimeoutError, ConnectionError) as exc:
+                played.error = f"{type(exc).__name__}: {exc}"
+            finally:
+                if not ws.closed:
+                    await ws.close()
         return ws
 
     async def _refuse_beta(self, ws: web.WebSocketResponse, played: PlayedSession) -> None:
