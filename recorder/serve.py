@@ -584,14 +584,14 @@ class ReplayServer:
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
         check_exposure(host, self.token)  # recordings hold people's voices
-        server = LocalServer(self.app(), host, port, shutdown_timeout=STOP_TIMEOUT)
+        self._server = server = LocalServer(self.app(), host, port, shutdown_timeout=STOP_TIMEOUT)
         try:
             await server.start()
         except OSError as error:
+            self._server = None
             raise RtrecError(
                 f"cannot listen on {host}:{port} ({error.strerror}): choose another --listen"
             ) from None
-        self._server = server
         self.host, self.port = host, server.port
 
     @property
