@@ -61,6 +61,7 @@ from recorder.matching import (
     order_hint,
     show_frame,
 )
+from recorder.script_player import Inbox, Pacing, Verdict, play_script
 from recorder.wire import Direction, Frame, Opcode
 
 if TYPE_CHECKING:
@@ -89,9 +90,6 @@ MIN_SPEED = 0.001  # --speed: slower than 1/1000 of real time is refused
 # Close codes an endpoint may not send itself (1005, 1006, 1015 only describe what happened).
 _UNSENDABLE_CLOSE_CODES = frozenset({1004, 1005, 1006, 1015})
 ABNORMAL_CLOSURE = 1006  # what the proxy records when a socket dropped without a close frame
-
-SPIN_NS = 1_500_000  # pacing: the last 1.5 ms before a frame is due are spent yielding
-MAX_SLEEP_NS = 250_000_000  # pacing: how soon a departed client is noticed during a long gap
 
 # microphone audio: skipped when looking ahead for a frame sent out of order
 _STREAMED = frozenset({"input_audio_buffer.append"})
@@ -260,16 +258,15 @@ class _Playback:
         self.result = result
         self.match = match
         self.speed = speed
-        self.inbox: asyncio.Queue[tuple[int, bytes] | None] = asyncio.Queue()
-        self.client_gone = asyncio.Event()
+        self.inbox: Inbox[bytes] = Inbox()
         self.errors_sent = 0
         self.aliases: dict[str, str] = {}  # live client-chosen item id -> recorded id
 
     async def run(self) -> PlaybackResult:
-        connected_ns = time.monotonic_ns()
+        pacing = Pacing(self.speed)
         reader = asyncio.create_task(self._read_client())
         try:
-            if await self._play_script(connected_ns):
+            if await self._play_script(pacing):
                 self.result.finished = True
                 await self._after_script()
         except ConnectionError:
@@ -285,50 +282,31 @@ class _Playback:
     async def _read_client(self) -> None:
         async for message in self.ws:
             if message.type is aiohttp.WSMsgType.TEXT or message.type is aiohttp.WSMsgType.BINARY:
-                self.inbox.put_nowait((time.monotonic_ns(), message.data))
-        self.client_gone.set()
-        self.inbox.put_nowait(None)
+                self.inbox.put(message.data)
+        self.inbox.close()
 
-    async def _play_script(self, connected_ns: int) -> bool:
+    async def _play_script(self, pacing: Pacing) -> bool:
         """Play every frame in order; False when the connection ended before the last one."""
         frames = self.recording.frames
-        shift = connected_ns
-        speed = self.speed
-        for index, frame in enumerate(frames):
-            if frame.direction is Direction.SERVER:
-                if self.ws.closed:
-                    self._report_unused(frames[index:])
-                    return False
-                if speed is None:
-                    await self.ws.send_frame(frame.data, _OPCODES[frame.opcode])
-                else:
-                    due = shift + int(frame.t_ns / speed)
-                    await self._sleep_until(due)
-                    await self.ws.send_frame(frame.data, _OPCODES[frame.opcode])
-                    self.result.lateness_ns.append(time.monotonic_ns() - due)
-                self.result.server_frames_sent += 1
-                continue
-            item = await self.inbox.get()
-            if item is None:
-                self._report_unused(frames[index:])
-                return False
-            received_ns, data = item
-            if not await self._check(frame, data, index + 1):
-                self._report_unused(frames[index + 1 :])
-                return False
-            if speed is not None:
-                shift = max(connected_ns, received_ns - int(frame.t_ns / speed))
+        outcome = await play_script(
+            frames, Direction.SERVER, self.inbox, send=self._send, check=self._verdict,
+            pacing=pacing,
+        )
+        if not outcome.finished:
+            self._report_unused(frames[outcome.rest :])
+        return outcome.finished
+
+    async def _send(self, frame: RecordedFrame, due_ns: int | None) -> bool:
+        if self.ws.closed:
+            return False
+        await self.ws.send_frame(frame.data, _OPCODES[frame.opcode])
+        if due_ns is not None:
+            self.result.lateness_ns.append(time.monotonic_ns() - due_ns)
+        self.result.server_frames_sent += 1
         return True
 
-    async def _sleep_until(self, due_ns: int) -> None:
-        """Sleep until due_ns, precisely: the event loop wakes up to ~1 ms late (epoll timeouts
-        are whole milliseconds), so the last SPIN_NS are spent yielding to the loop instead.
-        Long waits are cut into slices so a client that left is noticed."""
-        while (remaining := due_ns - time.monotonic_ns()) > 0 and not self.client_gone.is_set():
-            if remaining > SPIN_NS:
-                await asyncio.sleep(min(remaining - SPIN_NS, MAX_SLEEP_NS) / 1e9)
-            else:
-                await asyncio.sleep(0)
+    async def _verdict(self, recorded: RecordedFrame, data: bytes, index: int) -> Verdict:
+        return "matched" if await self._check(recorded, data, index + 1) else "stop"
 
     async def _check(self, recorded: RecordedFrame, data: bytes, after: int) -> bool:
         """Match one received frame against the recorded one (frames[after:] follow it);
