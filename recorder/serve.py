@@ -66,6 +66,7 @@ from recorder.wire import Direction, Frame, Opcode
 
 if TYPE_CHECKING:
     from recorder.store import EventLog
+    from recorder.stream import Step
 
 log = logging.getLogger("recorder.serve")
 
@@ -147,26 +148,26 @@ class Recording:
 
 async def load_recording(event_log: EventLog, session_id: str | None = None) -> Recording:
     """Read one session of the log into memory (None: the newest session)."""
+    # (the store is loaded already: event_log is one; the stream needs it)
+    from recorder.stream import log_steps
+
     info = await event_log.get_session(session_id)
     frames: list[RecordedFrame] = []
-    async for batch in event_log.read(info.id):
-        frames.extend(
-            RecordedFrame(
-                f.seq,
-                Direction(f.direction),
-                f.t_ns,
-                Opcode(f.opcode),
-                f.data,
-                f.type if f.type is not None else frame_type(f.data),
-            )
-            for f in batch
-        )
+    async for batch in log_steps(event_log, info):
+        frames.extend(map(_recorded, batch))
     from recorder.store import gaps_line  # (the store is loaded already: event_log is one)
 
     note = gaps_line(info.id, await event_log.gaps(info.id)) if info.gaps else None
     return Recording(
         tuple(frames), info.id, info.close_code, info.close_reason, info.closed_by, note
     )
+
+
+def _recorded(step: Step) -> RecordedFrame:
+    """A step of the stream as playback keeps it: the bytes to send (or match), ready."""
+    data = step.frame_data()
+    kind = step.type if step.type is not None else frame_type(data)
+    return RecordedFrame(step.seq, step.direction, step.t_ns, step.opcode, data, kind)
 
 
 @dataclass(frozen=True, slots=True)
