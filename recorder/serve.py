@@ -290,7 +290,7 @@ class _Playback:
         """Play every frame in order; False when the connection ended before the last one."""
         frames = self.recording.frames
         outcome = await play_script(
-            frames, Direction.SERVER, self.inbox, send=self._send, check=self._verdict,
+            frames, Direction.SERVER, self.inbox, send=self._send, check=self._check,
             pacing=pacing,
         )
         if not outcome.finished:
@@ -306,31 +306,28 @@ class _Playback:
         self.result.server_frames_sent += 1
         return True
 
-    async def _verdict(self, recorded: RecordedFrame, data: bytes, index: int) -> Verdict:
-        return "matched" if await self._check(recorded, data, index + 1) else "stop"
-
-    async def _check(self, recorded: RecordedFrame, data: bytes, after: int) -> bool:
-        """Match one received frame against the recorded one (frames[after:] follow it);
-        False when playback must stop."""
+    async def _check(self, recorded: RecordedFrame, data: bytes, index: int) -> Verdict:
+        """Match one received frame against the recorded one (frames[index]); "stop" when
+        playback must stop."""
         if data == recorded.data:
             self.result.client_frames_matched += 1
-            return True
+            return "matched"
         paths = diff_events(recorded.data, data, aliases=self.aliases, rules=self.rules)
         # ids the client chose itself stand for the recorded ones from here on
         self.aliases.update(client_item_ids(recorded.data, data))
         if not paths:
             self.result.client_frames_matched += 1
-            return True
+            return "matched"
         message = (
             f"session {self.recording.session_id or '(frames)'}, client frame seq {recorded.seq}: "
             + describe_mismatch(recorded.data, data, paths, self.rules)
-            + self._nearest(recorded, data, after)
+            + self._nearest(recorded, data, index + 1)
         )
         self._record(Mismatch(
             recorded.seq, recorded.type, frame_type(data), tuple(paths), message,
             recorded.data, data,
         ))
-        return await self._on_mismatch(message, data)
+        return "matched" if await self._on_mismatch(message, data) else "stop"
 
     def _nearest(self, recorded: RecordedFrame, data: bytes, after: int) -> str:
         """When the received type is not the expected one: the recorded client frame, among the
