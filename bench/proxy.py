@@ -31,7 +31,7 @@ import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 from aiohttp import WSMsgType, web
@@ -39,6 +39,9 @@ from aiohttp import WSMsgType, web
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import Figure
+
+if TYPE_CHECKING:
+    from recorder.localserver import LocalServer
 
 ISSUE = 4
 AUDIO_20MS = base64.b64encode(os.urandom(960)).decode()  # 20 ms of pcm16 at 24 kHz
@@ -104,21 +107,21 @@ class Upstream:
 
     def __init__(self) -> None:
         self.inbound: dict[str, Flow] = {}
-        self.runner: web.AppRunner | None = None
+        self.server: LocalServer | None = None
         self.url = ""
 
     async def start(self) -> None:
+        from recorder.localserver import LocalServer
+
         app = web.Application()
         app.router.add_get("/v1/realtime", self.handle)
-        self.runner = web.AppRunner(app, access_log=None)
-        await self.runner.setup()
-        site = web.TCPSite(self.runner, "127.0.0.1", 0)
-        await site.start()
-        self.url = f"ws://127.0.0.1:{self.runner.addresses[0][1]}"
+        self.server = LocalServer(app)
+        await self.server.start()
+        self.url = self.server.url()
 
     async def stop(self) -> None:
-        assert self.runner is not None
-        await self.runner.cleanup()
+        assert self.server is not None
+        await self.server.close()
 
     async def handle(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse(max_msg_size=0, compress=False)

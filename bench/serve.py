@@ -32,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from common import Figure, print_figures
 
 from recorder.fake.scenarios import long_session
+from recorder.localserver import LocalServer
 from recorder.serve import Recording, ReplayServer, load_recording
 from recorder.store import open_log
 from recorder.wire import Direction, Frame
@@ -65,8 +66,7 @@ class BareServer:
         self.server_frames = [f for f in frames if f.direction is Direction.SERVER]
         self.speed = speed
         self.lateness_ns: list[int] = []
-        self.runner: web.AppRunner | None = None
-        self.port = 0
+        self.server: LocalServer | None = None
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         ws = web.WebSocketResponse(max_msg_size=0, compress=False)
@@ -94,19 +94,18 @@ class BareServer:
     async def __aenter__(self) -> BareServer:
         app = web.Application()
         app.router.add_get("/v1/realtime", self.handle)
-        self.runner = web.AppRunner(app, access_log=None)
-        await self.runner.setup()
-        await web.TCPSite(self.runner, "127.0.0.1", 0).start()
-        self.port = int(self.runner.addresses[0][1])
+        self.server = LocalServer(app)
+        await self.server.start()
         return self
 
     async def __aexit__(self, *_: object) -> None:
-        assert self.runner is not None
-        await self.runner.cleanup()
+        assert self.server is not None
+        await self.server.close()
 
     @property
     def url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}/v1"
+        assert self.server is not None
+        return self.server.url("/v1")
 
 
 async def play_client(url: str, frames: list[Frame], *, paced: bool) -> tuple[float, list[int]]:

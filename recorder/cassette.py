@@ -42,6 +42,7 @@ import msgspec
 from aiohttp import WSMsgType, web
 
 from recorder.errors import RtrecError
+from recorder.localserver import LocalServer
 from recorder.matching import DEFAULT_RULES, MatchRules
 from recorder.serve import (
     MATCH_MODES,
@@ -122,7 +123,7 @@ class Cassette:
         self._made_dirs: list[Path] = []  # folders made for a recording, removed if it fails
         self._log: EventLog | None = None
         self._proxy: RecordingProxy | None = None
-        self._runner: web.AppRunner | None = None
+        self._server: LocalServer | None = None
         self.port = 0
 
     # -- lifecycle ------------------------------------------------------------------------
@@ -130,17 +131,13 @@ class Cassette:
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
         """Load what the cassette holds, decide what to record, listen; returns self.url."""
         await self._prepare()
-        self._runner = web.AppRunner(
-            self._application(), handle_signals=False, access_log=None, shutdown_timeout=5
-        )
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, host, port)
+        self._server = server = LocalServer(self._application(), host, port)
         try:
-            await site.start()
+            await server.start()
         except OSError as error:
             await self.stop()
             raise RtrecError(f"cassette server cannot listen on {host}:{port}: {error}") from None
-        self.port = int(self._runner.addresses[0][1])
+        self.port = server.port
         return self.url
 
     @property
@@ -153,9 +150,9 @@ class Cassette:
         if self._proxy is not None:  # first: it closes sessions still open and ends them
             await self._proxy.close()
             self._proxy = None
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        if self._server is not None:  # playbacks still open get 1001
+            await self._server.close(b"rtrec cassette is stopping")
+            self._server = None
         if self._log is not None:
             failed = self._log.failure is not None
             await self._log.close()
@@ -295,16 +292,18 @@ class Cassette:
         ws = await accept(request)
         if not isinstance(ws, web.WebSocketResponse):
             return ws
-        result = await play(
-            ws,
-            self.recordings[index],
-            match=self.match,
-            speed=self.speed,
-            connection=index + 1,
-            request=request,
-            rules=self.rules,
-            on_mismatch=self.mismatches.append,
-        )
+        assert self._server is not None  # a connection arrives only once started
+        with self._server.track(ws):
+            result = await play(
+                ws,
+                self.recordings[index],
+                match=self.match,
+                speed=self.speed,
+                connection=index + 1,
+                request=request,
+                rules=self.rules,
+                on_mismatch=self.mismatches.append,
+            )
         with self._changed:
             self.results.append(result)
             self._changed.notify_all()

@@ -48,6 +48,7 @@ from recorder.access import TOKEN_HEADER, TOKEN_QUERY, check_exposure, refusal
 from recorder.console import Console
 from recorder.decode import decode, protocol_of
 from recorder.errors import RtrecError
+from recorder.localserver import LocalServer
 from recorder.redact import FrameRedactor, redact_url, secrets_in_handshake
 from recorder.upstream import (
     forward_http,
@@ -250,8 +251,7 @@ class RecordingProxy:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._next_key = 0
         self._client: aiohttp.ClientSession | None = None
-        self._runner: web.AppRunner | None = None
-        self._site: web.TCPSite | None = None
+        self._server: LocalServer | None = None
         self._endpoint = redact_url(config.upstream)
         self._closing = False
         self.frames_unrecorded = 0  # lost outside any stored gap (e.g. a session without a row)
@@ -275,16 +275,14 @@ class RecordingProxy:
             connector=aiohttp.TCPConnector(limit=0, force_close=True),
             timeout=aiohttp.ClientTimeout(total=None, connect=30, sock_connect=30),
         )
-        # access_log=None: the request line carries the query (and so could carry a token).
-        self._runner = web.AppRunner(self.application(), access_log=None, handle_signals=False)
-        await self._runner.setup()
-        self._site = web.TCPSite(
-            self._runner, self.config.host, self.config.port, ssl_context=self.config.server_ssl
+        self._server = LocalServer(
+            self.application(), self.config.host, self.config.port,
+            ssl_context=self.config.server_ssl, shutdown_timeout=60.0,
         )
         try:
-            await self._site.start()
+            await self._server.start()
         except OSError as error:
-            await self._runner.cleanup()
+            self._server = None
             await self._client.close()
             raise RtrecError(
                 f"cannot listen on {self.config.host}:{self.config.port} ({error.strerror}): "
@@ -294,20 +292,13 @@ class RecordingProxy:
 
     @property
     def port(self) -> int:
-        assert self._runner is not None
-        for address in self._runner.addresses:
-            return int(address[1])
-        return self.config.port
+        assert self._server is not None
+        return self._server.port
 
     @property
     def base_url(self) -> str:
-        scheme = "wss" if self.config.server_ssl is not None else "ws"
-        host = self.config.host
-        if ":" in host:
-            host = f"[{host}]"
-        elif host in ("0.0.0.0", ""):
-            host = "127.0.0.1"
-        return f"{scheme}://{host}:{self.port}"
+        assert self._server is not None
+        return self._server.url()
 
     @property
     def open_sessions(self) -> int:
@@ -316,13 +307,13 @@ class RecordingProxy:
     async def close(self) -> None:
         """Close every open session (1001, closed_by proxy), wait for them, stop listening."""
         self._closing = True
-        if self._site is not None:
-            await self._site.stop()
+        if self._server is not None:
+            await self._server.stop_listening()
         await asyncio.gather(*(_stop(session) for session in list(self._sessions.values())))
         if self._tasks:
             await asyncio.wait(self._tasks, timeout=10)
-        if self._runner is not None:
-            await self._runner.cleanup()
+        if self._server is not None:
+            await self._server.close()
         if self._client is not None:
             await self._client.close()
 

@@ -50,6 +50,7 @@ from recorder import jsontext
 from recorder.access import check_exposure, refusal
 from recorder.errors import RtrecError
 from recorder.jsontext import frame_type
+from recorder.localserver import LocalServer, connect_host
 from recorder.matching import (
     DEFAULT_RULES,
     LOOKAHEAD,
@@ -60,10 +61,12 @@ from recorder.matching import (
     order_hint,
     show_frame,
 )
+from recorder.script_player import Inbox, Pacing, Verdict, play_script
 from recorder.wire import Direction, Frame, Opcode
 
 if TYPE_CHECKING:
     from recorder.store import EventLog
+    from recorder.stream import Step
 
 log = logging.getLogger("recorder.serve")
 
@@ -88,9 +91,6 @@ MIN_SPEED = 0.001  # --speed: slower than 1/1000 of real time is refused
 # Close codes an endpoint may not send itself (1005, 1006, 1015 only describe what happened).
 _UNSENDABLE_CLOSE_CODES = frozenset({1004, 1005, 1006, 1015})
 ABNORMAL_CLOSURE = 1006  # what the proxy records when a socket dropped without a close frame
-
-SPIN_NS = 1_500_000  # pacing: the last 1.5 ms before a frame is due are spent yielding
-MAX_SLEEP_NS = 250_000_000  # pacing: how soon a departed client is noticed during a long gap
 
 # microphone audio: skipped when looking ahead for a frame sent out of order
 _STREAMED = frozenset({"input_audio_buffer.append"})
@@ -148,26 +148,26 @@ class Recording:
 
 async def load_recording(event_log: EventLog, session_id: str | None = None) -> Recording:
     """Read one session of the log into memory (None: the newest session)."""
+    # (the store is loaded already: event_log is one; the stream needs it)
+    from recorder.stream import log_steps
+
     info = await event_log.get_session(session_id)
     frames: list[RecordedFrame] = []
-    async for batch in event_log.read(info.id):
-        frames.extend(
-            RecordedFrame(
-                f.seq,
-                Direction(f.direction),
-                f.t_ns,
-                Opcode(f.opcode),
-                f.data,
-                f.type if f.type is not None else frame_type(f.data),
-            )
-            for f in batch
-        )
+    async for batch in log_steps(event_log, info):
+        frames.extend(map(_recorded, batch))
     from recorder.store import gaps_line  # (the store is loaded already: event_log is one)
 
     note = gaps_line(info.id, await event_log.gaps(info.id)) if info.gaps else None
     return Recording(
         tuple(frames), info.id, info.close_code, info.close_reason, info.closed_by, note
     )
+
+
+def _recorded(step: Step) -> RecordedFrame:
+    """A step of the stream as playback keeps it: the bytes to send (or match), ready."""
+    data = step.frame_data()
+    kind = step.type if step.type is not None else frame_type(data)
+    return RecordedFrame(step.seq, step.direction, step.t_ns, step.opcode, data, kind)
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,16 +259,15 @@ class _Playback:
         self.result = result
         self.match = match
         self.speed = speed
-        self.inbox: asyncio.Queue[tuple[int, bytes] | None] = asyncio.Queue()
-        self.client_gone = asyncio.Event()
+        self.inbox: Inbox[bytes] = Inbox()
         self.errors_sent = 0
         self.aliases: dict[str, str] = {}  # live client-chosen item id -> recorded id
 
     async def run(self) -> PlaybackResult:
-        connected_ns = time.monotonic_ns()
+        pacing = Pacing(self.speed)
         reader = asyncio.create_task(self._read_client())
         try:
-            if await self._play_script(connected_ns):
+            if await self._play_script(pacing):
                 self.result.finished = True
                 await self._after_script()
         except ConnectionError:
@@ -284,73 +283,51 @@ class _Playback:
     async def _read_client(self) -> None:
         async for message in self.ws:
             if message.type is aiohttp.WSMsgType.TEXT or message.type is aiohttp.WSMsgType.BINARY:
-                self.inbox.put_nowait((time.monotonic_ns(), message.data))
-        self.client_gone.set()
-        self.inbox.put_nowait(None)
+                self.inbox.put(message.data)
+        self.inbox.close()
 
-    async def _play_script(self, connected_ns: int) -> bool:
+    async def _play_script(self, pacing: Pacing) -> bool:
         """Play every frame in order; False when the connection ended before the last one."""
         frames = self.recording.frames
-        shift = connected_ns
-        speed = self.speed
-        for index, frame in enumerate(frames):
-            if frame.direction is Direction.SERVER:
-                if self.ws.closed:
-                    self._report_unused(frames[index:])
-                    return False
-                if speed is None:
-                    await self.ws.send_frame(frame.data, _OPCODES[frame.opcode])
-                else:
-                    due = shift + int(frame.t_ns / speed)
-                    await self._sleep_until(due)
-                    await self.ws.send_frame(frame.data, _OPCODES[frame.opcode])
-                    self.result.lateness_ns.append(time.monotonic_ns() - due)
-                self.result.server_frames_sent += 1
-                continue
-            item = await self.inbox.get()
-            if item is None:
-                self._report_unused(frames[index:])
-                return False
-            received_ns, data = item
-            if not await self._check(frame, data, index + 1):
-                self._report_unused(frames[index + 1 :])
-                return False
-            if speed is not None:
-                shift = max(connected_ns, received_ns - int(frame.t_ns / speed))
+        outcome = await play_script(
+            frames, Direction.SERVER, self.inbox, send=self._send, check=self._check,
+            pacing=pacing,
+        )
+        if not outcome.finished:
+            self._report_unused(frames[outcome.rest :])
+        return outcome.finished
+
+    async def _send(self, frame: RecordedFrame, due_ns: int | None) -> bool:
+        if self.ws.closed:
+            return False
+        await self.ws.send_frame(frame.data, _OPCODES[frame.opcode])
+        if due_ns is not None:
+            self.result.lateness_ns.append(time.monotonic_ns() - due_ns)
+        self.result.server_frames_sent += 1
         return True
 
-    async def _sleep_until(self, due_ns: int) -> None:
-        """Sleep until due_ns, precisely: the event loop wakes up to ~1 ms late (epoll timeouts
-        are whole milliseconds), so the last SPIN_NS are spent yielding to the loop instead.
-        Long waits are cut into slices so a client that left is noticed."""
-        while (remaining := due_ns - time.monotonic_ns()) > 0 and not self.client_gone.is_set():
-            if remaining > SPIN_NS:
-                await asyncio.sleep(min(remaining - SPIN_NS, MAX_SLEEP_NS) / 1e9)
-            else:
-                await asyncio.sleep(0)
-
-    async def _check(self, recorded: RecordedFrame, data: bytes, after: int) -> bool:
-        """Match one received frame against the recorded one (frames[after:] follow it);
-        False when playback must stop."""
+    async def _check(self, recorded: RecordedFrame, data: bytes, index: int) -> Verdict:
+        """Match one received frame against the recorded one (frames[index]); "stop" when
+        playback must stop."""
         if data == recorded.data:
             self.result.client_frames_matched += 1
-            return True
+            return "matched"
         paths = diff_events(recorded.data, data, aliases=self.aliases, rules=self.rules)
         # ids the client chose itself stand for the recorded ones from here on
         self.aliases.update(client_item_ids(recorded.data, data))
         if not paths:
             self.result.client_frames_matched += 1
-            return True
+            return "matched"
         message = (
             f"session {self.recording.session_id or '(frames)'}, client frame seq {recorded.seq}: "
             + describe_mismatch(recorded.data, data, paths, self.rules)
-            + self._nearest(recorded, data, after)
+            + self._nearest(recorded, data, index + 1)
         )
         self._record(Mismatch(
             recorded.seq, recorded.type, frame_type(data), tuple(paths), message,
             recorded.data, data,
         ))
-        return await self._on_mismatch(message, data)
+        return "matched" if await self._on_mismatch(message, data) else "stop"
 
     def _nearest(self, recorded: RecordedFrame, data: bytes, after: int) -> str:
         """When the received type is not the expected one: the recorded client frame, among the
@@ -546,11 +523,7 @@ class ReplayServer:
         self.results: list[PlaybackResult] = []
         self._finished: asyncio.Queue[PlaybackResult] = asyncio.Queue()
         self._connections = 0
-        self._runner: web.AppRunner | None = None
-        # Open connections, so close() can end them itself: aiohttp's shutdown would wait its
-        # timeout for handlers that never return on their own, then drop the clients (1006).
-        self._open: set[web.WebSocketResponse] = set()
-        self._handlers: set[asyncio.Task[object]] = set()
+        self._server: LocalServer | None = None
         self.host = "127.0.0.1"
         self.port = 0
 
@@ -570,11 +543,8 @@ class ReplayServer:
         if not isinstance(ws, web.WebSocketResponse):
             return ws
         self._connections += 1
-        handler = asyncio.current_task()
-        if handler is not None:
-            self._handlers.add(handler)
-        self._open.add(ws)
-        try:
+        assert self._server is not None  # a connection arrives only once started
+        with self._server.track(ws):  # close() ends it with 1001 and waits for its report
             result = await play(
                 ws,
                 self.recording,
@@ -584,70 +554,44 @@ class ReplayServer:
                 request=request,
                 rules=self.rules,
             )
-        finally:
-            self._open.discard(ws)
-            if handler is not None:
-                self._handlers.discard(handler)
         self.results.append(result)
         self._finished.put_nowait(result)
         return ws
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
         check_exposure(host, self.token)  # recordings hold people's voices
-        self._runner = web.AppRunner(
-            self.app(), handle_signals=False, access_log=None, shutdown_timeout=STOP_TIMEOUT
-        )
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, host, port)
+        self._server = server = LocalServer(self.app(), host, port, shutdown_timeout=STOP_TIMEOUT)
         try:
-            await site.start()
+            await server.start()
         except OSError as error:
-            await self._runner.cleanup()
+            self._server = None
             raise RtrecError(
                 f"cannot listen on {host}:{port} ({error.strerror}): choose another --listen"
             ) from None
-        self.host, self.port = host, self._runner.addresses[0][1]
+        self.host, self.port = host, server.port
 
     @property
     def url(self) -> str:
         """The value for the OpenAI SDKs' websocket_base_url (they append /realtime)."""
-        host = self.host
-        if host in ("", "0.0.0.0"):
-            host = "127.0.0.1"  # listening on every interface: loopback reaches it
-        elif host == "::":
-            host = "::1"
-        if ":" in host:
-            host = f"[{host}]"
-        return f"ws://{host}:{self.port}/v1"
+        return f"ws://{connect_host(self.host)}:{self.port}/v1"
 
     async def next_result(self, timeout: float = 30.0) -> PlaybackResult:
         """The result of the next connection to end (in the order they end)."""
         return await asyncio.wait_for(self._finished.get(), timeout)
 
     async def close(self) -> None:
-        """Close open connections (1001, each one's report logged), then stop listening."""
-        if self._runner is None:
-            return
-        closing = [asyncio.ensure_future(_close_stopping(ws)) for ws in list(self._open)]
-        if closing:
-            await asyncio.wait(closing, timeout=STOP_TIMEOUT)
-        if self._handlers:  # their playback notices the close, logs its report and returns
-            await asyncio.wait(self._handlers, timeout=STOP_TIMEOUT)
-        await self._runner.cleanup()
-        self._runner = None
+        """Stop listening, close open connections (1001, each one's report logged)."""
+        server, self._server = self._server, None
+        if server is not None:
+            await server.close(STOPPING_CLOSE_REASON.encode(), STOPPING_CLOSE_CODE)
 
     async def __aenter__(self) -> ReplayServer:
-        if self._runner is None:
+        if self._server is None:
             await self.start()
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
-
-
-async def _close_stopping(ws: web.WebSocketResponse) -> None:
-    with contextlib.suppress(ConnectionError, RuntimeError, asyncio.TimeoutError):
-        await ws.close(code=STOPPING_CLOSE_CODE, message=STOPPING_CLOSE_REASON.encode())
 
 
 @contextlib.asynccontextmanager

@@ -51,7 +51,7 @@ StepEvent = AnyEvent | AudioChunk
 class Step:
     """One frame of a recording: its position, its type as stored, and its event (lazy)."""
 
-    __slots__ = ("_audio", "_data", "_event", "direction", "seq", "t_ns", "type")
+    __slots__ = ("_audio", "_data", "_event", "direction", "opcode", "seq", "t_ns", "type")
 
     def __init__(
         self,
@@ -61,11 +61,13 @@ class Step:
         type: str | None,
         data: bytes,
         audio: bytes | None = None,
+        opcode: Opcode = Opcode.TEXT,
     ) -> None:
         self.seq = seq
         self.t_ns = t_ns
         self.direction = direction
         self.type = type
+        self.opcode = opcode  # as it crossed the wire (serve sends it back the same way)
         self._data = data  # the frame, or its outline when audio is not None
         self._audio = audio
         self._event: StepEvent | None = None
@@ -102,7 +104,8 @@ class Step:
 
 def step_of_stored(frame: StoredFrame) -> Step:
     """The step of a frame read from the log (audio="bytes")."""
-    return Step(frame.seq, frame.t_ns, frame.direction, frame.type, frame.data, frame.audio)
+    return Step(frame.seq, frame.t_ns, frame.direction, frame.type, frame.data, frame.audio,
+                frame.opcode)
 
 
 def frame_steps(frames: Iterable[Frame], *, first_seq: int = 1) -> Iterator[Step]:
@@ -116,7 +119,7 @@ def frame_steps(frames: Iterable[Frame], *, first_seq: int = 1) -> Iterator[Step
                 yield Step(seq, frame.t_ns, frame.direction, audio_type,
                            type_prefix(audio_type) + body, audio)
                 continue
-        yield Step(seq, frame.t_ns, frame.direction, frame_type(data), data)
+        yield Step(seq, frame.t_ns, frame.direction, frame_type(data), data, opcode=frame.opcode)
 
 
 async def log_steps(

@@ -18,6 +18,7 @@ from recorder.errors import RtrecError
 from recorder.fake.scenarios import build
 from recorder.fake.server import FakeUpstream
 from recorder.jsontext import frame_type
+from recorder.localserver import LocalServer
 from recorder.store import open_log
 from recorder.wire import Direction, Frame
 
@@ -33,24 +34,19 @@ class EchoUpstream:
     def __init__(self) -> None:
         self.connections = 0
         self.authorizations: list[str] = []
-        self.runner: web.AppRunner | None = None
-        self.port = 0
+        app = web.Application()
+        app.router.add_get("/v1/realtime", self.handle)
+        self.server = LocalServer(app)
 
     @property
     def url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}/v1/realtime"
+        return self.server.url("/v1/realtime")
 
     async def start(self) -> None:
-        app = web.Application()
-        app.router.add_get("/v1/realtime", self.handle)
-        self.runner = web.AppRunner(app, access_log=None)
-        await self.runner.setup()
-        await web.TCPSite(self.runner, "127.0.0.1", 0).start()
-        self.port = int(self.runner.addresses[0][1])
+        await self.server.start()
 
     async def stop(self) -> None:
-        if self.runner is not None:
-            await self.runner.cleanup()
+        await self.server.close()
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         self.connections += 1
@@ -58,6 +54,11 @@ class EchoUpstream:
         self.authorizations.append(request.headers.get("Authorization", ""))
         ws = web.WebSocketResponse()
         await ws.prepare(request)
+        with self.server.track(ws):
+            await self._answer(ws, number)
+        return ws
+
+    async def _answer(self, ws: web.WebSocketResponse, number: int) -> None:
         await ws.send_str(
             json.dumps(
                 {
@@ -81,7 +82,6 @@ class EchoUpstream:
                         }
                     )
                 )
-        return ws
 
 
 @pytest.fixture

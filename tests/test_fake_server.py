@@ -8,12 +8,14 @@ from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
+from aiohttp import web
 
 from recorder.errors import RtrecError
 from recorder.fake.client import play_client
 from recorder.fake.scenarios import build
 from recorder.fake.server import FakeUpstream
 from recorder.jsontext import frame_type
+from recorder.localserver import LocalServer
 from recorder.wire import Direction
 
 KEY = "sk-test-secret-0123456789"
@@ -187,3 +189,48 @@ async def test_beta_can_be_refused_as_the_service_does_since_the_shutdown() -> N
         closing = await ws.receive(timeout=5)
     assert error["type"] == "error" and error["error"]["code"] == "beta_api_shape_disabled"
     assert closing.type is aiohttp.WSMsgType.CLOSE and closing.data == 4000
+
+
+async def test_a_silent_client_is_reported_naming_the_frame_the_script_expects() -> None:
+    script = build("function_call")
+    first_client = next(i for i, f in enumerate(script) if f.direction is Direction.CLIENT)
+    async with FakeUpstream("function_call", pace=0, client_timeout=0.3) as upstream:
+        async with aiohttp.ClientSession() as http, http.ws_connect(upstream.url,
+                                                                      headers=AUTH) as ws:
+            for _ in script[:first_client]:
+                await ws.receive(timeout=5)
+            closing = await ws.receive(timeout=5)  # the server gives up and hangs up
+        assert closing.type is aiohttp.WSMsgType.CLOSE
+    played = upstream.sessions[-1]
+    assert played.error == "no client frame within 0.3 s where the script expects session.update"
+    assert not played.completed
+
+
+async def test_stopping_the_fake_upstream_closes_its_clients_with_1001() -> None:
+    upstream = FakeUpstream("function_call", pace=0)
+    await upstream.start()
+    async with aiohttp.ClientSession() as http, http.ws_connect(upstream.url, headers=AUTH) as ws:
+        await ws.receive(timeout=5)  # session.created: the script now waits for the client
+        await upstream.close()
+        message = await ws.receive(timeout=5)
+    assert message.type is aiohttp.WSMsgType.CLOSE
+    assert (message.data, message.extra) == (1001, "fake upstream stopping")
+
+
+async def test_client_reports_a_server_that_falls_silent() -> None:
+    async def silent(request: web.Request) -> web.StreamResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        with server.track(ws):
+            async for _ in ws:
+                pass
+        return ws
+
+    app = web.Application()
+    app.router.add_get("/v1/realtime", silent)
+    server = LocalServer(app)
+    async with server:
+        url = server.url("/v1/realtime")
+        with pytest.raises(RtrecError, match=(
+            r"sent no session.created within 0.3 s: the server does not follow the scenario")):
+            await play_client(url, "function_call", pace=0, server_timeout=0.3)

@@ -28,6 +28,7 @@ from openai import AsyncAzureOpenAI, AsyncOpenAI
 from recorder.access import check_exposure
 from recorder.console import Console
 from recorder.errors import RtrecError
+from recorder.localserver import LocalServer
 from recorder.proxy import (
     ProxyConfig,
     RecordingProxy,
@@ -99,24 +100,21 @@ class ScriptedUpstream:
     received: list[list[tuple[Opcode, bytes]]] = field(default_factory=list)
     closes: list[tuple[int | None, str]] = field(default_factory=list)
     url: str = ""
-    _runner: web.AppRunner | None = None
+    _server: LocalServer | None = None
 
     async def start(self) -> ScriptedUpstream:
         app = web.Application()
         for path in ("/v1/realtime", "/openai/realtime", "/v1/realtime/translations"):
             app.router.add_get(path, self._handle)
         app.router.add_post("/v1/realtime/client_secrets", self._client_secret)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = self._runner.addresses[0][1]
-        self.url = f"ws://127.0.0.1:{port}"
+        self._server = LocalServer(app)
+        await self._server.start()
+        self.url = self._server.url()
         return self
 
     async def stop(self) -> None:
-        assert self._runner is not None
-        await self._runner.cleanup()
+        assert self._server is not None
+        await self._server.close()
 
     async def _client_secret(self, request: web.Request) -> web.Response:
         """The REST call an app makes before a browser session (not a WebSocket)."""
@@ -137,6 +135,12 @@ class ScriptedUpstream:
             return web.json_response(body, status=self.refuse, headers={"X-Request-Id": "req_1"})
         ws = web.WebSocketResponse(protocols=("realtime",), max_msg_size=0)
         await ws.prepare(request)
+        assert self._server is not None
+        with self._server.track(ws):
+            await self._play(request, ws)
+        return ws
+
+    async def _play(self, request: web.Request, ws: web.WebSocketResponse) -> None:
         sent: list[tuple[Opcode, bytes]] = []
         received: list[tuple[Opcode, bytes]] = []
         self.sent.append(sent)
@@ -165,14 +169,13 @@ class ScriptedUpstream:
                 if self.drop_after is not None and index == self.drop_after:
                     assert request.transport is not None
                     request.transport.abort()
-                    return ws
+                    return
                 await send(frame)
             responses += 1
             if self.close_with is not None:
                 await ws.close(code=self.close_with[0], message=self.close_with[1].encode())
                 break
         self.closes.append((ws.close_code, ""))
-        return ws
 
 
 @pytest.fixture

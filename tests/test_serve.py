@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import logging
 import re
@@ -568,6 +569,31 @@ async def test_load_recording_reads_the_session_from_the_log(tmp_path: Path) -> 
     assert [f.seq for f in newest.frames] == list(range(1, len(frames) + 1))
     assert newest.frames[0].type == "session.created"
     assert (newest.closed_by, newest.close_code) == ("server", 1001)
+
+
+async def test_load_recording_keeps_audio_and_binary_frames_byte_for_byte(tmp_path: Path) -> None:
+    # the log keeps canonical audio as bytes; playback reads it through the stream and must
+    # still send every frame as it crossed the wire, binary frames as binary
+    audio = base64.b64encode(bytes(range(256)) * 4).decode()
+    frames = [
+        frame(S, 1, {"type": "session.created", "event_id": "e1", "session": {"id": "s"}}),
+        frame(C, 2, {"type": "input_audio_buffer.append", "audio": audio}),
+        Frame(C, 3_000_000, Opcode.BINARY, b"\x00\xffraw"),
+        frame(S, 4, {"type": "response.output_audio.delta", "event_id": "e2",
+                     "response_id": "r", "item_id": "i", "output_index": 0,
+                     "content_index": 0, "delta": audio}),
+    ]
+    await make_db(tmp_path / "s.db", frames)
+    event_log = await open_log(str(tmp_path / "s.db"))
+    try:
+        recording = await load_recording(event_log)
+    finally:
+        await event_log.close()
+    assert [(f.direction, f.t_ns, f.opcode, f.data) for f in recording.frames] == [
+        (f.direction, f.t_ns, f.opcode, f.data) for f in frames
+    ]
+    assert [f.type for f in recording.frames] == [
+        "session.created", "input_audio_buffer.append", None, "response.output_audio.delta"]
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

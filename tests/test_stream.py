@@ -54,3 +54,22 @@ async def test_the_log_and_the_frames_it_holds_give_the_same_steps(tmp_path: Pat
     assert [s.frame_data() for s in in_memory] == [f.data for f in frames]
     assert [type(s.event) for s in logged] == [type(s.event) for s in in_memory]
     assert any(isinstance(s.event, AudioChunk) for s in logged)
+
+
+async def test_a_step_keeps_the_opcode_its_frame_crossed_the_wire_with(tmp_path: Path) -> None:
+    frames = [_text(Direction.SERVER, 1, b'{"type":"session.created"}'),
+              Frame(Direction.CLIENT, 2, Opcode.BINARY, b"\x00\xffraw")]
+    log = await open_log(str(tmp_path / "o.db"))
+    try:
+        sid = await log.begin_session("ga", "gpt-realtime", "wss://example.invalid/v1")
+        for frame in frames:
+            log.append(sid, frame)
+        await log.end_session(sid, closed_by="client", close_code=1000)
+        info = await log.get_session(sid)
+        logged = [step async for batch in log_steps(log, info) for step in batch]
+    finally:
+        await log.close()
+    in_memory = list(frame_steps(frames))
+    assert [s.opcode for s in logged] == [Opcode.TEXT, Opcode.BINARY]
+    assert [s.opcode for s in in_memory] == [Opcode.TEXT, Opcode.BINARY]
+    assert [s.frame_data() for s in logged] == [f.data for f in frames]

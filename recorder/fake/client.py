@@ -23,6 +23,7 @@ from recorder.fake.dialect import BETA
 from recorder.fake.scenarios import build
 from recorder.fake.server import read_frames
 from recorder.jsontext import NotJson, frame_type, parse
+from recorder.script_player import Inbox, NoReply, Timed, Verdict, play_script
 from recorder.wire import Direction, Frame
 
 
@@ -81,27 +82,42 @@ async def play_client(
 
 async def _play(ws: aiohttp.ClientWebSocketResponse, frames: list[Frame], result: ClientResult,
                 pace: float, timeout: float, url: str) -> None:
-    inbox: asyncio.Queue[Frame | None] = asyncio.Queue()
+    inbox: Inbox[Frame] = Inbox()
     reader = asyncio.create_task(read_frames(ws, Direction.SERVER, inbox, result.received))
+
+    async def send(frame: Frame, _due: int | None) -> bool:
+        try:
+            await ws.send_str(frame.data.decode())
+        except ConnectionError:  # aiohttp's "Cannot write to closing transport"
+            raise RtrecError(
+                f"{url} closed the connection while the client was sending "
+                f"{frame_type(frame.data)}{_server_said(result)}"
+            ) from None
+        result.sent += 1
+        return True
+
+    async def check(frame: Frame, received: Frame, _index: int) -> Verdict:
+        """A server frame of the type the script expects; others are kept and passed over."""
+        if frame_type(received.data) == frame_type(frame.data):
+            return "matched"
+        result.unexpected.append(received)
+        return "skip"
+
     finished = False
     try:
-        previous_ns = 0
-        for frame in frames:
-            if frame.direction is Direction.CLIENT:
-                delay = (frame.t_ns - previous_ns) / 1e9 * pace
-                if delay > 0:
-                    await asyncio.sleep(delay)
-                try:
-                    await ws.send_str(frame.data.decode())
-                except ConnectionError:  # aiohttp's "Cannot write to closing transport"
-                    raise RtrecError(
-                        f"{url} closed the connection while the client was sending "
-                        f"{frame_type(frame.data)}{_server_said(result)}"
-                    ) from None
-                result.sent += 1
-            else:
-                await _await_server(inbox, frame_type(frame.data), result, timeout, url)
-            previous_ns = frame.t_ns
+        try:
+            outcome = await play_script(
+                frames, Direction.CLIENT, inbox, send=send, check=check,
+                speed=1 / pace if pace > 0 else None, timeout=timeout,
+            )
+        except NoReply as exc:
+            raise RtrecError(
+                f"{url} sent no {_type_of(exc.expected)} within {timeout:g} s: the server does "
+                "not follow the scenario (check the scenario and protocol)"
+            ) from None
+        if not outcome.finished:
+            raise RtrecError(f"{url} closed the connection while the scenario expected "
+                             f"{_type_of(frames[outcome.rest])}{_server_said(result)}")
         finished = True
     finally:
         if finished:  # a clean close: the reader sees the server's close frame and ends
@@ -112,24 +128,8 @@ async def _play(ws: aiohttp.ClientWebSocketResponse, frames: list[Frame], result
             await reader
 
 
-async def _await_server(inbox: asyncio.Queue[Frame | None], expected: str | None,
-                        result: ClientResult, timeout: float, url: str) -> None:
-    while True:
-        try:
-            frame = await asyncio.wait_for(inbox.get(), timeout)
-        except TimeoutError:
-            raise RtrecError(
-                f"{url} sent no {expected} within {timeout:g} s: the server does not follow "
-                "the scenario (check the scenario and protocol)"
-            ) from None
-        if frame is None:
-            raise RtrecError(f"{url} closed the connection while the scenario expected "
-                             f"{expected}{_server_said(result)}")
-        if frame_type(frame.data) == expected:
-            return
-        result.unexpected.append(frame)
-
-
+def _type_of(frame: Timed) -> str | None:
+    return frame_type(frame.data) if isinstance(frame, Frame) else None
 
 
 def _server_said(result: ClientResult) -> str:

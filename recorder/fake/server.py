@@ -9,11 +9,11 @@ service's post-shutdown answer instead: an `error` with code beta_api_shape_disa
 code 4000). The scenario is the server's default or the `scenario` query parameter.
 
 Then it plays the script (recorder.fake.scenarios.build): server frames are sent at the
-script's pace (scaled by `pace`; 0 sends as fast as possible), and where the script says the
-client speaks next, the server waits for a client frame of that type before going on. A client
-frame of another type is kept as unexpected and the client is told at once: an `error` event,
-then close code 1008 whose reason names what the script expected ("expected session.update,
-got response.create"). Keys are never stored.
+script's pace (scaled by `pace`; 0 sends as fast as possible; recorder.script_player), and where
+the script says the client speaks next, the server waits for a client frame of that type before
+going on. A client frame of another type is kept as unexpected and the client is told at once:
+an `error` event, then close code 1008 whose reason names what the script expected ("expected
+session.update, got response.create"). Keys are never stored.
 
     async with FakeUpstream("barge_in") as upstream:
         url = upstream.url           # ws://127.0.0.1:<port>/v1/realtime
@@ -37,6 +37,8 @@ from recorder.fake.dialect import BETA, GA
 from recorder.fake.ids import Ids
 from recorder.fake.scenarios import SCENARIOS, build
 from recorder.jsontext import frame_type
+from recorder.localserver import LocalServer
+from recorder.script_player import Inbox, NoReply, Timed, Verdict, play_script
 from recorder.wire import Direction, Frame, Opcode
 
 PATH = "/v1/realtime"
@@ -58,11 +60,11 @@ def frame_of(message: WSMessage, direction: Direction, start_ns: int) -> Frame |
 async def read_frames(
     ws: web.WebSocketResponse | ClientWebSocketResponse,
     direction: Direction,
-    inbox: asyncio.Queue[Frame | None],
+    inbox: Inbox[Frame],
     received: list[Frame],
 ) -> None:
-    """Every data frame the other side sends, kept in `received` and handed to `inbox`; None
-    in `inbox` when the socket closes."""
+    """Every data frame the other side sends, kept in `received` and handed to `inbox`, which
+    is closed when the socket closes."""
     start = time.monotonic_ns()
     try:
         async for msg in ws:
@@ -70,9 +72,9 @@ async def read_frames(
             if frame is None:
                 continue
             received.append(frame)
-            await inbox.put(frame)
+            inbox.put(frame)
     finally:
-        await inbox.put(None)
+        inbox.close()
 
 
 @dataclass
@@ -137,31 +139,22 @@ class FakeUpstream:
         self.client_timeout = client_timeout
         self.reject_beta = reject_beta
         self.sessions: list[PlayedSession] = []
-        self._host, self._port = host, port
-        self._runner: web.AppRunner | None = None
-        self._sockets: set[web.WebSocketResponse] = set()
         self.app = web.Application()
         self.app.router.add_get(PATH, self._handle)
+        self._server = LocalServer(self.app, host, port)
 
     @property
     def url(self) -> str:
         """ws:// URL of the socket (start() first)."""
-        return f"ws://{self._host}:{self._port}{PATH}"
+        return self._server.url(PATH)
 
     async def start(self) -> str:
-        self._runner = web.AppRunner(self.app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self._host, self._port)
-        await site.start()
-        self._port = self._runner.addresses[0][1]  # the port the OS picked for port 0
+        await self._server.start()
         return self.url
 
     async def close(self) -> None:
-        for ws in list(self._sockets):
-            await ws.close()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        """Stop listening; connections still open are closed with 1001."""
+        await self._server.close(b"fake upstream stopping")
 
     async def __aenter__(self) -> FakeUpstream:
         await self.start()
@@ -195,15 +188,17 @@ class FakeUpstream:
         if protocol == BETA and self.reject_beta:
             await self._refuse_beta(ws, played)
             return ws
-        self._sockets.add(ws)
-        try:
-            await self._play(ws, frames, played)
-        except (TimeoutError, ConnectionError) as exc:
-            played.error = f"{type(exc).__name__}: {exc}"
-        finally:
-            self._sockets.discard(ws)
-            if not ws.closed:
-                await ws.close()
+        with self._server.track(ws):
+            try:
+                await self._play(ws, frames, played)
+            except NoReply as exc:
+                played.error = (f"no client frame within {exc.timeout:g} s where the script "
+                                f"expects {_expected(exc.expected)}")
+            except (TimeoutError, ConnectionError) as exc:
+                played.error = f"{type(exc).__name__}: {exc}"
+            finally:
+                if not ws.closed:
+                    await ws.close()
         return ws
 
     async def _refuse_beta(self, ws: web.WebSocketResponse, played: PlayedSession) -> None:
@@ -219,46 +214,43 @@ class FakeUpstream:
 
     async def _play(self, ws: web.WebSocketResponse, frames: list[Frame],
                     played: PlayedSession) -> None:
-        inbox: asyncio.Queue[Frame | None] = asyncio.Queue()
+        inbox: Inbox[Frame] = Inbox()
         reader = asyncio.create_task(read_frames(ws, Direction.CLIENT, inbox, played.received))
+
+        async def send(frame: Frame, _due: int | None) -> bool:
+            if frame.opcode is Opcode.BINARY:
+                await ws.send_bytes(frame.data)
+            else:
+                await ws.send_str(frame.data.decode())
+            played.sent += 1
+            return True
+
+        async def check(frame: Frame, received: Frame, _index: int) -> Verdict:
+            """The client's frame must be of the type the script expects; anything else is
+            refused (the client is told what was expected and closed)."""
+            expected = frame_type(frame.data)
+            if frame_type(received.data) == expected:
+                return "matched"
+            played.unexpected.append(received)
+            await self._refuse_unexpected(ws, received, expected, played)
+            return "stop"
+
         try:
-            previous_ns = 0
-            for frame in frames:
-                if frame.direction is Direction.SERVER:
-                    delay = (frame.t_ns - previous_ns) / 1e9 * self.pace
-                    if delay > 0:
-                        await asyncio.sleep(delay)
-                    if frame.opcode is Opcode.BINARY:
-                        await ws.send_bytes(frame.data)
-                    else:
-                        await ws.send_str(frame.data.decode())
-                    played.sent += 1
-                elif not await self._await_client(ws, inbox, frame_type(frame.data), played):
-                    return  # the client left, or sent what the script does not expect
-                previous_ns = frame.t_ns
+            outcome = await play_script(
+                frames, Direction.SERVER, inbox, send=send, check=check,
+                speed=1 / self.pace if self.pace > 0 else None, timeout=self.client_timeout,
+            )
+            if not outcome.finished:
+                return  # the client left, or sent what the script does not expect
             played.completed = True
             # the script is over; stay connected until the client hangs up, as the API does
             with contextlib.suppress(TimeoutError):
-                while await asyncio.wait_for(inbox.get(), self.client_timeout) is not None:
+                while await inbox.get(self.client_timeout) is not None:
                     pass
         finally:
             reader.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await reader
-
-    async def _await_client(self, ws: web.WebSocketResponse,
-                            inbox: asyncio.Queue[Frame | None], expected: str | None,
-                            played: PlayedSession) -> bool:
-        """Wait for the client's next frame, of the type the script expects; False if the
-        client left or sent something else (then it is told what was expected and closed)."""
-        frame = await asyncio.wait_for(inbox.get(), self.client_timeout)
-        if frame is None:
-            return False
-        if frame_type(frame.data) == expected:
-            return True
-        played.unexpected.append(frame)
-        await self._refuse_unexpected(ws, frame, expected, played)
-        return False
 
     async def _refuse_unexpected(self, ws: web.WebSocketResponse, frame: Frame,
                                  expected: str | None, played: PlayedSession) -> None:
@@ -277,6 +269,11 @@ class FakeUpstream:
             played.sent += 1
         reason = message.encode()[:123]  # the most a close frame can carry
         await ws.close(code=1008, message=reason.decode("utf-8", "ignore").encode())
+
+
+def _expected(frame: Timed) -> str:
+    kind = frame_type(frame.data) if isinstance(frame, Frame) else None
+    return kind or "a frame without a type"
 
 
 # --- python -m recorder.fake.server ---------------------------------------------------------
