@@ -928,11 +928,14 @@ _TYPE = 5  # position of the type in a frames row
 _INSERT_JOURNALED = (
     "INSERT INTO frames (session, seq, t_ns, direction, opcode, type, event_id, item_id, "
     "response_id, stripped, data, audio_at, audio) "
-    "SELECT r.* FROM unnest($1::integer[], $2::integer[], $3::bigint[], $4::smallint[], "
+    "SELECT r.session, r.seq, r.t_ns, r.direction, r.opcode, r.type, r.event_id, r.item_id, "
+    "r.response_id, r.stripped, r.data, r.audio_at, r.audio "
+    "FROM unnest($1::integer[], $2::integer[], $3::bigint[], $4::smallint[], "
     "$5::smallint[], $6::integer[], $7::text[], $8::text[], $9::text[], $10::smallint[], "
-    "$11::bytea[], $12::integer[], $13::bytea[]) AS r(session, seq, t_ns, direction, opcode, "
-    "type, event_id, item_id, response_id, stripped, data, audio_at, audio) "
-    "WHERE EXISTS (SELECT 1 FROM sessions WHERE sessions.pk = r.session) "
+    "$11::bytea[], $12::integer[], $13::bytea[]) WITH ORDINALITY AS r(session, seq, t_ns, "
+    "direction, opcode, type, event_id, item_id, response_id, stripped, data, audio_at, audio, "
+    "n) WHERE EXISTS (SELECT 1 FROM sessions WHERE sessions.pk = r.session) "
+    "ORDER BY r.n "  # ids (the write order) follow the journal's order
     "ON CONFLICT (session, seq) DO NOTHING RETURNING session, direction"
 )
 _ADD_COUNTS = (
