@@ -147,3 +147,16 @@ def test_a_path_nobody_may_write_is_one_line() -> None:
     assert str(refused.value).startswith(f"cannot write the journal {path} (")
     assert str(refused.value).endswith("): give a --journal path in a writable directory")
     assert not path.exists()
+
+
+def test_frames_put_first_come_before_those_there(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "j.db", 2**20, STORE)
+    journal.append([(1, 3, _frame(3)), (1, 4, _frame(4))])
+    journal.append([(1, 1, _frame(1)), (1, 2, _frame(2))], first=True)
+    journal.append([(1, 5, _frame(5))])
+    journal.append([(1, 0, _frame(0))], first=True)
+    assert [f.seq for f in journal.head(10)] == [0, 1, 2, 3, 4, 5]
+    journal.delete_through(journal.head(10)[-1].id)
+    journal.append([(2, 1, _frame(1))], first=True)  # into an empty journal
+    assert [(f.session, f.seq) for f in journal.head(10)] == [(2, 1)]
+    journal.close()

@@ -200,3 +200,32 @@ async def test_a_journal_left_by_a_crash_is_drained_at_the_next_start_without_du
         info = await reopened.get_session(sid)
         assert info.frames == info.server_frames == last_journaled  # counted once too
         assert await reopened.gaps(sid) == []
+
+
+async def test_a_store_still_down_at_close_leaves_the_frames_in_the_journal_for_the_next_start(
+    cluster: Cluster, tmp_path: Path,
+) -> None:
+    journal = tmp_path / "journal.db"
+    notices = Notices()
+    log = await open_log(cluster.url, on_notice=notices, max_queue_bytes=BUFFER,
+                         journal=journal, close_timeout=0.5)
+    sid = await log.begin_session("ga", None, None)
+    log.append(sid, _frame(0))
+    await log.flush()
+    await asyncio.to_thread(cluster.stop)
+    log.append(sid, _frame(1))
+    await notices.wait("paused")
+    for i in range(2, 100):
+        log.append(sid, _frame(i, 1000))
+    await log.close()  # gives up on the store: what waited in memory goes to the journal too
+    gave_up = await notices.wait("gave_up")
+    assert (gave_up.lost, log.frames_lost) == (0, 0)
+    assert _journaled(journal) == 99  # every frame of the outage, the batch in flight too
+
+    await asyncio.to_thread(cluster.start)
+    async with await open_log(cluster.url, journal=journal) as restarted:
+        await restarted.flush()
+        info = await restarted.get_session(sid)
+    assert _journaled(journal) == 0
+    assert await _write_order(cluster, sid) == list(range(1, 101))
+    assert (info.frames, info.gaps) == (100, 0)

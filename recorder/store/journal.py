@@ -66,9 +66,10 @@ class Journal:
             fitting += 1
         return fitting
 
-    def append(self, frames: list[tuple[int, int, Frame]]) -> None:
-        """Append (session key, seq, frame) items, in order, in one transaction; all or none.
-        Raises RtrecError (the journal unchanged) when they do not fit or the disk fails."""
+    def append(self, frames: list[tuple[int, int, Frame]], *, first: bool = False) -> None:
+        """Append (session key, seq, frame) items, in order, in one transaction; all or none;
+        first=True puts them before every frame already there (they are older). Raises
+        RtrecError (the journal unchanged) when they do not fit or the disk fails."""
         size = sum(len(frame.data) + ROW_OVERHEAD for _, _, frame in frames)
         if self.bytes + size > self.max_bytes:
             raise RtrecError(
@@ -79,9 +80,14 @@ class Journal:
                  int(frame.opcode), frame.data) for session, seq, frame in frames]
         try:
             with self._connection:
+                start = None
+                if first:  # ids below the lowest one there (they may go negative)
+                    lowest = self._connection.execute("SELECT min(id) FROM frames").fetchone()[0]
+                    start = (1 if lowest is None else int(lowest)) - len(rows)
                 self._connection.executemany(
-                    "INSERT INTO frames (session, seq, t_ns, direction, opcode, data) "
-                    "VALUES (?, ?, ?, ?, ?, ?)", rows)
+                    "INSERT INTO frames (id, session, seq, t_ns, direction, opcode, data) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [(None if start is None else start + n, *row) for n, row in enumerate(rows)])
         except sqlite3.Error as error:
             raise _explain(self.path, error) from error
         self.frames += len(rows)

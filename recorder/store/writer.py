@@ -93,6 +93,7 @@ class _Prepared:
     counts: dict[int, _Counts]
     missing: set[str]  # type names without an id yet
     batch: list[tuple[int, int, Frame]] = field(default_factory=list)  # the frames themselves
+    older_than_journal: bool = False  # taken while the journal was empty: what it gets is newer
 
 
 # Seconds between shedding one session and the next while the queue stays over half full:
@@ -305,7 +306,8 @@ class BatchWriter:
         return self._queued_bytes + size <= self._shed_at
 
     def _journaling(self) -> None:
-        if self._journal_said:
+        """Said once per outage (not again for frames that follow a journal still draining)."""
+        if self._journal_said or self.state.down_since is None:
             return
         self._journal_said = True
         assert self._journal is not None
@@ -704,6 +706,7 @@ class BatchWriter:
         prepared = await self._prepare(batch)
         if self._journal is not None:
             prepared.batch = batch  # journaled if close() gives up on the store
+            prepared.older_than_journal = not self._journal.frames
         await self._settle()
         self._in_flight = asyncio.get_running_loop().create_task(self._store(prepared))
         await asyncio.sleep(0)  # let it start: its rows go to the driver before we prepare more
@@ -781,23 +784,23 @@ class BatchWriter:
         if await self._retrying_write(write, len(prepared.rows)):
             return
         if self._given_up:  # at close: lost (and said so in the counts), unless journaled
-            if self._kept_for_next_start(prepared.batch):
+            if self._kept_for_next_start(prepared.batch, first=prepared.older_than_journal):
                 return
             self.state.degraded.update(row[0] for row in prepared.rows)
             return
         for row in prepared.rows:  # refused for good: a gap, and recording goes on
             self.drop(row[0], row[1], row[2], "refused by the store")
 
-    def _kept_for_next_start(self, batch: list[tuple[int, int, Frame]]) -> bool:
+    def _kept_for_next_start(self, batch: list[tuple[int, int, Frame]], *, first: bool) -> bool:
         """close() gave up on the store: a batch that fits in the journal waits there for the
-        next start (not lost); True if it was kept."""
+        next start (not lost), before what the journal holds if `first`; True if kept."""
         journal = self._journal
         if journal is None or not batch or journal.room_for(
             [len(item[2].data) for item in batch]
         ) < len(batch):
             return False
         try:
-            journal.append(batch)
+            journal.append(batch, first=first)
         except RtrecError as error:
             self._journal_failed(error)
             return False
