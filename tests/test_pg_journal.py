@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import signal
 import sqlite3
 import sys
 import textwrap
@@ -229,3 +230,28 @@ async def test_a_store_still_down_at_close_leaves_the_frames_in_the_journal_for_
     assert _journaled(journal) == 0
     assert await _write_order(cluster, sid) == list(range(1, 101))
     assert (info.frames, info.gaps) == (100, 0)
+
+
+async def test_rtrec_record_with_a_journal_shows_it_on_the_status_endpoint(
+    cluster: Cluster, tmp_path: Path,
+) -> None:
+    import aiohttp
+
+    from tests.test_proxy_cli import start_record
+
+    journal = tmp_path / "journal.db"
+    rtrec = await start_record("--db", cluster.url, "--listen", "127.0.0.1:0", "--journal",
+                               str(journal), "--journal-size", "2")
+    try:
+        url = await rtrec.wait_listening()
+        async with aiohttp.ClientSession() as http, http.get(
+            url.replace("ws", "http", 1) + "/rtrec/status"
+        ) as got:
+            health = await got.json()
+    finally:
+        code, _out, err = await rtrec.stop(signal.SIGINT)
+    assert (code, err) == (0, "")
+    assert {key: value for key, value in health.items() if key.startswith("journal")} == {
+        "journal": str(journal), "journal_frames": 0, "journal_bytes": 0,
+        "journal_limit_bytes": 2 * 2**20}
+    assert _journaled(journal) == 0  # kept, empty, for the next run
