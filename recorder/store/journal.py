@@ -109,10 +109,14 @@ class Journal:
         """Forget the frames up to `last_id` (they are in the store now)."""
         try:
             with self._connection:
+                count, size = self._connection.execute(
+                    "SELECT count(*), coalesce(sum(length(data)), 0) FROM frames WHERE id <= ?",
+                    (last_id,)).fetchone()  # the batch only (by key), not the whole journal
                 self._connection.execute("DELETE FROM frames WHERE id <= ?", (last_id,))
         except sqlite3.Error as error:
             raise _explain(self.path, error) from error
-        self.frames, self.bytes = self._measure()
+        self.frames -= int(count)
+        self.bytes -= int(size) + int(count) * ROW_OVERHEAD
 
     def close(self) -> None:
         self._connection.close()

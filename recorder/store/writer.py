@@ -47,7 +47,7 @@ from recorder.errors import RtrecError
 from recorder.store.codec import NO_INDEX, StoredForm, split_audio_event, stored_form
 from recorder.store.db import Database
 from recorder.store.failures import is_transient
-from recorder.store.journal import Journal
+from recorder.store.journal import ROW_OVERHEAD, Journal
 from recorder.wire import Direction, Frame
 
 # No id: the database assigns it, at the end of the table (see recorder.store.schema).
@@ -282,10 +282,16 @@ class BatchWriter:
         assert journal is not None
         if self.state.down_since is None and not journal.frames:
             return False  # a slow store, not an outage: shed as without a journal
-        frames = [item for item in self._queue if not isinstance(item, _Op)]
-        count = journal.room_for([len(item[2].data) for item in frames])
-        if count:
-            moved = frames[:count]
+        moved: list[tuple[int, int, Frame]] = []
+        free = journal.max_bytes - journal.bytes
+        for item in self._queue:  # the oldest frames that fit: stops at the first that does not
+            if isinstance(item, _Op):
+                continue
+            free -= len(item[2].data) + ROW_OVERHEAD
+            if free < 0:
+                break
+            moved.append(item)
+        if moved:
             try:
                 journal.append(moved)
             except RtrecError as error:
