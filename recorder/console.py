@@ -108,6 +108,10 @@ class Console:
         """Frames are being dropped into recorded gaps: once per outage (or per big frame)."""
         self._error(f"rtrec: ERROR: {error}")
 
+    def log_journaling(self, error: BaseException) -> None:
+        """Frames go to the journal while the store is down: once per outage (nothing lost)."""
+        self._error(f"rtrec: {error}")
+
     def log_resumed(self, seconds: float, lost: int) -> None:
         """The store answers again: said once per outage."""
         kept = (

@@ -334,8 +334,10 @@ class RecordingProxy:
         """on_notice for the log: each outage once, its end once, frames dropped into gaps."""
         if notice.kind == "paused" and notice.error is not None:
             self.console.log_paused(notice.error)
-        elif notice.kind in ("dropping", "journaling") and notice.error is not None:
+        elif notice.kind == "dropping" and notice.error is not None:
             self.console.log_dropping(notice.error)
+        elif notice.kind == "journaling" and notice.error is not None:
+            self.console.log_journaling(notice.error)
         elif notice.kind == "resumed":
             self.console.log_resumed(notice.seconds, notice.lost)
         elif notice.kind == "gave_up":
