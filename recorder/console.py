@@ -108,6 +108,10 @@ class Console:
         """Frames are being dropped into recorded gaps: once per outage (or per big frame)."""
         self._error(f"rtrec: ERROR: {error}")
 
+    def log_journaling(self, error: BaseException) -> None:
+        """Frames go to the journal while the store is down: once per outage (nothing lost)."""
+        self._error(f"rtrec: {error}")
+
     def log_resumed(self, seconds: float, lost: int) -> None:
         """The store answers again: said once per outage."""
         kept = (
@@ -147,6 +151,7 @@ class Console:
             f"{_mib(health.get('queue_limit_bytes', 0))}), "
             f"lag {health.get('lag_s', 0)}s, {health.get('frames_lost', 0)} frames lost in "
             f"{health.get('gaps', 0)} gaps, {health.get('sessions_shed', 0)} sessions shed"
+            + _journal_part(health)
         )
 
     def status_note(self, url: str) -> None:
@@ -176,3 +181,14 @@ class Console:
 
 def _mib(value: object) -> str:
     return f"{int(value) / 2**20:.1f} MiB" if isinstance(value, int | float) else "?"
+
+
+def _journal_part(health: dict[str, object]) -> str:
+    """', journal N frames (X of Y)' when the recorder has a journal, else ''."""
+    if "journal_frames" not in health:
+        return ""
+    return (
+        f", journal {health.get('journal_frames', 0)} frames "
+        f"({_mib(health.get('journal_bytes', 0))} of "
+        f"{_mib(health.get('journal_limit_bytes', 0))})"
+    )

@@ -327,6 +327,8 @@ class RecordingProxy:
             self.console.log_paused(notice.error)
         elif notice.kind == "dropping" and notice.error is not None:
             self.console.log_dropping(notice.error)
+        elif notice.kind == "journaling" and notice.error is not None:
+            self.console.log_journaling(notice.error)
         elif notice.kind == "resumed":
             self.console.log_resumed(notice.seconds, notice.lost)
         elif notice.kind == "gave_up":
@@ -738,6 +740,8 @@ async def record(
     stop: asyncio.Event | None = None,
     ca_file: str | None = None,
     buffer_bytes: int = 64 * 2**20,
+    journal: str | None = None,
+    journal_bytes: int = 1024 * 2**20,
 ) -> int:
     """`rtrec record`: open the log, serve until SIGINT/SIGTERM (or `stop`), close, flush.
 
@@ -749,7 +753,7 @@ async def record(
     proxy = RecordingProxy(None, config, console)
     log = await open_log(
         db, on_notice=proxy.report_log_notice, on_shed=proxy.report_shed,
-        max_queue_bytes=buffer_bytes, live=True,
+        max_queue_bytes=buffer_bytes, live=True, journal=journal, journal_bytes=journal_bytes,
     )
     proxy.log = log
     watch = asyncio.ensure_future(_watch_health(proxy, console))

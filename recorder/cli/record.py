@@ -15,7 +15,9 @@ from recorder.proxy import (
     parse_listen,
     record,
 )
-from recorder.store.cleanup import removed_on_failure
+from recorder.store.cleanup import journal_removed_on_failure, removed_on_failure
+from recorder.store.log import JOURNAL_NEEDS_POSTGRESQL
+from recorder.store.urls import parse_db
 
 FRAMES_LOST_EXIT = 3  # some frames passed but were not recorded (documented in the README)
 
@@ -38,15 +40,24 @@ FRAMES_LOST_EXIT = 3  # some frames passed but were not recorded (documented in 
               show_default=True, metavar="MIB",
               help="Memory for frames waiting for the store (MiB): what a store outage or a "
                    "slow disk can hold before frames are dropped into recorded gaps.")
+@click.option("--journal", "journal", default=None, metavar="PATH",
+              help="PostgreSQL --db only: a local file where frames go when the store is down "
+                   "past --buffer; written into the store when it answers (or at the next start).")
+@click.option("--journal-size", "journal_mib", type=click.IntRange(1, 2**20), default=1024,
+              show_default=True, metavar="MIB",
+              help="The most the --journal file holds (MiB); past it, frames are dropped into "
+                   "recorded gaps.")
 def record_command(
     db: str, listen: str, upstream: str, token: str | None, tls: bool, verbose: bool,
-    buffer_mib: int,
+    buffer_mib: int, journal: str | None, journal_mib: int,
 ) -> None:
     """Record Realtime sessions: point the app's Realtime base URL at rtrec.
 
     Exits 0 when every frame was recorded, 3 when any frame passed but was not recorded
     (the store was down past --buffer: see the gaps in `rtrec sessions`), 1 on an error.
     """
+    if journal is not None and parse_db(db).is_sqlite:
+        raise click.UsageError(JOURNAL_NEEDS_POSTGRESQL)
     host, port = parse_listen(listen)
     check_exposure(host, token)
     check_upstream(upstream)
@@ -62,7 +73,9 @@ def record_command(
         upstream=upstream, host=host, port=port, token=token, api_key=env_api_key(),
         verbose=verbose, server_ssl=server_ssl,
     )
-    with removed_on_failure(db):  # e.g. the port is taken: no new empty database stays behind
-        lost = run(record(db, config, ca_file=ca_file, buffer_bytes=buffer_mib * 2**20))
+    # e.g. the port is taken: no new empty database (nor journal) stays behind
+    with removed_on_failure(db), journal_removed_on_failure(journal):
+        lost = run(record(db, config, ca_file=ca_file, buffer_bytes=buffer_mib * 2**20,
+                          journal=journal, journal_bytes=journal_mib * 2**20))
     if lost:
         raise SystemExit(FRAMES_LOST_EXIT)

@@ -46,3 +46,33 @@ def _holds_sessions(path: Path) -> bool:
         return True
     finally:
         connection.close()
+
+
+@contextlib.contextmanager
+def journal_removed_on_failure(journal: str | None) -> Iterator[None]:
+    """Run a command that may create the journal file `journal`; when it fails, remove the
+    file if it did not exist before and holds no frame (a leftover journal is kept)."""
+    path = None if journal is None else Path(journal)
+    if path is None or path.exists():
+        yield
+        return
+    try:
+        yield
+    except BaseException:
+        if path.is_file() and not _holds_frames(path):
+            for name in (str(path), f"{path}-wal", f"{path}-shm"):
+                Path(name).unlink(missing_ok=True)
+        raise
+
+
+def _holds_frames(path: Path) -> bool:
+    try:
+        connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    except sqlite3.Error:
+        return True
+    try:
+        return connection.execute("SELECT count(*) FROM frames").fetchone()[0] > 0
+    except sqlite3.Error:
+        return True
+    finally:
+        connection.close()

@@ -10,6 +10,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Literal
 
 import msgspec
@@ -25,6 +26,7 @@ from recorder.store.codec import (
     type_prefix,
 )
 from recorder.store.db import Database
+from recorder.store.journal import Journal
 from recorder.store.urls import parse_db, scrub_endpoint
 from recorder.store.writer import BatchWriter, Notice, ShedRecord
 from recorder.wire import Direction, Frame, Opcode
@@ -158,6 +160,8 @@ async def open_log(
     close_timeout: float = 10.0,
     on_shed: Callable[[ShedRecord], object] | None = None,
     live: bool = False,
+    journal: str | os.PathLike[str] | None = None,
+    journal_bytes: int = 1024 * 2**20,
 ) -> EventLog:
     """Open (creating and migrating as needed) the event log at `db`: a path or a URL.
 
@@ -167,14 +171,27 @@ async def open_log(
     close_timeout: how long close() keeps retrying a store that is down before giving up.
     on_shed hears of each session whose recording is shed because the writer fell behind
     (see recorder.store.writer). live=True (a proxy in front of calls) also sheds recording
-    when the event loop runs late.
+    when the event loop runs late. journal (PostgreSQL only): a local file where frames go
+    when the store is down past max_queue_bytes, up to journal_bytes (recorder.store.journal);
+    one left by an earlier run is written into the store first.
     """
     target = parse_db(db)
     if not create and target.path is not None and not target.path.exists():
         raise RtrecError(
             f"{target.path} does not exist: check the path (recording or importing creates it)"
         )
-    database = Database(target, busy_timeout=busy_timeout)
+    if journal is not None and target.is_sqlite:
+        raise RtrecError(JOURNAL_NEEDS_POSTGRESQL)
+    spill, existed = None, False
+    if journal is not None:
+        journal_path = Path(journal)
+        existed = journal_path.exists()
+        spill = Journal(journal_path, journal_bytes, target.display)
+    try:
+        database = Database(target, busy_timeout=busy_timeout)
+    except BaseException:
+        _discard(spill, existed=existed)
+        raise
     try:
         await database.prepare()
         if not await _at_head(database):  # no write lock needed to see that: readers skip it
@@ -182,11 +199,28 @@ async def open_log(
                 await migrate.upgrade(connection, database.display)
     except Exception as error:
         await database.dispose()
+        _discard(spill, existed=existed)
         raise database.error(error) from None
     return EventLog(
         database, flush_interval, batch_size, on_failure, max_queue_bytes, on_shed,
-        on_notice=on_notice, close_timeout=close_timeout, live=live,
+        on_notice=on_notice, close_timeout=close_timeout, live=live, journal=spill,
     )
+
+
+JOURNAL_NEEDS_POSTGRESQL = (
+    "--journal is for PostgreSQL stores (a SQLite --db is on local disk already): drop "
+    "--journal, or record into a postgresql:// URL"
+)
+
+
+def _discard(journal: Journal | None, *, existed: bool) -> None:
+    """Opening the store failed: close the journal, and remove it if this run made it."""
+    if journal is None:
+        return
+    journal.close()
+    if not existed and not journal.frames:
+        for name in (str(journal.path), f"{journal.path}-wal", f"{journal.path}-shm"):
+            Path(name).unlink(missing_ok=True)
 
 
 async def _at_head(database: Database) -> bool:
@@ -211,6 +245,7 @@ class EventLog:
         on_notice: Callable[[Notice], object] | None = None,
         close_timeout: float = 10.0,
         live: bool = False,
+        journal: Journal | None = None,
     ) -> None:
         self._db = database
         self._recording: dict[str, _Recording] = {}
@@ -228,6 +263,7 @@ class EventLog:
             close_timeout=close_timeout,
             on_shed=self._naming(on_shed),
             watch_loop=live,
+            journal=journal,
         )
         self._type_names: dict[int, str] = {}
         self._prefixes: dict[int, bytes] = {}
@@ -269,8 +305,10 @@ class EventLog:
 
     @property
     def shed(self) -> list[ShedRecord]:
-        """Sessions whose recording was shed (the writer fell behind), in the order shed."""
-        return list(self._writer.state.shed.values())
+        """Sessions whose recording was shed (the writer fell behind), in the order shed
+        (those shed in an outage that record again since come first)."""
+        state = self._writer.state
+        return [*state.released, *state.shed.values()]
 
     async def keep_up(self) -> None:
         """For bulk writers (import): wait for the writer when a quarter of its queue bound is

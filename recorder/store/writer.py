@@ -20,7 +20,14 @@ seq range, time range, reason) and not queued, so the sessions still recorded st
 Shedding a frame costs a dict lookup, whatever the number of sessions. Shedding decides which
 frames are not stored; each ShedRecord is written as a gap (the gaps table), like a frame
 larger than the whole queue bound or a batch the store refuses for good, and its session
-ends incomplete.
+ends incomplete. A session shed because the store was down records again once it answers
+(its gap stays; shedding by a slow store lasts to the session's end).
+
+With a journal (recorder.store.journal; PostgreSQL stores), a store outage that fills half
+the queue moves the frames waiting in memory (the oldest) to the journal instead of shedding;
+when the store answers, the journal is written first (in order, skipping rows already there:
+a re-drain after a crash stores nothing twice), then the queue. Only what the journal cannot
+hold is shed. In the normal path (store up, journal empty) no frame touches the journal.
 """
 
 from __future__ import annotations
@@ -40,6 +47,7 @@ from recorder.errors import RtrecError
 from recorder.store.codec import NO_INDEX, StoredForm, split_audio_event, stored_form
 from recorder.store.db import Database
 from recorder.store.failures import is_transient
+from recorder.store.journal import ROW_OVERHEAD, Journal
 from recorder.wire import Direction, Frame
 
 # No id: the database assigns it, at the end of the table (see recorder.store.schema).
@@ -84,6 +92,8 @@ class _Prepared:
     rows: list[tuple[Any, ...]]
     counts: dict[int, _Counts]
     missing: set[str]  # type names without an id yet
+    batch: list[tuple[int, int, Frame]] = field(default_factory=list)  # the frames themselves
+    older_than_journal: bool = False  # taken while the journal was empty: what it gets is newer
 
 
 # Seconds between shedding one session and the next while the queue stays over half full:
@@ -114,6 +124,7 @@ class ShedRecord:
     first_t_ns: int | None = None
     last_t_ns: int | None = None
     frames: int = 0
+    outage: bool = False  # shed because the store was down: it records again once it answers
 
     def drop(self, seq: int, t_ns: int) -> None:
         if self.first_seq is None:
@@ -147,10 +158,12 @@ class Notice:
     store is down (once per outage; shedding by a slow store is on_shed's), an oversize frame,
     a write refused for good; resumed: the store answers again after `seconds`, having lost `lost`
     frames in that time (0: every frame waited in memory and is stored); gave_up: close()
-    stopped waiting for a store still down after `seconds`, `lost` frames were not stored.
+    stopped waiting for a store still down after `seconds`, `lost` frames were not stored
+    (frames kept in a journal are not lost: the next start writes them); journaling: the store
+    is down and frames go to the journal (error says where), once per outage.
     """
 
-    kind: Literal["paused", "dropping", "resumed", "gave_up"]
+    kind: Literal["paused", "dropping", "resumed", "gave_up", "journaling"]
     error: Exception | None = None
     seconds: float = 0.0
     lost: int = 0
@@ -166,10 +179,12 @@ class WriterState:
     dropped: int = 0  # frames in gaps other than shed ones, and frames given up at close
     gap_runs: int = 0  # gaps other than shed ones
     unwritten: int = 0  # lost frames whose gap could not be written either (store gone)
+    released: list[ShedRecord] = field(default_factory=list)  # shed in an outage, recording again
 
     @property
     def frames_lost(self) -> int:
-        """Frames appended but not stored: in gaps (shed ones included), or given up."""
+        """Frames appended but not stored: in gaps (shed ones included), or given up (a
+        released shed record's frames are counted in `dropped`)."""
         return self.dropped + sum(record.frames for record in self.shed.values())
 
     @property
@@ -192,8 +207,11 @@ class BatchWriter:
         close_timeout: float = 10.0,
         on_shed: Callable[[ShedRecord], object] | None = None,
         watch_loop: bool = False,
+        journal: Journal | None = None,
     ) -> None:
         self._db = db
+        self._journal = journal
+        self._journal_said = False  # journaling, said once in this outage
         self._flush_interval = flush_interval
         self._batch_size = batch_size
         self._max_queue_bytes = max_queue_bytes
@@ -228,6 +246,8 @@ class BatchWriter:
         self._task = loop.create_task(self._run(), name="rtrec-log-writer")
         self._beats = loop.create_task(self._heartbeats(), name="rtrec-log-heartbeat")
         self._watch: asyncio.Task[None] | None = None
+        if journal is not None and journal.frames:  # left by a run that ended without draining
+            self._wake.set()
         if watch_loop:
             self._watch = loop.create_task(self._watch_loop(), name="rtrec-loop-watch")
 
@@ -242,7 +262,9 @@ class BatchWriter:
         if size > self._max_queue_bytes:  # it could never be queued: a gap of its own
             self.drop(session_pk, seq, frame.t_ns, self._oversize(size))
             return
-        if self._queued_bytes + size > self._shed_at and self._shed_for(session_pk, size):
+        if self._queued_bytes + size > self._shed_at and (
+            self._journal is None or not self._spilled(size)
+        ) and self._shed_for(session_pk, size):
             self.state.shed[session_pk].drop(seq, frame.t_ns)
             return
         self._queue.append((session_pk, seq, frame))
@@ -251,6 +273,67 @@ class BatchWriter:
         # writer is awake already and drains the whole queue.
         if len(self._queue) == self._batch_size:
             self._wake.set()
+
+    def _spilled(self, size: int) -> bool:
+        """The queue is over half full and there is a journal: while the store is down (or the
+        journal still drains, so newer frames must follow it), move the queue's frames (the
+        oldest that fit) to the journal. True if the frame of `size` now fits under half."""
+        journal = self._journal
+        assert journal is not None
+        if self.state.down_since is None and not journal.frames:
+            return False  # a slow store, not an outage: shed as without a journal
+        moved: list[tuple[int, int, Frame]] = []
+        free = journal.max_bytes - journal.bytes
+        for item in self._queue:  # the oldest frames that fit: stops at the first that does not
+            if isinstance(item, _Op):
+                continue
+            free -= len(item[2].data) + ROW_OVERHEAD
+            if free < 0:
+                break
+            moved.append(item)
+        if moved:
+            try:
+                journal.append(moved)
+            except RtrecError as error:
+                self._journal_failed(error)
+                return False
+            self._journaling()
+            last = moved[-1]
+            kept: deque[tuple[int, int, Frame] | _Op] = deque()
+            passed = False
+            for item in self._queue:  # the ops stay, in order; so do the frames not moved
+                if passed or isinstance(item, _Op):
+                    kept.append(item)
+                elif item is last:
+                    passed = True
+            self._queue = kept
+            self._queued_bytes -= sum(len(item[2].data) for item in moved)
+            self._queued_at_shed = 0
+        return self._queued_bytes + size <= self._shed_at
+
+    def _journaling(self) -> None:
+        """Said once per outage (not again for frames that follow a journal still draining)."""
+        if self._journal_said or self.state.down_since is None:
+            return
+        self._journal_said = True
+        assert self._journal is not None
+        self._notice(Notice("journaling", RtrecError(
+            f"recording to {self._db.display}: the store is down and the recording buffer "
+            f"({_size(self._max_queue_bytes)}) is full: frames go to the journal "
+            f"{self._journal.path} (up to {_size(self._journal.max_bytes)}) and are written "
+            "to the store when it answers"
+        )))
+
+    def _journal_failed(self, error: RtrecError) -> None:
+        """The journal itself failed (its disk): stop using it; what it holds stays there."""
+        journal, self._journal = self._journal, None
+        if journal is not None:
+            with contextlib.suppress(Exception):
+                journal.close()
+        self._notice(Notice("dropping", RtrecError(
+            f"{error}; the journal is no longer used: frames it holds stay in it for the next "
+            "start, and sessions are shed as without a journal"
+        )))
 
     def _shed_for(self, session_pk: int, size: int) -> bool:
         """The queue is over half full: shed the newest session still recorded, at most one
@@ -275,7 +358,7 @@ class BatchWriter:
             why = f"the queue was full ({waiting} waiting)"
         else:
             why = f"the writer fell behind ({waiting} waiting)"
-        victims = self._shed_newest(1, why)
+        victims = self._shed_newest(1, why, outage=self.state.down_since is not None)
         return session_pk in victims
 
     async def _watch_loop(self) -> None:
@@ -292,7 +375,7 @@ class BatchWriter:
                 count = min(int(lag / _LAG_STEP), len(recorded) // 4) or 1
                 self._shed_newest(count, f"the event loop ran {lag * 1000:.0f} ms late")
 
-    def _shed_newest(self, count: int, reason: str) -> list[int]:
+    def _shed_newest(self, count: int, reason: str, *, outage: bool = False) -> list[int]:
         """Shed the `count` newest sessions still recorded; their pks (one walk per call)."""
         shed = self.state.shed
         candidates = sorted(pk for pk in self._open_sessions() if pk not in shed)
@@ -300,7 +383,7 @@ class BatchWriter:
         if victims:
             self._shedding_while_down()
         for victim in reversed(victims):
-            record = shed[victim] = ShedRecord(victim, f"shed: {reason}")
+            record = shed[victim] = ShedRecord(victim, f"shed: {reason}", outage=outage)
             if self._on_shed is not None:
                 with contextlib.suppress(Exception):  # a broken callback must not stop recording
                     self._on_shed(record)
@@ -414,9 +497,33 @@ class BatchWriter:
         self.state.down_since = None
         self._down.clear()
         self._loss_reported = False
+        self._journal_said = False
+        self._release_shed()
         lost = self.state.frames_lost - self._lost_before_outage
         self._notice(Notice("resumed", seconds=seconds, lost=lost))
         self._wake.set()
+
+    def _release_shed(self) -> None:
+        """The store answers: the sessions shed because it was down record again. What each
+        lost is a gap of its own (it no longer grows); one that lost nothing has none."""
+        state = self.state
+        for pk, record in list(state.shed.items()):
+            if not record.outage:
+                continue
+            del state.shed[pk]
+            self._shed_saved.pop(pk, None)
+            state.released.append(record)
+            if record.first_seq is None:
+                continue
+            assert record.last_seq is not None and record.last_t_ns is not None
+            assert record.first_t_ns is not None
+            self._unsaved_gaps[(pk, record.first_seq)] = Gap(
+                pk, record.first_seq, record.last_seq, record.first_t_ns, record.last_t_ns,
+                record.reason,
+            )
+            state.degraded.add(pk)
+            state.dropped += record.frames
+            state.gap_runs += 1
 
     def _refused(self, error: Exception) -> None:
         """The store refused a write for good (not an outage): said, never retried."""
@@ -519,12 +626,25 @@ class BatchWriter:
             "queue_frames": len(self._queue) - self._ops_queued,
             "queue_bytes": self._queued_bytes,
             "queue_limit_bytes": self._max_queue_bytes,
-            "lag_s": round(now - self._caught_up, 3) if self._queue else 0.0,
+            "lag_s": round(now - self._caught_up, 3) if self._queue or self._journaled else 0.0,
             "frames_lost": state.frames_lost,
             "gaps": state.gaps,
             "sessions_with_gaps": len(state.degraded),
-            "sessions_shed": len(state.shed),
+            "sessions_shed": len(state.shed) + len(state.released),
+            **self._journal_health(),
         }
+
+    def _journal_health(self) -> dict[str, Any]:
+        journal = self._journal
+        if journal is None:
+            return {}
+        return {"journal": str(journal.path), "journal_frames": journal.frames,
+                "journal_bytes": journal.bytes, "journal_limit_bytes": journal.max_bytes}
+
+    @property
+    def _journaled(self) -> int:
+        """Frames waiting in the journal (0 without one)."""
+        return self._journal.frames if self._journal is not None else 0
 
     # -- the task ----------------------------------------------------------------------------
 
@@ -542,7 +662,11 @@ class BatchWriter:
                 self.failed(error)
                 if self._closing:
                     self._given_up = True
-            if self._closing and not self._queue and not self._unsaved_gaps:
+            if self._closing and not self._queue and not self._unsaved_gaps and (
+                not self._journaled or self._given_up
+            ):
+                if self._journal is not None:
+                    self._journal.close()
                 return
 
     async def _drain(self) -> None:
@@ -555,11 +679,17 @@ class BatchWriter:
         (measured: 6.1x the wire bytes, against 2.1x for one commit per interval).
         """
         first = True
-        while self._queue and (
+        while (self._queue or self._journal_due) and (
             first or self._ops_queued or self._closing or len(self._queue) >= self._batch_size
+            or self._journal_due
         ):
             first = False
             await self._write_some()
+
+    @property
+    def _journal_due(self) -> bool:
+        """The journal holds frames to write first (unless close() gave up on the store)."""
+        return bool(self._journaled) and not self._given_up
 
     async def _write_some(self) -> None:
         """Start writing the frames at the head of the queue (up to batch_size), or apply an op.
@@ -567,6 +697,10 @@ class BatchWriter:
         Rows for the next batch are prepared (CPU, on this loop) while the previous batch is
         being written (in the driver's thread or on the server), so the two overlap.
         """
+        if self._journal_due:
+            await self._settle()  # the batch in flight is older than the journal
+            await self._write_journaled()
+            return
         head = self._queue[0]
         if isinstance(head, _Op):
             self._queue.popleft()
@@ -576,6 +710,9 @@ class BatchWriter:
             return
         batch = self._take_frames()
         prepared = await self._prepare(batch)
+        if self._journal is not None:
+            prepared.batch = batch  # journaled if close() gives up on the store
+            prepared.older_than_journal = not self._journal.frames
         await self._settle()
         self._in_flight = asyncio.get_running_loop().create_task(self._store(prepared))
         await asyncio.sleep(0)  # let it start: its rows go to the driver before we prepare more
@@ -652,11 +789,75 @@ class BatchWriter:
 
         if await self._retrying_write(write, len(prepared.rows)):
             return
-        if self._given_up:  # at close: lost (and said so in the counts)
+        if self._given_up:  # at close: lost (and said so in the counts), unless journaled
+            if self._kept_for_next_start(prepared.batch, first=prepared.older_than_journal):
+                return
             self.state.degraded.update(row[0] for row in prepared.rows)
             return
         for row in prepared.rows:  # refused for good: a gap, and recording goes on
             self.drop(row[0], row[1], row[2], "refused by the store")
+
+    def _kept_for_next_start(self, batch: list[tuple[int, int, Frame]], *, first: bool) -> bool:
+        """close() gave up on the store: a batch that fits in the journal waits there for the
+        next start (not lost), before what the journal holds if `first`; True if kept."""
+        journal = self._journal
+        if journal is None or not batch or journal.room_for(
+            [len(item[2].data) for item in batch]
+        ) < len(batch):
+            return False
+        try:
+            journal.append(batch, first=first)
+        except RtrecError as error:
+            self._journal_failed(error)
+            return False
+        self.state.dropped -= len(batch)  # counted as lost when the retry gave up
+        self.state.unwritten -= len(batch)
+        return True
+
+    async def _write_journaled(self) -> None:
+        """Write the oldest batch of the journal into the store, then delete it there.
+
+        One statement inserts the batch, skipping rows the store has already (a batch stored
+        before a crash or a lost answer, whose journal rows were not deleted yet) and rows of
+        sessions deleted since; the session counts grow by the rows it returns, in the same
+        transaction, so they stay exact whatever is re-drained."""
+        journal = self._journal
+        assert journal is not None
+        head = journal.head(self._batch_size)
+        prepared = await self._prepare([(f.session, f.seq, f.frame) for f in head])
+
+        async def write(_retry: bool) -> None:
+            if prepared.missing:
+                async with self._db.writing() as connection:
+                    await self._ensure_types(connection, prepared.missing)
+                prepared.rows = [self._with_type_id(row) for row in prepared.rows]
+                prepared.missing = set()
+            async with self._db.writing() as connection:
+                columns = list(zip(*prepared.rows, strict=True))
+                result = await connection.exec_driver_sql(
+                    _INSERT_JOURNALED, tuple(list(column) for column in columns))
+                counts: dict[int, _Counts] = {}
+                for session_pk, direction in [tuple(row) for row in result.all()]:
+                    tally = counts.setdefault(session_pk, _Counts())
+                    if direction:
+                        tally.server += 1
+                    else:
+                        tally.client += 1
+                if counts:
+                    await connection.exec_driver_sql(self._db.sql(_ADD_COUNTS), [
+                        (t.client + t.server, t.client, t.server, pk)
+                        for pk, t in counts.items()
+                    ])
+
+        if not await self._retrying_write(write, 0) and not self._given_up:
+            for row in prepared.rows:  # refused for good: a gap, and the journal goes on
+                self.drop(row[0], row[1], row[2], "refused by the store")
+        if self._given_up:
+            return  # still in the journal, for the next start
+        try:
+            journal.delete_through(head[-1].id)
+        except RtrecError as error:
+            self._journal_failed(error)
 
     async def _write_batch(self, prepared: _Prepared, retry: bool) -> None:
         async with self._db.writing() as connection:
@@ -731,6 +932,25 @@ class BatchWriter:
 
 
 _TYPE = 5  # position of the type in a frames row
+
+# PostgreSQL (journals are for PostgreSQL stores): a batch of rows as one array per column.
+_INSERT_JOURNALED = (
+    "INSERT INTO frames (session, seq, t_ns, direction, opcode, type, event_id, item_id, "
+    "response_id, stripped, data, audio_at, audio) "
+    "SELECT r.session, r.seq, r.t_ns, r.direction, r.opcode, r.type, r.event_id, r.item_id, "
+    "r.response_id, r.stripped, r.data, r.audio_at, r.audio "
+    "FROM unnest($1::integer[], $2::integer[], $3::bigint[], $4::smallint[], "
+    "$5::smallint[], $6::integer[], $7::text[], $8::text[], $9::text[], $10::smallint[], "
+    "$11::bytea[], $12::integer[], $13::bytea[]) WITH ORDINALITY AS r(session, seq, t_ns, "
+    "direction, opcode, type, event_id, item_id, response_id, stripped, data, audio_at, audio, "
+    "n) WHERE EXISTS (SELECT 1 FROM sessions WHERE sessions.pk = r.session) "
+    "ORDER BY r.n "  # ids (the write order) follow the journal's order
+    "ON CONFLICT (session, seq) DO NOTHING RETURNING session, direction"
+)
+_ADD_COUNTS = (
+    "UPDATE sessions SET frames = frames + ?, client_frames = client_frames + ?, "
+    "server_frames = server_frames + ? WHERE pk = ?"
+)
 
 _UPSERT_GAP = (
     "INSERT INTO gaps (session, first_seq, last_seq, first_t_ns, last_t_ns, frames, reason) "
