@@ -5,21 +5,27 @@ UnknownEvent, or an AudioChunk (an audio event with its audio as bytes, never a 
 trip). The event is decoded once, on first use, so a consumer that looks only at `type` pays
 nothing for the frames it skips.
 
-Sources: a session of an EventLog (`log_steps`) and frames in memory (`frame_steps`).
+Sources: a session of an EventLog (`log_steps`), frames in memory (`frame_steps`) and any
+file `rtrec import` reads (`file_steps`, no database involved); `steps_of` picks the source
+from what it is given. Every source gives the steps the log would: frames in memory and files
+are split as the writer stores them and read back (same type, same audio cut out), and a file
+gives what importing it and reading the session back gives (seq from 1, redacted).
 Consumers (replay, the conversation fold, export, testing, serve) read steps and nothing else.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Iterable, Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import msgspec
 
 from recorder.decode import AnyEvent, decode
-from recorder.jsontext import frame_type
+from recorder.errors import RtrecError
 from recorder.receiver import Position
-from recorder.store.codec import splice_into_empty_field, split_audio_event, type_prefix
+from recorder.store.codec import splice_into_empty_field, stored_form, type_prefix
 from recorder.wire import Direction, Frame, Opcode
 
 if TYPE_CHECKING:
@@ -109,17 +115,49 @@ def step_of_stored(frame: StoredFrame) -> Step:
 
 
 def frame_steps(frames: Iterable[Frame], *, first_seq: int = 1) -> Iterator[Step]:
-    """Steps of frames in memory (seq numbered from first_seq), audio split as the log does."""
+    """Steps of frames in memory (seq numbered from first_seq), as the log would give them."""
     for seq, frame in enumerate(frames, first_seq):
-        data = frame.data
-        if frame.opcode is Opcode.TEXT:
-            split = split_audio_event(data)
-            if split is not None:
-                audio_type, body, _at, audio = split
-                yield Step(seq, frame.t_ns, frame.direction, audio_type,
-                           type_prefix(audio_type) + body, audio)
-                continue
-        yield Step(seq, frame.t_ns, frame.direction, frame_type(data), data, opcode=frame.opcode)
+        yield _step_as_stored(seq, frame)
+
+
+def _step_as_stored(seq: int, frame: Frame) -> Step:
+    """The step the log gives for `frame` stored at `seq`: the writer's storage form (its type
+    column, its audio cut out) read back with audio="bytes"."""
+    data = frame.data
+    if frame.opcode is not Opcode.TEXT:  # binary frames are kept as they are, unindexed
+        return Step(seq, frame.t_ns, frame.direction, None, data, opcode=frame.opcode)
+    form = stored_form(data)
+    kind = form.index.type
+    if form.audio is None:
+        return Step(seq, frame.t_ns, frame.direction, kind, data)
+    outline = type_prefix(kind) + form.body if form.stripped and kind is not None else form.body
+    return Step(seq, frame.t_ns, frame.direction, kind, outline, form.audio)
+
+
+def file_steps(
+    path: str | os.PathLike[str], session: str | None = None, *, until: int | None = None
+) -> Iterator[Step]:
+    """The steps of the session in a file `rtrec import` reads (JSONL of events, a JSON array
+    of events, an `rtrec dump` file): those importing it and reading it back would give, with
+    no database. The file is checked through first, with import's one-line errors, so a bad
+    line anywhere yields nothing. A file holds one session and says no id: give session None."""
+    from recorder.store.transfer import check_file, session_frames
+
+    path = Path(path)
+    if session is not None:
+        raise RtrecError(
+            f"{path} holds one session and no session id, so there is no session {session} "
+            "to choose: leave the session out"
+        )
+    check_file(path, describe=_no_description, purpose="read")
+    for step in frame_steps(session_frames(path)):
+        if until is not None and step.seq > until:
+            return
+        yield step
+
+
+def _no_description(_frames: list[Frame]) -> tuple[None, None]:
+    return None, None
 
 
 async def log_steps(
@@ -129,3 +167,63 @@ async def log_steps(
     async for batch in log.read(session.id, until_seq=until, batch_size=batch_size,
                                 audio="bytes"):
         yield [step_of_stored(frame) for frame in batch]
+
+
+async def steps_of(
+    source: str | os.PathLike[str] | EventLog | Iterable[Frame],
+    session: str | None = None,
+    *,
+    until: int | None = None,
+) -> AsyncIterator[Step]:
+    """The steps of a recording, one at a time, whatever holds it: a database (a SQLite path
+    or a URL; the session by id or unique prefix, the newest when None), an open EventLog
+    (likewise), a file `rtrec import` reads (see file_steps), or frames in memory. `until`
+    stops after that seq. Errors are import's and the log's one-line RtrecErrors."""
+    from recorder.store import EventLog
+
+    if isinstance(source, EventLog):
+        async for step in _session_steps(source, session, until):
+            yield step
+        return
+    if isinstance(source, str | os.PathLike):
+        if _is_file_of_events(source):
+            for step in file_steps(source, session, until=until):
+                yield step
+            return
+        from recorder.store import open_log
+
+        async with await open_log(os.fspath(source), create=False) as log:
+            async for step in _session_steps(log, session, until):
+                yield step
+        return
+    if session is not None:
+        raise RtrecError(f"frames in memory are one session: there is no session {session}")
+    for step in frame_steps(source):
+        if until is not None and step.seq > until:
+            return
+        yield step
+
+
+async def _session_steps(log: EventLog, session: str | None, until: int | None
+                         ) -> AsyncIterator[Step]:
+    info = await log.get_session(session)
+    async for batch in log_steps(log, info, until=until):
+        for step in batch:
+            yield step
+
+
+_SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def _is_file_of_events(source: str | os.PathLike[str]) -> bool:
+    """A file that is there and is not a SQLite database; a URL, a database or a path that is
+    not there (the log says so) goes to the log."""
+    text = os.fspath(source)
+    if "://" in text:
+        return False
+    try:
+        with open(text, "rb") as probe:
+            head = probe.read(len(_SQLITE_HEADER))
+    except OSError:
+        return False
+    return head != _SQLITE_HEADER

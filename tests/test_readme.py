@@ -1,12 +1,12 @@
 """The README's examples are tests: each fenced python block runs as written in a fresh project.
 
 A fresh project is a folder holding only what a user would have: the block as a test file and
-the bundled recordings under fixtures/. No conftest and no pytest configuration of this
-repository (so pytest-asyncio runs in its default strict mode), the installed rtrec plugin, and
-a subprocess per run. A block that uses the cassette fixture is recorded once from the fake
-upstream (`--record-mode=once --realtime-upstream ...`), then run again offline, as a user would.
-The shell set-up commands are checked where that is cheap: CI runs the README's test command
-verbatim, and the first look at the bundled recording works.
+the bundled recordings under fixtures/ (each as its .db and its .jsonl dump). No conftest and no
+pytest configuration of this repository (so pytest-asyncio runs in its default strict mode), the
+installed rtrec plugin, and a subprocess per run. A block that uses the cassette fixture is
+recorded once from the fake upstream (`--record-mode=once --realtime-upstream ...`), then run
+again offline, as a user would. The shell set-up commands are checked where that is cheap: CI
+runs the README's test command verbatim, and the first look at the bundled recording works.
 """
 
 from __future__ import annotations
@@ -51,6 +51,8 @@ def fresh_project(tmp_path: Path) -> Path:
     (project / "fixtures").mkdir(parents=True)
     for recording in (ROOT / "fixtures").glob("*.db"):
         shutil.copy(recording, project / "fixtures" / recording.name)
+    for dump in (ROOT / "fixtures").glob("*.jsonl"):  # the same recordings as `rtrec dump` files
+        shutil.copy(dump, project / "fixtures" / dump.name)
     return project
 
 

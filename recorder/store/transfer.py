@@ -260,8 +260,10 @@ def check_file(
     *,
     direction_of: DirectionOf | None = None,
     describe: Callable[[list[Frame]], tuple[str | None, str | None]] | None = None,
+    purpose: str = "import",
 ) -> CheckedFile:
-    """Read an event file completely; RtrecError naming the file (and line) when it is bad."""
+    """Read an event file completely; RtrecError naming the file (and line) when it is bad.
+    `purpose` ends the line for a file without events ("nothing to import")."""
     direction_of = direction_of or _default_direction_of()
     count = 0
     first: list[Frame] = []
@@ -270,7 +272,7 @@ def check_file(
         if len(first) < 50:
             first.append(frame)
     if count == 0:
-        raise RtrecError(f"{path} holds no events: nothing to import")
+        raise RtrecError(f"{path} holds no events: nothing to {purpose}")
     protocol, model = (describe or describe_frames)(first)
     return CheckedFile(path, count, protocol, model, *_dump_times(path))
 
@@ -312,14 +314,9 @@ async def _write(log: EventLog, checked: CheckedFile, direction_of: DirectionOf)
     sid = await log.begin_session(
         checked.protocol, checked.model, None, started_at=checked.started_at
     )
-    # As the proxy does, one redactor per session: the secrets it learns (there is no handshake
-    # here: client_secret values, key-shaped values) are this file's only. An already-redacted
-    # frame comes back unchanged, so a dump round trip is exact.
-    redact = FrameRedactor()
     try:
-        for frame in read_frames(checked.path, direction_of):
-            data = redact(frame.data)
-            log.append(sid, Frame(frame.direction, frame.t_ns, frame.opcode, data))
+        for frame in session_frames(checked.path, direction_of):
+            log.append(sid, frame)
             await log.keep_up()
         await log.end_session(sid, status="complete", ended_at=checked.ended_at)
         if log.failure is not None:
@@ -331,6 +328,18 @@ async def _write(log: EventLog, checked: CheckedFile, direction_of: DirectionOf)
         with contextlib.suppress(RtrecError):
             await log.delete_session(sid)
         raise
+
+
+def session_frames(path: Path, direction_of: DirectionOf | None = None) -> Iterator[Frame]:
+    """The frames of the session an import of `path` writes, in order (the log numbers them
+    from 1): the file's frames, redacted. Check the file first (check_file): a bad line
+    raises here too, but only once the frames before it have been yielded."""
+    # As the proxy does, one redactor per session: the secrets it learns (there is no handshake
+    # here: client_secret values, key-shaped values) are this file's only. An already-redacted
+    # frame comes back unchanged, so a dump round trip is exact.
+    redact = FrameRedactor()
+    for frame in read_frames(path, direction_of or _default_direction_of()):
+        yield Frame(frame.direction, frame.t_ns, frame.opcode, redact(frame.data))
 
 
 def _default_direction_of() -> DirectionOf:
