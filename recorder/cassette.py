@@ -43,9 +43,9 @@ from aiohttp import WSMsgType, web
 
 from recorder.errors import RtrecError
 from recorder.matching import DEFAULT_RULES, MatchRules
+from recorder.protocol.paths import REALTIME_PATHS
 from recorder.serve import (
     MATCH_MODES,
-    REALTIME_PATHS,
     MatchMode,
     Mismatch,
     PlaybackResult,

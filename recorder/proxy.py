@@ -48,6 +48,7 @@ from recorder.access import TOKEN_HEADER, TOKEN_QUERY, check_exposure, refusal
 from recorder.console import Console
 from recorder.decode import decode, protocol_of
 from recorder.errors import RtrecError
+from recorder.protocol.paths import REALTIME_PATHS
 from recorder.redact import FrameRedactor, redact_url, secrets_in_handshake
 from recorder.upstream import (
     forward_http,
@@ -71,9 +72,6 @@ if TYPE_CHECKING:
 
 DEFAULT_UPSTREAM = "wss://api.openai.com/v1/realtime"
 DEFAULT_LISTEN = "127.0.0.1:8765"
-# Paths a Realtime client connects to: OpenAI (/v1/realtime, /v1/realtime/translations) and
-# Azure (/openai/realtime).
-REALTIME_PATHS = ("/v1/realtime", "/openai/realtime", "/realtime")
 
 # 1005: a close frame without a status code (RFC 6455 7.1.5), as clean as a 1000.
 NO_STATUS_CODE = 1005

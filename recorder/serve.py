@@ -60,6 +60,7 @@ from recorder.matching import (
     order_hint,
     show_frame,
 )
+from recorder.protocol.paths import REALTIME_PATHS
 from recorder.wire import Direction, Frame, Opcode
 
 if TYPE_CHECKING:
@@ -69,10 +70,6 @@ log = logging.getLogger("recorder.serve")
 
 MatchMode = Literal["strict", "lenient"]
 MATCH_MODES: tuple[MatchMode, ...] = ("strict", "lenient")
-
-# Paths a client may use: the OpenAI API (websocket_base_url .../v1 or the bare host) and Azure
-# (classic /openai/realtime and the v1 GA path).
-REALTIME_PATHS = ("/v1/realtime", "/realtime", "/openai/realtime", "/openai/v1/realtime")
 
 # 4000-4999 are application close codes (RFC 6455 7.4.2). 4400 reads as "bad request".
 MISMATCH_CLOSE_CODE = 4400
