@@ -38,15 +38,15 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-import msgspec
 from aiohttp import WSMsgType, web
 
 from recorder.errors import RtrecError
 from recorder.localserver import LocalServer
 from recorder.matching import DEFAULT_RULES, MatchRules
+from recorder.protocol.error_event import encode, error_event
+from recorder.protocol.paths import REALTIME_PATHS
 from recorder.serve import (
     MATCH_MODES,
-    REALTIME_PATHS,
     MatchMode,
     Mismatch,
     PlaybackResult,
@@ -320,18 +320,10 @@ class Cassette:
         )
         log.warning(message)
         self.refusals.append(message)
-        event = {
-            "type": "error",
-            "event_id": "event_rtrec_no_recording",
-            "error": {
-                "type": "invalid_request_error",
-                "code": NO_RECORDING_ERROR_CODE,
-                "message": message,
-                "param": None,
-                "event_id": None,
-            },
-        }
-        await ws.send_frame(msgspec.json.encode(event), WSMsgType.TEXT)
+        event = error_event(
+            NO_RECORDING_ERROR_CODE, message, event_id="event_rtrec_no_recording"
+        )
+        await ws.send_frame(encode(event), WSMsgType.TEXT)
         await ws.close(code=NO_RECORDING_CLOSE_CODE, message=b"rtrec: no recorded session left")
         return ws
 

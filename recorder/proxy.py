@@ -49,6 +49,8 @@ from recorder.console import Console
 from recorder.decode import decode, protocol_of
 from recorder.errors import RtrecError
 from recorder.localserver import LocalServer
+from recorder.protocol import close
+from recorder.protocol.paths import REALTIME_PATHS
 from recorder.redact import FrameRedactor, redact_url, secrets_in_handshake
 from recorder.upstream import (
     forward_http,
@@ -72,15 +74,8 @@ if TYPE_CHECKING:
 
 DEFAULT_UPSTREAM = "wss://api.openai.com/v1/realtime"
 DEFAULT_LISTEN = "127.0.0.1:8765"
-# Paths a Realtime client connects to: OpenAI (/v1/realtime, /v1/realtime/translations) and
-# Azure (/openai/realtime).
-REALTIME_PATHS = ("/v1/realtime", "/openai/realtime", "/realtime")
 
-# 1005: a close frame without a status code (RFC 6455 7.1.5), as clean as a 1000.
-NO_STATUS_CODE = 1005
-_CLEAN_CLOSE = frozenset({1000, 1001, NO_STATUS_CODE})
-# Codes a close frame may carry (RFC 6455 7.4): 1005/1006/1015 only describe closes.
-_SENDABLE_CLOSE = frozenset(range(1000, 5000)) - {1004, 1005, 1006, 1015}
+NO_STATUS_CODE = close.NO_STATUS
 
 
 class RecordingLog(Protocol):
@@ -609,9 +604,9 @@ class RecordingProxy:
                 code = source.close_code
                 if code == 0:
                     code = NO_STATUS_CODE
-                return _End(side, code, "", clean=code is not None and code != 1006)
+                return _End(side, code, "", clean=code is not None and code != close.ABNORMAL)
             elif kind is WSMsgType.ERROR:
-                return _End(side, 1006, "", clean=False)
+                return _End(side, close.ABNORMAL, "", clean=False)
 
     @staticmethod
     def _hold(session: _Session, frame: Frame) -> None:
@@ -659,7 +654,7 @@ class RecordingProxy:
     async def _finish(self, session: _Session, end: _End) -> None:
         if session.log_failed:
             status = "incomplete"
-        elif end.clean and end.code in _CLEAN_CLOSE and end.side != "proxy":
+        elif end.clean and end.code in close.CLEAN and end.side != "proxy":
             status = "complete"
         else:
             status = "interrupted"
@@ -709,10 +704,8 @@ async def _pass_on_end(
     request: web.Request | None,
 ) -> None:
     """Give the other side the same ending: the same close code and reason, or a drop."""
-    if end.clean and end.code in _SENDABLE_CLOSE:
-        await _close_quietly(sink, end.code, end.reason)
-    elif end.clean:  # a close frame without a code: the nearest thing is a normal close
-        await _close_quietly(sink, 1000, end.reason)
+    if end.clean:  # a close frame without a code (1005): the nearest thing is a normal close
+        await _close_quietly(sink, close.sendable_or_normal(end.code), end.reason)
     elif request is not None and request.transport is not None:
         request.transport.abort()  # the client sees the same abnormal closure (1006)
     else:
@@ -725,7 +718,7 @@ async def _close_quietly(
     if ws.closed:
         return
     with contextlib.suppress(ConnectionError, RuntimeError, asyncio.TimeoutError):
-        await ws.close(code=code, message=reason.encode()[:123])
+        await ws.close(code=code, message=close.close_reason(reason))
 
 
 def env_api_key() -> str | None:

@@ -46,7 +46,6 @@ import aiohttp
 import msgspec
 from aiohttp import web
 
-from recorder import jsontext
 from recorder.access import check_exposure, refusal
 from recorder.errors import RtrecError
 from recorder.jsontext import frame_type
@@ -61,6 +60,9 @@ from recorder.matching import (
     order_hint,
     show_frame,
 )
+from recorder.protocol import close
+from recorder.protocol.error_event import client_event_id, error_event
+from recorder.protocol.paths import REALTIME_PATHS
 from recorder.script_player import Inbox, Pacing, Verdict, play_script
 from recorder.wire import Direction, Frame, Opcode
 
@@ -73,10 +75,6 @@ log = logging.getLogger("recorder.serve")
 MatchMode = Literal["strict", "lenient"]
 MATCH_MODES: tuple[MatchMode, ...] = ("strict", "lenient")
 
-# Paths a client may use: the OpenAI API (websocket_base_url .../v1 or the bare host) and Azure
-# (classic /openai/realtime and the v1 GA path).
-REALTIME_PATHS = ("/v1/realtime", "/realtime", "/openai/realtime", "/openai/v1/realtime")
-
 # 4000-4999 are application close codes (RFC 6455 7.4.2). 4400 reads as "bad request".
 MISMATCH_CLOSE_CODE = 4400
 MISMATCH_CLOSE_REASON = "rtrec: client frame does not match the recording"
@@ -88,9 +86,6 @@ STOPPING_CLOSE_REASON = "rtrec serve is stopping"
 STOP_TIMEOUT = 5.0  # seconds a stopping server waits for clients to answer the close
 MIN_SPEED = 0.001  # --speed: slower than 1/1000 of real time is refused
 
-# Close codes an endpoint may not send itself (1005, 1006, 1015 only describe what happened).
-_UNSENDABLE_CLOSE_CODES = frozenset({1004, 1005, 1006, 1015})
-ABNORMAL_CLOSURE = 1006  # what the proxy records when a socket dropped without a close frame
 
 # microphone audio: skipped when looking ahead for a frame sent out of order
 _STREAMED = frozenset({"input_audio_buffer.append"})
@@ -350,14 +345,12 @@ class _Playback:
     async def _after_script(self) -> None:
         """The recording is done: close as the server did, or wait for the client to leave."""
         if self.recording.closed_by == "server":
-            code = self.recording.close_code or 1000
-            if code == ABNORMAL_CLOSURE and self.abort is not None:
+            code = self.recording.close_code
+            if code == close.ABNORMAL and self.abort is not None:
                 self.abort()  # the upstream dropped without a close frame: so does playback
                 return
-            if code in _UNSENDABLE_CLOSE_CODES:
-                code = 1000
-            reason = (self.recording.close_reason or "").encode()[:123]  # RFC 6455 limit
-            await self.ws.close(code=code, message=reason)
+            reason = close.close_reason(self.recording.close_reason or "")
+            await self.ws.close(code=close.sendable_or_normal(code), message=reason)
             return
         while (item := await self.inbox.get()) is not None:
             _, data = item
@@ -393,24 +386,10 @@ class _Playback:
 def mismatch_error_event(message: str, received: bytes, number: int = 1) -> dict[str, object]:
     """The `error` event strict mode sends, shaped like the API's (error.event_id echoes the
     client's event_id, as the API does for a failed client event)."""
-    client_event_id = None
-    with contextlib.suppress(*jsontext.FAILURES):
-        client_event_id = msgspec.json.decode(received, type=_EventId).event_id
-    return {
-        "type": "error",
-        "event_id": f"event_rtrec_mismatch_{number}",
-        "error": {
-            "type": "invalid_request_error",
-            "code": MISMATCH_ERROR_CODE,
-            "message": message,
-            "param": None,
-            "event_id": client_event_id,
-        },
-    }
-
-
-class _EventId(msgspec.Struct):
-    event_id: str | None = None
+    return error_event(
+        MISMATCH_ERROR_CODE, message, event_id=f"event_rtrec_mismatch_{number}",
+        client_event_id=client_event_id(received),
+    )
 
 
 def _quoted(kind: str | None) -> str:

@@ -23,6 +23,7 @@ from multidict import CIMultiDict, CIMultiDictProxy, MultiMapping
 from yarl import URL
 
 from recorder.access import TOKEN_HEADER, TOKEN_QUERY
+from recorder.protocol.paths import upstream_path
 from recorder.redact import INSECURE_KEY_PREFIX, SECRET_QUERY_KEYS
 
 # rtrec's own credential when it listens beyond loopback; never forwarded.
@@ -46,17 +47,11 @@ _REFUSAL_DROPS = _HANDSHAKE_ONLY | {"content-encoding", "date", "server"}
 def upstream_url(upstream: str, request_path: str, query: MultiMapping[str]) -> URL:
     """The upstream URL for one client handshake.
 
-    An upstream with a path (the default .../v1/realtime, or Azure's .../openai/realtime) keeps
-    it, plus whatever the client added after 'realtime' (e.g. /translations); an upstream given
-    as a bare host gets the client's path. The client's query (model, call_id, intent,
-    deployment, api-version, ...) is passed on, without rtrec's own token.
+    The path follows recorder.protocol.paths.upstream_path. The client's query (model, call_id,
+    intent, deployment, api-version, ...) is passed on, without rtrec's own token.
     """
     base = URL(upstream)
-    if base.path in ("", "/"):
-        path = request_path
-    else:
-        _, _, rest = request_path.partition("/realtime")
-        path = base.path.rstrip("/") + rest
+    path = upstream_path(base.path, request_path)
     params = [(k, v) for k, v in base.query.items() if k not in query]
     params += [(k, v) for k, v in query.items() if k != TOKEN_QUERY]
     return base.with_path(path).with_query(params)

@@ -104,7 +104,8 @@ class ScriptedUpstream:
 
     async def start(self) -> ScriptedUpstream:
         app = web.Application()
-        for path in ("/v1/realtime", "/openai/realtime", "/v1/realtime/translations"):
+        for path in ("/v1/realtime", "/openai/realtime", "/openai/v1/realtime",
+                     "/v1/realtime/translations"):
             app.router.add_get(path, self._handle)
         app.router.add_post("/v1/realtime/client_secrets", self._client_secret)
         self._server = LocalServer(app)
@@ -768,6 +769,36 @@ async def test_azure_form_works_with_upstream(
     assert handshake.headers["api-key"] == API_KEY
     [info] = await log.list_sessions()
     assert info.model == "my-deployment"
+
+
+@pytest.mark.parametrize("upstream_path", ["/openai/realtime", "/openai/v1/realtime", ""])
+async def test_azure_ga_path_is_recorded_and_forwarded_to_the_same_path(
+    log: EventLog, upstream: ScriptedUpstream, tmp_path: Path, upstream_path: str
+) -> None:
+    rec = await start_proxy(log, upstream.url, path=upstream_path)
+    try:
+        async with aiohttp.ClientSession() as http, http.ws_connect(
+            rec.url + "/openai/v1/realtime?model=gpt-realtime", headers={"api-key": API_KEY}
+        ) as ws:
+            created = await ws.receive()
+            await ws.send_str(json.dumps({"type": "response.create"}))
+            while b"response.done" not in (await ws.receive()).data.encode():
+                pass
+        await rec.settled()
+    finally:
+        await rec.proxy.close()
+    [handshake] = upstream.handshakes
+    assert handshake.path == "/openai/v1/realtime", "a GA client reaches the GA path"
+    assert handshake.query == {"model": "gpt-realtime"}
+    assert handshake.headers["api-key"] == API_KEY
+    [info] = await log.list_sessions()
+    assert (info.model, info.status) == ("gpt-realtime", "complete")
+    frames = await stored(log, info.id)
+    assert len(frames) == 2 + len(scripted_response(1))
+    assert frames[0][2] == created.data.encode().replace(EPHEMERAL.encode(), REDACTED.encode())
+    await log.close()
+    for path in tmp_path.glob("rec.db*"):
+        assert API_KEY.encode() not in path.read_bytes(), path.name
 
 
 def test_upstream_url_keeps_upstream_path_and_client_query() -> None:

@@ -29,7 +29,6 @@ import time
 from dataclasses import dataclass, field
 from types import TracebackType
 
-import msgspec
 from aiohttp import ClientWebSocketResponse, WSMessage, WSMsgType, web
 
 from recorder.errors import RtrecError
@@ -38,6 +37,13 @@ from recorder.fake.ids import Ids
 from recorder.fake.scenarios import SCENARIOS, build
 from recorder.jsontext import frame_type
 from recorder.localserver import LocalServer
+from recorder.protocol import close
+from recorder.protocol.error_event import (
+    BETA_SHAPE_DISABLED_CODE,
+    BETA_SHAPE_DISABLED_MESSAGE,
+    encode,
+    error_event,
+)
 from recorder.script_player import Inbox, NoReply, Timed, Verdict, play_script
 from recorder.wire import Direction, Frame, Opcode
 
@@ -203,14 +209,12 @@ class FakeUpstream:
 
     async def _refuse_beta(self, ws: web.WebSocketResponse, played: PlayedSession) -> None:
         """What the API has done with beta handshakes since 2026-05-12 (CATALOG.md §3)."""
-        error = {"type": "error", "event_id": Ids(random.Random(0)).event(), "error": {
-            "type": "invalid_request_error", "code": "beta_api_shape_disabled",
-            "message": "The Realtime Beta API is no longer supported. Please use /v1/realtime "
-                       "for the GA API.", "param": None, "event_id": None}}
-        await ws.send_str(msgspec.json.encode(error).decode())
+        error = error_event(BETA_SHAPE_DISABLED_CODE, BETA_SHAPE_DISABLED_MESSAGE,
+                            event_id=Ids(random.Random(0)).event())
+        await ws.send_str(encode(error).decode())
         played.sent += 1
-        played.error = "beta_api_shape_disabled"
-        await ws.close(code=4000, message=b"beta_api_shape_disabled")
+        played.error = BETA_SHAPE_DISABLED_CODE
+        await ws.close(code=close.BETA_SHAPE_DISABLED, message=BETA_SHAPE_DISABLED_CODE.encode())
 
     async def _play(self, ws: web.WebSocketResponse, frames: list[Frame],
                     played: PlayedSession) -> None:
@@ -260,15 +264,13 @@ class FakeUpstream:
         wanted = expected or "a binary frame"
         message = f"expected {wanted}, got {got}"
         played.error = f"unexpected client frame: {message} (scenario {played.scenario})"
-        error = {"type": "error", "event_id": Ids(random.Random(0)).event(), "error": {
-            "type": "invalid_request_error", "code": "unexpected_client_event",
-            "message": f"The fake upstream's scenario {played.scenario} {message}.",
-            "param": None, "event_id": None}}
+        error = error_event("unexpected_client_event",
+                            f"The fake upstream's scenario {played.scenario} {message}.",
+                            event_id=Ids(random.Random(0)).event())
         with contextlib.suppress(ConnectionError):
-            await ws.send_str(msgspec.json.encode(error).decode())
+            await ws.send_str(encode(error).decode())
             played.sent += 1
-        reason = message.encode()[:123]  # the most a close frame can carry
-        await ws.close(code=1008, message=reason.decode("utf-8", "ignore").encode())
+        await ws.close(code=close.POLICY_VIOLATION, message=close.close_reason(message))
 
 
 def _expected(frame: Timed) -> str:
