@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from recorder.cli.app import cli, run
+from recorder.cli.app import run
 from recorder.errors import RtrecError
 from recorder.store import GapInfo, SessionInfo, StoredFrame, open_log
 from recorder.store.cleanup import removed_on_failure
@@ -56,7 +56,7 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     ]
 
 
-@cli.command("sessions")
+@click.command("sessions")
 @click.argument("db")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list of objects.")
 def sessions_command(db: str, as_json: bool) -> None:
@@ -151,7 +151,7 @@ def _events_heading(info: SessionInfo, chosen: bool, sessions: int) -> str:
     return line
 
 
-@cli.command("events")
+@click.command("events")
 @click.argument("db")
 @_SESSION_OPTION
 @click.option("--type", "types", multiple=True, metavar="T", help="Only events of this type.")
@@ -209,7 +209,7 @@ def events_command(db: str, session_id: str | None, types: tuple[str, ...], as_j
         )
 
 
-@cli.command("dump")
+@click.command("dump")
 @click.argument("db")
 @_SESSION_OPTION
 def dump_command(db: str, session_id: str | None) -> None:
@@ -228,7 +228,7 @@ def dump_command(db: str, session_id: str | None) -> None:
     run(work())
 
 
-@cli.command("import")
+@click.command("import")
 @click.argument("db")
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 def import_command(db: str, files: tuple[Path, ...]) -> None:
@@ -256,7 +256,7 @@ def import_command(db: str, files: tuple[Path, ...]) -> None:
         )
 
 
-@cli.command("delete")
+@click.command("delete")
 @click.argument("db")
 @click.argument("session_id", metavar="SESSION")
 def delete_command(db: str, session_id: str) -> None:
@@ -272,7 +272,7 @@ def delete_command(db: str, session_id: str) -> None:
     click.echo(f"deleted session {info.id} ({info.frames} frames)")
 
 
-@cli.group("db")
+@click.group("db")
 def db_group() -> None:
     """Database maintenance."""
 
