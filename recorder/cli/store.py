@@ -14,7 +14,6 @@ from recorder.cli.app import run
 from recorder.errors import RtrecError
 from recorder.store import GapInfo, SessionInfo, StoredFrame, open_log
 from recorder.store.cleanup import removed_on_failure
-from recorder.store.migrate import head_revision
 from recorder.store.transfer import check_file, dump_line, import_checked
 
 _SESSION_OPTION = click.option(
@@ -287,4 +286,6 @@ def upgrade_command(db: str) -> None:
             return log.display
 
     display = run(work())
+    from recorder.store.migrate import head_revision
+
     click.echo(f"{display}: schema at revision {head_revision()}")

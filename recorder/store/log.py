@@ -17,7 +17,6 @@ from pybase64 import b64encode
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from recorder.errors import RtrecError
-from recorder.store import migrate
 from recorder.store.codec import (
     IndexColumns,
     index_of,
@@ -25,6 +24,7 @@ from recorder.store.codec import (
     type_prefix,
 )
 from recorder.store.db import Database
+from recorder.store.revision import HEAD_REVISION
 from recorder.store.urls import parse_db, scrub_endpoint
 from recorder.store.writer import BatchWriter, Notice, ShedRecord
 from recorder.wire import Direction, Frame, Opcode
@@ -178,6 +178,8 @@ async def open_log(
     try:
         await database.prepare()
         if not await _at_head(database):  # no write lock needed to see that: readers skip it
+            from recorder.store import migrate  # Alembic: only for a database to upgrade
+
             async with database.writing() as connection:
                 await migrate.upgrade(connection, database.display)
     except Exception as error:
@@ -195,7 +197,7 @@ async def _at_head(database: Database) -> bool:
             rows = await database.fetch(connection, "SELECT version_num FROM alembic_version")
     except Exception:  # no such table yet, or unreadable: the migration step will say
         return False
-    return rows == [(migrate.head_revision(),)]
+    return rows == [(HEAD_REVISION,)]
 
 
 class EventLog:
