@@ -16,7 +16,7 @@ import msgspec
 from pybase64 import b64encode
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from recorder.errors import RtrecError
+from recorder.errors import RtrecError, UnknownSession
 from recorder.store.codec import (
     IndexColumns,
     index_of,
@@ -184,7 +184,7 @@ async def open_log(
                 await migrate.upgrade(connection, database.display)
     except Exception as error:
         await database.dispose()
-        raise database.error(error) from None
+        raise database.error(error) from error
     return EventLog(
         database, flush_interval, batch_size, on_failure, max_queue_bytes, on_shed,
         on_notice=on_notice, close_timeout=close_timeout, live=live,
@@ -541,7 +541,7 @@ class EventLog:
                     f"session id {sid} is ambiguous in {self.display}: give more of it"
                 )
         if not rows:
-            raise RtrecError(
+            raise UnknownSession(
                 f"no session {sid} in {self.display}: "
                 f"run `rtrec sessions {self.display}` to list them"
             )
