@@ -24,6 +24,7 @@ sys.path.insert(0, str(HERE))
 from common import Figure, print_figures  # noqa: E402  (bench/ is not a package)
 
 SKIP = {"run", "common", "load"}  # load.py: helpers whose figures bench/proxy.py reports
+ALIASES = {"cli": "cli_help"}  # short names a NAME may use
 
 
 def load_figures(path: Path) -> list[Figure]:
@@ -60,7 +61,8 @@ def main(args: list[str]) -> int:
         args = args[2:]
     scripts = sorted(p for p in HERE.glob("*.py") if p.stem not in SKIP)
     if args:
-        scripts = [p for p in scripts if p.stem in args]
+        wanted = {ALIASES.get(name, name) for name in args}
+        scripts = [p for p in scripts if p.stem in wanted]
     figures: list[Figure] = []
     for script in scripts:
         print(f"running bench/{script.name} ...", file=sys.stderr)

@@ -1,10 +1,39 @@
 """rtrec: record, replay, test and export OpenAI Realtime API sessions."""
 
-from recorder.decode import decode
-from recorder.events import UnknownEvent
-from recorder.receiver import Position, RealtimeEventReceiver, SessionState
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from recorder.decode import decode
+    from recorder.events import UnknownEvent
+    from recorder.receiver import Position, RealtimeEventReceiver, SessionState
 
 __version__ = "0.1.0"
+
+# What `recorder` exports, imported on first use: `import recorder.cli` (the command line)
+# then costs neither the decoder nor the event types.
+_EXPORTS = {
+    "Position": "recorder.receiver",
+    "RealtimeEventReceiver": "recorder.receiver",
+    "SessionState": "recorder.receiver",
+    "UnknownEvent": "recorder.events",
+    "decode": "recorder.decode",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'recorder' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    globals()[name] = value  # once: later lookups do not come here
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])
+
 
 __all__ = [
     "Position",

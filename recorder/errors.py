@@ -8,3 +8,19 @@ prints a traceback for it.
 
 class RtrecError(Exception):
     """A failure the user can fix; str(error) is the whole message, one line."""
+
+
+class StoreLocked(RtrecError):
+    """The database is locked by another process (SQLite's busy timeout ran out)."""
+
+
+class StoreFull(RtrecError):
+    """The database's disk is full."""
+
+
+class NotAnEventLog(RtrecError):
+    """The file or database is not an rtrec event log (not SQLite, corrupt, or someone else's)."""
+
+
+class UnknownSession(RtrecError):
+    """No session of the event log has the id (or unique prefix) given."""

@@ -1,6 +1,6 @@
-"""The rtrec command line: each module registers its commands on the shared group."""
+"""The rtrec command line: the group and its entry point (commands load when invoked, see
+recorder.cli.commands)."""
 
-from recorder.cli import export, record, replay, serve, store  # noqa: F401  (registers commands)
 from recorder.cli.app import cli
 
 

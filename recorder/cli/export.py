@@ -9,12 +9,12 @@ from pathlib import Path
 import click
 from rich.console import Console
 
-from recorder.cli.app import cli, run
+from recorder.cli.app import run
 from recorder.cli.gaps import echo_gaps
 from recorder.export import Progress, check_output_dir, export_db
 
 
-@cli.command("export")
+@click.command("export")
 @click.argument("db")
 @click.option("--session", "session_id", help="Session id (default: the newest session).")
 @click.option(

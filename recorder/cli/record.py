@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from recorder.access import check_exposure
-from recorder.cli.app import cli, run
+from recorder.cli.app import run
 from recorder.proxy import (
     DEFAULT_LISTEN,
     DEFAULT_UPSTREAM,
@@ -22,7 +22,7 @@ from recorder.store.urls import parse_db
 FRAMES_LOST_EXIT = 3  # some frames passed but were not recorded (documented in the README)
 
 
-@cli.command("record")
+@click.command("record")
 @click.option("--db", default="rtrec.db", show_default=True,
               help="SQLite file or PostgreSQL URL (postgresql://, postgres://) to record into.")
 @click.option("--listen", default=DEFAULT_LISTEN, show_default=True, metavar="HOST:PORT",

@@ -6,12 +6,12 @@ import json
 
 import click
 
-from recorder.cli.app import cli, run
+from recorder.cli.app import run
 from recorder.cli.gaps import echo_gaps
 from recorder.errors import RtrecError
 
 
-@cli.command("replay")
+@click.command("replay")
 @click.argument("db")
 @click.option("--session", "session_id", metavar="ID", help="Session id (default: the newest).")
 @click.option(

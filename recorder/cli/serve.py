@@ -8,14 +8,14 @@ from typing import cast
 
 import click
 
-from recorder.cli.app import cli, run
+from recorder.cli.app import run
 from recorder.matching import MatchRules, parse_tolerance
 from recorder.proxy import DEFAULT_LISTEN, parse_listen
 from recorder.serve import MATCH_MODES, MatchMode, ReplayServer, parse_speed, serve
 from recorder.store.urls import parse_db
 
 
-@cli.command("serve")
+@click.command("serve")
 @click.argument("db")
 @click.option(
     "--session",

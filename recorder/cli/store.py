@@ -10,11 +10,10 @@ from typing import Any
 
 import click
 
-from recorder.cli.app import cli, run
+from recorder.cli.app import run
 from recorder.errors import RtrecError
 from recorder.store import GapInfo, SessionInfo, StoredFrame, open_log
 from recorder.store.cleanup import removed_on_failure
-from recorder.store.migrate import head_revision
 from recorder.store.transfer import check_file, dump_line, import_checked
 
 _SESSION_OPTION = click.option(
@@ -56,7 +55,7 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     ]
 
 
-@cli.command("sessions")
+@click.command("sessions")
 @click.argument("db")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list of objects.")
 def sessions_command(db: str, as_json: bool) -> None:
@@ -151,7 +150,7 @@ def _events_heading(info: SessionInfo, chosen: bool, sessions: int) -> str:
     return line
 
 
-@cli.command("events")
+@click.command("events")
 @click.argument("db")
 @_SESSION_OPTION
 @click.option("--type", "types", multiple=True, metavar="T", help="Only events of this type.")
@@ -209,7 +208,7 @@ def events_command(db: str, session_id: str | None, types: tuple[str, ...], as_j
         )
 
 
-@cli.command("dump")
+@click.command("dump")
 @click.argument("db")
 @_SESSION_OPTION
 def dump_command(db: str, session_id: str | None) -> None:
@@ -228,7 +227,7 @@ def dump_command(db: str, session_id: str | None) -> None:
     run(work())
 
 
-@cli.command("import")
+@click.command("import")
 @click.argument("db")
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 def import_command(db: str, files: tuple[Path, ...]) -> None:
@@ -256,7 +255,7 @@ def import_command(db: str, files: tuple[Path, ...]) -> None:
         )
 
 
-@cli.command("delete")
+@click.command("delete")
 @click.argument("db")
 @click.argument("session_id", metavar="SESSION")
 def delete_command(db: str, session_id: str) -> None:
@@ -272,7 +271,7 @@ def delete_command(db: str, session_id: str) -> None:
     click.echo(f"deleted session {info.id} ({info.frames} frames)")
 
 
-@cli.group("db")
+@click.group("db")
 def db_group() -> None:
     """Database maintenance."""
 
@@ -287,4 +286,6 @@ def upgrade_command(db: str) -> None:
             return log.display
 
     display = run(work())
+    from recorder.store.migrate import head_revision
+
     click.echo(f"{display}: schema at revision {head_revision()}")

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from recorder.errors import RtrecError
+from recorder.errors import NotAnEventLog, RtrecError
 from recorder.store.failures import explain
 from recorder.store.urls import Target
 
@@ -121,7 +121,7 @@ def _prepare_sqlite_file(path: Path, busy_timeout: float) -> None:
             connection.execute(f"PRAGMA page_size={SQLITE_PAGE_SIZE}")
             _switch_to_wal(connection, busy_timeout)
         elif not tables <= RTREC_TABLES:
-            raise RtrecError(
+            raise NotAnEventLog(
                 f"{path} is a SQLite database but not an rtrec event log (it has other tables): "
                 "give another path"
             )

@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
-from recorder.errors import RtrecError
+from recorder.errors import NotAnEventLog, RtrecError, StoreFull, StoreLocked
 
-# (substring of the driver's message, what to tell the user); first match wins.
-_SQLITE_MESSAGES: list[tuple[str, str]] = [
+# (substring of the driver's message, what to tell the user, the error's type); first match
+# wins.
+_SQLITE_MESSAGES: list[tuple[str, str, type[RtrecError]]] = [
     ("file is not a database", "is not an rtrec database (not SQLite, or corrupt): check the "
-     "path, or move the file away to start a new log"),
+     "path, or move the file away to start a new log", NotAnEventLog),
     ("malformed", "is corrupt (database disk image is malformed): restore it from a backup, or "
-     "move it away to start a new log"),
-    ("readonly", "is read-only: fix its permissions or give a writable path"),
+     "move it away to start a new log", NotAnEventLog),
+    ("readonly", "is read-only: fix its permissions or give a writable path", RtrecError),
     ("unable to open database file", "cannot be opened: check that its directory exists and is "
-     "writable"),
-    ("locked", "is locked by another process: wait for it to finish (or stop it) and retry"),
+     "writable", RtrecError),
+    ("locked", "is locked by another process: wait for it to finish (or stop it) and retry",
+     StoreLocked),
     ("disk is full", "is full (no space left for it): free some space and retry; what was "
-     "already stored is kept"),
+     "already stored is kept", StoreFull),
     ("disk i/o error", "could not be written (disk I/O error): check the disk and retry; what "
-     "was already stored is kept"),
+     "was already stored is kept", RtrecError),
 ]
 
 
@@ -28,9 +30,9 @@ def explain(error: BaseException, display: str, *, sqlite: bool) -> RtrecError:
     message = _driver_message(error)
     if sqlite:
         lowered = message.lower()
-        for needle, advice in _SQLITE_MESSAGES:
+        for needle, advice, kind in _SQLITE_MESSAGES:
             if needle in lowered:
-                return RtrecError(f"{display} {advice}")
+                return kind(f"{display} {advice}")
         return RtrecError(f"database error on {display}: {message}")
     if _is_lost_connection(error):
         return RtrecError(

@@ -17,8 +17,7 @@ import msgspec
 from pybase64 import b64encode
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from recorder.errors import RtrecError
-from recorder.store import migrate
+from recorder.errors import RtrecError, UnknownSession
 from recorder.store.codec import (
     IndexColumns,
     index_of,
@@ -27,6 +26,7 @@ from recorder.store.codec import (
 )
 from recorder.store.db import Database
 from recorder.store.journal import Journal
+from recorder.store.revision import HEAD_REVISION
 from recorder.store.urls import parse_db, scrub_endpoint
 from recorder.store.writer import BatchWriter, Notice, ShedRecord
 from recorder.wire import Direction, Frame, Opcode
@@ -195,12 +195,14 @@ async def open_log(
     try:
         await database.prepare()
         if not await _at_head(database):  # no write lock needed to see that: readers skip it
+            from recorder.store import migrate  # Alembic: only for a database to upgrade
+
             async with database.writing() as connection:
                 await migrate.upgrade(connection, database.display)
     except Exception as error:
         await database.dispose()
         _discard(spill, existed=existed)
-        raise database.error(error) from None
+        raise database.error(error) from error
     return EventLog(
         database, flush_interval, batch_size, on_failure, max_queue_bytes, on_shed,
         on_notice=on_notice, close_timeout=close_timeout, live=live, journal=spill,
@@ -229,7 +231,7 @@ async def _at_head(database: Database) -> bool:
             rows = await database.fetch(connection, "SELECT version_num FROM alembic_version")
     except Exception:  # no such table yet, or unreadable: the migration step will say
         return False
-    return rows == [(migrate.head_revision(),)]
+    return rows == [(HEAD_REVISION,)]
 
 
 class EventLog:
@@ -577,7 +579,7 @@ class EventLog:
                     f"session id {sid} is ambiguous in {self.display}: give more of it"
                 )
         if not rows:
-            raise RtrecError(
+            raise UnknownSession(
                 f"no session {sid} in {self.display}: "
                 f"run `rtrec sessions {self.display}` to list them"
             )
