@@ -17,6 +17,7 @@ from pybase64 import b64encode
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from recorder.errors import RtrecError
+from recorder.redact import Redaction
 from recorder.store import migrate
 from recorder.store.codec import (
     IndexColumns,
@@ -48,8 +49,11 @@ _SESSION_COLUMNS = (
 _STARTED = "COALESCE(started_at, last_seen)"
 _FRAME_COLUMNS = (
     "seq, t_ns, direction, opcode, type, event_id, item_id, response_id, stripped, data, "
-    "audio_at, audio"
+    "audio_at, audio, redaction"
 )
+# The redaction column back to the Redaction (NULL: nothing redacted); a value a newer rtrec
+# may write reads as the cautious one.
+_REDACTIONS = {None: Redaction.UNTOUCHED, 1: Redaction.PARSED, 2: Redaction.SCANNED}
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +122,10 @@ class StoredFrame(msgspec.Struct, frozen=True, gc=False):
     text: the audio field reads as the empty string ("delta":""), the rest of the frame is
     as recorded. Every other frame, and every frame in the default mode, has audio None and
     data as it crossed the wire.
+
+    Byte-identical except redacted secrets: `redaction` says whether and how the recorder (or
+    an import) redacted the frame (recorder.redact.Redaction; SCANNED: it could not be
+    parsed, and a byte scan masked it).
     """
 
     seq: int
@@ -130,13 +138,14 @@ class StoredFrame(msgspec.Struct, frozen=True, gc=False):
     response_id: str | None
     data: bytes
     audio: bytes | None = None
+    redaction: Redaction = Redaction.UNTOUCHED
 
     def to_frame(self) -> Frame:
         """The frame as it crossed the wire (also for a frame read with audio="bytes")."""
         data = self.data
         if self.audio is not None:
             data = splice_into_empty_field(self.type, data, self.audio)
-        return Frame(self.direction, self.t_ns, self.opcode, data)
+        return Frame(self.direction, self.t_ns, self.opcode, data, self.redaction)
 
 
 @dataclass
@@ -590,7 +599,8 @@ class EventLog:
     def _stored_frame(self, row: tuple[Any, ...], as_bytes: bool = False) -> StoredFrame:
         """A frames row back to the frame (the hot loop of reading a session)."""
         (seq, t_ns, direction, opcode, type_id, event_id, item_id, response_id,
-         stripped, data, audio_at, audio) = row
+         stripped, data, audio_at, audio, redaction) = row
+        redacted = _REDACTIONS.get(redaction, Redaction.SCANNED)
         type_name = self._type_names.get(type_id) if type_id is not None else None
         if stripped and type_name is not None:
             data = self._prefixes[type_id] + data
@@ -607,14 +617,14 @@ class EventLog:
             if as_bytes:  # data is the outline: the frame with an empty audio field
                 return StoredFrame(
                     seq, t_ns, _DIRECTIONS[direction], _OPCODES[opcode], type_name,
-                    event_id, item_id, response_id, data, audio,
+                    event_id, item_id, response_id, data, audio, redacted,
                 )
             if stripped and type_name is not None:
                 audio_at += len(self._prefixes[type_id])
             data = b"".join((data[:audio_at], b64encode(audio), data[audio_at:]))
         return StoredFrame(
             seq, t_ns, _DIRECTIONS[direction], _OPCODES[opcode], type_name,
-            event_id, item_id, response_id, data,
+            event_id, item_id, response_id, data, None, redacted,
         )
 
 
