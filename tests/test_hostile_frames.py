@@ -27,7 +27,7 @@ from recorder.console import Console
 from recorder.fake.client import play_client
 from recorder.fake.server import FakeUpstream
 from recorder.proxy import ProxyConfig, RecordingProxy
-from recorder.redact import REDACTED, REDACTED_UNPARSED
+from recorder.redact import REDACTED, REDACTED_UNPARSED, Redaction
 from recorder.serve import ReplayServer, load_recording
 from recorder.store import EventLog, open_log
 from recorder.wire import Direction, Frame, Opcode
@@ -252,8 +252,16 @@ async def test_hostile_corpus_is_forwarded_and_stored_and_recording_goes_on(
     """On SQLite and on PostgreSQL (conftest's db fixture)."""
     log = await open_log(db, flush_interval=0.01)
     try:
-        _, sid = await run_beside_bystander(log, upstream, corpus())
+        cases = corpus()
+        _, sid = await run_beside_bystander(log, upstream, cases)
         await readers_read(log, db, sid, tmp_path)
+        # each frame says how it was redacted: a byte scan for the ones that cannot be parsed
+        flags = [f.redaction async for batch in log.read(sid) for f in batch]
+        scanned = {"broken client_secret", "ek_ in a binary frame"}
+        for case, both in zip(cases, zip(flags[::2], flags[1::2], strict=True), strict=True):
+            want = (Redaction.UNTOUCHED if case.stored is None else
+                    Redaction.SCANNED if case.name in scanned else Redaction.PARSED)
+            assert both == (want, want), case.name
     finally:
         await log.close()
 
