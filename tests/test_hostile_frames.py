@@ -375,3 +375,35 @@ async def test_import_reads_deep_and_escaped_events_and_redacts_them(tmp_path: P
             c.wire if c.stored is None else c.stored for c in chosen]
     finally:
         await log.close()
+
+
+async def test_a_dump_and_import_round_trip_keeps_each_frames_redaction(
+    event_log: EventLog, tmp_path: Path
+) -> None:
+    from recorder.store.transfer import dump_line, import_file
+
+    frames = [
+        Frame(Direction.CLIENT, 1, T, b'{"type":"response.create"}'),
+        Frame(Direction.SERVER, 2, T, b'{"type":"x","client_secret":"' + R + b'"}',
+              Redaction.PARSED),
+        Frame(Direction.SERVER, 3, B, b"\x00" + R, Redaction.SCANNED),
+    ]
+    sid = await event_log.begin_session("ga", None, None)
+    for frame in frames:
+        event_log.append(sid, frame)
+    await event_log.end_session(sid)
+    stored = [f async for batch in event_log.read(sid) for f in batch]
+    lines = [dump_line(f) for f in stored]
+    assert b'"redacted"' not in lines[0] and b'"redacted":"parsed"' in lines[1]
+    assert b'"redacted":"scan"' in lines[2]
+    dump = tmp_path / "dump.jsonl"
+    dump.write_bytes(b"\n".join(lines) + b"\n")
+    info = await import_file(event_log, dump)
+    back = [f async for batch in event_log.read(info.id) for f in batch]
+    assert [(f.data, f.redaction) for f in back] == [(f.data, f.redaction) for f in frames]
+    # an old dump, without the field, imports as not redacted
+    old = tmp_path / "old.jsonl"
+    old.write_bytes(lines[1].replace(b',"redacted":"parsed"', b"") + b"\n")
+    info = await import_file(event_log, old)
+    assert [f.redaction async for batch in event_log.read(info.id) for f in batch] == [
+        Redaction.UNTOUCHED]
