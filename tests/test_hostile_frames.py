@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import io
+import json
 import random
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -407,3 +408,24 @@ async def test_a_dump_and_import_round_trip_keeps_each_frames_redaction(
     info = await import_file(event_log, old)
     assert [f.redaction async for batch in event_log.read(info.id) for f in batch] == [
         Redaction.UNTOUCHED]
+
+
+async def test_events_shows_how_a_frame_was_redacted_on_its_line(tmp_path: Path) -> None:
+    db = str(tmp_path / "events.db")
+    async with await open_log(db, flush_interval=0.01) as log:
+        sid = await log.begin_session("ga", None, None)
+        log.append(sid, Frame(Direction.CLIENT, 0, T, b'{"type":"response.create"}'))
+        log.append(sid, Frame(Direction.SERVER, 10**6, T,
+                              b'{"type":"error","t":"' + R + b'"}', Redaction.PARSED))
+        log.append(sid, Frame(Direction.SERVER, 2 * 10**6, B, b"\x00" + R, Redaction.SCANNED))
+        await log.end_session(sid)
+    result = await asyncio.to_thread(CliRunner().invoke, cli, ["events", db])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()[2:]
+    assert "response.create" in lines[0] and lines[0].endswith("B")
+    assert lines[1].endswith("B  redacted (parsed)")
+    assert lines[2].endswith("B  redacted (scan)") and "(binary)" in lines[2]
+    as_json = await asyncio.to_thread(CliRunner().invoke, cli, ["events", db, "--json"])
+    records = json.loads(as_json.output)
+    assert ["redacted" in r for r in records] == [False, True, True]
+    assert [r.get("redacted") for r in records[1:]] == ["parsed", "scan"]
