@@ -429,3 +429,32 @@ async def test_events_shows_how_a_frame_was_redacted_on_its_line(tmp_path: Path)
     records = json.loads(as_json.output)
     assert ["redacted" in r for r in records] == [False, True, True]
     assert [r.get("redacted") for r in records[1:]] == ["parsed", "scan"]
+
+
+async def test_replay_notes_the_frames_a_byte_scan_redacted(tmp_path: Path) -> None:
+    db = str(tmp_path / "replay.db")
+    async with await open_log(db, flush_interval=0.01) as log:
+        sid = await log.begin_session("ga", None, None)
+        log.append(sid, Frame(Direction.CLIENT, 0, T, b'{"type":"response.create"}'))
+        log.append(sid, Frame(Direction.SERVER, 1, T, b'{"type":"x","t":"' + R + b'"}',
+                              Redaction.PARSED))
+        for t in (2, 3):
+            log.append(sid, Frame(Direction.SERVER, t, B, b"\x00" + R, Redaction.SCANNED))
+        await log.end_session(sid)
+        assert await log.redacted(sid) == [
+            (2, Redaction.PARSED), (3, Redaction.SCANNED), (4, Redaction.SCANNED)]
+    result = await asyncio.to_thread(CliRunner().invoke, cli, ["replay", db])
+    assert result.exit_code == 0, result.output
+    note = "note: 2 frames could not be parsed and were redacted by a byte scan (seq 3, 4)"
+    assert result.stderr.splitlines() == [note]
+    assert note not in result.stdout
+
+
+def test_the_scanned_note_counts_one_frame_and_shortens_many() -> None:
+    from recorder.store.log import scanned_line
+
+    assert scanned_line([]) is None
+    assert scanned_line([7]) == (
+        "note: 1 frame could not be parsed and was redacted by a byte scan (seq 7)")
+    line = scanned_line(list(range(1, 13)))
+    assert line is not None and line.endswith("(seq 1, 2, 3, 4, 5, 6, 7, 8, 9, 10 and 2 more)")

@@ -110,6 +110,19 @@ def gaps_line(session_id: str, gaps: list[GapInfo]) -> str | None:
     )
 
 
+def scanned_line(seqs: list[int]) -> str | None:
+    """What replay says of a session's frames redacted by a byte scan (None: it has none)."""
+    if not seqs:
+        return None
+    shown = ", ".join(str(seq) for seq in seqs[:10])
+    more = f" and {len(seqs) - 10} more" if len(seqs) > 10 else ""
+    many = len(seqs) != 1
+    return (
+        f"note: {len(seqs)} frame{'s' if many else ''} could not be parsed and "
+        f"{'were' if many else 'was'} redacted by a byte scan (seq {shown}{more})"
+    )
+
+
 AudioMode = Literal["base64", "bytes"]
 
 
@@ -457,6 +470,16 @@ class EventLog:
             "WHERE session = ? ORDER BY first_seq", (pk,)
         )
         return [GapInfo(*row) for row in rows]
+
+    async def redacted(self, sid: str) -> list[tuple[int, Redaction]]:
+        """(seq, how) of the session's redacted frames, in seq order (a partial index has them:
+        the session's frames are not read)."""
+        pk = (await self._session_row(sid))[0]
+        rows = await self._query(
+            "SELECT seq, redaction FROM frames WHERE session = ? AND redaction IS NOT NULL "
+            "ORDER BY seq", (pk,)
+        )
+        return [(int(seq), _REDACTIONS.get(how, Redaction.SCANNED)) for seq, how in rows]
 
     async def delete_session(self, sid: str) -> None:
         """Delete a session and its frames; refused while a recorder (any process) is live."""
