@@ -8,7 +8,8 @@ the disk). Per frame the hot path does: one receive, one send, a monotonic clock
 substring searches for secrets, one append.
 
 Stored frames are the wire frames byte for byte, except that secret strings (the handshake's
-API key, client_secret values) are replaced by recorder.redact.REDACTED before the append.
+API key, client_secret values) are replaced by recorder.redact.REDACTED before the append,
+and the frame says how it was redacted (Frame.redaction; the log keeps it).
 Requests that are not Realtime WebSockets (REST calls of an SDK whose base URL points here) are
 passed to the upstream origin unrecorded (recorder.upstream).
 
@@ -550,7 +551,7 @@ class RecordingProxy:
         side = "client" if direction is Direction.CLIENT else "server"
         log = self.log
         append: Callable[[str, Frame], None] | None = log.append if log else None
-        redact = session.redact
+        redact = session.redact.redact  # the frame redacted, and how (the log keeps both)
         counts = session.counts
         started = session.started_ns
         verbose = self.config.verbose
@@ -579,9 +580,9 @@ class RecordingProxy:
                 if append is not None:
                     try:
                         if session.sid is not None:
-                            append(session.sid, Frame(direction, t_ns, opcode, redact(data)))
+                            append(session.sid, Frame(direction, t_ns, opcode, *redact(data)))
                         elif session.pending is not None:  # the log has not answered yet
-                            self._hold(session, Frame(direction, t_ns, opcode, redact(data)))
+                            self._hold(session, Frame(direction, t_ns, opcode, *redact(data)))
                     except Exception as error:
                         self._frame_not_recorded(session, error, t_ns, session.sid)
                 if watch_protocol:  # only the first few server frames: session.created leads

@@ -9,10 +9,15 @@ a client_secret key, however deeply nested.
 How frames are redacted: the stored frame is the wire frame byte for byte, except that every
 secret string is replaced by the fixed marker REDACTED. The JSON stays valid and every other byte
 (field order, spacing, escapes) is untouched, so a redacted frame still decodes and replays.
+FrameRedactor.redact says how each frame came out (Redaction): untouched, PARSED (its JSON was
+read: secret strings replaced, the rest byte for byte) or SCANNED (it could not be read: known
+secrets and key-shaped values masked by a byte scan, nothing kept after a client_secret key).
+The store keeps that on the frame.
 """
 
 from __future__ import annotations
 
+import enum
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -57,6 +62,33 @@ _MIN_SECRET_LENGTH = 8
 # like memchr; a 3-byte needle is not): 'k' followed by '_' or '-'.
 _KEY_HINT = re.compile(rb"k[_-]")
 _KEY_SHAPED = re.compile(rb"(?<![A-Za-z0-9_\-])(?:ek_|sk-)[A-Za-z0-9_\-]{8,}")
+
+
+class Redaction(enum.IntEnum):
+    """How the redactor changed a frame; the store keeps it on the frame (NULL: UNTOUCHED).
+
+    Ordered: a frame redacted twice (an import of a dump) keeps the larger of the two.
+    """
+
+    UNTOUCHED = 0  # byte for byte as it crossed the wire
+    PARSED = 1  # its JSON was read: secret strings replaced by REDACTED, every other byte kept
+    SCANNED = 2  # not JSON rtrec could read: masked by a byte scan (see FrameRedactor)
+
+    @property
+    def word(self) -> str:
+        """How readers name it: '' (untouched), 'parsed' or 'scan'."""
+        return _WORDS[self]
+
+    @classmethod
+    def of_word(cls, word: str) -> Redaction:
+        """The Redaction a word names (ValueError for any other word)."""
+        for redaction, known in _WORDS.items():
+            if known == word:
+                return redaction
+        raise ValueError(f"unknown redaction {word!r}: use parsed or scan")
+
+
+_WORDS = {Redaction.UNTOUCHED: "", Redaction.PARSED: "parsed", Redaction.SCANNED: "scan"}
 
 
 def secret_from_authorization(value: str) -> str:
@@ -124,6 +156,9 @@ class FrameRedactor:
     A frame whose structure cannot be trusted (not JSON, and its tokens do not line up: a string
     cut short, stray bytes) keeps nothing after its first client_secret key: that tail reads
     REDACTED_UNPARSED, which says on the stored frame that a byte scan, not a parse, redacted it.
+    redact() also reports it: a changed frame is PARSED when its structure was read (it parses,
+    or its tokens line up: JSON nested deeper than msgspec reads), SCANNED otherwise (binary,
+    broken text, or a failure inside the redactor).
     """
 
     __slots__ = ("_secrets",)
@@ -142,15 +177,27 @@ class FrameRedactor:
         self._secrets.sort(key=len, reverse=True)  # a secret containing another goes first
 
     def __call__(self, data: bytes) -> bytes:
+        """The frame with its secrets replaced (see redact)."""
+        return self.redact(data)[0]
+
+    def redact(self, data: bytes) -> tuple[bytes, Redaction]:
+        """The frame with its secrets replaced, and how (an unchanged frame comes back as the
+        very same object, UNTOUCHED); never raises."""
         try:
+            out, readable = data, None
             if _CLIENT_SECRET_KEY in data or (b"\\" in data and _ESCAPE in data):
-                data = self._redact_client_secrets(data)
-            return self._scan(data)
+                out, readable = self._redact_client_secrets(data)
+            out = self._scan(out)
+            if out is data or out == data:
+                return data, Redaction.UNTOUCHED
+            if readable is None:
+                readable = _readable(data)
+            return out, Redaction.PARSED if readable else Redaction.SCANNED
         except Exception:  # a bug or MemoryError must not store the frame unredacted
             try:
-                return self._scan(_cut_after_client_secret(data))
+                return self._scan(_cut_after_client_secret(data)), Redaction.SCANNED
             except Exception:
-                return _UNPARSED_BYTES
+                return _UNPARSED_BYTES, Redaction.SCANNED
 
     def _scan(self, data: bytes) -> bytes:
         """Key-shaped values learnt, then every known secret replaced: bytes only, no parse."""
@@ -162,15 +209,16 @@ class FrameRedactor:
                 data = data.replace(secret, _REDACTED_BYTES)
         return data
 
-    def _redact_client_secrets(self, data: bytes) -> bytes:
+    def _redact_client_secrets(self, data: bytes) -> tuple[bytes, bool | None]:
         """Every string value under a client_secret key, at any depth, replaced by the marker
-        and learnt as a secret of the session."""
+        and learnt as a secret of the session; and whether the frame's structure was read
+        (None: not known without a parse)."""
         walk = _walk(data)
         if not walk.keys:
-            return data
+            return data, True if walk.clean else None
         if not walk.clean and not _parses(data):
             # the tokens cannot be trusted: a value may run to the end of the frame
-            return _cut(data, walk.keys[0])
+            return _cut(data, walk.keys[0]), False
         parts: list[bytes] = []
         last = 0
         for start, end, learn in walk.spans:
@@ -181,7 +229,7 @@ class FrameRedactor:
             parts += (data[last:start], _QUOTED_REDACTED)
             last = end
         parts.append(data[last:])
-        return b"".join(parts)
+        return b"".join(parts), True
 
 
 def _cut(data: bytes, at: int) -> bytes:
@@ -193,6 +241,12 @@ def _cut_after_client_secret(data: bytes) -> bytes:
     """For a frame the walk failed on: cut after its first literal client_secret key, if any."""
     at = data.find(_CLIENT_SECRET_KEY)
     return data if at < 0 else _cut(data, at + len(_CLIENT_SECRET_KEY))
+
+
+def _readable(data: bytes) -> bool:
+    """Whether a frame's structure can be read: it parses, or its tokens line up (JSON nested
+    deeper than msgspec reads)."""
+    return _parses(data) or _walk(data).clean
 
 
 def _parses(data: bytes) -> bool:

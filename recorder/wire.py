@@ -10,6 +10,8 @@ import enum
 
 import msgspec
 
+from recorder.redact import Redaction
+
 
 class Direction(enum.StrEnum):
     """Who sent the frame: the client app (outbound) or the Realtime server (inbound)."""
@@ -29,7 +31,8 @@ class Frame(msgspec.Struct, frozen=True):
     """One WebSocket data frame as it crossed the wire.
 
     t_ns is monotonic time since the session started, in nanoseconds. data is the exact payload:
-    UTF-8 bytes for text frames, raw bytes for binary frames.
+    UTF-8 bytes for text frames, raw bytes for binary frames; or, on its way to the log, that
+    payload redacted, and `redaction` says how (recorder.redact; the log keeps it).
 
     A msgspec Struct rather than a frozen dataclass: the proxy builds one per frame on its hot
     path, and a Struct is about five times cheaper to construct.
@@ -39,3 +42,4 @@ class Frame(msgspec.Struct, frozen=True):
     t_ns: int
     opcode: Opcode
     data: bytes
+    redaction: Redaction = Redaction.UNTOUCHED

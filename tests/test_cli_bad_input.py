@@ -16,6 +16,7 @@ from click.testing import CliRunner, Result
 import recorder.store.transfer
 from recorder.cli import cli
 from recorder.errors import RtrecError
+from recorder.redact import Redaction
 from recorder.store.urls import parse_db
 
 GOOD = '{"type":"session.update","session":{}}\n{"type":"session.updated","session":{}}\n'
@@ -95,17 +96,16 @@ def test_a_store_failure_midway_removes_what_the_import_wrote(
     before = session_ids(db)
     redactor = recorder.store.transfer.FrameRedactor  # one per imported session
 
-    def failing_redactor() -> Callable[[bytes], bytes]:
-        redact = redactor()
+    class FailingRedactor:  # the import's seam: FrameRedactor().redact(data)
+        def __init__(self) -> None:
+            self._redactor = redactor()
 
-        def failing(data: bytes) -> bytes:  # the store going away in the middle of the 2nd file
-            if b"boom" in data:
+        def redact(self, data: bytes) -> tuple[bytes, Redaction]:
+            if b"boom" in data:  # the store going away in the middle of the 2nd file
                 raise RtrecError("database error on the test's database: it went away")
-            return redact(data)
+            return self._redactor.redact(data)
 
-        return failing
-
-    monkeypatch.setattr(recorder.store.transfer, "FrameRedactor", failing_redactor)
+    monkeypatch.setattr(recorder.store.transfer, "FrameRedactor", FailingRedactor)
     result = rtrec("import", db, str(first), str(second))
     assert (result.exit_code, result.stdout, result.stderr) == (
         1, "", "Error: database error on the test's database: it went away\n"
@@ -118,10 +118,11 @@ def test_a_store_failure_in_a_new_database_leaves_no_file(
 ) -> None:
     source = _write(tmp_path / "events.jsonl", GOOD)
 
-    def failing(data: bytes) -> bytes:
-        raise RtrecError("database error: it went away")
+    class FailingRedactor:
+        def redact(self, data: bytes) -> tuple[bytes, Redaction]:
+            raise RtrecError("database error: it went away")
 
-    monkeypatch.setattr(recorder.store.transfer, "FrameRedactor", lambda: failing)
+    monkeypatch.setattr(recorder.store.transfer, "FrameRedactor", FailingRedactor)
     db = tmp_path / "new.db"
     result = rtrec("import", str(db), str(source))
     assert (result.exit_code, result.stderr) == (1, "Error: database error: it went away\n")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import io
+import json
 import random
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -27,7 +28,7 @@ from recorder.console import Console
 from recorder.fake.client import play_client
 from recorder.fake.server import FakeUpstream
 from recorder.proxy import ProxyConfig, RecordingProxy
-from recorder.redact import REDACTED, REDACTED_UNPARSED
+from recorder.redact import REDACTED, REDACTED_UNPARSED, Redaction
 from recorder.serve import ReplayServer, load_recording
 from recorder.store import EventLog, open_log
 from recorder.wire import Direction, Frame, Opcode
@@ -252,8 +253,16 @@ async def test_hostile_corpus_is_forwarded_and_stored_and_recording_goes_on(
     """On SQLite and on PostgreSQL (conftest's db fixture)."""
     log = await open_log(db, flush_interval=0.01)
     try:
-        _, sid = await run_beside_bystander(log, upstream, corpus())
+        cases = corpus()
+        _, sid = await run_beside_bystander(log, upstream, cases)
         await readers_read(log, db, sid, tmp_path)
+        # each frame says how it was redacted: a byte scan for the ones that cannot be parsed
+        flags = [f.redaction async for batch in log.read(sid) for f in batch]
+        scanned = {"broken client_secret", "ek_ in a binary frame"}
+        for case, both in zip(cases, zip(flags[::2], flags[1::2], strict=True), strict=True):
+            want = (Redaction.UNTOUCHED if case.stored is None else
+                    Redaction.SCANNED if case.name in scanned else Redaction.PARSED)
+            assert both == (want, want), case.name
     finally:
         await log.close()
 
@@ -367,3 +376,85 @@ async def test_import_reads_deep_and_escaped_events_and_redacts_them(tmp_path: P
             c.wire if c.stored is None else c.stored for c in chosen]
     finally:
         await log.close()
+
+
+async def test_a_dump_and_import_round_trip_keeps_each_frames_redaction(
+    event_log: EventLog, tmp_path: Path
+) -> None:
+    from recorder.store.transfer import dump_line, import_file
+
+    frames = [
+        Frame(Direction.CLIENT, 1, T, b'{"type":"response.create"}'),
+        Frame(Direction.SERVER, 2, T, b'{"type":"x","client_secret":"' + R + b'"}',
+              Redaction.PARSED),
+        Frame(Direction.SERVER, 3, B, b"\x00" + R, Redaction.SCANNED),
+    ]
+    sid = await event_log.begin_session("ga", None, None)
+    for frame in frames:
+        event_log.append(sid, frame)
+    await event_log.end_session(sid)
+    stored = [f async for batch in event_log.read(sid) for f in batch]
+    lines = [dump_line(f) for f in stored]
+    assert b'"redacted"' not in lines[0] and b'"redacted":"parsed"' in lines[1]
+    assert b'"redacted":"scan"' in lines[2]
+    dump = tmp_path / "dump.jsonl"
+    dump.write_bytes(b"\n".join(lines) + b"\n")
+    info = await import_file(event_log, dump)
+    back = [f async for batch in event_log.read(info.id) for f in batch]
+    assert [(f.data, f.redaction) for f in back] == [(f.data, f.redaction) for f in frames]
+    # an old dump, without the field, imports as not redacted
+    old = tmp_path / "old.jsonl"
+    old.write_bytes(lines[1].replace(b',"redacted":"parsed"', b"") + b"\n")
+    info = await import_file(event_log, old)
+    assert [f.redaction async for batch in event_log.read(info.id) for f in batch] == [
+        Redaction.UNTOUCHED]
+
+
+async def test_events_shows_how_a_frame_was_redacted_on_its_line(tmp_path: Path) -> None:
+    db = str(tmp_path / "events.db")
+    async with await open_log(db, flush_interval=0.01) as log:
+        sid = await log.begin_session("ga", None, None)
+        log.append(sid, Frame(Direction.CLIENT, 0, T, b'{"type":"response.create"}'))
+        log.append(sid, Frame(Direction.SERVER, 10**6, T,
+                              b'{"type":"error","t":"' + R + b'"}', Redaction.PARSED))
+        log.append(sid, Frame(Direction.SERVER, 2 * 10**6, B, b"\x00" + R, Redaction.SCANNED))
+        await log.end_session(sid)
+    result = await asyncio.to_thread(CliRunner().invoke, cli, ["events", db])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()[2:]
+    assert "response.create" in lines[0] and lines[0].endswith("B")
+    assert lines[1].endswith("B  redacted (parsed)")
+    assert lines[2].endswith("B  redacted (scan)") and "(binary)" in lines[2]
+    as_json = await asyncio.to_thread(CliRunner().invoke, cli, ["events", db, "--json"])
+    records = json.loads(as_json.output)
+    assert ["redacted" in r for r in records] == [False, True, True]
+    assert [r.get("redacted") for r in records[1:]] == ["parsed", "scan"]
+
+
+async def test_replay_notes_the_frames_a_byte_scan_redacted(tmp_path: Path) -> None:
+    db = str(tmp_path / "replay.db")
+    async with await open_log(db, flush_interval=0.01) as log:
+        sid = await log.begin_session("ga", None, None)
+        log.append(sid, Frame(Direction.CLIENT, 0, T, b'{"type":"response.create"}'))
+        log.append(sid, Frame(Direction.SERVER, 1, T, b'{"type":"x","t":"' + R + b'"}',
+                              Redaction.PARSED))
+        for t in (2, 3):
+            log.append(sid, Frame(Direction.SERVER, t, B, b"\x00" + R, Redaction.SCANNED))
+        await log.end_session(sid)
+        assert await log.redacted(sid) == [
+            (2, Redaction.PARSED), (3, Redaction.SCANNED), (4, Redaction.SCANNED)]
+    result = await asyncio.to_thread(CliRunner().invoke, cli, ["replay", db])
+    assert result.exit_code == 0, result.output
+    note = "note: 2 frames could not be parsed and were redacted by a byte scan (seq 3, 4)"
+    assert result.stderr.splitlines() == [note]
+    assert note not in result.stdout
+
+
+def test_the_scanned_note_counts_one_frame_and_shortens_many() -> None:
+    from recorder.store.log import scanned_line
+
+    assert scanned_line([]) is None
+    assert scanned_line([7]) == (
+        "note: 1 frame could not be parsed and was redacted by a byte scan (seq 7)")
+    line = scanned_line(list(range(1, 13)))
+    assert line is not None and line.endswith("(seq 1, 2, 3, 4, 5, 6, 7, 8, 9, 10 and 2 more)")

@@ -10,7 +10,9 @@ import pytest
 
 from recorder.redact import (
     REDACTED,
+    REDACTED_UNPARSED,
     FrameRedactor,
+    Redaction,
     redact_frame,
     redact_headers,
     redact_protocols,
@@ -256,3 +258,86 @@ def test_when_the_walk_itself_fails_the_byte_scan_still_redacts(
     assert redactor(frame) == (
         b'{"k":"[REDACTED]","e":"[REDACTED]","client_secret":"[REDACTED:unparsed]"')
     assert redactor(b"no secret here") == b"no secret here"
+
+
+# -- the report: how each frame was redacted ----------------------------------------------------
+
+def test_plain_frames_are_reported_untouched_and_come_back_as_the_same_object() -> None:
+    redactor = FrameRedactor([KEY])
+    for frame in (b'{"type":"response.output_audio.delta","delta":"AAAA"}', b"",
+                  b"\x00\xffbinary", b'{"type":"x","broken', b'{"client_secret":17}',
+                  b'{"type":"x","t":"client\\u005fsecret in text"}'):
+        out, how = redactor.redact(frame)
+        assert out is frame and how is Redaction.UNTOUCHED, frame
+
+
+def test_secrets_removed_from_readable_json_are_reported_parsed() -> None:
+    redactor = FrameRedactor([KEY])
+    cases = {
+        b'{"type":"s","client_secret":{"value":"ek_flat_0123456","expires_at":17}}':
+            b'{"type":"s","client_secret":{"value":"[REDACTED]","expires_at":17}}',
+        # the key name spelled with an escape still counts
+        b'{"type":"x","s":{"client\\u005fsecret":{"value":"plain-secret-123"}}}':
+            b'{"type":"x","s":{"client\\u005fsecret":{"value":"[REDACTED]"}}}',
+        # an ek_ value anywhere, and the handshake's key, in JSON that parses
+        b'{"type":"x","note":"use ek_live_0123456789abcdef now"}':
+            b'{"type":"x","note":"use [REDACTED] now"}',
+        f'{{"type":"x","t":"{KEY}"}}'.encode(): b'{"type":"x","t":"[REDACTED]"}',
+    }
+    for frame, stored in cases.items():
+        assert redactor.redact(frame) == (stored, Redaction.PARSED), frame
+
+
+def test_a_frame_nested_deeper_than_msgspec_reads_is_parsed_by_its_tokens() -> None:
+    deep = b'{"type":"x","a":' + b"[" * 100_000 + b'{"client_secret":"deep-secret-1"}' + (
+        b"]" * 100_000) + b"}"
+    out, how = FrameRedactor().redact(deep)
+    assert out == deep.replace(b"deep-secret-1", REDACTED.encode())
+    assert how is Redaction.PARSED
+    # the learnt secret, later, in a deep frame without a client_secret key: parsed too
+    redactor = FrameRedactor(["deep-secret-1"])
+    again = b"[" * 5000 + b'"deep-secret-1"' + b"]" * 5000
+    assert redactor.redact(again) == (again.replace(b"deep-secret-1", REDACTED.encode()),
+                                      Redaction.PARSED)
+
+
+def test_frames_that_cannot_be_parsed_are_reported_scanned() -> None:
+    redactor = FrameRedactor([KEY])
+    unparsed = REDACTED_UNPARSED.encode()
+    cases = {
+        b'{"type":"x","client_secret": {"value": "ek_cut_0123456':
+            b'{"type":"x","client_secret":"' + unparsed + b'"',
+        b'{"a":' + b"[" * 100_000 + b'{"client_secret":"deep-secret-1':
+            b'{"a":' + b"[" * 100_000 + b'{"client_secret":"' + unparsed + b'"',
+        b'{"type":"x","s":{"client\\u005fsecret":{"value":"cut-secret-val':
+            b'{"type":"x","s":{"client\\u005fsecret":"' + unparsed + b'"',
+        b"\x00\x01ek_live_0123456789abcdef\xff": b"\x00\x01[REDACTED]\xff",
+        b'{"type":"x","t":"' + KEY.encode() + b'" broken': b'{"type":"x","t":"[REDACTED]" broken',
+    }
+    for frame, stored in cases.items():
+        assert redactor.redact(frame) == (stored, Redaction.SCANNED), frame
+    # calling the redactor gives the same bytes, without the report
+    frame = b"\x00ek_live_0123456789abcdef"
+    assert FrameRedactor()(frame) == FrameRedactor().redact(frame)[0] == b"\x00[REDACTED]"
+
+
+def test_a_failure_inside_the_redactor_is_reported_scanned(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import recorder.redact as redact_module
+
+    def broken(_data: bytes) -> object:
+        raise MemoryError
+
+    monkeypatch.setattr(redact_module, "_walk", broken)
+    out, how = FrameRedactor().redact(b'{"client_secret":"never-stored-1"}')
+    assert out == b'{"client_secret":"[REDACTED:unparsed]"' and how is Redaction.SCANNED
+
+
+def test_redaction_words_name_each_kind_both_ways() -> None:
+    assert [r.word for r in Redaction] == ["", "parsed", "scan"]
+    assert Redaction.of_word("scan") is Redaction.SCANNED
+    assert Redaction.of_word("parsed") is Redaction.PARSED
+    with pytest.raises(ValueError, match="unknown redaction 'typo': use parsed or scan"):
+        Redaction.of_word("typo")
+    assert max(Redaction.PARSED, Redaction.SCANNED) is Redaction.SCANNED

@@ -7,7 +7,7 @@ import json
 import click
 
 from recorder.cli.app import run
-from recorder.cli.gaps import echo_gaps
+from recorder.cli.gaps import echo_gaps, echo_scanned
 from recorder.errors import RtrecError
 
 
@@ -52,6 +52,7 @@ def replay_command(
         }
         if getattr(result.session, "gaps", 0):
             echo_gaps(db, result.session.id)
+        echo_scanned(db, result.session.id)
         if as_json:
             click.echo(json.dumps(summary))
         else:
@@ -70,6 +71,7 @@ def replay_command(
         click.echo(f"Warning: session {result.session.id} {line}", err=True)
     if getattr(result.session, "gaps", 0):
         echo_gaps(db, result.session.id)
+    echo_scanned(db, result.session.id)
     note = until_note(until, result)
     if as_json:
         payload: dict[str, object] = {

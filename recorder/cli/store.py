@@ -175,6 +175,8 @@ def events_command(db: str, session_id: str | None, types: tuple[str, ...], as_j
                 "item_id": frame.item_id, "response_id": frame.response_id,
                 "bytes": len(frame.data),
             }
+            if frame.redaction:  # only on a redacted frame: every other record as it was
+                record["redacted"] = frame.redaction.word
             click.echo(("[" if first else ",") + "\n  " + json.dumps(record), nl=False)
         else:
             if first:
@@ -182,7 +184,10 @@ def events_command(db: str, session_id: str | None, types: tuple[str, ...], as_j
                 click.echo(EVENTS_HEADER)
             line = (f"{frame.seq:>6}  {frame.t_ns / 1e9:>10.3f}s  {frame.direction:<6}  "
                     f"{_fit(kind):<{TYPE_WIDTH}}  {len(frame.data):>7}B  {frame.event_id or ''}")
-            click.echo(line.rstrip())
+            line = line.rstrip()
+            if frame.redaction:  # e.g. "redacted (scan)"; an unredacted frame's line as it was
+                line += f"  redacted ({frame.redaction.word})"
+            click.echo(line)
         first = False
 
     async def work() -> SessionInfo:

@@ -18,6 +18,7 @@ from pybase64 import b64encode
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from recorder.errors import RtrecError, UnknownSession
+from recorder.redact import Redaction
 from recorder.store.codec import (
     IndexColumns,
     index_of,
@@ -50,8 +51,11 @@ _SESSION_COLUMNS = (
 _STARTED = "COALESCE(started_at, last_seen)"
 _FRAME_COLUMNS = (
     "seq, t_ns, direction, opcode, type, event_id, item_id, response_id, stripped, data, "
-    "audio_at, audio"
+    "audio_at, audio, redaction"
 )
+# The redaction column back to the Redaction (NULL: nothing redacted); a value a newer rtrec
+# may write reads as the cautious one.
+_REDACTIONS = {None: Redaction.UNTOUCHED, 1: Redaction.PARSED, 2: Redaction.SCANNED}
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +112,19 @@ def gaps_line(session_id: str, gaps: list[GapInfo]) -> str | None:
     )
 
 
+def scanned_line(seqs: list[int]) -> str | None:
+    """What replay says of a session's frames redacted by a byte scan (None: it has none)."""
+    if not seqs:
+        return None
+    shown = ", ".join(str(seq) for seq in seqs[:10])
+    more = f" and {len(seqs) - 10} more" if len(seqs) > 10 else ""
+    many = len(seqs) != 1
+    return (
+        f"note: {len(seqs)} frame{'s' if many else ''} could not be parsed and "
+        f"{'were' if many else 'was'} redacted by a byte scan (seq {shown}{more})"
+    )
+
+
 AudioMode = Literal["base64", "bytes"]
 
 
@@ -120,6 +137,10 @@ class StoredFrame(msgspec.Struct, frozen=True, gc=False):
     text: the audio field reads as the empty string ("delta":""), the rest of the frame is
     as recorded. Every other frame, and every frame in the default mode, has audio None and
     data as it crossed the wire.
+
+    Byte-identical except redacted secrets: `redaction` says whether and how the recorder (or
+    an import) redacted the frame (recorder.redact.Redaction; SCANNED: it could not be
+    parsed, and a byte scan masked it).
     """
 
     seq: int
@@ -132,13 +153,14 @@ class StoredFrame(msgspec.Struct, frozen=True, gc=False):
     response_id: str | None
     data: bytes
     audio: bytes | None = None
+    redaction: Redaction = Redaction.UNTOUCHED
 
     def to_frame(self) -> Frame:
         """The frame as it crossed the wire (also for a frame read with audio="bytes")."""
         data = self.data
         if self.audio is not None:
             data = splice_into_empty_field(self.type, data, self.audio)
-        return Frame(self.direction, self.t_ns, self.opcode, data)
+        return Frame(self.direction, self.t_ns, self.opcode, data, self.redaction)
 
 
 @dataclass
@@ -489,6 +511,16 @@ class EventLog:
         )
         return [GapInfo(*row) for row in rows]
 
+    async def redacted(self, sid: str) -> list[tuple[int, Redaction]]:
+        """(seq, how) of the session's redacted frames, in seq order (a partial index has them:
+        the session's frames are not read)."""
+        pk = (await self._session_row(sid))[0]
+        rows = await self._query(
+            "SELECT seq, redaction FROM frames WHERE session = ? AND redaction IS NOT NULL "
+            "ORDER BY seq", (pk,)
+        )
+        return [(int(seq), _REDACTIONS.get(how, Redaction.SCANNED)) for seq, how in rows]
+
     async def delete_session(self, sid: str) -> None:
         """Delete a session and its frames; refused while a recorder (any process) is live."""
         pk = (await self._session_row(sid))[0]
@@ -630,7 +662,8 @@ class EventLog:
     def _stored_frame(self, row: tuple[Any, ...], as_bytes: bool = False) -> StoredFrame:
         """A frames row back to the frame (the hot loop of reading a session)."""
         (seq, t_ns, direction, opcode, type_id, event_id, item_id, response_id,
-         stripped, data, audio_at, audio) = row
+         stripped, data, audio_at, audio, redaction) = row
+        redacted = _REDACTIONS.get(redaction, Redaction.SCANNED)
         type_name = self._type_names.get(type_id) if type_id is not None else None
         if stripped and type_name is not None:
             data = self._prefixes[type_id] + data
@@ -647,14 +680,14 @@ class EventLog:
             if as_bytes:  # data is the outline: the frame with an empty audio field
                 return StoredFrame(
                     seq, t_ns, _DIRECTIONS[direction], _OPCODES[opcode], type_name,
-                    event_id, item_id, response_id, data, audio,
+                    event_id, item_id, response_id, data, audio, redacted,
                 )
             if stripped and type_name is not None:
                 audio_at += len(self._prefixes[type_id])
             data = b"".join((data[:audio_at], b64encode(audio), data[audio_at:]))
         return StoredFrame(
             seq, t_ns, _DIRECTIONS[direction], _OPCODES[opcode], type_name,
-            event_id, item_id, response_id, data,
+            event_id, item_id, response_id, data, None, redacted,
         )
 
 

@@ -2,7 +2,7 @@
 
 The revisions live in migrations/ at the top of the checkout; pyproject.toml maps that folder
 to the package recorder.store._migrations, so the wheel (and an editable install) carries them.
-Running from a bare checkout without installing falls back to migrations/ beside the package.
+Code running from a checkout uses the migrations/ of that checkout.
 """
 
 from __future__ import annotations
@@ -23,12 +23,17 @@ from recorder.errors import RtrecError
 
 @cache
 def migrations_dir() -> Path:
+    # Code run from a checkout (PYTHONPATH, a git worktree) takes that checkout's revisions,
+    # not those of another checkout an editable install maps the package to.
+    root = Path(__file__).resolve().parents[2]
+    checkout = root / "migrations"
+    if (root / "pyproject.toml").is_file() and (checkout / "env.py").is_file():
+        return checkout
     spec = importlib.util.find_spec("recorder.store._migrations")
     if spec is not None and spec.submodule_search_locations:
         location = Path(next(iter(spec.submodule_search_locations)))
         if (location / "env.py").is_file():
             return location
-    checkout = Path(__file__).resolve().parents[2] / "migrations"
     if (checkout / "env.py").is_file():
         return checkout
     raise RtrecError(  # a broken install, not a user's database

@@ -31,6 +31,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 
 metadata = MetaData()
@@ -83,8 +84,15 @@ frames = Table(
     Column("data", LargeBinary, nullable=False),  # the frame, audio base64 cut out if any
     Column("audio_at", Integer),  # byte offset of the cut in data, NULL if not cut
     Column("audio", LargeBinary),  # the decoded audio of the cut
+    # how the recorder redacted the frame (recorder.redact.Redaction): NULL nothing, 1 its
+    # parsed JSON (secret strings replaced), 2 a byte scan (it could not be parsed)
+    Column("redaction", SmallInteger),
 )
 Index("frames_session_seq", frames.c.session, frames.c.seq, unique=True)
+# The few redacted frames of a session, found without reading the session (partial index).
+_REDACTED = text("redaction IS NOT NULL")
+Index("frames_redacted", frames.c.session, frames.c.seq,
+      sqlite_where=_REDACTED, postgresql_where=_REDACTED)
 
 # What a recorder could not keep: frames seq first_seq..last_seq of a session (its store was
 # down past the memory buffer, the frame was larger than the buffer, or the session was shed).

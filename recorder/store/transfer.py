@@ -28,7 +28,7 @@ import msgspec
 
 from recorder import jsontext
 from recorder.errors import RtrecError
-from recorder.redact import FrameRedactor
+from recorder.redact import FrameRedactor, Redaction
 from recorder.store.log import EventLog, SessionInfo, StoredFrame
 from recorder.wire import Direction, Frame, Opcode
 
@@ -44,6 +44,7 @@ class DumpLine(msgspec.Struct, omit_defaults=True):
     frame: str | None = None  # the exact frame text (UTF-8 text frames)
     frame_base64: str | None = None  # binary frames, or text that is not valid UTF-8
     opcode: int = 1
+    redacted: str | None = None  # how the frame was redacted: "parsed" or "scan"; absent: not
     # The first line only: the session's wall-clock start and end (unix seconds, UTC), where
     # the log knows them; an import takes them over.
     started_at: float | None = None
@@ -61,7 +62,7 @@ def dump_line(frame: StoredFrame, session: SessionInfo | None = None) -> bytes:
     line, which carries its start and end."""
     line = DumpLine(
         seq=frame.seq, t=frame.t_ns / 1e9, t_ns=frame.t_ns, direction=str(frame.direction),
-        type=frame.type, opcode=int(frame.opcode),
+        type=frame.type, opcode=int(frame.opcode), redacted=frame.redaction.word or None,
     )
     if session is not None:
         line.started_at = session.started_at.timestamp() if session.started_at else None
@@ -193,6 +194,7 @@ def _dump_frame(text: bytes, where: str) -> Frame:
         line = _dump_decoder.decode(text)
         direction = Direction(line.direction)
         opcode = Opcode(line.opcode)
+        redaction = Redaction.of_word(line.redacted or "")
     except (ValueError, RecursionError) as error:  # every jsontext.FAILURES is one
         raise RtrecError(f"{where} is not a valid `rtrec dump` line ({error}): fix it") from None
     if not 0 <= line.t_ns <= _MAX_T_NS:  # the database's 64-bit integer, and no negative time
@@ -207,7 +209,7 @@ def _dump_frame(text: bytes, where: str) -> Frame:
             data = base64.b64decode(line.frame_base64 or "", validate=True)
         except ValueError:
             raise RtrecError(f"{where} has a frame_base64 that is not base64: fix it") from None
-    return Frame(direction, line.t_ns, opcode, data)
+    return Frame(direction, line.t_ns, opcode, data, redaction)
 
 
 def _dump_times(path: Path) -> tuple[float | None, float | None]:
@@ -339,7 +341,8 @@ def session_frames(path: Path, direction_of: DirectionOf | None = None) -> Itera
     # frame comes back unchanged, so a dump round trip is exact.
     redact = FrameRedactor()
     for frame in read_frames(path, direction_of or _default_direction_of()):
-        yield Frame(frame.direction, frame.t_ns, frame.opcode, redact(frame.data))
+        data, how = redact.redact(frame.data)  # a dump's redacted frame: unchanged
+        yield Frame(frame.direction, frame.t_ns, frame.opcode, data, max(how, frame.redaction))
 
 
 def _default_direction_of() -> DirectionOf:

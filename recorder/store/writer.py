@@ -53,16 +53,16 @@ from recorder.wire import Direction, Frame
 # No id: the database assigns it, at the end of the table (see recorder.store.schema).
 _INSERT_FRAME = (
     "INSERT INTO frames (session, seq, t_ns, direction, opcode, type, event_id, item_id, "
-    "response_id, stripped, data, audio_at, audio) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "response_id, stripped, data, audio_at, audio, redaction) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 # SQLite: many rows per INSERT statement. The driver binds parameters holding the GIL and
 # steps the statement without it; one step per row means one GIL hand-back per row, and each
 # waits for the event loop thread to let go (up to the 5 ms switch interval when it is busy
 # forwarding or preparing the next batch). Per _ROWS_PER_INSERT rows, the writer thread
 # needs the GIL once, and the disk work of those rows overlaps the loop's own work.
-_ROWS_PER_INSERT = 64  # x 13 = 832 parameters: under 999, the oldest SQLite default limit
-_INSERT_ROWS = _INSERT_FRAME + ", (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)" * (
+_ROWS_PER_INSERT = 64  # x 14 = 896 parameters: under 999, the oldest SQLite default limit
+_INSERT_ROWS = _INSERT_FRAME + ", (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)" * (
     _ROWS_PER_INSERT - 1
 )
 # Rows built between two turns of the event loop (~10 us each for a 4 KB audio frame here).
@@ -963,13 +963,14 @@ def _row(session_pk: int, seq: int, frame: Frame, type_ids: dict[str, int]) -> t
     """The frames row for one frame; the type's name stands in for an id not known yet."""
     direction = 0 if frame.direction is Direction.CLIENT else 1
     data = frame.data
+    redaction = int(frame.redaction) or None  # NULL: nothing redacted (nearly every frame)
     if frame.opcode != 1:  # binary frames are kept as they are, unindexed
         return (session_pk, seq, frame.t_ns, direction, int(frame.opcode), None,
-                None, None, None, None, data, None, None)
+                None, None, None, None, data, None, None, redaction)
     split = split_audio_event(data)
     if split is not None:  # most frames: audio out as binary, ids left inside the small body
         return (session_pk, seq, frame.t_ns, direction, 1, type_ids.get(split[0], split[0]),
-                None, None, None, 1, split[1], split[2], split[3])
+                None, None, None, 1, split[1], split[2], split[3], redaction)
     try:
         form = stored_form(data)
     except Exception:  # never lose a frame to a codec surprise: keep it whole, unindexed
@@ -979,10 +980,11 @@ def _row(session_pk: int, seq: int, frame: Frame, type_ids: dict[str, int]) -> t
     flag = 1 if form.stripped else None
     if form.audio is not None:  # ids stay inside the (now small) body: not stored twice
         return (session_pk, seq, frame.t_ns, direction, 1, type_id,
-                None, None, None, flag, form.body, form.audio_at, form.audio)
+                None, None, None, flag, form.body, form.audio_at, form.audio, redaction)
     index = form.index
     return (session_pk, seq, frame.t_ns, direction, 1, type_id,
-            index.event_id, index.item_id, index.response_id, flag, form.body, None, None)
+            index.event_id, index.item_id, index.response_id, flag, form.body, None, None,
+            redaction)
 
 
 def _size(n: int) -> str:
