@@ -37,26 +37,25 @@ from typing import Any, Literal, cast
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from recorder.errors import RtrecError
-from recorder.store.codec import NO_INDEX, StoredForm, split_audio_event, stored_form
+from recorder.store import schema
+from recorder.store.codec import ROW_COLUMNS, FrameRow, frame_row, with_type_id
 from recorder.store.db import Database
 from recorder.store.failures import is_transient
-from recorder.wire import Direction, Frame
+from recorder.wire import Frame
 
-# No id: the database assigns it, at the end of the table (see recorder.store.schema).
+# The codec's row (no id: the database assigns it, at the end of the table; see schema).
+_VALUES = "(" + ", ".join("?" * len(ROW_COLUMNS)) + ")"
 _INSERT_FRAME = (
-    "INSERT INTO frames (session, seq, t_ns, direction, opcode, type, event_id, item_id, "
-    "response_id, stripped, data, audio_at, audio) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    f"INSERT INTO frames ({schema.column_list(schema.frames, ROW_COLUMNS)}) VALUES {_VALUES}"
 )
 # SQLite: many rows per INSERT statement. The driver binds parameters holding the GIL and
 # steps the statement without it; one step per row means one GIL hand-back per row, and each
 # waits for the event loop thread to let go (up to the 5 ms switch interval when it is busy
 # forwarding or preparing the next batch). Per _ROWS_PER_INSERT rows, the writer thread
 # needs the GIL once, and the disk work of those rows overlaps the loop's own work.
-_ROWS_PER_INSERT = 64  # x 13 = 832 parameters: under 999, the oldest SQLite default limit
-_INSERT_ROWS = _INSERT_FRAME + ", (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)" * (
-    _ROWS_PER_INSERT - 1
-)
+_ROWS_PER_INSERT = 64  # x 13 columns = 832 parameters: under 999, the oldest SQLite default
+assert _ROWS_PER_INSERT * len(ROW_COLUMNS) <= 999, "fewer rows per INSERT: SQLite's limit"
+_INSERT_ROWS = _INSERT_FRAME + f", {_VALUES}" * (_ROWS_PER_INSERT - 1)
 # Rows built between two turns of the event loop (~10 us each for a 4 KB audio frame here).
 _PREPARE_CHUNK = 64
 _COUNT_FRAMES = (
@@ -81,7 +80,7 @@ class _Counts:
 
 @dataclass
 class _Prepared:
-    rows: list[tuple[Any, ...]]
+    rows: list[FrameRow]
     counts: dict[int, _Counts]
     missing: set[str]  # type names without an id yet
 
@@ -622,18 +621,20 @@ class BatchWriter:
         """The batch's rows, built _PREPARE_CHUNK frames at a time: between chunks the loop
         forwards frames (a whole batch at once held it for 10 ms on this box)."""
         type_ids = self._type_ids
-        rows: list[tuple[Any, ...]] = []
+        rows: list[FrameRow] = []
         for start in range(0, len(batch), _PREPARE_CHUNK):
             if start:
                 await asyncio.sleep(0)
-            rows += [_row(session_pk, seq, frame, type_ids)
+            rows += [frame_row(session_pk, seq, frame, type_ids)
                      for session_pk, seq, frame in batch[start:start + _PREPARE_CHUNK]]
-        missing = {row[_TYPE] for row in rows if isinstance(row[_TYPE], str)}
+        missing = {row.type for row in rows if isinstance(row.type, str)}
         counts: dict[int, _Counts] = {}
-        # frames per (session, direction); direction is 1 for server frames
-        for (session_pk, direction), frames in Counter([(row[0], row[3]) for row in rows]).items():
+        server = schema.DIRECTION_CODES["server"]
+        for (session_pk, direction), frames in Counter(
+            [(row.session, row.direction) for row in rows]
+        ).items():
             tally = counts.setdefault(session_pk, _Counts())
-            if direction:
+            if direction == server:
                 tally.server += frames
             else:
                 tally.client += frames
@@ -646,17 +647,17 @@ class BatchWriter:
             if prepared.missing:  # committed on its own: a retried batch finds its ids valid
                 async with self._db.writing() as connection:
                     await self._ensure_types(connection, prepared.missing)
-                prepared.rows = [self._with_type_id(row) for row in prepared.rows]
+                prepared.rows = [with_type_id(row, self._type_ids) for row in prepared.rows]
                 prepared.missing = set()
             await self._write_batch(prepared, retry)
 
         if await self._retrying_write(write, len(prepared.rows)):
             return
         if self._given_up:  # at close: lost (and said so in the counts)
-            self.state.degraded.update(row[0] for row in prepared.rows)
+            self.state.degraded.update(row.session for row in prepared.rows)
             return
         for row in prepared.rows:  # refused for good: a gap, and recording goes on
-            self.drop(row[0], row[1], row[2], "refused by the store")
+            self.drop(row.session, row.seq, row.t_ns, "refused by the store")
 
     async def _write_batch(self, prepared: _Prepared, retry: bool) -> None:
         async with self._db.writing() as connection:
@@ -664,7 +665,7 @@ class BatchWriter:
             # killed after COMMIT): a batch is one transaction, so its first row tells.
             if retry and prepared.rows and await self._db.fetch(
                 connection, "SELECT 1 FROM frames WHERE session = ? AND seq = ?",
-                prepared.rows[0][:2],
+                (prepared.rows[0].session, prepared.rows[0].seq),
             ):
                 return
             await self._insert(connection, prepared.rows)
@@ -677,9 +678,9 @@ class BatchWriter:
                 ],
             )
 
-    async def _insert(self, connection: AsyncConnection, rows: list[tuple[Any, ...]]) -> None:
+    async def _insert(self, connection: AsyncConnection, rows: list[FrameRow]) -> None:
         if not self._db.is_sqlite:  # asyncpg pipelines executemany already
-            await self._db.executemany(connection, _INSERT_FRAME, rows)
+            await self._db.executemany(connection, _INSERT_FRAME, list(rows))  # of tuples
             return
         size = _ROWS_PER_INSERT
         whole = len(rows) - len(rows) % size
@@ -689,12 +690,7 @@ class BatchWriter:
                 for start in range(0, whole, size)
             ])
         if whole < len(rows):
-            await self._db.executemany(connection, _INSERT_FRAME, rows[whole:])
-
-    def _with_type_id(self, row: tuple[Any, ...]) -> tuple[Any, ...]:
-        if not isinstance(row[_TYPE], str):
-            return row
-        return (*row[:_TYPE], self._type_ids[row[_TYPE]], *row[_TYPE + 1:])
+            await self._db.executemany(connection, _INSERT_FRAME, list(rows[whole:]))
 
     async def _ensure_types(self, connection: AsyncConnection, names: set[str]) -> None:
         await connection.exec_driver_sql(
@@ -730,39 +726,11 @@ class BatchWriter:
             self.answered()
 
 
-_TYPE = 5  # position of the type in a frames row
-
 _UPSERT_GAP = (
     "INSERT INTO gaps (session, first_seq, last_seq, first_t_ns, last_t_ns, frames, reason) "
     "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (session, first_seq) DO UPDATE SET "
     "last_seq = excluded.last_seq, last_t_ns = excluded.last_t_ns, frames = excluded.frames"
 )
-
-
-def _row(session_pk: int, seq: int, frame: Frame, type_ids: dict[str, int]) -> tuple[Any, ...]:
-    """The frames row for one frame; the type's name stands in for an id not known yet."""
-    direction = 0 if frame.direction is Direction.CLIENT else 1
-    data = frame.data
-    if frame.opcode != 1:  # binary frames are kept as they are, unindexed
-        return (session_pk, seq, frame.t_ns, direction, int(frame.opcode), None,
-                None, None, None, None, data, None, None)
-    split = split_audio_event(data)
-    if split is not None:  # most frames: audio out as binary, ids left inside the small body
-        return (session_pk, seq, frame.t_ns, direction, 1, type_ids.get(split[0], split[0]),
-                None, None, None, 1, split[1], split[2], split[3])
-    try:
-        form = stored_form(data)
-    except Exception:  # never lose a frame to a codec surprise: keep it whole, unindexed
-        form = StoredForm(NO_INDEX, False, data, None, None)
-    type_name = form.index.type
-    type_id = None if type_name is None else type_ids.get(type_name, type_name)
-    flag = 1 if form.stripped else None
-    if form.audio is not None:  # ids stay inside the (now small) body: not stored twice
-        return (session_pk, seq, frame.t_ns, direction, 1, type_id,
-                None, None, None, flag, form.body, form.audio_at, form.audio)
-    index = form.index
-    return (session_pk, seq, frame.t_ns, direction, 1, type_id,
-            index.event_id, index.item_id, index.response_id, flag, form.body, None, None)
 
 
 def _size(n: int) -> str:
