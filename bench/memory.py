@@ -215,7 +215,7 @@ def recording_work(kind: str, size: int, view_from: int | None) -> float:
     codec._VIEW_FROM set to that (a huge value: spans copied out, as before deliverable 7)."""
     from recorder.redact import FrameRedactor
     from recorder.store import codec
-    from recorder.store.codec import frame_row
+    from recorder.store.codec import ROW_AT, frame_row
     from recorder.wire import Direction, Frame, Opcode
 
     data, opcode = frame_of(kind, size)
@@ -233,7 +233,7 @@ def recording_work(kind: str, size: int, view_from: int | None) -> float:
         tracemalloc.stop()
     finally:
         codec._VIEW_FROM = shipped
-    assert row.data is not None  # the stored body
+    assert row[ROW_AT["data"]] is not None  # the stored body
     return peak / len(data)
 
 

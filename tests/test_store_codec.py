@@ -14,10 +14,12 @@ from pathlib import Path
 
 import pytest
 
+from recorder.store import schema
 from recorder.store.codec import (
+    ROW_AT,
     ROW_COLUMNS,
-    FrameRow,
     IndexColumns,
+    Row,
     RowReader,
     StoredFrame,
     canonical_base64,
@@ -33,15 +35,16 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 _ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 
 
-def _rows(frames: list[Frame]) -> tuple[list[FrameRow], RowReader]:
+def _rows(frames: list[Frame]) -> tuple[list[Row], RowReader]:
     """The rows the writer makes of `frames` (type ids numbered as first seen), and a reader
     that knows those ids as the log's reader learns them from event_types."""
     type_ids: dict[str, int] = {}
     rows = []
     for seq, frame in enumerate(frames, start=1):
         row = frame_row(7, seq, frame, type_ids)
-        if isinstance(row.type, str):  # a name not known yet: the writer inserts it, gets an id
-            type_ids[row.type] = len(type_ids) + 1
+        name = row[ROW_AT["type"]]
+        if isinstance(name, str):  # a name not known yet: the writer inserts it, gets an id
+            type_ids[name] = len(type_ids) + 1
             row = with_type_id(row, type_ids)
         rows.append(row)
     reader = RowReader()
@@ -257,8 +260,10 @@ def test_frame_row_and_the_row_reader_round_trip_every_frame(source: str) -> Non
     assert [s.to_frame() for s in as_text] == frames  # every byte, time, direction, opcode
     assert [s.to_frame() for s in as_bytes] == frames  # the audio spliced back from bytes
     assert [s.seq for s in as_text] == list(range(1, len(frames) + 1))
+    assert [row[ROW_AT["seq"]] for row in rows] == [s.seq for s in as_text]
     cut = 0
-    for frame, row, text, split in zip(frames, rows, as_text, as_bytes, strict=True):
+    for frame, values, text, split in zip(frames, rows, as_text, as_bytes, strict=True):
+        row = dict(zip(ROW_COLUMNS, values, strict=True))
         assert text.audio is None and text.data == frame.data
         # the index columns are those of the frame itself, in both modes, cut or not
         expected = index_of(frame.data) if frame.opcode is Opcode.TEXT else IndexColumns()
@@ -266,13 +271,22 @@ def test_frame_row_and_the_row_reader_round_trip_every_frame(source: str) -> Non
             assert (read.type, read.event_id, read.item_id, read.response_id) == (
                 expected.type, expected.event_id, expected.item_id, expected.response_id
             ), frame.data
-        if row.audio is None:
+        # the row by column name: what the database gets in each column
+        assert (row["session"], row["t_ns"], row["opcode"]) == (7, frame.t_ns, frame.opcode)
+        assert row["direction"] == schema.DIRECTION_CODES[frame.direction]
+        assert (row["type"] is None) == (expected.type is None)
+        if row["audio"] is None:
             assert split.audio is None and split.data == frame.data
+            assert row["audio_at"] is None
+            if not row["stripped"]:
+                assert row["data"] == frame.data
         else:  # kept as binary, and only when its base64 was canonical
             cut += 1
-            assert split.audio == row.audio
-            assert base64.b64encode(row.audio) in frame.data
-            assert split.data == frame.data.replace(base64.b64encode(row.audio), b"", 1)
+            assert split.audio == row["audio"]
+            assert base64.b64encode(row["audio"]) in frame.data
+            assert split.data == frame.data.replace(base64.b64encode(row["audio"]), b"", 1)
+            assert (row["event_id"], row["item_id"], row["response_id"]) == (None, None, None)
+            assert len(row["data"]) < len(frame.data)
     assert cut >= 30  # the audio path was exercised, not only whole frames
 
 
@@ -284,14 +298,12 @@ def test_rows_are_read_by_column_name_whatever_the_select_order() -> None:
     columns = ["extra", *reversed(ROW_COLUMNS), "id"]
     shuffled = [(None, *reversed(row), 99) for row in rows]
     assert [s.to_frame() for s in map(reader.reading(columns), shuffled)] == frames
-    assert FrameRow._fields == ROW_COLUMNS  # rows are inserted in this order
+    assert list(ROW_AT) == list(ROW_COLUMNS)
 
 
 def test_the_row_is_the_frames_table() -> None:
-    """FrameRow names frames columns; the table's columns it leaves out are the id (write
+    """A row names frames columns; the table's columns it leaves out are the id (write
     order, assigned by the database) and nullable ones (a frame row may leave them NULL)."""
-    from recorder.store import schema
-
     columns = {column.name: column for column in schema.frames.columns}
     assert set(ROW_COLUMNS) <= set(columns)
     left_out = set(columns) - set(ROW_COLUMNS)

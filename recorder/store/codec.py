@@ -13,7 +13,7 @@ import binascii
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any
 
 import msgspec
 import pybase64
@@ -331,62 +331,60 @@ def _type_of(data: bytes) -> str | None:
 # -- frame <-> row: the one pair the writer and the read path share -------------------------
 
 
-class FrameRow(NamedTuple):
-    """A frames row as the writer inserts it and the log selects it: each field is the column
-    of schema.frames of that name (id is left to the database: write order)."""
-
-    session: int
-    seq: int
-    t_ns: int
-    direction: int  # schema.DIRECTION_CODES
-    opcode: int
-    type: int | str | None  # event_types.id; the type's name while its id is not known yet
-    event_id: str | None
-    item_id: str | None
-    response_id: str | None
-    stripped: int | None  # 1: data lacks type_prefix(type)
-    data: bytes
-    audio_at: int | None
-    audio: bytes | None
-
-
-# The columns, in FrameRow's order, each looked up in schema.frames (a KeyError here: FrameRow
-# names a column the table lacks).
-ROW_COLUMNS: tuple[str, ...] = tuple(schema.frames.c[name].name for name in FrameRow._fields)
+# A frames row as the writer inserts it and the log selects it: a plain tuple of the values of
+# ROW_COLUMNS, in that order (a NamedTuple would cost 0.7 us more per frame written); readers
+# find a column by its name (ROW_AT, or RowReader.reading for the columns of a query). Each
+# name is looked up in schema.frames (a KeyError here: the table lacks that column); id is left
+# to the database (write order).
+Row = tuple[Any, ...]
+ROW_COLUMNS: tuple[str, ...] = tuple(schema.frames.c[name].name for name in (
+    "session", "seq", "t_ns",
+    "direction",  # schema.DIRECTION_CODES
+    "opcode",
+    "type",  # event_types.id; the type's name while its id is not known yet (with_type_id)
+    "event_id", "item_id", "response_id",
+    "stripped",  # 1: data lacks type_prefix(type)
+    "data", "audio_at", "audio",
+))
+ROW_AT: dict[str, int] = {name: position for position, name in enumerate(ROW_COLUMNS)}
+_TYPE_AT = ROW_AT["type"]
 _CLIENT = schema.DIRECTION_CODES["client"]
 _SERVER = schema.DIRECTION_CODES["server"]
 
 
-def frame_row(session_pk: int, seq: int, frame: Frame, type_ids: Mapping[str, int]) -> FrameRow:
-    """The frames row for one frame; the type's name stands in for an id not in type_ids yet
-    (with_type_id puts the id in once it is known). Never raises for the frame's bytes."""
+def frame_row(session_pk: int, seq: int, frame: Frame, type_ids: Mapping[str, int]) -> Row:
+    """The frames row for one frame (values in ROW_COLUMNS' order); the type's name stands in
+    for an id not in type_ids yet (with_type_id puts the id in once it is known). Never raises
+    for the frame's bytes."""
     direction = _CLIENT if frame.direction is Direction.CLIENT else _SERVER
     data = frame.data
+    # each tuple: session, seq, t_ns, direction, opcode, type, event_id, item_id, response_id,
+    # stripped, data, audio_at, audio (ROW_COLUMNS; tests read rows back by name)
     if frame.opcode != 1:  # binary frames are kept as they are, unindexed
-        return FrameRow(session_pk, seq, frame.t_ns, direction, int(frame.opcode), None,
-                        None, None, None, None, data, None, None)
+        return (session_pk, seq, frame.t_ns, direction, int(frame.opcode), None,
+                None, None, None, None, data, None, None)
     split = split_audio_event(data)
     if split is not None:  # most frames: audio out as binary, ids left inside the small body
-        return FrameRow(session_pk, seq, frame.t_ns, direction, 1,
-                        type_ids.get(split[0], split[0]), None, None, None, 1,
-                        split[1], split[2], split[3])
+        return (session_pk, seq, frame.t_ns, direction, 1, type_ids.get(split[0], split[0]),
+                None, None, None, 1, split[1], split[2], split[3])
     form = stored_form(data)  # never raises: a surprise is stored whole, unindexed
     type_name = form.index.type
     type_id = None if type_name is None else type_ids.get(type_name, type_name)
     flag = 1 if form.stripped else None
     if form.audio is not None:  # ids stay inside the (now small) body: not stored twice
-        return FrameRow(session_pk, seq, frame.t_ns, direction, 1, type_id,
-                        None, None, None, flag, form.body, form.audio_at, form.audio)
+        return (session_pk, seq, frame.t_ns, direction, 1, type_id,
+                None, None, None, flag, form.body, form.audio_at, form.audio)
     index = form.index
-    return FrameRow(session_pk, seq, frame.t_ns, direction, 1, type_id,
-                    index.event_id, index.item_id, index.response_id, flag, form.body, None, None)
+    return (session_pk, seq, frame.t_ns, direction, 1, type_id,
+            index.event_id, index.item_id, index.response_id, flag, form.body, None, None)
 
 
-def with_type_id(row: FrameRow, type_ids: Mapping[str, int]) -> FrameRow:
+def with_type_id(row: Row, type_ids: Mapping[str, int]) -> Row:
     """The row with its type's id in place of the name frame_row left there."""
-    if not isinstance(row.type, str):
+    name = row[_TYPE_AT]
+    if not isinstance(name, str):
         return row
-    return row._replace(type=type_ids[row.type])
+    return (*row[:_TYPE_AT], type_ids[name], *row[_TYPE_AT + 1:])
 
 
 class StoredFrame(msgspec.Struct, frozen=True, gc=False):
@@ -442,15 +440,20 @@ class RowReader:
         return all(type_id is None or type_id in names for type_id in type_ids)
 
     def learn(self, type_names: Iterable[tuple[int, str]]) -> None:
-        """The event_types rows (id, name)."""
-        self.type_names = {int(type_id): str(name) for type_id, name in type_names}
-        self._prefixes = {type_id: type_prefix(name) for type_id, name in self.type_names.items()}
+        """The event_types rows (id, name). The dicts are updated in place: functions from
+        reading() see them."""
+        self.type_names.clear()
+        self.type_names.update((int(type_id), str(name)) for type_id, name in type_names)
+        self._prefixes.clear()
+        self._prefixes.update(
+            (type_id, type_prefix(name)) for type_id, name in self.type_names.items()
+        )
 
     def reading(
         self, columns: Sequence[str], *, as_bytes: bool = False
     ) -> Callable[[Sequence[Any]], StoredFrame]:
-        """The function from a row of a query selecting `columns` (a superset of ROW_COLUMNS
-        but session) to its frame. as_bytes: see StoredFrame.
+        """The function from a row of a query selecting `columns` (ROW_COLUMNS but session, in
+        any order, others too) to its frame. as_bytes: see StoredFrame.
 
         Each column's position in the row is found here, once per query, by its name; the
         returned function is the hot loop of reading a session.
@@ -463,15 +466,15 @@ class RowReader:
         p_stripped, p_data, p_audio_at, p_audio = (
             at["stripped"], at["data"], at["audio_at"], at["audio"]
         )
-        outlines = self._outlines
+        names, prefixes, outlines = self.type_names, self._prefixes, self._outlines
 
         def stored_frame(row: Sequence[Any]) -> StoredFrame:
             type_id = row[p_type]
-            type_name = self.type_names.get(type_id) if type_id is not None else None
+            type_name = names.get(type_id) if type_id is not None else None
             data = row[p_data]
             stripped = row[p_stripped] and type_name is not None
             if stripped:
-                prefix = self._prefixes[type_id]
+                prefix = prefixes[type_id]
                 data = prefix + data
             audio_at = row[p_audio_at]
             if audio_at is None:

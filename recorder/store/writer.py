@@ -38,7 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from recorder.errors import RtrecError
 from recorder.store import schema
-from recorder.store.codec import ROW_COLUMNS, FrameRow, frame_row, with_type_id
+from recorder.store.codec import ROW_AT, ROW_COLUMNS, Row, frame_row, with_type_id
 from recorder.store.db import Database
 from recorder.store.failures import is_transient
 from recorder.wire import Frame
@@ -55,6 +55,10 @@ _INSERT_FRAME = (
 # needs the GIL once, and the disk work of those rows overlaps the loop's own work.
 _ROWS_PER_INSERT = 64  # x 13 columns = 832 parameters: under 999, the oldest SQLite default
 assert _ROWS_PER_INSERT * len(ROW_COLUMNS) <= 999, "fewer rows per INSERT: SQLite's limit"
+# Where a row (codec.frame_row) holds the values the writer looks at, found by column name.
+_SESSION, _SEQ, _T_NS, _DIRECTION, _TYPE = (
+    ROW_AT[name] for name in ("session", "seq", "t_ns", "direction", "type")
+)
 _INSERT_ROWS = _INSERT_FRAME + f", {_VALUES}" * (_ROWS_PER_INSERT - 1)
 # Rows built between two turns of the event loop (~10 us each for a 4 KB audio frame here).
 _PREPARE_CHUNK = 64
@@ -80,7 +84,7 @@ class _Counts:
 
 @dataclass
 class _Prepared:
-    rows: list[FrameRow]
+    rows: list[Row]  # codec.frame_row's
     counts: dict[int, _Counts]
     missing: set[str]  # type names without an id yet
 
@@ -621,17 +625,17 @@ class BatchWriter:
         """The batch's rows, built _PREPARE_CHUNK frames at a time: between chunks the loop
         forwards frames (a whole batch at once held it for 10 ms on this box)."""
         type_ids = self._type_ids
-        rows: list[FrameRow] = []
+        rows: list[Row] = []
         for start in range(0, len(batch), _PREPARE_CHUNK):
             if start:
                 await asyncio.sleep(0)
             rows += [frame_row(session_pk, seq, frame, type_ids)
                      for session_pk, seq, frame in batch[start:start + _PREPARE_CHUNK]]
-        missing = {row.type for row in rows if isinstance(row.type, str)}
+        missing = {row[_TYPE] for row in rows if isinstance(row[_TYPE], str)}
         counts: dict[int, _Counts] = {}
         server = schema.DIRECTION_CODES["server"]
         for (session_pk, direction), frames in Counter(
-            [(row.session, row.direction) for row in rows]
+            [(row[_SESSION], row[_DIRECTION]) for row in rows]
         ).items():
             tally = counts.setdefault(session_pk, _Counts())
             if direction == server:
@@ -654,10 +658,10 @@ class BatchWriter:
         if await self._retrying_write(write, len(prepared.rows)):
             return
         if self._given_up:  # at close: lost (and said so in the counts)
-            self.state.degraded.update(row.session for row in prepared.rows)
+            self.state.degraded.update(row[_SESSION] for row in prepared.rows)
             return
         for row in prepared.rows:  # refused for good: a gap, and recording goes on
-            self.drop(row.session, row.seq, row.t_ns, "refused by the store")
+            self.drop(row[_SESSION], row[_SEQ], row[_T_NS], "refused by the store")
 
     async def _write_batch(self, prepared: _Prepared, retry: bool) -> None:
         async with self._db.writing() as connection:
@@ -665,7 +669,7 @@ class BatchWriter:
             # killed after COMMIT): a batch is one transaction, so its first row tells.
             if retry and prepared.rows and await self._db.fetch(
                 connection, "SELECT 1 FROM frames WHERE session = ? AND seq = ?",
-                (prepared.rows[0].session, prepared.rows[0].seq),
+                (prepared.rows[0][_SESSION], prepared.rows[0][_SEQ]),
             ):
                 return
             await self._insert(connection, prepared.rows)
@@ -678,9 +682,9 @@ class BatchWriter:
                 ],
             )
 
-    async def _insert(self, connection: AsyncConnection, rows: list[FrameRow]) -> None:
+    async def _insert(self, connection: AsyncConnection, rows: list[Row]) -> None:
         if not self._db.is_sqlite:  # asyncpg pipelines executemany already
-            await self._db.executemany(connection, _INSERT_FRAME, list(rows))  # of tuples
+            await self._db.executemany(connection, _INSERT_FRAME, rows)
             return
         size = _ROWS_PER_INSERT
         whole = len(rows) - len(rows) % size
@@ -690,7 +694,7 @@ class BatchWriter:
                 for start in range(0, whole, size)
             ])
         if whole < len(rows):
-            await self._db.executemany(connection, _INSERT_FRAME, list(rows[whole:]))
+            await self._db.executemany(connection, _INSERT_FRAME, rows[whole:])
 
     async def _ensure_types(self, connection: AsyncConnection, names: set[str]) -> None:
         await connection.exec_driver_sql(
