@@ -215,7 +215,7 @@ def recording_work(kind: str, size: int, view_from: int | None) -> float:
     codec._VIEW_FROM set to that (a huge value: spans copied out, as before deliverable 7)."""
     from recorder.redact import FrameRedactor
     from recorder.store import codec
-    from recorder.store.writer import _row
+    from recorder.store.codec import ROW_AT, frame_row
     from recorder.wire import Direction, Frame, Opcode
 
     data, opcode = frame_of(kind, size)
@@ -228,12 +228,12 @@ def recording_work(kind: str, size: int, view_from: int | None) -> float:
         tracemalloc.start()
         before = tracemalloc.get_traced_memory()[0]
         frame = Frame(Direction.CLIENT, 1, Opcode(opcode.value), redact(data))
-        row = _row(1, 1, frame, {})
+        row = frame_row(1, 1, frame, {})
         peak = tracemalloc.get_traced_memory()[1] - before
         tracemalloc.stop()
     finally:
         codec._VIEW_FROM = shipped
-    assert row[10] is not None  # the stored body (data)
+    assert row[ROW_AT["data"]] is not None  # the stored body
     return peak / len(data)
 
 

@@ -6,7 +6,15 @@ import msgspec
 import pytest
 
 from recorder import UnknownEvent, decode, jsontext
-from recorder.store.codec import index_of, join_stored_form, stored_form
+from recorder.store.codec import (
+    ROW_COLUMNS,
+    RowReader,
+    frame_row,
+    index_of,
+    stored_form,
+    with_type_id,
+)
+from recorder.wire import Direction, Frame, Opcode
 
 DEEP = 5000  # far past msgspec's limit (about 1000)
 
@@ -67,8 +75,11 @@ def test_the_store_codec_indexes_a_frame_nested_too_deep_without_raising() -> No
     assert index_of(frame).type == "input_audio_buffer.append"
     form = stored_form(frame)
     assert form.audio == b"\x00\x00\x00"
-    assert join_stored_form(
-        index_of(frame).type, form.stripped, form.body, form.audio_at, form.audio) == frame
+    row = with_type_id(frame_row(1, 1, Frame(Direction.CLIENT, 0, Opcode.TEXT, frame), {}),
+                       {"input_audio_buffer.append": 1})
+    reader = RowReader()
+    reader.learn([(1, "input_audio_buffer.append")])
+    assert reader.reading(ROW_COLUMNS)(row).data == frame
 
 
 def test_the_record_console_reads_the_type_with_the_same_scan() -> None:

@@ -1,4 +1,8 @@
-"""Frame <-> stored form: index columns, audio cut out as binary, always byte-identical back."""
+"""Frame <-> row: index columns, audio cut out as binary, always byte-identical back.
+
+Round trips go through the pair the store itself uses: codec.frame_row (the writer's) and a
+RowReader (the read path's), with type ids assigned as the writer assigns them.
+"""
 
 from __future__ import annotations
 
@@ -10,21 +14,53 @@ from pathlib import Path
 
 import pytest
 
+from recorder.store import schema
 from recorder.store.codec import (
+    ROW_AT,
+    ROW_COLUMNS,
     IndexColumns,
+    Row,
+    RowReader,
+    StoredFrame,
     canonical_base64,
+    frame_row,
     index_of,
-    join_stored_form,
     stored_form,
+    with_type_id,
 )
+from recorder.wire import Direction, Frame, Opcode
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "shared" / "protocol" / "examples"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 _ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 
 
+def _rows(frames: list[Frame]) -> tuple[list[Row], RowReader]:
+    """The rows the writer makes of `frames` (type ids numbered as first seen), and a reader
+    that knows those ids as the log's reader learns them from event_types."""
+    type_ids: dict[str, int] = {}
+    rows = []
+    for seq, frame in enumerate(frames, start=1):
+        row = frame_row(7, seq, frame, type_ids)
+        name = row[ROW_AT["type"]]
+        if isinstance(name, str):  # a name not known yet: the writer inserts it, gets an id
+            type_ids[name] = len(type_ids) + 1
+            row = with_type_id(row, type_ids)
+        rows.append(row)
+    reader = RowReader()
+    reader.learn((type_id, name) for name, type_id in type_ids.items())
+    return rows, reader
+
+
+def _read_back(frames: list[Frame], *, as_bytes: bool = False) -> list[StoredFrame]:
+    rows, reader = _rows(frames)
+    stored_frame = reader.reading(ROW_COLUMNS, as_bytes=as_bytes)
+    return [stored_frame(row) for row in rows]
+
+
 def _round_trip(data: bytes) -> bytes:
-    form = stored_form(data)
-    return join_stored_form(form.index.type, form.stripped, form.body, form.audio_at, form.audio)
+    [stored] = _read_back([Frame(Direction.SERVER, 0, Opcode.TEXT, data)])
+    return stored.data
 
 
 def _reencodes(text: bytes) -> bytes | None:
@@ -157,3 +193,120 @@ def test_the_bare_append_shortcut_keeps_every_tail(tail: bytes) -> None:
     assert form.audio == b"\x01\x02" * 50
     assert form.body == b'"audio":"' + tail
     assert _round_trip(data) == data
+
+
+def _fixture_frames() -> list[Frame]:
+    """Every frame of the bundled fixture sessions (their dumps), in order."""
+    frames = []
+    for path in sorted(FIXTURES.glob("*.jsonl")):
+        for line in path.read_text().splitlines():
+            entry = json.loads(line)
+            data = (entry["frame"].encode() if "frame" in entry
+                    else base64.b64decode(entry["frame_base64"]))
+            frames.append(Frame(Direction(entry["direction"]), entry["t_ns"],
+                                Opcode(entry.get("opcode", 1)), data))
+    return frames
+
+
+def _hostile_frames(rng: random.Random) -> list[Frame]:
+    """Audio events of every shape the codec must keep byte for byte: canonical and not,
+    empty and absent audio, odd layouts, and random damage to each."""
+    audio = [base64.b64encode(rng.randbytes(n)) for n in (0, 1, 2, 3, 4, 5, 770)]
+    shapes = [
+        b'{"type":"input_audio_buffer.append","audio":"%s"}',
+        b'{"type":"input_audio_buffer.append","event_id":"ev_1","audio":"%s"}',
+        b'{"type":"response.output_audio.delta","response_id":"r","item_id":"i",'
+        b'"output_index":0,"content_index":0,"delta":"%s"}',
+        b'{ "type" : "response.audio.delta" , "delta" : "%s" }',
+        b'{"delta":"%s","type":"response.audio.delta","item_id":"i"}',  # type not first
+        b'{"type":"response.output_audio.delta","delta":"%s","x":{"delta":"AAAA"}}',  # nested
+        b'{"type":"input_audio_buffer.append","audio":"%s","audio":"QUJD"}',  # repeated
+    ]
+    texts = [
+        *(shape % text for shape in shapes for text in audio),
+        *(shape % text for shape in shapes  # not canonical base64: kept whole
+          for text in (b"AB==", b"AAF=", b"QUJD\\n", b"QU JD", b"QUJ", b"A===", b"====")),
+        b'{"type":"input_audio_buffer.append"}',  # no audio
+        b'{"type":"input_audio_buffer.append","audio":null}',
+        b'{"type":"input_audio_buffer.append","audio":12}',
+        b'{"type":"response.output_audio.delta","delta":""}',  # an empty audio field
+        b'{"type":"response.output_audio.delta","event_id":"e","delta":"","item_id":"i"}',
+        b'{"type":"response.audio.delta","delta":"AAAA',  # cut short
+        b'{"type":"response.audio.delta"}\xff',
+        b'\xff\xfe not json', b"", b"[]", b'"input_audio_buffer.append"',
+    ]
+    damaged = []
+    for text in texts:
+        for _ in range(20):
+            mutated = bytearray(text)
+            for _ in range(rng.randrange(1, 3)):
+                if mutated:
+                    mutated[rng.randrange(len(mutated))] = rng.choice(b'"\\ :,{}=/+Aa0\n\xff')
+            damaged.append(bytes(mutated))
+    frames = [Frame(Direction.CLIENT, n, Opcode.TEXT, text)
+              for n, text in enumerate(texts + damaged)]
+    frames.append(Frame(Direction.SERVER, 1, Opcode.BINARY, texts[0]))  # binary: kept as is
+    return frames
+
+
+@pytest.mark.parametrize("source", ["fixtures", "hostile"])
+def test_frame_row_and_the_row_reader_round_trip_every_frame(source: str) -> None:
+    frames = _fixture_frames() if source == "fixtures" else _hostile_frames(random.Random(5))
+    assert len(frames) > 500
+    rows, reader = _rows(frames)
+    as_text = [reader.reading(ROW_COLUMNS)(row) for row in rows]
+    as_bytes = [reader.reading(ROW_COLUMNS, as_bytes=True)(row) for row in rows]
+
+    assert [s.to_frame() for s in as_text] == frames  # every byte, time, direction, opcode
+    assert [s.to_frame() for s in as_bytes] == frames  # the audio spliced back from bytes
+    assert [s.seq for s in as_text] == list(range(1, len(frames) + 1))
+    assert [row[ROW_AT["seq"]] for row in rows] == [s.seq for s in as_text]
+    cut = 0
+    for frame, values, text, split in zip(frames, rows, as_text, as_bytes, strict=True):
+        row = dict(zip(ROW_COLUMNS, values, strict=True))
+        assert text.audio is None and text.data == frame.data
+        # the index columns are those of the frame itself, in both modes, cut or not
+        expected = index_of(frame.data) if frame.opcode is Opcode.TEXT else IndexColumns()
+        for read in (text, split):
+            assert (read.type, read.event_id, read.item_id, read.response_id) == (
+                expected.type, expected.event_id, expected.item_id, expected.response_id
+            ), frame.data
+        # the row by column name: what the database gets in each column
+        assert (row["session"], row["t_ns"], row["opcode"]) == (7, frame.t_ns, frame.opcode)
+        assert row["direction"] == schema.DIRECTION_CODES[frame.direction]
+        assert (row["type"] is None) == (expected.type is None)
+        if row["audio"] is None:
+            assert split.audio is None and split.data == frame.data
+            assert row["audio_at"] is None
+            if not row["stripped"]:
+                assert row["data"] == frame.data
+        else:  # kept as binary, and only when its base64 was canonical
+            cut += 1
+            assert split.audio == row["audio"]
+            assert base64.b64encode(row["audio"]) in frame.data
+            assert split.data == frame.data.replace(base64.b64encode(row["audio"]), b"", 1)
+            assert (row["event_id"], row["item_id"], row["response_id"]) == (None, None, None)
+            assert len(row["data"]) < len(frame.data)
+    assert cut >= 30  # the audio path was exercised, not only whole frames
+
+
+def test_rows_are_read_by_column_name_whatever_the_select_order() -> None:
+    """The reader finds each column by its name: a select listing them in another order, or
+    with more columns (id, a column a later migration adds), reads back the same frames."""
+    frames = _fixture_frames()[:300]
+    rows, reader = _rows(frames)
+    columns = ["extra", *reversed(ROW_COLUMNS), "id"]
+    shuffled = [(None, *reversed(row), 99) for row in rows]
+    assert [s.to_frame() for s in map(reader.reading(columns), shuffled)] == frames
+    assert list(ROW_AT) == list(ROW_COLUMNS)
+
+
+def test_the_row_is_the_frames_table() -> None:
+    """A row names frames columns; the table's columns it leaves out are the id (write
+    order, assigned by the database) and nullable ones (a frame row may leave them NULL)."""
+    columns = {column.name: column for column in schema.frames.columns}
+    assert set(ROW_COLUMNS) <= set(columns)
+    left_out = set(columns) - set(ROW_COLUMNS)
+    assert "id" in left_out
+    assert all(columns[name].nullable or columns[name].server_default is not None
+               for name in left_out - {"id"})

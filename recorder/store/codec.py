@@ -11,12 +11,18 @@ from __future__ import annotations
 
 import binascii
 import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import msgspec
 import pybase64
+from pybase64 import b64encode
 
 from recorder import jsontext
+from recorder.redact import Redaction
+from recorder.store import schema
+from recorder.wire import Direction, Frame, Opcode
 
 # Event types whose audio payload is cut out, and the field holding it.
 AUDIO_FIELDS: dict[str, bytes] = {
@@ -192,8 +198,17 @@ def strip_type_prefix(event_type: str | None, data: bytes) -> bytes | None:
 
 
 def splice_audio(data: bytes, at: int, audio: bytes) -> bytes:
-    """The frame as it crossed the wire, from a cut."""
-    return data[:at] + binascii.b2a_base64(audio, newline=False) + data[at:]
+    """The frame as it crossed the wire, from a cut: the one place audio is encoded back."""
+    return b"".join((data[:at], b64encode(audio), data[at:]))
+
+
+def splice_into_empty_field(type_name: str | None, data: bytes, audio: bytes) -> bytes:
+    """Put base64 audio back into the empty audio field of a frame read with audio="bytes"."""
+    field = AUDIO_FIELDS.get(type_name or "")
+    match = _VALUE_START[field].search(data) if field is not None else None
+    if match is None:  # cannot happen for a frame the log handed over this way
+        raise ValueError(f"no empty audio field in a {type_name} frame to splice audio into")
+    return splice_audio(data, match.end(), audio)
 
 
 @dataclass(slots=True)  # not frozen: frozen __init__ costs ~5x, and this runs per frame
@@ -209,8 +224,8 @@ class StoredForm:
 
 
 def stored_form(data: bytes) -> StoredForm:
-    """Split a text frame for storage; join_stored_form gives back the same bytes. Never
-    raises: a frame that surprises the codec is stored whole, unindexed."""
+    """Split a text frame for storage (frame_row stores it; RowReader joins it back to the same
+    bytes). Never raises: a frame that surprises the codec is stored whole, unindexed."""
     try:
         return _stored_form(data)
     except Exception:
@@ -312,21 +327,206 @@ def _type_of(data: bytes) -> str | None:
         return _lenient_index_of(data).type
 
 
-def join_stored_form(
-    type_name: str | None, stripped: bool, body: bytes, audio_at: int | None, audio: bytes | None
-) -> bytes:
-    """The frame as it crossed the wire."""
-    prefix = type_prefix(type_name) if stripped and type_name is not None else b""
-    if audio_at is None or audio is None:
-        return prefix + body
-    return prefix + splice_audio(body, audio_at, audio)
 
 
-def splice_into_empty_field(type_name: str | None, data: bytes, audio: bytes) -> bytes:
-    """Put base64 audio back into the empty audio field of a frame read with audio="bytes"."""
-    field = AUDIO_FIELDS.get(type_name or "")
-    match = _VALUE_START[field].search(data) if field is not None else None
-    if match is None:  # cannot happen for a frame the log handed over this way
-        raise ValueError(f"no empty audio field in a {type_name} frame to splice audio into")
-    at = match.end()
-    return b"".join((data[:at], binascii.b2a_base64(audio, newline=False), data[at:]))
+# -- frame <-> row: the one pair the writer and the read path share -------------------------
+
+
+# A frames row as the writer inserts it and the log selects it: a plain tuple of the values of
+# ROW_COLUMNS, in that order (a NamedTuple would cost 0.7 us more per frame written); readers
+# find a column by its name (ROW_AT, or RowReader.reading for the columns of a query). Each
+# name is looked up in schema.frames (a KeyError here: the table lacks that column); id is left
+# to the database (write order).
+Row = tuple[Any, ...]
+ROW_COLUMNS: tuple[str, ...] = tuple(schema.frames.c[name].name for name in (
+    "session", "seq", "t_ns",
+    "direction",  # schema.DIRECTION_CODES
+    "opcode",
+    "type",  # event_types.id; the type's name while its id is not known yet (with_type_id)
+    "event_id", "item_id", "response_id",
+    "stripped",  # 1: data lacks type_prefix(type)
+    "data", "audio_at", "audio",
+    "redaction",  # REDACTIONS; NULL: nothing redacted (nearly every frame)
+))
+ROW_AT: dict[str, int] = {name: position for position, name in enumerate(ROW_COLUMNS)}
+_TYPE_AT = ROW_AT["type"]
+_CLIENT = schema.DIRECTION_CODES["client"]
+_SERVER = schema.DIRECTION_CODES["server"]
+
+
+def frame_row(session_pk: int, seq: int, frame: Frame, type_ids: Mapping[str, int]) -> Row:
+    """The frames row for one frame (values in ROW_COLUMNS' order); the type's name stands in
+    for an id not in type_ids yet (with_type_id puts the id in once it is known). Never raises
+    for the frame's bytes."""
+    direction = _CLIENT if frame.direction is Direction.CLIENT else _SERVER
+    data = frame.data
+    redaction = int(frame.redaction) or None
+    # each tuple: session, seq, t_ns, direction, opcode, type, event_id, item_id, response_id,
+    # stripped, data, audio_at, audio, redaction (ROW_COLUMNS; tests read rows back by name)
+    if frame.opcode != 1:  # binary frames are kept as they are, unindexed
+        return (session_pk, seq, frame.t_ns, direction, int(frame.opcode), None,
+                None, None, None, None, data, None, None, redaction)
+    split = split_audio_event(data)
+    if split is not None:  # most frames: audio out as binary, ids left inside the small body
+        return (session_pk, seq, frame.t_ns, direction, 1, type_ids.get(split[0], split[0]),
+                None, None, None, 1, split[1], split[2], split[3], redaction)
+    form = stored_form(data)  # never raises: a surprise is stored whole, unindexed
+    type_name = form.index.type
+    type_id = None if type_name is None else type_ids.get(type_name, type_name)
+    flag = 1 if form.stripped else None
+    if form.audio is not None:  # ids stay inside the (now small) body: not stored twice
+        return (session_pk, seq, frame.t_ns, direction, 1, type_id,
+                None, None, None, flag, form.body, form.audio_at, form.audio, redaction)
+    index = form.index
+    return (session_pk, seq, frame.t_ns, direction, 1, type_id,
+            index.event_id, index.item_id, index.response_id, flag, form.body, None, None,
+            redaction)
+
+
+def with_type_id(row: Row, type_ids: Mapping[str, int]) -> Row:
+    """The row with its type's id in place of the name frame_row left there."""
+    name = row[_TYPE_AT]
+    if not isinstance(name, str):
+        return row
+    return (*row[:_TYPE_AT], type_ids[name], *row[_TYPE_AT + 1:])
+
+
+class StoredFrame(msgspec.Struct, frozen=True, gc=False):
+    """A frame read back from the log; data is byte-identical to what crossed the wire.
+
+    Read with audio="bytes", an audio event whose audio the log holds as binary (see
+    recorder.store.codec: input_audio_buffer.append, response.(output_)audio.delta with
+    canonical base64) comes instead with that audio in `audio` and `data` lacking its base64
+    text: the audio field reads as the empty string ("delta":""), the rest of the frame is
+    as recorded. Every other frame, and every frame in the default mode, has audio None and
+    data as it crossed the wire.
+
+    Byte-identical except redacted secrets: `redaction` says whether and how the recorder (or
+    an import) redacted the frame (recorder.redact.Redaction; SCANNED: it could not be
+    parsed, and a byte scan masked it).
+    """
+
+    seq: int
+    t_ns: int
+    direction: Direction
+    opcode: Opcode
+    type: str | None
+    event_id: str | None
+    item_id: str | None
+    response_id: str | None
+    data: bytes
+    audio: bytes | None = None
+    redaction: Redaction = Redaction.UNTOUCHED
+
+    def to_frame(self) -> Frame:
+        """The frame as it crossed the wire (also for a frame read with audio="bytes")."""
+        data = self.data
+        if self.audio is not None:
+            data = splice_into_empty_field(self.type, data, self.audio)
+        return Frame(self.direction, self.t_ns, self.opcode, data, self.redaction)
+
+
+# The redaction column back to the Redaction (NULL: nothing redacted); a value a newer rtrec
+# may write reads as the cautious one (see RowReader).
+REDACTIONS = {None: Redaction.UNTOUCHED, 1: Redaction.PARSED, 2: Redaction.SCANNED}
+_DIRECTIONS = {_CLIENT: Direction.CLIENT, _SERVER: Direction.SERVER}
+_OPCODES = {1: Opcode.TEXT, 2: Opcode.BINARY}
+
+
+class RowReader:
+    """Rows of frames back to frames (frame_row's inverse), given the event_types it learns.
+
+    One reader serves one log: it keeps the type names, their prefixes, and the last outline
+    (frame without its audio) per type with the ids read from it, which audio frames of a
+    session often repeat frame after frame.
+    """
+
+    def __init__(self) -> None:
+        self.type_names: dict[int, str] = {}
+        self._prefixes: dict[int, bytes] = {}
+        self._outlines: dict[int, tuple[bytes, IndexColumns]] = {}
+
+    def knows_types(self, type_ids: Iterable[int | None]) -> bool:
+        """Whether every type id (None: no type) has its name here."""
+        names = self.type_names
+        return all(type_id is None or type_id in names for type_id in type_ids)
+
+    def learn(self, type_names: Iterable[tuple[int, str]]) -> None:
+        """The event_types rows (id, name). The dicts are updated in place: functions from
+        reading() see them."""
+        self.type_names.clear()
+        self.type_names.update((int(type_id), str(name)) for type_id, name in type_names)
+        self._prefixes.clear()
+        self._prefixes.update(
+            (type_id, type_prefix(name)) for type_id, name in self.type_names.items()
+        )
+
+    def reading(
+        self, columns: Sequence[str], *, as_bytes: bool = False
+    ) -> Callable[[Sequence[Any]], StoredFrame]:
+        """The function from a row of a query selecting `columns` (ROW_COLUMNS but session, in
+        any order, others too) to its frame. as_bytes: see StoredFrame.
+
+        Each column's position in the row is found here, once per query, by its name; the
+        returned function is the hot loop of reading a session.
+        """
+        at = {name: position for position, name in enumerate(columns)}
+        p_seq, p_t_ns, p_direction, p_opcode, p_type = (
+            at["seq"], at["t_ns"], at["direction"], at["opcode"], at["type"]
+        )
+        p_event_id, p_item_id, p_response_id = at["event_id"], at["item_id"], at["response_id"]
+        p_stripped, p_data, p_audio_at, p_audio = (
+            at["stripped"], at["data"], at["audio_at"], at["audio"]
+        )
+        p_redaction = at["redaction"]
+        names, prefixes, outlines = self.type_names, self._prefixes, self._outlines
+
+        def stored_frame(row: Sequence[Any]) -> StoredFrame:
+            type_id = row[p_type]
+            type_name = names.get(type_id) if type_id is not None else None
+            data = row[p_data]
+            stripped = row[p_stripped] and type_name is not None
+            if stripped:
+                prefix = prefixes[type_id]
+                data = prefix + data
+            audio_at = row[p_audio_at]
+            if audio_at is None:
+                return StoredFrame(
+                    row[p_seq], row[p_t_ns], _DIRECTIONS[row[p_direction]],
+                    _OPCODES[row[p_opcode]], type_name,
+                    row[p_event_id], row[p_item_id], row[p_response_id], data, None,
+                    _redaction(row[p_redaction]),
+                )
+            # The ids were left in the frame, not copied to columns: read them from its
+            # outline (the frame without its audio), which often repeats frame after frame.
+            cached = outlines.get(type_id)
+            if cached is not None and cached[0] == data:
+                index = cached[1]
+            else:
+                index = index_of(data)
+                outlines[type_id] = (data, index)
+            audio = row[p_audio]
+            if as_bytes:  # data is the outline: the frame with an empty audio field
+                return StoredFrame(
+                    row[p_seq], row[p_t_ns], _DIRECTIONS[row[p_direction]],
+                    _OPCODES[row[p_opcode]], type_name,
+                    index.event_id, index.item_id, index.response_id, data, audio,
+                    _redaction(row[p_redaction]),
+                )
+            if stripped:
+                audio_at += len(prefix)
+            return StoredFrame(
+                row[p_seq], row[p_t_ns], _DIRECTIONS[row[p_direction]],
+                _OPCODES[row[p_opcode]], type_name,
+                index.event_id, index.item_id, index.response_id,
+                splice_audio(data, audio_at, audio), None, _redaction(row[p_redaction]),
+            )
+
+        return stored_frame
+
+
+def _redaction(value: int | None) -> Redaction:
+    """A redaction column's value (NULL on nearly every row: the fast case)."""
+    if value is None:
+        return Redaction.UNTOUCHED
+    return REDACTIONS.get(value, Redaction.SCANNED)

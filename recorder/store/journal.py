@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from recorder.errors import RtrecError
+from recorder.redact import Redaction
 from recorder.wire import Direction, Frame, Opcode
 
 ROW_OVERHEAD = 64  # bytes counted per frame beside its data (keys, times, the row itself)
@@ -27,7 +28,7 @@ _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS frames (id INTEGER PRIMARY KEY, session INTEGER NOT NULL, "
     "seq INTEGER NOT NULL, t_ns INTEGER NOT NULL, direction INTEGER NOT NULL, "
-    "opcode INTEGER NOT NULL, data BLOB NOT NULL)",
+    "opcode INTEGER NOT NULL, data BLOB NOT NULL, redaction INTEGER)",
 )
 
 
@@ -77,7 +78,8 @@ class Journal:
                 "record a larger --journal-size"
             )
         rows = [(session, seq, frame.t_ns, 0 if frame.direction is Direction.CLIENT else 1,
-                 int(frame.opcode), frame.data) for session, seq, frame in frames]
+                 int(frame.opcode), frame.data, int(frame.redaction) or None)
+                for session, seq, frame in frames]
         try:
             with self._connection:
                 start = None
@@ -85,8 +87,8 @@ class Journal:
                     lowest = self._connection.execute("SELECT min(id) FROM frames").fetchone()[0]
                     start = (1 if lowest is None else int(lowest)) - len(rows)
                 self._connection.executemany(
-                    "INSERT INTO frames (id, session, seq, t_ns, direction, opcode, data) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO frames (id, session, seq, t_ns, direction, opcode, data, "
+                    "redaction) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     [(None if start is None else start + n, *row) for n, row in enumerate(rows)])
         except sqlite3.Error as error:
             raise _explain(self.path, error) from error
@@ -96,12 +98,13 @@ class Journal:
     def head(self, limit: int) -> list[JournalFrame]:
         """The oldest `limit` frames, in the order appended."""
         rows = self._connection.execute(
-            "SELECT id, session, seq, t_ns, direction, opcode, data FROM frames ORDER BY id "
+            "SELECT id, session, seq, t_ns, direction, opcode, data, redaction FROM frames "
+            "ORDER BY id "
             "LIMIT ?", (limit,)).fetchall()
         return [
             JournalFrame(row[0], row[1], row[2], Frame(
                 Direction.CLIENT if row[4] == 0 else Direction.SERVER, row[3], Opcode(row[5]),
-                bytes(row[6])))
+                bytes(row[6]), Redaction(row[7] or 0)))
             for row in rows
         ]
 

@@ -8,34 +8,27 @@ import secrets
 import socket
 import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
-import msgspec
-from pybase64 import b64encode
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from recorder.errors import RtrecError, UnknownSession
 from recorder.redact import Redaction
-from recorder.store.codec import (
-    IndexColumns,
-    index_of,
-    splice_into_empty_field,
-    type_prefix,
-)
+from recorder.store import schema
+from recorder.store.codec import REDACTIONS, ROW_COLUMNS, RowReader
+from recorder.store.codec import StoredFrame as StoredFrame  # its public home: recorder.store
 from recorder.store.db import Database
 from recorder.store.journal import Journal
 from recorder.store.revision import HEAD_REVISION
 from recorder.store.urls import parse_db, scrub_endpoint
 from recorder.store.writer import BatchWriter, Notice, ShedRecord
-from recorder.wire import Direction, Frame, Opcode
+from recorder.wire import Frame
 
 STATUSES = ("complete", "interrupted", "incomplete")
 CLOSED_BY = ("client", "server", "proxy")
-_DIRECTIONS = (Direction.CLIENT, Direction.SERVER)
-_OPCODES = {1: Opcode.TEXT, 2: Opcode.BINARY}
 # Seconds between commits. Each commit rewrites the page at the end of the table and a page of
 # the (session, seq) index per open session: at 50 interleaved sessions of 4 KB frames at
 # 2,000 frames/s, sqlite3 alone wrote 3.3x the wire bytes at 0.05 s, 2.5x at 0.1 s, 2.1x at
@@ -43,19 +36,35 @@ _OPCODES = {1: Opcode.TEXT, 2: Opcode.BINARY}
 # about two intervals' worth.
 FLUSH_INTERVAL = 0.2
 _MAX_SEQ = 2**31 - 1  # the seq column is a 32-bit signed integer
-_SESSION_COLUMNS = (
-    "pk, id, started_at, ended_at, last_seen, heartbeat, recorder, protocol, model, endpoint, "
-    "status, close_code, close_reason, closed_by, frames, client_frames, server_frames"
-)
+
+
+class _SessionRow(NamedTuple):
+    """A sessions row as the log reads it: each field is the column of that name."""
+
+    pk: int
+    id: str
+    started_at: float | None
+    ended_at: float | None
+    last_seen: float
+    heartbeat: float
+    recorder: str | None
+    protocol: str | None
+    model: str | None
+    endpoint: str | None
+    status: str
+    close_code: int | None
+    close_reason: str | None
+    closed_by: str | None
+    frames: int
+    client_frames: int
+    server_frames: int
+
+
+_SESSION_COLUMNS = schema.column_list(schema.sessions, _SessionRow._fields)
 # Sessions sort by start; one whose start is unknown (an import) by when it was written.
 _STARTED = "COALESCE(started_at, last_seen)"
-_FRAME_COLUMNS = (
-    "seq, t_ns, direction, opcode, type, event_id, item_id, response_id, stripped, data, "
-    "audio_at, audio, redaction"
-)
-# The redaction column back to the Redaction (NULL: nothing redacted); a value a newer rtrec
-# may write reads as the cautious one.
-_REDACTIONS = {None: Redaction.UNTOUCHED, 1: Redaction.PARSED, 2: Redaction.SCANNED}
+# The frames columns a read selects: the codec's row (named in schema.frames).
+_FRAME_COLUMNS = schema.column_list(schema.frames, ROW_COLUMNS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +108,11 @@ class GapInfo:
         )
 
 
+# GapInfo's fields are gaps columns of the same names: the select is derived from them.
+_GAP_FIELDS = tuple(field.name for field in fields(GapInfo))
+_GAP_COLUMNS = schema.column_list(schema.gaps, _GAP_FIELDS)
+
+
 def gaps_line(session_id: str, gaps: list[GapInfo]) -> str | None:
     """What replay, export and serve say about a session with gaps (None: it has none)."""
     if not gaps:
@@ -126,41 +140,6 @@ def scanned_line(seqs: list[int]) -> str | None:
 
 
 AudioMode = Literal["base64", "bytes"]
-
-
-class StoredFrame(msgspec.Struct, frozen=True, gc=False):
-    """A frame read back from the log; data is byte-identical to what crossed the wire.
-
-    Read with audio="bytes", an audio event whose audio the log holds as binary (see
-    recorder.store.codec: input_audio_buffer.append, response.(output_)audio.delta with
-    canonical base64) comes instead with that audio in `audio` and `data` lacking its base64
-    text: the audio field reads as the empty string ("delta":""), the rest of the frame is
-    as recorded. Every other frame, and every frame in the default mode, has audio None and
-    data as it crossed the wire.
-
-    Byte-identical except redacted secrets: `redaction` says whether and how the recorder (or
-    an import) redacted the frame (recorder.redact.Redaction; SCANNED: it could not be
-    parsed, and a byte scan masked it).
-    """
-
-    seq: int
-    t_ns: int
-    direction: Direction
-    opcode: Opcode
-    type: str | None
-    event_id: str | None
-    item_id: str | None
-    response_id: str | None
-    data: bytes
-    audio: bytes | None = None
-    redaction: Redaction = Redaction.UNTOUCHED
-
-    def to_frame(self) -> Frame:
-        """The frame as it crossed the wire (also for a frame read with audio="bytes")."""
-        data = self.data
-        if self.audio is not None:
-            data = splice_into_empty_field(self.type, data, self.audio)
-        return Frame(self.direction, self.t_ns, self.opcode, data, self.redaction)
 
 
 @dataclass
@@ -289,9 +268,7 @@ class EventLog:
             watch_loop=live,
             journal=journal,
         )
-        self._type_names: dict[int, str] = {}
-        self._prefixes: dict[int, bytes] = {}
-        self._outlines: dict[int, tuple[bytes, IndexColumns]] = {}
+        self._rows = RowReader()
         self._closed = False
 
     @property
@@ -492,38 +469,38 @@ class EventLog:
         lost = {pk: (count, frames) for pk, count, frames in await self._query(
             "SELECT session, count(*), sum(frames) FROM gaps GROUP BY session", ()
         )}
-        return [self._session_info(row, *lost.get(row[0], (0, 0))) for row in rows]
+        return [self._session_info(row, *lost.get(row.pk, (0, 0)))
+                for row in map(_SessionRow._make, rows)]
 
     async def get_session(self, sid: str | None = None) -> SessionInfo:
         """A session by id (or unique id prefix); the newest one when sid is None."""
         row = await self._session_row(sid)
         [(count, frames)] = await self._query(
-            "SELECT count(*), coalesce(sum(frames), 0) FROM gaps WHERE session = ?", (row[0],)
+            "SELECT count(*), coalesce(sum(frames), 0) FROM gaps WHERE session = ?", (row.pk,)
         )
         return self._session_info(row, count, frames)
 
     async def gaps(self, sid: str) -> list[GapInfo]:
         """The runs of frames of a session the recorder could not keep, in seq order."""
-        pk = (await self._session_row(sid))[0]
+        pk = (await self._session_row(sid)).pk
         rows = await self._query(
-            "SELECT first_seq, last_seq, first_t_ns, last_t_ns, frames, reason FROM gaps "
-            "WHERE session = ? ORDER BY first_seq", (pk,)
+            f"SELECT {_GAP_COLUMNS} FROM gaps WHERE session = ? ORDER BY first_seq", (pk,)
         )
-        return [GapInfo(*row) for row in rows]
+        return [GapInfo(**dict(zip(_GAP_FIELDS, row, strict=True))) for row in rows]
 
     async def redacted(self, sid: str) -> list[tuple[int, Redaction]]:
         """(seq, how) of the session's redacted frames, in seq order (a partial index has them:
         the session's frames are not read)."""
-        pk = (await self._session_row(sid))[0]
+        pk = (await self._session_row(sid)).pk
         rows = await self._query(
             "SELECT seq, redaction FROM frames WHERE session = ? AND redaction IS NOT NULL "
             "ORDER BY seq", (pk,)
         )
-        return [(int(seq), _REDACTIONS.get(how, Redaction.SCANNED)) for seq, how in rows]
+        return [(int(seq), REDACTIONS.get(how, Redaction.SCANNED)) for seq, how in rows]
 
     async def delete_session(self, sid: str) -> None:
         """Delete a session and its frames; refused while a recorder (any process) is live."""
-        pk = (await self._session_row(sid))[0]
+        pk = (await self._session_row(sid)).pk
         try:
             async with self._db.writing() as connection:
                 # Checked inside the write transaction: a live recorder's next insert would
@@ -533,10 +510,10 @@ class EventLog:
                 )
                 if not rows:  # deleted meanwhile by someone else
                     return
-                row = rows[0]
+                row = _SessionRow._make(rows[0])
                 if self._session_info(row).status == "recording":
                     raise RtrecError(
-                        f"session {row[1]} is still being recorded by {row[6]}: "
+                        f"session {row.id} is still being recorded by {row.recorder}: "
                         "wait for it to end (or for it to read as interrupted)"
                     )
                 for statement in ("DELETE FROM frames WHERE session = ?",
@@ -565,7 +542,7 @@ class EventLog:
         if audio not in ("base64", "bytes"):
             raise ValueError(f"audio must be 'base64' or 'bytes', not {audio!r}")
         as_bytes = audio == "bytes"
-        pk = (await self._session_row(sid))[0]
+        pk = (await self._session_row(sid)).pk
         statement = (
             f"SELECT {_FRAME_COLUMNS} FROM frames WHERE session = ? AND seq > ? AND seq <= ? "
             "ORDER BY seq LIMIT ?"
@@ -573,13 +550,16 @@ class EventLog:
         last = min(until_seq, _MAX_SEQ) if until_seq is not None else _MAX_SEQ
         after = 0
         size = max(1, batch_size)
+        stored_frame = self._rows.reading(ROW_COLUMNS, as_bytes=as_bytes)
+        seq_at, type_at = ROW_COLUMNS.index("seq"), ROW_COLUMNS.index("type")
         while True:
             rows = await self._query(statement, (pk, after, last, size))
             if not rows:
                 return
-            await self._learn_types(rows)
-            batch = [self._stored_frame(row, as_bytes) for row in rows]
-            after = rows[-1][0]
+            if not self._rows.knows_types(row[type_at] for row in rows):
+                self._rows.learn(await self._query("SELECT id, name FROM event_types", ()))
+            batch = [stored_frame(row) for row in rows]
+            after = rows[-1][seq_at]
             yield batch
             if len(rows) < size:
                 return
@@ -591,7 +571,7 @@ class EventLog:
         except Exception as error:
             raise self._db.error(error) from None
 
-    async def _session_row(self, sid: str | None) -> tuple[Any, ...]:
+    async def _session_row(self, sid: str | None) -> _SessionRow:
         if sid is None:
             rows = await self._query(
                 f"SELECT {_SESSION_COLUMNS} FROM sessions ORDER BY {_STARTED} DESC, pk DESC "
@@ -599,7 +579,7 @@ class EventLog:
             )
             if not rows:
                 raise RtrecError(f"no sessions in {self.display} yet: record or import one first")
-            return rows[0]
+            return _SessionRow._make(rows[0])
         rows = await self._query(f"SELECT {_SESSION_COLUMNS} FROM sessions WHERE id = ?", (sid,))
         if not rows and sid:
             pattern = sid.replace("\\", "").replace("%", "").replace("_", "") + "%"
@@ -615,29 +595,31 @@ class EventLog:
                 f"no session {sid} in {self.display}: "
                 f"run `rtrec sessions {self.display}` to list them"
             )
-        return rows[0]
+        return _SessionRow._make(rows[0])
 
     def _session_info(
-        self, row: tuple[Any, ...], gaps: int = 0, frames_lost: int = 0
+        self, row: _SessionRow, gaps: int = 0, frames_lost: int = 0
     ) -> SessionInfo:
-        (_pk, sid, started, ended, last_seen, heartbeat, recorder, protocol, model, endpoint,
-         status, close_code, close_reason, closed_by, frames, client, server) = row
-        if status == "recording" and not self._alive(sid, recorder, last_seen, heartbeat):
+        status = row.status
+        if status == "recording" and not self._alive(
+            row.id, row.recorder, row.last_seen, row.heartbeat
+        ):
             status = "interrupted"
+        started, ended = row.started_at, row.ended_at
         return SessionInfo(
-            id=sid,
+            id=row.id,
             started_at=datetime.fromtimestamp(started, UTC) if started is not None else None,
             ended_at=datetime.fromtimestamp(ended, UTC) if ended is not None else None,
-            protocol=protocol,
-            model=model,
-            endpoint=endpoint,
+            protocol=row.protocol,
+            model=row.model,
+            endpoint=row.endpoint,
             status=status,
-            close_code=close_code,
-            close_reason=close_reason,
-            closed_by=closed_by,
-            frames=frames,
-            client_frames=client,
-            server_frames=server,
+            close_code=row.close_code,
+            close_reason=row.close_reason,
+            closed_by=row.closed_by,
+            frames=row.frames,
+            client_frames=row.client_frames,
+            server_frames=row.server_frames,
             gaps=int(gaps),
             frames_lost=int(frames_lost or 0),
         )
@@ -650,45 +632,6 @@ class EventLog:
         if host == socket.gethostname() and pid.isdigit() and not _process_exists(int(pid)):
             return False
         return time.time() - last_seen <= 3 * heartbeat + 2.0
-
-    async def _learn_types(self, rows: list[tuple[Any, ...]]) -> None:
-        names = self._type_names
-        if all(row[4] is None or row[4] in names for row in rows):
-            return
-        found = await self._query("SELECT id, name FROM event_types", ())
-        self._type_names = {int(row[0]): str(row[1]) for row in found}
-        self._prefixes = {type_id: type_prefix(name) for type_id, name in self._type_names.items()}
-
-    def _stored_frame(self, row: tuple[Any, ...], as_bytes: bool = False) -> StoredFrame:
-        """A frames row back to the frame (the hot loop of reading a session)."""
-        (seq, t_ns, direction, opcode, type_id, event_id, item_id, response_id,
-         stripped, data, audio_at, audio, redaction) = row
-        redacted = _REDACTIONS.get(redaction, Redaction.SCANNED)
-        type_name = self._type_names.get(type_id) if type_id is not None else None
-        if stripped and type_name is not None:
-            data = self._prefixes[type_id] + data
-        if audio_at is not None:
-            # The ids were left in the frame, not copied to columns: read them from its
-            # outline (the frame without its audio), which often repeats frame after frame.
-            cached = self._outlines.get(type_id)
-            if cached is not None and cached[0] == data:
-                index = cached[1]
-            else:
-                index = index_of(data)
-                self._outlines[type_id] = (data, index)
-            event_id, item_id, response_id = index.event_id, index.item_id, index.response_id
-            if as_bytes:  # data is the outline: the frame with an empty audio field
-                return StoredFrame(
-                    seq, t_ns, _DIRECTIONS[direction], _OPCODES[opcode], type_name,
-                    event_id, item_id, response_id, data, audio, redacted,
-                )
-            if stripped and type_name is not None:
-                audio_at += len(self._prefixes[type_id])
-            data = b"".join((data[:audio_at], b64encode(audio), data[audio_at:]))
-        return StoredFrame(
-            seq, t_ns, _DIRECTIONS[direction], _OPCODES[opcode], type_name,
-            event_id, item_id, response_id, data, None, redacted,
-        )
 
 
 def _new_session_id() -> str:

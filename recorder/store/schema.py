@@ -17,6 +17,8 @@ bench/proxy.py).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -113,3 +115,16 @@ gaps = Table(
 
 # Direction is stored as a small integer; 0/1 cost no payload bytes in SQLite.
 DIRECTION_CODES = {"client": 0, "server": 1}
+
+
+def column_list(table: Table, names: Iterable[str]) -> str:
+    """'a, b, c' for a statement: each name looked up in `table` (KeyError: not its column)."""
+    return ", ".join(table.c[name].name for name in names)
+
+
+def pg_types(table: Table, names: Iterable[str]) -> list[str]:
+    """Each named column's PostgreSQL type, as a statement casts to it ('integer', 'bytea')."""
+    from sqlalchemy.dialects import postgresql
+
+    dialect = postgresql.dialect()
+    return [table.c[name].type.compile(dialect=dialect).lower() for name in names]

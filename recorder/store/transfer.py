@@ -29,7 +29,8 @@ import msgspec
 from recorder import jsontext
 from recorder.errors import RtrecError
 from recorder.redact import FrameRedactor, Redaction
-from recorder.store.log import EventLog, SessionInfo, StoredFrame
+from recorder.store.codec import StoredFrame
+from recorder.store.log import EventLog, SessionInfo
 from recorder.wire import Direction, Frame, Opcode
 
 DirectionOf = Callable[[str], Direction | None]

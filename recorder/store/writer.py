@@ -44,27 +44,30 @@ from typing import Any, Literal, cast
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from recorder.errors import RtrecError
-from recorder.store.codec import NO_INDEX, StoredForm, split_audio_event, stored_form
+from recorder.store import schema
+from recorder.store.codec import ROW_AT, ROW_COLUMNS, Row, frame_row, with_type_id
 from recorder.store.db import Database
 from recorder.store.failures import is_transient
 from recorder.store.journal import ROW_OVERHEAD, Journal
-from recorder.wire import Direction, Frame
+from recorder.wire import Frame
 
-# No id: the database assigns it, at the end of the table (see recorder.store.schema).
+# The codec's row (no id: the database assigns it, at the end of the table; see schema).
+_VALUES = "(" + ", ".join("?" * len(ROW_COLUMNS)) + ")"
 _INSERT_FRAME = (
-    "INSERT INTO frames (session, seq, t_ns, direction, opcode, type, event_id, item_id, "
-    "response_id, stripped, data, audio_at, audio, redaction) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    f"INSERT INTO frames ({schema.column_list(schema.frames, ROW_COLUMNS)}) VALUES {_VALUES}"
 )
 # SQLite: many rows per INSERT statement. The driver binds parameters holding the GIL and
 # steps the statement without it; one step per row means one GIL hand-back per row, and each
 # waits for the event loop thread to let go (up to the 5 ms switch interval when it is busy
 # forwarding or preparing the next batch). Per _ROWS_PER_INSERT rows, the writer thread
 # needs the GIL once, and the disk work of those rows overlaps the loop's own work.
-_ROWS_PER_INSERT = 64  # x 14 = 896 parameters: under 999, the oldest SQLite default limit
-_INSERT_ROWS = _INSERT_FRAME + ", (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)" * (
-    _ROWS_PER_INSERT - 1
+_ROWS_PER_INSERT = 64  # x 14 columns = 896 parameters: under 999, the oldest SQLite default
+assert _ROWS_PER_INSERT * len(ROW_COLUMNS) <= 999, "fewer rows per INSERT: SQLite's limit"
+# Where a row (codec.frame_row) holds the values the writer looks at, found by column name.
+_SESSION, _SEQ, _T_NS, _DIRECTION, _TYPE = (
+    ROW_AT[name] for name in ("session", "seq", "t_ns", "direction", "type")
 )
+_INSERT_ROWS = _INSERT_FRAME + f", {_VALUES}" * (_ROWS_PER_INSERT - 1)
 # Rows built between two turns of the event loop (~10 us each for a 4 KB audio frame here).
 _PREPARE_CHUNK = 64
 _COUNT_FRAMES = (
@@ -89,7 +92,7 @@ class _Counts:
 
 @dataclass
 class _Prepared:
-    rows: list[tuple[Any, ...]]
+    rows: list[Row]  # codec.frame_row's
     counts: dict[int, _Counts]
     missing: set[str]  # type names without an id yet
     batch: list[tuple[int, int, Frame]] = field(default_factory=list)  # the frames themselves
@@ -759,18 +762,20 @@ class BatchWriter:
         """The batch's rows, built _PREPARE_CHUNK frames at a time: between chunks the loop
         forwards frames (a whole batch at once held it for 10 ms on this box)."""
         type_ids = self._type_ids
-        rows: list[tuple[Any, ...]] = []
+        rows: list[Row] = []
         for start in range(0, len(batch), _PREPARE_CHUNK):
             if start:
                 await asyncio.sleep(0)
-            rows += [_row(session_pk, seq, frame, type_ids)
+            rows += [frame_row(session_pk, seq, frame, type_ids)
                      for session_pk, seq, frame in batch[start:start + _PREPARE_CHUNK]]
         missing = {row[_TYPE] for row in rows if isinstance(row[_TYPE], str)}
         counts: dict[int, _Counts] = {}
-        # frames per (session, direction); direction is 1 for server frames
-        for (session_pk, direction), frames in Counter([(row[0], row[3]) for row in rows]).items():
+        server = schema.DIRECTION_CODES["server"]
+        for (session_pk, direction), frames in Counter(
+            [(row[_SESSION], row[_DIRECTION]) for row in rows]
+        ).items():
             tally = counts.setdefault(session_pk, _Counts())
-            if direction:
+            if direction == server:
                 tally.server += frames
             else:
                 tally.client += frames
@@ -783,7 +788,7 @@ class BatchWriter:
             if prepared.missing:  # committed on its own: a retried batch finds its ids valid
                 async with self._db.writing() as connection:
                     await self._ensure_types(connection, prepared.missing)
-                prepared.rows = [self._with_type_id(row) for row in prepared.rows]
+                prepared.rows = [with_type_id(row, self._type_ids) for row in prepared.rows]
                 prepared.missing = set()
             await self._write_batch(prepared, retry)
 
@@ -792,10 +797,10 @@ class BatchWriter:
         if self._given_up:  # at close: lost (and said so in the counts), unless journaled
             if self._kept_for_next_start(prepared.batch, first=prepared.older_than_journal):
                 return
-            self.state.degraded.update(row[0] for row in prepared.rows)
+            self.state.degraded.update(row[_SESSION] for row in prepared.rows)
             return
         for row in prepared.rows:  # refused for good: a gap, and recording goes on
-            self.drop(row[0], row[1], row[2], "refused by the store")
+            self.drop(row[_SESSION], row[_SEQ], row[_T_NS], "refused by the store")
 
     def _kept_for_next_start(self, batch: list[tuple[int, int, Frame]], *, first: bool) -> bool:
         """close() gave up on the store: a batch that fits in the journal waits there for the
@@ -830,7 +835,7 @@ class BatchWriter:
             if prepared.missing:
                 async with self._db.writing() as connection:
                     await self._ensure_types(connection, prepared.missing)
-                prepared.rows = [self._with_type_id(row) for row in prepared.rows]
+                prepared.rows = [with_type_id(row, self._type_ids) for row in prepared.rows]
                 prepared.missing = set()
             async with self._db.writing() as connection:
                 columns = list(zip(*prepared.rows, strict=True))
@@ -851,7 +856,7 @@ class BatchWriter:
 
         if not await self._retrying_write(write, 0) and not self._given_up:
             for row in prepared.rows:  # refused for good: a gap, and the journal goes on
-                self.drop(row[0], row[1], row[2], "refused by the store")
+                self.drop(row[_SESSION], row[_SEQ], row[_T_NS], "refused by the store")
         if self._given_up:
             return  # still in the journal, for the next start
         try:
@@ -865,7 +870,7 @@ class BatchWriter:
             # killed after COMMIT): a batch is one transaction, so its first row tells.
             if retry and prepared.rows and await self._db.fetch(
                 connection, "SELECT 1 FROM frames WHERE session = ? AND seq = ?",
-                prepared.rows[0][:2],
+                (prepared.rows[0][_SESSION], prepared.rows[0][_SEQ]),
             ):
                 return
             await self._insert(connection, prepared.rows)
@@ -878,7 +883,7 @@ class BatchWriter:
                 ],
             )
 
-    async def _insert(self, connection: AsyncConnection, rows: list[tuple[Any, ...]]) -> None:
+    async def _insert(self, connection: AsyncConnection, rows: list[Row]) -> None:
         if not self._db.is_sqlite:  # asyncpg pipelines executemany already
             await self._db.executemany(connection, _INSERT_FRAME, rows)
             return
@@ -891,11 +896,6 @@ class BatchWriter:
             ])
         if whole < len(rows):
             await self._db.executemany(connection, _INSERT_FRAME, rows[whole:])
-
-    def _with_type_id(self, row: tuple[Any, ...]) -> tuple[Any, ...]:
-        if not isinstance(row[_TYPE], str):
-            return row
-        return (*row[:_TYPE], self._type_ids[row[_TYPE]], *row[_TYPE + 1:])
 
     async def _ensure_types(self, connection: AsyncConnection, names: set[str]) -> None:
         await connection.exec_driver_sql(
@@ -931,19 +931,15 @@ class BatchWriter:
             self.answered()
 
 
-_TYPE = 5  # position of the type in a frames row
-
 # PostgreSQL (journals are for PostgreSQL stores): a batch of rows as one array per column.
+_JOURNALED_ARRAYS = ", ".join(
+    f"${n}::{kind}[]" for n, kind in enumerate(schema.pg_types(schema.frames, ROW_COLUMNS), 1)
+)
 _INSERT_JOURNALED = (
-    "INSERT INTO frames (session, seq, t_ns, direction, opcode, type, event_id, item_id, "
-    "response_id, stripped, data, audio_at, audio) "
-    "SELECT r.session, r.seq, r.t_ns, r.direction, r.opcode, r.type, r.event_id, r.item_id, "
-    "r.response_id, r.stripped, r.data, r.audio_at, r.audio "
-    "FROM unnest($1::integer[], $2::integer[], $3::bigint[], $4::smallint[], "
-    "$5::smallint[], $6::integer[], $7::text[], $8::text[], $9::text[], $10::smallint[], "
-    "$11::bytea[], $12::integer[], $13::bytea[]) WITH ORDINALITY AS r(session, seq, t_ns, "
-    "direction, opcode, type, event_id, item_id, response_id, stripped, data, audio_at, audio, "
-    "n) WHERE EXISTS (SELECT 1 FROM sessions WHERE sessions.pk = r.session) "
+    f"INSERT INTO frames ({schema.column_list(schema.frames, ROW_COLUMNS)}) "
+    f"SELECT {', '.join('r.' + name for name in ROW_COLUMNS)} "
+    f"FROM unnest({_JOURNALED_ARRAYS}) WITH ORDINALITY AS r({', '.join(ROW_COLUMNS)}, n) "
+    "WHERE EXISTS (SELECT 1 FROM sessions WHERE sessions.pk = r.session) "
     "ORDER BY r.n "  # ids (the write order) follow the journal's order
     "ON CONFLICT (session, seq) DO NOTHING RETURNING session, direction"
 )
@@ -957,34 +953,6 @@ _UPSERT_GAP = (
     "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (session, first_seq) DO UPDATE SET "
     "last_seq = excluded.last_seq, last_t_ns = excluded.last_t_ns, frames = excluded.frames"
 )
-
-
-def _row(session_pk: int, seq: int, frame: Frame, type_ids: dict[str, int]) -> tuple[Any, ...]:
-    """The frames row for one frame; the type's name stands in for an id not known yet."""
-    direction = 0 if frame.direction is Direction.CLIENT else 1
-    data = frame.data
-    redaction = int(frame.redaction) or None  # NULL: nothing redacted (nearly every frame)
-    if frame.opcode != 1:  # binary frames are kept as they are, unindexed
-        return (session_pk, seq, frame.t_ns, direction, int(frame.opcode), None,
-                None, None, None, None, data, None, None, redaction)
-    split = split_audio_event(data)
-    if split is not None:  # most frames: audio out as binary, ids left inside the small body
-        return (session_pk, seq, frame.t_ns, direction, 1, type_ids.get(split[0], split[0]),
-                None, None, None, 1, split[1], split[2], split[3], redaction)
-    try:
-        form = stored_form(data)
-    except Exception:  # never lose a frame to a codec surprise: keep it whole, unindexed
-        form = StoredForm(NO_INDEX, False, data, None, None)
-    type_name = form.index.type
-    type_id = None if type_name is None else type_ids.get(type_name, type_name)
-    flag = 1 if form.stripped else None
-    if form.audio is not None:  # ids stay inside the (now small) body: not stored twice
-        return (session_pk, seq, frame.t_ns, direction, 1, type_id,
-                None, None, None, flag, form.body, form.audio_at, form.audio, redaction)
-    index = form.index
-    return (session_pk, seq, frame.t_ns, direction, 1, type_id,
-            index.event_id, index.item_id, index.response_id, flag, form.body, None, None,
-            redaction)
 
 
 def _size(n: int) -> str:
