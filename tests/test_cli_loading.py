@@ -175,3 +175,16 @@ def test_a_group_imports_a_command_only_when_it_is_invoked() -> None:
     assert "x  List the sessions recorded in DB" in help_text  # listed without importing
     with pytest.raises(ModuleNotFoundError):
         group.get_command(click.Context(group), "x")
+
+
+def test_the_packages_exports_are_the_functions_even_after_their_submodule_loads() -> None:
+    # `from recorder import decode` is the function, whether or not recorder.decode (the
+    # module) was imported first; a fresh interpreter imports the module first, then asks.
+    script = (
+        "import recorder.decode, recorder.receiver\n"
+        "from recorder import decode, Position\n"
+        "print(callable(decode), type(decode).__name__, Position.__name__)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         check=True).stdout
+    assert out == "True function Position\n"
