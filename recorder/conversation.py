@@ -34,9 +34,10 @@ from recorder.conversation_model import (
     Response,
 )
 from recorder.errors import RtrecError
+from recorder.ordering import ROOT, Ordering
 from recorder.receiver import RealtimeEventReceiver
 
-ROOT = "root"
+__all__ = ["ROOT", "ConversationBuilder", "UnnamedCreate", "base64_size"]
 
 
 def base64_size(data: str | bytes | None) -> int:
@@ -88,9 +89,8 @@ class ConversationBuilder(RealtimeEventReceiver):
         self._turns_by_item: dict[str, AudioTurn] = {}
         self.input_chunk_ms = 0.0  # where the last input audio chunk starts on the timeline
         self.warnings: list[str] = []  # one line each: what was met and what was done instead
-        # Items placed at the end for now, their predecessor not placed yet (and the items
-        # placed after them), by that predecessor: moved behind it when it arrives.
-        self._parked: dict[str, list[str]] = {}
+        # the order by previous_item_id, parking items whose predecessor has not come yet
+        self._ordering = Ordering(self.conversation.order)
         # conversation.item.create without an item id, oldest first, with where it was sent:
         # the server names the item when it echoes it (created/added), see _name_client_item.
         self._unnamed_creates: list[UnnamedCreate] = []
@@ -114,65 +114,10 @@ class ConversationBuilder(RealtimeEventReceiver):
 
     def _place(self, item: Item, previous_item_id: str | None) -> None:
         """Insert item after previous_item_id in the conversation order (null/root: first)."""
-        order = self.conversation.order
-        if item.placed:
-            if item.previous_item_id == previous_item_id:
-                return
-            order.remove(item.id)
-        self._unpark(item)
-        item.previous_item_id = previous_item_id
-        item.placed = True
-        item.deleted = False
-        if previous_item_id is None or previous_item_id == ROOT:
-            order.insert(0, item.id)
-        elif order and order[-1] == previous_item_id:
-            order.append(item.id)
-        else:
-            previous = self.conversation.items.get(previous_item_id)
-            if previous is not None and previous.placed:
-                order.insert(order.index(previous_item_id) + 1, item.id)
-            else:  # previous not seen (recording started late, out-of-band): keep it, at the end
-                order.append(item.id)
-                self._park(item)
-        if previous_item_id is not None and self._is_parked(previous_item_id):
-            self._park(item)  # after a parked item: provisional as well
-        if item.id in self._parked:
-            self._bring_followers(item.id, still_parked=self._is_parked(item.id))
-
-    def _park(self, item: Item) -> None:
-        waiting = self._parked.setdefault(item.previous_item_id or ROOT, [])
-        if item.id not in waiting:
-            waiting.append(item.id)
-
-    def _unpark(self, item: Item) -> None:
-        waiting = self._parked.get(item.previous_item_id or ROOT)
-        if waiting is not None and item.id in waiting:
-            waiting.remove(item.id)
-            if not waiting:
-                del self._parked[item.previous_item_id or ROOT]
-
-    def _is_parked(self, item_id: str | None) -> bool:
-        item = self.conversation.items.get(item_id) if item_id else None
-        return item is not None and item.id in self._parked.get(item.previous_item_id or ROOT, ())
-
-    def _bring_followers(self, anchor_id: str, *, still_parked: bool) -> None:
-        """Move the parked items that follow anchor_id (and theirs, and so on) right after it:
-        their predecessor has arrived, so the end of the order was only a stand-in. They stay
-        parked if anchor_id is itself still waiting for its own predecessor."""
-        order = self.conversation.order
-        anchors = [anchor_id]
-        moved = {anchor_id}  # a malformed cycle of previous_item_ids must not loop forever
-        while anchors:
-            anchor = anchors.pop()
-            followers = self._parked.get(anchor, []) if still_parked else self._parked.pop(
-                anchor, []
-            )
-            followers = [f for f in followers if f not in moved]
-            for follower in reversed(followers):  # each lands right after the anchor, in order
-                order.remove(follower)
-                order.insert(order.index(anchor) + 1, follower)
-            moved.update(followers)
-            anchors.extend(followers)
+        if self._ordering.place(item.id, previous_item_id):
+            item.previous_item_id = previous_item_id
+            item.placed = True
+            item.deleted = False
 
     def _merge(self, payload: Any, item_id: str | None = None) -> Item | None:
         """Fold an item payload (created/added/done/retrieved/output) into its Item (the
@@ -430,9 +375,7 @@ class ConversationBuilder(RealtimeEventReceiver):
         if not item_id:
             return
         item = self._item(item_id)
-        if item.placed:
-            self.conversation.order.remove(item_id)
-        self._unpark(item)
+        self._ordering.remove(item_id)
         item.placed = False
         item.deleted = True
         item.deleted_t_ns = t_ns
