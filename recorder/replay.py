@@ -22,6 +22,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from recorder.conversation import ConversationFold, fold_log
 from recorder.decode import decode
 from recorder.errors import RtrecError
 from recorder.receiver import Position, RealtimeEventReceiver, SessionState
@@ -293,6 +294,22 @@ async def replay_db(
             clock=PacedClock(speed) if speed is not None else None,
             on_client_frame=on_client_frame, passthrough=passthrough,
         )
+    finally:
+        await log.close()
+
+
+async def fold_db(
+    db: str, *, session: str | None = None, until: int | None = None
+) -> tuple[ReplayResult, ConversationFold]:
+    """Open the database db, fold one session (default: the newest) into its conversation
+    (up to and including seq `until`), close."""
+    from recorder.store import open_log
+
+    log = await open_log(db, create=False)  # a mistyped path is an error, not a new log
+    try:
+        info = await resolve_session(log, session)
+        fold = await fold_log(log, info, until=until)
+        return ReplayResult(info, fold.frames, fold.last_seq), fold
     finally:
         await log.close()
 

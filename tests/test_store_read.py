@@ -8,7 +8,6 @@ from typing import Any
 import msgspec
 import pytest
 
-from recorder.conversation import ConversationBuilder
 from recorder.receiver import RealtimeEventReceiver
 from recorder.replay import replay_session
 from recorder.store import EventLog, StoredFrame, open_log
@@ -127,7 +126,12 @@ async def test_replay_on_audio_takes_the_audio_events_as_bytes(tmp_path: Any) ->
 
 
 async def test_conversation_counts_the_same_with_audio_as_bytes(tmp_path: Any) -> None:
-    """ConversationBuilder fed by on_audio (add_*_audio) agrees with the base64 replay."""
+    """The fold of the log's steps (audio as bytes) agrees with the fold of the frames as they
+    crossed the wire (audio as base64 text)."""
+    from recorder.conversation import fold_log, fold_steps
+    from recorder.decode import decode
+    from recorder.stream import Step
+
     frames = [
         _text(Direction.SERVER, 1, '{"type":"response.output_item.added","response_id":"resp_1",'
               '"output_index":0,"item":{"id":"item_1","type":"message","role":"assistant"}}'),
@@ -136,20 +140,11 @@ async def test_conversation_counts_the_same_with_audio_as_bytes(tmp_path: Any) -
     async with await open_log(str(tmp_path / "log.db")) as log:
         sid = await _recorded(log, frames)
         info = await log.get_session(sid)
-        plain = ConversationBuilder()
-        await replay_session(log, plain, info)
-        fast = ConversationBuilder()
-
-        def on_audio(frame: StoredFrame) -> None:
-            size = len(frame.audio or b"")
-            if frame.type == "input_audio_buffer.append":
-                fast.add_input_audio(size)
-            else:
-                event = msgspec.json.decode(frame.data)
-                fast.add_output_audio(event["response_id"], event["item_id"],
-                                      event.get("content_index"), size)
-
-        await replay_session(log, fast, info, on_audio=on_audio)
+        fast = await fold_log(log, info)
+    plain = fold_steps(  # whole frames, never split: every audio event decoded with its text
+        Step(seq, f.t_ns, f.direction, decode(f.data).type, f.data)
+        for seq, f in enumerate(frames, 1)
+    )
 
     assert plain.conversation.input_audio_bytes == 2 * len(AUDIO)
     assert plain.conversation.items["item_1"].content[0].audio_bytes == 2 * len(AUDIO)

@@ -32,9 +32,8 @@ def replay_command(
     as_json: bool,
 ) -> None:
     """Replay session of DB: print the conversation as it really was."""
-    from recorder.conversation import ConversationBuilder
     from recorder.render import render_lines, render_text
-    from recorder.replay import load_receiver, pace_lines, replay_db, until_note
+    from recorder.replay import fold_db, load_receiver, pace_lines, until_note
     from recorder.testing import DivergenceError, areplay
     from recorder.timeline import turns
     from recorder.transcripts import turn_dict
@@ -62,9 +61,8 @@ def replay_command(
             )
         return
 
-    builder = ConversationBuilder()
     # the conversation is known at once; with --speed its lines come out when their time comes
-    result = run(replay_db(db, builder, session=session_id, until=until))
+    result, builder = run(fold_db(db, session=session_id, until=until))
     conversation = builder.conversation
     for line in builder.warnings:  # e.g. an audio format rtrec cannot read: the text still shows
         click.echo(f"Warning: session {result.session.id} {line}", err=True)
