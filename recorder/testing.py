@@ -24,9 +24,8 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import dataclasses
 from collections import deque
-from collections.abc import Coroutine, Iterable, Mapping
+from collections.abc import AsyncIterator, Coroutine, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -34,6 +33,7 @@ from typing import Any, TypeVar
 import msgspec
 
 from recorder import jsontext
+from recorder.driver import adrive
 from recorder.errors import RtrecError
 from recorder.matching import (
     DEFAULT_RULES,
@@ -45,14 +45,22 @@ from recorder.matching import (
     show_frame,
 )
 from recorder.receiver import RealtimeEventReceiver
-from recorder.replay import PacedClock, ReplayResult, replay_session, resolve_session
-from recorder.store import StoredFrame, open_log
+from recorder.replay import PacedClock, ReplayResult, resolve_session
+from recorder.store import open_log
+from recorder.stream import Step, log_steps
 from recorder.wire import Direction, Frame, Opcode
 
 T = TypeVar("T")
 
 FLUSH_BYTES = 8 * 2**20
 DEFAULT_IGNORED = frozenset({"input_audio_buffer.append"})
+
+
+@dataclass(frozen=True, slots=True)
+class CheckedReplay(ReplayResult):
+    """A replay whose sends were checked: how many events the receiver sent matched the log."""
+
+    matched_sends: int = 0
 
 
 class DivergenceError(AssertionError):
@@ -117,26 +125,40 @@ class SendChecker:
         position = self._receiver.position if self._receiver is not None else None
         self.pending.append((data, position.seq if position else None))
 
-    def on_client_frame(self, frame: StoredFrame, event: Any) -> None:
-        """A recorded client frame is reached: it is what the oldest pending send should be."""
+    async def stage(self, batches: AsyncIterator[list[Step]]) -> AsyncIterator[Iterator[Step]]:
+        """The steps as they were, each recorded client step checked as it is reached: before
+        the receiver sees it, after the receiver handled everything before it."""
+        async for batch in batches:
+            yield self._checked(batch)
+
+    def _checked(self, batch: list[Step]) -> Iterator[Step]:
+        client = Direction.CLIENT
+        for step in batch:
+            if step.direction is client:
+                self.on_client_step(step)
+            yield step
+
+    def on_client_step(self, step: Step) -> None:
+        """A recorded client step is reached: it is what the oldest pending send should be."""
         if self._held is None and not self.pending:
             return
-        if (frame.type or getattr(event, "type", None)) in self.ignore_types:
+        if (step.type or getattr(step.event, "type", None)) in self.ignore_types:
             return
+        data = step.frame_data()
         if self._held is not None:
-            self._ahead.append((frame.seq, frame.data))
+            self._ahead.append((step.seq, data))
             held = self.held_divergence()
             if held is not None and len(self._ahead) >= LOOKAHEAD:
                 raise held
             return
         actual, sent_at = self.pending.popleft()
-        paths = diff_events(frame.data, actual, rules=self.rules)
+        paths = diff_events(data, actual, rules=self.rules)
         if not paths:
             self.matched += 1
-        elif jsontext.frame_type(frame.data) != jsontext.frame_type(actual):
-            self._held = (frame.seq, frame.data, actual, paths, sent_at)
+        elif jsontext.frame_type(data) != jsontext.frame_type(actual):
+            self._held = (step.seq, data, actual, paths, sent_at)
         else:
-            raise self._divergence(frame.seq, frame.data, actual, paths, sent_at)
+            raise self._divergence(step.seq, data, actual, paths, sent_at)
 
     def held_divergence(self) -> DivergenceError | None:
         """The divergence held for its look ahead, if there is one."""
@@ -225,7 +247,7 @@ async def areplay(
     ignore: Iterable[str] = (),
     exact: Iterable[str] = (),
     tolerance: Mapping[str, float] | None = None,
-) -> ReplayResult:
+) -> CheckedReplay:
     """Replay session (default: the newest) of db into receiver, checking what it sends.
 
     ignore, exact and tolerance: fields not compared, measured fields compared exactly, and
@@ -244,9 +266,10 @@ async def areplay(
         checker = SendChecker(info.id, frozenset(ignore_types), rules)
         checker.attach(receiver)
         try:
-            result = await replay_session(
-                log, receiver, info, until=until, clock=clock,
-                on_client_frame=checker.on_client_frame, passthrough=passthrough,
+            driver = await adrive(
+                receiver, checker.stage(log_steps(log, info, until=until, batch_size=5000)),
+                session_id=info.id, wait_for=clock.wait_for if clock is not None else None,
+                keep=passthrough,
             )
         except Exception:
             held = checker.held_divergence()  # what went wrong first
@@ -256,7 +279,7 @@ async def areplay(
         finally:
             receiver.attach_sender(None)
         checker.finish()
-        return dataclasses.replace(result, matched_sends=checker.matched)
+        return CheckedReplay(info, driver.frames, driver.last_seq, checker.matched)
     finally:
         await log.close()
 
@@ -271,7 +294,7 @@ def replay(
     ignore: Iterable[str] = (),
     exact: Iterable[str] = (),
     tolerance: Mapping[str, float] | None = None,
-) -> ReplayResult:
+) -> CheckedReplay:
     """Synchronous areplay: one line in a plain test function (or inside a running loop)."""
     return _run(areplay(
         db, receiver, session, until=until, ignore_types=ignore_types, ignore=ignore,

@@ -41,23 +41,23 @@ def replay_command(
     if receiver_path is not None:
         receiver = load_receiver(receiver_path)
         try:  # what the receiver sends is checked against the recorded client events
-            result = run(areplay(db, receiver, session_id, until=until, speed=speed,
-                                 wrap_assertions=True))
+            checked = run(areplay(db, receiver, session_id, until=until, speed=speed,
+                                  wrap_assertions=True))
         except DivergenceError as divergence:
             raise RtrecError(divergence.one_line()) from None
         summary = {
-            "session": result.session.id, "frames": result.frames, "last_seq": result.last_seq,
-            "receiver": receiver_path, "matched_sends": result.matched_sends,
+            "session": checked.session.id, "frames": checked.frames, "last_seq": checked.last_seq,
+            "receiver": receiver_path, "matched_sends": checked.matched_sends,
         }
-        if getattr(result.session, "gaps", 0):
-            echo_gaps(db, result.session.id)
+        if getattr(checked.session, "gaps", 0):
+            echo_gaps(db, checked.session.id)
         if as_json:
             click.echo(json.dumps(summary))
         else:
             click.echo(
-                f"Replayed {result.frames} frames of session {result.session.id} "
-                f"into {receiver_path} (last seq {result.last_seq}; "
-                f"{result.matched_sends} sent events matched the recording)"
+                f"Replayed {checked.frames} frames of session {checked.session.id} "
+                f"into {receiver_path} (last seq {checked.last_seq}; "
+                f"{checked.matched_sends} sent events matched the recording)"
             )
         return
 
