@@ -34,15 +34,15 @@ def replay_command(
     """Replay session of DB: print the conversation as it really was."""
     from recorder.render import render_lines, render_text
     from recorder.replay import fold_db, load_receiver, pace_lines, until_note
-    from recorder.testing import DivergenceError, areplay
+    from recorder.sendcheck import DivergenceError, areplay_checked
     from recorder.timeline import turns
     from recorder.transcripts import turn_dict
 
     if receiver_path is not None:
         receiver = load_receiver(receiver_path)
         try:  # what the receiver sends is checked against the recorded client events
-            checked = run(areplay(db, receiver, session_id, until=until, speed=speed,
-                                  wrap_assertions=True))
+            checked = run(areplay_checked(db, receiver, session_id, until=until,
+                                          speed=speed, wrap_assertions=True))
         except DivergenceError as divergence:
             raise RtrecError(divergence.one_line()) from None
         summary = {
