@@ -1,7 +1,10 @@
-"""Reconstruct the conversation of a session: a receiver that folds events into the model.
+"""Reconstruct the conversation of a session: a fold over its steps (recorder.stream).
 
-ConversationBuilder is a RealtimeEventReceiver: drive it with recorder.replay (or live) and read
-`builder.conversation` (recorder.conversation_model.Conversation). It follows CATALOG.md §2:
+ConversationFold takes the steps of a recording one by one (`apply(step)`, or `fold_steps` /
+`fold_log` for a whole session) and keeps the result in `fold.conversation`
+(recorder.conversation_model.Conversation). It is not a receiver: it dispatches on the event
+type itself, to a method that takes the typed event, and reads audio chunks as bytes (no
+base64). It follows CATALOG.md §2:
 
 - order is the previous_item_id linked list ("root" or null = first), never arrival order;
 - an event that names an item before the item itself arrives (an input transcription that
@@ -9,16 +12,18 @@ ConversationBuilder is a RealtimeEventReceiver: drive it with recorder.replay (o
   the item payload fills in the rest when it comes: nothing pending is lost;
 - item payloads are authoritative for text, but never erase what deltas built (the server
   drops a truncated part's transcript, and payloads never carry audio except retrieved ones);
-- audio is counted, never kept: base64 length gives the decoded size without decoding;
+- audio is counted, never kept: a chunk's length (or base64 length, for audio the log kept as
+  text) gives the size;
 - an audio format rtrec cannot read (a new codec, an impossible rate) does not stop the
-  reconstruction: the default format (pcm16 at 24 kHz) stands in and `builder.warnings` says so,
+  reconstruction: the default format (pcm16 at 24 kHz) stands in and `fold.warnings` says so,
   so the text of such a session still replays.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
@@ -34,9 +39,22 @@ from recorder.conversation_model import (
     Response,
 )
 from recorder.errors import RtrecError
-from recorder.receiver import RealtimeEventReceiver
+from recorder.events import CLIENT_TYPES, UnknownEvent
+from recorder.ordering import ROOT, Ordering
+from recorder.receiver import SERVER_EVENT_METHODS
+from recorder.stream import AudioChunk, Step, StepEvent, log_steps
+from recorder.wire import Direction
 
-ROOT = "root"
+if TYPE_CHECKING:
+    from recorder.store import EventLog, SessionInfo
+
+__all__ = ["ROOT", "ClientItem", "ConversationFold", "UnnamedCreate", "base64_size", "fold_log",
+           "fold_steps"]
+
+# An item the client created with its audio (or not): (item id, the create's item payload, seq
+# and t_ns of the create). Export writes the audio of such items.
+ClientItem = Callable[[str, Any, int, int], None]
+
 
 
 def base64_size(data: str | bytes | None) -> int:
@@ -76,103 +94,88 @@ def _item_shape(payload: Any) -> tuple[Any, ...]:
     )
 
 
-class ConversationBuilder(RealtimeEventReceiver):
-    """A receiver that rebuilds the conversation; the result is `self.conversation`."""
+class ConversationFold:
+    """Folds the steps of a session into `self.conversation`, in seq order.
 
-    def __init__(self) -> None:
-        super().__init__()
+    `on_client_item(item_id, payload, seq, t_ns)`, if given, hears of every item the client
+    created, once its id is known (at once, or when the server's echo names an id-less create).
+    """
+
+    def __init__(self, *, on_client_item: ClientItem | None = None) -> None:
         self.conversation = Conversation()
+        self.warnings: list[str] = []  # one line each: what was met and what was done instead
+        self.input_chunk_ms = 0.0  # where the last input audio chunk starts on the timeline
+        self.frames = 0  # steps applied
+        self.last_seq: int | None = None
+        self.on_client_item = on_client_item
+        self._seq = 0  # where the step being applied sits: seq and recorded time
+        self._t_ns = 0
         # Input buffer bookkeeping, in bytes of the input stream (client appends).
         self._buffer_start_bytes = 0
         self._commit_end_bytes: int | None = None  # buffer end at the client's last commit
         self._turns_by_item: dict[str, AudioTurn] = {}
-        self.input_chunk_ms = 0.0  # where the last input audio chunk starts on the timeline
-        self.warnings: list[str] = []  # one line each: what was met and what was done instead
-        # Items placed at the end for now, their predecessor not placed yet (and the items
-        # placed after them), by that predecessor: moved behind it when it arrives.
-        self._parked: dict[str, list[str]] = {}
+        # the order by previous_item_id, parking items whose predecessor has not come yet
+        self._ordering = Ordering(self.conversation.order)
         # conversation.item.create without an item id, oldest first, with where it was sent:
         # the server names the item when it echoes it (created/added), see _name_client_item.
         self._unnamed_creates: list[UnnamedCreate] = []
+        # server type -> this fold's method for its typed event (None: not needed here)
+        self._handlers: dict[str, Callable[[Any], None] | None] = {
+            kind: None if name is None else getattr(self, name) for kind, name in _SERVER.items()
+        }
+
+    # -- the fold --------------------------------------------------------------------------------
+
+    def apply(self, step: Step) -> StepEvent:
+        """Fold one step. Returns the event folded: the step's event, but for a server audio
+        chunk of a response, its outline (the delta without its audio, decoded once here)."""
+        self.frames += 1
+        self.last_seq = step.seq
+        self._t_ns = step.t_ns
+        self._seq = step.seq
+        event = step.event
+        if type(event) is AudioChunk:
+            self.conversation.last_t_ns = step.t_ns
+            if event.type == "input_audio_buffer.append":
+                self._add_input_audio(len(event.audio))
+                return event
+            if step.direction is Direction.CLIENT:  # a response's audio the client sent: seen
+                return event
+            outline = event.outline_event()
+            if type(outline) is UnknownEvent:  # the same verdict as replaying it whole
+                self._unknown(outline)
+            else:
+                self._add_output_audio(getattr(outline, "response_id", None),
+                                       getattr(outline, "item_id", None),
+                                       getattr(outline, "content_index", None), len(event.audio))
+            return outline
+        if step.direction is Direction.CLIENT:
+            handler: Callable[[Any], None] | None = self._client
+        elif type(event) is UnknownEvent:
+            handler = self._unknown
+        else:
+            handler = self._handlers.get(event.type or "", self._unknown)
+        if handler is not None:
+            self.conversation.last_t_ns = step.t_ns
+            handler(event)
+        return event
 
     # -- helpers -------------------------------------------------------------------------------
-
-    def _now(self) -> int | None:
-        position = self.position
-        if position is None:
-            return None
-        self.conversation.last_t_ns = position.t_ns
-        return position.t_ns
 
     def _item(self, item_id: str) -> Item:
         """The item with this id, created on first mention (payload or not)."""
         item = self.conversation.items.get(item_id)
         if item is None:
-            item = Item(item_id, t_ns=self._now())
+            item = Item(item_id, t_ns=self._t_ns)
             self.conversation.items[item_id] = item
         return item
 
     def _place(self, item: Item, previous_item_id: str | None) -> None:
         """Insert item after previous_item_id in the conversation order (null/root: first)."""
-        order = self.conversation.order
-        if item.placed:
-            if item.previous_item_id == previous_item_id:
-                return
-            order.remove(item.id)
-        self._unpark(item)
-        item.previous_item_id = previous_item_id
-        item.placed = True
-        item.deleted = False
-        if previous_item_id is None or previous_item_id == ROOT:
-            order.insert(0, item.id)
-        elif order and order[-1] == previous_item_id:
-            order.append(item.id)
-        else:
-            previous = self.conversation.items.get(previous_item_id)
-            if previous is not None and previous.placed:
-                order.insert(order.index(previous_item_id) + 1, item.id)
-            else:  # previous not seen (recording started late, out-of-band): keep it, at the end
-                order.append(item.id)
-                self._park(item)
-        if previous_item_id is not None and self._is_parked(previous_item_id):
-            self._park(item)  # after a parked item: provisional as well
-        if item.id in self._parked:
-            self._bring_followers(item.id, still_parked=self._is_parked(item.id))
-
-    def _park(self, item: Item) -> None:
-        waiting = self._parked.setdefault(item.previous_item_id or ROOT, [])
-        if item.id not in waiting:
-            waiting.append(item.id)
-
-    def _unpark(self, item: Item) -> None:
-        waiting = self._parked.get(item.previous_item_id or ROOT)
-        if waiting is not None and item.id in waiting:
-            waiting.remove(item.id)
-            if not waiting:
-                del self._parked[item.previous_item_id or ROOT]
-
-    def _is_parked(self, item_id: str | None) -> bool:
-        item = self.conversation.items.get(item_id) if item_id else None
-        return item is not None and item.id in self._parked.get(item.previous_item_id or ROOT, ())
-
-    def _bring_followers(self, anchor_id: str, *, still_parked: bool) -> None:
-        """Move the parked items that follow anchor_id (and theirs, and so on) right after it:
-        their predecessor has arrived, so the end of the order was only a stand-in. They stay
-        parked if anchor_id is itself still waiting for its own predecessor."""
-        order = self.conversation.order
-        anchors = [anchor_id]
-        moved = {anchor_id}  # a malformed cycle of previous_item_ids must not loop forever
-        while anchors:
-            anchor = anchors.pop()
-            followers = self._parked.get(anchor, []) if still_parked else self._parked.pop(
-                anchor, []
-            )
-            followers = [f for f in followers if f not in moved]
-            for follower in reversed(followers):  # each lands right after the anchor, in order
-                order.remove(follower)
-                order.insert(order.index(anchor) + 1, follower)
-            moved.update(followers)
-            anchors.extend(followers)
+        if self._ordering.place(item.id, previous_item_id):
+            item.previous_item_id = previous_item_id
+            item.placed = True
+            item.deleted = False
 
     def _merge(self, payload: Any, item_id: str | None = None) -> Item | None:
         """Fold an item payload (created/added/done/retrieved/output) into its Item (the
@@ -239,7 +242,7 @@ class ConversationBuilder(RealtimeEventReceiver):
     def _response(self, response_id: str) -> Response:
         response = self.conversation.responses.get(response_id)
         if response is None:
-            response = Response(response_id, created_t_ns=self._now())
+            response = Response(response_id, created_t_ns=self._t_ns)
             self.conversation.responses[response_id] = response
         return response
 
@@ -276,10 +279,8 @@ class ConversationBuilder(RealtimeEventReceiver):
         try:
             return AudioFormat.from_wire(wire_format)
         except RtrecError as error:
-            position = self.position
-            where = f"seq {position.seq}: " if position is not None else ""
             self.warnings.append(
-                f"{where}{error} (the {what}); its audio is taken as pcm16 at 24 kHz"
+                f"seq {self._seq}: {error} (the {what}); its audio is taken as pcm16 at 24 kHz"
             )
             return None
 
@@ -291,18 +292,14 @@ class ConversationBuilder(RealtimeEventReceiver):
 
     # -- session -------------------------------------------------------------------------------
 
-    def on_session_created(self, event_id: str | None, session: Any) -> None:
-        self._now()
+    def _session_created(self, e: Any) -> None:
+        session = e.session
         conversation = self.conversation
         conversation.session_id = getattr(session, "id", None) or conversation.session_id
         self._session(session)
 
-    def on_session_updated(self, event_id: str | None, session: Any) -> None:
-        self._now()
-        self._session(session)
-
-    on_transcription_session_created = on_session_updated
-    on_transcription_session_updated = on_session_updated
+    def _session_updated(self, e: Any) -> None:
+        self._session(e.session)
 
     def _session(self, session: Any) -> None:
         conversation = self.conversation
@@ -325,12 +322,11 @@ class ConversationBuilder(RealtimeEventReceiver):
             conversation.output_format = fmt or PCM16_24K
             conversation.formats_from_session |= fmt is not None
 
-    def on_client_event(self, event: Any) -> None:
+    def _client(self, event: Any) -> None:
         """The client's side: appended input audio, commits and clears of the buffer."""
-        self._now()
         kind = event.type
         if kind == "input_audio_buffer.append":
-            self.add_input_audio(base64_size(getattr(event, "audio", None)))
+            self._add_input_audio(base64_size(getattr(event, "audio", None)))
         elif kind == "input_audio_buffer.commit":
             self._commit_end_bytes = self.conversation.input_audio_bytes
         elif kind == "input_audio_buffer.clear":
@@ -340,22 +336,23 @@ class ConversationBuilder(RealtimeEventReceiver):
             # Only the client's copy carries the audio of an input_audio part it creates; the
             # server's echo (created/added) places the item.
             payload = getattr(event, "item", None)
-            if payload is not None and getattr(payload, "id", None):
+            item_id = getattr(payload, "id", None) if payload is not None else None
+            if item_id:
                 item = self._merge(payload)
                 if item is not None and item.source is None:
                     item.source = SOURCE_CLIENT
-            elif payload is not None and self.position is not None:
+                if self.on_client_item is not None:
+                    self.on_client_item(item_id, payload, self._seq, self._t_ns)
+            elif payload is not None:
                 self._unnamed_creates.append(UnnamedCreate(
-                    payload, getattr(event, "event_id", None), self.position.seq,
-                    self.position.t_ns,
+                    payload, getattr(event, "event_id", None), self._seq, self._t_ns,
                 ))
 
-    def on_unknown_event(self, event: Any) -> None:
-        self._now()
+    def _unknown(self, event: Any) -> None:
         self.conversation.unknown_events += 1
 
-    def on_error(self, event_id: str | None, error: Any) -> None:
-        self._now()
+    def _error(self, e: Any) -> None:
+        error = e.error
         self.conversation.errors.append(_plain(error))
         refused = getattr(error, "event_id", None)  # the client event the error answers
         if refused:
@@ -381,182 +378,108 @@ class ConversationBuilder(RealtimeEventReceiver):
                 item = self._merge(create.payload, item_id)
                 if item is not None:
                     item.source = SOURCE_CLIENT
-                    self.on_client_item_named(item_id, create)
+                    if self.on_client_item is not None:
+                        self.on_client_item(item_id, create.payload, create.seq, create.t_ns)
                 return
 
-    def on_client_item_named(self, item_id: str, create: UnnamedCreate) -> None:
-        """Hook: an id-less conversation.item.create turned out to be item_id."""
-
-    def on_rate_limits_updated(self, event_id: str | None, rate_limits: Any) -> None:
-        self._now()
-        self.conversation.rate_limits = _plain(rate_limits) or []
+    def _rate_limits(self, e: Any) -> None:
+        self.conversation.rate_limits = _plain(e.rate_limits) or []
 
     # -- items ---------------------------------------------------------------------------------
 
-    def _inserted(self, previous_item_id: str | None, payload: Any) -> None:
-        self._now()
+    def _inserted(self, e: Any) -> None:
+        payload = e.item
         self._name_client_item(payload)
         item = self._merge(payload)
         if item is None:
             return
         if item.source is None:
             item.source = SOURCE_CLIENT  # neither a commit nor a response announced it
-        self._place(item, previous_item_id)
+        self._place(item, e.previous_item_id)
 
-    def on_conversation_item_created(
-        self, event_id: str | None, previous_item_id: str | None, item: Any
-    ) -> None:
-        self._inserted(previous_item_id, item)
-
-    def on_conversation_item_added(
-        self, event_id: str | None, previous_item_id: str | None, item: Any
-    ) -> None:
-        self._inserted(previous_item_id, item)
-
-    def on_conversation_item_done(
-        self, event_id: str | None, previous_item_id: str | None, item: Any
-    ) -> None:
-        self._now()
-        merged = self._merge(item)
+    def _item_done(self, e: Any) -> None:
+        merged = self._merge(e.item)
         if merged is not None and not merged.placed and not merged.deleted:
-            self._place(merged, previous_item_id)
+            self._place(merged, e.previous_item_id)
 
-    def on_conversation_item_retrieved(self, event_id: str | None, item: Any) -> None:
-        self._now()
-        self._merge(item)  # the server's copy; it never moves the item
+    def _item_retrieved(self, e: Any) -> None:
+        self._merge(e.item)  # the server's copy; it never moves the item
 
-    def on_conversation_item_deleted(self, event_id: str | None, item_id: str | None) -> None:
-        t_ns = self._now()
+    def _item_deleted(self, e: Any) -> None:
+        item_id = e.item_id
         if not item_id:
             return
         item = self._item(item_id)
-        if item.placed:
-            self.conversation.order.remove(item_id)
-        self._unpark(item)
+        self._ordering.remove(item_id)
         item.placed = False
         item.deleted = True
-        item.deleted_t_ns = t_ns
+        item.deleted_t_ns = self._t_ns
 
-    def on_conversation_item_truncated(
-        self,
-        event_id: str | None,
-        item_id: str | None,
-        content_index: int | None,
-        audio_end_ms: int | None,
-    ) -> None:
-        self._now()
+    def _item_truncated(self, e: Any) -> None:
+        item_id, audio_end_ms = e.item_id, e.audio_end_ms
         if not item_id or audio_end_ms is None:
             return
         item = self._item(item_id)
-        part = item.part(content_index or 0)
+        part = item.part(e.content_index or 0)
         part.audio_end_ms = audio_end_ms
         part.heard_bytes = self._heard(item, part)
         part.transcript_truncated = True
 
     # -- input transcription (may come before or long after its item) ---------------------------
 
-    def on_conversation_item_input_audio_transcription_delta(
-        self,
-        event_id: str | None,
-        item_id: str | None,
-        content_index: int | None,
-        delta: str | None,
-    ) -> None:
-        self._now()
-        if not item_id:
+    def _transcription_delta(self, e: Any) -> None:
+        if not e.item_id:
             return
-        part = self._item(item_id).part(content_index or 0)
+        part = self._item(e.item_id).part(e.content_index or 0)
         if part.transcription_status != "completed":
             part.transcription_status = "in_progress"
-            if delta:
-                part.transcript = (part.transcript or "") + delta
+            if e.delta:
+                part.transcript = (part.transcript or "") + e.delta
 
-    def on_conversation_item_input_audio_transcription_completed(
-        self,
-        event_id: str | None,
-        content_index: int | None,
-        transcription: str | None,
-        *,
-        item_id: str | None = None,
-    ) -> None:
-        self._now()
-        if not item_id:
+    def _transcription_completed(self, e: Any) -> None:
+        if not e.item_id:
             return
-        part = self._item(item_id).part(content_index or 0)
-        part.transcript = transcription
+        part = self._item(e.item_id).part(e.content_index or 0)
+        part.transcript = e.transcript
         part.transcription_status = "completed"
         part.transcription_error = None
 
-    def on_conversation_item_input_audio_transcription_failed(
-        self,
-        event_id: str | None,
-        content_index: int | None,
-        error: Any,
-        *,
-        item_id: str | None = None,
-    ) -> None:
-        self._now()
-        if not item_id:
+    def _transcription_failed(self, e: Any) -> None:
+        if not e.item_id:
             return
-        part = self._item(item_id).part(content_index or 0)
+        part = self._item(e.item_id).part(e.content_index or 0)
         part.transcription_status = "failed"
-        part.transcription_error = _plain(error)
+        part.transcription_error = _plain(e.error)
 
-    def on_conversation_item_input_audio_transcription_segment(
-        self,
-        event_id: str | None,
-        item_id: str | None,
-        content_index: int | None,
-        segment_id: str | None,
-        text: str | None,
-        speaker: str | None,
-        start: float | None,
-        end: float | None,
-    ) -> None:
-        self._now()
-        if not item_id:
+    def _transcription_segment(self, e: Any) -> None:
+        if not e.item_id:
             return
-        part = self._item(item_id).part(content_index or 0)
+        part = self._item(e.item_id).part(e.content_index or 0)
         part.segments.append(
-            {"id": segment_id, "text": text, "speaker": speaker, "start": start, "end": end}
+            {"id": e.id, "text": e.text, "speaker": e.speaker, "start": e.start, "end": e.end}
         )
 
     # -- input audio buffer: user turns ----------------------------------------------------------
 
-    def on_input_audio_buffer_speech_started(
-        self, event_id: str | None, audio_start_ms: int | None, item_id: str | None
-    ) -> None:
-        t_ns = self._now()
-        turn = self._turn(item_id)
-        turn.audio_start_ms = audio_start_ms
-        turn.speech_started_t_ns = t_ns
+    def _speech_started(self, e: Any) -> None:
+        turn = self._turn(e.item_id)
+        turn.audio_start_ms = e.audio_start_ms
+        turn.speech_started_t_ns = self._t_ns
 
-    def on_input_audio_buffer_speech_stopped(
-        self, event_id: str | None, audio_end_ms: int | None, item_id: str | None
-    ) -> None:
-        t_ns = self._now()
-        turn = self._turn(item_id)
-        turn.audio_end_ms = audio_end_ms
-        turn.speech_stopped_t_ns = t_ns
+    def _speech_stopped(self, e: Any) -> None:
+        turn = self._turn(e.item_id)
+        turn.audio_end_ms = e.audio_end_ms
+        turn.speech_stopped_t_ns = self._t_ns
 
-    def on_input_audio_buffer_timeout_triggered(
-        self,
-        event_id: str | None,
-        item_id: str | None,
-        audio_start_ms: int | None,
-        audio_end_ms: int | None,
-    ) -> None:
-        t_ns = self._now()
-        turn = self._turn(item_id)
-        turn.audio_start_ms = audio_start_ms
-        turn.audio_end_ms = audio_end_ms
-        turn.speech_stopped_t_ns = t_ns
+    def _timeout_triggered(self, e: Any) -> None:
+        turn = self._turn(e.item_id)
+        turn.audio_start_ms = e.audio_start_ms
+        turn.audio_end_ms = e.audio_end_ms
+        turn.speech_stopped_t_ns = self._t_ns
         turn.timed_out = True
 
-    def on_input_audio_buffer_committed(
-        self, event_id: str | None, previous_item_id: str | None, item_id: str | None
-    ) -> None:
-        t_ns = self._now()
+    def _committed(self, e: Any) -> None:
+        item_id = e.item_id
         if not item_id:
             return
         item = self._item(item_id)
@@ -567,10 +490,10 @@ class ConversationBuilder(RealtimeEventReceiver):
             item.audio_format = self.conversation.input_format
         if not item.content:
             item.part(0).type = "input_audio"
-        self._place(item, previous_item_id)
+        self._place(item, e.previous_item_id)
 
         turn = self._turn(item_id)
-        turn.committed_t_ns = t_ns
+        turn.committed_t_ns = self._t_ns
         if turn.audio_start_ms is None:  # manual commit: the buffer since the last commit/clear
             turn.audio_start_ms = self._bytes_to_ms(self._buffer_start_bytes)
         if turn.audio_end_ms is None:
@@ -582,23 +505,21 @@ class ConversationBuilder(RealtimeEventReceiver):
         self._buffer_start_bytes = self._ms_to_bytes(turn.audio_end_ms)
         self._commit_end_bytes = None
 
-    def on_input_audio_buffer_cleared(self, event_id: str | None) -> None:
-        self._now()
+    def _cleared(self, e: Any) -> None:
         self._buffer_start_bytes = self.conversation.input_audio_bytes
         self._commit_end_bytes = None
 
     # -- responses -------------------------------------------------------------------------------
 
-    def on_response_created(self, event_id: str | None, response: Any) -> None:
-        self._now()
-        self._fold_response(response)
+    def _response_created(self, e: Any) -> None:
+        self._fold_response(e.response)
 
-    def on_response_done(self, event_id: str | None, response: Any) -> None:
-        t_ns = self._now()
+    def _response_done(self, e: Any) -> None:
+        response = e.response
         folded = self._fold_response(response)
         if folded is None:
             return
-        folded.done_t_ns = t_ns
+        folded.done_t_ns = self._t_ns
         for payload in getattr(response, "output", None) or ():
             item = self._merge(payload)
             if item is not None:
@@ -635,11 +556,11 @@ class ConversationBuilder(RealtimeEventReceiver):
             response.output_format = self._format(wire_format, f"output format of {response.id}")
         return response
 
-    def _output_item(self, response_id: str | None, output_index: int | None, payload: Any) -> None:
-        self._now()
-        item = self._merge(payload)
+    def _output_item(self, e: Any) -> None:
+        item = self._merge(e.item)
         if item is None:
             return
+        response_id, output_index = e.response_id, e.output_index
         item.source = SOURCE_RESPONSE  # even if conversation.item.added came first
         if response_id:
             item.response_id = response_id
@@ -652,103 +573,36 @@ class ConversationBuilder(RealtimeEventReceiver):
         if item.audio_format is None:
             item.audio_format = self._output_format(response_id)
 
-    def on_response_output_item_added(
-        self, event_id: str | None, response_id: str | None, item_index: int | None, item: Any
-    ) -> None:
-        self._output_item(response_id, item_index, item)
-
-    def on_response_output_item_done(
-        self, event_id: str | None, response_id: str | None, item_index: int | None, item: Any
-    ) -> None:
-        self._output_item(response_id, item_index, item)
-
-    def _content_part(
-        self, response_id: str | None, item_id: str | None, content_index: int | None, part: Any
-    ) -> None:
-        self._now()
-        item = self._response_item(response_id, item_id)
+    def _content_part(self, e: Any) -> None:
+        item = self._response_item(e.response_id, e.item_id)
         if item is not None:
-            self._merge_part(item, item.part(content_index or 0), part, from_item=False)
+            self._merge_part(item, item.part(e.content_index or 0), e.part, from_item=False)
 
-    def on_response_content_part_added(
-        self,
-        event_id: str | None,
-        response_id: str | None,
-        item_id: str | None,
-        item_index: int | None,
-        content_index: int | None,
-        part: Any,
-    ) -> None:
-        self._content_part(response_id, item_id, content_index, part)
+    def _text_delta(self, e: Any) -> None:
+        part = self._response_part(e.response_id, e.item_id, e.content_index)
+        if part is not None and e.delta:
+            part.text = (part.text or "") + e.delta
+            _text_delta_at(part, self._t_ns)
 
-    def on_response_content_part_done(
-        self,
-        event_id: str | None,
-        response_id: str | None,
-        item_id: str | None,
-        item_index: int | None,
-        content_index: int | None,
-        part: Any,
-    ) -> None:
-        self._content_part(response_id, item_id, content_index, part)
+    def _text_done(self, e: Any) -> None:
+        part = self._response_part(e.response_id, e.item_id, e.content_index)
+        if part is not None and e.text is not None:
+            part.text = e.text
 
-    def on_response_text_delta(
-        self,
-        event_id: str | None,
-        response_id: str | None,
-        item_id: str | None,
-        item_index: int | None,
-        content_index: int | None,
-        delta: str | None,
-    ) -> None:
-        t_ns = self._now()
-        part = self._response_part(response_id, item_id, content_index)
-        if part is not None and delta:
-            part.text = (part.text or "") + delta
-            _text_delta_at(part, t_ns)
+    def _audio_delta(self, e: Any) -> None:
+        """A response's audio the log kept as text (non-canonical base64): measured by it."""
+        self._add_output_audio(e.response_id, e.item_id, e.content_index, base64_size(e.delta))
 
-    def on_response_text_done(
-        self,
-        event_id: str | None,
-        response_id: str | None,
-        item_id: str | None,
-        item_index: int | None,
-        content_index: int | None,
-        text: str | None,
-    ) -> None:
-        self._now()
-        part = self._response_part(response_id, item_id, content_index)
-        if part is not None and text is not None:
-            part.text = text
-
-    def on_response_audio_delta(
-        self,
-        event_id: str | None,
-        response_id: str | None,
-        item_id: str | None,
-        item_index: int | None,
-        content_index: int | None,
-        delta: str | None,
-    ) -> None:
-        self.add_output_audio(response_id, item_id, content_index, base64_size(delta))
-
-    # Audio by its size: what the two audio events above amount to. Replay with audio as bytes
-    # (replay_session's on_audio) calls these directly, with no base64 text to measure.
-
-    def add_input_audio(self, byte_count: int) -> None:
+    def _add_input_audio(self, byte_count: int) -> None:
         """byte_count bytes appended to the input stream (input_audio_buffer.append)."""
         conversation = self.conversation
         conversation.input_audio_bytes += byte_count
-        position = self.position  # as _now(), inlined: this runs for most frames of a session
-        if position is None:
-            return
-        t_ns = conversation.last_t_ns = position.t_ns
         if byte_count > 0:  # placed as it was captured: one timeline (recorder.timeline)
             fmt = conversation.input_format  # as fmt.duration_ms(byte_count), without the call
             duration = byte_count * 1000 / (fmt.sample_rate * fmt.sample_width)
-            self.input_chunk_ms = conversation.input_placement.place(t_ns / 1e6, duration)
+            self.input_chunk_ms = conversation.input_placement.place(self._t_ns / 1e6, duration)
 
-    def add_output_audio(
+    def _add_output_audio(
         self,
         response_id: str | None,
         item_id: str | None,
@@ -756,7 +610,6 @@ class ConversationBuilder(RealtimeEventReceiver):
         byte_count: int,
     ) -> None:
         """byte_count bytes of a response's audio for one content part (an audio delta)."""
-        t_ns = self._now()
         item = self._response_item(response_id, item_id)
         if item is None:
             return
@@ -765,92 +618,47 @@ class ConversationBuilder(RealtimeEventReceiver):
         part.heard_bytes = (
             part.audio_bytes if part.audio_end_ms is None else self._heard(item, part)
         )
+        t_ns = self._t_ns
         if part.first_audio_t_ns is None:
             part.first_audio_t_ns = t_ns
         part.last_audio_t_ns = t_ns
 
-    def on_response_audio_done(
-        self,
-        event_id: str | None,
-        response_id: str | None,
-        item_id: str | None,
-        item_index: int | None,
-        content_index: int | None,
-    ) -> None:
-        self._now()
-        part = self._response_part(response_id, item_id, content_index)
+    def _audio_done(self, e: Any) -> None:
+        part = self._response_part(e.response_id, e.item_id, e.content_index)
         if part is not None and part.type is None:
             part.type = "audio"
 
-    def on_response_audio_transcript_delta(
-        self,
-        event_id: str | None,
-        response_id: str | None,
-        item_id: str | None,
-        item_index: int | None,
-        content_index: int | None,
-        delta: str | None,
-    ) -> None:
-        t_ns = self._now()
-        part = self._response_part(response_id, item_id, content_index)
-        if part is not None and delta:
-            part.transcript = (part.transcript or "") + delta
-            _text_delta_at(part, t_ns)
+    def _transcript_delta(self, e: Any) -> None:
+        part = self._response_part(e.response_id, e.item_id, e.content_index)
+        if part is not None and e.delta:
+            part.transcript = (part.transcript or "") + e.delta
+            _text_delta_at(part, self._t_ns)
 
-    def on_response_audio_transcript_done(
-        self,
-        event_id: str | None,
-        response_id: str | None,
-        item_id: str | None,
-        item_index: int | None,
-        content_index: int | None,
-        transcript: str | None,
-    ) -> None:
-        self._now()
-        part = self._response_part(response_id, item_id, content_index)
-        if part is not None and transcript:
-            part.transcript = transcript
+    def _transcript_done(self, e: Any) -> None:
+        part = self._response_part(e.response_id, e.item_id, e.content_index)
+        if part is not None and e.transcript:
+            part.transcript = e.transcript
 
-    def on_response_function_call_arguments_delta(
-        self,
-        event_id: str | None,
-        response_id: str | None,
-        item_id: str | None,
-        item_index: int | None,
-        call_id: str | None,
-        delta: str | None,
-    ) -> None:
-        self._now()
-        item = self._response_item(response_id, item_id)
+    def _arguments_delta(self, e: Any) -> None:
+        item = self._response_item(e.response_id, e.item_id)
         if item is None:
             return
         item.type = item.type or "function_call"
-        item.call_id = item.call_id or call_id
-        if delta:
-            item.arguments = (item.arguments or "") + delta
+        item.call_id = item.call_id or e.call_id
+        if e.delta:
+            item.arguments = (item.arguments or "") + e.delta
 
-    def on_response_function_call_arguments_done(
-        self,
-        event_id: str | None,
-        response_id: str | None,
-        item_id: str | None,
-        item_index: int | None,
-        call_id: str | None,
-        arguments: str | None,
-        *,
-        name: str | None = None,
-    ) -> None:
-        self._now()
-        item = self._response_item(response_id, item_id)
+    def _arguments_done(self, e: Any) -> None:
+        item = self._response_item(e.response_id, e.item_id)
         if item is None:
             return
         item.type = item.type or "function_call"
-        item.call_id = item.call_id or call_id
-        if arguments is not None:
-            item.arguments = arguments
+        item.call_id = item.call_id or e.call_id
+        if e.arguments is not None:
+            item.arguments = e.arguments
+        name = getattr(e, "name", None)
         if name:
             item.name = name
-
 
 
 def _text_delta_at(part: ContentPart, t_ns: int | None) -> None:
@@ -858,3 +666,77 @@ def _text_delta_at(part: ContentPart, t_ns: int | None) -> None:
     if part.first_text_t_ns is None:
         part.first_text_t_ns = t_ns
     part.last_text_t_ns = t_ns
+
+
+def _content(ga: str, beta: str, delta: str, done: str) -> dict[str, str]:
+    return {f"{name}.delta": delta for name in (ga, beta)} | {
+        f"{name}.done": done for name in (ga, beta)
+    }
+
+
+# The server event types the fold reads, each to the method that takes its typed event.
+FOLDED: dict[str, str] = {
+    "session.created": "_session_created",
+    "session.updated": "_session_updated",
+    "transcription_session.created": "_session_updated",
+    "transcription_session.updated": "_session_updated",
+    "conversation.item.created": "_inserted",
+    "conversation.item.added": "_inserted",
+    "conversation.item.done": "_item_done",
+    "conversation.item.retrieved": "_item_retrieved",
+    "conversation.item.deleted": "_item_deleted",
+    "conversation.item.truncated": "_item_truncated",
+    "conversation.item.input_audio_transcription.delta": "_transcription_delta",
+    "conversation.item.input_audio_transcription.completed": "_transcription_completed",
+    "conversation.item.input_audio_transcription.failed": "_transcription_failed",
+    "conversation.item.input_audio_transcription.segment": "_transcription_segment",
+    "input_audio_buffer.speech_started": "_speech_started",
+    "input_audio_buffer.speech_stopped": "_speech_stopped",
+    "input_audio_buffer.timeout_triggered": "_timeout_triggered",
+    "input_audio_buffer.committed": "_committed",
+    "input_audio_buffer.cleared": "_cleared",
+    "response.created": "_response_created",
+    "response.done": "_response_done",
+    "response.output_item.added": "_output_item",
+    "response.output_item.done": "_output_item",
+    "response.content_part.added": "_content_part",
+    "response.content_part.done": "_content_part",
+    "response.function_call_arguments.delta": "_arguments_delta",
+    "response.function_call_arguments.done": "_arguments_done",
+    "rate_limits.updated": "_rate_limits",
+    "error": "_error",
+    **_content("response.output_text", "response.text", "_text_delta", "_text_done"),
+    **_content("response.output_audio", "response.audio", "_audio_delta", "_audio_done"),
+    **_content("response.output_audio_transcript", "response.audio_transcript",
+               "_transcript_delta", "_transcript_done"),
+}
+
+# Every server type: its method's name; None for a known event the conversation does not need
+# (MCP, output_audio_buffer.*: not even the last time moves); client types sent by the server go
+# to the client side. Anything else is an unknown event (the .get default in apply).
+_SERVER: dict[str, str | None] = {
+    **{kind: None for kind in SERVER_EVENT_METHODS},
+    **{kind: "_client" for kind in CLIENT_TYPES},
+    **FOLDED,
+}
+
+
+def fold_steps(steps: Iterable[Step]) -> ConversationFold:
+    """The fold of steps (e.g. recorder.stream.frame_steps of frames in memory)."""
+    fold = ConversationFold()
+    apply = fold.apply
+    for step in steps:
+        apply(step)
+    return fold
+
+
+async def fold_log(
+    log: EventLog, session: SessionInfo, *, until: int | None = None, batch_size: int = 5000
+) -> ConversationFold:
+    """The fold of a session of the log (up to and including seq `until`)."""
+    fold = ConversationFold()
+    apply = fold.apply
+    async for batch in log_steps(log, session, until=until, batch_size=batch_size):
+        for step in batch:
+            apply(step)
+    return fold

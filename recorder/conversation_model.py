@@ -1,6 +1,6 @@
 """The conversation as it really was: items in conversation order, their parts, responses, turns.
 
-This is the data the reconstructing receiver (recorder.conversation.ConversationBuilder) folds a
+This is the data the conversation fold (recorder.conversation.ConversationFold) folds a
 session into, and what export and the CLI read. It is plain data: no I/O, no event types.
 
 Audio is held as byte COUNTS and recorded times, never as bytes, so a one-hour session fits in

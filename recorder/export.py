@@ -3,10 +3,11 @@
 One pass over the log, then a copy step from the files just written, so memory stays bounded
 however long the session (an hour: 90-145 MB resident, see bench/export.py):
 
-1. replay the session into the conversation (recorder.conversation: items, transcripts, audio
-   byte counts, truncation points, recorded times; no audio bytes kept). On the way, every
-   audio chunk is decoded once and appended to user.wav (the input stream) or assistant.wav
-   (audio the client sends inside conversation.item.create waits in a side file). The sink
+1. fold the session's steps (recorder.stream) into the conversation (recorder.conversation:
+   items, transcripts, audio byte counts, truncation points, recorded times; no audio bytes
+   kept). Beside the fold, every audio chunk (bytes already) is appended to user.wav (the
+   input stream) or assistant.wav (audio the client sends inside conversation.item.create
+   waits in a side file). The sink
    remembers where the user's stream landed on the timeline (it is a live stream, placed as
    it was captured: see audio.StreamPlacement) and where each assistant part sits in
    assistant.wav;
@@ -47,23 +48,22 @@ from recorder.audio import (
     resample,
     write_timeline,
 )
-from recorder.conversation import ConversationBuilder, UnnamedCreate
+from recorder.conversation import ConversationFold
 from recorder.conversation_model import Conversation, Item
-from recorder.decode import decode
 from recorder.errors import RtrecError
 from recorder.events import UnknownEvent
 from recorder.output_dir import check_output_dir, staged_output
-from recorder.replay import ReceiverError, replay_session
-from recorder.store import EventLog, SessionInfo, StoredFrame, open_log
+from recorder.store import EventLog, SessionInfo, open_log
+from recorder.stream import AudioChunk, Step, log_steps
 from recorder.timeline import TimelinePlan, plan_timeline, turns
 from recorder.transcripts import Entry, markdown, srt, to_json, vtt
+from recorder.wire import Direction
 
 Progress = Callable[[int, int], None]  # (frames done, frames in total), once per batch
 Warn = Callable[[str], None]
 
-AUDIO_TYPES = frozenset(
-    {"input_audio_buffer.append", "response.audio.delta", "response.output_audio.delta"}
-)
+OUTPUT_AUDIO_TYPES = frozenset({"response.audio.delta", "response.output_audio.delta"})
+AUDIO_TYPES = frozenset({"input_audio_buffer.append", *OUTPUT_AUDIO_TYPES})
 BASE64_REASON = "corrupt base64 audio"
 USER, ASSISTANT = 0, 1  # conversation.wav channels
 CLIENT_AUDIO_FILE = ".client-items.rtrec-tmp.wav"  # removed when the export ends
@@ -240,79 +240,77 @@ class AudioSink:
         }
 
 
-class _ExportingBuilder(ConversationBuilder):
-    """The conversation builder, also handing each audio chunk to the sink as it goes by."""
+class _ExportPass:
+    """Pass 1: the conversation fold, and beside it the audio of each step to the sink.
+
+    Audio chunks come as bytes (recorder.stream); audio the log kept as text (non-canonical
+    or broken base64) is decoded here, strictly, and counted as corrupt if it does not decode.
+    """
 
     def __init__(self, sink: AudioSink, progress: Progress | None, total: int) -> None:
-        super().__init__()
         self.sink = sink
+        self.fold = ConversationFold(on_client_item=self._client_audio)
+        self.conversation = self.fold.conversation
         self._progress = progress
         self._total = total
         self._next_report = PROGRESS_EVERY if progress is not None else 1 << 62
 
     def _report(self, seq: int) -> None:
-        """Progress by the frame's seq, from the audio hooks: they run on most frames, and no
-        per-event counting slows the pass down."""
+        """Progress by the frame's seq, from the audio steps: they are most of a session, and
+        no per-event counting slows the pass down."""
         if self._progress is not None:
             self._progress(min(seq, self._total), self._total)
         self._next_report = seq + PROGRESS_EVERY
 
-    def on_audio(self, frame: StoredFrame) -> None:
-        """An audio event with its audio as bytes (the bulk of a session): counted in the
-        conversation as its two handlers below would, and written to the sink."""
-        audio = frame.audio or b""
-        if frame.seq >= self._next_report:
-            self._report(frame.seq)
-        if frame.type == "input_audio_buffer.append":  # nothing but the audio is needed
-            self.add_input_audio(len(audio))
+    def apply(self, step: Step) -> None:
+        event = self.fold.apply(step)
+        if step.is_audio:  # an AudioChunk: the bulk of a session
+            if step.seq >= self._next_report:
+                self._report(step.seq)
+            chunk = step.event
+            assert type(chunk) is AudioChunk
+            if chunk.type == "input_audio_buffer.append":
+                if chunk.audio:
+                    self.sink.input(self.conversation, self.fold.input_chunk_ms, chunk.audio)
+            elif type(event) is UnknownEvent:  # the outline did not decode
+                self._count_if_audio(event, step.seq)
+            elif type(event) is not AudioChunk:  # a server delta: its outline names the part
+                self._output(getattr(event, "item_id", None),
+                             getattr(event, "content_index", None), chunk.audio)
+            return
+        if type(event) is UnknownEvent:
+            self._count_if_audio(event, step.seq)
+            return
+        kind = event.type
+        if kind == "input_audio_buffer.append":
+            self._text_audio(step.seq, kind, getattr(event, "audio", None), None, None)
+        elif kind in OUTPUT_AUDIO_TYPES and step.direction is Direction.SERVER:
+            self._text_audio(step.seq, "response audio delta", getattr(event, "delta", None),
+                             getattr(event, "item_id", None), getattr(event, "content_index", 0))
+
+    def _text_audio(self, seq: int, what: str, text: str | None, item_id: str | None,
+                    content_index: int | None) -> None:
+        """Audio as base64 text (the log kept it whole): input if item_id is None."""
+        if seq >= self._next_report:
+            self._report(seq)
+        try:
+            audio = binascii.a2b_base64(text or "", strict_mode=True)
+        except (binascii.Error, ValueError):
+            self.sink.corrupt.append(CorruptFrame(seq, what))
+            return
+        if what == "input_audio_buffer.append":
             if audio:
-                self.sink.input(self.conversation, self.input_chunk_ms, audio)
-            return
-        event = decode(frame.data)  # the delta without its audio: ids and content_index
-        if type(event) is UnknownEvent:  # the same verdict as replaying it with its text
-            self.on_unknown_event(event)
-            return
-        item_id = getattr(event, "item_id", None)
-        content_index = getattr(event, "content_index", None)
-        self.add_output_audio(getattr(event, "response_id", None), item_id, content_index,
-                              len(audio))
+                self.sink.input(self.conversation, self.fold.input_chunk_ms, audio)
+        else:
+            self._output(item_id, content_index, audio)
+
+    def _output(self, item_id: str | None, content_index: int | None, audio: bytes) -> None:
         if audio and item_id:
             item = self.conversation.items[item_id]
             self.sink.output(self.conversation, (item_id, content_index or 0), item.format, audio)
 
-    def on_client_event(self, event: Any) -> None:
-        super().on_client_event(event)
-        if type(event) is UnknownEvent:  # client frames do not reach on_unknown_event
-            self._count_if_audio(event)
-            return
-        position = self.position
-        if event.type != "input_audio_buffer.append" or position is None:
-            if event.type == "conversation.item.create" and position is not None:
-                self._client_item(event, position.seq, position.t_ns)
-            return
-        if position.seq >= self._next_report:
-            self._report(position.seq)
-        try:
-            audio = binascii.a2b_base64(event.audio or "", strict_mode=True)
-        except (binascii.Error, ValueError):
-            self.sink.corrupt.append(CorruptFrame(position.seq, event.type))
-            return
-        if audio:
-            self.sink.input(self.conversation, self.input_chunk_ms, audio)
-
-    def _client_item(self, event: Any, seq: int, t_ns: int) -> None:
-        """Audio inside an item the client creates with its id (else see below)."""
-        item = getattr(event, "item", None)
-        item_id = getattr(item, "id", None)
-        if item_id:
-            self._client_audio(item_id, item, seq, t_ns)
-
-    def on_client_item_named(self, item_id: str, create: UnnamedCreate) -> None:
-        """An item the client created without an id, named by the server's echo."""
-        super().on_client_item_named(item_id, create)
-        self._client_audio(item_id, create.payload, create.seq, create.t_ns)
-
     def _client_audio(self, item_id: str, item: Any, seq: int, t_ns: int) -> None:
+        """Audio inside an item the client created (its id given, or named by the echo)."""
         for index, part in enumerate(getattr(item, "content", None) or []):
             text = getattr(part, "audio", None)
             if not text:
@@ -324,43 +322,14 @@ class _ExportingBuilder(ConversationBuilder):
                 continue
             self.sink.client_item(self.conversation, (item_id, index), t_ns, audio)
 
-    def on_unknown_event(self, event: Any) -> None:
-        super().on_unknown_event(event)
-        if type(event) is UnknownEvent:
-            self._count_if_audio(event)
-
-    def _count_if_audio(self, event: UnknownEvent) -> None:
+    def _count_if_audio(self, event: UnknownEvent, seq: int) -> None:
         """An audio event that did not decode (broken JSON around its audio) is corrupt.
 
         decode reads the type of a frame that is not JSON from its "type" key, so an audio
         event cut short still names itself.
         """
-        if event.type in AUDIO_TYPES and self.position is not None:
-            self.sink.corrupt.append(CorruptFrame(self.position.seq, event.type, event.reason))
-
-    def on_response_audio_delta(
-        self,
-        event_id: str | None,
-        response_id: str | None,
-        item_id: str | None,
-        item_index: int | None,
-        content_index: int | None,
-        delta: str | None,
-    ) -> None:
-        super().on_response_audio_delta(
-            event_id, response_id, item_id, item_index, content_index, delta
-        )
-        seq = self.position.seq if self.position is not None else -1
-        if seq >= self._next_report:
-            self._report(seq)
-        try:
-            audio = binascii.a2b_base64(delta or "", strict_mode=True)
-        except (binascii.Error, ValueError):
-            self.sink.corrupt.append(CorruptFrame(seq, "response audio delta"))
-            return
-        if audio and item_id:
-            item = self.conversation.items[item_id]
-            self.sink.output(self.conversation, (item_id, content_index or 0), item.format, audio)
+        if event.type in AUDIO_TYPES:
+            self.sink.corrupt.append(CorruptFrame(seq, event.type, event.reason))
 
 
 # --- step 2: the timeline plan, and copying the assistant's heard audio -----------------------
@@ -588,14 +557,9 @@ async def export_session(
     _write(lambda: remove_item_files(out_dir))  # the rest is overwritten; these are by item
     report = ExportReport(info.id, out_dir)
     sink = AudioSink(out_dir)
-    builder = _ExportingBuilder(sink, progress, info.frames)
+    builder = _ExportPass(sink, progress, info.frames)
     try:
-        try:
-            await replay_session(
-                log, builder, info, batch_size=batch_size, on_audio=builder.on_audio
-            )
-        except ReceiverError as error:  # the receiver is ours: "fix the receiver" would mislead
-            raise _builder_error(error) from error.__cause__
+        await _read_session(log, info, builder, batch_size)
         sink.flush()
         conversation = builder.conversation
         plan = plan_timeline(conversation)
@@ -613,7 +577,7 @@ async def export_session(
         progress(info.frames, info.frames)
 
     _report_corrupt(sink.corrupt, info.id, report, warn)
-    for line in builder.warnings:
+    for line in builder.fold.warnings:
         report.warnings.append(f"session {info.id} {line}")
         if warn is not None:
             warn(report.warnings[-1])
@@ -642,16 +606,29 @@ def _finish_audio(sink: AudioSink, plan: TimelinePlan, conversation: Conversatio
     report.resampled = _resampled(sink)
 
 
-def _builder_error(error: ReceiverError) -> RtrecError:
+async def _read_session(log: EventLog, info: SessionInfo, builder: _ExportPass,
+                        batch_size: int) -> None:
+    """Pass 1 over every step of the session; a failure of it names the frame."""
+    apply = builder.apply
+    async for batch in log_steps(log, info, batch_size=batch_size):
+        for step in batch:
+            try:
+                apply(step)
+            except (RtrecError, OSError):
+                raise
+            except Exception as error:
+                kind = step.type or getattr(step.event, "type", None)
+                raise _builder_error(info.id, step.seq, kind, error) from error
+
+
+def _builder_error(session_id: str, seq: int, event_type: str | None,
+                   cause: Exception) -> RtrecError:
     """An exception from export's own pass over the session, as one line saying where."""
-    cause = error.__cause__
-    what = f"{type(cause).__name__}: {cause}" if cause is not None else str(error)
-    what = " ".join(what.split())[:200]
-    where = f"seq {error.seq} ({error.event_type})" if error.seq is not None else error.event_type
+    what = " ".join(f"{type(cause).__name__}: {cause}".split())[:200]
     return RtrecError(
-        f"cannot export session {error.session_id}: {where} stopped the export with {what}; "
-        f"this is an rtrec bug, please report it with that frame (rtrec events DB --session "
-        f"{error.session_id} shows it)"
+        f"cannot export session {session_id}: seq {seq} ({event_type}) stopped the export "
+        f"with {what}; this is an rtrec bug, please report it with that frame (rtrec events "
+        f"DB --session {session_id} shows it)"
     )
 
 

@@ -9,10 +9,10 @@ from the wall clock, and two replays make the same calls with the same arguments
 order. `speed` paces the replay by the recorded t_ns (1.0 = real time); the default is as fast
 as possible.
 
-Receivers get audio as the protocol has it, base64 text (the log splices it back). A reader
-that wants the audio itself (export) passes `on_audio`: the log then hands audio over as bytes
-(StoredFrame.audio), and those frames go to on_audio(frame) instead of the receiver, undecoded,
-so the audio is never encoded to base64 and decoded straight back.
+The frames are the log's steps (recorder.stream) and the driver (recorder.driver) is what
+calls the receiver: receivers get audio as the protocol has it, base64 text, encoded again
+only for a receiver that overrides an audio method. Readers that want the audio itself
+(export, the conversation fold) read the steps, not a receiver.
 """
 
 from __future__ import annotations
@@ -22,56 +22,24 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from recorder.decode import decode
+from recorder.conversation import ConversationFold, fold_log
+from recorder.driver import (
+    QUIET_SERVER_TYPES,
+    ReceiverError,
+    _one_line,
+    adrive,
+    skippable_types,
+)
 from recorder.errors import RtrecError
-from recorder.receiver import Position, RealtimeEventReceiver, SessionState
-from recorder.store import EventLog, SessionInfo, StoredFrame
-from recorder.store.log import AudioMode
-from recorder.wire import Direction
+from recorder.receiver import RealtimeEventReceiver
+from recorder.store import EventLog, SessionInfo
+from recorder.stream import log_steps
+
+__all__ = ["QUIET_SERVER_TYPES", "PacedClock", "ReceiverError", "ReplayResult", "fold_db",
+           "load_receiver", "pace_lines", "replay_db", "replay_session", "resolve_session",
+           "skippable_types", "until_note"]
 
 Sleep = Callable[[float], Awaitable[Any]]
-ClientFrameHook = Callable[[StoredFrame, Any], None]
-AudioHook = Callable[[StoredFrame], None]
-
-
-# High-volume event types and the one receiver method each reaches. When the receiver leaves
-# that method (and the generic hooks) as the base class's no-op, replaying the frame could not
-# be observed, so it is neither decoded nor dispatched: most receivers ignore the audio deltas
-# and microphone appends that make up most of a session. tests/test_replay.py checks this
-# table against the receiver's dispatch.
-QUIET_SERVER_TYPES: dict[str, str] = {
-    "response.output_audio.delta": "on_response_audio_delta",
-    "response.audio.delta": "on_response_audio_delta",
-    "response.output_audio_transcript.delta": "on_response_audio_transcript_delta",
-    "response.audio_transcript.delta": "on_response_audio_transcript_delta",
-    "response.output_text.delta": "on_response_text_delta",
-    "response.text.delta": "on_response_text_delta",
-    "response.function_call_arguments.delta": "on_response_function_call_arguments_delta",
-    "conversation.item.input_audio_transcription.delta": (
-        "on_conversation_item_input_audio_transcription_delta"
-    ),
-}
-_GENERIC_HOOKS = ("on_realtime_event_received", "on_unknown_event")
-
-
-def _inherited(receiver: RealtimeEventReceiver, name: str) -> bool:
-    """Whether receiver.name is RealtimeEventReceiver's own (a no-op for the on_* methods)."""
-    return name not in vars(receiver) and getattr(type(receiver), name, None) is getattr(
-        RealtimeEventReceiver, name
-    )
-
-
-def skippable_types(
-    receiver: RealtimeEventReceiver, *, client_frames_observed: bool = False
-) -> tuple[frozenset[str], bool]:
-    """(server types replay may skip for this receiver, whether client frames may be skipped)."""
-    if not all(_inherited(receiver, hook) for hook in _GENERIC_HOOKS):
-        return frozenset(), False
-    server = frozenset(
-        name for name, method in QUIET_SERVER_TYPES.items() if _inherited(receiver, method)
-    )
-    client = not client_frames_observed and _inherited(receiver, "on_client_event")
-    return server, client
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,30 +49,6 @@ class ReplayResult:
     session: SessionInfo
     frames: int
     last_seq: int | None
-    matched_sends: int = 0  # recorder.testing: events the receiver sent that matched the log
-
-
-class ReceiverError(RtrecError):
-    """The receiver raised while handling a replayed event; the original is the __cause__."""
-
-    def __init__(self, session_id: str, seq: int | None, event_type: str | None, error: Exception):
-        where = f"seq {seq} ({event_type or 'unknown type'})" if seq is not None else event_type
-        super().__init__(
-            f"receiver raised {type(error).__name__}: {_one_line(error)} at session {session_id} "
-            f"{where}; fix the receiver, or replay with --until {_before(seq)} to stop before it"
-        )
-        self.session_id = session_id
-        self.seq = seq
-        self.event_type = event_type
-
-
-def _one_line(error: Exception) -> str:
-    text = " ".join(str(error).split())
-    return text[:200] or "(no message)"
-
-
-def _before(seq: int | None) -> int:
-    return max((seq or 0) - 1, 0)
 
 
 class PacedClock:
@@ -188,88 +132,20 @@ async def replay_session(
     *,
     until: int | None = None,
     clock: PacedClock | None = None,
-    on_client_frame: ClientFrameHook | None = None,
-    passthrough: tuple[type[BaseException], ...] = (),
     batch_size: int = 5000,
-    on_audio: AudioHook | None = None,
 ) -> ReplayResult:
-    """Drive receiver with every frame of session (up to and including seq `until`).
+    """Drive receiver with every step of session (up to and including seq `until`): the
+    log's steps (recorder.stream.log_steps) through the driver (recorder.driver.adrive).
 
     clock (a PacedClock) paces the frames by their recorded time; without it, as fast as
-    possible.
-    on_client_frame(frame, event), if given, sees every recorded client frame before the
-    receiver does (recorder.testing uses it to compare what the receiver sends).
-    A receiver exception stops the replay as ReceiverError naming the session, seq and type,
-    except RtrecError and the `passthrough` types (recorder.testing lets assertions through).
-    on_audio(frame), if given, takes the place of the receiver (and of on_client_frame) for the
-    audio events whose audio the log holds as bytes (input_audio_buffer.append, response audio
-    deltas): frame.audio is the audio, frame.data the event with its audio field empty
-    (decoding it is on_audio's business), and the receiver's position is set as for any frame.
-    Audio events the log keeps whole (non-canonical or broken base64) reach the receiver as
-    usual, with their text.
+    possible. A receiver exception stops the replay as ReceiverError naming the session, seq
+    and type (RtrecError is raised as it is).
     """
-    sid = session.id
-    frames = 0
-    last_seq: int | None = None
-    dispatch_server = receiver.on_realtime_event_received
-    dispatch_client = receiver.on_client_event
-    client = Direction.CLIENT
-    # raised as they are, not wrapped in ReceiverError
-    keep: tuple[type[BaseException], ...] = (RtrecError, *passthrough)
-    quiet, quiet_client = skippable_types(
-        receiver, client_frames_observed=on_client_frame is not None
+    driver = await adrive(
+        receiver, log_steps(log, session, until=until, batch_size=batch_size),
+        session_id=session.id, wait_for=clock.wait_for if clock is not None else None,
     )
-
-    _state(receiver, sid, SessionState.CONNECTED, passthrough)
-    audio_mode: AudioMode = "base64" if on_audio is None else "bytes"
-    async for batch in log.read(sid, until_seq=until, batch_size=batch_size, audio=audio_mode):
-        for frame in batch:
-            if clock is not None:
-                await clock.wait_for(frame.t_ns)
-            direction = frame.direction
-            if frame.audio is not None and on_audio is not None:
-                receiver.position = Position(frame.seq, frame.t_ns, direction)
-                try:
-                    on_audio(frame)
-                except Exception as error:
-                    if isinstance(error, keep):
-                        raise
-                    raise ReceiverError(sid, frame.seq, frame.type, error) from error
-                continue
-            if quiet_client if direction is client else frame.type in quiet:
-                continue
-            event = decode(frame.data)
-            receiver.position = Position(frame.seq, frame.t_ns, direction)
-            try:
-                if direction is client:
-                    if on_client_frame is not None:
-                        on_client_frame(frame, event)
-                    dispatch_client(event)
-                else:
-                    dispatch_server(event)
-            except Exception as error:
-                if isinstance(error, keep):
-                    raise
-                raise ReceiverError(sid, frame.seq, frame.type or event.type, error) from error
-        if batch:
-            last_seq = batch[-1].seq
-            frames += len(batch)
-    _state(receiver, sid, SessionState.CLOSED, passthrough)
-    return ReplayResult(session, frames, last_seq)
-
-
-def _state(
-    receiver: RealtimeEventReceiver,
-    sid: str,
-    state: SessionState,
-    passthrough: tuple[type[BaseException], ...],
-) -> None:
-    try:
-        receiver.on_session_state_changed(state)
-    except Exception as error:
-        if isinstance(error, (RtrecError, *passthrough)):
-            raise
-        raise ReceiverError(sid, None, f"session state {state!s}", error) from error
+    return ReplayResult(session, driver.frames, driver.last_seq)
 
 
 async def replay_db(
@@ -279,8 +155,6 @@ async def replay_db(
     session: str | None = None,
     until: int | None = None,
     speed: float | None = None,
-    on_client_frame: ClientFrameHook | None = None,
-    passthrough: tuple[type[BaseException], ...] = (),
 ) -> ReplayResult:
     """Open the database db, replay one session (default: the newest) into receiver, close."""
     from recorder.store import open_log
@@ -291,8 +165,23 @@ async def replay_db(
         return await replay_session(
             log, receiver, info, until=until,
             clock=PacedClock(speed) if speed is not None else None,
-            on_client_frame=on_client_frame, passthrough=passthrough,
         )
+    finally:
+        await log.close()
+
+
+async def fold_db(
+    db: str, *, session: str | None = None, until: int | None = None
+) -> tuple[ReplayResult, ConversationFold]:
+    """Open the database db, fold one session (default: the newest) into its conversation
+    (up to and including seq `until`), close."""
+    from recorder.store import open_log
+
+    log = await open_log(db, create=False)  # a mistyped path is an error, not a new log
+    try:
+        info = await resolve_session(log, session)
+        fold = await fold_log(log, info, until=until)
+        return ReplayResult(info, fold.frames, fold.last_seq), fold
     finally:
         await log.close()
 

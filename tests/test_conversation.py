@@ -1,7 +1,8 @@
 """Conversation reconstruction: the rules of CATALOG.md §2 on GA and beta sessions built here.
 
 The sessions are small hand-made event sequences (see ga_session / beta_session), folded by
-ConversationBuilder through the real decoder, without a database: the fold is a pure core.
+ConversationFold from their steps (recorder.stream.frame_steps, the real decoder), without a
+database or a receiver: the fold is a pure core.
 """
 
 from __future__ import annotations
@@ -13,11 +14,10 @@ from typing import Any
 import pytest
 
 from recorder.audio import G711_ALAW_8K, G711_ULAW_8K, PCM16_24K
-from recorder.conversation import ConversationBuilder, base64_size
+from recorder.conversation import base64_size, fold_steps
 from recorder.conversation_model import Conversation
-from recorder.decode import decode
-from recorder.receiver import Position
 from recorder.render import render_text
+from recorder.stream import frame_steps
 from recorder.testing import client_frame, server_frame
 from recorder.wire import Direction, Frame
 
@@ -27,15 +27,7 @@ def b64(n: int) -> str:
 
 
 def fold(frames: list[Frame]) -> Conversation:
-    builder = ConversationBuilder()
-    for seq, frame in enumerate(frames, start=1):
-        builder.position = Position(seq, frame.t_ns, frame.direction)
-        event = decode(frame.data)
-        if frame.direction is Direction.CLIENT:
-            builder.on_client_event(event)
-        else:
-            builder.on_realtime_event_received(event)
-    return builder.conversation
+    return fold_steps(frame_steps(frames)).conversation
 
 
 class Session:
@@ -511,10 +503,7 @@ def test_an_unreadable_audio_format_is_a_warning_and_the_default_stands(
                                       "audio": {"output": {"format": wire_format}}})
     s.S("response.output_text.delta", response_id="resp_1", item_id="item_1", output_index=0,
         content_index=0, delta="Still readable.")
-    builder = ConversationBuilder()
-    for seq, frame in enumerate(s.frames, start=1):
-        builder.position = Position(seq, frame.t_ns, frame.direction)
-        builder.on_realtime_event_received(decode(frame.data))
+    builder = fold_steps(frame_steps(s.frames))
     conversation = builder.conversation
     assert conversation.output_format == PCM16_24K
     assert conversation.input_format == G711_ULAW_8K  # the readable one is kept

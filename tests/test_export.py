@@ -36,7 +36,7 @@ from recorder.audio import (
     ulaw_encode,
 )
 from recorder.cli import cli
-from recorder.conversation import ConversationBuilder
+from recorder.conversation import ConversationFold
 from recorder.errors import RtrecError
 from recorder.export import check_output_dir, export_db
 from recorder.store import open_log
@@ -654,7 +654,7 @@ async def test_a_failure_of_exports_own_pass_is_an_export_message(
     def broken(*args: Any) -> None:
         raise ValueError("an rtrec bug")
 
-    monkeypatch.setattr(ConversationBuilder, "on_response_done", broken)
+    monkeypatch.setattr(ConversationFold, "_response_done", broken)
     db = await store(tmp_path, known_session().frames)
     with pytest.raises(RtrecError) as caught:
         await export_db(db, tmp_path / "out")
@@ -691,18 +691,15 @@ async def test_a_session_that_names_no_format_is_pcm16_at_24_khz(tmp_path: Path)
 async def test_realistic_sessions_export_consistently(
     tmp_path: Path, scenario: str, protocol: str
 ) -> None:
-    from recorder.conversation import ConversationBuilder
+    from recorder.conversation import fold_log
     from recorder.fake.scenarios import build
-    from recorder.replay import replay_session
 
     db = await store(tmp_path, build(scenario, protocol, seed=3))
     log = await open_log(db)
     try:
-        builder = ConversationBuilder()
-        await replay_session(log, builder, await log.get_session())
+        conversation = (await fold_log(log, await log.get_session())).conversation
     finally:
         await log.close()
-    conversation = builder.conversation
     out = tmp_path / "out"
     report = await export_db(db, out, per_item=True)
     assert report.corrupt_frames == 0

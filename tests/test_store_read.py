@@ -8,7 +8,6 @@ from typing import Any
 import msgspec
 import pytest
 
-from recorder.conversation import ConversationBuilder
 from recorder.receiver import RealtimeEventReceiver
 from recorder.replay import replay_session
 from recorder.store import EventLog, StoredFrame, open_log
@@ -101,33 +100,45 @@ class _Seen(RealtimeEventReceiver):
         self.client.append(event.type)
 
 
-async def test_replay_on_audio_takes_the_audio_events_as_bytes(tmp_path: Any) -> None:
+async def test_replay_gives_a_receiver_the_audio_events_as_base64_text(tmp_path: Any) -> None:
+    """The log hands the audio over as bytes; the driver gives it back to a receiver that
+    observes it as the protocol has it, base64 text, with the position of its frame."""
     async with await open_log(str(tmp_path / "log.db")) as log:
         sid = await _recorded(log, FRAMES)
         info = await log.get_session(sid)
-        receiver = _Seen()
-        handed: list[tuple[str | None, bytes | None, int, int]] = []
-
-        def on_audio(frame: StoredFrame) -> None:
-            assert receiver.position is not None
-            assert receiver.position.seq == frame.seq
-            assert frame.to_frame() == CUT[len(handed)]
-            handed.append((frame.type, frame.audio, frame.t_ns, receiver.position.t_ns))
-
-        result = await replay_session(log, receiver, info, on_audio=on_audio)
+        receiver = _Audio()
+        result = await replay_session(log, receiver, info)
 
     assert result.frames == len(FRAMES)
-    types = [msgspec.json.decode(f.data)["type"] for f in CUT]
-    assert handed == [
-        (kind, AUDIO, f.t_ns, f.t_ns) for kind, f in zip(types, CUT, strict=True)
-    ]
-    # everything else reached the receiver, text audio included (kept whole in the log)
-    assert receiver.server == ["session.created"] + ["response.output_audio.delta"] * 3
-    assert receiver.client == [None]  # the binary frame
+    cut = [(delta, t_ns) for delta, t_ns in receiver.deltas if t_ns in (20, 30)]
+    assert cut == [(B64, 20), (B64, 30)]  # the audio the log holds as bytes, as text again
+    assert receiver.appends == [B64, B64]
+
+
+class _Audio(RealtimeEventReceiver):
+    def __init__(self) -> None:
+        super().__init__()
+        self.deltas: list[tuple[str | None, int]] = []
+        self.appends: list[str | None] = []
+
+    def on_response_audio_delta(self, event_id: str | None, response_id: str | None,
+                                item_id: str | None, item_index: int | None,
+                                content_index: int | None, delta: str | None) -> None:
+        assert self.position is not None
+        self.deltas.append((delta, self.position.t_ns))
+
+    def on_client_event(self, event: Any) -> None:
+        if event.type == "input_audio_buffer.append":
+            self.appends.append(event.audio)
 
 
 async def test_conversation_counts_the_same_with_audio_as_bytes(tmp_path: Any) -> None:
-    """ConversationBuilder fed by on_audio (add_*_audio) agrees with the base64 replay."""
+    """The fold of the log's steps (audio as bytes) agrees with the fold of the frames as they
+    crossed the wire (audio as base64 text)."""
+    from recorder.conversation import fold_log, fold_steps
+    from recorder.decode import decode
+    from recorder.stream import Step
+
     frames = [
         _text(Direction.SERVER, 1, '{"type":"response.output_item.added","response_id":"resp_1",'
               '"output_index":0,"item":{"id":"item_1","type":"message","role":"assistant"}}'),
@@ -136,20 +147,11 @@ async def test_conversation_counts_the_same_with_audio_as_bytes(tmp_path: Any) -
     async with await open_log(str(tmp_path / "log.db")) as log:
         sid = await _recorded(log, frames)
         info = await log.get_session(sid)
-        plain = ConversationBuilder()
-        await replay_session(log, plain, info)
-        fast = ConversationBuilder()
-
-        def on_audio(frame: StoredFrame) -> None:
-            size = len(frame.audio or b"")
-            if frame.type == "input_audio_buffer.append":
-                fast.add_input_audio(size)
-            else:
-                event = msgspec.json.decode(frame.data)
-                fast.add_output_audio(event["response_id"], event["item_id"],
-                                      event.get("content_index"), size)
-
-        await replay_session(log, fast, info, on_audio=on_audio)
+        fast = await fold_log(log, info)
+    plain = fold_steps(  # whole frames, never split: every audio event decoded with its text
+        Step(seq, f.t_ns, f.direction, decode(f.data).type, f.data)
+        for seq, f in enumerate(frames, 1)
+    )
 
     assert plain.conversation.input_audio_bytes == 2 * len(AUDIO)
     assert plain.conversation.items["item_1"].content[0].audio_bytes == 2 * len(AUDIO)

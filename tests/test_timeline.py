@@ -176,16 +176,14 @@ async def test_paced_lines_come_out_when_their_time_comes() -> None:
     def write(line: str) -> None:
         written.append((round(fake_time[0], 3), line))
 
-    from recorder.conversation import ConversationBuilder
-    from recorder.replay import replay_session
+    from recorder.conversation import fold_log
 
     log = await open_log(str(FIXTURES / "barge_in.db"), create=False)
     try:
-        builder = ConversationBuilder()
-        await replay_session(log, builder, await log.get_session(None))
+        fold = await fold_log(log, await log.get_session(None))
     finally:
         await log.close()
-    lines = render_lines(builder.conversation)
+    lines = render_lines(fold.conversation)
     await pace_lines(lines, 2.0, write, sleep=sleep, now=lambda: fake_time[0])
     assert [line for _, line in written] == [line for _, line in lines]
     turns = [(at, line[:11]) for at, line in written if line.startswith("[")]

@@ -32,40 +32,38 @@ def replay_command(
     as_json: bool,
 ) -> None:
     """Replay session of DB: print the conversation as it really was."""
-    from recorder.conversation import ConversationBuilder
     from recorder.render import render_lines, render_text
-    from recorder.replay import load_receiver, pace_lines, replay_db, until_note
-    from recorder.testing import DivergenceError, areplay
+    from recorder.replay import fold_db, load_receiver, pace_lines, until_note
+    from recorder.sendcheck import DivergenceError, areplay_checked
     from recorder.timeline import turns
     from recorder.transcripts import turn_dict
 
     if receiver_path is not None:
         receiver = load_receiver(receiver_path)
         try:  # what the receiver sends is checked against the recorded client events
-            result = run(areplay(db, receiver, session_id, until=until, speed=speed,
-                                 wrap_assertions=True))
+            checked = run(areplay_checked(db, receiver, session_id, until=until,
+                                          speed=speed, wrap_assertions=True))
         except DivergenceError as divergence:
             raise RtrecError(divergence.one_line()) from None
         summary = {
-            "session": result.session.id, "frames": result.frames, "last_seq": result.last_seq,
-            "receiver": receiver_path, "matched_sends": result.matched_sends,
+            "session": checked.session.id, "frames": checked.frames, "last_seq": checked.last_seq,
+            "receiver": receiver_path, "matched_sends": checked.matched_sends,
         }
-        if getattr(result.session, "gaps", 0):
-            echo_gaps(db, result.session.id)
-        echo_scanned(db, result.session.id)
+        if getattr(checked.session, "gaps", 0):
+            echo_gaps(db, checked.session.id)
+        echo_scanned(db, checked.session.id)
         if as_json:
             click.echo(json.dumps(summary))
         else:
             click.echo(
-                f"Replayed {result.frames} frames of session {result.session.id} "
-                f"into {receiver_path} (last seq {result.last_seq}; "
-                f"{result.matched_sends} sent events matched the recording)"
+                f"Replayed {checked.frames} frames of session {checked.session.id} "
+                f"into {receiver_path} (last seq {checked.last_seq}; "
+                f"{checked.matched_sends} sent events matched the recording)"
             )
         return
 
-    builder = ConversationBuilder()
     # the conversation is known at once; with --speed its lines come out when their time comes
-    result = run(replay_db(db, builder, session=session_id, until=until))
+    result, builder = run(fold_db(db, session=session_id, until=until))
     conversation = builder.conversation
     for line in builder.warnings:  # e.g. an audio format rtrec cannot read: the text still shows
         click.echo(f"Warning: session {result.session.id} {line}", err=True)
