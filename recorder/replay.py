@@ -18,11 +18,12 @@ only for a receiver that overrides an audio method. Readers that want the audio 
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from recorder.conversation import ConversationFold, fold_log
+from recorder.conversation import ConversationFold
 from recorder.driver import (
     QUIET_SERVER_TYPES,
     ReceiverError,
@@ -35,7 +36,7 @@ from recorder.receiver import RealtimeEventReceiver
 from recorder.store import EventLog, SessionInfo
 from recorder.stream import log_steps
 
-__all__ = ["QUIET_SERVER_TYPES", "PacedClock", "ReceiverError", "ReplayResult", "fold_db",
+__all__ = ["QUIET_SERVER_TYPES", "PacedClock", "ReceiverError", "ReplayResult", "fold_recording",
            "load_receiver", "pace_lines", "replay_db", "replay_session", "resolve_session",
            "skippable_types", "until_note"]
 
@@ -170,20 +171,21 @@ async def replay_db(
         await log.close()
 
 
-async def fold_db(
-    db: str, *, session: str | None = None, until: int | None = None
-) -> tuple[ReplayResult, ConversationFold]:
-    """Open the database db, fold one session (default: the newest) into its conversation
-    (up to and including seq `until`), close."""
-    from recorder.store import open_log
+async def fold_recording(
+    source: str | os.PathLike[str], *, session: str | None = None, until: int | None = None
+) -> tuple[ReplayResult, ConversationFold, list[str]]:
+    """Fold one session (default: the newest) of a database, or the session of a file of
+    events (recorder.recording), into its conversation (up to and including seq `until`):
+    what it went through, the fold, and the notes to print about the session."""
+    from recorder.recording import open_recording
 
-    log = await open_log(db, create=False)  # a mistyped path is an error, not a new log
-    try:
-        info = await resolve_session(log, session)
-        fold = await fold_log(log, info, until=until)
-        return ReplayResult(info, fold.frames, fold.last_seq), fold
-    finally:
-        await log.close()
+    async with open_recording(source, session) as recording:
+        fold = ConversationFold()
+        apply = fold.apply
+        async for batch in recording.batches(until=until):
+            for step in batch:
+                apply(step)
+        return ReplayResult(recording.info, fold.frames, fold.last_seq), fold, recording.notes
 
 
 def load_receiver(path: str) -> RealtimeEventReceiver:

@@ -29,9 +29,9 @@ from recorder.matching import (
     show_frame,
 )
 from recorder.receiver import RealtimeEventReceiver
-from recorder.replay import PacedClock, ReplayResult, resolve_session
-from recorder.store import open_log
-from recorder.stream import Step, log_steps
+from recorder.recording import open_recording
+from recorder.replay import PacedClock, ReplayResult
+from recorder.stream import Step
 from recorder.wire import Direction
 
 DEFAULT_IGNORED = frozenset({"input_audio_buffer.append"})
@@ -42,6 +42,7 @@ class CheckedReplay(ReplayResult):
     """A replay whose sends were checked: how many events the receiver sent matched the log."""
 
     matched_sends: int = 0
+    notes: list[str] = field(default_factory=list)  # about the session (recorder.recording)
 
 
 class DivergenceError(AssertionError):
@@ -241,14 +242,13 @@ async def areplay_checked(
     rules = MatchRules.build(ignore=ignore, exact=exact, tolerance=tolerance)
     clock = PacedClock(speed) if speed is not None else None
     passthrough = (DivergenceError,) if wrap_assertions else (AssertionError,)
-    log = await open_log(str(db), create=False)  # a mistyped fixture path is an error
-    try:
-        info = await resolve_session(log, session)
+    async with open_recording(db, session) as recording:  # a mistyped path is an error
+        info = recording.info
         checker = SendChecker(info.id, frozenset(ignore_types), rules)
         checker.attach(receiver)
         try:
             driver = await adrive(
-                receiver, checker.stage(log_steps(log, info, until=until, batch_size=5000)),
+                receiver, checker.stage(recording.batches(until=until)),
                 session_id=info.id, wait_for=clock.wait_for if clock is not None else None,
                 keep=passthrough,
             )
@@ -260,6 +260,5 @@ async def areplay_checked(
         finally:
             receiver.attach_sender(None)
         checker.finish()
-        return CheckedReplay(info, driver.frames, driver.last_seq, checker.matched)
-    finally:
-        await log.close()
+        return CheckedReplay(info, driver.frames, driver.last_seq, checker.matched,
+                             recording.notes)

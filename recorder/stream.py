@@ -186,7 +186,7 @@ async def steps_of(
             yield step
         return
     if isinstance(source, str | os.PathLike):
-        if _is_file_of_events(source):
+        if is_file_of_events(source):
             for step in file_steps(source, session, until=until):
                 yield step
             return
@@ -215,7 +215,7 @@ async def _session_steps(log: EventLog, session: str | None, until: int | None
 _SQLITE_HEADER = b"SQLite format 3\x00"
 
 
-def _is_file_of_events(source: str | os.PathLike[str]) -> bool:
+def is_file_of_events(source: str | os.PathLike[str]) -> bool:
     """A file that is there and is not a SQLite database; a URL, a database or a path that is
     not there (the log says so) goes to the log."""
     text = os.fspath(source)

@@ -43,7 +43,7 @@ COMMANDS: dict[str, CommandEntry] = {
     ),
     "replay": CommandEntry(
         "recorder.cli.replay:replay_command",
-        "Replay session of DB: print the conversation as it really was.",
+        "Replay a session of RECORDING (a database or an event file): print the conversation.",
     ),
     "serve": CommandEntry(
         "recorder.cli.serve:serve_command",

@@ -7,12 +7,11 @@ import json
 import click
 
 from recorder.cli.app import run
-from recorder.cli.gaps import echo_gaps, echo_scanned
 from recorder.errors import RtrecError
 
 
 @click.command("replay")
-@click.argument("db")
+@click.argument("db", metavar="RECORDING")
 @click.option("--session", "session_id", metavar="ID", help="Session id (default: the newest).")
 @click.option(
     "--receiver", "receiver_path", metavar="MODULE:CLASS",
@@ -31,9 +30,9 @@ def replay_command(
     speed: float | None,
     as_json: bool,
 ) -> None:
-    """Replay session of DB: print the conversation as it really was."""
+    """Replay a session of RECORDING (a database or an event file): print the conversation."""
     from recorder.render import render_lines, render_text
-    from recorder.replay import fold_db, load_receiver, pace_lines, until_note
+    from recorder.replay import fold_recording, load_receiver, pace_lines, until_note
     from recorder.sendcheck import DivergenceError, areplay_checked
     from recorder.timeline import turns
     from recorder.transcripts import turn_dict
@@ -49,9 +48,8 @@ def replay_command(
             "session": checked.session.id, "frames": checked.frames, "last_seq": checked.last_seq,
             "receiver": receiver_path, "matched_sends": checked.matched_sends,
         }
-        if getattr(checked.session, "gaps", 0):
-            echo_gaps(db, checked.session.id)
-        echo_scanned(db, checked.session.id)
+        for line in checked.notes:
+            click.echo(line, err=True)
         if as_json:
             click.echo(json.dumps(summary))
         else:
@@ -63,13 +61,12 @@ def replay_command(
         return
 
     # the conversation is known at once; with --speed its lines come out when their time comes
-    result, builder = run(fold_db(db, session=session_id, until=until))
+    result, builder, notes = run(fold_recording(db, session=session_id, until=until))
     conversation = builder.conversation
     for line in builder.warnings:  # e.g. an audio format rtrec cannot read: the text still shows
         click.echo(f"Warning: session {result.session.id} {line}", err=True)
-    if getattr(result.session, "gaps", 0):
-        echo_gaps(db, result.session.id)
-    echo_scanned(db, result.session.id)
+    for line in notes:  # gaps, frames redacted by a byte scan
+        click.echo(line, err=True)
     note = until_note(until, result)
     if as_json:
         payload: dict[str, object] = {

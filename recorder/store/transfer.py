@@ -256,6 +256,7 @@ class CheckedFile:
     model: str | None
     started_at: float | None = None  # unix seconds; None: the file does not say
     ended_at: float | None = None
+    client_frames: int = 0  # of `frames`, those the client sent
 
 
 def check_file(
@@ -268,16 +269,17 @@ def check_file(
     """Read an event file completely; RtrecError naming the file (and line) when it is bad.
     `purpose` ends the line for a file without events ("nothing to import")."""
     direction_of = direction_of or _default_direction_of()
-    count = 0
+    count = client = 0
     first: list[Frame] = []
     for frame in read_frames(path, direction_of):
         count += 1
+        client += frame.direction is Direction.CLIENT
         if len(first) < 50:
             first.append(frame)
     if count == 0:
         raise RtrecError(f"{path} holds no events: nothing to {purpose}")
     protocol, model = (describe or describe_frames)(first)
-    return CheckedFile(path, count, protocol, model, *_dump_times(path))
+    return CheckedFile(path, count, protocol, model, *_dump_times(path), client_frames=client)
 
 
 async def import_checked(
