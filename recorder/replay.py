@@ -150,25 +150,25 @@ async def replay_session(
 
 
 async def replay_db(
-    db: str,
+    db: str | os.PathLike[str],
     receiver: RealtimeEventReceiver,
     *,
     session: str | None = None,
     until: int | None = None,
     speed: float | None = None,
 ) -> ReplayResult:
-    """Open the database db, replay one session (default: the newest) into receiver, close."""
-    from recorder.store import open_log
+    """Replay one session (default: the newest) of a database, or the session of a file of
+    events (recorder.recording), into receiver."""
+    from recorder.recording import open_recording
 
-    log = await open_log(db, create=False)  # a mistyped path is an error, not a new log
-    try:
-        info = await resolve_session(log, session)
-        return await replay_session(
-            log, receiver, info, until=until,
-            clock=PacedClock(speed) if speed is not None else None,
+    clock = PacedClock(speed) if speed is not None else None
+    async with open_recording(db, session) as recording:  # a mistyped path is an error
+        info = recording.info
+        driver = await adrive(
+            receiver, recording.batches(until=until),
+            session_id=info.id, wait_for=clock.wait_for if clock is not None else None,
         )
-    finally:
-        await log.close()
+        return ReplayResult(info, driver.frames, driver.last_seq)
 
 
 async def fold_recording(

@@ -108,3 +108,14 @@ def test_a_broken_file_is_imports_line(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert result.output.startswith(f"Error: {path}")
     assert len(result.output.splitlines()) == 1
+
+
+async def test_replay_db_takes_a_file_too(copies: Path) -> None:
+    from recorder.replay import replay_db
+
+    results = []
+    for suffix in (".db", ".jsonl"):
+        receiver = _Counter()
+        result = await replay_db(copies / f"voice_turns{suffix}", receiver, until=40)
+        results.append((result.frames, result.last_seq, receiver.server_events))
+    assert results[0] == results[1] and results[0][1] == 40

@@ -19,18 +19,3 @@ def echo_gaps(db: str, session_id: str) -> None:
     if line is not None:
         click.echo(line, err=True)
 
-
-def echo_scanned(db: str, session_id: str) -> None:
-    """On stderr, one line naming the session's frames redacted by a byte scan; nothing if none."""
-    from recorder.redact import Redaction
-    from recorder.store import open_log
-    from recorder.store.log import scanned_line
-
-    async def work() -> str | None:
-        async with await open_log(db, create=False) as log:
-            redacted = await log.redacted(session_id)
-        return scanned_line([seq for seq, how in redacted if how is Redaction.SCANNED])
-
-    line = run(work())
-    if line is not None:
-        click.echo(line, err=True)
