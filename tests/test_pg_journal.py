@@ -14,13 +14,15 @@ import signal
 import sqlite3
 import sys
 import textwrap
+import threading
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
 
 from recorder.store import open_log
-from recorder.store.journal import ROW_OVERHEAD
+from recorder.store.journal import ROW_OVERHEAD, Journal
 from tests import test_pg_restart
 from tests.test_pg_restart import Cluster
 from tests.test_store_recovery import Notices, _frame, _one_frame_session, _stored_or_gap
@@ -50,9 +52,10 @@ def _journaled(path: Path) -> int:
 
 
 async def test_an_outage_past_the_buffer_goes_to_the_journal_and_every_frame_is_stored_once(
-    cluster: Cluster, tmp_path: Path,
+    cluster: Cluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     journal = tmp_path / "journal.db"
+    threads = _journal_threads(monkeypatch)
     notices = Notices()
     log = await open_log(cluster.url, on_notice=notices, max_queue_bytes=BUFFER,
                          journal=journal)
@@ -66,6 +69,7 @@ async def test_an_outage_past_the_buffer_goes_to_the_journal_and_every_frame_is_
     await notices.wait("paused")
     for i in range(11, 300):  # ~300 KB: fifteen times the memory buffer
         log.append(sid, _frame(i, 1000))
+        await log.spill_done()  # paced as a live call is: the spill runs
     journaling = await notices.wait("journaling")
     health = log.health()
     assert health["journal_frames"] > 200 and health["journal_bytes"] > 200_000
@@ -92,6 +96,26 @@ async def test_an_outage_past_the_buffer_goes_to_the_journal_and_every_frame_is_
             "complete", 300, 300, 0)
         assert (await reopened.get_session(later)).frames == 1
     assert _journaled(journal) == 0
+    # the journal is written and read in a worker thread, never on the loop that forwards
+    assert set(threads) == {"append", "head", "delete_through"}
+    assert threading.get_ident() not in {ident for idents in threads.values() for ident in idents}
+
+
+def _journal_threads(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[int]]:
+    """The threads that call each of the journal's reads and writes, from now on."""
+    threads: dict[str, list[int]] = {}
+
+    def watched(name: str) -> Any:
+        real = getattr(Journal, name)
+
+        def calling(*args: Any, **kwargs: Any) -> Any:
+            threads.setdefault(name, []).append(threading.get_ident())
+            return real(*args, **kwargs)
+        return calling
+
+    for name in ("append", "head", "delete_through"):
+        monkeypatch.setattr(Journal, name, watched(name))
+    return threads
 
 
 async def test_past_the_journal_size_the_session_is_shed_into_a_gap_and_records_again_after(
@@ -109,6 +133,7 @@ async def test_past_the_journal_size_the_session_is_shed_into_a_gap_and_records_
     await notices.wait("paused")
     for i in range(2, 200):
         log.append(sid, _frame(i, 1000))
+        await log.spill_done()  # paced as a live call is: the spill runs
     await notices.wait("dropping")  # the journal is full: shed, as without one
     assert log.health()["journal_frames"] <= 30
     await asyncio.to_thread(cluster.start)
@@ -158,6 +183,7 @@ _CRASHING = textwrap.dedent(
         await notices.wait("paused")
         for i in range(11, 300):
             log.append(sid, _frame(i, 1000))
+            await log.spill_done()  # paced as a live call is: the spill runs
         await notices.wait("journaling")
         writer = log._writer  # the last frame journaled (later ones die in memory)
         print(writer._journal.head(10**6)[-1].seq, flush=True)
@@ -218,6 +244,7 @@ async def test_a_store_still_down_at_close_leaves_the_frames_in_the_journal_for_
     await notices.wait("paused")
     for i in range(2, 100):
         log.append(sid, _frame(i, 1000))
+        await log.spill_done()  # paced as a live call is: the spill runs
     await log.close()  # gives up on the store: what waited in memory goes to the journal too
     gave_up = await notices.wait("gave_up")
     assert (gave_up.lost, log.frames_lost) == (0, 0)

@@ -57,6 +57,9 @@ async def test_an_outage_past_the_buffer_is_kept_in_the_journal_and_nothing_is_l
         down = await _until(http, status, lambda h: h["store"] == "down")
         for _ in range(60):  # ~3 MiB: three times the 1 MiB buffer
             await ws.send_str(big)
+            # at a pace the journal keeps up with (it is written in a thread, so a burst
+            # faster than the disk sheds instead of stalling the call)
+            await _until(http, status, lambda h: h["queue_bytes"] < 600_000)
         journaling = await _until(http, status, lambda h: h["journal_frames"] >= 40)
         await asyncio.to_thread(cluster.start)
         after = await _until(http, status, lambda h: h["store"] == "ok"

@@ -135,7 +135,9 @@ def _open(path: Path, store: str) -> sqlite3.Connection:
         )
     existed = path.exists()
     try:
-        connection = sqlite3.connect(path, timeout=0, isolation_level=None)
+        # The writer uses it from a worker thread, one thread at a time (its journal lock).
+        connection = sqlite3.connect(path, timeout=0, isolation_level=None,
+                                     check_same_thread=False)
     except sqlite3.Error as error:
         raise _explain(path, error) from error
     try:

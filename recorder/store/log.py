@@ -318,6 +318,11 @@ class EventLog:
         if self._writer.queued_bytes > self._writer.max_queue_bytes // 4:
             await self.flush()
 
+    async def spill_done(self) -> None:
+        """Wait for frames on their way to the journal (a thread writes them; none: at once).
+        For bulk writers in an outage: a live proxy does not call this."""
+        await self._writer.spill_done()
+
     # -- writing -----------------------------------------------------------------------------
 
     async def begin_session(
