@@ -16,6 +16,7 @@ from typing import Any
 INSTANT_CUE_MS = 1000.0  # how long a subtitle shows a turn that has no duration
 SECTION_TITLES = {"out_of_band": "Out-of-band (not in the conversation)", "deleted": "Deleted"}
 SECTION_MARKS = {"out_of_band": "out of band", "deleted": "deleted"}
+NO_SPEECH = "no speech"  # the mark of an empty transcript: transcribed, and nothing was said
 
 
 @dataclass(frozen=True, slots=True)
