@@ -105,7 +105,7 @@ class ScriptedUpstream:
     async def start(self) -> ScriptedUpstream:
         app = web.Application()
         for path in ("/v1/realtime", "/openai/realtime", "/openai/v1/realtime",
-                     "/v1/realtime/translations"):
+                     "/voice-live/realtime", "/v1/realtime/translations"):
             app.router.add_get(path, self._handle)
         app.router.add_post("/v1/realtime/client_secrets", self._client_secret)
         self._server = LocalServer(app)
@@ -796,6 +796,69 @@ async def test_azure_ga_path_is_recorded_and_forwarded_to_the_same_path(
     frames = await stored(log, info.id)
     assert len(frames) == 2 + len(scripted_response(1))
     assert frames[0][2] == created.data.encode().replace(EPHEMERAL.encode(), REDACTED.encode())
+    await log.close()
+    for path in tmp_path.glob("rec.db*"):
+        assert API_KEY.encode() not in path.read_bytes(), path.name
+
+
+async def test_the_readme_azure_ga_setting_of_the_python_sdk_reaches_the_ga_path(
+    log: EventLog, upstream: ScriptedUpstream
+) -> None:
+    """README's Azure GA row: AsyncOpenAI with websocket_base_url .../openai/v1 and the api-key
+    header, through an upstream given as the older .../openai/realtime."""
+    rec = await start_proxy(log, upstream.url, path="/openai/realtime")
+    try:
+        client = AsyncOpenAI(api_key=API_KEY, websocket_base_url=rec.url + "/openai/v1",
+                             default_headers={"api-key": API_KEY})
+        async with client.realtime.connect(model="my-deployment") as connection:
+            await connection.recv_bytes()
+        await rec.settled()
+    finally:
+        await rec.proxy.close()
+    [handshake] = upstream.handshakes
+    assert (handshake.path, handshake.query) == ("/openai/v1/realtime", {"model": "my-deployment"})
+    assert handshake.headers["api-key"] == API_KEY
+    [info] = await log.list_sessions()
+    assert (info.model, info.protocol) == ("my-deployment", "ga")
+
+
+@pytest.mark.parametrize(("upstream_path", "key_in"), [
+    ("/voice-live/realtime", "header"), ("", "header"), ("/openai/realtime", "query"),
+])
+async def test_voice_live_path_is_recorded_and_forwarded_to_the_same_path(
+    log: EventLog, upstream: ScriptedUpstream, tmp_path: Path, upstream_path: str, key_in: str
+) -> None:
+    """Azure Voice Live's own path: forwarded as it came, with the client's api-key (a header,
+    or the query where a browser cannot set one), recorded, the key stored nowhere."""
+    rec = await start_proxy(log, upstream.url, path=upstream_path)
+    query = "api-version=2025-10-01&model=gpt-realtime"
+    headers = {"api-key": API_KEY} if key_in == "header" else {}
+    if key_in == "query":
+        query += f"&api-key={API_KEY}"
+    try:
+        async with aiohttp.ClientSession() as http, http.ws_connect(
+            rec.url + "/voice-live/realtime?" + query, headers=headers
+        ) as ws:
+            created = await ws.receive()
+            await ws.send_str(json.dumps({"type": "response.create"}))
+            while b"response.done" not in (await ws.receive()).data.encode():
+                pass
+        await rec.settled()
+    finally:
+        await rec.proxy.close()
+    [handshake] = upstream.handshakes
+    assert handshake.path == "/voice-live/realtime", "a Voice Live client reaches Voice Live"
+    assert {k: v for k, v in handshake.query.items() if k != "api-key"} == {
+        "api-version": "2025-10-01", "model": "gpt-realtime",
+    }
+    credential = handshake.headers if key_in == "header" else handshake.query
+    assert credential["api-key"] == API_KEY
+    [info] = await log.list_sessions()
+    assert (info.model, info.status) == ("gpt-realtime", "complete")
+    frames = await stored(log, info.id)
+    assert len(frames) == 2 + len(scripted_response(1))
+    assert frames[0][2] == created.data.encode().replace(EPHEMERAL.encode(), REDACTED.encode())
+    assert API_KEY not in rec.out.getvalue() + rec.err.getvalue()
     await log.close()
     for path in tmp_path.glob("rec.db*"):
         assert API_KEY.encode() not in path.read_bytes(), path.name
