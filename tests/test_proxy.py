@@ -95,6 +95,9 @@ class ScriptedUpstream:
     drop_after: int | None = None  # abort the socket after this many response frames
     close_with: tuple[int, str] | None = None  # close after the first response
     ga: bool = True
+    greet: bool = True  # open with session.created
+    greet_after: float = 0.0  # seconds: a distant upstream's session.created comes late
+    model: str = "?"  # what session.created names when the handshake names no model
     handshakes: list[Handshake] = field(default_factory=list)
     sent: list[list[tuple[Opcode, bytes]]] = field(default_factory=list)
     received: list[list[tuple[Opcode, bytes]]] = field(default_factory=list)
@@ -151,8 +154,10 @@ class ScriptedUpstream:
             sent.append((opcode, data))
             await ws.send_frame(data, aiohttp.WSMsgType(opcode))
 
-        model = request.query.get("model") or request.query.get("deployment") or "?"
-        await send(session_created(model, ga=self.ga))
+        model = request.query.get("model") or request.query.get("deployment") or self.model
+        if self.greet:
+            await asyncio.sleep(self.greet_after)
+            await send(session_created(model, ga=self.ga))
         responses = 0
         async for message in ws:
             if message.type == aiohttp.WSMsgType.TEXT:
@@ -968,7 +973,7 @@ async def test_console_lines_and_verbose_event_types(
         await rec.proxy.close()
     out = rec.out.getvalue()
     [info] = await log.list_sessions()
-    assert f"+ #1 session {info.id} opened: model gpt-realtime, protocol " in out
+    assert f"+ #1 session {info.id} opened: model gpt-realtime, protocol ga\n" in out
     assert (f"- #1 session {info.id} closed by client (code 1000, complete): model gpt-realtime"
             in out)
     assert f"3 client frames, {1 + len(scripted_response(0))} server frames" in out
@@ -976,6 +981,42 @@ async def test_console_lines_and_verbose_event_types(
     assert "  #1 -> session.update" in out
     assert API_KEY not in out + rec.err.getvalue()
     assert EPHEMERAL not in out + rec.err.getvalue()
+
+
+@pytest.mark.parametrize(("upstream_kind", "query", "headers", "said"), [
+    ("ga", "?model=gpt-realtime", {}, "model gpt-realtime, protocol ga"),  # session.created
+    ("beta", "?model=gpt-4o-realtime-preview", {}, "model gpt-4o-realtime-preview, protocol beta"),
+    ("beta", "?model=gpt-4o-realtime-preview", {"OpenAI-Beta": "realtime=v1"},  # the handshake
+     "model gpt-4o-realtime-preview, protocol beta"),
+    ("ga", "", {}, "model gpt-realtime-mini, protocol ga"),  # both from session.created
+    ("silent", "?model=gpt-realtime", {}, "model gpt-realtime, protocol ?"),  # nothing says
+])
+async def test_the_opened_line_says_the_protocol_and_model_as_soon_as_they_are_known(
+    log: EventLog, upstream_kind: str, query: str, headers: dict[str, str], said: str
+) -> None:
+    upstream = await ScriptedUpstream(ga=upstream_kind != "beta", greet=upstream_kind != "silent",
+                                      greet_after=0.3, model="gpt-realtime-mini").start()
+    rec = await start_proxy(log, upstream.url)
+    try:
+        async with aiohttp.ClientSession() as http, http.ws_connect(
+            rec.url + "/v1/realtime" + query, headers=headers
+        ):
+            for _ in range(250):  # the line is out while the call goes on
+                if " opened: " in rec.out.getvalue():
+                    break
+                await asyncio.sleep(0.02)
+            opened_during_the_call = rec.out.getvalue()
+        await rec.settled()
+    finally:
+        await rec.proxy.close()
+        await upstream.stop()
+    [info] = await log.list_sessions()
+    line = f"+ #1 session {info.id} opened: {said}"
+    assert opened_during_the_call.splitlines() == [line]
+    assert rec.out.getvalue().splitlines()[0] == line  # once, and before the closed line
+    assert rec.out.getvalue().splitlines()[1].startswith(f"- #1 session {info.id} closed by ")
+    protocol = said.rsplit(" ", 1)[1]
+    assert info.protocol == (None if protocol == "?" else protocol)
 
 
 # -- web pages on other sites may not use the proxy (they would spend the API key) ----------------
