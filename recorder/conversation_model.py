@@ -152,7 +152,9 @@ class Item:
 
     @property
     def transcript(self) -> str | None:
-        texts = [p.transcript for p in self.content if p.transcript]
+        """The parts' transcripts joined; "" when a transcription completed empty (the audio
+        held no speech), None when no transcript arrived."""
+        texts = [p.transcript for p in self.content if p.transcript is not None]
         return "".join(texts) if texts else None
 
     @property

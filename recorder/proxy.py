@@ -114,6 +114,9 @@ class RecordingLog(Protocol):
 # and retries opening its row for _BEGIN_GRACE seconds after the call ended.
 _PENDING_BYTES = 8 * 2**20
 _BEGIN_GRACE = 10.0
+# The console's "opened" line waits this long at most for session.created to name the protocol
+# and model the handshake did not (it leads the server's frames, so it is normally there at once).
+_OPENED_WAIT = 1.0
 STATUS_PATH = "/rtrec/status"
 
 
@@ -217,6 +220,10 @@ class _Session:
     pumps_done: float | None = None  # monotonic time both pumps ended
     stopping: bool = False
     log_failed: bool = False  # not wholly recorded (no row, a frame failed, shed): incomplete
+    # the server's first frames are read for protocol and model (the handshake did not say)
+    watching: bool = True
+    announced: bool = False  # the console's "opened" line is out
+    announce_timer: asyncio.TimerHandle | None = None
 
     @property
     def label(self) -> str:
@@ -440,11 +447,12 @@ class RecordingProxy:
             return client
 
         model = request.query.get("model") or request.query.get("deployment")
+        protocol = protocol_from_handshake(request.headers, protocols)
         session = _Session(
             key=self._next_key,
             sid=None,
             model=model,
-            protocol=protocol_from_handshake(request.headers, protocols),
+            protocol=protocol,
             client=client,
             upstream=upstream,
             request=request,
@@ -452,6 +460,7 @@ class RecordingProxy:
                 secrets_in_handshake(request.headers, protocols, self.config.api_key)
                 | secret_query_values(request.query)
             ),
+            watching=protocol is None or model is None,
         )
         self._next_key += 1
         self._sessions[session.key] = session
@@ -496,6 +505,20 @@ class RecordingProxy:
                 self.sessions_unrecorded += 1
                 self.frames_unrecorded += len(session.pending or ()) + session.pending_lost[0]
         session.pending = None
+        if session.watching:  # session.created is due: the "opened" line waits for it, a while
+            session.announce_timer = asyncio.get_running_loop().call_later(
+                _OPENED_WAIT, self._announce, session, True
+            )
+        self._announce(session)
+
+    def _announce(self, session: _Session, final: bool = False) -> None:
+        """The console's "opened" line, once the log has answered and the protocol and model
+        are known (from the handshake or session.created); final: now, with what is known."""
+        if session.announced or session.pending is not None or (session.watching and not final):
+            return
+        session.announced = True
+        if session.announce_timer is not None:
+            session.announce_timer.cancel()
         self.console.session_opened(
             session.label, session.sid, model=session.model, protocol=session.protocol
         )
@@ -539,6 +562,7 @@ class RecordingProxy:
             other.cancel()
         session.pumps_done = time.monotonic()
         await begin  # end_session needs the id; frames still pending go in first
+        self._announce(session, final=True)  # a session that ended before session.created
         return end
 
     async def _pump(
@@ -555,9 +579,7 @@ class RecordingProxy:
         counts = session.counts
         started = session.started_ns
         verbose = self.config.verbose
-        watch_protocol = direction is Direction.SERVER and (
-            session.protocol is None or session.model is None
-        )
+        watch_protocol = direction is Direction.SERVER and session.watching
         # Enum members as locals: looking one up on its class costs ~25 ns, twice per frame.
         text, binary, opcode_text, opcode_binary = (
             WSMsgType.TEXT, WSMsgType.BINARY, Opcode.TEXT, Opcode.BINARY
@@ -592,6 +614,9 @@ class RecordingProxy:
                         )
                     except Exception:  # the session's protocol stays unknown; recording goes on
                         watch_protocol = False
+                    if not watch_protocol:
+                        session.watching = False
+                        self._announce(session)
                 if verbose:
                     if opcode is Opcode.TEXT:
                         self.console.event(session.label, direction.value, data)

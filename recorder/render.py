@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from recorder.conversation_model import Conversation, Item
-from recorder.transcripts import SECTION_TITLES
+from recorder.transcripts import NO_SPEECH, SECTION_TITLES
 
 MAX_ARGUMENT_CHARS = 300
 
@@ -138,6 +138,8 @@ def _words(item: Item) -> str:
         if part.transcript:
             mark = " [cut off: not all of it was heard]" if part.transcript_truncated else ""
             pieces.append(f'"{part.transcript}"{mark}')
+        elif part.transcript == "":
+            pieces.append(f'"" [{NO_SPEECH}]')
         elif part.transcription_status == "failed":
             error = part.transcription_error or {}
             pieces.append(f"[transcription failed: {error.get('message') or error.get('code')}]")

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from recorder.audio import AudioFormat, StreamPlacement, place_utterances
 from recorder.conversation_model import ContentPart, Conversation, Item
-from recorder.transcripts import Entry
+from recorder.transcripts import NO_SPEECH, Entry
 
 ClientSpans = dict[tuple[str, int], tuple[float, float]]
 
@@ -139,7 +139,7 @@ def _entry(
         speaker=speaker,
         start_ms=start,
         end_ms=end,
-        text=item.transcript or item.text,
+        text=_text(item),
         truncated=item.truncated,
         audio_ms=item.audio_ms,
         heard_ms=item.heard_ms,
@@ -154,12 +154,23 @@ def _entry(
     )
 
 
+def _text(item: Item) -> str | None:
+    """What was said: the transcript, else the text; "" for an empty transcript (no speech)."""
+    transcript = item.transcript
+    if transcript:
+        return transcript
+    text = item.text
+    return text if text is not None else transcript
+
+
 def _note(item: Item) -> str | None:
     for part in item.content:
         if part.transcription_status == "failed":
             error = part.transcription_error or {}
             reason = error.get("message") or error.get("code")
             return f"transcription failed: {reason}" if reason else "transcription failed"
+    if item.transcript == "" and not item.text:
+        return NO_SPEECH
     if item.role == "user" and item.turn is not None and not item.transcript:
         return "no transcript"
     return None

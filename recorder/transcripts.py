@@ -3,8 +3,9 @@
 Every writer takes the same list of Entry that `rtrec replay` renders (recorder.timeline.turns:
 one per item, the conversation first, then out-of-band and deleted items, each with its span on
 the session timeline), so all four files and the replay agree on what was said and when, and
-mark the same turns: cut off, transcription failed, out of band, deleted. A subtitle shows
-every turn; one without a duration (a tool call) is shown for INSTANT_CUE_MS.
+mark the same turns: cut off, transcription failed, no speech (transcribed as "": an empty
+turn, not a missing one), out of band, deleted. A subtitle shows every turn; one without a
+duration (a tool call) is shown for INSTANT_CUE_MS.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 INSTANT_CUE_MS = 1000.0  # how long a subtitle shows a turn that has no duration
 SECTION_TITLES = {"out_of_band": "Out-of-band (not in the conversation)", "deleted": "Deleted"}
 SECTION_MARKS = {"out_of_band": "out of band", "deleted": "deleted"}
+NO_SPEECH = "no speech"  # the mark of an empty transcript: transcribed, and nothing was said
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +27,7 @@ class Entry:
     speaker is the item's role (user, assistant, system) or, for tool traffic, "tool".
     start_ms / end_ms place it on the conversation timeline (equal for items without audio).
     truncated: the listener was cut off; heard_ms of audio_ms was heard.
+    text is "" for an empty transcript (no speech), None when none arrived.
     """
 
     item_id: str

@@ -17,6 +17,8 @@ def test_the_azure_ga_path_is_a_realtime_path() -> None:
     ("/v1/realtime/translations", ("/v1/realtime", "/translations")),
     ("/realtime", ("/realtime", "")),
     ("/openai/realtime", ("/openai/realtime", "")),
+    ("/voice-live/realtime", ("/voice-live/realtime", "")),
+    ("/voice-live/realtimes", None),
     ("/v1/realtimes", None),
     ("/v1/chat/completions", None),
 ])
@@ -37,6 +39,12 @@ def test_split_realtime_path(path: str, split: tuple[str, str] | None) -> None:
     ("/openai/realtime", "/openai/v1/realtime", "/openai/v1/realtime"),
     ("/openai/v1/realtime", "/openai/realtime", "/openai/realtime"),
     ("/gw/openai/realtime", "/openai/v1/realtime", "/gw/openai/v1/realtime"),
+    # Azure Voice Live: its own path, on a bare host or in place of an Azure OpenAI path
+    ("", "/voice-live/realtime", "/voice-live/realtime"),
+    ("/voice-live/realtime", "/voice-live/realtime", "/voice-live/realtime"),
+    ("/openai/realtime", "/voice-live/realtime", "/voice-live/realtime"),
+    ("/openai/v1/realtime", "/voice-live/realtime", "/voice-live/realtime"),
+    ("/voice-live/realtime", "/openai/v1/realtime", "/openai/v1/realtime"),
 ])
 def test_upstream_path(base: str, request_path: str, expected: str) -> None:
     assert upstream_path(base, request_path) == expected

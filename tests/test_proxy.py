@@ -95,6 +95,9 @@ class ScriptedUpstream:
     drop_after: int | None = None  # abort the socket after this many response frames
     close_with: tuple[int, str] | None = None  # close after the first response
     ga: bool = True
+    greet: bool = True  # open with session.created
+    greet_after: float = 0.0  # seconds: a distant upstream's session.created comes late
+    model: str = "?"  # what session.created names when the handshake names no model
     handshakes: list[Handshake] = field(default_factory=list)
     sent: list[list[tuple[Opcode, bytes]]] = field(default_factory=list)
     received: list[list[tuple[Opcode, bytes]]] = field(default_factory=list)
@@ -105,7 +108,7 @@ class ScriptedUpstream:
     async def start(self) -> ScriptedUpstream:
         app = web.Application()
         for path in ("/v1/realtime", "/openai/realtime", "/openai/v1/realtime",
-                     "/v1/realtime/translations"):
+                     "/voice-live/realtime", "/v1/realtime/translations"):
             app.router.add_get(path, self._handle)
         app.router.add_post("/v1/realtime/client_secrets", self._client_secret)
         self._server = LocalServer(app)
@@ -151,8 +154,10 @@ class ScriptedUpstream:
             sent.append((opcode, data))
             await ws.send_frame(data, aiohttp.WSMsgType(opcode))
 
-        model = request.query.get("model") or request.query.get("deployment") or "?"
-        await send(session_created(model, ga=self.ga))
+        model = request.query.get("model") or request.query.get("deployment") or self.model
+        if self.greet:
+            await asyncio.sleep(self.greet_after)
+            await send(session_created(model, ga=self.ga))
         responses = 0
         async for message in ws:
             if message.type == aiohttp.WSMsgType.TEXT:
@@ -801,6 +806,69 @@ async def test_azure_ga_path_is_recorded_and_forwarded_to_the_same_path(
         assert API_KEY.encode() not in path.read_bytes(), path.name
 
 
+async def test_the_readme_azure_ga_setting_of_the_python_sdk_reaches_the_ga_path(
+    log: EventLog, upstream: ScriptedUpstream
+) -> None:
+    """README's Azure GA row: AsyncOpenAI with websocket_base_url .../openai/v1 and the api-key
+    header, through an upstream given as the older .../openai/realtime."""
+    rec = await start_proxy(log, upstream.url, path="/openai/realtime")
+    try:
+        client = AsyncOpenAI(api_key=API_KEY, websocket_base_url=rec.url + "/openai/v1",
+                             default_headers={"api-key": API_KEY})
+        async with client.realtime.connect(model="my-deployment") as connection:
+            await connection.recv_bytes()
+        await rec.settled()
+    finally:
+        await rec.proxy.close()
+    [handshake] = upstream.handshakes
+    assert (handshake.path, handshake.query) == ("/openai/v1/realtime", {"model": "my-deployment"})
+    assert handshake.headers["api-key"] == API_KEY
+    [info] = await log.list_sessions()
+    assert (info.model, info.protocol) == ("my-deployment", "ga")
+
+
+@pytest.mark.parametrize(("upstream_path", "key_in"), [
+    ("/voice-live/realtime", "header"), ("", "header"), ("/openai/realtime", "query"),
+])
+async def test_voice_live_path_is_recorded_and_forwarded_to_the_same_path(
+    log: EventLog, upstream: ScriptedUpstream, tmp_path: Path, upstream_path: str, key_in: str
+) -> None:
+    """Azure Voice Live's own path: forwarded as it came, with the client's api-key (a header,
+    or the query where a browser cannot set one), recorded, the key stored nowhere."""
+    rec = await start_proxy(log, upstream.url, path=upstream_path)
+    query = "api-version=2025-10-01&model=gpt-realtime"
+    headers = {"api-key": API_KEY} if key_in == "header" else {}
+    if key_in == "query":
+        query += f"&api-key={API_KEY}"
+    try:
+        async with aiohttp.ClientSession() as http, http.ws_connect(
+            rec.url + "/voice-live/realtime?" + query, headers=headers
+        ) as ws:
+            created = await ws.receive()
+            await ws.send_str(json.dumps({"type": "response.create"}))
+            while b"response.done" not in (await ws.receive()).data.encode():
+                pass
+        await rec.settled()
+    finally:
+        await rec.proxy.close()
+    [handshake] = upstream.handshakes
+    assert handshake.path == "/voice-live/realtime", "a Voice Live client reaches Voice Live"
+    assert {k: v for k, v in handshake.query.items() if k != "api-key"} == {
+        "api-version": "2025-10-01", "model": "gpt-realtime",
+    }
+    credential = handshake.headers if key_in == "header" else handshake.query
+    assert credential["api-key"] == API_KEY
+    [info] = await log.list_sessions()
+    assert (info.model, info.status) == ("gpt-realtime", "complete")
+    frames = await stored(log, info.id)
+    assert len(frames) == 2 + len(scripted_response(1))
+    assert frames[0][2] == created.data.encode().replace(EPHEMERAL.encode(), REDACTED.encode())
+    assert API_KEY not in rec.out.getvalue() + rec.err.getvalue()
+    await log.close()
+    for path in tmp_path.glob("rec.db*"):
+        assert API_KEY.encode() not in path.read_bytes(), path.name
+
+
 def test_upstream_url_keeps_upstream_path_and_client_query() -> None:
     url = upstream_url("wss://api.openai.com/v1/realtime", "/v1/realtime/translations",
                        MultiDict([("model", "m"), ("rtrec_token", "t0ken-secret")]))
@@ -905,7 +973,7 @@ async def test_console_lines_and_verbose_event_types(
         await rec.proxy.close()
     out = rec.out.getvalue()
     [info] = await log.list_sessions()
-    assert f"+ #1 session {info.id} opened: model gpt-realtime, protocol " in out
+    assert f"+ #1 session {info.id} opened: model gpt-realtime, protocol ga\n" in out
     assert (f"- #1 session {info.id} closed by client (code 1000, complete): model gpt-realtime"
             in out)
     assert f"3 client frames, {1 + len(scripted_response(0))} server frames" in out
@@ -913,6 +981,42 @@ async def test_console_lines_and_verbose_event_types(
     assert "  #1 -> session.update" in out
     assert API_KEY not in out + rec.err.getvalue()
     assert EPHEMERAL not in out + rec.err.getvalue()
+
+
+@pytest.mark.parametrize(("upstream_kind", "query", "headers", "said"), [
+    ("ga", "?model=gpt-realtime", {}, "model gpt-realtime, protocol ga"),  # session.created
+    ("beta", "?model=gpt-4o-realtime-preview", {}, "model gpt-4o-realtime-preview, protocol beta"),
+    ("beta", "?model=gpt-4o-realtime-preview", {"OpenAI-Beta": "realtime=v1"},  # the handshake
+     "model gpt-4o-realtime-preview, protocol beta"),
+    ("ga", "", {}, "model gpt-realtime-mini, protocol ga"),  # both from session.created
+    ("silent", "?model=gpt-realtime", {}, "model gpt-realtime, protocol ?"),  # nothing says
+])
+async def test_the_opened_line_says_the_protocol_and_model_as_soon_as_they_are_known(
+    log: EventLog, upstream_kind: str, query: str, headers: dict[str, str], said: str
+) -> None:
+    upstream = await ScriptedUpstream(ga=upstream_kind != "beta", greet=upstream_kind != "silent",
+                                      greet_after=0.3, model="gpt-realtime-mini").start()
+    rec = await start_proxy(log, upstream.url)
+    try:
+        async with aiohttp.ClientSession() as http, http.ws_connect(
+            rec.url + "/v1/realtime" + query, headers=headers
+        ):
+            for _ in range(250):  # the line is out while the call goes on
+                if " opened: " in rec.out.getvalue():
+                    break
+                await asyncio.sleep(0.02)
+            opened_during_the_call = rec.out.getvalue()
+        await rec.settled()
+    finally:
+        await rec.proxy.close()
+        await upstream.stop()
+    [info] = await log.list_sessions()
+    line = f"+ #1 session {info.id} opened: {said}"
+    assert opened_during_the_call.splitlines() == [line]
+    assert rec.out.getvalue().splitlines()[0] == line  # once, and before the closed line
+    assert rec.out.getvalue().splitlines()[1].startswith(f"- #1 session {info.id} closed by ")
+    protocol = said.rsplit(" ", 1)[1]
+    assert info.protocol == (None if protocol == "?" else protocol)
 
 
 # -- web pages on other sites may not use the proxy (they would spend the API key) ----------------

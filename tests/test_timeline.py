@@ -6,15 +6,18 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from test_conversation import Session, b64, fold, user_audio
 from test_export import SRT_CUE, VTT_CUE, at, parse, read_wav
 
 from recorder.cli import cli
 from recorder.conversation_model import AudioTurn, Conversation, Item
 from recorder.render import render_text
+from recorder.testing import record_frames
 from recorder.timeline import turns
 from recorder.transcripts import markdown, marks, srt, to_json, vtt
 
@@ -257,3 +260,76 @@ def test_every_format_shows_the_deleted_turn_and_the_tool_call() -> None:
         "Responses: none",
     ]
     assert json.loads(to_json(entries, {}))["items"][-1]["deleted"] is True
+
+
+# --- an empty transcript is a value: the turn is there, marked, in every format ---------------
+
+
+def no_speech_session() -> list[Any]:
+    """Two user turns: the first transcribed as "" (nothing was said, as after an idle
+    timeout), the second never transcribed."""
+    s = Session()
+    s.S("session.created", session={
+        "type": "realtime", "object": "realtime.session", "id": "sess_1", "model": "gpt-realtime",
+        "audio": {"input": {"format": {"type": "audio/pcm", "rate": 24000}},
+                  "output": {"format": {"type": "audio/pcm", "rate": 24000}}}})
+    s.C("input_audio_buffer.append", audio=b64(96000))  # 2000 ms of pcm16
+    for n, (start, end) in enumerate(((100, 900), (1000, 1800)), start=1):
+        s.S("input_audio_buffer.speech_started", item_id=f"item_u{n}", audio_start_ms=start)
+        s.S("input_audio_buffer.speech_stopped", item_id=f"item_u{n}", audio_end_ms=end)
+        s.S("input_audio_buffer.committed", item_id=f"item_u{n}", previous_item_id=None)
+        s.S("conversation.item.added", previous_item_id=f"item_u{n - 1}" if n > 1 else None,
+            item=user_audio(f"item_u{n}"))
+    s.S("conversation.item.input_audio_transcription.completed", item_id="item_u1",
+        content_index=0, transcript="")
+    return s.frames
+
+
+def test_an_empty_transcript_is_an_empty_turn_not_a_missing_one(tmp_path: Path) -> None:
+    frames = no_speech_session()
+    conversation = fold(frames)
+    user1, user2 = conversation.ordered_items()
+    assert (user1.transcript, user2.transcript) == ("", None)
+    entries = turns(conversation)
+    assert [(e.text, marks(e)) for e in entries] == [
+        ("", ["no speech"]), (None, ["no transcript"]),
+    ]
+    assert srt(entries) == (
+        "1\n00:00:00,100 --> 00:00:00,900\nUser: [no speech]\n\n"
+        "2\n00:00:01,000 --> 00:00:01,800\nUser: [no transcript]\n"
+    )
+    assert vtt(entries) == (
+        "WEBVTT\n\n"
+        "item_u1\n00:00:00.100 --> 00:00:00.900\n<v User>[no speech]\n\n"
+        "item_u2\n00:00:01.000 --> 00:00:01.800\n<v User>[no transcript]\n"
+    )
+    assert markdown(entries, "T", []) == (
+        "# T\n\n"
+        "`00:00:00.100` **User:** _(no speech)_\n\n"
+        "`00:00:01.000` **User:** _(no transcript)_\n"
+    )
+    items = json.loads(to_json(entries, {}))["items"]
+    assert [(i["text"], i["transcript"], i["marks"], i["content"][0]["transcript"])
+            for i in items] == [
+        ("", "", ["no speech"], ""), (None, None, ["no transcript"], None),
+    ]
+    # rtrec replay and replay --json, from the recorded session
+    db = tmp_path / "s.db"
+    record_frames(db, frames, protocol="ga", model="gpt-realtime")
+    assert replay_text(db).splitlines()[3:5] == [
+        '[00:00.100] user (audio 0.8 s): "" [no speech]',
+        "[00:01.000] user (audio 0.8 s): [no transcript]",
+    ]
+    replayed = json.loads(CliRunner().invoke(cli, ["replay", str(db), "--json"]).output)
+    assert [i["transcript"] for i in replayed["items"]] == ["", None]
+    assert [(t["text"], t["marks"]) for t in replayed["timeline"]] == [
+        ("", ["no speech"]), (None, ["no transcript"]),
+    ]
+    out = export(db, tmp_path / "out")
+    assert (out / "transcript.srt").read_text() == srt(entries)
+    assert (out / "transcript.vtt").read_text() == vtt(entries)
+    assert "`00:00:00.100` **User:** _(no speech)_\n" in (out / "transcript.md").read_text()
+    exported = json.loads((out / "transcript.json").read_text())["items"]
+    assert [(i["text"], i["marks"]) for i in exported] == [
+        ("", ["no speech"]), (None, ["no transcript"]),
+    ]
