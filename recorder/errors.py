@@ -1,8 +1,20 @@
-"""The one exception type a user can act on.
+"""The exception types a user can act on.
 
-Library code raises RtrecError with a message that names the thing that is wrong (a file, a
-session, a flag) and says what to do. The CLI prints it as one line and exits non-zero; it never
-prints a traceback for it.
+Library code raises RtrecError (or one of the subclasses below) with a message that names the
+thing that is wrong (a file, a session, a flag) and says what to do. The CLI prints it as one
+line and exits non-zero; it never prints a traceback for it. A failure that has a cause (the
+driver's exception, an OSError, a JSON error) keeps it as `__cause__`.
+
+    RtrecError
+      StoreLocked         the SQLite file is locked by another process
+      StoreFull           the database's disk is full
+      StoreUnreachable    the database server refused, is down, or dropped the connection
+      NotAnEventLog       the file or database is not an rtrec event log
+      UnknownSession      no session has the id (or unique prefix) given
+        NoSessions        the event log has no sessions at all
+        AmbiguousSession  the prefix given matches more than one session
+      NotAnImportFile     the file given to import/replay is not an event file we can read
+      ReceiverError       (recorder.driver) a receiver raised while fed a session
 """
 
 
@@ -18,9 +30,28 @@ class StoreFull(RtrecError):
     """The database's disk is full."""
 
 
+class StoreUnreachable(RtrecError):
+    """The database server cannot be used: the connection was refused or timed out, or an open
+    connection was lost (the server restarted, or the connection was terminated). Retrying once
+    the server is back may succeed."""
+
+
 class NotAnEventLog(RtrecError):
     """The file or database is not an rtrec event log (not SQLite, corrupt, or someone else's)."""
 
 
 class UnknownSession(RtrecError):
     """No session of the event log has the id (or unique prefix) given."""
+
+
+class NoSessions(UnknownSession):
+    """The newest session was asked for, and the event log has none."""
+
+
+class AmbiguousSession(UnknownSession):
+    """The id prefix given matches more than one session."""
+
+
+class NotAnImportFile(RtrecError):
+    """A file to import (or replay from) cannot be read, or is not JSONL, a JSON array of
+    events, or an `rtrec dump` file; the message names the file and line."""

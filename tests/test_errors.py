@@ -8,7 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from recorder.errors import NotAnEventLog, RtrecError, StoreFull, StoreLocked, UnknownSession
+from recorder.errors import (
+    AmbiguousSession,
+    NoSessions,
+    NotAnEventLog,
+    RtrecError,
+    StoreFull,
+    StoreLocked,
+    StoreUnreachable,
+    UnknownSession,
+)
 from recorder.store import open_log
 from recorder.store.failures import explain
 
@@ -25,8 +34,10 @@ from recorder.store.failures import explain
 def test_sqlite_failures_have_their_type_and_message(
     driver: str, kind: type[RtrecError], advice: str
 ) -> None:
-    error = explain(sqlite3.OperationalError(driver), "x.db", sqlite=True)
+    driver_error = sqlite3.OperationalError(driver)
+    error = explain(driver_error, "x.db", sqlite=True)
     assert type(error) is kind
+    assert error.__cause__ is driver_error
     assert str(error) == f"x.db {advice}"
 
 
@@ -53,3 +64,73 @@ async def test_an_unknown_session_is_typed(tmp_path: Path) -> None:
         await log.begin_session("ga", None, None)
         with pytest.raises(UnknownSession, match=r"^no session zzz in "):
             await log.get_session("zzz")
+
+
+async def test_an_empty_log_has_no_sessions_and_that_is_an_unknown_session(
+    tmp_path: Path,
+) -> None:
+    async with await open_log(str(tmp_path / "log.db")) as log:
+        with pytest.raises(NoSessions) as caught:
+            await log.get_session()
+    assert isinstance(caught.value, UnknownSession)
+    assert str(caught.value) == f"no sessions in {log.display} yet: record or import one first"
+
+
+async def test_a_prefix_of_two_sessions_is_ambiguous(tmp_path: Path) -> None:
+    async with await open_log(str(tmp_path / "log.db")) as log:
+        first = await log.begin_session("ga", None, None)
+        second = await log.begin_session("ga", None, None)
+        prefix = first[:8]  # the ids start with the creation time in hex milliseconds
+        assert second.startswith(prefix)
+        with pytest.raises(AmbiguousSession) as caught:
+            await log.get_session(prefix)
+    assert isinstance(caught.value, UnknownSession)
+    assert str(caught.value) == (
+        f"session id {prefix} is ambiguous in {log.display}: give more of it"
+    )
+
+
+async def test_a_refused_postgresql_connection_is_unreachable_and_keeps_its_cause() -> None:
+    url = "postgresql+asyncpg://bob@127.0.0.1:1/rtrec"  # nothing listens on port 1
+    with pytest.raises(StoreUnreachable) as caught:
+        await open_log(url, create=False)
+    assert str(caught.value).startswith(f"cannot connect to {url}: ")
+    assert str(caught.value).endswith(
+        "; check that the server is running and the URL (host, port, user, database) is right"
+    )
+    assert caught.value.__cause__ is not None
+    assert not isinstance(caught.value.__cause__, RtrecError)
+
+
+@pytest.mark.postgres
+async def test_a_killed_postgresql_connection_is_unreachable_not_a_database_error(
+    pg_url: str,
+) -> None:
+    import asyncpg
+    from sqlalchemy.engine import make_url
+
+    async with await open_log(pg_url) as log:
+        await log.begin_session("ga", None, None)
+        await log.list_sessions()  # the pool now holds an open connection
+        url = make_url(pg_url)
+        admin = await asyncpg.connect(
+            url.set(drivername="postgresql").render_as_string(hide_password=False), timeout=10)
+        try:
+            killed = await admin.fetchval(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = $1 AND pid <> pg_backend_pid()", url.database)
+        finally:
+            await admin.close()
+        assert killed >= 1
+        with pytest.raises(StoreUnreachable) as caught:
+            await log.list_sessions()
+        assert len(await log.list_sessions()) == 1  # the next read gets a new connection
+    message = str(caught.value)
+    assert message.startswith(f"lost the connection to {log.display} (")
+    assert message.endswith(
+        "): the server closed it (it restarted, or the connection was terminated); check that "
+        "the server is running"
+    )
+    assert "\n" not in message
+    assert caught.value.__cause__ is not None
+    assert not isinstance(caught.value.__cause__, RtrecError)
