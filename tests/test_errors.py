@@ -12,6 +12,7 @@ from recorder.errors import (
     AmbiguousSession,
     NoSessions,
     NotAnEventLog,
+    NotAnImportFile,
     RtrecError,
     StoreFull,
     StoreLocked,
@@ -20,6 +21,8 @@ from recorder.errors import (
 )
 from recorder.store import open_log
 from recorder.store.failures import explain
+from recorder.store.transfer import check_file
+from recorder.stream import file_steps
 
 
 @pytest.mark.parametrize(("driver", "kind", "advice"), [
@@ -134,3 +137,33 @@ async def test_a_killed_postgresql_connection_is_unreachable_not_a_database_erro
     assert "\n" not in message
     assert caught.value.__cause__ is not None
     assert not isinstance(caught.value.__cause__, RtrecError)
+
+
+def test_a_bad_line_of_an_import_file_is_not_an_import_file_and_keeps_its_cause(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "events.jsonl"
+    path.write_text('{"type": "session.update"}\n{not json\n')
+    with pytest.raises(NotAnImportFile) as caught:
+        check_file(path)
+    assert str(caught.value) == (
+        f"{path}:2 is not a JSON object: give JSONL (one event per line), a JSON array of "
+        "events, or an `rtrec dump` file"
+    )
+    assert caught.value.__cause__ is not None
+    assert not isinstance(caught.value.__cause__, RtrecError)
+
+
+def test_an_unreadable_import_file_keeps_its_os_error(tmp_path: Path) -> None:
+    path = tmp_path / "missing.jsonl"
+    with pytest.raises(NotAnImportFile) as caught:
+        check_file(path)
+    assert str(caught.value) == f"cannot read {path}: No such file or directory"
+    assert isinstance(caught.value.__cause__, FileNotFoundError)
+
+
+def test_a_session_asked_of_a_file_is_an_unknown_session(tmp_path: Path) -> None:
+    path = tmp_path / "events.jsonl"
+    path.write_text('{"type": "session.update"}\n')
+    with pytest.raises(UnknownSession, match=r"holds one session and no session id"):
+        list(file_steps(path, "abc"))
