@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Literal
 
 from aiohttp import WSMsgType, web
 
-from recorder.errors import RtrecError
+from recorder.errors import CannotListen, RtrecError
 from recorder.localserver import LocalServer
 from recorder.matching import DEFAULT_RULES, MatchRules
 from recorder.protocol.error_event import encode, error_event
@@ -136,7 +136,9 @@ class Cassette:
             await server.start()
         except OSError as error:
             await self.stop()
-            raise RtrecError(f"cassette server cannot listen on {host}:{port}: {error}") from None
+            raise CannotListen(
+                f"cassette server cannot listen on {host}:{port}: {error}"
+            ) from error
         self.port = server.port
         return self.url
 

@@ -14,6 +14,8 @@ driver's exception, an OSError, a JSON error) keeps it as `__cause__`.
         NoSessions        the event log has no sessions at all
         AmbiguousSession  the prefix given matches more than one session
       NotAnImportFile     the file given to import/replay is not an event file we can read
+      CannotListen        the proxy, cassette or serve server cannot listen on HOST:PORT
+      OutputNotWritable   export cannot write its output directory (permissions, disk full)
       ReceiverError       (recorder.driver) a receiver raised while fed a session
 """
 
@@ -50,6 +52,15 @@ class NoSessions(UnknownSession):
 
 class AmbiguousSession(UnknownSession):
     """The id prefix given matches more than one session."""
+
+
+class CannotListen(RtrecError):
+    """A local server (proxy, cassette, serve) cannot listen on the host and port given: the
+    port is taken, or the address is not this machine's."""
+
+
+class OutputNotWritable(RtrecError):
+    """An output directory or a file in it cannot be written (permissions, a full disk)."""
 
 
 class NotAnImportFile(RtrecError):

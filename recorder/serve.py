@@ -47,7 +47,7 @@ import msgspec
 from aiohttp import web
 
 from recorder.access import check_exposure, refusal
-from recorder.errors import RtrecError
+from recorder.errors import CannotListen, RtrecError
 from recorder.jsontext import frame_type
 from recorder.localserver import LocalServer, connect_host
 from recorder.matching import (
@@ -544,9 +544,9 @@ class ReplayServer:
             await server.start()
         except OSError as error:
             self._server = None
-            raise RtrecError(
+            raise CannotListen(
                 f"cannot listen on {host}:{port} ({error.strerror}): choose another --listen"
-            ) from None
+            ) from error
         self.host, self.port = host, server.port
 
     @property

@@ -3,6 +3,7 @@ for each is pinned in the CLI tests."""
 
 from __future__ import annotations
 
+import socket
 import sqlite3
 from pathlib import Path
 
@@ -10,15 +11,19 @@ import pytest
 
 from recorder.errors import (
     AmbiguousSession,
+    CannotListen,
     NoSessions,
     NotAnEventLog,
     NotAnImportFile,
+    OutputNotWritable,
     RtrecError,
     StoreFull,
     StoreLocked,
     StoreUnreachable,
     UnknownSession,
 )
+from recorder.export import check_output_dir
+from recorder.output_dir import staged_output
 from recorder.store import open_log
 from recorder.store.failures import explain
 from recorder.store.transfer import check_file
@@ -167,3 +172,39 @@ def test_a_session_asked_of_a_file_is_an_unknown_session(tmp_path: Path) -> None
     path.write_text('{"type": "session.update"}\n')
     with pytest.raises(UnknownSession, match=r"holds one session and no session id"):
         list(file_steps(path, "abc"))
+
+
+async def test_a_taken_port_is_cannot_listen_and_keeps_its_os_error() -> None:
+    from recorder.serve import Recording, ReplayServer
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        server = ReplayServer(Recording.from_frames([], session_id="s1"))
+        with pytest.raises(CannotListen) as caught:
+            await server.start("127.0.0.1", port)
+    assert str(caught.value).startswith(f"cannot listen on 127.0.0.1:{port} (")
+    assert str(caught.value).endswith("): choose another --listen")
+    assert isinstance(caught.value.__cause__, OSError)
+
+
+def test_an_output_directory_that_is_a_file_is_not_writable(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.write_text("a file, not a directory")
+    with pytest.raises(OutputNotWritable) as caught:
+        check_output_dir(out)
+    assert str(caught.value) == (
+        f"--out {out} is a file, not a folder: give the path of a folder (created if missing)"
+    )
+    with pytest.raises(OutputNotWritable, match=r" cannot be made: "):
+        check_output_dir(out / "inside")
+
+
+def test_an_error_naming_a_staged_file_keeps_its_type_and_cause(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    cause = OSError("disk")
+    with pytest.raises(StoreFull) as caught, staged_output(out) as stage:
+        raise StoreFull(f"{stage / 'user.wav'} is full") from cause
+    assert str(caught.value) == f"{out / 'user.wav'} is full"
+    assert caught.value.__cause__ is cause
