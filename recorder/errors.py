@@ -10,12 +10,14 @@ driver's exception, an OSError, a JSON error) keeps it as `__cause__`.
       StoreFull           the database's disk is full
       StoreUnreachable    the database server refused, is down, or dropped the connection
       NotAnEventLog       the file or database is not an rtrec event log
+      NewerSchema         the event log was written by a newer rtrec
       UnknownSession      no session has the id (or unique prefix) given
         NoSessions        the event log has no sessions at all
         AmbiguousSession  the prefix given matches more than one session
       NotAnImportFile     the file given to import/replay is not an event file we can read
       CannotListen        the proxy, cassette or serve server cannot listen on HOST:PORT
       OutputNotWritable   export cannot write its output directory (permissions, disk full)
+      BadReceiver         --receiver module:Class cannot be imported or made
       ReceiverError       (recorder.driver) a receiver raised while fed a session
 """
 
@@ -42,6 +44,11 @@ class NotAnEventLog(RtrecError):
     """The file or database is not an rtrec event log (not SQLite, corrupt, or someone else's)."""
 
 
+class NewerSchema(RtrecError):
+    """The event log's schema revision is one this rtrec does not know: a newer rtrec wrote
+    it; upgrade rtrec to open it."""
+
+
 class UnknownSession(RtrecError):
     """No session of the event log has the id (or unique prefix) given."""
 
@@ -66,3 +73,8 @@ class OutputNotWritable(RtrecError):
 class NotAnImportFile(RtrecError):
     """A file to import (or replay from) cannot be read, or is not JSONL, a JSON array of
     events, or an `rtrec dump` file; the message names the file and line."""
+
+
+class BadReceiver(RtrecError):
+    """A receiver named as module:Class cannot be imported, is not a RealtimeEventReceiver, or
+    cannot be made with no arguments (its exception is the cause)."""

@@ -11,7 +11,9 @@ import pytest
 
 from recorder.errors import (
     AmbiguousSession,
+    BadReceiver,
     CannotListen,
+    NewerSchema,
     NoSessions,
     NotAnEventLog,
     NotAnImportFile,
@@ -24,6 +26,7 @@ from recorder.errors import (
 )
 from recorder.export import check_output_dir
 from recorder.output_dir import staged_output
+from recorder.replay import load_receiver
 from recorder.store import open_log
 from recorder.store.failures import explain
 from recorder.store.transfer import check_file
@@ -208,3 +211,52 @@ def test_an_error_naming_a_staged_file_keeps_its_type_and_cause(tmp_path: Path) 
         raise StoreFull(f"{stage / 'user.wav'} is full") from cause
     assert str(caught.value) == f"{out / 'user.wav'} is full"
     assert caught.value.__cause__ is cause
+
+
+async def test_a_log_from_a_newer_rtrec_is_a_newer_schema(tmp_path: Path) -> None:
+    path = tmp_path / "log.db"
+    async with await open_log(str(path)) as log:
+        await log.begin_session("ga", None, None)
+    with sqlite3.connect(path) as connection:
+        connection.execute("UPDATE alembic_version SET version_num = '9999_from_the_future'")
+    with pytest.raises(NewerSchema, match=r"was written by a newer rtrec"):
+        await open_log(str(path), create=False)
+
+
+@pytest.mark.postgres
+async def test_a_postgresql_database_with_other_tables_is_not_an_event_log(pg_url: str) -> None:
+    import asyncpg
+    from sqlalchemy.engine import make_url
+
+    connection = await asyncpg.connect(
+        make_url(pg_url).set(drivername="postgresql").render_as_string(hide_password=False),
+        timeout=10)
+    try:
+        await connection.execute("CREATE TABLE users (name text)")
+    finally:
+        await connection.close()
+    with pytest.raises(NotAnEventLog) as caught:
+        await open_log(pg_url)
+    assert str(caught.value).endswith(
+        " is a postgresql database but not an rtrec event log (it has other tables): give "
+        "another path"
+    )
+
+
+@pytest.mark.parametrize(("path", "message"), [
+    ("nocolon", "--receiver 'nocolon': expected module:Class, e.g. myapp.agent:Agent"),
+    ("recorder.errors:Missing", "--receiver recorder.errors:Missing: module recorder.errors "
+     "has no Missing"),
+    ("recorder.errors:RtrecError", "--receiver recorder.errors:RtrecError: RtrecError is not a "
+     "subclass of recorder.RealtimeEventReceiver"),
+])
+def test_a_receiver_that_cannot_be_loaded_is_a_bad_receiver(path: str, message: str) -> None:
+    with pytest.raises(BadReceiver) as caught:
+        load_receiver(path)
+    assert str(caught.value) == message
+
+
+def test_a_receiver_module_that_fails_to_import_keeps_its_error() -> None:
+    with pytest.raises(BadReceiver, match=r"cannot import no_such_module_e2 ") as caught:
+        load_receiver("no_such_module_e2:Agent")
+    assert isinstance(caught.value.__cause__, ModuleNotFoundError)
