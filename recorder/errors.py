@@ -6,10 +6,10 @@ line and exits non-zero; it never prints a traceback for it. A failure that has 
 driver's exception, an OSError, a JSON error) keeps it as `__cause__`.
 
     RtrecError
-      StoreLocked         the SQLite file is locked by another process
-      StoreFull           the database's disk is full
+      StoreLocked         the SQLite file (or the journal) is locked by another process
+      StoreFull           the database's disk is full (or the journal reached its size)
       StoreUnreachable    the database server refused, is down, or dropped the connection
-      NotAnEventLog       the file or database is not an rtrec event log
+      NotAnEventLog       the file or database is not an rtrec event log (or is missing)
       NewerSchema         the event log was written by a newer rtrec
       UnknownSession      no session has the id (or unique prefix) given
         NoSessions        the event log has no sessions at all
@@ -31,7 +31,7 @@ class StoreLocked(RtrecError):
 
 
 class StoreFull(RtrecError):
-    """The database's disk is full."""
+    """The database's disk is full (or the journal reached its --journal-size)."""
 
 
 class StoreUnreachable(RtrecError):
@@ -41,7 +41,8 @@ class StoreUnreachable(RtrecError):
 
 
 class NotAnEventLog(RtrecError):
-    """The file or database is not an rtrec event log (not SQLite, corrupt, or someone else's)."""
+    """The file or database is not an rtrec event log (missing when it must exist, a directory,
+    not SQLite, corrupt, or someone else's)."""
 
 
 class NewerSchema(RtrecError):

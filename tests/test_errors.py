@@ -260,3 +260,16 @@ def test_a_receiver_module_that_fails_to_import_keeps_its_error() -> None:
     with pytest.raises(BadReceiver, match=r"cannot import no_such_module_e2 ") as caught:
         load_receiver("no_such_module_e2:Agent")
     assert isinstance(caught.value.__cause__, ModuleNotFoundError)
+
+
+async def test_a_missing_log_or_a_directory_is_not_an_event_log(tmp_path: Path) -> None:
+    missing = tmp_path / "missing.db"
+    with pytest.raises(NotAnEventLog) as caught:
+        await open_log(str(missing), create=False)
+    assert str(caught.value) == (
+        f"{missing} does not exist: check the path (recording or importing creates it)"
+    )
+    assert not missing.exists()
+    with pytest.raises(NotAnEventLog) as caught:
+        await open_log(str(tmp_path))
+    assert str(caught.value) == f"{tmp_path} is a directory: give a database file path"

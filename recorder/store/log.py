@@ -15,7 +15,13 @@ from typing import Any, Literal, NamedTuple
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from recorder.errors import AmbiguousSession, NoSessions, RtrecError, UnknownSession
+from recorder.errors import (
+    AmbiguousSession,
+    NoSessions,
+    NotAnEventLog,
+    RtrecError,
+    UnknownSession,
+)
 from recorder.redact import Redaction
 from recorder.store import schema
 from recorder.store.codec import REDACTIONS, ROW_COLUMNS, RowReader
@@ -178,7 +184,7 @@ async def open_log(
     """
     target = parse_db(db)
     if not create and target.path is not None and not target.path.exists():
-        raise RtrecError(
+        raise NotAnEventLog(
             f"{target.path} does not exist: check the path (recording or importing creates it)"
         )
     if journal is not None and target.is_sqlite:
