@@ -16,6 +16,7 @@ driver's exception, an OSError, a JSON error) keeps it as `__cause__`.
         AmbiguousSession  the prefix given matches more than one session
       NotAnImportFile     the file given to import/replay is not an event file we can read
       CannotListen        the proxy, cassette or serve server cannot listen on HOST:PORT
+      NoCassette          --record-mode=none and the cassette is missing or holds no session
       OutputNotWritable   export cannot write its output directory (permissions, disk full)
       BadReceiver         --receiver module:Class cannot be imported or made
       ReceiverError       (recorder.driver) a receiver raised while fed a session
@@ -65,6 +66,11 @@ class AmbiguousSession(UnknownSession):
 class CannotListen(RtrecError):
     """A local server (proxy, cassette, serve) cannot listen on the host and port given: the
     port is taken, or the address is not this machine's."""
+
+
+class NoCassette(RtrecError):
+    """A cassette is to be served as it is (--record-mode=none) but is missing or holds no
+    session: record it once with --record-mode=once."""
 
 
 class OutputNotWritable(RtrecError):

@@ -14,6 +14,7 @@ from recorder.errors import (
     BadReceiver,
     CannotListen,
     NewerSchema,
+    NoCassette,
     NoSessions,
     NotAnEventLog,
     NotAnImportFile,
@@ -273,3 +274,16 @@ async def test_a_missing_log_or_a_directory_is_not_an_event_log(tmp_path: Path) 
     with pytest.raises(NotAnEventLog) as caught:
         await open_log(str(tmp_path))
     assert str(caught.value) == f"{tmp_path} is a directory: give a database file path"
+
+
+async def test_a_cassette_without_a_session_is_no_cassette(tmp_path: Path) -> None:
+    from recorder.cassette import Cassette
+
+    path = tmp_path / "t.db"
+    await (await open_log(str(path))).close()  # an event log with no session in it
+    cassette = Cassette(path, "none")
+    with pytest.raises(NoCassette) as caught:
+        await cassette.start()
+    assert str(caught.value) == (
+        f"cassette {path} holds no session: record it with --record-mode=once"
+    )
