@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Literal
 
 from aiohttp import WSMsgType, web
 
-from recorder.errors import RtrecError
+from recorder.errors import CannotListen, NoCassette, RtrecError
 from recorder.localserver import LocalServer
 from recorder.matching import DEFAULT_RULES, MatchRules
 from recorder.protocol.error_event import encode, error_event
@@ -136,7 +136,9 @@ class Cassette:
             await server.start()
         except OSError as error:
             await self.stop()
-            raise RtrecError(f"cassette server cannot listen on {host}:{port}: {error}") from None
+            raise CannotListen(
+                f"cassette server cannot listen on {host}:{port}: {error}"
+            ) from error
         self.port = server.port
         return self.url
 
@@ -216,14 +218,14 @@ class Cassette:
     async def _prepare(self) -> None:
         exists = self.path.exists()
         if self.mode == "none" and not exists:
-            raise RtrecError(
+            raise NoCassette(
                 f"no cassette {self.path}: record it once with --record-mode=once "
                 "(this reaches the upstream Realtime API)"
             )
         if self.mode != "all" and exists:
             self.recordings = await _load_all(self.path)
         if self.mode == "none" and not self.recordings:
-            raise RtrecError(
+            raise NoCassette(
                 f"cassette {self.path} holds no session: record it with --record-mode=once"
             )
         self.recording_enabled = self.mode in ("new_episodes", "all") or (

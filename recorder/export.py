@@ -50,7 +50,7 @@ from recorder.audio import (
 )
 from recorder.conversation import ConversationFold
 from recorder.conversation_model import Conversation, Item
-from recorder.errors import RtrecError
+from recorder.errors import OutputNotWritable, RtrecError
 from recorder.events import UnknownEvent
 from recorder.output_dir import check_output_dir, staged_output
 from recorder.store import EventLog, SessionInfo, open_log
@@ -532,7 +532,7 @@ def _all_or_nothing(export: ExportSession[P]) -> ExportSession[P]:
                 report = await export(log, info, stage, *args, **kwargs)
                 remove_item_files(out_dir)  # the rest is replaced; these are named by item
         except OSError as error:
-            raise _write_error(error) from None
+            raise _write_error(error) from error
         report.out_dir = out_dir
         report.files = [out_dir / path.relative_to(stage) for path in report.files]
         return report
@@ -566,7 +566,7 @@ async def export_session(
         if sink.started:
             _write(lambda: _finish_audio(sink, plan, conversation, out_dir, per_item, report))
     except OSError as error:
-        raise _write_error(error) from None
+        raise _write_error(error) from error
     finally:
         for writer in sink.writers():
             with contextlib.suppress(OSError):  # already failing: the first error is the news
@@ -637,12 +637,12 @@ def _write(action: Callable[[], Any]) -> Any:
     try:
         return action()
     except OSError as error:
-        raise _write_error(error) from None
+        raise _write_error(error) from error
 
 
-def _write_error(error: OSError) -> RtrecError:
+def _write_error(error: OSError) -> OutputNotWritable:
     where = error.filename or "the output directory"
-    return RtrecError(
+    return OutputNotWritable(
         f"cannot write {where}: {error.strerror or error}; "
         "free some space or choose another --out"
     )

@@ -16,7 +16,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from recorder.errors import RtrecError
+from recorder.errors import OutputNotWritable, RtrecError
 
 STAGE_PREFIX = ".rtrec-export-"
 
@@ -26,12 +26,12 @@ def check_output_dir(out_dir: Path) -> None:
     nothing."""
     existing = _nearest_existing(out_dir)
     if existing == out_dir and not existing.is_dir():
-        raise RtrecError(
+        raise OutputNotWritable(
             f"--out {out_dir} is a file, not a folder: give the path of a folder "
             "(created if missing)"
         )
     if not existing.is_dir():
-        raise RtrecError(
+        raise OutputNotWritable(
             f"--out {out_dir} cannot be made: {existing} is a file, not a folder; give the "
             "path of a folder (created if missing)"
         )
@@ -40,10 +40,10 @@ def check_output_dir(out_dir: Path) -> None:
             pass
     except OSError as error:
         reason = error.strerror or str(error)
-        raise RtrecError(
+        raise OutputNotWritable(
             f"cannot write to output directory {out_dir}: {reason}; "
             "choose another --out or fix its permissions"
-        ) from None
+        ) from error
 
 
 @contextlib.contextmanager
@@ -66,7 +66,9 @@ def staged_output(out_dir: Path) -> Iterator[Path]:
             yield stage
         except RtrecError as error:
             shown = str(error).replace(f"{stage}{os.sep}", f"{out_dir}{os.sep}")
-            raise RtrecError(shown) from error.__cause__
+            if shown != str(error):  # the same error (its type, cause, fields), renamed
+                error.args = (shown,)
+            raise
         _publish(stage, out_dir)
     except BaseException:
         shutil.rmtree(stage, ignore_errors=True)

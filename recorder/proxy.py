@@ -48,7 +48,7 @@ from yarl import URL
 from recorder.access import TOKEN_HEADER, TOKEN_QUERY, check_exposure, refusal
 from recorder.console import Console
 from recorder.decode import decode, protocol_of
-from recorder.errors import RtrecError
+from recorder.errors import CannotListen, RtrecError
 from recorder.localserver import LocalServer
 from recorder.protocol import close
 from recorder.protocol.paths import REALTIME_PATHS
@@ -153,6 +153,7 @@ def check_upstream(url: str) -> str:
         parsed.port  # noqa: B018  (yarl checks the port only when asked for it)
     except ValueError:
         # Not echoed, not even redacted: a URL too broken to parse cannot be redacted reliably.
+        # Nor kept as the cause: the parser's message holds the URL (and any key in it).
         raise RtrecError(
             "--upstream is not a valid URL (check the host, brackets and port): "
             f"give e.g. {DEFAULT_UPSTREAM}"
@@ -287,10 +288,10 @@ class RecordingProxy:
         except OSError as error:
             self._server = None
             await self._client.close()
-            raise RtrecError(
+            raise CannotListen(
                 f"cannot listen on {self.config.host}:{self.config.port} ({error.strerror}): "
                 "pick another --listen HOST:PORT (port 0 picks a free one)"
-            ) from None
+            ) from error
         return self.base_url
 
     @property

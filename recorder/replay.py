@@ -31,7 +31,7 @@ from recorder.driver import (
     adrive,
     skippable_types,
 )
-from recorder.errors import RtrecError
+from recorder.errors import BadReceiver, RtrecError
 from recorder.receiver import RealtimeEventReceiver
 from recorder.store import EventLog, SessionInfo
 from recorder.stream import log_steps
@@ -197,28 +197,28 @@ def load_receiver(path: str) -> RealtimeEventReceiver:
 
     module_name, _, class_name = path.partition(":")
     if not module_name or not class_name:
-        raise RtrecError(f"--receiver {path!r}: expected module:Class, e.g. myapp.agent:Agent")
+        raise BadReceiver(f"--receiver {path!r}: expected module:Class, e.g. myapp.agent:Agent")
     if os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
     try:
         module = importlib.import_module(module_name)
     except Exception as error:
-        raise RtrecError(
+        raise BadReceiver(
             f"--receiver {path}: cannot import {module_name} ({type(error).__name__}: "
             f"{_one_line(error)}); check the module path and PYTHONPATH"
         ) from error
     cls = getattr(module, class_name, None)
     if cls is None:
-        raise RtrecError(f"--receiver {path}: module {module_name} has no {class_name}")
+        raise BadReceiver(f"--receiver {path}: module {module_name} has no {class_name}")
     if not (isinstance(cls, type) and issubclass(cls, RealtimeEventReceiver)):
-        raise RtrecError(
+        raise BadReceiver(
             f"--receiver {path}: {class_name} is not a subclass of "
             "recorder.RealtimeEventReceiver"
         )
     try:
         return cls()
     except Exception as error:
-        raise RtrecError(
+        raise BadReceiver(
             f"--receiver {path}: {class_name}() raised {type(error).__name__}: "
             f"{_one_line(error)}; the class must be constructible with no arguments"
         ) from error

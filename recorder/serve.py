@@ -47,7 +47,7 @@ import msgspec
 from aiohttp import web
 
 from recorder.access import check_exposure, refusal
-from recorder.errors import RtrecError
+from recorder.errors import CannotListen, NotAnEventLog, RtrecError
 from recorder.jsontext import frame_type
 from recorder.localserver import LocalServer, connect_host
 from recorder.matching import (
@@ -544,9 +544,9 @@ class ReplayServer:
             await server.start()
         except OSError as error:
             self._server = None
-            raise RtrecError(
+            raise CannotListen(
                 f"cannot listen on {host}:{port} ({error.strerror}): choose another --listen"
-            ) from None
+            ) from error
         self.host, self.port = host, server.port
 
     @property
@@ -611,7 +611,7 @@ async def serve(
 
     check_exposure(host, token)  # before any work, as a flag error should be
     if "://" not in db and not Path(db).exists():
-        raise RtrecError(f"{db} does not exist: give the database you recorded into")
+        raise NotAnEventLog(f"{db} does not exist: give the database you recorded into")
     event_log = await open_log(db)
     try:
         recording = await load_recording(event_log, session_id)

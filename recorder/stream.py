@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 import msgspec
 
 from recorder.decode import AnyEvent, decode
-from recorder.errors import RtrecError
+from recorder.errors import UnknownSession
 from recorder.receiver import Position
 from recorder.store.codec import splice_into_empty_field, stored_form, type_prefix
 from recorder.wire import Direction, Frame, Opcode
@@ -145,7 +145,7 @@ def file_steps(
 
     path = Path(path)
     if session is not None:
-        raise RtrecError(
+        raise UnknownSession(
             f"{path} holds one session and no session id, so there is no session {session} "
             "to choose: leave the session out"
         )
@@ -197,7 +197,7 @@ async def steps_of(
                 yield step
         return
     if session is not None:
-        raise RtrecError(f"frames in memory are one session: there is no session {session}")
+        raise UnknownSession(f"frames in memory are one session: there is no session {session}")
     for step in frame_steps(source):
         if until is not None and step.seq > until:
             return

@@ -115,7 +115,7 @@ async def arecord_frames(
         await log.end_session(sid, status="complete", closed_by="client")
         await log.flush()
         if log.failure is not None:
-            raise RtrecError(f"writing a session to {db} failed: {log.failure}")
+            raise RtrecError(f"writing a session to {db} failed: {log.failure}") from log.failure
         if log.shed:
             raise RtrecError(f"writing a session to {db} fell behind: {log.shed[0].reason}")
         return sid

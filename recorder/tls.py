@@ -83,7 +83,7 @@ def local_certificate(directory: Path | None = None) -> LocalCertificate:
         raise RtrecError(
             f"cannot write the TLS certificate in {certificate.directory}: "
             f"{error.strerror}; set RTREC_TLS_DIR to a writable directory"
-        ) from None
+        ) from error
     if not _loads(certificate):
         raise RtrecError(
             f"the TLS files in {certificate.directory} cannot be used: delete that directory "

@@ -14,7 +14,7 @@ from aiohttp import WSMsgType, web
 from openai import AsyncOpenAI
 
 from recorder.cassette import Cassette, check_record_mode
-from recorder.errors import RtrecError
+from recorder.errors import NoCassette, RtrecError
 from recorder.fake.scenarios import build
 from recorder.fake.server import FakeUpstream
 from recorder.jsontext import frame_type
@@ -281,7 +281,7 @@ async def test_strict_matching_applies_to_served_cassettes(
 
 
 def test_running_serves_from_a_thread_for_sync_callers(tmp_path: Path) -> None:
-    with pytest.raises(RtrecError, match="no cassette"), Cassette(tmp_path / "x.db").running():
+    with pytest.raises(NoCassette, match="no cassette"), Cassette(tmp_path / "x.db").running():
         pass
 
 

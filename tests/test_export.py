@@ -37,7 +37,7 @@ from recorder.audio import (
 )
 from recorder.cli import cli
 from recorder.conversation import ConversationFold
-from recorder.errors import RtrecError
+from recorder.errors import OutputNotWritable, RtrecError
 from recorder.export import check_output_dir, export_db
 from recorder.store import open_log
 from recorder.transcripts import INSTANT_CUE_MS
@@ -785,8 +785,9 @@ async def test_a_full_disk_is_one_clear_line(
     db = await store(tmp_path, known_session().frames)
     out = tmp_path / "out"
     full_disk_stage(monkeypatch, "user.wav")
-    with pytest.raises(RtrecError) as caught:
+    with pytest.raises(OutputNotWritable) as caught:
         await export_db(db, out)
+    assert isinstance(caught.value.__cause__, OSError)
     message = str(caught.value)
     assert message.startswith(f"cannot write {out / 'user.wav'}: No space left on device")
     assert message.endswith("; free some space or choose another --out")

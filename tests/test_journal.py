@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from recorder.errors import RtrecError
+from recorder.errors import RtrecError, StoreFull, StoreLocked
 from recorder.store.journal import ROW_OVERHEAD, Journal
 from recorder.wire import Direction, Frame, Opcode
 
@@ -47,7 +47,7 @@ def test_what_does_not_fit_is_refused_whole_and_room_says_how_much_fits(tmp_path
     assert journal.room_for([100, 100, 100, 100]) == 3
     journal.append([(1, 1, _frame(1, 100)), (1, 2, _frame(2, 100))])
     assert journal.room_for([100, 100]) == 1
-    with pytest.raises(RtrecError) as refused:
+    with pytest.raises(StoreFull) as refused:
         journal.append([(1, 3, _frame(3, 100)), (1, 4, _frame(4, 100))])
     assert str(refused.value) == (
         f"the journal {tmp_path / 'j.db'} is full (0 MiB): give rtrec record a larger "
@@ -107,8 +107,9 @@ def test_an_empty_journal_may_serve_another_store(tmp_path: Path) -> None:
 def test_a_journal_open_in_another_recorder_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "j.db"
     first = Journal(path, 2**20, STORE)
-    with pytest.raises(RtrecError) as refused:
+    with pytest.raises(StoreLocked) as refused:
         Journal(path, 2**20, STORE)
+    assert isinstance(refused.value.__cause__, sqlite3.OperationalError)
     assert str(refused.value) == (
         f"the journal {path} is in use by another rtrec record: give each recorder its own "
         "--journal path")

@@ -43,7 +43,7 @@ def replay_command(
             checked = run(areplay_checked(db, receiver, session_id, until=until,
                                           speed=speed, wrap_assertions=True))
         except DivergenceError as divergence:
-            raise RtrecError(divergence.one_line()) from None
+            raise RtrecError(divergence.one_line()) from divergence
         summary = {
             "session": checked.session.id, "frames": checked.frames, "last_seq": checked.last_seq,
             "receiver": receiver_path, "matched_sends": checked.matched_sends,

@@ -74,9 +74,9 @@ async def play_client(
     except aiohttp.WSServerHandshakeError as exc:
         raise RtrecError(
             f"{url} refused the WebSocket handshake (HTTP {exc.status}): check the URL and key"
-        ) from None
+        ) from exc
     except aiohttp.ClientConnectionError as exc:
-        raise RtrecError(f"cannot connect to {url}: {exc}; is the server running?") from None
+        raise RtrecError(f"cannot connect to {url}: {exc}; is the server running?") from exc
     return result
 
 
@@ -88,11 +88,11 @@ async def _play(ws: aiohttp.ClientWebSocketResponse, frames: list[Frame], result
     async def send(frame: Frame, _due: int | None) -> bool:
         try:
             await ws.send_str(frame.data.decode())
-        except ConnectionError:  # aiohttp's "Cannot write to closing transport"
+        except ConnectionError as error:  # aiohttp's "Cannot write to closing transport"
             raise RtrecError(
                 f"{url} closed the connection while the client was sending "
                 f"{frame_type(frame.data)}{_server_said(result)}"
-            ) from None
+            ) from error
         result.sent += 1
         return True
 
@@ -114,7 +114,7 @@ async def _play(ws: aiohttp.ClientWebSocketResponse, frames: list[Frame], result
             raise RtrecError(
                 f"{url} sent no {_type_of(exc.expected)} within {timeout:g} s: the server does "
                 "not follow the scenario (check the scenario and protocol)"
-            ) from None
+            ) from exc
         if not outcome.finished:
             raise RtrecError(f"{url} closed the connection while the scenario expected "
                              f"{_type_of(frames[outcome.rest])}{_server_said(result)}")

@@ -36,7 +36,7 @@ class Database:
         self.busy_timeout = busy_timeout
         if target.path is not None:
             if target.path.is_dir():
-                raise RtrecError(f"{target.path} is a directory: give a database file path")
+                raise NotAnEventLog(f"{target.path} is a directory: give a database file path")
             if not target.path.parent.is_dir():
                 raise RtrecError(
                     f"cannot create {target.path}: directory {target.path.parent} does not exist"

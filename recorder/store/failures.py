@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from recorder.errors import NotAnEventLog, RtrecError, StoreFull, StoreLocked
+from recorder.errors import (
+    NotAnEventLog,
+    RtrecError,
+    StoreFull,
+    StoreLocked,
+    StoreUnreachable,
+)
 
 # (substring of the driver's message, what to tell the user, the error's type); first match
 # wins.
@@ -24,9 +30,18 @@ _SQLITE_MESSAGES: list[tuple[str, str, type[RtrecError]]] = [
 
 
 def explain(error: BaseException, display: str, *, sqlite: bool) -> RtrecError:
-    """One RtrecError line for a database failure on `display` (a path or a password-free URL)."""
+    """One RtrecError line for a database failure on `display` (a path or a password-free URL).
+
+    The line is typed (StoreLocked, StoreFull, NotAnEventLog, StoreUnreachable, else RtrecError)
+    and keeps `error` as its __cause__; an RtrecError is returned as it is."""
     if isinstance(error, RtrecError):
         return error
+    explained = _explained(error, display, sqlite=sqlite)
+    explained.__cause__ = error
+    return explained
+
+
+def _explained(error: BaseException, display: str, *, sqlite: bool) -> RtrecError:
     message = _driver_message(error)
     if sqlite:
         lowered = message.lower()
@@ -35,12 +50,12 @@ def explain(error: BaseException, display: str, *, sqlite: bool) -> RtrecError:
                 return kind(f"{display} {advice}")
         return RtrecError(f"database error on {display}: {message}")
     if _is_lost_connection(error):
-        return RtrecError(
+        return StoreUnreachable(
             f"lost the connection to {display} ({message}): the server closed it (it restarted, "
             "or the connection was terminated); check that the server is running"
         )
     if _is_connection_failure(error):
-        return RtrecError(
+        return StoreUnreachable(
             f"cannot connect to {display}: {message}; check that the server is running and the "
             "URL (host, port, user, database) is right"
         )

@@ -18,7 +18,7 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
-from recorder.errors import RtrecError
+from recorder.errors import RtrecError, StoreFull, StoreLocked
 from recorder.redact import Redaction
 from recorder.wire import Direction, Frame, Opcode
 
@@ -73,7 +73,7 @@ class Journal:
         RtrecError (the journal unchanged) when they do not fit or the disk fails."""
         size = sum(len(frame.data) + ROW_OVERHEAD for _, _, frame in frames)
         if self.bytes + size > self.max_bytes:
-            raise RtrecError(
+            raise StoreFull(
                 f"the journal {self.path} is full ({self.max_bytes // 2**20} MiB): give rtrec "
                 "record a larger --journal-size"
             )
@@ -182,7 +182,7 @@ def _explain(path: Path, error: sqlite3.Error) -> RtrecError:
     message = str(error)
     lowered = message.lower()
     if "locked" in lowered:
-        return RtrecError(
+        return StoreLocked(
             f"the journal {path} is in use by another rtrec record: give each recorder its own "
             "--journal path"
         )

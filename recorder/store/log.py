@@ -15,7 +15,13 @@ from typing import Any, Literal, NamedTuple
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from recorder.errors import RtrecError, UnknownSession
+from recorder.errors import (
+    AmbiguousSession,
+    NoSessions,
+    NotAnEventLog,
+    RtrecError,
+    UnknownSession,
+)
 from recorder.redact import Redaction
 from recorder.store import schema
 from recorder.store.codec import REDACTIONS, ROW_COLUMNS, RowReader
@@ -178,7 +184,7 @@ async def open_log(
     """
     target = parse_db(db)
     if not create and target.path is not None and not target.path.exists():
-        raise RtrecError(
+        raise NotAnEventLog(
             f"{target.path} does not exist: check the path (recording or importing creates it)"
         )
     if journal is not None and target.is_sqlite:
@@ -203,7 +209,8 @@ async def open_log(
     except Exception as error:
         await database.dispose()
         _discard(spill, existed=existed)
-        raise database.error(error) from error
+        explained = database.error(error)  # error is its __cause__ (unless it is one already)
+        raise explained from explained.__cause__
     return EventLog(
         database, flush_interval, batch_size, on_failure, max_queue_bytes, on_shed,
         on_notice=on_notice, close_timeout=close_timeout, live=live, journal=spill,
@@ -351,7 +358,7 @@ class EventLog:
         except Exception as error:
             explained = self._db.error(error)
             self._writer.failed(explained)  # part of the outage the writer reports, once
-            raise explained from None
+            raise explained from explained.__cause__  # error, unless it was an RtrecError
         self._writer.answered()
         self._recording[session_id] = _Recording(rows[0][0])
         return session_id
@@ -528,7 +535,7 @@ class EventLog:
         except RtrecError:
             raise
         except Exception as error:
-            raise self._db.error(error) from None
+            raise self._db.error(error) from error
 
     async def read(
         self,
@@ -574,7 +581,7 @@ class EventLog:
             async with self._db.reading() as connection:
                 return await self._db.fetch(connection, statement, params)
         except Exception as error:
-            raise self._db.error(error) from None
+            raise self._db.error(error) from error
 
     async def _session_row(self, sid: str | None) -> _SessionRow:
         if sid is None:
@@ -583,7 +590,7 @@ class EventLog:
                 "LIMIT 1", ()
             )
             if not rows:
-                raise RtrecError(f"no sessions in {self.display} yet: record or import one first")
+                raise NoSessions(f"no sessions in {self.display} yet: record or import one first")
             return _SessionRow._make(rows[0])
         rows = await self._query(f"SELECT {_SESSION_COLUMNS} FROM sessions WHERE id = ?", (sid,))
         if not rows and sid:
@@ -592,7 +599,7 @@ class EventLog:
                 f"SELECT {_SESSION_COLUMNS} FROM sessions WHERE id LIKE ? LIMIT 2", (pattern,)
             )
             if len(rows) > 1:
-                raise RtrecError(
+                raise AmbiguousSession(
                     f"session id {sid} is ambiguous in {self.display}: give more of it"
                 )
         if not rows:

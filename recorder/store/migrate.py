@@ -18,7 +18,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, inspect
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from recorder.errors import RtrecError
+from recorder.errors import NewerSchema, NotAnEventLog, RtrecError
 
 
 @cache
@@ -70,12 +70,12 @@ def _upgrade(connection: Connection, display: str) -> None:
     if current is None:
         foreign = set(inspect(connection).get_table_names()) - {"alembic_version"}
         if foreign:
-            raise RtrecError(
+            raise NotAnEventLog(
                 f"{display} is a {connection.dialect.name} database but not an rtrec event log "
                 "(it has other tables): give another path"
             )
     elif current not in {script.revision for script in _script().walk_revisions()}:
-        raise RtrecError(
+        raise NewerSchema(
             f"{display} was written by a newer rtrec (schema revision {current}): "
             "upgrade rtrec to open it"
         )

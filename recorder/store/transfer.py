@@ -27,7 +27,7 @@ from typing import Any
 import msgspec
 
 from recorder import jsontext
-from recorder.errors import RtrecError
+from recorder.errors import NotAnImportFile, RtrecError
 from recorder.redact import FrameRedactor, Redaction
 from recorder.store.codec import StoredFrame
 from recorder.store.log import EventLog, SessionInfo
@@ -87,12 +87,13 @@ def _utf8(data: bytes) -> str | None:
 
 
 def read_frames(path: Path, direction_of: DirectionOf) -> Iterator[Frame]:
-    """The frames of an event file, in order; RtrecError naming the file and line when bad."""
+    """The frames of an event file, in order; NotAnImportFile naming the file and line when
+    bad."""
     try:
         with path.open("rb") as probe:
             head = probe.read(4096)
     except OSError as error:
-        raise RtrecError(f"cannot read {path}: {error.strerror}") from None
+        raise NotAnImportFile(f"cannot read {path}: {error.strerror}") from error
     _check_text(head, path)
     if head.lstrip().startswith(b"["):
         yield from _array_frames(path, direction_of)
@@ -124,11 +125,11 @@ def _jsonl_frames(path: Path, direction_of: DirectionOf) -> Iterator[Frame]:
                 probe = _probe_decoder.decode(text)
             except RecursionError:  # JSON too deep for msgspec: a bare event, kept as it is
                 probe = _Probe(type=jsontext.readable_type(text))
-            except jsontext.FAILURES:
-                raise RtrecError(
+            except jsontext.FAILURES as error:
+                raise NotAnImportFile(
                     f"{where} is not a JSON object: give JSONL (one event per line), a JSON "
                     "array of events, or an `rtrec dump` file"
-                ) from None
+                ) from error
             if is_dump is None:
                 is_dump = probe.seq is not None and probe.direction is not None and (
                     probe.frame is not None or probe.frame_base64 is not None
@@ -146,13 +147,13 @@ def _array_frames(path: Path, direction_of: DirectionOf) -> Iterator[Frame]:
         events = jsontext.parse(content)
     except jsontext.NotJson as error:
         detail = error.reason.removeprefix("not JSON: ")
-        raise RtrecError(f"{path} is not valid JSON ({detail}): fix the file") from None
+        raise NotAnImportFile(f"{path} is not valid JSON ({detail}): fix the file") from error
     if not isinstance(events, list):
-        raise RtrecError(f"{path} is not a JSON array of events: fix the file")
+        raise NotAnImportFile(f"{path} is not a JSON array of events: fix the file")
     for index, event in enumerate(events):
         where = f"{path}[{index}]"
         if not isinstance(event, dict):
-            raise RtrecError(f"{where} is not a JSON object: every element must be an event")
+            raise NotAnImportFile(f"{where} is not a JSON object: every element must be an event")
         direction = _direction(event.get("type"), where, direction_of)
         yield Frame(direction, 0, Opcode.TEXT, msgspec.json.encode(event))
 
@@ -171,11 +172,11 @@ def _check_text(head: bytes, path: Path) -> None:
     elif head[:4] == b"RIFF" and head[8:12] == b"WAVE":
         what = "is a WAV audio file, not events"
     elif head.startswith((b"\xff\xfe", b"\xfe\xff")):  # e.g. `>` in Windows PowerShell 5
-        raise RtrecError(f"{path} is UTF-16 text, not UTF-8: save the file as UTF-8")
+        raise NotAnImportFile(f"{path} is UTF-16 text, not UTF-8: save the file as UTF-8")
     elif any(byte < 0x20 and byte not in _TEXT_CONTROLS for byte in head):
         what = "is binary, not JSON text"
     if what is not None:
-        raise RtrecError(f"{path} {what}: {ACCEPTED}")
+        raise NotAnImportFile(f"{path} {what}: {ACCEPTED}")
 
 
 def _check_utf8(text: bytes, path: Path, line: int | None = None) -> None:
@@ -187,7 +188,9 @@ def _check_utf8(text: bytes, path: Path, line: int | None = None) -> None:
     except UnicodeDecodeError as error:
         if line is None:
             line = text.count(b"\n", 0, error.start) + 1
-        raise RtrecError(f"{path}:{line} is not valid UTF-8: save the file as UTF-8") from None
+        raise NotAnImportFile(
+            f"{path}:{line} is not valid UTF-8: save the file as UTF-8"
+        ) from error
 
 
 def _dump_frame(text: bytes, where: str) -> Frame:
@@ -197,9 +200,11 @@ def _dump_frame(text: bytes, where: str) -> Frame:
         opcode = Opcode(line.opcode)
         redaction = Redaction.of_word(line.redacted or "")
     except (ValueError, RecursionError) as error:  # every jsontext.FAILURES is one
-        raise RtrecError(f"{where} is not a valid `rtrec dump` line ({error}): fix it") from None
+        raise NotAnImportFile(
+            f"{where} is not a valid `rtrec dump` line ({error}): fix it"
+        ) from error
     if not 0 <= line.t_ns <= _MAX_T_NS:  # the database's 64-bit integer, and no negative time
-        raise RtrecError(
+        raise NotAnImportFile(
             f"{where} has t_ns {line.t_ns}, out of range: it must be 0..2**63-1 nanoseconds "
             "since the session started; fix it"
         )
@@ -208,8 +213,10 @@ def _dump_frame(text: bytes, where: str) -> Frame:
     else:
         try:
             data = base64.b64decode(line.frame_base64 or "", validate=True)
-        except ValueError:
-            raise RtrecError(f"{where} has a frame_base64 that is not base64: fix it") from None
+        except ValueError as error:
+            raise NotAnImportFile(
+                f"{where} has a frame_base64 that is not base64: fix it"
+            ) from error
     return Frame(direction, line.t_ns, opcode, data, redaction)
 
 
@@ -225,21 +232,21 @@ def _dump_times(path: Path) -> tuple[float | None, float | None]:
     started, ended = line.started_at, line.ended_at
     for name, value in (("started_at", started), ("ended_at", ended)):
         if value is not None and not 0 <= value <= _MAX_UNIX:
-            raise RtrecError(
+            raise NotAnImportFile(
                 f"{path}:1 has {name} {value}, out of range: it must be unix seconds (UTC) "
                 "up to the year 9999; fix it"
             )
     if started is not None and ended is not None and ended < started:
-        raise RtrecError(f"{path}:1 has ended_at {ended} before started_at {started}: fix it")
+        raise NotAnImportFile(f"{path}:1 has ended_at {ended} before started_at {started}: fix it")
     return started, ended
 
 
 def _direction(event_type: object, where: str, direction_of: DirectionOf) -> Direction:
     if not isinstance(event_type, str):
-        raise RtrecError(f"{where} has no event type: every event needs a string \"type\"")
+        raise NotAnImportFile(f"{where} has no event type: every event needs a string \"type\"")
     direction = direction_of(event_type)
     if direction is None:
-        raise RtrecError(
+        raise NotAnImportFile(
             f"{where}: unknown event type {event_type!r}, so its direction is unknown: "
             "import it as an `rtrec dump` file, which says the direction"
         )
@@ -266,7 +273,7 @@ def check_file(
     describe: Callable[[list[Frame]], tuple[str | None, str | None]] | None = None,
     purpose: str = "import",
 ) -> CheckedFile:
-    """Read an event file completely; RtrecError naming the file (and line) when it is bad.
+    """Read an event file completely; NotAnImportFile naming the file (and line) when bad.
     `purpose` ends the line for a file without events ("nothing to import")."""
     direction_of = direction_of or _default_direction_of()
     count = client = 0
@@ -277,7 +284,7 @@ def check_file(
         if len(first) < 50:
             first.append(frame)
     if count == 0:
-        raise RtrecError(f"{path} holds no events: nothing to {purpose}")
+        raise NotAnImportFile(f"{path} holds no events: nothing to {purpose}")
     protocol, model = (describe or describe_frames)(first)
     return CheckedFile(path, count, protocol, model, *_dump_times(path), client_frames=client)
 
