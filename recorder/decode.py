@@ -47,8 +47,9 @@ _decoder: msgspec.json.Decoder[Any] = msgspec.json.Decoder(Union[EVENT_CLASSES])
 def decode(data: bytes | str) -> AnyEvent:
     """Decode one text frame's payload; never raises.
 
-    Returns the typed event (an instance of a recorder.events class), or UnknownEvent with the
-    raw bytes, the type if one was readable, and why it could not be decoded.
+    Returns the typed event (an instance of a recorder.events class; `event.odd` lists the
+    fields of an unexpected shape kept raw, None when all fitted), or UnknownEvent with the raw
+    bytes, the type if one was readable, and why it could not be decoded.
     """
     try:
         event: Event = _decoder.decode(data)
@@ -56,10 +57,12 @@ def decode(data: bytes | str) -> AnyEvent:
     # Anything at all (malformed JSON, schema mismatch, invalid UTF-8, nesting too deep; see
     # recorder.jsontext) becomes a value: a recorder must never crash on what the wire sends.
     except Exception as typed_failure:
-        return _unknown(data, typed_failure)
+        return _fallback(data, typed_failure)
 
 
-def _unknown(data: bytes | str, typed_failure: Exception) -> UnknownEvent:
+def _fallback(data: bytes | str, typed_failure: Exception) -> AnyEvent:
+    """The frame parsed generically: a known type rebuilt with its odd fields kept raw, or an
+    UnknownEvent saying what is wrong."""
     raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else bytes(data)
     try:
         value = jsontext.parse(raw)

@@ -38,7 +38,7 @@ _MISSING: Any = object()  # the converted value of a field that did not fit
 class _Field:
     name: str  # attribute
     key: str  # wire name
-    type: Any
+    box: Any  # a one-field Struct of the field's type (see _box)
     required: bool
 
 
@@ -86,7 +86,7 @@ def _kwargs(
                 raise _Missing(field.key)
             continue
         raw = value[field.key]
-        converted = _convert(raw, field.type, prefix + field.key, notes)
+        converted = _convert(raw, field.box, prefix + field.key, notes)
         if converted is _MISSING:
             if not field.required:
                 continue  # the default stands in the typed slot; the raw value is in notes
@@ -95,12 +95,12 @@ def _kwargs(
     return kwargs
 
 
-def _convert(raw: Any, type_: Any, path: str, notes: _Notes) -> Any:
+def _convert(raw: Any, box: Any, path: str, notes: _Notes) -> Any:
     try:
-        return msgspec.convert(raw, type_)
+        return msgspec.convert({"v": raw}, box).v
     except msgspec.ValidationError as error:
         failure = error
-    shape = _shape(type_)
+    shape = _shape(box)
     if isinstance(raw, str) and shape.numbers:
         number = _number(raw, shape.numbers)
         if number is not None:
@@ -117,8 +117,16 @@ def _convert(raw: Any, type_: Any, path: str, notes: _Notes) -> Any:
             for index, element in enumerate(raw)
         ]
     notes.fields[path] = raw
-    notes.reasons[path] = " ".join(str(failure).split())
+    notes.reasons[path] = _reason(failure, path)
     return _MISSING
+
+
+def _reason(failure: msgspec.ValidationError, path: str) -> str:
+    """msgspec's message, its `$.v` (the box's field) made the field's path, or dropped when it
+    is the field itself: "Expected `str | null`, got `object`"."""
+    message = " ".join(str(failure).split())
+    message = message.replace(" - at `$.v`", "")
+    return message.replace("`$.v", f"`$.{path}")
 
 
 def _element(raw: dict[str, Any], cls: type[msgspec.Struct], path: str, notes: _Notes) -> Any:
@@ -140,15 +148,22 @@ def _number(raw: str, numbers: tuple[type, ...]) -> int | float | None:
 @cache
 def _fields(cls: type[msgspec.Struct]) -> tuple[_Field, ...]:
     return tuple(
-        _Field(info.name, info.encode_name, info.type, info.required)
+        _Field(info.name, info.encode_name, _box(info.type), info.required)
         for info in msgspec.structs.fields(cls)
         if info.name != "odd"  # rtrec's own note, never read from the wire
     )
 
 
 @cache
-def _shape(type_: Any) -> _Shape:
-    members = _members(type_)
+def _box(type_: Any) -> Any:
+    """A one-field Struct of type_: msgspec caches how to convert into a Struct class, not into a
+    bare annotation such as `str | None`, which it would analyse again on every call."""
+    return msgspec.defstruct("Box", [("v", type_)], gc=False)
+
+
+@cache
+def _shape(box: Any) -> _Shape:
+    members = _members(msgspec.structs.fields(box)[0].type)
     numbers = tuple(kind for kind in (int, float) if kind in members)
     structs = [m for m in members if isinstance(m, type) and issubclass(m, msgspec.Struct)]
     lists = [
