@@ -43,11 +43,15 @@ class Odd(msgspec.Struct, frozen=True, gc=False):
     "response.output[0].status"); its typed slot holds the default (None), or for a required
     top-level field the raw value itself. reasons: why each did not fit, by the same path.
     coerced: numbers sent as strings that were converted, by path, with the string as sent.
+    untyped: the event's own attributes (required top-level fields) that hold a raw value, not
+    their declared type; consumers that rely on the types (the conversation fold, export) take
+    an event with any as they take an UnknownEvent.
     """
 
     fields: dict[str, Any] = msgspec.field(default_factory=dict)
     reasons: dict[str, str] = msgspec.field(default_factory=dict)
     coerced: dict[str, Any] = msgspec.field(default_factory=dict)
+    untyped: tuple[str, ...] = ()
 
     @property
     def note(self) -> str:
@@ -71,6 +75,11 @@ class Event(msgspec.Struct, tag_field="type", kw_only=True, omit_defaults=True, 
     # input_audio_buffer.dtmf_event_received.
     event_id: str | None = None
     odd: Odd | None = msgspec.field(default=None, name="rtrec:odd")
+
+    @property
+    def untyped(self) -> tuple[str, ...]:
+        """Attributes holding a raw value instead of their declared type; () for nearly all."""
+        return self.odd.untyped if self.odd is not None else ()
 
 
 class ClientEvent(Event):

@@ -56,6 +56,7 @@ class _Notes:
         self.fields: dict[str, Any] = {}
         self.reasons: dict[str, str] = {}
         self.coerced: dict[str, Any] = {}
+        self.untyped: list[str] = []
 
 
 class _Missing(Exception):
@@ -72,7 +73,8 @@ def rebuild(cls: type[Event], value: dict[str, Any]) -> Event | None:
         kwargs = _kwargs(cls, value, "", notes)
     except _Missing:
         return None
-    kwargs["odd"] = Odd(fields=notes.fields, reasons=notes.reasons, coerced=notes.coerced)
+    kwargs["odd"] = Odd(fields=notes.fields, reasons=notes.reasons, coerced=notes.coerced,
+                        untyped=tuple(notes.untyped))
     return cls(**kwargs)
 
 
@@ -90,6 +92,7 @@ def _kwargs(
         if converted is _MISSING:
             if not field.required:
                 continue  # the default stands in the typed slot; the raw value is in notes
+            notes.untyped.append(field.name)  # only top-level fields are required
             converted = raw
         kwargs[field.name] = converted
     return kwargs

@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 from test_conversation import Session, assistant, b64, fold, user_audio
 
@@ -22,8 +23,8 @@ from recorder.export import export_db
 from recorder.receiver import RealtimeEventReceiver
 from recorder.render import render_text
 from recorder.replay import replay_db
-from recorder.testing import record_frames
-from recorder.wire import Frame
+from recorder.testing import client_frame, record_frames, server_frame
+from recorder.wire import Direction, Frame
 
 AZURE_VOICE = {"name": "en-US-Ava:DragonHDLatestNeural", "type": "azure-standard"}
 RIOC = {"response_id": "resp_v1", "item_id": "item_a1", "output_index": 0, "content_index": 0}
@@ -224,6 +225,14 @@ def test_a_frame_whose_fields_are_all_odd_decodes_to_its_class_with_every_field_
                              "item": "an item"}
     assert (event.response_id, event.output_index, event.item) == (1, "first", "an item")
     assert event.event_id is None
+    assert event.untyped == ("response_id", "output_index", "item")  # the raw-holding slots
+
+
+def test_an_event_with_only_nested_or_optional_odd_fields_has_no_untyped_slot() -> None:
+    event = decode(json.dumps({"type": "response.done", "event_id": 5,
+                               "response": {"voice": AZURE_VOICE}}))
+    assert isinstance(event, ev.ResponseDone)
+    assert event.odd is not None and event.untyped == ()
 
 
 @pytest.mark.parametrize("data", [
@@ -286,3 +295,37 @@ def test_the_session_replays_and_exports(tmp_path: Path) -> None:
     transcripts = "".join(
         path.read_text() for path in report.files if path.suffix in {".txt", ".md", ".json"})
     assert "It is sunny." in transcripts and "How is the weather?" in transcripts
+
+
+def all_odd_session() -> list[Frame]:
+    """One frame of every event type, every field of it an array where rtrec expects otherwise."""
+    frames = []
+    for n, cls in enumerate(ev.EVENT_CLASSES):
+        fields = {f.encode_name: ["odd"] for f in msgspec.structs.fields(cls) if f.name != "odd"}
+        make = client_frame if cls.direction is Direction.CLIENT else server_frame
+        frames.append(make(n * 10, {"type": cls.type, **fields}))
+    return frames
+
+
+def test_a_session_of_all_odd_frames_folds_replays_and_exports_without_raising(
+    tmp_path: Path,
+) -> None:
+    frames = all_odd_session()
+    decoded = [decode(frame.data) for frame in frames]
+    assert all(isinstance(event, ev.Event) and event.odd is not None for event in decoded)
+    untyped_server = sum(
+        1 for event in decoded
+        if isinstance(event, ev.ServerEvent) and event.untyped
+    )
+    assert untyped_server > 40
+    # the fold counts the events whose own fields hold raw values as unknown
+    assert fold(frames).unknown_events == untyped_server
+    db = tmp_path / "odd.db"
+    record_frames(db, frames)
+    result = asyncio.run(replay_db(str(db), RealtimeEventReceiver()))
+    assert result.frames == len(frames)
+    report = asyncio.run(export_db(str(db), tmp_path / "out"))
+    assert not report.had_audio
+    # the audio events are reported as skipped, with what did not fit
+    assert any("(response.audio.delta)" in line and "delta kept raw" in line
+               for line in report.warnings)
