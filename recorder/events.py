@@ -66,15 +66,18 @@ class Event(msgspec.Struct, tag_field="type", kw_only=True, omit_defaults=True, 
 
     `odd` is None for an event that decoded strictly; for one rebuilt field by field because
     some field had an unexpected shape, it lists those fields with their raw values. It is
-    rtrec's own note, never read from the wire (its wire name is not one a service sends).
+    rtrec's own note, never read from the wire: here a class attribute, so the strict classes
+    (the fast path) carry no extra field; a rebuilt event is an instance of a subclass of its
+    class that adds `odd` as a field (recorder.tolerant), so isinstance and dispatch by type
+    name see its class.
     """
 
     type: ClassVar[str]
     direction: ClassVar[Direction]
+    odd: ClassVar[Odd | None] = None
     # Optional on client events (client-chosen); set by the server on every server event except
     # input_audio_buffer.dtmf_event_received.
     event_id: str | None = None
-    odd: Odd | None = msgspec.field(default=None, name="rtrec:odd")
 
     @property
     def untyped(self) -> tuple[str, ...]:

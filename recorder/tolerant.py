@@ -73,9 +73,10 @@ def rebuild(cls: type[Event], value: dict[str, Any]) -> Event | None:
         kwargs = _kwargs(cls, value, "", notes)
     except _Missing:
         return None
-    kwargs["odd"] = Odd(fields=notes.fields, reasons=notes.reasons, coerced=notes.coerced,
-                        untyped=tuple(notes.untyped))
-    return cls(**kwargs)
+    odd = Odd(fields=notes.fields, reasons=notes.reasons, coerced=notes.coerced,
+              untyped=tuple(notes.untyped))
+    event: Event = _with_odd(cls)(**kwargs, odd=odd)
+    return event
 
 
 def _kwargs(
@@ -149,11 +150,24 @@ def _number(raw: str, numbers: tuple[type, ...]) -> int | float | None:
 
 
 @cache
+def _with_odd(cls: type[Event]) -> Any:
+    """cls with `odd` as a field: the class of its rebuilt events (same name, type and tag).
+
+    Only rebuilt events are made of it, never a decoder, so the wire cannot set `odd`; encoded,
+    it is written under a key no service sends."""
+    config = cls.__struct_config__
+    return msgspec.defstruct(
+        cls.__name__, [("odd", Odd | None, None)], bases=(cls,), module=__name__,
+        tag=config.tag, rename={"odd": "rtrec:odd"}, kw_only=True, omit_defaults=True,
+        gc=False,
+    )
+
+
+@cache
 def _fields(cls: type[msgspec.Struct]) -> tuple[_Field, ...]:
     return tuple(
         _Field(info.name, info.encode_name, _box(info.type), info.required)
         for info in msgspec.structs.fields(cls)
-        if info.name != "odd"  # rtrec's own note, never read from the wire
     )
 
 

@@ -119,7 +119,7 @@ def test_an_odd_field_of_a_known_type_is_kept_raw_not_the_event(
     data: bytes, cls: type[ev.Event], path: str, raw: object, reason: str
 ) -> None:
     event = decode(data)
-    assert type(event) is cls
+    assert isinstance(event, cls) and event.type == cls.type
     assert event.odd is not None
     assert event.odd.fields == {path: raw}
     assert event.odd.reasons == {path: reason}
@@ -128,7 +128,12 @@ def test_an_odd_field_of_a_known_type_is_kept_raw_not_the_event(
 
 def test_a_strictly_decoded_event_has_no_odd_note() -> None:
     event = decode(AUDIO_DELTA)
-    assert isinstance(event, ev.Event) and event.odd is None
+    assert type(event) is ev.ResponseOutputAudioDelta and event.odd is None
+
+
+def test_the_odd_note_is_never_read_from_the_wire() -> None:
+    event = decode(AUDIO_DELTA[:-1] + b',"odd":{"fields":{"x":1}},"rtrec:odd":{"fields":{}}}')
+    assert type(event) is ev.ResponseOutputAudioDelta and event.odd is None
 
 
 def test_unknown_event_keeps_a_readable_event_id() -> None:
