@@ -10,7 +10,11 @@ its own (msgspec.convert). A field that does not fit is, in order:
   Item, ...) or an array of objects for a list of them: only the nested field that is odd is lost;
 - else kept raw: its JSON value goes to `event.odd.fields` under its path ("session.voice",
   "response.output[0].status"), and the typed slot gets the field's default (None). A required
-  top-level field has no default, so its slot holds the raw value itself.
+  top-level field has no default, so its slot holds the raw value itself (named in
+  `event.odd.untyped`; the conversation fold and export take such an event as unknown).
+
+The event is an instance of a subclass of its class made here (same name, type and tag) that
+adds `odd` as a field, so the strict classes, and with them the fast path, carry no extra field.
 
 Only a missing required top-level field leaves nothing to build: rebuild() returns None and the
 frame stays an UnknownEvent. Everything here is pure and works on values, never on bytes.
