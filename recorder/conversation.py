@@ -39,7 +39,7 @@ from recorder.conversation_model import (
     Response,
 )
 from recorder.errors import RtrecError
-from recorder.events import CLIENT_TYPES, UnknownEvent
+from recorder.events import CLIENT_TYPES, Event, UnknownEvent
 from recorder.ordering import ROOT, Ordering
 from recorder.receiver import SERVER_EVENT_METHODS
 from recorder.stream import AudioChunk, Step, StepEvent, log_steps
@@ -142,15 +142,21 @@ class ConversationFold:
             if step.direction is Direction.CLIENT:  # a response's audio the client sent: seen
                 return event
             outline = event.outline_event()
-            if type(outline) is UnknownEvent:  # the same verdict as replaying it whole
+            if isinstance(outline, UnknownEvent) or outline.untyped:  # as replaying it whole
                 self._unknown(outline)
             else:
                 self._add_output_audio(getattr(outline, "response_id", None),
                                        getattr(outline, "item_id", None),
                                        getattr(outline, "content_index", None), len(event.audio))
             return outline
-        if step.direction is Direction.CLIENT:
-            handler: Callable[[Any], None] | None = self._client
+        if isinstance(event, Event) and event.untyped:
+            # a known type with raw values where its own fields' types belong: nothing here can
+            # rely on it, so it counts as unknown (a client one is not counted, as before)
+            handler: Callable[[Any], None] | None = (
+                None if step.direction is Direction.CLIENT else self._unknown
+            )
+        elif step.direction is Direction.CLIENT:
+            handler = self._client
         elif type(event) is UnknownEvent:
             handler = self._unknown
         else:

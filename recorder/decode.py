@@ -2,7 +2,10 @@
 
 The happy path is a single msgspec decode into a tagged union of every known event
 (tag_field="type"), with a decoder built once at import. Only when that fails do we parse the
-payload a second time, generically, to find the type and a one-line reason. Client and server
+payload a second time, generically: a known type is then rebuilt field by field with the fields
+of an unexpected shape kept raw (recorder.tolerant; `event.odd` lists them), and only a frame
+that is not JSON, not an object, has no string type, names no known type or lacks a required
+field stays an UnknownEvent, with a one-line reason. Client and server
 type names never overlap, so the type alone gives the direction, and beta and GA shapes of the
 same type decode through the same Struct (see recorder.resources).
 """
@@ -13,7 +16,7 @@ from typing import Any, Literal, Union
 
 import msgspec
 
-from recorder import jsontext
+from recorder import jsontext, tolerant
 from recorder.events import (
     BETA_ONLY_TYPES,
     CLIENT_TYPES,
@@ -44,8 +47,9 @@ _decoder: msgspec.json.Decoder[Any] = msgspec.json.Decoder(Union[EVENT_CLASSES])
 def decode(data: bytes | str) -> AnyEvent:
     """Decode one text frame's payload; never raises.
 
-    Returns the typed event (an instance of a recorder.events class), or UnknownEvent with the
-    raw bytes, the type if one was readable, and why it could not be decoded.
+    Returns the typed event (an instance of a recorder.events class; `event.odd` lists the
+    fields of an unexpected shape kept raw, None when all fitted), or UnknownEvent with the raw
+    bytes, the type if one was readable, and why it could not be decoded.
     """
     try:
         event: Event = _decoder.decode(data)
@@ -53,10 +57,12 @@ def decode(data: bytes | str) -> AnyEvent:
     # Anything at all (malformed JSON, schema mismatch, invalid UTF-8, nesting too deep; see
     # recorder.jsontext) becomes a value: a recorder must never crash on what the wire sends.
     except Exception as typed_failure:
-        return _unknown(data, typed_failure)
+        return _fallback(data, typed_failure)
 
 
-def _unknown(data: bytes | str, typed_failure: Exception) -> UnknownEvent:
+def _fallback(data: bytes | str, typed_failure: Exception) -> AnyEvent:
+    """The frame parsed generically: a known type rebuilt with its odd fields kept raw, or an
+    UnknownEvent saying what is wrong."""
     raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else bytes(data)
     try:
         value = jsontext.parse(raw)
@@ -74,11 +80,23 @@ def _unknown(data: bytes | str, typed_failure: Exception) -> UnknownEvent:
     if not isinstance(type_name, str):
         reason = f"'type' is {_json_kind(type_name)}, not a string"
         return UnknownEvent(raw=raw, type=None, reason=reason, event_id=event_id)
-    if type_name not in EVENT_CLASS_BY_TYPE:
+    cls = EVENT_CLASS_BY_TYPE.get(type_name)
+    if cls is None:
         reason = f"unknown event type {type_name!r}"
         return UnknownEvent(raw=raw, type=type_name, reason=reason, event_id=event_id)
+    event = _tolerant(cls, value)
+    if event is not None:
+        return event
     reason = f"invalid {type_name}: {jsontext.one_line(typed_failure)}"
     return UnknownEvent(raw=raw, type=type_name, reason=reason, event_id=event_id)
+
+
+def _tolerant(cls: type[Event], value: dict[str, Any]) -> Event | None:
+    """The event rebuilt with its odd fields kept raw; None when a required field is missing."""
+    try:
+        return tolerant.rebuild(cls, value)
+    except Exception:  # never raise on input; the frame stays an UnknownEvent with its reason
+        return None
 
 
 def _json_kind(value: object) -> str:

@@ -16,7 +16,7 @@ schemas declare.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import msgspec
 
@@ -36,14 +36,53 @@ from recorder.resources import (
 from recorder.wire import Direction
 
 
+class Odd(msgspec.Struct, frozen=True, gc=False):
+    """What of a known event did not fit its typed shape (see recorder.tolerant).
+
+    fields: the raw JSON value of each field kept raw, by its path ("session.voice",
+    "response.output[0].status"); its typed slot holds the default (None), or for a required
+    top-level field the raw value itself. reasons: why each did not fit, by the same path.
+    coerced: numbers sent as strings that were converted, by path, with the string as sent.
+    untyped: the event's own attributes (required top-level fields) that hold a raw value, not
+    their declared type; consumers that rely on the types (the conversation fold, export) take
+    an event with any as they take an UnknownEvent.
+    """
+
+    fields: dict[str, Any] = msgspec.field(default_factory=dict)
+    reasons: dict[str, str] = msgspec.field(default_factory=dict)
+    coerced: dict[str, Any] = msgspec.field(default_factory=dict)
+    untyped: tuple[str, ...] = ()
+
+    @property
+    def note(self) -> str:
+        """One line listing what did not fit and what was coerced."""
+        kept = [f"{path} kept raw ({reason})" for path, reason in self.reasons.items()]
+        coerced = [f"{path} coerced from {raw!r}" for path, raw in self.coerced.items()]
+        return "; ".join(kept + coerced)
+
+
 class Event(msgspec.Struct, tag_field="type", kw_only=True, omit_defaults=True, gc=False):
-    """Base of every typed event. `type` is the wire type name, `direction` who sends it."""
+    """Base of every typed event. `type` is the wire type name, `direction` who sends it.
+
+    `odd` is None for an event that decoded strictly; for one rebuilt field by field because
+    some field had an unexpected shape, it lists those fields with their raw values. It is
+    rtrec's own note, never read from the wire: here a class attribute, so the strict classes
+    (the fast path) carry no extra field; a rebuilt event is an instance of a subclass of its
+    class that adds `odd` as a field (recorder.tolerant), so isinstance and dispatch by type
+    name see its class.
+    """
 
     type: ClassVar[str]
     direction: ClassVar[Direction]
+    odd: ClassVar[Odd | None] = None
     # Optional on client events (client-chosen); set by the server on every server event except
     # input_audio_buffer.dtmf_event_received.
     event_id: str | None = None
+
+    @property
+    def untyped(self) -> tuple[str, ...]:
+        """Attributes holding a raw value instead of their declared type; () for nearly all."""
+        return self.odd.untyped if self.odd is not None else ()
 
 
 class ClientEvent(Event):

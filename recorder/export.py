@@ -51,7 +51,7 @@ from recorder.audio import (
 from recorder.conversation import ConversationFold
 from recorder.conversation_model import Conversation, Item
 from recorder.errors import OutputNotWritable, RtrecError
-from recorder.events import UnknownEvent
+from recorder.events import Event, UnknownEvent
 from recorder.output_dir import check_output_dir, staged_output
 from recorder.store import EventLog, SessionInfo, open_log
 from recorder.stream import AudioChunk, Step, log_steps
@@ -272,13 +272,14 @@ class _ExportPass:
             if chunk.type == "input_audio_buffer.append":
                 if chunk.audio:
                     self.sink.input(self.conversation, self.fold.input_chunk_ms, chunk.audio)
-            elif type(event) is UnknownEvent:  # the outline did not decode
+            elif isinstance(event, UnknownEvent) or (isinstance(event, Event) and event.untyped):
+                # the outline did not decode, or its own fields hold raw values
                 self._count_if_audio(event, step.seq)
             elif type(event) is not AudioChunk:  # a server delta: its outline names the part
                 self._output(getattr(event, "item_id", None),
                              getattr(event, "content_index", None), chunk.audio)
             return
-        if type(event) is UnknownEvent:
+        if isinstance(event, UnknownEvent) or (isinstance(event, Event) and event.untyped):
             self._count_if_audio(event, step.seq)
             return
         kind = event.type
@@ -322,14 +323,20 @@ class _ExportPass:
                 continue
             self.sink.client_item(self.conversation, (item_id, index), t_ns, audio)
 
-    def _count_if_audio(self, event: UnknownEvent, seq: int) -> None:
-        """An audio event that did not decode (broken JSON around its audio) is corrupt.
+    def _count_if_audio(self, event: UnknownEvent | Event, seq: int) -> None:
+        """An audio event that did not decode (broken JSON around its audio), or decoded with
+        raw values in its own fields (event.untyped), is corrupt.
 
         decode reads the type of a frame that is not JSON from its "type" key, so an audio
         event cut short still names itself.
         """
         if event.type in AUDIO_TYPES:
-            self.sink.corrupt.append(CorruptFrame(seq, event.type, event.reason))
+            reason = event.reason if isinstance(event, UnknownEvent) else _odd_note(event)
+            self.sink.corrupt.append(CorruptFrame(seq, event.type, reason))
+
+
+def _odd_note(event: Event) -> str:
+    return f"fields of unexpected shape: {event.odd.note}" if event.odd is not None else ""
 
 
 # --- step 2: the timeline plan, and copying the assistant's heard audio -----------------------
