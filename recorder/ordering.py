@@ -52,6 +52,9 @@ class Ordering:
             order.remove(item_id)
             self._unpark(item_id)
         self._previous[item_id] = previous_item_id
+        if previous_item_id == item_id:  # after itself (a broken frame): at the end, as it came
+            order.append(item_id)
+            return True
         if previous_item_id is None or previous_item_id == ROOT:
             order.insert(0, item_id)
         elif order and order[-1] == previous_item_id:

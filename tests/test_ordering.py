@@ -96,3 +96,16 @@ def test_the_order_list_is_shared_not_copied() -> None:
     order: list[str] = []
     Ordering(order).place("a", None)
     assert order == ["a"]
+
+
+def test_an_item_after_itself_goes_at_the_end_and_can_be_moved_and_deleted() -> None:
+    ordering = Ordering()
+    ordering.place("a", None)
+    assert ordering.place("x", "x")  # a broken frame: no loop, no error
+    assert ordering.order == ["a", "x"] and not ordering.is_parked("x")
+    assert not ordering.place("x", "x")
+    assert ordering.place("x", None)
+    assert ordering.order == ["x", "a"]
+    ordering.place("b", "b")
+    ordering.remove("b")
+    assert ordering.order == ["x", "a"]
