@@ -28,7 +28,6 @@ interpolation otherwise).
 
 from __future__ import annotations
 
-import binascii
 import contextlib
 import functools
 import math
@@ -53,6 +52,7 @@ from recorder.conversation_model import Conversation, Item
 from recorder.errors import RtrecError
 from recorder.events import UnknownEvent
 from recorder.output_dir import check_output_dir, staged_output
+from recorder.protocol import b64
 from recorder.store import EventLog, SessionInfo, open_log
 from recorder.stream import AudioChunk, Step, log_steps
 from recorder.timeline import TimelinePlan, plan_timeline, turns
@@ -293,9 +293,8 @@ class _ExportPass:
         """Audio as base64 text (the log kept it whole): input if item_id is None."""
         if seq >= self._next_report:
             self._report(seq)
-        try:
-            audio = binascii.a2b_base64(text or "", strict_mode=True)
-        except (binascii.Error, ValueError):
+        audio = b64.decode(text or "")
+        if audio is None:
             self.sink.corrupt.append(CorruptFrame(seq, what))
             return
         if what == "input_audio_buffer.append":
@@ -315,9 +314,8 @@ class _ExportPass:
             text = getattr(part, "audio", None)
             if not text:
                 continue
-            try:
-                audio = binascii.a2b_base64(text, strict_mode=True)
-            except (binascii.Error, ValueError):
+            audio = b64.decode(text)
+            if audio is None:
                 self.sink.corrupt.append(CorruptFrame(seq, "conversation.item.create"))
                 continue
             self.sink.client_item(self.conversation, (item_id, index), t_ns, audio)

@@ -28,6 +28,7 @@ import msgspec
 
 from recorder import jsontext
 from recorder.errors import RtrecError
+from recorder.protocol import b64
 from recorder.redact import FrameRedactor, Redaction
 from recorder.store.codec import StoredFrame
 from recorder.store.log import EventLog, SessionInfo
@@ -206,10 +207,10 @@ def _dump_frame(text: bytes, where: str) -> Frame:
     if line.frame is not None:
         data = line.frame.encode("utf-8")
     else:
-        try:
-            data = base64.b64decode(line.frame_base64 or "", validate=True)
-        except ValueError:
-            raise RtrecError(f"{where} has a frame_base64 that is not base64: fix it") from None
+        decoded = b64.decode(line.frame_base64 or "")
+        if decoded is None:
+            raise RtrecError(f"{where} has a frame_base64 that is not base64: fix it")
+        data = decoded
     return Frame(direction, line.t_ns, opcode, data, redaction)
 
 
