@@ -92,22 +92,3 @@ def _scrub(text: str) -> str:
     elif ":" in netloc:
         netloc = netloc.split(":", 1)[0] + ":***"
     return f"{scheme}://{netloc}{slash}{tail}"
-
-
-_SECRET_WORDS = ("key", "token", "secret", "auth", "sig", "password")
-
-
-def scrub_endpoint(endpoint: str | None) -> str | None:
-    """An upstream URL fit for storage: no userinfo, no query parameter that may hold a secret."""
-    if not endpoint:
-        return endpoint
-    from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
-
-    parts = urlsplit(endpoint)
-    netloc = parts.netloc.rpartition("@")[2]
-    query = [
-        (name, value)
-        for name, value in parse_qsl(parts.query, keep_blank_values=True)
-        if not any(word in name.lower() for word in _SECRET_WORDS)
-    ]
-    return urlunsplit((parts.scheme, netloc, parts.path, urlencode(query), parts.fragment))
