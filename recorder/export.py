@@ -52,7 +52,7 @@ from recorder.conversation_model import Conversation, Item
 from recorder.errors import RtrecError
 from recorder.events import UnknownEvent
 from recorder.output_dir import check_output_dir, staged_output
-from recorder.protocol import b64
+from recorder.protocol import audio_fields, b64
 from recorder.store import EventLog, SessionInfo, open_log
 from recorder.stream import AudioChunk, Step, log_steps
 from recorder.timeline import TimelinePlan, plan_timeline, turns
@@ -62,8 +62,8 @@ from recorder.wire import Direction
 Progress = Callable[[int, int], None]  # (frames done, frames in total), once per batch
 Warn = Callable[[str], None]
 
-OUTPUT_AUDIO_TYPES = frozenset({"response.audio.delta", "response.output_audio.delta"})
-AUDIO_TYPES = frozenset({"input_audio_buffer.append", *OUTPUT_AUDIO_TYPES})
+OUTPUT_AUDIO_TYPES = audio_fields.OUTPUT_AUDIO_TYPES
+AUDIO_TYPES = audio_fields.AUDIO_TYPES
 BASE64_REASON = "corrupt base64 audio"
 USER, ASSISTANT = 0, 1  # conversation.wav channels
 CLIENT_AUDIO_FILE = ".client-items.rtrec-tmp.wav"  # removed when the export ends

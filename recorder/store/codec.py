@@ -18,16 +18,14 @@ import msgspec
 from pybase64 import b64encode
 
 from recorder import jsontext
-from recorder.protocol import b64
+from recorder.protocol import audio_fields, b64
 from recorder.redact import Redaction
 from recorder.store import schema
 from recorder.wire import Direction, Frame, Opcode
 
-# Event types whose audio payload is cut out, and the field holding it.
+# Event types whose audio payload is cut out, and the field holding it (recorder.protocol).
 AUDIO_FIELDS: dict[str, bytes] = {
-    "input_audio_buffer.append": b"audio",
-    "response.audio.delta": b"delta",
-    "response.output_audio.delta": b"delta",
+    event_type: field.encode() for event_type, field in audio_fields.AUDIO_FIELDS.items()
 }
 _VALUE_START = {
     field: re.compile(rb'"' + field + rb'"\s*:\s*"') for field in set(AUDIO_FIELDS.values())
