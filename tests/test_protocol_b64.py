@@ -70,3 +70,17 @@ def test_canonical_refuses_what_decode_accepts_with_stray_low_bits() -> None:
     assert b64.canonical(b"AB==") is None
     assert b64.canonical(b"AAF=") is None
     assert b64.canonical(b"AAE=") == b"\x00\x01"
+
+
+def test_the_stores_audio_split_cuts_exactly_the_canonical_base64() -> None:
+    """recorder.store.codec inlines canonical in its hot path: the two must give one answer."""
+    from recorder.store.codec import split_audio_event
+
+    for text in _texts(20_000):
+        if not text:  # an empty audio field is nothing to cut
+            continue
+        for frame in (b'{"type":"input_audio_buffer.append","audio":"' + text + b'"}',
+                      b'{"type":"response.output_audio.delta","response_id":"r","delta":"'
+                      + text + b'","item_id":"i"}'):
+            split = split_audio_event(frame)
+            assert (None if split is None else split[3]) == b64.canonical(text), frame

@@ -20,9 +20,10 @@ import pybase64
 
 # pybase64.b64decode(text, altchars, validate), called positionally: on a 1.3 KB audio chunk,
 # parsing the validate keyword costs as much as the SIMD decode itself.
-_b64decode = pybase64.b64decode
+DECODE_VALIDATING = _b64decode = pybase64.b64decode
 ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
-# Each symbol's 6-bit value (the codec's inlined copy of the canonical rule reads it too).
+# Each symbol's 6-bit value. DECODE_VALIDATING, VALUE and PAD are public for the one inlined
+# copy of `canonical` (recorder.store.codec's audio split: the hot path of recording).
 VALUE = {symbol: value for value, symbol in enumerate(ALPHABET)}
 PAD = ord("=")
 
