@@ -388,3 +388,18 @@ def test_redaction_words_name_each_kind_both_ways() -> None:
     with pytest.raises(ValueError, match="unknown redaction 'typo': use parsed or scan"):
         Redaction.of_word("typo")
     assert max(Redaction.PARSED, Redaction.SCANNED) is Redaction.SCANNED
+
+
+def test_the_query_secrets_a_session_learns_are_the_ones_redact_url_hides() -> None:
+    from multidict import MultiDict
+
+    from recorder.upstream import secret_query_values
+
+    query = MultiDict([("model", "gpt-realtime"), ("api-key", "azure-key-123456789"),
+                       ("x", KEY), ("token", "short"), ("deployment", "dep-1234567890")])
+    assert secret_query_values(query) == {"azure-key-123456789", KEY}  # "short": too short
+    url = "wss://h.test/openai/realtime?" + "&".join(f"{k}={v}" for k, v in query.items())
+    assert redact_url(url) == (
+        "wss://h.test/openai/realtime?model=gpt-realtime&api-key=[REDACTED]&x=[REDACTED]"
+        "&token=[REDACTED]&deployment=dep-1234567890"
+    )
