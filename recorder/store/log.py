@@ -16,14 +16,14 @@ from typing import Any, Literal, NamedTuple
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from recorder.errors import RtrecError, UnknownSession
-from recorder.redact import Redaction, redact_url
+from recorder.redact import Redaction
 from recorder.store import schema
 from recorder.store.codec import REDACTIONS, ROW_COLUMNS, RowReader
 from recorder.store.codec import StoredFrame as StoredFrame  # its public home: recorder.store
 from recorder.store.db import Database
 from recorder.store.journal import Journal
 from recorder.store.revision import HEAD_REVISION
-from recorder.store.urls import parse_db
+from recorder.store.urls import parse_db, scrub_endpoint
 from recorder.store.writer import BatchWriter, Notice, ShedRecord
 from recorder.wire import Frame
 
@@ -341,7 +341,7 @@ class EventLog:
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'recording', 0, 0, 0) RETURNING pk",
                     (session_id, now if started_at == "now" else started_at, now, self._heartbeat,
                      self._recorder, protocol, model,
-                     redact_url(endpoint, marked=False) if endpoint else endpoint),
+                     scrub_endpoint(endpoint)),
                 )
         except Exception as error:
             explained = self._db.error(error)

@@ -28,7 +28,6 @@ import msgspec
 
 from recorder import jsontext
 from recorder.errors import RtrecError
-from recorder.protocol import b64
 from recorder.redact import FrameRedactor, Redaction
 from recorder.store.codec import StoredFrame
 from recorder.store.log import EventLog, SessionInfo
@@ -207,10 +206,10 @@ def _dump_frame(text: bytes, where: str) -> Frame:
     if line.frame is not None:
         data = line.frame.encode("utf-8")
     else:
-        decoded = b64.decode(line.frame_base64 or "")
-        if decoded is None:
-            raise RtrecError(f"{where} has a frame_base64 that is not base64: fix it")
-        data = decoded
+        try:
+            data = base64.b64decode(line.frame_base64 or "", validate=True)
+        except ValueError:
+            raise RtrecError(f"{where} has a frame_base64 that is not base64: fix it") from None
     return Frame(direction, line.t_ns, opcode, data, redaction)
 
 

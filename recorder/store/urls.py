@@ -14,6 +14,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
 from recorder.errors import RtrecError
+from recorder.redact import redact_url
 
 
 @dataclass(frozen=True)
@@ -92,3 +93,9 @@ def _scrub(text: str) -> str:
     elif ":" in netloc:
         netloc = netloc.split(":", 1)[0] + ":***"
     return f"{scheme}://{netloc}{slash}{tail}"
+
+
+def scrub_endpoint(endpoint: str | None) -> str | None:
+    """An upstream URL as a session stores it: recorder.redact.redact_url's rule, with each
+    secret parameter left out rather than marked."""
+    return redact_url(endpoint, marked=False) if endpoint else endpoint
