@@ -41,6 +41,8 @@ from recorder.conversation_model import (
 from recorder.errors import RtrecError
 from recorder.events import CLIENT_TYPES, Event, UnknownEvent
 from recorder.ordering import ROOT, Ordering
+from recorder.protocol import names
+from recorder.protocol.audio_fields import AUDIO_FIELDS, INPUT_AUDIO
 from recorder.receiver import SERVER_EVENT_METHODS
 from recorder.stream import AudioChunk, Step, StepEvent, log_steps
 from recorder.wire import Direction
@@ -136,7 +138,7 @@ class ConversationFold:
         event = step.event
         if type(event) is AudioChunk:
             self.conversation.last_t_ns = step.t_ns
-            if event.type == "input_audio_buffer.append":
+            if event.type == INPUT_AUDIO:
                 self._add_input_audio(len(event.audio))
                 return event
             if step.direction is Direction.CLIENT:  # a response's audio the client sent: seen
@@ -331,8 +333,8 @@ class ConversationFold:
     def _client(self, event: Any) -> None:
         """The client's side: appended input audio, commits and clears of the buffer."""
         kind = event.type
-        if kind == "input_audio_buffer.append":
-            self._add_input_audio(base64_size(getattr(event, "audio", None)))
+        if kind == INPUT_AUDIO:
+            self._add_input_audio(base64_size(getattr(event, AUDIO_FIELDS[INPUT_AUDIO], None)))
         elif kind == "input_audio_buffer.commit":
             self._commit_end_bytes = self.conversation.input_audio_bytes
         elif kind == "input_audio_buffer.clear":
@@ -674,10 +676,11 @@ def _text_delta_at(part: ContentPart, t_ns: int | None) -> None:
     part.last_text_t_ns = t_ns
 
 
-def _content(ga: str, beta: str, delta: str, done: str) -> dict[str, str]:
-    return {f"{name}.delta": delta for name in (ga, beta)} | {
-        f"{name}.done": done for name in (ga, beta)
-    }
+def _content(kind: str, delta: str, done: str) -> dict[str, str]:
+    """A renamed family's events (both spellings) to the fold's delta and done methods."""
+    return dict.fromkeys(names.spellings(kind, "delta"), delta) | dict.fromkeys(
+        names.spellings(kind, "done"), done
+    )
 
 
 # The server event types the fold reads, each to the method that takes its typed event.
@@ -711,10 +714,9 @@ FOLDED: dict[str, str] = {
     "response.function_call_arguments.done": "_arguments_done",
     "rate_limits.updated": "_rate_limits",
     "error": "_error",
-    **_content("response.output_text", "response.text", "_text_delta", "_text_done"),
-    **_content("response.output_audio", "response.audio", "_audio_delta", "_audio_done"),
-    **_content("response.output_audio_transcript", "response.audio_transcript",
-               "_transcript_delta", "_transcript_done"),
+    **_content("text", "_text_delta", "_text_done"),
+    **_content("audio", "_audio_delta", "_audio_done"),
+    **_content("audio_transcript", "_transcript_delta", "_transcript_done"),
 }
 
 # Every server type: its method's name; None for a known event the conversation does not need

@@ -16,6 +16,7 @@ from collections.abc import AsyncIterable, Awaitable, Callable, Iterable
 from typing import Any
 
 from recorder.errors import RtrecError
+from recorder.protocol import names
 from recorder.receiver import RealtimeEventReceiver, SessionState
 from recorder.stream import AudioChunk, Step
 from recorder.wire import Direction
@@ -26,12 +27,10 @@ from recorder.wire import Direction
 # and microphone appends that make up most of a session. tests/test_replay.py checks this
 # table against the receiver's dispatch.
 QUIET_SERVER_TYPES: dict[str, str] = {
-    "response.output_audio.delta": "on_response_audio_delta",
-    "response.audio.delta": "on_response_audio_delta",
-    "response.output_audio_transcript.delta": "on_response_audio_transcript_delta",
-    "response.audio_transcript.delta": "on_response_audio_transcript_delta",
-    "response.output_text.delta": "on_response_text_delta",
-    "response.text.delta": "on_response_text_delta",
+    **dict.fromkeys(names.spellings("audio", "delta"), "on_response_audio_delta"),
+    **dict.fromkeys(names.spellings("audio_transcript", "delta"),
+                    "on_response_audio_transcript_delta"),
+    **dict.fromkeys(names.spellings("text", "delta"), "on_response_text_delta"),
     "response.function_call_arguments.delta": "on_response_function_call_arguments_delta",
     "conversation.item.input_audio_transcription.delta": (
         "on_conversation_item_input_audio_transcription_delta"

@@ -28,7 +28,6 @@ interpolation otherwise).
 
 from __future__ import annotations
 
-import binascii
 import contextlib
 import functools
 import math
@@ -53,6 +52,7 @@ from recorder.conversation_model import Conversation, Item
 from recorder.errors import OutputNotWritable, RtrecError
 from recorder.events import Event, UnknownEvent
 from recorder.output_dir import check_output_dir, staged_output
+from recorder.protocol import audio_fields, b64
 from recorder.store import EventLog, SessionInfo, open_log
 from recorder.stream import AudioChunk, Step, log_steps
 from recorder.timeline import TimelinePlan, plan_timeline, turns
@@ -62,8 +62,8 @@ from recorder.wire import Direction
 Progress = Callable[[int, int], None]  # (frames done, frames in total), once per batch
 Warn = Callable[[str], None]
 
-OUTPUT_AUDIO_TYPES = frozenset({"response.audio.delta", "response.output_audio.delta"})
-AUDIO_TYPES = frozenset({"input_audio_buffer.append", *OUTPUT_AUDIO_TYPES})
+OUTPUT_AUDIO_TYPES = audio_fields.OUTPUT_AUDIO_TYPES
+AUDIO_TYPES = audio_fields.AUDIO_TYPES
 BASE64_REASON = "corrupt base64 audio"
 USER, ASSISTANT = 0, 1  # conversation.wav channels
 CLIENT_AUDIO_FILE = ".client-items.rtrec-tmp.wav"  # removed when the export ends
@@ -294,9 +294,8 @@ class _ExportPass:
         """Audio as base64 text (the log kept it whole): input if item_id is None."""
         if seq >= self._next_report:
             self._report(seq)
-        try:
-            audio = binascii.a2b_base64(text or "", strict_mode=True)
-        except (binascii.Error, ValueError):
+        audio = b64.decode(text or "")
+        if audio is None:
             self.sink.corrupt.append(CorruptFrame(seq, what))
             return
         if what == "input_audio_buffer.append":
@@ -316,9 +315,8 @@ class _ExportPass:
             text = getattr(part, "audio", None)
             if not text:
                 continue
-            try:
-                audio = binascii.a2b_base64(text, strict_mode=True)
-            except (binascii.Error, ValueError):
+            audio = b64.decode(text)
+            if audio is None:
                 self.sink.corrupt.append(CorruptFrame(seq, "conversation.item.create"))
                 continue
             self.sink.client_item(self.conversation, (item_id, index), t_ns, audio)

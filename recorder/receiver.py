@@ -27,6 +27,7 @@ import msgspec
 from recorder.decode import UnknownEvent
 from recorder.errors import RtrecError
 from recorder.events import CLIENT_TYPES
+from recorder.protocol import names
 from recorder.wire import Direction
 
 
@@ -201,7 +202,7 @@ def _content_handlers(kind: str, final_field: str | None, method: str) -> dict[s
             args.append(getattr(e, final_field))
         getattr(r, f"{method}_done")(*args)
 
-    ga, beta = f"response.output_{kind}", f"response.{kind}"
+    ga, beta = names.RENAMED_FAMILIES[kind]
     return {
         f"{ga}.delta": on_delta, f"{ga}.done": on_done,
         f"{beta}.delta": on_delta, f"{beta}.done": on_done,

@@ -2,9 +2,9 @@
 
 What counts as a secret: API keys and bearer tokens from the handshake (Authorization, api-key,
 the `openai-insecure-api-key.<key>` subprotocol, OPENAI_API_KEY), secret-looking query values
-(api-key, token, ...) and `client_secret` values inside frames (ephemeral `ek_...` keys:
-{"client_secret": {"value": "ek_..."}} or {"client_secret": "ek_..."}): every string value under
-a client_secret key, however deeply nested.
+(api-key, token, ...: is_secret_param; redact_url is the one rule for URLs) and `client_secret`
+values inside frames (ephemeral `ek_...` keys: {"client_secret": {"value": "ek_..."}} or
+{"client_secret": "ek_..."}): every string value under a client_secret key, however deeply nested.
 
 How frames are redacted: the stored frame is the wire frame byte for byte, except that every
 secret string is replaced by the fixed marker REDACTED. The JSON stays valid and every other byte
@@ -21,7 +21,7 @@ import enum
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import unquote_plus, urlsplit, urlunsplit
 
 from recorder import jsontext
 
@@ -38,12 +38,11 @@ INSECURE_KEY_PREFIX = "openai-insecure-api-key."
 SECRET_HEADERS = frozenset(
     {"authorization", "api-key", "proxy-authorization", "cookie", "x-rtrec-token", "openai-api-key"}
 )
-SECRET_QUERY_KEYS = frozenset(
-    {
-        "api-key", "api_key", "apikey", "key", "token", "access_token", "rtrec_token",
-        "client_secret", "sig", "signature", "password", "secret",
-    }
-)
+# A URL's query parameter holds a secret when its name contains one of these words (api-key,
+# api_key, apikey, key, token, access_token, rtrec_token, client_secret, sig, signature,
+# authorization, password, ...) or its value looks like a credential (see is_secret_param).
+SECRET_QUERY_WORDS = ("key", "token", "secret", "auth", "sig", "password", "credential")
+_CREDENTIAL_SCHEMES = ("bearer ", "basic ")
 
 # The JSON tokens that give a frame its structure: strings (escapes included), punctuation, and
 # runs of anything else (numbers, true, false, null; in a broken frame, stray bytes). A quote
@@ -132,15 +131,44 @@ def redact_protocols(protocols: Iterable[str]) -> list[str]:
     ]
 
 
-def redact_url(url: str) -> str:
-    """A URL safe to store: user info dropped, secret-looking query values replaced."""
-    parts = urlsplit(url)
+def is_secret_param(name: str, value: str) -> bool:
+    """Whether a URL query parameter (name and value unquoted) may hold a secret: a secret-like
+    name (SECRET_QUERY_WORDS, any case), or a value shaped like a key (sk-..., ek_...) or an
+    Authorization value (Bearer ..., Basic ...). model, deployment, api-version, intent are not."""
+    lowered = name.lower()
+    return (
+        any(word in lowered for word in SECRET_QUERY_WORDS)
+        or value.lower().startswith(_CREDENTIAL_SCHEMES)
+        or _KEY_SHAPED.search(value.encode("utf-8", "surrogatepass")) is not None
+    )
+
+
+def redact_url(url: str, *, marked: bool = True) -> str:
+    """The URL without its secrets, the one rule for every URL rtrec prints or stores.
+
+    Dropped: the user info (user and password), the fragment. A query parameter that may hold a
+    secret (is_secret_param) reads name=[REDACTED] when `marked` (messages, the console: the
+    reader sees a key was given), or is left out (the stored endpoint). Every other parameter is
+    kept as it was written.
+    """
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # e.g. an unclosed IPv6 bracket: keep only what cannot be a secret
+        head = url.partition("#")[0].partition("?")[0]
+        scheme, sep, rest = head.rpartition("://")
+        netloc, slash, path = rest.partition("/")
+        return f"{scheme}{sep}{netloc.rpartition('@')[2]}{slash}{path}"
+    kept = []
+    for piece in parts.query.split("&"):
+        if not piece:
+            continue
+        name, _, value = piece.partition("=")
+        if not is_secret_param(unquote_plus(name), unquote_plus(value)):
+            kept.append(piece)
+        elif marked:
+            kept.append(f"{name}={REDACTED}")
     netloc = parts.netloc.rpartition("@")[2]
-    query = [
-        (key, REDACTED if key.lower() in SECRET_QUERY_KEYS else value)
-        for key, value in parse_qsl(parts.query, keep_blank_values=True)
-    ]
-    return urlunsplit((parts.scheme, netloc, parts.path, urlencode(query, safe="[]"), ""))
+    return urlunsplit((parts.scheme, netloc, parts.path, "&".join(kept), ""))
 
 
 class FrameRedactor:

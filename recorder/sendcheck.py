@@ -28,13 +28,14 @@ from recorder.matching import (
     order_hint,
     show_frame,
 )
+from recorder.protocol.audio_fields import INPUT_AUDIO
 from recorder.receiver import RealtimeEventReceiver
 from recorder.recording import open_recording
 from recorder.replay import PacedClock, ReplayResult
 from recorder.stream import Step
 from recorder.wire import Direction
 
-DEFAULT_IGNORED = frozenset({"input_audio_buffer.append"})
+DEFAULT_IGNORED = frozenset({INPUT_AUDIO})
 
 
 @dataclass(frozen=True, slots=True)

@@ -61,6 +61,7 @@ from recorder.matching import (
     show_frame,
 )
 from recorder.protocol import close
+from recorder.protocol.audio_fields import INPUT_AUDIO
 from recorder.protocol.error_event import client_event_id, error_event
 from recorder.protocol.paths import REALTIME_PATHS
 from recorder.script_player import Inbox, Pacing, Verdict, play_script
@@ -88,7 +89,7 @@ MIN_SPEED = 0.001  # --speed: slower than 1/1000 of real time is refused
 
 
 # microphone audio: skipped when looking ahead for a frame sent out of order
-_STREAMED = frozenset({"input_audio_buffer.append"})
+_STREAMED = frozenset({INPUT_AUDIO})
 
 _OPCODES = {Opcode.TEXT: aiohttp.WSMsgType.TEXT, Opcode.BINARY: aiohttp.WSMsgType.BINARY}
 

@@ -24,7 +24,7 @@ from yarl import URL
 
 from recorder.access import TOKEN_HEADER, TOKEN_QUERY
 from recorder.protocol.paths import upstream_path
-from recorder.redact import INSECURE_KEY_PREFIX, SECRET_QUERY_KEYS
+from recorder.redact import INSECURE_KEY_PREFIX, is_secret_param
 
 # rtrec's own credential when it listens beyond loopback; never forwarded.
 
@@ -67,7 +67,7 @@ def offered_protocols(headers: CIMultiDictProxy[str]) -> list[str]:
 
 def secret_query_values(query: MultiMapping[str]) -> set[str]:
     """Query values that are credentials (api-key=..., token=...): to be redacted in frames."""
-    return {v for k, v in query.items() if k.lower() in SECRET_QUERY_KEYS and len(v) >= 8}
+    return {v for k, v in query.items() if is_secret_param(k, v) and len(v) >= 8}
 
 
 def handshake_headers(

@@ -13,6 +13,7 @@ from recorder.redact import (
     REDACTED_UNPARSED,
     FrameRedactor,
     Redaction,
+    is_secret_param,
     redact_frame,
     redact_headers,
     redact_protocols,
@@ -79,6 +80,52 @@ def test_headers_protocols_and_urls_are_safe_to_print() -> None:
     url = redact_url(f"wss://user:pw@example.net/openai/realtime?deployment=d&api-key={KEY}")
     assert url == "wss://example.net/openai/realtime?deployment=d&api-key=[REDACTED]"
     assert redact_url("wss://api.openai.com/v1/realtime") == "wss://api.openai.com/v1/realtime"
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["api-key", "API-Key", "api_key", "apikey", "key", "token", "access_token", "rtrec_token",
+     "client_secret", "sig", "signature", "authorization", "password", "secret", "x-credential"],
+)
+def test_a_secret_like_parameter_name_is_secret_whatever_its_value(name: str) -> None:
+    assert is_secret_param(name, "v")
+
+
+@pytest.mark.parametrize(
+    "value", [KEY, "ek_68a1b2c3d4e5", "Bearer abc", "bearer eyJhbGciOi", "Basic dXNlcjpwdw=="]
+)
+def test_a_credential_shaped_value_is_secret_whatever_its_name(value: str) -> None:
+    assert is_secret_param("x", value)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("model", "gpt-realtime"), ("deployment", "gpt-4o-realtime"), ("api-version", "2025-04-01"),
+     ("intent", "transcription"), ("task", "ask-me")],
+)
+def test_harmless_parameters_are_not_secret(name: str, value: str) -> None:
+    assert not is_secret_param(name, value)
+
+
+def test_redact_url_marks_or_drops_secrets_and_keeps_the_rest_as_written() -> None:
+    url = (f"wss://me:pw@host.test:8443/openai/realtime?api-version=2025-04-01&deployment=a%20b"
+           f"&API_KEY={KEY}&x=Bearer%20{KEY}&sig=s&model=gpt-realtime#access_token=t")
+    assert redact_url(url) == (
+        "wss://host.test:8443/openai/realtime?api-version=2025-04-01&deployment=a%20b"
+        f"&API_KEY={REDACTED}&x={REDACTED}&sig={REDACTED}&model=gpt-realtime"
+    )
+    assert redact_url(url, marked=False) == (
+        "wss://host.test:8443/openai/realtime?api-version=2025-04-01&deployment=a%20b"
+        "&model=gpt-realtime"
+    )
+    assert redact_url(f"wss://h.test/v1/realtime?token={KEY}", marked=False) == (
+        "wss://h.test/v1/realtime"
+    )
+
+
+def test_a_url_too_broken_to_parse_keeps_no_user_info_query_or_fragment() -> None:
+    broken = f"wss://user:{KEY}@[::1/v1/realtime?api-key={KEY}#t"
+    assert redact_url(broken) == "wss://[::1/v1/realtime"
 
 
 def _secret_free(value: object, under_secret: bool = False) -> bool:
@@ -341,3 +388,18 @@ def test_redaction_words_name_each_kind_both_ways() -> None:
     with pytest.raises(ValueError, match="unknown redaction 'typo': use parsed or scan"):
         Redaction.of_word("typo")
     assert max(Redaction.PARSED, Redaction.SCANNED) is Redaction.SCANNED
+
+
+def test_the_query_secrets_a_session_learns_are_the_ones_redact_url_hides() -> None:
+    from multidict import MultiDict
+
+    from recorder.upstream import secret_query_values
+
+    query = MultiDict([("model", "gpt-realtime"), ("api-key", "azure-key-123456789"),
+                       ("x", KEY), ("token", "short"), ("deployment", "dep-1234567890")])
+    assert secret_query_values(query) == {"azure-key-123456789", KEY}  # "short": too short
+    url = "wss://h.test/openai/realtime?" + "&".join(f"{k}={v}" for k, v in query.items())
+    assert redact_url(url) == (
+        "wss://h.test/openai/realtime?model=gpt-realtime&api-key=[REDACTED]&x=[REDACTED]"
+        "&token=[REDACTED]&deployment=dep-1234567890"
+    )

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from recorder.audio import G711_ALAW, G711_ULAW, PCM16, AudioFormat
+from recorder.protocol import names
 
 GA = "ga"
 BETA = "beta"
@@ -281,10 +282,7 @@ class Dialect:
 
     def delta_type(self, kind: str) -> str:
         """'audio', 'audio_transcript' or 'text' deltas, renamed in GA (CATALOG.md §6)."""
-        if self.ga:
-            return {"audio": "response.output_audio", "audio_transcript":
-                    "response.output_audio_transcript", "text": "response.output_text"}[kind]
-        return f"response.{kind}"
+        return names.family(kind, ga=self.ga)
 
 
 @dataclass(frozen=True, slots=True)

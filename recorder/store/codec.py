@@ -9,26 +9,23 @@ every event starts with is left out too (the type column holds it) and put back 
 
 from __future__ import annotations
 
-import binascii
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import msgspec
-import pybase64
 from pybase64 import b64encode
 
 from recorder import jsontext
+from recorder.protocol import audio_fields, b64
 from recorder.redact import Redaction
 from recorder.store import schema
 from recorder.wire import Direction, Frame, Opcode
 
-# Event types whose audio payload is cut out, and the field holding it.
+# Event types whose audio payload is cut out, and the field holding it (recorder.protocol).
 AUDIO_FIELDS: dict[str, bytes] = {
-    "input_audio_buffer.append": b"audio",
-    "response.audio.delta": b"delta",
-    "response.output_audio.delta": b"delta",
+    event_type: field.encode() for event_type, field in audio_fields.AUDIO_FIELDS.items()
 }
 _VALUE_START = {
     field: re.compile(rb'"' + field + rb'"\s*:\s*"') for field in set(AUDIO_FIELDS.values())
@@ -152,36 +149,11 @@ def _span(data: bytes, start: int, end: int) -> bytes | memoryview:
     return data[start:end] if end - start < _VIEW_FROM else memoryview(data)[start:end]
 
 
-# pybase64.b64decode(text, altchars, validate), called positionally: on a 1.3 KB audio chunk,
-# parsing the validate keyword costs as much as the SIMD decode itself.
-_b64decode = pybase64.b64decode
-_BASE64_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
-_BASE64_VALUE = {symbol: value for value, symbol in enumerate(_BASE64_ALPHABET)}
-_PAD = ord("=")
-
-
-def canonical_base64(text: bytes | memoryview) -> bytes | None:
-    """The bytes `text` encodes, if base64-encoding them gives back exactly `text`; else None.
-
-    Same answer as comparing b2a_base64(a2b_base64(text)) with text, without the re-encode:
-    validating decoding (pybase64: SIMD, ~10x binascii on audio chunks) rules out foreign
-    characters and misplaced or excess padding, and the unused low bits of the last symbol
-    before padding must be zero.
-    """
-    size = len(text)
-    if size % 4:
-        return None
-    try:
-        decoded = _b64decode(text, None, True)  # validate=True
-    except binascii.Error:
-        return None
-    if size and text[-1] == _PAD:
-        if text[-2] == _PAD:
-            if _BASE64_VALUE[text[-3]] & 0x0F:
-                return None
-        elif _BASE64_VALUE[text[-2]] & 0x03:
-            return None
-    return decoded
+# What base64 audio may be stored as bytes: recorder.protocol.b64 decides (cut_audio, _split).
+canonical_base64 = b64.canonical
+_b64decode = b64.DECODE_VALIDATING
+_BASE64_VALUE = b64.VALUE
+_PAD = b64.PAD
 
 
 def type_prefix(event_type: str) -> bytes:
@@ -296,11 +268,13 @@ def _split(data: bytes) -> tuple[str, bytes, int, bytes] | None:
     end = data.find(b'"', start)
     if end <= start or (end - start) % 4:
         return None
+    # b64.canonical, inline: a call here costs ~2% of the split of a 1 KB chunk (the bulk of a
+    # session). tests/test_protocol_b64.py checks that the split agrees with b64.canonical.
     try:
         audio = _b64decode(_span(data, start, end), None, True)  # validate=True
     except ValueError:  # binascii.Error
         return None
-    if data[end - 1] == _PAD:  # canonical_base64's last-symbol rule, inline
+    if data[end - 1] == _PAD:
         if data[end - 2] == _PAD:
             if _BASE64_VALUE[data[end - 3]] & 0x0F:
                 return None

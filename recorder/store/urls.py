@@ -14,6 +14,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
 from recorder.errors import RtrecError
+from recorder.redact import redact_url
 
 
 @dataclass(frozen=True)
@@ -94,20 +95,7 @@ def _scrub(text: str) -> str:
     return f"{scheme}://{netloc}{slash}{tail}"
 
 
-_SECRET_WORDS = ("key", "token", "secret", "auth", "sig", "password")
-
-
 def scrub_endpoint(endpoint: str | None) -> str | None:
-    """An upstream URL fit for storage: no userinfo, no query parameter that may hold a secret."""
-    if not endpoint:
-        return endpoint
-    from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
-
-    parts = urlsplit(endpoint)
-    netloc = parts.netloc.rpartition("@")[2]
-    query = [
-        (name, value)
-        for name, value in parse_qsl(parts.query, keep_blank_values=True)
-        if not any(word in name.lower() for word in _SECRET_WORDS)
-    ]
-    return urlunsplit((parts.scheme, netloc, parts.path, urlencode(query), parts.fragment))
+    """An upstream URL as a session stores it: recorder.redact.redact_url's rule, with each
+    secret parameter left out rather than marked."""
+    return redact_url(endpoint, marked=False) if endpoint else endpoint
