@@ -164,9 +164,8 @@ async def log_steps(
     log: EventLog, session: SessionInfo, *, until: int | None = None, batch_size: int = 1000
 ) -> AsyncIterator[list[Step]]:
     """The session's steps in seq order, in batches (memory stays bounded)."""
-    async for batch in log.read(session.id, until_seq=until, batch_size=batch_size,
-                                audio="bytes"):
-        yield [step_of_stored(frame) for frame in batch]
+    async for batch in log.read_parts(session.id, Step, until_seq=until, batch_size=batch_size):
+        yield batch
 
 
 async def steps_of(

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal, NamedTuple, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -65,6 +65,7 @@ _SESSION_COLUMNS = schema.column_list(schema.sessions, _SessionRow._fields)
 _STARTED = "COALESCE(started_at, last_seen)"
 # The frames columns a read selects: the codec's row (named in schema.frames).
 _FRAME_COLUMNS = schema.column_list(schema.frames, ROW_COLUMNS)
+T = TypeVar("T")  # what read_parts makes of each frame
 
 
 @dataclass(frozen=True, slots=True)
@@ -542,6 +543,32 @@ class EventLog:
         if audio not in ("base64", "bytes"):
             raise ValueError(f"audio must be 'base64' or 'bytes', not {audio!r}")
         as_bytes = audio == "bytes"
+        convert = self._rows.reading(ROW_COLUMNS, as_bytes=as_bytes)
+        async for batch in self._read_rows(sid, convert, until_seq, batch_size):
+            yield batch
+
+    async def read_parts(
+        self,
+        sid: str,
+        make: Callable[..., T],
+        *,
+        until_seq: int | None = None,
+        batch_size: int = 5000,
+    ) -> AsyncIterator[list[T]]:
+        """The session's frames in seq order as read(audio="bytes") gives them, each handed
+        to make(seq, t_ns, direction, type, data, audio, opcode) instead of becoming a
+        StoredFrame (see RowReader.reading_parts): recorder.stream's steps."""
+        convert = self._rows.reading_parts(ROW_COLUMNS, make)
+        async for batch in self._read_rows(sid, convert, until_seq, batch_size):
+            yield batch
+
+    async def _read_rows(
+        self,
+        sid: str,
+        stored_frame: Callable[[Any], T],
+        until_seq: int | None,
+        batch_size: int,
+    ) -> AsyncIterator[list[T]]:
         pk = (await self._session_row(sid)).pk
         statement = (
             f"SELECT {_FRAME_COLUMNS} FROM frames WHERE session = ? AND seq > ? AND seq <= ? "
@@ -550,7 +577,6 @@ class EventLog:
         last = min(until_seq, _MAX_SEQ) if until_seq is not None else _MAX_SEQ
         after = 0
         size = max(1, batch_size)
-        stored_frame = self._rows.reading(ROW_COLUMNS, as_bytes=as_bytes)
         seq_at, type_at = ROW_COLUMNS.index("seq"), ROW_COLUMNS.index("type")
         while True:
             rows = await self._query(statement, (pk, after, last, size))
