@@ -94,6 +94,9 @@ def _item_shape(payload: Any) -> tuple[Any, ...]:
     )
 
 
+INPUT_APPEND = "input_audio_buffer.append"
+
+
 class ConversationFold:
     """Folds the steps of a session into `self.conversation`, in seq order.
 
@@ -129,6 +132,9 @@ class ConversationFold:
     def apply(self, step: Step) -> StepEvent:
         """Fold one step. Returns the event folded: the step's event, but for a server audio
         chunk of a response, its outline (the delta without its audio, decoded once here)."""
+        if step.audio is not None and step.type == INPUT_APPEND:
+            self.apply_input_audio(step, step.audio)
+            return step.event
         self.frames += 1
         self.last_seq = step.seq
         self._t_ns = step.t_ns
@@ -136,9 +142,6 @@ class ConversationFold:
         event = step.event
         if type(event) is AudioChunk:
             self.conversation.last_t_ns = step.t_ns
-            if event.type == "input_audio_buffer.append":
-                self._add_input_audio(len(event.audio))
-                return event
             if step.direction is Direction.CLIENT:  # a response's audio the client sent: seen
                 return event
             outline = event.outline_event()
@@ -159,6 +162,18 @@ class ConversationFold:
             self.conversation.last_t_ns = step.t_ns
             handler(event)
         return event
+
+    def apply_input_audio(self, step: Step, audio: bytes) -> float:
+        """Fold an input_audio_buffer.append step whose audio came as bytes (step.audio: the
+        bulk of a session) as apply() does, decoding nothing. Returns where the chunk starts on
+        the timeline (ms; input_chunk_ms)."""
+        self.frames += 1
+        seq, t_ns = step.seq, step.t_ns
+        self.last_seq = self._seq = seq
+        self._t_ns = t_ns
+        self.conversation.last_t_ns = t_ns
+        self._add_input_audio(len(audio))
+        return self.input_chunk_ms
 
     # -- helpers -------------------------------------------------------------------------------
 

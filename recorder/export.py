@@ -48,7 +48,7 @@ from recorder.audio import (
     resample,
     write_timeline,
 )
-from recorder.conversation import ConversationFold
+from recorder.conversation import INPUT_APPEND, ConversationFold
 from recorder.conversation_model import Conversation, Item
 from recorder.errors import RtrecError
 from recorder.events import UnknownEvent
@@ -263,6 +263,14 @@ class _ExportPass:
         self._next_report = seq + PROGRESS_EVERY
 
     def apply(self, step: Step) -> None:
+        audio = step.audio
+        if audio is not None and step.type == INPUT_APPEND:  # the bulk of a session
+            start_ms = self.fold.apply_input_audio(step, audio)
+            if step.seq >= self._next_report:
+                self._report(step.seq)
+            if audio:
+                self.sink.input(self.conversation, start_ms, audio)
+            return
         event = self.fold.apply(step)
         if step.is_audio:  # an AudioChunk: the bulk of a session
             if step.seq >= self._next_report:
