@@ -162,10 +162,14 @@ def _no_description(_frames: list[Frame]) -> tuple[None, None]:
 
 
 async def log_steps(
-    log: EventLog, session: SessionInfo, *, until: int | None = None, batch_size: int = 1000
+    log: EventLog, session: SessionInfo, *, until: int | None = None, batch_size: int = 1000,
+    whole: bool = False,
 ) -> AsyncIterator[list[Step]]:
-    """The session's steps in seq order, in batches (memory stays bounded)."""
-    async for batch in log.read_parts(session.id, Step, until_seq=until, batch_size=batch_size):
+    """The session's steps in seq order, in batches (memory stays bounded). whole: for a
+    consumer that wants the wire bytes (serve), every step keeps its frame whole, audio
+    included as the log spliced it back (is_audio False: the event decodes as typed)."""
+    async for batch in log.read_parts(session.id, Step, until_seq=until, batch_size=batch_size,
+                                      whole=whole):
         yield batch
 
 

@@ -67,6 +67,30 @@ async def test_the_log_and_the_frames_it_holds_give_the_same_steps(tmp_path: Pat
     assert any(isinstance(s.event, AudioChunk) for s in logged)
 
 
+@pytest.mark.parametrize("name", ["barge_in", "g711", "voice_turns_beta"])
+async def test_whole_steps_keep_the_wire_bytes_with_the_audio_left_in(
+    tmp_path: Path, name: str
+) -> None:
+    db = tmp_path / f"{name}.db"
+    shutil.copy(FIXTURES / f"{name}.db", db)
+    log = await open_log(str(db), create=False)
+    try:
+        info = await log.get_session(None)
+        split = [step async for batch in log_steps(log, info, batch_size=5) for step in batch]
+        whole = [step async for batch in log_steps(log, info, whole=True) for step in batch]
+        frames = [frame.to_frame() async for batch in log.read(info.id) for frame in batch]
+    finally:
+        await log.close()
+    assert any(step.is_audio for step in split)
+    assert not any(step.is_audio for step in whole)
+    assert [s.frame_data() for s in whole] == [f.data for f in frames]
+    assert [(s.seq, s.t_ns, s.direction, s.type, s.opcode) for s in whole] == [
+        (s.seq, s.t_ns, s.direction, s.type, s.opcode) for s in split
+    ]
+    chunk = next(s for s in whole if s.type == "input_audio_buffer.append")
+    assert not isinstance(chunk.event, AudioChunk) and chunk.event.audio  # typed, base64 in
+
+
 async def test_a_step_keeps_the_opcode_its_frame_crossed_the_wire_with(tmp_path: Path) -> None:
     frames = [_text(Direction.SERVER, 1, b'{"type":"session.created"}'),
               Frame(Direction.CLIENT, 2, Opcode.BINARY, b"\x00\xffraw")]

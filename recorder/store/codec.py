@@ -528,12 +528,14 @@ class RowReader:
         return stored_frame
 
     def reading_parts(
-        self, columns: Sequence[str], make: Callable[..., T]
+        self, columns: Sequence[str], make: Callable[..., T], *, whole: bool = False
     ) -> Callable[[Sequence[Any]], T]:
         """Like reading(as_bytes=True), for a reader that keeps only where a frame sits and
         what it holds: the function from a row to make(seq, t_ns, direction, type, data,
         audio, opcode), data being the outline when audio is not None. No StoredFrame, and no
-        ids read from an audio frame's outline: the cheap read of a whole session (steps)."""
+        ids read from an audio frame's outline: the cheap read of a whole session (steps).
+        whole: every frame as it crossed the wire, audio spliced back as base64 where the row
+        says (audio always None), for a reader that wants the wire bytes."""
         at = {name: position for position, name in enumerate(columns)}
         p_seq, p_t_ns, p_direction, p_opcode, p_type = (
             at["seq"], at["t_ns"], at["direction"], at["opcode"], at["type"]
@@ -553,9 +555,14 @@ class RowReader:
                 type_name = names[type_id]
                 if row[p_stripped]:
                     data = prefixes[type_id] + data
+            audio_at = row[p_audio_at]
+            audio = None if audio_at is None else row[p_audio]
+            if whole and audio is not None:
+                if type_id is not None and row[p_stripped]:
+                    audio_at += len(prefixes[type_id])
+                data, audio = splice_audio(data, audio_at, audio), None
             return make(row[p_seq], row[p_t_ns], directions[row[p_direction]], type_name, data,
-                        None if row[p_audio_at] is None else row[p_audio],
-                        opcodes[row[p_opcode]])
+                        audio, opcodes[row[p_opcode]])
 
         return parts
 

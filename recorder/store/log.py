@@ -554,11 +554,13 @@ class EventLog:
         *,
         until_seq: int | None = None,
         batch_size: int = 5000,
+        whole: bool = False,
     ) -> AsyncIterator[list[T]]:
-        """The session's frames in seq order as read(audio="bytes") gives them, each handed
-        to make(seq, t_ns, direction, type, data, audio, opcode) instead of becoming a
-        StoredFrame (see RowReader.reading_parts): recorder.stream's steps."""
-        convert = self._rows.reading_parts(ROW_COLUMNS, make)
+        """The session's frames in seq order as read(audio="bytes") gives them (whole: as
+        read() gives them, audio None), each handed to make(seq, t_ns, direction, type, data,
+        audio, opcode) instead of becoming a StoredFrame (see RowReader.reading_parts):
+        recorder.stream's steps."""
+        convert = self._rows.reading_parts(ROW_COLUMNS, make, whole=whole)
         async for batch in self._read_rows(sid, convert, until_seq, batch_size):
             yield batch
 
