@@ -262,14 +262,34 @@ class _ExportPass:
             self._progress(min(seq, self._total), self._total)
         self._next_report = seq + PROGRESS_EVERY
 
+    def apply_batch(self, steps: list[Step]) -> None:
+        """apply() each step, the input stream's chunks (the bulk of a session) inline: the
+        fold's fast path and the sink, nothing decoded. An exception but an RtrecError or an
+        OSError comes as _StepFailed, naming the step."""
+        fold_input, sink_input, apply = self.fold.apply_input_audio, self.sink.input, self.apply
+        conversation = self.conversation
+        step = None
+        try:
+            for step in steps:
+                audio = step.audio
+                if audio is not None and step.type == INPUT_APPEND:
+                    start_ms = fold_input(step, audio)
+                    if step.seq >= self._next_report:
+                        self._report(step.seq)
+                    if audio:
+                        sink_input(conversation, start_ms, audio)
+                else:
+                    apply(step)
+        except (RtrecError, OSError, _StepFailed):
+            raise
+        except Exception as error:
+            assert step is not None
+            raise _StepFailed(step, error) from error
+
     def apply(self, step: Step) -> None:
         audio = step.audio
-        if audio is not None and step.type == INPUT_APPEND:  # the bulk of a session
-            start_ms = self.fold.apply_input_audio(step, audio)
-            if step.seq >= self._next_report:
-                self._report(step.seq)
-            if audio:
-                self.sink.input(self.conversation, start_ms, audio)
+        if audio is not None and step.type == INPUT_APPEND:  # as apply_batch does
+            self.apply_batch([step])
             return
         event = self.fold.apply(step)
         if step.is_audio:  # an AudioChunk: the bulk of a session
@@ -617,16 +637,23 @@ def _finish_audio(sink: AudioSink, plan: TimelinePlan, conversation: Conversatio
 async def _read_session(log: EventLog, info: SessionInfo, builder: _ExportPass,
                         batch_size: int) -> None:
     """Pass 1 over every step of the session; a failure of it names the frame."""
-    apply = builder.apply
     async for batch in log_steps(log, info, batch_size=batch_size):
-        for step in batch:
-            try:
-                apply(step)
-            except (RtrecError, OSError):
-                raise
-            except Exception as error:
-                kind = step.type or getattr(step.event, "type", None)
-                raise _builder_error(info.id, step.seq, kind, error) from error
+        try:
+            builder.apply_batch(batch)
+        except _StepFailed as failed:
+            step, error = failed.step, failed.cause
+            kind = step.type or getattr(step.event, "type", None)
+            raise _builder_error(info.id, step.seq, kind, error) from error
+
+
+class _StepFailed(Exception):
+    """An exception from applying one step (not an RtrecError or OSError: those pass as
+    they are), with the step: _read_session names the frame."""
+
+    def __init__(self, step: Step, cause: Exception) -> None:
+        super().__init__(step, cause)
+        self.step = step
+        self.cause = cause
 
 
 def _builder_error(session_id: str, seq: int, event_type: str | None,
