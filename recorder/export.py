@@ -146,6 +146,22 @@ class AudioSink:
 
     def input(self, conversation: Conversation, start_ms: float, audio: bytes) -> None:
         """A chunk of the input stream, which the conversation placed at start_ms."""
+        size = len(audio)
+        if (  # the bulk of a session: pcm16 at user.wav's rate, right after the last chunk
+            start_ms == self.input_end_ms and self._input_as_is and not size & 1
+            and conversation.input_format is self._input_format and self.user_runs
+        ):
+            self._pending.append(audio)
+            self._pending_bytes += size
+            self.user_runs[-1][2] += size >> 1
+            self.input_end_ms = start_ms + size * 1000 / self._input_bytes_per_s
+            if self._pending_bytes >= PENDING_INPUT_BYTES:
+                self.flush()
+            return
+        self._input(conversation, start_ms, audio)
+
+    def _input(self, conversation: Conversation, start_ms: float, audio: bytes) -> None:
+        """input(), any chunk."""
         if self.user is None:
             self._open(conversation)
         user = self.user
