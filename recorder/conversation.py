@@ -115,6 +115,8 @@ class ConversationFold:
         self._t_ns = 0
         # Input buffer bookkeeping, in bytes of the input stream (client appends).
         self._buffer_start_bytes = 0
+        self._input_rate_of: AudioFormat | None = None  # the format _input_bytes_per_s is of
+        self._input_bytes_per_s = 1
         self._commit_end_bytes: int | None = None  # buffer end at the client's last commit
         self._turns_by_item: dict[str, AudioTurn] = {}
         # the order by previous_item_id, parking items whose predecessor has not come yet
@@ -614,7 +616,10 @@ class ConversationFold:
         conversation.input_audio_bytes += byte_count
         if byte_count > 0:  # placed as it was captured: one timeline (recorder.timeline)
             fmt = conversation.input_format  # as fmt.duration_ms(byte_count), without the call
-            duration = byte_count * 1000 / (fmt.sample_rate * fmt.sample_width)
+            if fmt is not self._input_rate_of:
+                self._input_rate_of = fmt
+                self._input_bytes_per_s = fmt.sample_rate * fmt.sample_width
+            duration = byte_count * 1000 / self._input_bytes_per_s
             self.input_chunk_ms = conversation.input_placement.place(self._t_ns / 1e6, duration)
 
     def _add_output_audio(
