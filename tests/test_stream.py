@@ -316,3 +316,29 @@ async def test_a_path_that_is_not_there_is_the_logs_error(tmp_path: Path) -> Non
         f"{missing} does not exist: check the path (recording or importing creates it)"
     )
     assert not missing.exists()
+
+
+async def test_steps_name_types_first_written_after_the_log_read_its_first_session(
+    tmp_path: Path,
+) -> None:
+    log = await open_log(str(tmp_path / "two.db"))
+    try:
+        first = await log.begin_session("ga", "gpt-realtime", None)
+        log.append(first, _text(Direction.SERVER, 1, b'{"type":"session.created"}'))
+        await log.end_session(first)
+        await log.flush()
+        info = await log.get_session(first)
+        assert [s.type async for batch in log_steps(log, info) for s in batch] == [
+            "session.created"
+        ]
+        second = await log.begin_session("ga", "gpt-realtime", None)
+        log.append(second, _text(Direction.SERVER, 2, b'{"type":"response.created"}'))
+        log.append(second, _text(Direction.CLIENT, 3, b'{"type":"a.type.never.seen"}'))
+        await log.end_session(second)
+        await log.flush()
+        info = await log.get_session(second)
+        steps = [s async for batch in log_steps(log, info) for s in batch]
+    finally:
+        await log.close()
+    assert [s.type for s in steps] == ["response.created", "a.type.never.seen"]
+    assert steps[1].frame_data() == b'{"type":"a.type.never.seen"}'

@@ -535,7 +535,8 @@ class RowReader:
         audio, opcode), data being the outline when audio is not None. No StoredFrame, and no
         ids read from an audio frame's outline: the cheap read of a whole session (steps).
         whole: every frame as it crossed the wire, audio spliced back as base64 where the row
-        says (audio always None), for a reader that wants the wire bytes."""
+        says (audio always None), for a reader that wants the wire bytes. A type id not
+        learned yet raises KeyError (the caller learns and reads the row again)."""
         at = {name: position for position, name in enumerate(columns)}
         p_seq, p_t_ns, p_direction, p_opcode, p_type = (
             at["seq"], at["t_ns"], at["direction"], at["opcode"], at["type"]

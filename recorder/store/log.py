@@ -562,7 +562,8 @@ class EventLog:
         audio, opcode) instead of becoming a StoredFrame (see RowReader.reading_parts):
         recorder.stream's steps."""
         convert = self._rows.reading_parts(_PART_COLUMNS, make, whole=whole)
-        async for batch in self._read_rows(sid, _PART_COLUMNS, convert, until_seq, batch_size):
+        async for batch in self._read_rows(sid, _PART_COLUMNS, convert, until_seq, batch_size,
+                                           strict_types=False):
             yield batch
 
     async def _read_rows(
@@ -572,9 +573,14 @@ class EventLog:
         stored_frame: Callable[[Any], T],
         until_seq: int | None,
         batch_size: int,
+        *,
+        strict_types: bool = True,
     ) -> AsyncIterator[list[T]]:
         """Rows of `columns` (seq and type among them) of the session's frames, in seq order,
-        in batches, each row made into a T by stored_frame."""
+        in batches, each row made into a T by stored_frame. The type names are learned when a
+        batch holds a type id not known yet: checked first if strict_types (stored_frame reads
+        an unknown id as no type), else when stored_frame raises KeyError for it (no check per
+        row: RowReader.reading_parts)."""
         pk = (await self._session_row(sid)).pk
         statement = (
             f"SELECT {schema.column_list(schema.frames, columns)} FROM frames "
@@ -588,13 +594,23 @@ class EventLog:
             rows = await self._query(statement, (pk, after, last, size))
             if not rows:
                 return
-            if not self._rows.knows_types(row[type_at] for row in rows):
-                self._rows.learn(await self._query("SELECT id, name FROM event_types", ()))
-            batch = [stored_frame(row) for row in rows]
+            if strict_types:
+                if not self._rows.knows_types(row[type_at] for row in rows):
+                    await self._learn_types()
+                batch = [stored_frame(row) for row in rows]
+            else:
+                try:
+                    batch = [stored_frame(row) for row in rows]
+                except KeyError:  # a type not learned yet (what else raises it, raises again)
+                    await self._learn_types()
+                    batch = [stored_frame(row) for row in rows]
             after = rows[-1][seq_at]
             yield batch
             if len(rows) < size:
                 return
+
+    async def _learn_types(self) -> None:
+        self._rows.learn(await self._query("SELECT id, name FROM event_types", ()))
 
     async def _query(self, statement: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
         try:
