@@ -96,6 +96,8 @@ def _item_shape(payload: Any) -> tuple[Any, ...]:
     )
 
 
+
+
 class ConversationFold:
     """Folds the steps of a session into `self.conversation`, in seq order.
 
@@ -114,6 +116,8 @@ class ConversationFold:
         self._t_ns = 0
         # Input buffer bookkeeping, in bytes of the input stream (client appends).
         self._buffer_start_bytes = 0
+        self._input_rate_of: AudioFormat | None = None  # the format _input_bytes_per_s is of
+        self._input_bytes_per_s = 1
         self._commit_end_bytes: int | None = None  # buffer end at the client's last commit
         self._turns_by_item: dict[str, AudioTurn] = {}
         # the order by previous_item_id, parking items whose predecessor has not come yet
@@ -131,6 +135,9 @@ class ConversationFold:
     def apply(self, step: Step) -> StepEvent:
         """Fold one step. Returns the event folded: the step's event, but for a server audio
         chunk of a response, its outline (the delta without its audio, decoded once here)."""
+        if step.audio is not None and step.type == INPUT_AUDIO:
+            self.apply_input_audio(step, step.audio)
+            return step.event
         self.frames += 1
         self.last_seq = step.seq
         self._t_ns = step.t_ns
@@ -138,9 +145,6 @@ class ConversationFold:
         event = step.event
         if type(event) is AudioChunk:
             self.conversation.last_t_ns = step.t_ns
-            if event.type == INPUT_AUDIO:
-                self._add_input_audio(len(event.audio))
-                return event
             if step.direction is Direction.CLIENT:  # a response's audio the client sent: seen
                 return event
             outline = event.outline_event()
@@ -167,6 +171,18 @@ class ConversationFold:
             self.conversation.last_t_ns = step.t_ns
             handler(event)
         return event
+
+    def apply_input_audio(self, step: Step, audio: bytes) -> float:
+        """Fold an input_audio_buffer.append step whose audio came as bytes (step.audio: the
+        bulk of a session) as apply() does, decoding nothing. Returns where the chunk starts on
+        the timeline (ms; input_chunk_ms)."""
+        self.frames += 1
+        seq, t_ns = step.seq, step.t_ns
+        self.last_seq = self._seq = seq
+        self._t_ns = t_ns
+        self.conversation.last_t_ns = t_ns
+        self._add_input_audio(len(audio))
+        return self.input_chunk_ms
 
     # -- helpers -------------------------------------------------------------------------------
 
@@ -607,7 +623,10 @@ class ConversationFold:
         conversation.input_audio_bytes += byte_count
         if byte_count > 0:  # placed as it was captured: one timeline (recorder.timeline)
             fmt = conversation.input_format  # as fmt.duration_ms(byte_count), without the call
-            duration = byte_count * 1000 / (fmt.sample_rate * fmt.sample_width)
+            if fmt is not self._input_rate_of:
+                self._input_rate_of = fmt
+                self._input_bytes_per_s = fmt.sample_rate * fmt.sample_width
+            duration = byte_count * 1000 / self._input_bytes_per_s
             self.input_chunk_ms = conversation.input_placement.place(self._t_ns / 1e6, duration)
 
     def _add_output_audio(

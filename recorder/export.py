@@ -53,6 +53,7 @@ from recorder.errors import OutputNotWritable, RtrecError
 from recorder.events import Event, UnknownEvent
 from recorder.output_dir import check_output_dir, staged_output
 from recorder.protocol import audio_fields, b64
+from recorder.protocol.audio_fields import INPUT_AUDIO
 from recorder.store import EventLog, SessionInfo, open_log
 from recorder.stream import AudioChunk, Step, log_steps
 from recorder.timeline import TimelinePlan, plan_timeline, turns
@@ -146,6 +147,22 @@ class AudioSink:
 
     def input(self, conversation: Conversation, start_ms: float, audio: bytes) -> None:
         """A chunk of the input stream, which the conversation placed at start_ms."""
+        size = len(audio)
+        if (  # the bulk of a session: pcm16 at user.wav's rate, right after the last chunk
+            start_ms == self.input_end_ms and self._input_as_is and not size & 1
+            and conversation.input_format is self._input_format and self.user_runs
+        ):
+            self._pending.append(audio)
+            self._pending_bytes += size
+            self.user_runs[-1][2] += size >> 1
+            self.input_end_ms = start_ms + size * 1000 / self._input_bytes_per_s
+            if self._pending_bytes >= PENDING_INPUT_BYTES:
+                self.flush()
+            return
+        self._input(conversation, start_ms, audio)
+
+    def _input(self, conversation: Conversation, start_ms: float, audio: bytes) -> None:
+        """input(), any chunk."""
         if self.user is None:
             self._open(conversation)
         user = self.user
@@ -262,7 +279,35 @@ class _ExportPass:
             self._progress(min(seq, self._total), self._total)
         self._next_report = seq + PROGRESS_EVERY
 
+    def apply_batch(self, steps: list[Step]) -> None:
+        """apply() each step, the input stream's chunks (the bulk of a session) inline: the
+        fold's fast path and the sink, nothing decoded. An exception but an RtrecError or an
+        OSError comes as _StepFailed, naming the step."""
+        fold_input, sink_input, apply = self.fold.apply_input_audio, self.sink.input, self.apply
+        conversation = self.conversation
+        step = None
+        try:
+            for step in steps:
+                audio = step.audio
+                if audio is not None and step.type == INPUT_AUDIO:
+                    start_ms = fold_input(step, audio)
+                    if step.seq >= self._next_report:
+                        self._report(step.seq)
+                    if audio:
+                        sink_input(conversation, start_ms, audio)
+                else:
+                    apply(step)
+        except (RtrecError, OSError, _StepFailed):
+            raise
+        except Exception as error:
+            assert step is not None
+            raise _StepFailed(step, error) from error
+
     def apply(self, step: Step) -> None:
+        audio = step.audio
+        if audio is not None and step.type == INPUT_AUDIO:  # as apply_batch does
+            self.apply_batch([step])
+            return
         event = self.fold.apply(step)
         if step.is_audio:  # an AudioChunk: the bulk of a session
             if step.seq >= self._next_report:
@@ -614,16 +659,23 @@ def _finish_audio(sink: AudioSink, plan: TimelinePlan, conversation: Conversatio
 async def _read_session(log: EventLog, info: SessionInfo, builder: _ExportPass,
                         batch_size: int) -> None:
     """Pass 1 over every step of the session; a failure of it names the frame."""
-    apply = builder.apply
     async for batch in log_steps(log, info, batch_size=batch_size):
-        for step in batch:
-            try:
-                apply(step)
-            except (RtrecError, OSError):
-                raise
-            except Exception as error:
-                kind = step.type or getattr(step.event, "type", None)
-                raise _builder_error(info.id, step.seq, kind, error) from error
+        try:
+            builder.apply_batch(batch)
+        except _StepFailed as failed:
+            step, error = failed.step, failed.cause
+            kind = step.type or getattr(step.event, "type", None)
+            raise _builder_error(info.id, step.seq, kind, error) from error
+
+
+class _StepFailed(Exception):
+    """An exception from applying one step (not an RtrecError or OSError: those pass as
+    they are), with the step: _read_session names the frame."""
+
+    def __init__(self, step: Step, cause: Exception) -> None:
+        super().__init__(step, cause)
+        self.step = step
+        self.cause = cause
 
 
 def _builder_error(session_id: str, seq: int, event_type: str | None,

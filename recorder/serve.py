@@ -149,7 +149,7 @@ async def load_recording(event_log: EventLog, session_id: str | None = None) -> 
 
     info = await event_log.get_session(session_id)
     frames: list[RecordedFrame] = []
-    async for batch in log_steps(event_log, info):
+    async for batch in log_steps(event_log, info, whole=True):  # the wire bytes, spliced once
         frames.extend(map(_recorded, batch))
     from recorder.store import gaps_line  # (the store is loaded already: event_log is one)
 

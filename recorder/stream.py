@@ -57,7 +57,7 @@ StepEvent = AnyEvent | AudioChunk
 class Step:
     """One frame of a recording: its position, its type as stored, and its event (lazy)."""
 
-    __slots__ = ("_audio", "_data", "_event", "direction", "opcode", "seq", "t_ns", "type")
+    __slots__ = ("_data", "_event", "audio", "direction", "opcode", "seq", "t_ns", "type")
 
     def __init__(
         self,
@@ -75,7 +75,8 @@ class Step:
         self.type = type
         self.opcode = opcode  # as it crossed the wire (serve sends it back the same way)
         self._data = data  # the frame, or its outline when audio is not None
-        self._audio = audio
+        # an audio event's audio as bytes (then the event is an AudioChunk), or None
+        self.audio = audio
         self._event: StepEvent | None = None
 
     @property
@@ -87,8 +88,8 @@ class Step:
         """The typed event, UnknownEvent or AudioChunk, decoded the first time it is asked."""
         event = self._event
         if event is None:
-            if self._audio is not None and self.type is not None:
-                event = AudioChunk(self.type, self._audio, self._data)
+            if self.audio is not None and self.type is not None:
+                event = AudioChunk(self.type, self.audio, self._data)
             else:
                 event = decode(self._data)
             self._event = event
@@ -96,13 +97,13 @@ class Step:
 
     @property
     def is_audio(self) -> bool:
-        return self._audio is not None
+        return self.audio is not None
 
     def frame_data(self) -> bytes:
         """The frame's bytes as they crossed the wire."""
-        if self._audio is None or self.type is None:
+        if self.audio is None or self.type is None:
             return self._data
-        return splice_into_empty_field(self.type, self._data, self._audio)
+        return splice_into_empty_field(self.type, self._data, self.audio)
 
     def __repr__(self) -> str:
         return f"Step(seq={self.seq}, t_ns={self.t_ns}, {self.direction}, {self.type!r})"
@@ -161,12 +162,15 @@ def _no_description(_frames: list[Frame]) -> tuple[None, None]:
 
 
 async def log_steps(
-    log: EventLog, session: SessionInfo, *, until: int | None = None, batch_size: int = 1000
+    log: EventLog, session: SessionInfo, *, until: int | None = None, batch_size: int = 1000,
+    whole: bool = False,
 ) -> AsyncIterator[list[Step]]:
-    """The session's steps in seq order, in batches (memory stays bounded)."""
-    async for batch in log.read(session.id, until_seq=until, batch_size=batch_size,
-                                audio="bytes"):
-        yield [step_of_stored(frame) for frame in batch]
+    """The session's steps in seq order, in batches (memory stays bounded). whole: for a
+    consumer that wants the wire bytes (serve), every step keeps its frame whole, audio
+    included as the log spliced it back (is_audio False: the event decodes as typed)."""
+    async for batch in log.read_parts(session.id, Step, until_seq=until, batch_size=batch_size,
+                                      whole=whole):
+        yield batch
 
 
 async def steps_of(

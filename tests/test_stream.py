@@ -67,6 +67,30 @@ async def test_the_log_and_the_frames_it_holds_give_the_same_steps(tmp_path: Pat
     assert any(isinstance(s.event, AudioChunk) for s in logged)
 
 
+@pytest.mark.parametrize("name", ["barge_in", "g711", "voice_turns_beta"])
+async def test_whole_steps_keep_the_wire_bytes_with_the_audio_left_in(
+    tmp_path: Path, name: str
+) -> None:
+    db = tmp_path / f"{name}.db"
+    shutil.copy(FIXTURES / f"{name}.db", db)
+    log = await open_log(str(db), create=False)
+    try:
+        info = await log.get_session(None)
+        split = [step async for batch in log_steps(log, info, batch_size=5) for step in batch]
+        whole = [step async for batch in log_steps(log, info, whole=True) for step in batch]
+        frames = [frame.to_frame() async for batch in log.read(info.id) for frame in batch]
+    finally:
+        await log.close()
+    assert any(step.is_audio for step in split)
+    assert not any(step.is_audio for step in whole)
+    assert [s.frame_data() for s in whole] == [f.data for f in frames]
+    assert [(s.seq, s.t_ns, s.direction, s.type, s.opcode) for s in whole] == [
+        (s.seq, s.t_ns, s.direction, s.type, s.opcode) for s in split
+    ]
+    chunk = next(s for s in whole if s.type == "input_audio_buffer.append")
+    assert not isinstance(chunk.event, AudioChunk) and chunk.event.audio  # typed, base64 in
+
+
 async def test_a_step_keeps_the_opcode_its_frame_crossed_the_wire_with(tmp_path: Path) -> None:
     frames = [_text(Direction.SERVER, 1, b'{"type":"session.created"}'),
               Frame(Direction.CLIENT, 2, Opcode.BINARY, b"\x00\xffraw")]
@@ -292,3 +316,29 @@ async def test_a_path_that_is_not_there_is_the_logs_error(tmp_path: Path) -> Non
         f"{missing} does not exist: check the path (recording or importing creates it)"
     )
     assert not missing.exists()
+
+
+async def test_steps_name_types_first_written_after_the_log_read_its_first_session(
+    tmp_path: Path,
+) -> None:
+    log = await open_log(str(tmp_path / "two.db"))
+    try:
+        first = await log.begin_session("ga", "gpt-realtime", None)
+        log.append(first, _text(Direction.SERVER, 1, b'{"type":"session.created"}'))
+        await log.end_session(first)
+        await log.flush()
+        info = await log.get_session(first)
+        assert [s.type async for batch in log_steps(log, info) for s in batch] == [
+            "session.created"
+        ]
+        second = await log.begin_session("ga", "gpt-realtime", None)
+        log.append(second, _text(Direction.SERVER, 2, b'{"type":"response.created"}'))
+        log.append(second, _text(Direction.CLIENT, 3, b'{"type":"a.type.never.seen"}'))
+        await log.end_session(second)
+        await log.flush()
+        info = await log.get_session(second)
+        steps = [s async for batch in log_steps(log, info) for s in batch]
+    finally:
+        await log.close()
+    assert [s.type for s in steps] == ["response.created", "a.type.never.seen"]
+    assert steps[1].frame_data() == b'{"type":"a.type.never.seen"}'

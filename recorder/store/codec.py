@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 from pybase64 import b64encode
@@ -365,6 +365,9 @@ def with_type_id(row: Row, type_ids: Mapping[str, int]) -> Row:
     return (*row[:_TYPE_AT], type_ids[name], *row[_TYPE_AT + 1:])
 
 
+T = TypeVar("T")
+
+
 class StoredFrame(msgspec.Struct, frozen=True, gc=False):
     """A frame read back from the log; data is byte-identical to what crossed the wire.
 
@@ -497,6 +500,46 @@ class RowReader:
             )
 
         return stored_frame
+
+    def reading_parts(
+        self, columns: Sequence[str], make: Callable[..., T], *, whole: bool = False
+    ) -> Callable[[Sequence[Any]], T]:
+        """Like reading(as_bytes=True), for a reader that keeps only where a frame sits and
+        what it holds: the function from a row to make(seq, t_ns, direction, type, data,
+        audio, opcode), data being the outline when audio is not None. No StoredFrame, and no
+        ids read from an audio frame's outline: the cheap read of a whole session (steps).
+        whole: every frame as it crossed the wire, audio spliced back as base64 where the row
+        says (audio always None), for a reader that wants the wire bytes. A type id not
+        learned yet raises KeyError (the caller learns and reads the row again)."""
+        at = {name: position for position, name in enumerate(columns)}
+        p_seq, p_t_ns, p_direction, p_opcode, p_type = (
+            at["seq"], at["t_ns"], at["direction"], at["opcode"], at["type"]
+        )
+        p_stripped, p_data, p_audio_at, p_audio = (
+            at["stripped"], at["data"], at["audio_at"], at["audio"]
+        )
+        names, prefixes = self.type_names, self._prefixes
+        directions, opcodes = _DIRECTIONS, _OPCODES
+
+        def parts(row: Sequence[Any]) -> T:
+            type_id = row[p_type]
+            data = row[p_data]
+            if type_id is None:
+                type_name = None
+            else:
+                type_name = names[type_id]
+                if row[p_stripped]:
+                    data = prefixes[type_id] + data
+            audio_at = row[p_audio_at]
+            audio = None if audio_at is None else row[p_audio]
+            if whole and audio is not None:
+                if type_id is not None and row[p_stripped]:
+                    audio_at += len(prefixes[type_id])
+                data, audio = splice_audio(data, audio_at, audio), None
+            return make(row[p_seq], row[p_t_ns], directions[row[p_direction]], type_name, data,
+                        audio, opcodes[row[p_opcode]])
+
+        return parts
 
 
 def _redaction(value: int | None) -> Redaction:
