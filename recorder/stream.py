@@ -29,7 +29,7 @@ from recorder.store.codec import splice_into_empty_field, stored_form, type_pref
 from recorder.wire import Direction, Frame, Opcode
 
 if TYPE_CHECKING:
-    from recorder.store import EventLog, SessionInfo, StoredFrame
+    from recorder.store import EventLog, SessionInfo
 
 
 class AudioChunk(msgspec.Struct, frozen=True, gc=False):
@@ -107,12 +107,6 @@ class Step:
 
     def __repr__(self) -> str:
         return f"Step(seq={self.seq}, t_ns={self.t_ns}, {self.direction}, {self.type!r})"
-
-
-def step_of_stored(frame: StoredFrame) -> Step:
-    """The step of a frame read from the log (audio="bytes")."""
-    return Step(frame.seq, frame.t_ns, frame.direction, frame.type, frame.data, frame.audio,
-                frame.opcode)
 
 
 def frame_steps(frames: Iterable[Frame], *, first_seq: int = 1) -> Iterator[Step]:
