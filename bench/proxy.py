@@ -345,9 +345,13 @@ class Hop:
         assert self.process is not None
         self.process.send_signal(signal.SIGTERM)
         await asyncio.wait_for(self.process.wait(), 60)
-        await self._drain
+        output = await self._drain
         if self.process.returncode != 0:
-            raise RuntimeError(f"{self.kind} forwarder exited with {self.process.returncode}")
+            if self.kind == "rtrec":  # its console went to DB.stderr
+                output = Path(f"{self.db}.stderr").read_bytes()
+            said = " | ".join(output.decode(errors="replace").strip().splitlines()[-4:])
+            raise RuntimeError(
+                f"{self.kind} forwarder exited with {self.process.returncode}: {said}")
 
 
 # -- measurements ------------------------------------------------------------------------------
