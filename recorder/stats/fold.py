@@ -188,7 +188,7 @@ class StatsFold:
         if handler is None:
             return
         event = step.event
-        if isinstance(event, UnknownEvent) or type(event) is AudioChunk or event.untyped:
+        if isinstance(event, UnknownEvent | AudioChunk) or event.untyped:
             return  # not a shape anything here can rely on (the conversation counts it)
         handler(event)
 
