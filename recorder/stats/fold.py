@@ -40,8 +40,9 @@ from recorder.wire import Direction
 
 if TYPE_CHECKING:
     from recorder.recording import Source
+    from recorder.store import EventLog, SessionInfo
 
-__all__ = ["StatsFold", "figures_of_steps", "session_figures"]
+__all__ = ["StatsFold", "figures_of_steps", "log_figures", "session_figures"]
 
 
 def _ms(t_ns: int | None) -> float | None:
@@ -650,3 +651,16 @@ async def session_figures(source: Source, session: str | None = None) -> Session
             for step in batch:
                 apply(step)
         return fold.result()
+
+
+async def log_figures(log: EventLog, info: SessionInfo) -> SessionFigures:
+    """The figures of one session of an open event log."""
+    from recorder.stream import log_steps
+
+    fold = StatsFold(protocol=info.protocol, model=info.model, session_id=info.id,
+                     status=info.status, started_at=info.started_at)
+    apply = fold.apply
+    async for batch in log_steps(log, info, batch_size=5000):
+        for step in batch:
+            apply(step)
+    return fold.result()
