@@ -538,10 +538,12 @@ class StatsFold:
 
     @staticmethod
     def _why_no_voice(turn: _Turn, answer: ResponseFigures | None) -> str:
+        if turn.end_wire_t is None and turn.end_wire_why is not None:
+            return turn.end_wire_why
         if turn.item_seq is None:
             return "its audio was never committed (cleared, or the recording ends first)"
         if turn.end_wire_t is None:
-            return turn.end_wire_why or "the end of its speech is not on the wire"
+            return "the end of its speech is not on the wire"
         if answer is None:
             return "no response was created after its user item"
         if answer.done_ms is None and answer.first_audio_ms is None:
