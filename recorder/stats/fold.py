@@ -119,12 +119,15 @@ class StatsFold:
         self.status = status
         self.started_at = started_at
         self.fold = ConversationFold(on_client_item=self._client_item)
-        self.last_t_ns: int | None = None
+        self._conversation = self.fold.conversation
+        self._apply_input_audio = self.fold.apply_input_audio
         # every input append: the input stream's size in bytes after it, and when it crossed
         self._append_end = array("q")
         self._append_t = array("q")
+        self._append_end_add = self._append_end.append
+        self._append_t_add = self._append_t.append
         self._seq = 0
-        self._t = 0
+        self._t = 0  # the last step other than an input append (_seq 0: none yet)
         self._turns: dict[str, _Turn] = {}
         self._turn_list: list[_Turn] = []
         self._unanswered: list[_Turn] = []  # turns with a user item and no response yet
@@ -162,22 +165,23 @@ class StatsFold:
     # -- the fold --------------------------------------------------------------------------------
 
     def apply(self, step: Step) -> None:
-        fold = self.fold
-        kind = step.type
-        self.last_t_ns = step.t_ns
-        if step.audio is not None and kind == INPUT_AUDIO:  # the bulk of a session: no decoding
-            fold.apply_input_audio(step, step.audio)
-            self._append_end.append(fold.conversation.input_audio_bytes)
-            self._append_t.append(step.t_ns)
+        if step.audio is not None and step.type == INPUT_AUDIO:  # the bulk: nothing decoded
+            self._apply_input_audio(step, step.audio)
+            self._append_end_add(self._conversation.input_audio_bytes)
+            self._append_t_add(step.t_ns)
             return
+        self._apply_other(step)
+
+    def _apply_other(self, step: Step) -> None:
+        kind = step.type
         self._seq, self._t = step.seq, step.t_ns
-        fold.apply(step)
+        self.fold.apply(step)
         if kind is None:
             return
         if step.direction is Direction.CLIENT:
             if kind == INPUT_AUDIO:  # audio the log kept as text: the fold counted it
-                self._append_end.append(fold.conversation.input_audio_bytes)
-                self._append_t.append(step.t_ns)
+                self._append_end_add(self._conversation.input_audio_bytes)
+                self._append_t_add(step.t_ns)
                 return
             handler = self._client.get(kind)
         else:
@@ -376,6 +380,14 @@ class StatsFold:
                     at_ms=self._t / 1e6, kind="rate_limited", code=name,
                     message=f"{name}: 0{of} remaining{resets}",
                 ))
+
+    @property
+    def last_t_ns(self) -> int | None:
+        """When the last step applied crossed (None: no step yet)."""
+        times = [t for t, seen in ((self._t, self._seq > 0),
+                                   (self._append_t[-1] if self._append_t else 0,
+                                    bool(self._append_t))) if seen]
+        return max(times) if times else None
 
     # -- the result -------------------------------------------------------------------------------
 
