@@ -146,6 +146,11 @@ def test_a_file_of_events_is_one_session(tmp_path: Path) -> None:
     done = rtrec("stats", str(FIXTURES / "barge_in.jsonl"), "--json")
     assert done.exit_code == 0, done.output
     assert json.loads(done.output)[0]["sessions"] == 1
+    path = FIXTURES / "barge_in.jsonl"
+    done = rtrec("stats", str(path), "--session", "x")
+    assert (done.exit_code, done.output) == (1, f"Error: {path} holds one session and no "
+                                                "session id, so there is no session x to choose: "
+                                                "leave the session out\n")
 
 
 def test_the_readme_command_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -158,3 +163,20 @@ def test_the_readme_command_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     done = rtrec(*argv[1:])
     assert done.exit_code == 0, done.output
     assert "v2v p50 ms" in done.output and "│ all" in done.output
+
+
+def test_both_engines_give_the_figures_of_the_recording(db: str) -> None:
+    """SQLite and PostgreSQL: the stored session's figures are its dump's."""
+    done = rtrec("import", db, str(FIXTURES / "barge_in.jsonl"),
+                 str(FIXTURES / "voice_turns_beta.jsonl"))
+    assert done.exit_code == 0, done.output
+    (row,) = json.loads(rtrec("stats", db, "--json").output)
+    assert (row["sessions"], row["turns"], row["interruptions"]) == (2, 4, 1)
+    listed = json.loads(rtrec("sessions", db, "--json").output)
+    sid = next(s["id"] for s in listed if s["frames"] == 283)
+    stored = json.loads(rtrec("stats", db, "--session", sid, "--json").output)["figures"]
+    dumped = json.loads(rtrec("stats", str(FIXTURES / "barge_in.db"), "--session",
+                              session_id(FIXTURES / "barge_in.db"), "--json").output)["figures"]
+    for key in ("session_id", "status", "started_at"):
+        stored.pop(key), dumped.pop(key)
+    assert stored == dumped

@@ -194,21 +194,30 @@ async def _all_figures(db: str, start: date | None, end: date | None) -> list[Se
     from recorder.stats.fold import log_figures, session_figures
     from recorder.stream import is_file_of_events
 
+    def wanted(started_at: datetime | None) -> bool:
+        if start is None and end is None:
+            return True
+        day = _day_of(started_at)  # an unknown start is in no range
+        return day is not None and (start is None or day >= start) and (end is None or day <= end)
+
+    def none_left(where: str) -> RtrecError:
+        return RtrecError(f"no session of {where} started {_range(start, end)} (UTC): "
+                          "widen --from/--to, or run `rtrec sessions` to see when they did")
+
     if is_file_of_events(db):  # a file of events holds one session
-        return [await session_figures(db)]
+        figures = await session_figures(db)
+        if not wanted(figures.started_at):
+            raise none_left(db)
+        return [figures]
     from recorder.store import open_log
 
     async with await open_log(db, create=False) as log:
         sessions = await log.list_sessions()
         if not sessions:
             raise RtrecError(f"no sessions in {log.display} yet: record or import one first")
-        if start is not None or end is not None:
-            sessions = [s for s in sessions if (day := _day_of(s.started_at)) is not None
-                        and (start is None or day >= start) and (end is None or day <= end)]
-            if not sessions:
-                raise RtrecError(
-                    f"no session of {log.display} started {_range(start, end)} (UTC): "
-                    "widen --from/--to, or run `rtrec sessions` to see when they did")
+        sessions = [info for info in sessions if wanted(info.started_at)]
+        if not sessions:
+            raise none_left(log.display)
         return [await log_figures(log, info) for info in sessions]
 
 
