@@ -439,3 +439,20 @@ def test_function_call_fixture() -> None:
     assert call.tool_ms is not None and call.tool_ms > 0
     assert call.next_response_id == f.responses[1].response_id
     assert call.output_to_next_audio_ms is not None and call.output_to_next_audio_ms > 0
+
+
+@pytest.mark.parametrize("protocol", ["ga", "beta"])
+def test_the_fake_upstreams_vad_stops_3_to_12_ms_after_the_append_that_carried_the_end(
+    protocol: str,
+) -> None:
+    """recorder.fake's server VAD sends speech_stopped 3-12 ms after the chunk holding the
+    sample before audio_end_ms was sent: the fold finds that very chunk for every turn."""
+    from recorder.fake.scenarios import long_session
+
+    f = figures_of_steps(frame_steps(long_session(3, protocol=protocol)))
+    assert len(f.turns) >= 10 and f.interruptions >= 1
+    for turn in f.turns:
+        assert turn.speech_stopped_ms is not None and turn.speech_end_wire_ms is not None
+        assert 3 <= turn.speech_stopped_ms - turn.speech_end_wire_ms <= 12
+        assert turn.voice_to_voice_ms is not None and turn.voice_to_voice_ms > 0
+    assert not f.unavailable
