@@ -456,3 +456,17 @@ def test_the_fake_upstreams_vad_stops_3_to_12_ms_after_the_append_that_carried_t
         assert 3 <= turn.speech_stopped_ms - turn.speech_end_wire_ms <= 12
         assert turn.voice_to_voice_ms is not None and turn.voice_to_voice_ms > 0
     assert not f.unavailable
+
+
+def test_a_response_whose_created_was_not_recorded() -> None:
+    s = Session()
+    s.S(100, "response.output_item.added", response_id="r0", output_index=0,
+        item=assistant_item("a0"))
+    s.S(120, "response.output_audio.delta", **content("r0", "a0"), delta=audio(4800))
+    s.S(300, "response.done", response={"id": "r0", "status": "completed", "usage": USAGE})
+    f = s.figures()
+    (r0,) = f.responses
+    assert (r0.created_ms, r0.done_ms, r0.duration_ms, r0.first_audio_ms) == (None, 300, None, 120)
+    assert (r0.audio_generated_ms, r0.status) == (100, "completed")
+    assert Unavailable("response r0 created_ms",
+                       "no response.created for it was recorded") in f.unavailable

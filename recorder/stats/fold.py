@@ -79,7 +79,7 @@ class _Response:
     __slots__ = ("cancelled_by_client", "create_t", "created_seq", "created_t", "first_text_t",
                  "first_transcript_t", "id")
 
-    def __init__(self, response_id: str, created_seq: int, created_t: int) -> None:
+    def __init__(self, response_id: str, created_seq: int, created_t: int | None) -> None:
         self.id = response_id
         self.created_seq = created_seq
         self.created_t = created_t
@@ -459,7 +459,13 @@ class StatsFold:
             if part.truncated and part.heard_bytes < part.audio_bytes:
                 truncated.add(rid)
         out = []
-        for rid, tracked in self._responses.items():
+        known = dict(self._responses)
+        for rid in conversation.responses:  # a response.done (or delta) with no created seen
+            if rid not in known:
+                known[rid] = _Response(rid, 0, None)
+                missing.append(Unavailable(f"response {rid} created_ms",
+                                           "no response.created for it was recorded"))
+        for rid, tracked in known.items():
             folded = conversation.responses.get(rid)
             done_t = folded.done_t_ns if folded is not None else None
             status = folded.status if folded is not None and done_t is not None else None
