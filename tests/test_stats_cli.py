@@ -74,6 +74,7 @@ def test_one_session_as_a_table_with_what_is_not_available(store: Path) -> None:
     assert done.exit_code == 0, done.output
     assert "voice-to-voice ms" in done.output
     assert "tool_ms: p50 " in done.output
+    assert "tool calls" in done.output and "get_weather" in done.output
     assert "not available: turn 1 voice_to_voice_ms: its response " in done.output
 
 
@@ -140,6 +141,15 @@ def test_a_missing_session_or_database_is_one_line(store: Path, tmp_path: Path) 
     done = rtrec("stats", str(empty))
     assert (done.exit_code, done.output) == (
         1, f"Error: no sessions in {empty} yet: record or import one first\n")
+
+
+def test_a_sessions_errors_are_listed() -> None:
+    done = rtrec("stats", str(FIXTURES / "transcription_failed.db"), "--session",
+                 session_id(FIXTURES / "transcription_failed.db"))
+    assert done.exit_code == 0, done.output
+    assert "\ntranscription_failed at " in done.output
+    assert done.output.rstrip().endswith(
+        "ms: audio_unintelligible: Audio could not be transcribed.")
 
 
 def test_a_file_of_events_is_one_session(tmp_path: Path) -> None:

@@ -139,12 +139,21 @@ def _print_session(figures: SessionFigures, summary: dict[str, Any], rows: list[
              ("status", "status"), ("interrupted_by", "interrupted by"),
              ("audio_generated_ms", "audio ms"), ("audio_heard_ms", "heard ms"),
              ("input_tokens", "in tok"), ("output_tokens", "out tok")]
-    table = Table(title=f"session {figures.session_id}: {len(rows)} turns")
+    plural = "" if len(rows) == 1 else "s"
+    table = Table(title=f"session {figures.session_id}: {len(rows)} turn{plural}")
     for _, title in shown:
         table.add_column(title, justify="left" if title in ("response", "status") else "right")
     for row in rows:
         table.add_row(*(_num(row[columns[key]]) for key, _ in shown))
     console.print(table)
+    if figures.tool_calls:
+        calls = Table(title="tool calls")
+        for title in ("call", "name", "tool ms", "output→next audio ms", "next response"):
+            calls.add_column(title, justify="right" if title.endswith("ms") else "left")
+        for call in figures.tool_calls:
+            calls.add_row(call.call_id, call.name or "-", _num(call.tool_ms),
+                          _num(call.output_to_next_audio_ms), call.next_response_id or "-")
+        console.print(calls)
     tokens = summary["tokens"] or {}
     share = summary["heard_share"]
     lines = [
@@ -160,6 +169,9 @@ def _print_session(figures: SessionFigures, summary: dict[str, Any], rows: list[
         if spread["count"]:
             lines.append(f"{name}: p50 {_num(spread['p50'])}, p95 {_num(spread['p95'])}, "
                          f"max {_num(spread['max'])} (n={spread['count']})")
+    for error in figures.errors:
+        said = ": ".join(part for part in (error.code, error.message) if part)
+        lines.append(f"{error.kind} at {error.at_ms:.0f} ms" + (f": {said}" if said else ""))
     for missing in figures.unavailable:
         lines.append(f"not available: {missing.what}: {missing.why}")
     for line in lines:
