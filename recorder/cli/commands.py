@@ -50,6 +50,11 @@ COMMANDS: dict[str, CommandEntry] = {
         "Serve a recorded session to Realtime clients (the SDKs, a browser, ...) on the API's "
         "path.",
     ),
+    "stats": CommandEntry(
+        "recorder.cli.stats:stats_command",
+        "What each turn cost in time, measured on the wire: one session's turns, or every "
+        "session of DB summarised.",
+    ),
     "sessions": CommandEntry(
         "recorder.cli.store:sessions_command",
         "List the sessions recorded in DB, oldest first, with the frames each could not keep.",
