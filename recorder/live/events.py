@@ -22,7 +22,7 @@ fit, stays an UnknownEvent with the nested event's own bytes.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import msgspec
 
@@ -393,10 +393,12 @@ class BackendContentPartDone(_Part, tag="response.content_part.done"):
 
 class BackendOutputTextDelta(_Part, tag="response.output_text.delta"):
     delta: str
+    logprobs: list[dict[str, Any]] | None = None
 
 
 class BackendOutputTextDone(_Part, tag="response.output_text.done"):
     text: str
+    logprobs: list[dict[str, Any]] | None = None
 
 
 class BackendRefusalDelta(_Part, tag="response.refusal.delta"):

@@ -236,6 +236,7 @@ class ContentPart(LiveResource):
     data: Any = None
     refusal: str | None = None
     annotations: list[Any] | None = None
+    logprobs: list[dict[str, Any]] | None = None
 
 
 class Item(LiveResource):
@@ -278,6 +279,10 @@ class BackendResponse(LiveResource):
     model: str | None = None
     created_at: int | None = None
     previous_response_id: str | None = None
+    instructions: str | list[Any] | None = None
+    tools: list[Tool] | None = None
+    tool_choice: str | dict[str, Any] | None = None
+    parallel_tool_calls: bool | None = None
     output: list[Item] | None = None
     usage: TokenUsage | None = None
     error: dict[str, Any] | None = None
