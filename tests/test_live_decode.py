@@ -9,6 +9,7 @@ connection kind.
 
 from __future__ import annotations
 
+import base64
 import functools
 import json
 import random
@@ -350,3 +351,37 @@ def test_rebuilt_events_keep_their_class_for_dispatch() -> None:
     assert type(event) is not lev.CommentaryAppended  # the subclass tolerant made
     assert event.type == "session.commentary.appended"
     assert tolerant.rebuild(lev.SessionStart, {"type": "session.start"}) is None
+
+
+def _nested_arrays(depth: int) -> bytes:
+    return b"[" * depth + b"]" * depth
+
+
+@pytest.mark.parametrize(("data", "reason"), [
+    (b"", "not JSON: Input data was truncated"),
+    (b'{"type":"session.output_transcript.delta","delta":"\xff\xfe"}', "not valid UTF-8 text"),
+    (b'{"type":"session.started","session":' + _nested_arrays(100_000) + b"}",
+     "not JSON: nested too deep to read"),
+])
+def test_hostile_frames_are_unknown(data: bytes, reason: str) -> None:
+    event = decode(data, S)
+    assert isinstance(event, UnknownEvent) and event.raw == data
+    assert event.reason == reason
+
+
+def test_a_nested_event_too_deep_to_read_leaves_the_frame_unknown_with_its_type() -> None:
+    deep = b'{"type":"response.created","response":' + _nested_arrays(100_000) + b"}"
+    data = b'{"type":"response.event","event_id":"e","event":' + deep + b"}"
+    event = decode(data, S)
+    assert isinstance(event, UnknownEvent) and event.raw == data
+    assert (event.type, event.reason) == ("response.event", "not JSON: nested too deep to read")
+
+
+def test_a_large_audio_frame_decodes() -> None:
+    audio = b64_of(bytes(8 * 2**20))  # 8 MiB of PCM: ~3 minutes at 24 kHz in one frame
+    event = decode(b'{"type":"session.output_audio.delta","delta":"' + audio + b'"}', S)
+    assert isinstance(event, lev.OutputAudioDelta) and len(event.delta) == len(audio)
+
+
+def b64_of(data: bytes) -> bytes:
+    return base64.b64encode(data)
