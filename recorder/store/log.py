@@ -281,6 +281,12 @@ class EventLog:
         self._closed = False
 
     @property
+    def database(self) -> Database:
+        """The engine behind the log, for the derived tables' readers and writers
+        (recorder.stats.table): SQL in its paramstyle, its transactions, its errors."""
+        return self._db
+
+    @property
     def display(self) -> str:
         """The database as shown to users: its path, or its URL without password."""
         return self._db.display
@@ -530,8 +536,12 @@ class EventLog:
                         f"session {row.id} is still being recorded by {row.recorder}: "
                         "wait for it to end (or for it to read as interrupted)"
                     )
+                # SQLite does not enforce the foreign keys' cascade: every table by name
+                # (the derived stats tables too: they are the session's, rebuilt from frames)
                 for statement in ("DELETE FROM frames WHERE session = ?",
                                   "DELETE FROM gaps WHERE session = ?",
+                                  *(f"DELETE FROM {table.name} WHERE session = ?"
+                                    for table in schema.DERIVED),
                                   "DELETE FROM sessions WHERE pk = ?"):
                     await connection.exec_driver_sql(self._db.sql(statement), (pk,))
         except RtrecError:

@@ -1,0 +1,346 @@
+"""The derived stats tables: each session's figures computed once, and the fleet summary as one
+SQL query over them (never a replay of every frame).
+
+store() keeps a session's SessionFigures (msgspec JSON in stats_figures), the columns a summary
+groups, filters and sums (stats_sessions) and the voice-to-voice latency of each measured turn
+(stats_turns). A stored row is stale when it is missing, was computed under an older
+FIGURES_VERSION, or the session has changed since (more frames, another status: a session read
+as interrupted while its store was down that went on recording). ensure() computes what is
+stale, rebuild() everything; both take the compute function (the fold: a session's figures from
+its frames) as a parameter. Sessions still being recorded are left alone: their figures come
+when they end (recorder.stats.worker).
+
+The summary of a group (all sessions, or by model, UTC day or status; --from/--to on the
+session's start, UTC):
+- sessions, turns, responses: counted;
+- voice_to_voice_p50_ms / _p95_ms: percentiles over the group's measured turns, interpolated
+  linearly between the two nearest ranks (numpy's default, PostgreSQL's percentile_cont);
+  voice_to_voice_turns says how many turns were measured (None when none was);
+- interruption_rate: interrupted responses / responses (None without responses);
+- error_rate: sessions with at least one error / sessions;
+- tokens: sums over the group's responses (None when no response reported usage).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, Literal
+
+import msgspec
+
+from recorder.errors import RtrecError
+from recorder.stats.figures import FIGURES_VERSION, SessionFigures
+from recorder.store import EventLog, SessionInfo, schema
+
+Compute = Callable[[EventLog, str], Awaitable[SessionFigures]]
+GroupBy = Literal["model", "day", "status"]
+GROUPS: tuple[GroupBy, ...] = ("model", "day", "status")
+
+_encode = msgspec.json.Encoder().encode
+_decode = msgspec.json.Decoder(SessionFigures).decode
+
+# stats_sessions columns made from a session's figures (store), in insert order
+_SESSION_COLUMNS = tuple(column.name for column in schema.stats_sessions.columns)
+_TURN_COLUMNS = tuple(column.name for column in schema.stats_turns.columns)
+
+
+class FleetRow(msgspec.Struct, frozen=True, kw_only=True):
+    """One group of the fleet summary (key: the model, day or status; None: all sessions, or
+    sessions whose model is not known)."""
+
+    key: str | None
+    sessions: int
+    turns: int
+    responses: int
+    voice_to_voice_turns: int
+    voice_to_voice_p50_ms: float | None
+    voice_to_voice_p95_ms: float | None
+    interruptions: int
+    interruption_rate: float | None
+    sessions_with_errors: int
+    error_rate: float | None
+    errors: int
+    input_tokens: int | None
+    output_tokens: int | None
+    total_tokens: int | None
+    cached_tokens: int | None
+
+
+def _day(started_at: float) -> str:
+    return datetime.fromtimestamp(started_at, UTC).date().isoformat()
+
+
+def _sum(values: Iterable[float | int | None]) -> Any:
+    known = [value for value in values if value is not None]
+    return sum(known) if known else None
+
+
+def _session_values(
+    pk: int, figures: SessionFigures, *, frames: int, started_at: float, model: str | None,
+    status: str,
+) -> dict[str, Any]:
+    tokens = figures.tokens
+    return {
+        "session": pk,
+        "version": figures.version,
+        "frames": frames,
+        "computed_at": time.time(),
+        "started_at": started_at,
+        "day": _day(started_at),
+        "model": model,
+        "status": status,
+        "duration_ms": figures.duration_ms,
+        "turns": len(figures.turns),
+        "responses": len(figures.responses),
+        "interruptions": figures.interruptions,
+        "errors": len(figures.errors),
+        "tool_calls": len(figures.tool_calls),
+        "input_tokens": tokens.input_tokens if tokens else None,
+        "output_tokens": tokens.output_tokens if tokens else None,
+        "total_tokens": tokens.total_tokens if tokens else None,
+        "cached_tokens": tokens.input_cached_tokens if tokens else None,
+        "audio_generated_ms": _sum(r.audio_generated_ms for r in figures.responses),
+        "audio_heard_ms": _sum(r.audio_heard_ms for r in figures.responses),
+    }
+
+
+async def store(
+    log: EventLog, session_id: str, figures: SessionFigures, *, status: str | None = None
+) -> bool:
+    """Keep `figures` as the session's (replacing what was kept); False when the session is not
+    there any more (deleted while its figures were computed). status: the session's as the
+    summary groups it (default: as the log reads it now; a dead recording is interrupted)."""
+    if status is None:
+        status = (await log.get_session(session_id)).status
+    db = log.database
+    try:
+        async with db.writing() as connection:
+            rows = await db.fetch(
+                connection,
+                "SELECT pk, COALESCE(started_at, last_seen), frames, model FROM sessions "
+                "WHERE id = ?", (session_id,),
+            )
+            if not rows:
+                return False
+            pk, started_at, frames, session_model = rows[0]
+            model = figures.model or session_model
+            for table in schema.DERIVED:
+                await connection.exec_driver_sql(
+                    db.sql(f"DELETE FROM {table.name} WHERE session = ?"), (pk,)
+                )
+            values = _session_values(pk, figures, frames=frames, started_at=started_at,
+                                     model=model, status=status)
+            await connection.exec_driver_sql(
+                db.sql(f"INSERT INTO stats_sessions ({', '.join(_SESSION_COLUMNS)}) VALUES "
+                       f"({', '.join('?' * len(_SESSION_COLUMNS))})"),
+                tuple(values[name] for name in _SESSION_COLUMNS),
+            )
+            turns = [
+                (pk, turn.index, started_at, values["day"], model, status, turn.voice_to_voice_ms)
+                for turn in figures.turns if turn.voice_to_voice_ms is not None
+            ]
+            if turns:
+                await db.executemany(
+                    connection,
+                    f"INSERT INTO stats_turns ({', '.join(_TURN_COLUMNS)}) VALUES "
+                    f"({', '.join('?' * len(_TURN_COLUMNS))})",
+                    turns,
+                )
+            await connection.exec_driver_sql(
+                db.sql("INSERT INTO stats_figures (session, data) VALUES (?, ?)"),
+                (pk, _encode(figures)),
+            )
+    except RtrecError:
+        raise
+    except Exception as error:
+        raise db.error(error) from error
+    return True
+
+
+async def load(log: EventLog, session_id: str) -> SessionFigures | None:
+    """The session's kept figures (None: none kept yet). They may be stale: see stale()."""
+    rows = await _query(
+        log,
+        "SELECT f.data FROM stats_figures f JOIN sessions s ON s.pk = f.session WHERE s.id = ?",
+        (session_id,),
+    )
+    if not rows:
+        return None
+    return _decode(bytes(rows[0][0]))
+
+
+async def _query(log: EventLog, statement: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+    db = log.database
+    try:
+        async with db.reading() as connection:
+            return await db.fetch(connection, statement, params)
+    except Exception as error:
+        raise db.error(error) from error
+
+
+async def stale(log: EventLog) -> list[SessionInfo]:
+    """Sessions whose kept figures are missing, older than FIGURES_VERSION, or computed before
+    the session changed (its frames or status); not the ones still being recorded. In the
+    order the log lists them (by start)."""
+    kept = {
+        sid: (version, frames, status)
+        for sid, version, frames, status in await _query(
+            log,
+            "SELECT s.id, f.version, f.frames, f.status FROM stats_sessions f "
+            "JOIN sessions s ON s.pk = f.session", (),
+        )
+    }
+    out = []
+    for info in await log.list_sessions():
+        if info.status == "recording":
+            continue
+        row = kept.get(info.id)
+        if row is None or row[0] < FIGURES_VERSION or row[1:] != (info.frames, info.status):
+            out.append(info)
+    return out
+
+
+async def _compute_all(log: EventLog, compute: Compute, infos: list[SessionInfo]) -> int:
+    done = 0
+    for info in infos:
+        figures = await compute(log, info.id)
+        if await store(log, info.id, figures, status=info.status):
+            done += 1
+    return done
+
+
+async def ensure(log: EventLog, compute: Compute) -> int:
+    """Compute and keep the figures of every stale session (first use, a newer rtrec);
+    returns how many were computed."""
+    return await _compute_all(log, compute, await stale(log))
+
+
+async def rebuild(log: EventLog, compute: Compute) -> int:
+    """Compute and keep the figures of every session not being recorded, from its frames."""
+    infos = [info for info in await log.list_sessions() if info.status != "recording"]
+    return await _compute_all(log, compute, infos)
+
+
+def _bounds(
+    from_: date | datetime | None, to: date | datetime | None
+) -> tuple[float | None, float | None]:
+    """Unix seconds [start, end) from --from/--to: a date is a whole UTC day (to: inclusive),
+    a datetime an instant (naive: UTC; to: exclusive)."""
+
+    def instant(value: date | datetime, *, end: bool) -> float:
+        if isinstance(value, datetime):
+            moment = value if value.tzinfo else value.replace(tzinfo=UTC)
+        else:
+            moment = datetime(value.year, value.month, value.day, tzinfo=UTC)
+            if end:
+                moment += timedelta(days=1)
+        return moment.timestamp()
+
+    start = instant(from_, end=False) if from_ is not None else None
+    stop = instant(to, end=True) if to is not None else None
+    if start is not None and stop is not None and stop <= start:
+        raise RtrecError(
+            f"--from {from_} is not before --to {to}: give a --from earlier than --to"
+        )
+    return start, stop
+
+
+def summary_sql(dialect: str, by: GroupBy | None, where: str) -> str:
+    """The one statement of summarise(): per group, the session sums (stats_sessions) beside
+    the voice-to-voice percentiles of its turns (stats_turns). `where` filters both tables on
+    their started_at (their columns have the same names); its parameters are given twice."""
+    key = by if by is not None else "NULL"
+    if dialect == "postgresql":
+        percentiles = (
+            f"SELECT {key} AS k, count(*) AS n, "
+            "percentile_cont(0.5) WITHIN GROUP (ORDER BY voice_to_voice_ms) AS p50, "
+            "percentile_cont(0.95) WITHIN GROUP (ORDER BY voice_to_voice_ms) AS p95 "
+            f"FROM stats_turns{where} GROUP BY 1"
+        )
+        same = "IS NOT DISTINCT FROM"
+    else:
+        # SQLite has no percentile function: rank each group's values (window functions), and
+        # interpolate between ranks floor(h) and floor(h)+1, h = (n - 1) q, as numpy does.
+        def at(q: float) -> str:
+            h = f"((n - 1) * {q})"
+            lo = f"CAST({h} AS INTEGER)"
+            return (f"sum(CASE WHEN i = {lo} THEN v * (1 - ({h} - {lo})) "
+                    f"WHEN i = {lo} + 1 THEN v * ({h} - {lo}) ELSE 0 END)")
+
+        percentiles = (
+            "SELECT k, max(n) AS n, "
+            f"{at(0.5)} AS p50, {at(0.95)} AS p95 FROM ("
+            f"SELECT {key} AS k, voice_to_voice_ms AS v, "
+            f"ROW_NUMBER() OVER (PARTITION BY {key} ORDER BY voice_to_voice_ms) - 1 AS i, "
+            f"COUNT(*) OVER (PARTITION BY {key}) AS n FROM stats_turns{where}"
+            ") AS ranked GROUP BY k"
+        )
+        same = "IS"
+    sessions = (
+        f"SELECT {key} AS k, count(*) AS sessions, sum(turns) AS turns, "
+        "sum(responses) AS responses, sum(interruptions) AS interruptions, "
+        "sum(CASE WHEN errors > 0 THEN 1 ELSE 0 END) AS erred, sum(errors) AS errors, "
+        "sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens, "
+        "sum(total_tokens) AS total_tokens, sum(cached_tokens) AS cached_tokens "
+        f"FROM stats_sessions{where} GROUP BY 1"
+    )
+    return (
+        f"WITH g AS ({sessions}), p AS ({percentiles}) "
+        "SELECT g.k, g.sessions, g.turns, g.responses, g.interruptions, g.erred, g.errors, "
+        "g.input_tokens, g.output_tokens, g.total_tokens, g.cached_tokens, p.n, p.p50, p.p95 "
+        f"FROM g LEFT JOIN p ON g.k {same} p.k ORDER BY g.k IS NULL, g.k"
+    )
+
+
+async def summarise(
+    log: EventLog,
+    by: GroupBy | None = None,
+    from_: date | datetime | None = None,
+    to: date | datetime | None = None,
+) -> list[FleetRow]:
+    """The fleet summary from the kept figures, one query (call ensure() first for sessions
+    not computed yet): one row per group, in key order; no sessions, no rows."""
+    if by is not None and by not in GROUPS:
+        raise RtrecError(f"cannot group by {by!r}: use one of {', '.join(GROUPS)}")
+    start, stop = _bounds(from_, to)
+    conditions, params = [], []
+    if start is not None:
+        conditions.append("started_at >= ?")
+        params.append(start)
+    if stop is not None:
+        conditions.append("started_at < ?")
+        params.append(stop)
+    where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+    statement = summary_sql(log.database.engine.dialect.name, by, where)
+    rows = await _query(log, statement, (*params, *params))
+    return [_fleet_row(row, by) for row in rows]
+
+
+def _fleet_row(row: tuple[Any, ...], by: GroupBy | None) -> FleetRow:
+    (key, sessions, turns, responses, interruptions, erred, errors, input_tokens, output_tokens,
+     total_tokens, cached_tokens, measured, p50, p95) = row
+    responses = int(responses or 0)
+    return FleetRow(
+        key=None if by is None or key is None else str(key),
+        sessions=int(sessions),
+        turns=int(turns or 0),
+        responses=responses,
+        voice_to_voice_turns=int(measured or 0),
+        voice_to_voice_p50_ms=None if p50 is None else float(p50),
+        voice_to_voice_p95_ms=None if p95 is None else float(p95),
+        interruptions=int(interruptions or 0),
+        interruption_rate=int(interruptions or 0) / responses if responses else None,
+        sessions_with_errors=int(erred or 0),
+        error_rate=int(erred or 0) / int(sessions) if sessions else None,
+        errors=int(errors or 0),
+        input_tokens=_int(input_tokens),
+        output_tokens=_int(output_tokens),
+        total_tokens=_int(total_tokens),
+        cached_tokens=_int(cached_tokens),
+    )
+
+
+def _int(value: Any) -> int | None:
+    return None if value is None else int(value)
