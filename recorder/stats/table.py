@@ -41,9 +41,6 @@ GROUPS: tuple[GroupBy, ...] = ("model", "day", "status")
 _encode = msgspec.json.Encoder().encode
 _decode = msgspec.json.Decoder(SessionFigures).decode
 
-# stats_sessions columns made from a session's figures (store), in insert order
-_SESSION_COLUMNS = tuple(column.name for column in schema.stats_sessions.columns)
-_TURN_COLUMNS = tuple(column.name for column in schema.stats_turns.columns)
 
 
 class FleetRow(msgspec.Struct, frozen=True, kw_only=True):
@@ -77,18 +74,38 @@ def _sum(values: Iterable[float | int | None]) -> Any:
     return sum(known) if known else None
 
 
-def _session_values(
+class DerivedRows(msgspec.Struct, frozen=True):
+    """A session's rows in the derived tables, as store() inserts them."""
+
+    session: tuple[Any, ...]  # stats_sessions, in SESSION_COLUMNS order
+    turns: list[tuple[Any, ...]]  # stats_turns, in TURN_COLUMNS order (measured turns only)
+    figures: bytes  # stats_figures.data
+
+
+SESSION_COLUMNS = tuple(column.name for column in schema.stats_sessions.columns)
+TURN_COLUMNS = tuple(column.name for column in schema.stats_turns.columns)
+INSERT_SESSION = (f"INSERT INTO stats_sessions ({', '.join(SESSION_COLUMNS)}) VALUES "
+                  f"({', '.join('?' * len(SESSION_COLUMNS))})")
+INSERT_TURN = (f"INSERT INTO stats_turns ({', '.join(TURN_COLUMNS)}) VALUES "
+               f"({', '.join('?' * len(TURN_COLUMNS))})")
+INSERT_FIGURES = "INSERT INTO stats_figures (session, data) VALUES (?, ?)"
+
+
+def derived_rows(
     pk: int, figures: SessionFigures, *, frames: int, started_at: float, model: str | None,
     status: str,
-) -> dict[str, Any]:
+) -> DerivedRows:
+    """The rows of session `pk` (sessions.pk) for `figures`; started_at: the session's start
+    (unix seconds; unknown: when it was written), model: the figures' or else the session's."""
     tokens = figures.tokens
-    return {
+    day = _day(started_at)
+    values = {
         "session": pk,
         "version": figures.version,
         "frames": frames,
         "computed_at": time.time(),
         "started_at": started_at,
-        "day": _day(started_at),
+        "day": day,
         "model": model,
         "status": status,
         "duration_ms": figures.duration_ms,
@@ -104,6 +121,17 @@ def _session_values(
         "audio_generated_ms": _sum(r.audio_generated_ms for r in figures.responses),
         "audio_heard_ms": _sum(r.audio_heard_ms for r in figures.responses),
     }
+    turn = {"session": pk, "started_at": started_at, "day": day, "model": model,
+            "status": status}
+    return DerivedRows(
+        session=tuple(values[name] for name in SESSION_COLUMNS),
+        turns=[
+            tuple({**turn, "turn": t.index, "voice_to_voice_ms": t.voice_to_voice_ms}[name]
+                  for name in TURN_COLUMNS)
+            for t in figures.turns if t.voice_to_voice_ms is not None
+        ],
+        figures=_encode(figures),
+    )
 
 
 async def store(
@@ -125,33 +153,16 @@ async def store(
             if not rows:
                 return False
             pk, started_at, frames, session_model = rows[0]
-            model = figures.model or session_model
             for table in schema.DERIVED:
                 await connection.exec_driver_sql(
                     db.sql(f"DELETE FROM {table.name} WHERE session = ?"), (pk,)
                 )
-            values = _session_values(pk, figures, frames=frames, started_at=started_at,
-                                     model=model, status=status)
-            await connection.exec_driver_sql(
-                db.sql(f"INSERT INTO stats_sessions ({', '.join(_SESSION_COLUMNS)}) VALUES "
-                       f"({', '.join('?' * len(_SESSION_COLUMNS))})"),
-                tuple(values[name] for name in _SESSION_COLUMNS),
-            )
-            turns = [
-                (pk, turn.index, started_at, values["day"], model, status, turn.voice_to_voice_ms)
-                for turn in figures.turns if turn.voice_to_voice_ms is not None
-            ]
-            if turns:
-                await db.executemany(
-                    connection,
-                    f"INSERT INTO stats_turns ({', '.join(_TURN_COLUMNS)}) VALUES "
-                    f"({', '.join('?' * len(_TURN_COLUMNS))})",
-                    turns,
-                )
-            await connection.exec_driver_sql(
-                db.sql("INSERT INTO stats_figures (session, data) VALUES (?, ?)"),
-                (pk, _encode(figures)),
-            )
+            derived = derived_rows(pk, figures, frames=frames, started_at=started_at,
+                                   model=figures.model or session_model, status=status)
+            await connection.exec_driver_sql(db.sql(INSERT_SESSION), derived.session)
+            if derived.turns:
+                await db.executemany(connection, INSERT_TURN, derived.turns)
+            await connection.exec_driver_sql(db.sql(INSERT_FIGURES), (pk, derived.figures))
     except RtrecError:
         raise
     except Exception as error:
