@@ -38,6 +38,7 @@ def upgrade() -> None:
         sa.Column("status", sa.String(16), nullable=False),
         sa.Column("duration_ms", sa.Float),
         sa.Column("turns", sa.Integer, nullable=False),
+        sa.Column("measured_turns", sa.Integer, nullable=False),
         sa.Column("responses", sa.Integer, nullable=False),
         sa.Column("interruptions", sa.Integer, nullable=False),
         sa.Column("errors", sa.Integer, nullable=False),
@@ -62,6 +63,10 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("session", "turn", name="stats_turns_pkey"),
     )
     op.create_index("stats_turns_started", "stats_turns", ["started_at"])
+    for key in ("model", "day", "status"):
+        op.create_index(f"stats_turns_{key}_v2v", "stats_turns",
+                        [key, "voice_to_voice_ms", "started_at"])
+    op.create_index("stats_turns_v2v", "stats_turns", ["voice_to_voice_ms", "started_at"])
     op.create_table(
         "stats_figures",
         _session_key(primary_key=True, autoincrement=False),
@@ -71,7 +76,9 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("stats_figures")
-    op.drop_index("stats_turns_started", table_name="stats_turns")
+    for name in ("stats_turns_v2v", "stats_turns_status_v2v", "stats_turns_day_v2v",
+                 "stats_turns_model_v2v", "stats_turns_started"):
+        op.drop_index(name, table_name="stats_turns")
     op.drop_table("stats_turns")
     op.drop_index("stats_sessions_started", table_name="stats_sessions")
     op.drop_table("stats_sessions")

@@ -135,6 +135,7 @@ stats_sessions = Table(
     Column("status", String(16), nullable=False),
     Column("duration_ms", Float),
     Column("turns", Integer, nullable=False),
+    Column("measured_turns", Integer, nullable=False),  # with a voice-to-voice latency
     Column("responses", Integer, nullable=False),
     Column("interruptions", Integer, nullable=False),
     Column("errors", Integer, nullable=False),
@@ -161,6 +162,13 @@ stats_turns = Table(
     PrimaryKeyConstraint("session", "turn", name="stats_turns_pkey"),
 )
 Index("stats_turns_started", stats_turns.c.started_at)
+# The percentiles of a group read its turns in voice-to-voice order straight from an index
+# (PostgreSQL: an index-only scan feeding percentile_cont, no sort; SQLite: the window's
+# order), started_at in it for the date filters: one per grouping, and one for all sessions.
+for _key in ("model", "day", "status"):
+    Index(f"stats_turns_{_key}_v2v", stats_turns.c[_key], stats_turns.c.voice_to_voice_ms,
+          stats_turns.c.started_at)
+Index("stats_turns_v2v", stats_turns.c.voice_to_voice_ms, stats_turns.c.started_at)
 
 stats_figures = Table(
     "stats_figures",
