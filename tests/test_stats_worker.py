@@ -153,3 +153,32 @@ def test_the_rest_keeps_the_thread_within_its_share_of_a_core() -> None:
     assert rest_after(-1.0, 0.5) == 0.0
     with pytest.raises(ValueError, match="share must be in"):
         rest_after(1.0, 0.0)
+
+
+async def test_a_call_through_the_recording_proxy_has_its_figures_when_it_ends(
+    tmp_path: object,
+) -> None:
+    """The hook end to end: the proxy records a call (official SDK, fake upstream), the call
+    ends, and the session's figures are kept, computed from every stored frame."""
+    from test_proxy import ScriptedUpstream, sdk_conversation, start_proxy
+
+    db = str(tmp_path) + "/rec.db"  # type: ignore[operator]
+    compute = Compute()
+    upstream = await ScriptedUpstream().start()
+    log = await open_log(db, flush_interval=0.01, figures=compute)
+    try:
+        recorder = await start_proxy(log, upstream.url)
+        try:
+            await sdk_conversation(recorder.url)
+            await recorder.settled()
+        finally:
+            await recorder.proxy.close()
+        assert log.figures is not None
+        assert await log.figures.wait_idle()
+        [info] = await log.list_sessions()
+        assert compute.asked == [info.id]
+        assert await table.load(log, info.id) == figures_of(info.frames)
+        assert threading.get_ident() not in compute.threads
+    finally:
+        await log.close()
+        await upstream.stop()
