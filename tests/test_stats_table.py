@@ -6,6 +6,7 @@ session the SessionFigures the test chose, and counts the sessions it was asked 
 
 from __future__ import annotations
 
+import asyncio
 import random
 from collections.abc import Iterable
 from datetime import UTC, date, datetime
@@ -151,7 +152,9 @@ async def test_rebuild_computes_every_ended_session_again(db: str) -> None:
         a, b = await recorded(log), await recorded(log, status="interrupted")
         await table.store(log, a, figures([1.0]))
         compute = FakeCompute({a: figures([5.0]), b: figures([6.0])})
-        assert await table.rebuild(log, compute) == 2
+        heard: list[tuple[int, int]] = []
+        assert await table.rebuild(log, compute, progress=lambda *p: heard.append(p)) == 2
+        assert heard == [(1, 2), (2, 2)]
         assert sorted(compute.asked) == sorted([a, b])
         assert await table.load(log, a) == figures([5.0])
         rows = {row.key: row for row in await table.summarise(log, by="status")}
@@ -248,6 +251,21 @@ async def test_grouping_by_day_and_status_and_date_filters(db: str) -> None:
         [row] = await table.summarise(log, to=date(2026, 11, 2))
         assert row.sessions == 1 and row.voice_to_voice_p50_ms == 100.0
         assert await table.summarise(log, from_=date(2030, 1, 1)) == []
+
+
+async def test_two_stores_of_one_session_at_once_both_succeed_and_one_is_kept(db: str) -> None:
+    """A recorder's worker and `rtrec stats` elsewhere may keep the same session at once."""
+    async with await open_log(db) as log, await open_log(db) as other:
+        sid = await recorded(log)
+        results = await asyncio.gather(
+            *(table.store(each, sid, figures([float(n)]))
+              for n, each in enumerate([log, other] * 3))
+        )
+        assert results == [True] * 6
+        kept = await table.load(log, sid)
+        assert kept is not None and kept in [figures([float(n)]) for n in range(6)]
+        [row] = await table.summarise(log)
+        assert (row.sessions, row.voice_to_voice_turns) == (1, 1)
 
 
 async def test_bad_grouping_and_reversed_dates_are_one_line_each(db: str) -> None:

@@ -146,10 +146,12 @@ async def store(
     db = log.database
     try:
         async with db.writing() as connection:
+            # PostgreSQL: the session's row locked, so two stores of it (a recorder's worker
+            # and `rtrec stats` on another machine) take turns (SQLite: one writer anyway)
             rows = await db.fetch(
                 connection,
                 "SELECT pk, COALESCE(started_at, last_seen), frames, model FROM sessions "
-                "WHERE id = ?", (session_id,),
+                f"WHERE id = ?{'' if db.is_sqlite else ' FOR UPDATE'}", (session_id,),
             )
             if not rows:
                 return False
@@ -214,25 +216,32 @@ async def stale(log: EventLog) -> list[SessionInfo]:
     return out
 
 
-async def _compute_all(log: EventLog, compute: Compute, infos: list[SessionInfo]) -> int:
+Progress = Callable[[int, int], object]  # (sessions done, sessions to do)
+
+
+async def _compute_all(
+    log: EventLog, compute: Compute, infos: list[SessionInfo], progress: Progress | None
+) -> int:
     done = 0
-    for info in infos:
+    for n, info in enumerate(infos, start=1):
         figures = await compute(log, info.id)
         if await store(log, info.id, figures, status=info.status):
             done += 1
+        if progress is not None:
+            progress(n, len(infos))
     return done
 
 
-async def ensure(log: EventLog, compute: Compute) -> int:
+async def ensure(log: EventLog, compute: Compute, *, progress: Progress | None = None) -> int:
     """Compute and keep the figures of every stale session (first use, a newer rtrec);
-    returns how many were computed."""
-    return await _compute_all(log, compute, await stale(log))
+    returns how many were computed. progress hears (done, to do) after each session."""
+    return await _compute_all(log, compute, await stale(log), progress)
 
 
-async def rebuild(log: EventLog, compute: Compute) -> int:
+async def rebuild(log: EventLog, compute: Compute, *, progress: Progress | None = None) -> int:
     """Compute and keep the figures of every session not being recorded, from its frames."""
     infos = [info for info in await log.list_sessions() if info.status != "recording"]
-    return await _compute_all(log, compute, infos)
+    return await _compute_all(log, compute, infos, progress)
 
 
 def _bounds(
