@@ -113,9 +113,6 @@ async def _fill(log: EventLog) -> None:
             auto = await connection.execution_options(isolation_level="AUTOCOMMIT")
             for name in ("sessions", "stats_sessions", "stats_turns", "stats_figures"):
                 await auto.exec_driver_sql(f"VACUUM ANALYZE {name}")
-    else:
-        async with db.writing() as connection:
-            await connection.exec_driver_sql("ANALYZE")
 
 
 async def _alternate(log: EventLog) -> tuple[dict[str, float], list[table.FleetRow]]:
