@@ -18,6 +18,13 @@ no server answers).
   on the same log, through the same connection path; the two alternate, fastest of ROUNDS
   each. Goal: at most 5x.
 
+- for information: the recorder's CPU (all threads, time.process_time) to record
+  CPU_SESSIONS sessions of the representative kind into a SQLite log (EventLog.append, no
+  sockets: the writer's share of recording) and, with figures=compute (the same compute as
+  above, on recorder.stats.worker's thread, share 1.0 so that it runs flat out), to compute
+  their figures as they end: with / without, alternating, best of 2 each. The worker caps this
+  at figures_share of one core (0.25 by default; what does not fit is left to first use).
+
 Run: python bench/run.py fleet   (or python bench/fleet.py)
 """
 
@@ -173,6 +180,54 @@ async def _compute_one() -> tuple[float, str]:
         return best, f"{what} of a {REPRESENTATIVE_MINUTES}-min session, {info.frames:,} frames"
 
 
+CPU_SESSIONS = 8
+
+
+async def _record_cpu(db: str, frames: list[Any], compute: Any) -> float:
+    """Process CPU seconds to record CPU_SESSIONS sessions of `frames` (and, with compute,
+    to compute their figures as each ends)."""
+    start = time.process_time()
+    async with await open_log(db, figures=compute, figures_share=1.0) as log:
+        for _ in range(CPU_SESSIONS):
+            sid = await log.begin_session("ga", "bench", None)
+            for frame in frames:
+                log.append(sid, frame)
+            await log.keep_up()
+            await log.end_session(sid)
+        await log.flush()
+        if log.figures is not None:
+            assert await log.figures.wait_idle(600)
+            assert log.figures.computed == CPU_SESSIONS, log.health()
+    return time.process_time() - start
+
+
+async def _figures_cpu() -> tuple[float, float]:
+    """(CPU without figures, CPU with), best of 2 each, alternating."""
+    from recorder.fake.scenarios import long_session
+    from recorder.receiver import RealtimeEventReceiver
+    from recorder.replay import replay_session
+
+    frames = list(long_session(REPRESENTATIVE_MINUTES))
+    try:
+        from recorder.stats.fold import session_figures  # type: ignore[import-not-found]
+
+        async def compute(log: EventLog, sid: str) -> SessionFigures:
+            return await session_figures(log, sid)  # type: ignore[no-any-return]
+    except ImportError:
+        async def compute(log: EventLog, sid: str) -> SessionFigures:
+            await replay_session(log, RealtimeEventReceiver(), await log.get_session(sid))
+            return SessionFigures()
+
+    best = {False: float("inf"), True: float("inf")}
+    with tempfile.TemporaryDirectory(prefix="rtrec-bench-fleet-") as tmp:
+        for round_ in range(2):
+            for with_figures in (False, True):
+                db = os.path.join(tmp, f"cpu{round_}{int(with_figures)}.db")
+                took = await _record_cpu(db, frames, compute if with_figures else None)
+                best[with_figures] = min(best[with_figures], took)
+    return best[False], best[True]
+
+
 async def _measure(url: str) -> tuple[dict[str, float], list[table.FleetRow]]:
     async with await open_log(url) as log:
         await _fill(log)
@@ -232,6 +287,12 @@ def figures() -> list[Figure]:
     pg = asyncio.run(_postgres())
     if pg is not None:
         out += _engine_figures("PostgreSQL", *pg, compute, computed)
+    without, with_ = asyncio.run(_figures_cpu())
+    out.append(Figure(
+        ISSUE, f"recording {CPU_SESSIONS} sessions with their figures computed as they end",
+        "info (worker capped at 0.25 core)", f"recording alone {without:.2f} s CPU",
+        f"with figures {with_:.2f} s CPU ({computed.split(' of ')[0]})", with_ / without, True,
+    ))
     return out
 
 
