@@ -268,6 +268,27 @@ async def test_two_stores_of_one_session_at_once_both_succeed_and_one_is_kept(db
         assert (row.sessions, row.voice_to_voice_turns) == (1, 1)
 
 
+async def test_many_groups_are_ranked_in_several_statements(
+    db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(table, "_LOOKUPS_PER_STATEMENT", 3)  # SQLite: 2 lookups per group
+    async with await open_log(db) as log:
+        expected = {}
+        for n in range(7):
+            started = DAY1 + n * 86_400
+            sid = await recorded(log, started_at=started)
+            values = [10.0 * n + k for k in range(n + 1)]
+            await table.store(log, sid, figures(values))
+            expected[datetime.fromtimestamp(started, UTC).date().isoformat()] = values
+        rows = await table.summarise(log, by="day")
+        assert [row.key for row in rows] == sorted(expected)
+        for row in rows:
+            assert row.key is not None
+            values = expected[row.key]
+            assert row.voice_to_voice_p50_ms == pytest.approx(np.percentile(values, 50))
+            assert row.voice_to_voice_p95_ms == pytest.approx(np.percentile(values, 95))
+
+
 async def test_bad_grouping_and_reversed_dates_are_one_line_each(db: str) -> None:
     async with await open_log(db) as log:
         with pytest.raises(RtrecError) as error:
