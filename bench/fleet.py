@@ -212,7 +212,8 @@ async def _figures_cpu() -> tuple[float, float]:
         from recorder.stats.fold import session_figures  # type: ignore[import-not-found]
 
         async def compute(log: EventLog, sid: str) -> SessionFigures:
-            return await session_figures(log, sid)  # type: ignore[no-any-return]
+            # the fold opens a recording by its path (a SQLite log: its display is the path)
+            return await session_figures(log.display, sid)  # type: ignore[no-any-return]
     except ImportError:
         async def compute(log: EventLog, sid: str) -> SessionFigures:
             await replay_session(log, RealtimeEventReceiver(), await log.get_session(sid))
