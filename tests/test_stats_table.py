@@ -40,6 +40,7 @@ def figures(
     interrupted: int = 0,
     responses: int | None = None,
     errors: int = 0,
+    failed_transcriptions: int = 0,
     tokens: Usage | None = None,
     version: int = FIGURES_VERSION,
 ) -> SessionFigures:
@@ -59,7 +60,9 @@ def figures(
                             audio_heard_ms=50.0 if n < interrupted else 100.0)
             for n in range(count)
         ],
-        errors=[ErrorFigure(at_ms=5.0, kind="error", code="x") for _ in range(errors)],
+        errors=[ErrorFigure(at_ms=5.0, kind="error", code="x") for _ in range(errors)]
+        + [ErrorFigure(at_ms=6.0, kind="transcription_failed")
+           for _ in range(failed_transcriptions)],
         unavailable=[Unavailable(what="turn 9 voice_to_voice_ms", why="no audio")],
         interruptions=interrupted,
         tokens=tokens,
@@ -100,7 +103,7 @@ async def test_figures_round_trip_and_replace(db: str) -> None:
         assert await table.store(log, sid, second)
         assert await table.load(log, sid) == second
         [row] = await table.summarise(log)
-        assert (row.sessions, row.turns, row.voice_to_voice_turns) == (1, 1, 1)
+        assert (row.sessions, row.turns, row.voice_to_voice_count) == (1, 1, 1)
 
 
 async def test_storing_for_a_session_deleted_meanwhile_keeps_nothing(db: str) -> None:
@@ -157,7 +160,7 @@ async def test_rebuild_computes_every_ended_session_again(db: str) -> None:
         assert heard == [(1, 2), (2, 2)]
         assert sorted(compute.asked) == sorted([a, b])
         assert await table.load(log, a) == figures([5.0])
-        rows = {row.key: row for row in await table.summarise(log, by="status")}
+        rows = {row.group: row for row in await table.summarise(log, by="status")}
         assert set(rows) == {"complete", "interrupted"}
         assert rows["interrupted"].voice_to_voice_p50_ms == 6.0
 
@@ -172,6 +175,7 @@ async def test_summary_values_match_numpy_on_the_same_data(db: str) -> None:
                       for _ in range(rng.randrange(0, 8))]
             made = figures(values, model=model, interrupted=rng.randrange(0, 3),
                            responses=len(values) + 2, errors=rng.choice([0, 0, 0, 2]),
+                           failed_transcriptions=rng.choice([0, 1]),
                            tokens=Usage(input_tokens=n, output_tokens=2 * n,
                                         total_tokens=3 * n) if n % 5 else None)
             sid = await recorded(log, None)  # the model is the figures'
@@ -182,10 +186,10 @@ async def test_summary_values_match_numpy_on_the_same_data(db: str) -> None:
         [whole] = await table.summarise(log)
         _check(whole, every)
         rows = await table.summarise(log, by="model")
-        assert [row.key for row in rows] == ["gpt-4o-realtime", "gpt-realtime"]
+        assert [row.group for row in rows] == ["gpt-4o-realtime", "gpt-realtime"]
         for row in rows:
-            assert row.key is not None
-            _check(row, kept[row.key])
+            assert row.group is not None
+            _check(row, kept[row.group])
 
 
 def _check(row: table.FleetRow, group: list[SessionFigures]) -> None:
@@ -193,14 +197,18 @@ def _check(row: table.FleetRow, group: list[SessionFigures]) -> None:
                 if t.voice_to_voice_ms is not None]
     assert row.sessions == len(group)
     assert row.turns == sum(len(f.turns) for f in group)
-    assert row.voice_to_voice_turns == len(measured)
+    assert row.voice_to_voice_count == len(measured)
     assert row.voice_to_voice_p50_ms == pytest.approx(np.percentile(measured, 50), rel=1e-9)
     assert row.voice_to_voice_p95_ms == pytest.approx(np.percentile(measured, 95), rel=1e-9)
     responses = sum(len(f.responses) for f in group)
     interruptions = sum(f.interruptions for f in group)
     assert row.interruption_rate == pytest.approx(interruptions / responses)
-    assert row.error_rate == pytest.approx(sum(1 for f in group if f.errors) / len(group))
-    assert row.errors == sum(len(f.errors) for f in group)
+    def erred(f: SessionFigures) -> int:  # error events only, not failed transcriptions
+        return sum(1 for e in f.errors if e.kind == "error")
+
+    assert row.error_rate == pytest.approx(sum(1 for f in group if erred(f)) / len(group))
+    assert row.errors == sum(erred(f) for f in group)
+    assert row.as_dict()["voice_to_voice_count"] == row.voice_to_voice_count
     assert row.input_tokens == sum(f.tokens.input_tokens or 0 for f in group if f.tokens)
     assert row.total_tokens == sum(f.tokens.total_tokens or 0 for f in group if f.tokens)
     assert row.cached_tokens is None  # no response reported it: not a made-up 0
@@ -214,13 +222,13 @@ async def test_percentiles_of_few_turns_and_of_none(db: str) -> None:
         await table.store(log, one, figures([250.0]))
         await table.store(log, none, figures([None, None], responses=0))
         await table.store(log, two, figures([100.0, 200.0]))
-        rows = {row.key: row for row in await table.summarise(log, by="model")}
+        rows = {row.group: row for row in await table.summarise(log, by="model")}
         assert (rows["one"].voice_to_voice_p50_ms, rows["one"].voice_to_voice_p95_ms) == (
             250.0, 250.0)
         assert rows["two"].voice_to_voice_p50_ms == pytest.approx(150.0)
         assert rows["two"].voice_to_voice_p95_ms == pytest.approx(195.0)
         assert rows["none"].voice_to_voice_p50_ms is None
-        assert rows["none"].voice_to_voice_turns == 0
+        assert rows["none"].voice_to_voice_count == 0
         assert rows["none"].turns == 2
         assert rows["none"].interruption_rate is None  # no responses: no rate, not 0
 
@@ -236,12 +244,12 @@ async def test_grouping_by_day_and_status_and_date_filters(db: str) -> None:
         unknown = await recorded(log, None, started_at=None)
         await table.store(log, unknown, figures([500.0]))
 
-        days = {row.key: row.sessions for row in await table.summarise(log, by="day")}
+        days = {row.group: row.sessions for row in await table.summarise(log, by="day")}
         assert {k: v for k, v in days.items() if k and k < "2026-12"} == {
             "2026-11-02": 1, "2026-11-03": 2, "2026-11-04": 1}
-        statuses = {row.key: row.sessions for row in await table.summarise(log, by="status")}
+        statuses = {row.group: row.sessions for row in await table.summarise(log, by="status")}
         assert statuses == {"complete": 4, "interrupted": 1}
-        models = [row.key for row in await table.summarise(log, by="model")]
+        models = [row.group for row in await table.summarise(log, by="model")]
         assert models == ["gpt-realtime", None]  # unknown last
 
         [row] = await table.summarise(log, from_=date(2026, 11, 3), to=date(2026, 11, 3))
@@ -265,7 +273,7 @@ async def test_two_stores_of_one_session_at_once_both_succeed_and_one_is_kept(db
         kept = await table.load(log, sid)
         assert kept is not None and kept in [figures([float(n)]) for n in range(6)]
         [row] = await table.summarise(log)
-        assert (row.sessions, row.voice_to_voice_turns) == (1, 1)
+        assert (row.sessions, row.voice_to_voice_count) == (1, 1)
 
 
 async def test_many_groups_are_ranked_in_several_statements(
@@ -281,10 +289,10 @@ async def test_many_groups_are_ranked_in_several_statements(
             await table.store(log, sid, figures(values))
             expected[datetime.fromtimestamp(started, UTC).date().isoformat()] = values
         rows = await table.summarise(log, by="day")
-        assert [row.key for row in rows] == sorted(expected)
+        assert [row.group for row in rows] == sorted(expected)
         for row in rows:
-            assert row.key is not None
-            values = expected[row.key]
+            assert row.group is not None
+            values = expected[row.group]
             assert row.voice_to_voice_p50_ms == pytest.approx(np.percentile(values, 50))
             assert row.voice_to_voice_p95_ms == pytest.approx(np.percentile(values, 95))
 
@@ -312,4 +320,4 @@ async def test_deleting_a_session_removes_its_derived_rows(db: str) -> None:
             assert len(rows) == 1, derived
         assert await table.load(log, kept) is not None
         [row] = await table.summarise(log)
-        assert (row.sessions, row.voice_to_voice_turns) == (1, 2)
+        assert (row.sessions, row.voice_to_voice_count) == (1, 2)

@@ -57,7 +57,7 @@ async def test_a_session_that_ends_has_its_figures_kept_from_every_frame_off_the
         assert (await table.load(log, first)) == figures_of(7)  # all its frames were stored
         assert (await table.load(log, second)) == figures_of(3)
         assert await table.stale(log) == []
-        rows = {row.key: row.sessions for row in await table.summarise(log, by="status")}
+        rows = {row.group: row.sessions for row in await table.summarise(log, by="status")}
         assert rows == {"complete": 1, "interrupted": 1}
         assert threading.get_ident() not in compute.threads  # never on the recording loop
         assert log.health()["figures_computed"] == 2

@@ -15,9 +15,11 @@ session's start, UTC):
 - sessions, turns, responses: counted;
 - voice_to_voice_p50_ms / _p95_ms: percentiles over the group's measured turns, interpolated
   linearly between the two nearest ranks (numpy's default, PostgreSQL's percentile_cont);
-  voice_to_voice_turns says how many turns were measured (None when none was);
+  voice_to_voice_count says how many turns were measured (None when none was);
 - interruption_rate: interrupted responses / responses (None without responses);
-- error_rate: sessions with at least one error / sessions;
+- error_rate: sessions with at least one error event (ErrorFigure kind "error": failed
+  transcriptions and rate limits are not errors of the session) / sessions; errors: those
+  events;
 - tokens: sums over the group's responses (None when no response reported usage).
 """
 
@@ -44,14 +46,16 @@ _decode = msgspec.json.Decoder(SessionFigures).decode
 
 
 class FleetRow(msgspec.Struct, frozen=True, kw_only=True):
-    """One group of the fleet summary (key: the model, day or status; None: all sessions, or
-    sessions whose model is not known)."""
+    """One group of the fleet summary (group: the model, day or status; None: all sessions, or
+    sessions whose model is not known). The fields carry the names of the fold's fleet summary
+    (recorder.stats.summary's FLEET_KEYS), plus errors and cached_tokens; as_dict() gives
+    them as a plain dict."""
 
-    key: str | None
+    group: str | None
     sessions: int
     turns: int
     responses: int
-    voice_to_voice_turns: int
+    voice_to_voice_count: int
     voice_to_voice_p50_ms: float | None
     voice_to_voice_p95_ms: float | None
     interruptions: int
@@ -63,6 +67,9 @@ class FleetRow(msgspec.Struct, frozen=True, kw_only=True):
     output_tokens: int | None
     total_tokens: int | None
     cached_tokens: int | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return msgspec.structs.asdict(self)
 
 
 def _day(started_at: float) -> str:
@@ -113,7 +120,7 @@ def derived_rows(
         "measured_turns": sum(1 for t in figures.turns if t.voice_to_voice_ms is not None),
         "responses": len(figures.responses),
         "interruptions": figures.interruptions,
-        "errors": len(figures.errors),
+        "errors": sum(1 for e in figures.errors if e.kind == "error"),
         "tool_calls": len(figures.tool_calls),
         "input_tokens": tokens.input_tokens if tokens else None,
         "output_tokens": tokens.output_tokens if tokens else None,
@@ -413,11 +420,11 @@ def _fleet_row(
      total_tokens, cached_tokens, measured) = row
     responses = int(responses or 0)
     return FleetRow(
-        key=None if by is None or key is None else str(key),
+        group=None if by is None or key is None else str(key),
         sessions=int(sessions),
         turns=int(turns or 0),
         responses=responses,
-        voice_to_voice_turns=int(measured or 0),
+        voice_to_voice_count=int(measured or 0),
         voice_to_voice_p50_ms=None if p50 is None else float(p50),
         voice_to_voice_p95_ms=None if p95 is None else float(p95),
         interruptions=int(interruptions or 0),

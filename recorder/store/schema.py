@@ -138,7 +138,7 @@ stats_sessions = Table(
     Column("measured_turns", Integer, nullable=False),  # with a voice-to-voice latency
     Column("responses", Integer, nullable=False),
     Column("interruptions", Integer, nullable=False),
-    Column("errors", Integer, nullable=False),
+    Column("errors", Integer, nullable=False),  # error events (not failed transcriptions)
     Column("tool_calls", Integer, nullable=False),
     Column("input_tokens", BigInteger),
     Column("output_tokens", BigInteger),
