@@ -67,6 +67,7 @@ from recorder.upstream import (
 from recorder.wire import Direction, Frame, Opcode
 
 if TYPE_CHECKING:
+    from recorder.stats.table import Compute
     from recorder.store.writer import Notice
 
     ClientSocket = web.WebSocketResponse[Literal[False]]
@@ -762,9 +763,12 @@ async def record(
     buffer_bytes: int = 64 * 2**20,
     journal: str | None = None,
     journal_bytes: int = 1024 * 2**20,
+    figures: Compute | None = None,
 ) -> int:
     """`rtrec record`: open the log, serve until SIGINT/SIGTERM (or `stop`), close, flush.
 
+    figures: the fold that computes each session's turn figures once its end is stored (off
+    the forwarding path: recorder.stats.worker); None: they are computed on first use.
     Returns the number of frames that passed but were not recorded (0: every frame is stored).
     """
     from recorder.store import open_log
@@ -774,6 +778,7 @@ async def record(
     log = await open_log(
         db, on_notice=proxy.report_log_notice, on_shed=proxy.report_shed,
         max_queue_bytes=buffer_bytes, live=True, journal=journal, journal_bytes=journal_bytes,
+        figures=figures,
     )
     proxy.log = log
     watch = asyncio.ensure_future(_watch_health(proxy, console))

@@ -18,7 +18,10 @@ from recorder.store.failures import explain
 from recorder.store.urls import Target
 
 # The tables an rtrec SQLite file may have; any other table means it is someone else's file.
-RTREC_TABLES = frozenset({"alembic_version", "sessions", "event_types", "frames", "gaps"})
+RTREC_TABLES = frozenset({
+    "alembic_version", "sessions", "event_types", "frames", "gaps",
+    "stats_sessions", "stats_turns", "stats_figures",
+})
 
 # Measured with frames appended in write order (recorder.store.schema), 50 sessions, 4 KB
 # frames: 64 KiB pages store 0.77x the wire bytes (a 3 KB row leaves little slack at a page

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import secrets
@@ -11,7 +12,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -32,6 +33,10 @@ from recorder.store.revision import HEAD_REVISION
 from recorder.store.urls import parse_db, scrub_endpoint
 from recorder.store.writer import BatchWriter, Notice, ShedRecord
 from recorder.wire import Frame
+
+if TYPE_CHECKING:
+    from recorder.stats.table import Compute
+    from recorder.stats.worker import FiguresWorker
 
 STATUSES = ("complete", "interrupted", "incomplete")
 CLOSED_BY = ("client", "server", "proxy")
@@ -171,6 +176,8 @@ async def open_log(
     live: bool = False,
     journal: str | os.PathLike[str] | None = None,
     journal_bytes: int = 1024 * 2**20,
+    figures: Compute | None = None,
+    figures_share: float = 0.25,
 ) -> EventLog:
     """Open (creating and migrating as needed) the event log at `db`: a path or a URL.
 
@@ -183,6 +190,9 @@ async def open_log(
     when the event loop runs late. journal (PostgreSQL only): a local file where frames go
     when the store is down past max_queue_bytes, up to journal_bytes (recorder.store.journal);
     one left by an earlier run is written into the store first.
+    figures: the fold (recorder.stats.table.Compute) that computes each session's figures
+    once its end is stored, on a worker thread of its own, within figures_share of one core
+    (recorder.stats.worker); without it, figures are computed on first use.
     """
     target = parse_db(db)
     if not create and target.path is not None and not target.path.exists():
@@ -213,10 +223,18 @@ async def open_log(
         _discard(spill, existed=existed)
         explained = database.error(error)  # error is its __cause__ (unless it is one already)
         raise explained from explained.__cause__
-    return EventLog(
+    log = EventLog(
         database, flush_interval, batch_size, on_failure, max_queue_bytes, on_shed,
         on_notice=on_notice, close_timeout=close_timeout, live=live, journal=spill,
     )
+    if figures is not None:
+        from recorder.stats.worker import FiguresWorker
+
+        log.figures = FiguresWorker(
+            db, figures, share=figures_share, busy=log.behind,
+            open_options={"busy_timeout": busy_timeout},
+        )
+    return log
 
 
 JOURNAL_NEEDS_POSTGRESQL = (
@@ -279,6 +297,14 @@ class EventLog:
         )
         self._rows = RowReader()
         self._closed = False
+        # computes each ended session's figures off the forwarding path (see open_log)
+        self.figures: FiguresWorker | None = None
+
+    @property
+    def database(self) -> Database:
+        """The engine behind the log, for the derived tables' readers and writers
+        (recorder.stats.table): SQL in its paramstyle, its transactions, its errors."""
+        return self._db
 
     @property
     def display(self) -> str:
@@ -297,8 +323,17 @@ class EventLog:
         return self._writer.state.frames_lost
 
     def health(self) -> dict[str, Any]:
-        """The recorder's state: store ok/down, queue depth and lag, frames lost, gaps, shed."""
-        return {**self._writer.health(), "sessions_recording": len(self._recording)}
+        """The recorder's state: store ok/down, queue depth and lag, frames lost, gaps, shed
+        (and the figures worker's counts, when there is one)."""
+        figures = self.figures.health() if self.figures is not None else {}
+        return {**self._writer.health(), "sessions_recording": len(self._recording), **figures}
+
+    def behind(self) -> bool:
+        """Whether the writer is behind (store down, queue an eighth full, sessions shed):
+        work that can wait (figures) waits. Read from any thread."""
+        writer, state = self._writer, self._writer.state
+        return (state.down_since is not None or bool(state.shed)
+                or writer.queued_bytes > writer.max_queue_bytes // 8)
 
     def _naming(
         self, on_shed: Callable[[ShedRecord], object] | None
@@ -440,6 +475,14 @@ class EventLog:
             )
 
         done = self._writer.put_op(apply)
+        if self.figures is not None:
+            figures = self.figures
+
+            def ended(stored: asyncio.Future[None]) -> None:  # its frames are all written
+                if not stored.cancelled() and stored.exception() is None:
+                    figures.submit(sid)
+
+            done.add_done_callback(ended)
         await self._writer.unless_down(done)
         final = final_status()
         return final if done.done() else f"{final} (not stored yet: the store is down)"
@@ -457,6 +500,8 @@ class EventLog:
             with contextlib.suppress(RtrecError):
                 await self.end_session(sid, status="interrupted", closed_by="proxy")
         await self._writer.close()
+        if self.figures is not None:
+            await self.figures.close()
         await self._db.dispose()
 
     async def __aenter__(self) -> EventLog:
@@ -530,8 +575,12 @@ class EventLog:
                         f"session {row.id} is still being recorded by {row.recorder}: "
                         "wait for it to end (or for it to read as interrupted)"
                     )
+                # SQLite does not enforce the foreign keys' cascade: every table by name
+                # (the derived stats tables too: they are the session's, rebuilt from frames)
                 for statement in ("DELETE FROM frames WHERE session = ?",
                                   "DELETE FROM gaps WHERE session = ?",
+                                  *(f"DELETE FROM {table.name} WHERE session = ?"
+                                    for table in schema.DERIVED),
                                   "DELETE FROM sessions WHERE pk = ?"):
                     await connection.exec_driver_sql(self._db.sql(statement), (pk,))
         except RtrecError:

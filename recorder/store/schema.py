@@ -28,6 +28,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
+    PrimaryKeyConstraint,
     SmallInteger,
     String,
     Table,
@@ -112,6 +113,73 @@ gaps = Table(
     Column("reason", Text, nullable=False),
     UniqueConstraint("session", "first_seq", name="gaps_session_first_seq"),
 )
+
+# Derived tables (recorder.stats.table): each session's turn figures, computed once from its
+# frames (when the recording ends, or on first use) so a fleet summary is one query, never a
+# replay. They can always be rebuilt from the frames; `version` is the FIGURES_VERSION they were
+# computed under (older: stale), `frames` the session's frame count then (more now: stale).
+# stats_sessions is narrow (a fleet summary scans it); the figures themselves are in
+# stats_figures, and the voice-to-voice latency of each measured turn in stats_turns, which
+# repeats the session's group columns so the percentiles of a group read one table.
+stats_sessions = Table(
+    "stats_sessions",
+    metadata,
+    Column("session", Integer, ForeignKey("sessions.pk", ondelete="CASCADE"),
+           primary_key=True, autoincrement=False),
+    Column("version", Integer, nullable=False),
+    Column("frames", Integer, nullable=False),
+    Column("computed_at", Float, nullable=False),  # unix seconds
+    Column("started_at", Float, nullable=False),  # unix seconds, UTC (unknown: when written)
+    Column("day", String(10), nullable=False),  # started_at's UTC date, YYYY-MM-DD
+    Column("model", Text),
+    Column("status", String(16), nullable=False),
+    Column("duration_ms", Float),
+    Column("turns", Integer, nullable=False),
+    Column("measured_turns", Integer, nullable=False),  # with a voice-to-voice latency
+    Column("responses", Integer, nullable=False),
+    Column("interruptions", Integer, nullable=False),
+    Column("errors", Integer, nullable=False),  # error events (not failed transcriptions)
+    Column("tool_calls", Integer, nullable=False),
+    Column("input_tokens", BigInteger),
+    Column("output_tokens", BigInteger),
+    Column("total_tokens", BigInteger),
+    Column("cached_tokens", BigInteger),
+    Column("audio_generated_ms", Float),
+    Column("audio_heard_ms", Float),
+)
+Index("stats_sessions_started", stats_sessions.c.started_at)
+
+stats_turns = Table(
+    "stats_turns",
+    metadata,
+    Column("session", Integer, ForeignKey("sessions.pk", ondelete="CASCADE"), nullable=False),
+    Column("turn", Integer, nullable=False),  # TurnFigures.index
+    Column("started_at", Float, nullable=False),  # the session's, as in stats_sessions
+    Column("day", String(10), nullable=False),
+    Column("model", Text),
+    Column("status", String(16), nullable=False),
+    Column("voice_to_voice_ms", Float, nullable=False),  # only turns that have one
+    PrimaryKeyConstraint("session", "turn", name="stats_turns_pkey"),
+)
+Index("stats_turns_started", stats_turns.c.started_at)
+# The percentiles of a group read its turns in voice-to-voice order straight from an index
+# (PostgreSQL: an index-only scan feeding percentile_cont, no sort; SQLite: the window's
+# order), started_at in it for the date filters: one per grouping, and one for all sessions.
+for _key in ("model", "day", "status"):
+    Index(f"stats_turns_{_key}_v2v", stats_turns.c[_key], stats_turns.c.voice_to_voice_ms,
+          stats_turns.c.started_at)
+Index("stats_turns_v2v", stats_turns.c.voice_to_voice_ms, stats_turns.c.started_at)
+
+stats_figures = Table(
+    "stats_figures",
+    metadata,
+    Column("session", Integer, ForeignKey("sessions.pk", ondelete="CASCADE"),
+           primary_key=True, autoincrement=False),
+    Column("data", LargeBinary, nullable=False),  # SessionFigures, msgspec JSON
+)
+
+# The derived tables: a session's rows in each go with it (rtrec delete).
+DERIVED = (stats_turns, stats_figures, stats_sessions)
 
 # Direction is stored as a small integer; 0/1 cost no payload bytes in SQLite.
 DIRECTION_CODES = {"client": 0, "server": 1}

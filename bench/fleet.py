@@ -1,0 +1,301 @@
+"""Issue 16 figures: summarising 10,000 stored sessions from the derived stats tables.
+
+Data: 10,000 sessions' figures (about 10 turns each, voice-to-voice lognormal around 700 ms,
+three models, 30 days, three statuses; made by hand, the shapes of recorder.stats.figures)
+written into the derived tables of a fresh log, on a SQLite file and on PostgreSQL
+(RTREC_BENCH_PG_URL, default postgresql+asyncpg://postgres@127.0.0.1:5432/test; skipped when
+no server answers).
+
+- summary (recorder.stats.table.summarise, by model: count, p50/p95 voice-to-voice, rates,
+  tokens, one query) against computing the same sessions' figures from their frames: the
+  compute of one representative session (a 2-minute audio-heavy GA session, ~10 turns, from
+  recorder.fake.scenarios.long_session, stored in a SQLite log) is timed (fastest of 3) and
+  multiplied by 10,000. The compute is recorder.stats.fold.session_figures when it is there,
+  else a do-nothing replay of the session (recorder.replay into a receiver that overrides
+  nothing), which is less work than any fold (the fold's goal is 1.5x it): a lower bound that
+  makes this ratio look worse than it is. Goal: at most 1/100 (ratio <= 0.01).
+- the same summary against a bare `SELECT model, count(*) FROM stats_sessions GROUP BY model`
+  on the same log, through the same connection path; the two alternate, fastest of ROUNDS
+  each. Goal: at most 5x.
+
+- for information: the recorder's CPU (all threads, time.process_time) to record
+  CPU_SESSIONS sessions of the representative kind into a SQLite log (EventLog.append, no
+  sockets: the writer's share of recording) and, with figures=compute (the same compute as
+  above, on recorder.stats.worker's thread, share 1.0 so that it runs flat out), to compute
+  their figures as they end: with / without, alternating, best of 2 each. The worker caps this
+  at figures_share of one core (0.25 by default; what does not fit is left to first use).
+
+Run: python bench/run.py fleet   (or python bench/fleet.py)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from common import Figure, print_figures
+
+from recorder.stats import table
+from recorder.stats.figures import ResponseFigures, SessionFigures, TurnFigures, Usage
+from recorder.store import EventLog, open_log
+
+ISSUE = 16
+SESSIONS = 10_000
+TURNS = 10
+ROUNDS = 15
+SUMMARY_GOAL = 0.01
+COUNT_GOAL = 5.0
+REPRESENTATIVE_MINUTES = 2
+MODELS = ("gpt-realtime", "gpt-realtime-mini", "gpt-4o-realtime-preview")
+STATUSES = ("complete", "complete", "complete", "interrupted", "incomplete")
+START = 1_790_000_000.0  # 2026-09-21
+PG_SERVER = os.environ.get(
+    "RTREC_BENCH_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+)
+BARE = "SELECT model, count(*) FROM stats_sessions GROUP BY model"
+BARE_TURNS = "SELECT model, count(*) FROM stats_turns GROUP BY model"
+
+
+def _figures(rng: random.Random, model: str) -> SessionFigures:
+    turns = rng.randint(TURNS - 4, TURNS + 4)
+    interrupted = rng.random() < 0.3
+    return SessionFigures(
+        protocol="ga", model=model, duration_ms=rng.uniform(60_000, 180_000),
+        turns=[TurnFigures(index=n, item_id=f"item_{n}", response_id=f"resp_{n}",
+                           speech_stopped_ms=n * 12_000.0,
+                           voice_to_voice_ms=rng.lognormvariate(6.55, 0.35)
+                           if rng.random() > 0.05 else None)
+               for n in range(1, turns + 1)],
+        responses=[ResponseFigures(response_id=f"resp_{n}", created_ms=n * 12_000.0 + 300,
+                                   done_ms=n * 12_000.0 + 8000, status="completed",
+                                   audio_generated_ms=7000.0, audio_heard_ms=7000.0)
+                   for n in range(1, turns + 1)],
+        interruptions=int(interrupted),
+        tokens=Usage(input_tokens=rng.randint(500, 5000), output_tokens=rng.randint(500, 5000),
+                     total_tokens=rng.randint(1000, 10000)),
+    )
+
+
+async def _fill(log: EventLog) -> None:
+    """SESSIONS sessions (rows of sessions) and their derived rows, in a few transactions."""
+    rng = random.Random(16)
+    db = log.database
+    chunk = 1000
+    for first in range(1, SESSIONS + 1, chunk):
+        sessions, stats, turns, blobs = [], [], [], []
+        for pk in range(first, min(first + chunk, SESSIONS + 1)):
+            model = rng.choice(MODELS)
+            status = rng.choice(STATUSES)
+            started = START + rng.uniform(0, 30 * 86_400)
+            sessions.append((pk, f"bench{pk:08d}", started, started + 120, started + 120, 1.0,
+                             "ga", model, status, 3000))
+            derived = table.derived_rows(pk, _figures(rng, model), frames=3000,
+                                         started_at=started, model=model, status=status)
+            stats.append(derived.session)
+            turns.extend(derived.turns)
+            blobs.append((pk, derived.figures))
+        async with db.writing() as connection:
+            await db.executemany(
+                connection,
+                "INSERT INTO sessions (pk, id, started_at, ended_at, last_seen, heartbeat, "
+                "protocol, model, status, frames) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                sessions,
+            )
+            await db.executemany(connection, table.INSERT_SESSION, stats)
+            await db.executemany(connection, table.INSERT_TURN, turns)
+            await db.executemany(connection, table.INSERT_FIGURES, blobs)
+    if not db.is_sqlite:  # what autovacuum does to a table after a fill like this
+        async with db.engine.connect() as connection:
+            auto = await connection.execution_options(isolation_level="AUTOCOMMIT")
+            for name in ("sessions", "stats_sessions", "stats_turns", "stats_figures"):
+                await auto.exec_driver_sql(f"VACUUM ANALYZE {name}")
+
+
+async def _alternate(log: EventLog) -> tuple[dict[str, float], list[table.FleetRow]]:
+    """Fastest of ROUNDS summaries and of ROUNDS bare counts (of sessions, of turns),
+    alternating; the summary."""
+    db = log.database
+
+    def bare(statement: str) -> Callable[[], Awaitable[Any]]:
+        async def run() -> Any:
+            async with db.reading() as connection:
+                return await db.fetch(connection, statement)
+
+        return run
+
+    work: dict[str, Callable[[], Awaitable[Any]]] = {
+        "summary": lambda: table.summarise(log, by="model"), "count": bare(BARE),
+        "turns": bare(BARE_TURNS),
+    }
+    rows = await table.summarise(log, by="model")
+    for run in work.values():  # all warm
+        await run()
+    best = dict.fromkeys(work, float("inf"))
+    for _ in range(ROUNDS):
+        for name, run in work.items():
+            start = time.perf_counter()
+            await run()
+            best[name] = min(best[name], time.perf_counter() - start)
+    return best, rows
+
+
+async def _compute_one() -> tuple[float, str]:
+    """Seconds to compute one representative session's figures from its frames (best of 3),
+    and what was timed."""
+    from recorder.fake.scenarios import long_session
+    from recorder.receiver import RealtimeEventReceiver
+    from recorder.replay import replay_session
+    from recorder.testing import arecord_frames
+
+    with tempfile.TemporaryDirectory(prefix="rtrec-bench-fleet-") as tmp:
+        db = os.path.join(tmp, "one.db")
+        sid = await arecord_frames(db, long_session(REPRESENTATIVE_MINUTES), protocol="ga",
+                                   model="bench")
+        try:
+            from recorder.stats.fold import session_figures  # type: ignore[import-not-found]
+        except ImportError:
+            session_figures = None
+        best = float("inf")
+        async with await open_log(db) as log:
+            info = await log.get_session(sid)
+            for _ in range(3):
+                start = time.perf_counter()
+                if session_figures is not None:
+                    await session_figures(db, sid)
+                else:
+                    await replay_session(log, RealtimeEventReceiver(), info)
+                best = min(best, time.perf_counter() - start)
+        what = "fold" if session_figures is not None else "do-nothing replay (< any fold)"
+        return best, f"{what} of a {REPRESENTATIVE_MINUTES}-min session, {info.frames:,} frames"
+
+
+CPU_SESSIONS = 8
+
+
+async def _record_cpu(db: str, frames: list[Any], compute: Any) -> float:
+    """Process CPU seconds to record CPU_SESSIONS sessions of `frames` (and, with compute,
+    to compute their figures as each ends)."""
+    start = time.process_time()
+    async with await open_log(db, figures=compute, figures_share=1.0) as log:
+        for _ in range(CPU_SESSIONS):
+            sid = await log.begin_session("ga", "bench", None)
+            for frame in frames:
+                log.append(sid, frame)
+            await log.keep_up()
+            await log.end_session(sid)
+        await log.flush()
+        if log.figures is not None:
+            assert await log.figures.wait_idle(600)
+            assert log.figures.computed == CPU_SESSIONS, log.health()
+    return time.process_time() - start
+
+
+async def _figures_cpu() -> tuple[float, float]:
+    """(CPU without figures, CPU with), best of 2 each, alternating."""
+    from recorder.fake.scenarios import long_session
+    from recorder.receiver import RealtimeEventReceiver
+    from recorder.replay import replay_session
+
+    frames = list(long_session(REPRESENTATIVE_MINUTES))
+    try:
+        from recorder.stats.fold import session_figures  # type: ignore[import-not-found]
+
+        async def compute(log: EventLog, sid: str) -> SessionFigures:
+            # the fold opens a recording by its path (a SQLite log: its display is the path)
+            return await session_figures(log.display, sid)  # type: ignore[no-any-return]
+    except ImportError:
+        async def compute(log: EventLog, sid: str) -> SessionFigures:
+            await replay_session(log, RealtimeEventReceiver(), await log.get_session(sid))
+            return SessionFigures()
+
+    best = {False: float("inf"), True: float("inf")}
+    with tempfile.TemporaryDirectory(prefix="rtrec-bench-fleet-") as tmp:
+        for round_ in range(2):
+            for with_figures in (False, True):
+                db = os.path.join(tmp, f"cpu{round_}{int(with_figures)}.db")
+                took = await _record_cpu(db, frames, compute if with_figures else None)
+                best[with_figures] = min(best[with_figures], took)
+    return best[False], best[True]
+
+
+async def _measure(url: str) -> tuple[dict[str, float], list[table.FleetRow]]:
+    async with await open_log(url) as log:
+        await _fill(log)
+        return await _alternate(log)
+
+
+async def _postgres() -> tuple[dict[str, float], list[table.FleetRow]] | None:
+    import asyncpg
+    from sqlalchemy.engine import make_url
+
+    server = make_url(PG_SERVER)
+    dsn = server.set(drivername="postgresql").render_as_string(hide_password=False)
+    try:
+        admin = await asyncpg.connect(dsn, timeout=5)
+    except (OSError, TimeoutError):
+        return None
+    name = f"rtrec_bench_{uuid.uuid4().hex[:12]}"
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        return await _measure(server.set(database=name).render_as_string(hide_password=False))
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+def _engine_figures(
+    engine: str, best: dict[str, float], rows: list[table.FleetRow], compute: float,
+    computed: str,
+) -> list[Figure]:
+    summary, count, turns = best["summary"], best["count"], best["turns"]
+    sessions = sum(row.sessions for row in rows)
+    assert sessions == SESSIONS, sessions
+    p50 = ", ".join(f"{row.voice_to_voice_p50_ms:.0f}" for row in rows
+                    if row.voice_to_voice_p50_ms is not None)
+    measured = f"summarise by model {summary * 1e3:.1f} ms (p50 {p50} ms)"
+    fleet = compute * SESSIONS
+    share = f"{summary * 1e3:.1f} ms = 1/{fleet / summary:,.0f} of it"
+    return [
+        Figure(ISSUE, f"{engine}: summarise {SESSIONS:,} sessions vs computing their figures",
+               f"<= {SUMMARY_GOAL}x", f"{computed}: {compute * 1e3:.0f} ms x {SESSIONS:,} = "
+               f"{fleet:,.0f} s", share, summary / fleet, summary / fleet <= SUMMARY_GOAL),
+        Figure(ISSUE, f"{engine}: summarise {SESSIONS:,} sessions vs bare count(*) by model",
+               f"<= {COUNT_GOAL}x", f"count(*) group by model {count * 1e3:.2f} ms", measured,
+               summary / count, summary / count <= COUNT_GOAL),
+        Figure(ISSUE, f"{engine}: the same summary vs bare count(*) of the turns it ranks",
+               f"<= {COUNT_GOAL}x", f"count(*) of stats_turns group by model "
+               f"{turns * 1e3:.2f} ms", measured, summary / turns, summary / turns <= COUNT_GOAL),
+    ]
+
+
+def figures() -> list[Figure]:
+    compute, computed = asyncio.run(_compute_one())
+    out = []
+    with tempfile.TemporaryDirectory(prefix="rtrec-bench-fleet-") as tmp:
+        best, rows = asyncio.run(_measure(os.path.join(tmp, "fleet.db")))
+        out += _engine_figures("SQLite", best, rows, compute, computed)
+    pg = asyncio.run(_postgres())
+    if pg is not None:
+        out += _engine_figures("PostgreSQL", *pg, compute, computed)
+    without, with_ = asyncio.run(_figures_cpu())
+    out.append(Figure(
+        ISSUE, f"recording {CPU_SESSIONS} sessions with their figures computed as they end",
+        "info (worker capped at 0.25 core)", f"recording alone {without:.2f} s CPU",
+        f"with figures {with_:.2f} s CPU ({computed.split(' of ')[0]})", with_ / without, True,
+    ))
+    return out
+
+
+if __name__ == "__main__":
+    print_figures(figures())
