@@ -10,10 +10,8 @@ no server answers).
   tokens, one query) against computing the same sessions' figures from their frames: the
   compute of one representative session (a 2-minute audio-heavy GA session, ~10 turns, from
   recorder.fake.scenarios.long_session, stored in a SQLite log) is timed (fastest of 3) and
-  multiplied by 10,000. The compute is recorder.stats.fold.session_figures when it is there,
-  else a do-nothing replay of the session (recorder.replay into a receiver that overrides
-  nothing), which is less work than any fold (the fold's goal is 1.5x it): a lower bound that
-  makes this ratio look worse than it is. Goal: at most 1/100 (ratio <= 0.01).
+  multiplied by 10,000. The compute is recorder.stats.fold.figures_of_session (the fold the
+  tables are filled by). Goal: at most 1/100 (ratio <= 0.01).
 - the same summary against a bare `SELECT model, count(*) FROM stats_sessions GROUP BY model`
   on the same log, through the same connection path; the two alternate, fastest of ROUNDS
   each. Goal: at most 5x.
@@ -154,29 +152,22 @@ async def _compute_one() -> tuple[float, str]:
     """Seconds to compute one representative session's figures from its frames (best of 3),
     and what was timed."""
     from recorder.fake.scenarios import long_session
-    from recorder.receiver import RealtimeEventReceiver
-    from recorder.replay import replay_session
     from recorder.testing import arecord_frames
 
     with tempfile.TemporaryDirectory(prefix="rtrec-bench-fleet-") as tmp:
         db = os.path.join(tmp, "one.db")
         sid = await arecord_frames(db, long_session(REPRESENTATIVE_MINUTES), protocol="ga",
                                    model="bench")
-        try:
-            from recorder.stats.fold import session_figures  # type: ignore[import-not-found]
-        except ImportError:
-            session_figures = None
+        from recorder.stats.fold import figures_of_session
+
         best = float("inf")
         async with await open_log(db) as log:
             info = await log.get_session(sid)
             for _ in range(3):
                 start = time.perf_counter()
-                if session_figures is not None:
-                    await session_figures(db, sid)
-                else:
-                    await replay_session(log, RealtimeEventReceiver(), info)
+                await figures_of_session(log, sid)
                 best = min(best, time.perf_counter() - start)
-        what = "fold" if session_figures is not None else "do-nothing replay (< any fold)"
+        what = "fold"
         return best, f"{what} of a {REPRESENTATIVE_MINUTES}-min session, {info.frames:,} frames"
 
 
@@ -204,20 +195,9 @@ async def _record_cpu(db: str, frames: list[Any], compute: Any) -> float:
 async def _figures_cpu() -> tuple[float, float]:
     """(CPU without figures, CPU with), best of 2 each, alternating."""
     from recorder.fake.scenarios import long_session
-    from recorder.receiver import RealtimeEventReceiver
-    from recorder.replay import replay_session
 
     frames = list(long_session(REPRESENTATIVE_MINUTES))
-    try:
-        from recorder.stats.fold import session_figures  # type: ignore[import-not-found]
-
-        async def compute(log: EventLog, sid: str) -> SessionFigures:
-            # the fold opens a recording by its path (a SQLite log: its display is the path)
-            return await session_figures(log.display, sid)  # type: ignore[no-any-return]
-    except ImportError:
-        async def compute(log: EventLog, sid: str) -> SessionFigures:
-            await replay_session(log, RealtimeEventReceiver(), await log.get_session(sid))
-            return SessionFigures()
+    from recorder.stats.fold import figures_of_session as compute
 
     best = {False: float("inf"), True: float("inf")}
     with tempfile.TemporaryDirectory(prefix="rtrec-bench-fleet-") as tmp:

@@ -190,3 +190,27 @@ def test_both_engines_give_the_figures_of_the_recording(db: str) -> None:
     for key in ("session_id", "status", "started_at"):
         stored.pop(key), dumped.pop(key)
     assert stored == dumped
+
+
+def test_the_summary_of_a_database_is_read_from_its_kept_figures(store: Path) -> None:
+    """First use computes and keeps every session's figures; later summaries read the derived
+    tables (a planted value there shows through), until --rebuild computes them again."""
+    first = json.loads(rtrec("stats", str(store), "--json").output)
+    with sqlite3.connect(store) as connection:
+        kept = connection.execute("SELECT count(*) FROM stats_sessions").fetchone()[0]
+        assert kept == 3
+        connection.execute("UPDATE stats_sessions SET turns = turns + 100")
+    planted = json.loads(rtrec("stats", str(store), "--json").output)
+    assert planted[0]["turns"] == first[0]["turns"] + 300
+    rebuilt = rtrec("stats", str(store), "--json", "--rebuild")
+    assert rebuilt.exit_code == 0, rebuilt.output
+    assert json.loads(rebuilt.output)[0]["turns"] == first[0]["turns"]
+
+
+def test_rebuild_goes_with_a_database_summary_only(store: Path) -> None:
+    done = rtrec("stats", str(store), "--session", session_id(store), "--rebuild")
+    assert done.exit_code == 2
+    assert "--rebuild summarise every session and cannot go with --session" in done.output
+    done = rtrec("stats", str(FIXTURES / "barge_in.jsonl"), "--rebuild")
+    assert done.exit_code == 2
+    assert "is a file of events: leave --rebuild out" in done.output

@@ -240,13 +240,13 @@ async def test_grouping_by_day_and_status_and_date_filters(db: str) -> None:
         for started, status, value in plan:
             sid = await recorded(log, started_at=started, status=status)
             await table.store(log, sid, figures([value]))
-        # start unknown (an import): its day is when it was written (today); no model known
+        # start unknown (an import): in no day and no date range, never a made-up one; no model
         unknown = await recorded(log, None, started_at=None)
         await table.store(log, unknown, figures([500.0]))
 
         days = {row.group: row.sessions for row in await table.summarise(log, by="day")}
-        assert {k: v for k, v in days.items() if k and k < "2026-12"} == {
-            "2026-11-02": 1, "2026-11-03": 2, "2026-11-04": 1}
+        assert days == {"2026-11-02": 1, "2026-11-03": 2, "2026-11-04": 1, None: 1}
+        assert list(days)[-1] is None  # unknown last
         statuses = {row.group: row.sessions for row in await table.summarise(log, by="status")}
         assert statuses == {"complete": 4, "interrupted": 1}
         models = [row.group for row in await table.summarise(log, by="model")]
@@ -255,7 +255,7 @@ async def test_grouping_by_day_and_status_and_date_filters(db: str) -> None:
         [row] = await table.summarise(log, from_=date(2026, 11, 3), to=date(2026, 11, 3))
         assert row.sessions == 2 and row.voice_to_voice_p50_ms == pytest.approx(250.0)
         [row] = await table.summarise(log, from_=datetime(2026, 11, 3, 23, 59, 30))
-        assert row.sessions == 2  # DAY3 and today's
+        assert row.sessions == 1  # DAY3 (the unknown start is in no range)
         [row] = await table.summarise(log, to=date(2026, 11, 2))
         assert row.sessions == 1 and row.voice_to_voice_p50_ms == 100.0
         assert await table.summarise(log, from_=date(2030, 1, 1)) == []

@@ -41,6 +41,8 @@ TURN_COLUMNS = (
               help="Without --session: only sessions started on or after this day (UTC).")
 @click.option("--to", "to_day", type=_DATE, metavar="YYYY-MM-DD",
               help="Without --session: only sessions started on or before this day (UTC).")
+@click.option("--rebuild", is_flag=True,
+              help="Compute every session's kept figures again from its frames first.")
 def stats_command(
     db: str,
     session_id: str | None,
@@ -49,20 +51,24 @@ def stats_command(
     by: str | None,
     from_day: datetime | None,
     to_day: datetime | None,
+    rebuild: bool,
 ) -> None:
     """What each turn cost in time, measured on the wire: one session's turns, or every
     session of DB summarised.
 
     With --session, a table of the session's turns (voice-to-voice latency, latencies from
     speech_stopped, the answering response's status, audio generated and heard, tokens) and
-    its summary (p50, p95, max of each latency). Without it, every session folded and
-    summarised: count, voice-to-voice p50/p95, interruption and error rates, tokens.
+    its summary (p50, p95, max of each latency). Without it, every session summarised:
+    count, voice-to-voice p50/p95, interruption and error rates, tokens. A database keeps each
+    session's figures in derived tables (computed as a recording ends, or here on first use:
+    sessions not computed yet, or computed by an older rtrec, are computed first), so the
+    summary is one query; --rebuild computes them all again from the frames.
     """
     if as_json and as_csv:
         raise click.UsageError("--json and --csv cannot be combined: choose one")
     if session_id is not None:
-        given = [flag for flag, value in (("--by", by), ("--from", from_day), ("--to", to_day))
-                 if value is not None]
+        given = [flag for flag, value in (("--by", by), ("--from", from_day), ("--to", to_day),
+                                          ("--rebuild", rebuild or None)) if value is not None]
         if given:
             raise click.UsageError(
                 f"{' and '.join(given)} summarise every session and cannot go with --session: "
@@ -73,7 +79,7 @@ def stats_command(
     end = to_day.date() if to_day is not None else None
     if start is not None and end is not None and start > end:
         raise click.UsageError(f"--from {start} is after --to {end}: swap them")
-    _fleet(db, by, start, end, as_json=as_json, as_csv=as_csv)
+    _fleet(db, by, start, end, rebuild=rebuild, as_json=as_json, as_csv=as_csv)
 
 
 # -- one session ----------------------------------------------------------------------------------
@@ -181,12 +187,18 @@ def _print_session(figures: SessionFigures, summary: dict[str, Any], rows: list[
 # -- many sessions --------------------------------------------------------------------------------
 
 
-def _fleet(db: str, by: str | None, start: date | None, end: date | None, *, as_json: bool,
-           as_csv: bool) -> None:
+def _fleet(db: str, by: str | None, start: date | None, end: date | None, *, rebuild: bool,
+           as_json: bool, as_csv: bool) -> None:
     from recorder.stats.summary import FLEET_KEYS, summarise_fleet
+    from recorder.stream import is_file_of_events
 
-    figures = run(_all_figures(db, start, end))
-    rows = summarise_fleet(figures, by=by)
+    if is_file_of_events(db):  # one session, no database: fold it
+        if rebuild:
+            raise click.UsageError(f"--rebuild rebuilds a database's kept figures; {db} is a "
+                                   "file of events: leave --rebuild out")
+        rows = summarise_fleet(run(_file_figures(db, start, end)), by=by)
+    else:
+        rows = run(_kept_summary(db, by, start, end, rebuild=rebuild))
     if as_json:
         click.echo(json.dumps(rows))
     elif as_csv:
@@ -202,35 +214,45 @@ def _day_of(moment: datetime | None) -> date | None:
         UTC).date()
 
 
-async def _all_figures(db: str, start: date | None, end: date | None) -> list[SessionFigures]:
-    from recorder.stats.fold import log_figures, session_figures
-    from recorder.stream import is_file_of_events
+def _wanted(start: date | None, end: date | None, started_at: datetime | None) -> bool:
+    if start is None and end is None:
+        return True
+    day = _day_of(started_at)  # an unknown start is in no range
+    return day is not None and (start is None or day >= start) and (end is None or day <= end)
 
-    def wanted(started_at: datetime | None) -> bool:
-        if start is None and end is None:
-            return True
-        day = _day_of(started_at)  # an unknown start is in no range
-        return day is not None and (start is None or day >= start) and (end is None or day <= end)
 
-    def none_left(where: str) -> RtrecError:
-        return RtrecError(f"no session of {where} started {_range(start, end)} (UTC): "
-                          "widen --from/--to, or run `rtrec sessions` to see when they did")
+def _none_left(where: str, start: date | None, end: date | None) -> RtrecError:
+    return RtrecError(f"no session of {where} started {_range(start, end)} (UTC): "
+                      "widen --from/--to, or run `rtrec sessions` to see when they did")
 
-    if is_file_of_events(db):  # a file of events holds one session
-        figures = await session_figures(db)
-        if not wanted(figures.started_at):
-            raise none_left(db)
-        return [figures]
+
+async def _file_figures(path: str, start: date | None, end: date | None
+                        ) -> list[SessionFigures]:
+    from recorder.stats.fold import session_figures
+
+    figures = await session_figures(path)
+    if not _wanted(start, end, figures.started_at):
+        raise _none_left(path, start, end)
+    return [figures]
+
+
+async def _kept_summary(db: str, by: str | None, start: date | None, end: date | None, *,
+                        rebuild: bool) -> list[dict[str, Any]]:
+    """The summary from the derived tables, after computing what is missing or stale."""
+    from recorder.stats import table
+    from recorder.stats.fold import figures_of_session
     from recorder.store import open_log
 
     async with await open_log(db, create=False) as log:
         sessions = await log.list_sessions()
         if not sessions:
             raise RtrecError(f"no sessions in {log.display} yet: record or import one first")
-        sessions = [info for info in sessions if wanted(info.started_at)]
-        if not sessions:
-            raise none_left(log.display)
-        return [await log_figures(log, info) for info in sessions]
+        if not any(_wanted(start, end, info.started_at) for info in sessions):
+            raise _none_left(log.display, start, end)
+        keep = table.rebuild if rebuild else table.ensure
+        await keep(log, figures_of_session)
+        rows = await table.summarise(log, by, start, end)  # type: ignore[arg-type]
+    return [row.as_dict() for row in rows]
 
 
 def _range(start: date | None, end: date | None) -> str:

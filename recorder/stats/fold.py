@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from recorder.recording import Source
     from recorder.store import EventLog, SessionInfo
 
-__all__ = ["StatsFold", "figures_of_steps", "log_figures", "session_figures"]
+__all__ = ["StatsFold", "figures_of_session", "figures_of_steps", "log_figures", "session_figures"]
 
 
 def _ms(t_ns: int | None) -> float | None:
@@ -684,3 +684,9 @@ async def log_figures(log: EventLog, info: SessionInfo) -> SessionFigures:
         for step in batch:
             apply(step)
     return fold.result()
+
+
+async def figures_of_session(log: EventLog, sid: str) -> SessionFigures:
+    """The figures of session `sid` of an open event log: the compute function the derived
+    tables (recorder.stats.table) and the recorder's stats worker call."""
+    return await log_figures(log, await log.get_session(sid))

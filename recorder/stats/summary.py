@@ -129,8 +129,10 @@ def _fleet_row(key: str | None, sessions: list[SessionFigures]) -> dict[str, Any
     interruptions = sum(f.interruptions for f in sessions)
     with_errors = sum(1 for f in sessions if any(e.kind == "error" for e in f.errors))
 
-    def tokens(name: str) -> int:
-        return sum(getattr(f.tokens, name) or 0 for f in sessions if f.tokens is not None)
+    def tokens(name: str) -> int | None:  # None: no response reported it (never a made-up 0)
+        said = [getattr(f.tokens, name) for f in sessions if f.tokens is not None]
+        known = [n for n in said if n is not None]
+        return sum(known) if known else None
 
     return {
         "group": key,

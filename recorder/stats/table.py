@@ -72,7 +72,9 @@ class FleetRow(msgspec.Struct, frozen=True, kw_only=True):
         return msgspec.structs.asdict(self)
 
 
-def _day(started_at: float) -> str:
+def _day(started_at: float | None) -> str | None:
+    if started_at is None:  # an imported file without times: in no day (never a made-up one)
+        return None
     return datetime.fromtimestamp(started_at, UTC).date().isoformat()
 
 
@@ -99,11 +101,11 @@ INSERT_FIGURES = "INSERT INTO stats_figures (session, data) VALUES (?, ?)"
 
 
 def derived_rows(
-    pk: int, figures: SessionFigures, *, frames: int, started_at: float, model: str | None,
-    status: str,
+    pk: int, figures: SessionFigures, *, frames: int, started_at: float | None,
+    model: str | None, status: str,
 ) -> DerivedRows:
     """The rows of session `pk` (sessions.pk) for `figures`; started_at: the session's start
-    (unix seconds; unknown: when it was written), model: the figures' or else the session's."""
+    (unix seconds; None: unknown), model: the figures' or else the session's."""
     tokens = figures.tokens
     day = _day(started_at)
     values = {
@@ -157,7 +159,7 @@ async def store(
             # and `rtrec stats` on another machine) take turns (SQLite: one writer anyway)
             rows = await db.fetch(
                 connection,
-                "SELECT pk, COALESCE(started_at, last_seen), frames, model FROM sessions "
+                "SELECT pk, started_at, frames, model FROM sessions "
                 f"WHERE id = ?{'' if db.is_sqlite else ' FOR UPDATE'}", (session_id,),
             )
             if not rows:

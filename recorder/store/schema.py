@@ -129,8 +129,8 @@ stats_sessions = Table(
     Column("version", Integer, nullable=False),
     Column("frames", Integer, nullable=False),
     Column("computed_at", Float, nullable=False),  # unix seconds
-    Column("started_at", Float, nullable=False),  # unix seconds, UTC (unknown: when written)
-    Column("day", String(10), nullable=False),  # started_at's UTC date, YYYY-MM-DD
+    Column("started_at", Float),  # unix seconds, UTC; NULL: unknown (in no date range)
+    Column("day", String(10)),  # started_at's UTC date, YYYY-MM-DD; NULL: unknown
     Column("model", Text),
     Column("status", String(16), nullable=False),
     Column("duration_ms", Float),
@@ -154,8 +154,8 @@ stats_turns = Table(
     metadata,
     Column("session", Integer, ForeignKey("sessions.pk", ondelete="CASCADE"), nullable=False),
     Column("turn", Integer, nullable=False),  # TurnFigures.index
-    Column("started_at", Float, nullable=False),  # the session's, as in stats_sessions
-    Column("day", String(10), nullable=False),
+    Column("started_at", Float),  # the session's, as in stats_sessions
+    Column("day", String(10)),
     Column("model", Text),
     Column("status", String(16), nullable=False),
     Column("voice_to_voice_ms", Float, nullable=False),  # only turns that have one
