@@ -175,6 +175,9 @@ class Console:
     def token_note(self, header: str, query: str) -> None:
         self._print(f"  clients must present the token: header {header} or query {query}")
 
+    def listener_failed(self, label: str, error: BaseException) -> None:
+        self._error(f"rtrec: ERROR: session {label}: after its end: {type(error).__name__}")
+
     def traces_note(self, endpoint: str) -> None:
         self._print(f"  traces: each session's trace goes to {endpoint} as it ends")
 

@@ -50,6 +50,11 @@ COMMANDS: dict[str, CommandEntry] = {
         "Serve a recorded session to Realtime clients (the SDKs, a browser, ...) on the API's "
         "path.",
     ),
+    "trace": CommandEntry(
+        "recorder.cli.trace:trace_command",
+        "Send sessions of DB as OpenTelemetry traces over OTLP/HTTP: a span per turn, response "
+        "and tool call.",
+    ),
     "sessions": CommandEntry(
         "recorder.cli.store:sessions_command",
         "List the sessions recorded in DB, oldest first, with the frames each could not keep.",

@@ -25,10 +25,14 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import msgspec
 
 from recorder.stats.figures import ResponseFigures, SessionFigures, ToolCallFigures, Usage
+
+if TYPE_CHECKING:
+    from recorder.conversation_model import Conversation
 
 AttributeValue = str | bool | int | float | list[str]
 
@@ -392,3 +396,25 @@ def _root_span(
         attributes=attributes, events=sorted(events, key=lambda event: event.time_ns),
         error=error,
     )
+
+
+def conversation_texts(conversation: Conversation) -> dict[str, str]:
+    """What `--with-text` puts on spans: each user item's transcript (or text) by item id, and
+    each response's spoken transcript (or text) by response id, from the conversation fold."""
+
+    def said(item_id: str) -> str | None:
+        item = conversation.items.get(item_id)
+        if item is None:
+            return None
+        return item.transcript if item.transcript is not None else item.text
+
+    texts: dict[str, str] = {}
+    for item in conversation.items.values():
+        if item.role == "user" and (text := said(item.id)) is not None:
+            texts[item.id] = text
+    for response in conversation.responses.values():
+        parts = [text for item_id in response.output_item_ids
+                 if (text := said(item_id)) is not None]
+        if parts:
+            texts[response.id] = "\n".join(parts)
+    return texts
