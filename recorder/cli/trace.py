@@ -17,7 +17,14 @@ OTLP_HELP = (
 
 async def fold_figures(source: Any, session_id: str) -> Any:
     """recorder.stats.fold.session_figures, imported when first needed."""
-    from recorder.stats.fold import session_figures
+    try:
+        from recorder.stats.fold import session_figures
+    except ModuleNotFoundError as error:
+        if error.name != "recorder.stats.fold":
+            raise
+        raise RtrecError(
+            "this rtrec has no turn figures (recorder.stats.fold is missing): reinstall rtrec"
+        ) from error
 
     return await session_figures(source, session_id)
 
@@ -52,7 +59,7 @@ def trace_command(db: str, session_id: str | None, otlp_url: str | None, with_te
 
 async def send_sessions(
     db: str, session_id: str | None, target: Any, *, with_text: bool = False,
-    figures_of: Any = fold_figures,
+    figures_of: Any = None,
 ) -> tuple[list[tuple[str, int]], list[str]]:
     """Send each chosen session's trace (one request per session); (sent (id, spans), lines
     saying which were skipped and why). OtlpError at the first send the collector refuses."""
@@ -63,6 +70,7 @@ async def send_sessions(
     from recorder.stats.trace import conversation_texts, session_trace
     from recorder.store import open_log
 
+    figures_of = figures_of or fold_figures
     sent: list[tuple[str, int]] = []
     skipped: list[str] = []
     async with await open_log(db, create=False) as log, aiohttp.ClientSession() as http:

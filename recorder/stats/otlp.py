@@ -244,6 +244,8 @@ async def send_traces(
 
 def _reason(error: aiohttp.ClientConnectionError) -> str:
     cause = getattr(error, "os_error", None) or error.__cause__
+    if isinstance(cause, ConnectionRefusedError):
+        return "connection refused"
     strerror = getattr(cause, "strerror", None)
     return str(strerror) if strerror else type(error).__name__
 
