@@ -1,0 +1,168 @@
+"""`rtrec record --otlp`: each session's trace leaves as the session ends, from a bounded queue
+off the forwarding path; a collector that is slow or down never holds recording up, and every
+trace not sent is counted (console once, GET /rtrec/status). Real sessions (the fake upstream,
+the fake client, the proxy, a SQLite log), a real OTLP/HTTP receiver; the figures come from a
+hand-built fold (the TraceSender's `figures` seam)."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from otlp_receiver import Receiver, closed_port
+from test_otlp import hand_fold
+from test_proxy import Recorder, start_proxy
+
+from recorder.console import Console
+from recorder.fake.client import play_client
+from recorder.fake.server import FakeUpstream
+from recorder.proxy import ProxyConfig, record
+from recorder.stats.otlp import OtlpTarget, otlp_target
+from recorder.stats.sender import TraceSender
+from recorder.stats.trace import trace_id_of
+from recorder.store import EventLog, open_log
+
+KEY = "sk-trace-record-key-0123456789"
+
+
+@pytest.fixture
+async def log(tmp_path: Path) -> AsyncIterator[EventLog]:
+    event_log = await open_log(str(tmp_path / "rec.db"), flush_interval=0.01)
+    yield event_log
+    await event_log.close()
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeUpstream]:
+    async with FakeUpstream("voice_turns", pace=0) as upstream:
+        yield upstream
+
+
+async def wait_for(condition: Any, seconds: float = 15.0) -> None:
+    for _ in range(int(seconds / 0.02)):
+        if condition():
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("the condition never held")
+
+
+async def play(recorder_url: str) -> None:
+    await play_client(f"{recorder_url}/v1/realtime", "voice_turns", pace=0, api_key=KEY,
+                      model="gpt-realtime")
+
+
+async def status(recorder: Recorder) -> dict[str, Any]:
+    url = recorder.url.replace("ws", "http", 1) + "/rtrec/status"
+    async with aiohttp.ClientSession() as http, http.get(url) as response:
+        answer: dict[str, Any] = await response.json()
+        return answer
+
+
+def warnings(err: str) -> list[str]:
+    return [line for line in err.splitlines() if "trace of session" in line]
+
+
+async def test_rtrec_record_sends_each_session_as_it_ends(
+    tmp_path: Path, fake: FakeUpstream
+) -> None:
+    out, err = io.StringIO(), io.StringIO()
+    stop = asyncio.Event()
+    db = str(tmp_path / "rec.db")
+    with Receiver() as receiver:
+        traces = TraceSender(otlp_target(receiver.url), hand_fold)
+        config = ProxyConfig(upstream=fake.url, host="127.0.0.1", port=0)
+        running = asyncio.ensure_future(
+            record(db, config, Console(out, err), stop=stop, traces=traces)
+        )
+        await wait_for(lambda: "listening on" in out.getvalue())
+        url = re.search(r"listening on (ws://\S+)/v1/realtime", out.getvalue())
+        assert url is not None
+        await play(url.group(1))
+        await play(url.group(1))
+        await wait_for(lambda: len(receiver.requests) == 2)
+        stop.set()
+        assert await running == 0  # every frame recorded
+        spans = receiver.spans
+    assert f"  traces: each session's trace goes to {receiver.url}/v1/traces as it ends" \
+        in out.getvalue().splitlines()
+    async with await open_log(db, create=False) as reading:
+        sessions = await reading.list_sessions()
+    assert [s.status for s in sessions] == ["complete", "complete"]
+    for info in sessions:
+        mine = [s for s in spans if s.trace_id == trace_id_of(info.id).hex()]
+        assert [s.name for s in mine] == ["rtrec.session", "turn 1", "chat gpt-realtime"]
+        assert mine[1].parent == mine[0].span_id and mine[2].parent == mine[1].span_id
+        assert info.started_at is not None
+        assert abs(mine[0].start_ns - round(info.started_at.timestamp() * 1e9)) < 1000
+    assert (traces.sent, traces.dropped) == (2, 0)
+    assert warnings(err.getvalue()) == []
+
+
+async def test_a_slow_collector_never_holds_recording_up(
+    log: EventLog, fake: FakeUpstream
+) -> None:
+    recorder = await start_proxy(log, fake.url.removesuffix("/v1/realtime"))
+    with Receiver(delay_s=3.0) as receiver:
+        traces = TraceSender(OtlpTarget(f"{receiver.url}/v1/traces", timeout_s=10.0), hand_fold,
+                             console=recorder.proxy.console, queue_size=1)
+        traces.start(log)
+        recorder.proxy.listener = traces
+        try:
+            for _ in range(3):
+                await play(recorder.url)
+            await recorder.settled()
+            # three sessions recorded and ended while the first trace is still on its way
+            assert receiver.requests == []
+            assert all(played.completed for played in fake.sessions)
+            assert [s.status for s in await log.list_sessions()] == ["complete"] * 3
+            health = await status(recorder)
+            # the first in flight, the second queued, the third dropped: queue full
+            assert (health["traces_sent"], health["traces_queued"], health["traces_dropped"]) \
+                == (0, 1, 1)
+            assert health["traces_endpoint"] == f"{receiver.url}/v1/traces"
+            [warning] = warnings(recorder.err.getvalue())
+            sid = (await log.list_sessions())[2].id
+            assert warning == (
+                f"rtrec: WARNING: the trace of session {sid} was not sent: the queue of 1 "
+                "traces waiting is full (the collector is slow or down); recording goes on, "
+                "traces not sent are counted in GET /rtrec/status (traces_dropped)"
+            )
+        finally:
+            await traces.close(drain_s=0.2)  # the one in flight and the one queued: dropped
+            await recorder.proxy.close()
+    assert (traces.sent, traces.dropped) == (0, 3)
+    assert recorder.err.getvalue().splitlines()[-1] == (
+        f"rtrec: 3 traces not sent to {receiver.url}/v1/traces (0 sent): send them again "
+        "with rtrec trace DB --otlp URL"
+    )
+
+
+async def test_a_collector_that_is_down_costs_recording_nothing(
+    log: EventLog, fake: FakeUpstream
+) -> None:
+    recorder = await start_proxy(log, fake.url.removesuffix("/v1/realtime"))
+    port = closed_port()
+    traces = TraceSender(otlp_target(f"http://127.0.0.1:{port}"), hand_fold,
+                         console=recorder.proxy.console)
+    traces.start(log)
+    recorder.proxy.listener = traces
+    try:
+        await play(recorder.url)
+        await play(recorder.url)
+        await recorder.settled()
+        await wait_for(lambda: traces.dropped == 2)
+        assert [s.status for s in await log.list_sessions()] == ["complete"] * 2
+        health = await status(recorder)
+        assert (health["traces_sent"], health["traces_dropped"]) == (0, 2)
+        [warning] = warnings(recorder.err.getvalue())  # said once, counted after
+        assert f"cannot reach the OTLP collector at http://127.0.0.1:{port}/v1/traces " \
+            "(connection refused)" in warning
+    finally:
+        await traces.close()
+        await recorder.proxy.close()
