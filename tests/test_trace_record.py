@@ -31,10 +31,16 @@ from recorder.store import EventLog, open_log
 KEY = "sk-trace-record-key-0123456789"
 
 
+class Log:
+    def __init__(self, log: EventLog, path: str) -> None:
+        self.log, self.path = log, path
+
+
 @pytest.fixture
-async def log(tmp_path: Path) -> AsyncIterator[EventLog]:
-    event_log = await open_log(str(tmp_path / "rec.db"), flush_interval=0.01)
-    yield event_log
+async def store(tmp_path: Path) -> AsyncIterator[Log]:
+    path = str(tmp_path / "rec.db")
+    event_log = await open_log(path, flush_interval=0.01)
+    yield Log(event_log, path)
     await event_log.close()
 
 
@@ -105,13 +111,14 @@ async def test_rtrec_record_sends_each_session_as_it_ends(
 
 
 async def test_a_slow_collector_never_holds_recording_up(
-    log: EventLog, fake: FakeUpstream
+    store: Log, fake: FakeUpstream
 ) -> None:
+    log = store.log
     recorder = await start_proxy(log, fake.url.removesuffix("/v1/realtime"))
     with Receiver(delay_s=3.0) as receiver:
         traces = TraceSender(OtlpTarget(f"{receiver.url}/v1/traces", timeout_s=10.0), hand_fold,
-                             console=recorder.proxy.console, queue_size=1)
-        traces.start(log)
+                             console=recorder.proxy.console, queue_size=2)
+        traces.start(lambda: open_log(store.path, create=False))
         recorder.proxy.listener = traces
         try:
             for _ in range(3):
@@ -122,14 +129,14 @@ async def test_a_slow_collector_never_holds_recording_up(
             assert all(played.completed for played in fake.sessions)
             assert [s.status for s in await log.list_sessions()] == ["complete"] * 3
             health = await status(recorder)
-            # the first in flight, the second queued, the third dropped: queue full
+            # the first in flight, the second waiting, the third dropped: 2 at most
             assert (health["traces_sent"], health["traces_queued"], health["traces_dropped"]) \
                 == (0, 1, 1)
             assert health["traces_endpoint"] == f"{receiver.url}/v1/traces"
             [warning] = warnings(recorder.err.getvalue())
             sid = (await log.list_sessions())[2].id
             assert warning == (
-                f"rtrec: WARNING: the trace of session {sid} was not sent: the queue of 1 "
+                f"rtrec: WARNING: the trace of session {sid} was not sent: the queue of 2 "
                 "traces waiting is full (the collector is slow or down); recording goes on, "
                 "traces not sent are counted in GET /rtrec/status (traces_dropped)"
             )
@@ -144,13 +151,14 @@ async def test_a_slow_collector_never_holds_recording_up(
 
 
 async def test_a_collector_that_is_down_costs_recording_nothing(
-    log: EventLog, fake: FakeUpstream
+    store: Log, fake: FakeUpstream
 ) -> None:
+    log = store.log
     recorder = await start_proxy(log, fake.url.removesuffix("/v1/realtime"))
     port = closed_port()
     traces = TraceSender(otlp_target(f"http://127.0.0.1:{port}"), hand_fold,
                          console=recorder.proxy.console)
-    traces.start(log)
+    traces.start(lambda: open_log(store.path, create=False))
     recorder.proxy.listener = traces
     try:
         await play(recorder.url)
