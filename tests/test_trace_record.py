@@ -8,17 +8,22 @@ from __future__ import annotations
 
 import asyncio
 import io
+import os
 import re
+import signal
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
+from click.testing import CliRunner
 from otlp_receiver import Receiver, closed_port
 from test_otlp import hand_fold
 from test_proxy import Recorder, start_proxy
 
+from recorder.cli import cli
 from recorder.console import Console
 from recorder.fake.client import play_client
 from recorder.fake.server import FakeUpstream
@@ -29,6 +34,7 @@ from recorder.stats.trace import trace_id_of
 from recorder.store import EventLog, open_log
 
 KEY = "sk-trace-record-key-0123456789"
+ROOT = Path(__file__).resolve().parents[1]
 
 
 class Log:
@@ -174,3 +180,71 @@ async def test_a_collector_that_is_down_costs_recording_nothing(
     finally:
         await traces.close()
         await recorder.proxy.close()
+
+
+def test_a_bad_otlp_url_is_one_line_before_anything_is_opened(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["record", "--db", str(tmp_path / "r.db"),
+                                      "--otlp", "ftp://collector:4318"])
+    assert result.exit_code == 1
+    assert result.output == (
+        "Error: --otlp 'ftp://collector:4318' is not an http:// or https:// URL: "
+        "give e.g. http://127.0.0.1:4318\n"
+    )
+    assert not (tmp_path / "r.db").exists()
+
+
+# rtrec record as a user runs it, with a hand-built fold in place of recorder.stats.fold
+WITH_HAND_FOLD = """
+import sys, types
+from recorder.stats.figures import ResponseFigures, SessionFigures, TurnFigures
+fold = types.ModuleType("recorder.stats.fold")
+async def session_figures(source, session):
+    info = await source.get_session(session)
+    return SessionFigures(duration_ms=1500.0, turns=[TurnFigures(
+        index=1, item_id="item_1", speech_started_ms=10.0, response_id="resp_1")],
+        responses=[ResponseFigures(response_id="resp_1", created_ms=500.0, done_ms=1000.0,
+                                   status="completed")])
+fold.session_figures = session_figures
+sys.modules["recorder.stats.fold"] = fold
+from recorder.cli import main
+main()
+"""
+
+
+async def test_rtrec_record_otlp_from_the_command_line(
+    tmp_path: Path, fake: FakeUpstream
+) -> None:
+    db = tmp_path / "rec.db"
+    with Receiver() as receiver:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-c", WITH_HAND_FOLD, "record", "--db", str(db), "--listen",
+            "127.0.0.1:0", "--upstream", fake.url, "--otlp", receiver.url,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
+        try:
+            assert process.stdout is not None
+            banner = ""
+            while "listening on" not in banner:
+                line = (await asyncio.wait_for(process.stdout.readline(), 30)).decode()
+                assert line, "rtrec record exited before listening"
+                banner += line
+            url = re.search(r"listening on (ws://\S+)/v1/realtime", banner)
+            assert url is not None
+            await play(url.group(1))
+            await wait_for(lambda: len(receiver.requests) == 1)
+            process.send_signal(signal.SIGTERM)
+            out, err = await asyncio.wait_for(process.communicate(), 30)
+        finally:
+            if process.returncode is None:
+                process.kill()
+                await process.wait()
+        spans = receiver.spans
+    assert process.returncode == 0, err.decode()
+    assert f"  traces: each session's trace goes to {receiver.url}/v1/traces as it ends" \
+        in (banner + out.decode()).splitlines()
+    async with await open_log(str(db), create=False) as reading:
+        [info] = await reading.list_sessions()
+    assert [s.name for s in spans] == ["rtrec.session", "turn 1", "chat gpt-realtime"]
+    assert {s.trace_id for s in spans} == {trace_id_of(info.id).hex()}
+    assert err.decode() == ""
