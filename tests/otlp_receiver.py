@@ -73,6 +73,7 @@ def decode(body: bytes) -> tuple[dict[str, Any], list[ReceivedSpan]]:
 class Receiver:
     delay_s: float = 0.0
     status: int = 200
+    answers: list[int] = field(default_factory=list)  # statuses for the first requests
     requests: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
     port: int = 0
     _loop: asyncio.AbstractEventLoop | None = None
@@ -92,8 +93,9 @@ class Receiver:
         if self.delay_s:
             await asyncio.sleep(self.delay_s)
         self.requests.append((dict(request.headers), body))
-        if self.status != 200:
-            return web.Response(status=self.status, text="refused")
+        status = self.answers.pop(0) if self.answers else self.status
+        if status != 200:
+            return web.Response(status=status, text="refused", headers={"Retry-After": "0"})
         return web.Response(body=ExportTraceServiceResponse().SerializeToString(),
                             content_type="application/x-protobuf")
 

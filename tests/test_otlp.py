@@ -256,6 +256,25 @@ def test_a_collector_that_refuses_or_is_slow_is_one_line(
 
 
 @pytest.mark.usefixtures("hand_built_fold")
+def test_a_busy_collector_is_tried_again(tmp_path: Path) -> None:
+    db = tmp_path / "rec.db"
+    make_db(db, 1)
+    with Receiver(answers=[503, 429]) as receiver:  # busy twice (Retry-After: 0), then takes it
+        result = invoke("trace", str(db), "--otlp", receiver.url)
+        assert result.exit_code == 0, result.output
+        assert len(receiver.requests) == 3
+        assert len({body for _, body in receiver.requests}) == 1  # the same request each time
+    with Receiver(status=503) as receiver:
+        result = invoke("trace", str(db), "--otlp", receiver.url)
+        assert len(receiver.requests) == 4
+    assert result.exit_code == 1
+    assert result.output.splitlines() == [
+        f"Error: the OTLP collector at {receiver.url}/v1/traces refused the traces (HTTP 503) "
+        "after 4 tries: check the endpoint's path (…/v1/traces) and OTEL_EXPORTER_OTLP_HEADERS"
+    ]
+
+
+@pytest.mark.usefixtures("hand_built_fold")
 def test_a_session_without_a_start_time_is_skipped_with_the_reason(tmp_path: Path) -> None:
     db = tmp_path / "rec.db"
     imported = invoke("import", str(db), str(ROOT / "fixtures" / "voice_turns.jsonl"))

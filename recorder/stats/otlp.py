@@ -11,6 +11,7 @@ specification says (default 10000). Header values (API keys of a backend) are ne
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -28,6 +29,10 @@ from recorder.stats.trace import SCOPE_NAME, SERVICE_NAME, AttributeValue, Span
 TRACES_PATH = "/v1/traces"
 DEFAULT_TIMEOUT_MS = 10_000
 CONTENT_TYPE = "application/x-protobuf"
+RETRYABLE = frozenset({429, 502, 503, 504})  # the OTLP/HTTP specification's retryable answers
+RETRIES = 3
+RETRY_DELAY_S = 0.5  # then doubled at each retry
+MAX_RETRY_DELAY_S = 5.0  # a Retry-After longer than this waits only this
 MISSING_EXTRA = (
     "traces need the OpenTelemetry protocol package: pip install 'rtrec[otel]' "
     "(or opentelemetry-proto)"
@@ -220,16 +225,19 @@ def rejected_spans(body: bytes) -> tuple[int, str]:
 
 
 async def send_traces(
-    target: OtlpTarget, body: bytes, http: aiohttp.ClientSession | None = None
+    target: OtlpTarget, body: bytes, http: aiohttp.ClientSession | None = None,
+    *, retries: int = RETRIES,
 ) -> int:
     """POST one encoded request to the collector; the number of spans it rejected (0: all
-    kept); OtlpError in one line if it is down, too slow or refuses the request."""
+    kept); OtlpError in one line if it is down, too slow or refuses the request. An answer the
+    specification calls retryable (429, 502, 503, 504) is retried `retries` times, after its
+    Retry-After or an exponential backoff."""
     where = target.display
     try:
         if http is None:
             async with aiohttp.ClientSession() as own:
-                return await _post(own, target, body)
-        return await _post(http, target, body)
+                return await _post_retrying(own, target, body, retries)
+        return await _post_retrying(http, target, body, retries)
     except TimeoutError:
         raise OtlpError(
             f"the OTLP collector at {where} did not answer within {target.timeout_s:g}s: "
@@ -242,6 +250,28 @@ async def send_traces(
         ) from error
 
 
+async def _post_retrying(
+    http: aiohttp.ClientSession, target: OtlpTarget, body: bytes, retries: int
+) -> int:
+    delay = RETRY_DELAY_S
+    for attempt in range(retries + 1):
+        status, answer, retry_after = await _post(http, target, body)
+        if 200 <= status < 300:
+            rejected, _message = rejected_spans(answer)
+            return rejected
+        if status not in RETRYABLE or attempt == retries:
+            tries = f" after {attempt + 1} tries" if attempt else ""
+            raise OtlpError(
+                f"the OTLP collector at {target.display} refused the traces (HTTP {status})"
+                f"{tries}: check the endpoint's path (…/v1/traces) and "
+                "OTEL_EXPORTER_OTLP_HEADERS"
+            )
+        await asyncio.sleep(min(retry_after if retry_after is not None else delay,
+                                MAX_RETRY_DELAY_S))
+        delay *= 2
+    raise AssertionError("unreachable")
+
+
 def _reason(error: aiohttp.ClientConnectionError) -> str:
     cause = getattr(error, "os_error", None) or error.__cause__
     if isinstance(cause, ConnectionRefusedError):
@@ -250,17 +280,16 @@ def _reason(error: aiohttp.ClientConnectionError) -> str:
     return str(strerror) if strerror else type(error).__name__
 
 
-async def _post(http: aiohttp.ClientSession, target: OtlpTarget, body: bytes) -> int:
+async def _post(
+    http: aiohttp.ClientSession, target: OtlpTarget, body: bytes
+) -> tuple[int, bytes, float | None]:
+    """(status, body, Retry-After seconds if given) of one POST."""
     async with http.post(
         target.url, data=body,
         headers={**target.headers, "Content-Type": CONTENT_TYPE},
         timeout=aiohttp.ClientTimeout(total=target.timeout_s),
     ) as response:
         answer = await response.read()
-        if 200 <= response.status < 300:
-            rejected, _message = rejected_spans(answer)
-            return rejected
-    raise OtlpError(
-        f"the OTLP collector at {target.display} refused the traces (HTTP {response.status}): "
-        "check the endpoint's path (…/v1/traces) and OTEL_EXPORTER_OTLP_HEADERS"
-    )
+        retry_after = response.headers.get("Retry-After", "")
+        seconds = float(retry_after) if retry_after.replace(".", "", 1).isdigit() else None
+        return response.status, answer, seconds
