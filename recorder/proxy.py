@@ -797,7 +797,7 @@ async def record(
     )
     proxy.log = log
     if traces is not None:
-        traces.start(lambda: open_log(db, create=False))  # a reader of its own, in its thread
+        traces.start(db)  # its worker opens the store to read
         proxy.listener = traces
     watch = asyncio.ensure_future(_watch_health(proxy, console))
     stop = stop or asyncio.Event()

@@ -76,6 +76,7 @@ class Receiver:
     answers: list[int] = field(default_factory=list)  # statuses for the first requests
     requests: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
     port: int = 0
+    arrived: int = 0  # requests received (answered or not yet)
     _loop: asyncio.AbstractEventLoop | None = None
     _thread: threading.Thread | None = None
     _runner: web.AppRunner | None = None
@@ -90,6 +91,7 @@ class Receiver:
 
     async def _handle(self, request: web.Request) -> web.Response:
         body = await request.read()
+        self.arrived += 1
         if self.delay_s:
             await asyncio.sleep(self.delay_s)
         self.requests.append((dict(request.headers), body))

@@ -20,7 +20,6 @@ import aiohttp
 import pytest
 from click.testing import CliRunner
 from otlp_receiver import Receiver, closed_port
-from test_otlp import hand_fold
 from test_proxy import Recorder, start_proxy
 
 from recorder.cli import cli
@@ -35,6 +34,7 @@ from recorder.store import EventLog, open_log
 
 KEY = "sk-trace-record-key-0123456789"
 ROOT = Path(__file__).resolve().parents[1]
+HAND_FOLD = "test_otlp:hand_fold"  # run in the sender's worker process
 
 
 class Log:
@@ -87,7 +87,7 @@ async def test_rtrec_record_sends_each_session_as_it_ends(
     stop = asyncio.Event()
     db = str(tmp_path / "rec.db")
     with Receiver() as receiver:
-        traces = TraceSender(otlp_target(receiver.url), hand_fold)
+        traces = TraceSender(otlp_target(receiver.url), HAND_FOLD)
         config = ProxyConfig(upstream=fake.url, host="127.0.0.1", port=0)
         running = asyncio.ensure_future(
             record(db, config, Console(out, err), stop=stop, traces=traces)
@@ -122,15 +122,16 @@ async def test_a_slow_collector_never_holds_recording_up(
     log = store.log
     recorder = await start_proxy(log, fake.url.removesuffix("/v1/realtime"))
     with Receiver(delay_s=3.0) as receiver:
-        traces = TraceSender(OtlpTarget(f"{receiver.url}/v1/traces", timeout_s=10.0), hand_fold,
+        traces = TraceSender(OtlpTarget(f"{receiver.url}/v1/traces", timeout_s=10.0), HAND_FOLD,
                              console=recorder.proxy.console, queue_size=2)
-        traces.start(lambda: open_log(store.path, create=False))
+        traces.start(store.path)
         recorder.proxy.listener = traces
         try:
             for _ in range(3):
                 await play(recorder.url)
             await recorder.settled()
-            # three sessions recorded and ended while the first trace is still on its way
+            # three sessions recorded and ended; the first trace is at the collector, waiting
+            await wait_for(lambda: receiver.arrived == 1)
             assert receiver.requests == []
             assert all(played.completed for played in fake.sessions)
             assert [s.status for s in await log.list_sessions()] == ["complete"] * 3
@@ -162,9 +163,9 @@ async def test_a_collector_that_is_down_costs_recording_nothing(
     log = store.log
     recorder = await start_proxy(log, fake.url.removesuffix("/v1/realtime"))
     port = closed_port()
-    traces = TraceSender(otlp_target(f"http://127.0.0.1:{port}"), hand_fold,
+    traces = TraceSender(otlp_target(f"http://127.0.0.1:{port}"), HAND_FOLD,
                          console=recorder.proxy.console)
-    traces.start(lambda: open_log(store.path, create=False))
+    traces.start(store.path)
     recorder.proxy.listener = traces
     try:
         await play(recorder.url)
@@ -193,21 +194,20 @@ def test_a_bad_otlp_url_is_one_line_before_anything_is_opened(tmp_path: Path) ->
     assert not (tmp_path / "r.db").exists()
 
 
-# rtrec record as a user runs it, with a hand-built fold in place of recorder.stats.fold
-WITH_HAND_FOLD = """
+# rtrec record as a user runs it, with a hand-built fold in place of recorder.stats.fold: put
+# there at start-up (sitecustomize), so the trace worker's fresh interpreter has it too
+HAND_FOLD_SITE = """
 import sys, types
 from recorder.stats.figures import ResponseFigures, SessionFigures, TurnFigures
 fold = types.ModuleType("recorder.stats.fold")
 async def session_figures(source, session):
-    info = await source.get_session(session)
+    await source.get_session(session)  # it is given a reader of the store
     return SessionFigures(duration_ms=1500.0, turns=[TurnFigures(
         index=1, item_id="item_1", speech_started_ms=10.0, response_id="resp_1")],
         responses=[ResponseFigures(response_id="resp_1", created_ms=500.0, done_ms=1000.0,
                                    status="completed")])
 fold.session_figures = session_figures
 sys.modules["recorder.stats.fold"] = fold
-from recorder.cli import main
-main()
 """
 
 
@@ -215,12 +215,16 @@ async def test_rtrec_record_otlp_from_the_command_line(
     tmp_path: Path, fake: FakeUpstream
 ) -> None:
     db = tmp_path / "rec.db"
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(HAND_FOLD_SITE)
     with Receiver() as receiver:
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-c", WITH_HAND_FOLD, "record", "--db", str(db), "--listen",
-            "127.0.0.1:0", "--upstream", fake.url, "--otlp", receiver.url,
+            sys.executable, "-c", "from recorder.cli import main; main()", "record",
+            "--db", str(db), "--listen", "127.0.0.1:0", "--upstream", fake.url,
+            "--otlp", receiver.url,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            env={**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{site}"},
         )
         try:
             assert process.stdout is not None

@@ -79,13 +79,12 @@ def record_command(
     )
     traces = None
     if otlp_url is not None:
-        from recorder.cli.trace import fold_figures
         from recorder.stats.otlp import otlp_target, proto_modules
         from recorder.stats.sender import TraceSender
 
         target = otlp_target(otlp_url)
         proto_modules()
-        traces = TraceSender(target, fold_figures)
+        traces = TraceSender(target)  # figures: recorder.stats.fold, in a worker process
     # e.g. the port is taken: no new empty database (nor journal) stays behind
     with removed_on_failure(db), journal_removed_on_failure(journal):
         lost = run(record(db, config, ca_file=ca_file, buffer_bytes=buffer_mib * 2**20,

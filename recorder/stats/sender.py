@@ -2,30 +2,32 @@
 
 The proxy calls TraceSender.session_ended(sid) as a session ends: a counter check and a hand-off
 to another thread, nothing else (no I/O, no waiting). That thread runs an event loop of its own
-with its own connection to the store (`open_reader`), so neither the fold's CPU nor a collector
-that is slow ever runs on the proxy's loop. It takes sessions in order: waits until the
-session's end is stored (its frames are written before it), reads its row and its figures (the
-`figures` callable, recorder.stats.fold.session_figures in rtrec record), builds its trace and
-POSTs it. At most `queue_size` sessions wait; past that the next sessions' traces are dropped,
-and every trace not delivered (dropped from a full queue, failed to send, not out when rtrec
-stopped) is counted. The console says so once, at the first one lost (and the total when
-rtrec stops); GET /rtrec/status carries the counts (health()).
+and sends the traces in order; each trace is computed in a worker process (one, started with
+the first trace), which opens the store itself, waits until the session's end is stored (its
+frames are written before it), reads its row and its figures (`figures`, "module:function" of
+an async (source, session id) -> SessionFigures: recorder.stats.fold.session_figures in rtrec
+record) and encodes its trace. So neither the fold's CPU (it would hold the proxy's GIL in a
+thread) nor a slow collector ever delays a frame. At most `queue_size` sessions wait; past that
+the next sessions' traces are dropped, and every trace not delivered (dropped from a full
+queue, failed to compute or send, not out when rtrec stopped) is counted. The console says so
+once, at the first one lost (and the total when rtrec stops); GET /rtrec/status carries the
+counts (health()).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
+import multiprocessing
 import threading
 import time
-from collections.abc import Awaitable, Callable
-from typing import Any, Protocol
+from typing import Any
 
 import aiohttp
 
 from recorder.console import Console
 from recorder.errors import RtrecError
-from recorder.stats.figures import SessionFigures
 from recorder.stats.otlp import OtlpTarget, encode_traces, send_traces
 from recorder.stats.trace import SessionFacts, session_trace
 
@@ -33,16 +35,7 @@ DEFAULT_QUEUE = 64  # sessions waiting for their trace to be sent; past it they 
 DRAIN_S = 5.0  # at stop: how long the traces still queued may take to go out
 END_WAIT_S = 30.0  # how long a session's end may take to be stored (the store is down: longer)
 _POLL_S = 0.05
-
-FiguresOf = Callable[[Any, str], Awaitable[SessionFigures]]
-
-
-class Reader(Protocol):
-    """What the sender reads a session with (a recorder.store.EventLog opened to read)."""
-
-    async def get_session(self, sid: str | None = None) -> Any: ...
-
-    async def close(self) -> None: ...
+FOLD = "recorder.cli.trace:fold_figures"  # the fold rtrec record uses
 
 
 def facts_of(info: Any) -> SessionFacts | None:
@@ -56,13 +49,54 @@ def facts_of(info: Any) -> SessionFacts | None:
     )
 
 
+# -- the worker process -------------------------------------------------------------------------
+
+
+def compute_trace(
+    db: str, sid: str, figures: str, with_text: bool, end_wait_s: float
+) -> tuple[str, bytes | str]:
+    """In the worker process: ("trace", the encoded request), ("skipped", why) or ("failed",
+    why) for one session of the store at db."""
+    try:
+        return asyncio.run(_compute(db, sid, figures, with_text, end_wait_s))
+    except RtrecError as error:
+        return "failed", str(error)
+    except Exception as error:  # the fold or the store failed: that trace only
+        return "failed", f"its figures could not be computed ({type(error).__name__}: {error})"
+
+
+async def _compute(
+    db: str, sid: str, figures: str, with_text: bool, end_wait_s: float
+) -> tuple[str, bytes | str]:
+    from recorder.store import open_log
+
+    module, _, attribute = figures.partition(":")
+    figures_of = getattr(importlib.import_module(module), attribute)
+    async with await open_log(db, create=False) as reader:
+        deadline = time.monotonic() + end_wait_s
+        while (info := await reader.get_session(sid)).status == "recording":
+            if time.monotonic() > deadline:
+                raise RtrecError(f"its end was not stored within {end_wait_s:g}s "
+                                 "(the store is down or behind)")
+            await asyncio.sleep(_POLL_S)
+        facts = facts_of(info)
+        if facts is None:
+            return "skipped", "it has no start time"
+        session_figures = await figures_of(reader, sid)
+    return "trace", encode_traces([session_trace(session_figures, facts, with_text=with_text)])
+
+
+# -- the proxy's side and the sending thread ----------------------------------------------------
+
+
 class TraceSender:
-    """The bounded hand-off and the thread that sends each ended session's trace."""
+    """The bounded hand-off, the thread that sends each ended session's trace, the worker
+    process that computes it."""
 
     def __init__(
         self,
         target: OtlpTarget,
-        figures: FiguresOf,
+        figures: str = FOLD,
         *,
         console: Console | None = None,
         queue_size: int = DEFAULT_QUEUE,
@@ -75,6 +109,7 @@ class TraceSender:
         self.with_text = with_text
         self.queue_size = queue_size
         self.end_wait_s = end_wait_s
+        self.db = ""
         self.sent = 0
         self.dropped = 0  # traces not delivered: the queue was full, a send failed, stopped
         self.skipped = 0  # sessions without a start time (nothing to place the spans at)
@@ -86,12 +121,11 @@ class TraceSender:
         self._thread: threading.Thread | None = None
         self._main: asyncio.Task[None] | None = None
         self._in_flight = False
+        self._pool: Any = None  # multiprocessing.pool.Pool, made with the first trace
 
-    # -- the proxy's side ---------------------------------------------------------------------
-
-    def start(self, open_reader: Callable[[], Awaitable[Reader]]) -> None:
-        """Start the sending thread; open_reader opens its own reader of the store (e.g.
-        `lambda: open_log(db, create=False)`), in that thread's loop."""
+    def start(self, db: str) -> None:
+        """Start the sending thread for the store at db (the worker opens it to read)."""
+        self.db = db
         ready = threading.Event()
 
         def run() -> None:
@@ -99,14 +133,11 @@ class TraceSender:
             asyncio.set_event_loop(loop)
             self._loop = loop
             self._queue = asyncio.Queue()
-            self._main = loop.create_task(self._run(open_reader))
+            self._main = loop.create_task(self._run())
             ready.set()
-            try:
+            with contextlib.suppress(BaseException):  # cancelled at stop
                 loop.run_until_complete(self._main)
-            except BaseException:  # cancelled at stop, or the reader could not open
-                pass
-            finally:
-                loop.close()
+            loop.close()
 
         self._thread = threading.Thread(target=run, name="rtrec-traces", daemon=True)
         self._thread.start()
@@ -126,10 +157,10 @@ class TraceSender:
         assert self._loop is not None and self._queue is not None
         try:
             self._loop.call_soon_threadsafe(self._queue.put_nowait, sid)
-        except RuntimeError:  # the thread has ended (its reader could not open)
+        except RuntimeError:  # the thread has ended
             with self._lock:
                 self._waiting -= 1
-            self._lost(sid, "the trace sender has stopped (see the first warning)")
+            self._lost(sid, "the trace sender has stopped")
 
     def health(self) -> dict[str, Any]:
         """The counts GET /rtrec/status shows."""
@@ -142,7 +173,7 @@ class TraceSender:
 
     async def close(self, drain_s: float = DRAIN_S) -> None:
         """Let the traces waiting go out (for drain_s at most: the rest is dropped and
-        counted), stop the thread."""
+        counted), stop the thread and the worker."""
         thread, loop, queue = self._thread, self._loop, self._queue
         if thread is None or loop is None or queue is None:
             return
@@ -150,12 +181,18 @@ class TraceSender:
             loop.call_soon_threadsafe(queue.put_nowait, None)  # after the sessions queued
         await asyncio.to_thread(thread.join, drain_s)
         if thread.is_alive():
+            if self._pool is not None:
+                self._pool.terminate()  # a trace being computed: abandoned
             main = self._main
             if main is not None:
                 with contextlib.suppress(RuntimeError):
                     loop.call_soon_threadsafe(main.cancel)
             await asyncio.to_thread(thread.join, 5.0)
         self._thread = None
+        if self._pool is not None:
+            self._pool.terminate()
+            await asyncio.to_thread(self._pool.join)
+            self._pool = None
         with self._lock:
             self.dropped += self._waiting
             self._waiting = 0
@@ -170,58 +207,70 @@ class TraceSender:
         if first:
             self.console.trace_dropping(sid, why)
 
-    # -- the sending thread -------------------------------------------------------------------
-
-    async def _run(self, open_reader: Callable[[], Awaitable[Reader]]) -> None:
+    async def _run(self) -> None:
         assert self._queue is not None
         queue = self._queue
-        try:
-            reader = await open_reader()
-        except Exception as error:
-            self._lost("(every session)", f"the store could not be read ({error})")
-            return
-        try:
-            async with aiohttp.ClientSession() as http:
-                while (sid := await queue.get()) is not None:
-                    self._in_flight = True
-                    try:
-                        await self._send(reader, http, sid)
-                    except asyncio.CancelledError:  # stopping mid-send: it did not go out
-                        with self._lock:
-                            self.dropped += 1
-                        raise
-                    except RtrecError as error:
-                        self._lost(sid, str(error))
-                    except Exception as error:  # the fold or the store failed: that one
-                        self._lost(sid, f"its figures could not be computed "
-                                        f"({type(error).__name__}: {error})")
-                    finally:
-                        self._in_flight = False
-                        with self._lock:
-                            self._waiting -= 1
-        finally:
-            await reader.close()
+        async with aiohttp.ClientSession() as http:
+            while (sid := await queue.get()) is not None:
+                self._in_flight = True
+                try:
+                    await self._send(http, sid)
+                except asyncio.CancelledError:  # stopping mid-send: it did not go out
+                    with self._lock:
+                        self.dropped += 1
+                    raise
+                except RtrecError as error:
+                    self._lost(sid, str(error))
+                finally:
+                    self._in_flight = False
+                    with self._lock:
+                        self._waiting -= 1
 
-    async def _ended(self, reader: Reader, sid: str) -> Any:
-        """The session's row once its end is stored (and so every frame before it)."""
-        deadline = time.monotonic() + self.end_wait_s
-        while True:
-            info = await reader.get_session(sid)
-            if info.status != "recording":
-                return info
-            if time.monotonic() > deadline:
-                raise RtrecError(f"its end was not stored within {self.end_wait_s:g}s "
-                                 "(the store is down or behind)")
-            await asyncio.sleep(_POLL_S)
+    async def _in_worker(self, sid: str) -> tuple[str, bytes | str]:
+        if self._pool is None:
+            # spawn: a fresh interpreter (forking a process that runs threads is unsafe)
+            self._pool = multiprocessing.get_context("spawn").Pool(1)
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[tuple[str, bytes | str]] = loop.create_future()
 
-    async def _send(self, reader: Reader, http: aiohttp.ClientSession, sid: str) -> None:
-        facts = facts_of(await self._ended(reader, sid))
-        if facts is None:
+        def finished(result: tuple[str, bytes | str]) -> None:
+            loop.call_soon_threadsafe(_settle, done, result, None)
+
+        def failed(error: BaseException) -> None:
+            loop.call_soon_threadsafe(_settle, done, None, error)
+
+        self._pool.apply_async(
+            compute_trace, (self.db, sid, self.figures, self.with_text, self.end_wait_s),
+            callback=finished, error_callback=failed,
+        )
+        return await done
+
+    async def _send(self, http: aiohttp.ClientSession, sid: str) -> None:
+        try:
+            kind, value = await self._in_worker(sid)
+        except Exception as error:  # the worker itself broke (killed, cannot start)
+            raise RtrecError(f"the process computing traces failed ({type(error).__name__})") \
+                from error
+        if kind == "skipped":
             self.skipped += 1
             return
-        figures = await self.figures(reader, sid)
-        body = encode_traces([session_trace(figures, facts, with_text=self.with_text)])
-        rejected = await send_traces(self.target, body, http)
+        if kind == "failed" or not isinstance(value, bytes):
+            raise RtrecError(str(value))
+        rejected = await send_traces(self.target, value, http)
         if rejected:
             raise RtrecError(f"the collector rejected {rejected} spans of it")
         self.sent += 1
+
+
+def _settle(
+    future: asyncio.Future[tuple[str, bytes | str]],
+    result: tuple[str, bytes | str] | None,
+    error: BaseException | None,
+) -> None:
+    if future.done():
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        assert result is not None
+        future.set_result(result)
