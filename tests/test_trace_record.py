@@ -225,6 +225,7 @@ async def test_rtrec_record_otlp_from_the_command_line(
             "--otlp", receiver.url,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
             env={**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{site}"},
+            start_new_session=True,  # a process group of its own, as a terminal gives it
         )
         try:
             assert process.stdout is not None
@@ -237,7 +238,7 @@ async def test_rtrec_record_otlp_from_the_command_line(
             assert url is not None
             await play(url.group(1))
             await wait_for(lambda: len(receiver.requests) == 1)
-            process.send_signal(signal.SIGTERM)
+            os.killpg(process.pid, signal.SIGINT)  # Ctrl-C: rtrec and its trace worker
             out, err = await asyncio.wait_for(process.communicate(), 30)
         finally:
             if process.returncode is None:

@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import importlib
 import multiprocessing
+import signal
 import threading
 import time
 from typing import Any
@@ -50,6 +51,11 @@ def facts_of(info: Any) -> SessionFacts | None:
 
 
 # -- the worker process -------------------------------------------------------------------------
+
+
+def _worker_start() -> None:
+    """Ctrl-C reaches the whole process group: rtrec record stops the worker itself."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def compute_trace(
@@ -229,7 +235,7 @@ class TraceSender:
     async def _in_worker(self, sid: str) -> tuple[str, bytes | str]:
         if self._pool is None:
             # spawn: a fresh interpreter (forking a process that runs threads is unsafe)
-            self._pool = multiprocessing.get_context("spawn").Pool(1)
+            self._pool = multiprocessing.get_context("spawn").Pool(1, _worker_start)
         loop = asyncio.get_running_loop()
         done: asyncio.Future[tuple[str, bytes | str]] = loop.create_future()
 
