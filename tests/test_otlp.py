@@ -58,7 +58,7 @@ def hand_built_fold(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(trace_cli, "fold_figures", hand_fold)
 
 
-def make_db(path: Path, sessions: int) -> list[tuple[str, float]]:
+def make_db(path: Path | str, sessions: int) -> list[tuple[str, float]]:
     """A store with `sessions` ended sessions (a frame each); their (id, started_at)."""
 
     async def work() -> list[tuple[str, float]]:
@@ -163,9 +163,8 @@ def test_without_the_extra_the_command_says_what_to_install(
 
 
 @pytest.mark.usefixtures("hand_built_fold")
-def test_trace_sends_every_session_with_parents_and_wall_clock_times(tmp_path: Path) -> None:
-    db = tmp_path / "rec.db"
-    made = make_db(db, 2)
+def test_trace_sends_every_session_with_parents_and_wall_clock_times(db: str) -> None:
+    made = make_db(db, 2)  # SQLite, then PostgreSQL
     with Receiver() as receiver:
         result = invoke("trace", str(db), "--otlp", receiver.url)
         assert result.exit_code == 0, result.output

@@ -80,12 +80,9 @@ def warnings(err: str) -> list[str]:
     return [line for line in err.splitlines() if "trace of session" in line]
 
 
-async def test_rtrec_record_sends_each_session_as_it_ends(
-    tmp_path: Path, fake: FakeUpstream
-) -> None:
+async def test_rtrec_record_sends_each_session_as_it_ends(db: str, fake: FakeUpstream) -> None:
     out, err = io.StringIO(), io.StringIO()
-    stop = asyncio.Event()
-    db = str(tmp_path / "rec.db")
+    stop = asyncio.Event()  # db: SQLite, then PostgreSQL
     with Receiver() as receiver:
         traces = TraceSender(otlp_target(receiver.url), HAND_FOLD)
         config = ProxyConfig(upstream=fake.url, host="127.0.0.1", port=0)
