@@ -77,6 +77,7 @@ class Receiver:
     requests: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
     port: int = 0
     arrived: int = 0  # requests received (answered or not yet)
+    reject: int = 0  # spans each answer says it rejected (partial success)
     _loop: asyncio.AbstractEventLoop | None = None
     _thread: threading.Thread | None = None
     _runner: web.AppRunner | None = None
@@ -98,7 +99,11 @@ class Receiver:
         status = self.answers.pop(0) if self.answers else self.status
         if status != 200:
             return web.Response(status=status, text="refused", headers={"Retry-After": "0"})
-        return web.Response(body=ExportTraceServiceResponse().SerializeToString(),
+        answer = ExportTraceServiceResponse()
+        if self.reject:
+            answer.partial_success.rejected_spans = self.reject
+            answer.partial_success.error_message = "too many attributes"
+        return web.Response(body=answer.SerializeToString(),
                             content_type="application/x-protobuf")
 
     def __enter__(self) -> Receiver:

@@ -274,6 +274,19 @@ def test_a_busy_collector_is_tried_again(tmp_path: Path) -> None:
 
 
 @pytest.mark.usefixtures("hand_built_fold")
+def test_spans_the_collector_rejects_are_one_line(tmp_path: Path) -> None:
+    db = tmp_path / "rec.db"
+    [(sid, _)] = make_db(db, 1)
+    with Receiver(reject=2) as receiver:  # HTTP 200 with a partial success
+        result = invoke("trace", str(db), "--otlp", receiver.url)
+    assert result.exit_code == 1
+    assert result.output.splitlines() == [
+        f"Error: the collector at {receiver.url}/v1/traces rejected 2 of the 3 spans of "
+        f"session {sid}: too many attributes"
+    ]
+
+
+@pytest.mark.usefixtures("hand_built_fold")
 def test_a_session_without_a_start_time_is_skipped_with_the_reason(tmp_path: Path) -> None:
     db = tmp_path / "rec.db"
     imported = invoke("import", str(db), str(ROOT / "fixtures" / "voice_turns.jsonl"))

@@ -97,11 +97,11 @@ async def send_sessions(
 
                 texts = conversation_texts((await fold_log(log, info)).conversation)
             spans = session_trace(figures, facts, texts=texts, with_text=with_text)
-            rejected = await send_traces(target, encode_traces([spans]), http)
+            rejected, why = await send_traces(target, encode_traces([spans]), http)
             if rejected:
                 raise RtrecError(
                     f"the collector at {target.display} rejected {rejected} of the "
-                    f"{len(spans)} spans of session {info.id}"
+                    f"{len(spans)} spans of session {info.id}" + (f": {why}" if why else "")
                 )
             sent.append((info.id, len(spans)))
     return sent, skipped

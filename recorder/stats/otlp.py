@@ -227,11 +227,11 @@ def rejected_spans(body: bytes) -> tuple[int, str]:
 async def send_traces(
     target: OtlpTarget, body: bytes, http: aiohttp.ClientSession | None = None,
     *, retries: int = RETRIES,
-) -> int:
+) -> tuple[int, str]:
     """POST one encoded request to the collector; the number of spans it rejected (0: all
-    kept); OtlpError in one line if it is down, too slow or refuses the request. An answer the
-    specification calls retryable (429, 502, 503, 504) is retried `retries` times, after its
-    Retry-After or an exponential backoff."""
+    kept) and its message about them; OtlpError in one line if it is down, too slow or
+    refuses the request. An answer the specification calls retryable (429, 502, 503, 504) is
+    retried `retries` times, after its Retry-After or an exponential backoff."""
     where = target.display
     try:
         if http is None:
@@ -252,13 +252,12 @@ async def send_traces(
 
 async def _post_retrying(
     http: aiohttp.ClientSession, target: OtlpTarget, body: bytes, retries: int
-) -> int:
+) -> tuple[int, str]:
     delay = RETRY_DELAY_S
     for attempt in range(retries + 1):
         status, answer, retry_after = await _post(http, target, body)
         if 200 <= status < 300:
-            rejected, _message = rejected_spans(answer)
-            return rejected
+            return rejected_spans(answer)
         if status not in RETRYABLE or attempt == retries:
             tries = f" after {attempt + 1} tries" if attempt else ""
             raise OtlpError(

@@ -262,9 +262,10 @@ class TraceSender:
             return
         if kind == "failed" or not isinstance(value, bytes):
             raise RtrecError(str(value))
-        rejected = await send_traces(self.target, value, http)
+        rejected, why = await send_traces(self.target, value, http)
         if rejected:
-            raise RtrecError(f"the collector rejected {rejected} spans of it")
+            raise RtrecError(f"the collector rejected {rejected} spans of it"
+                             + (f": {why}" if why else ""))
         self.sent += 1
 
 
