@@ -60,9 +60,19 @@ def decode(data: bytes | str) -> AnyEvent:
         return _fallback(data, typed_failure)
 
 
-def _fallback(data: bytes | str, typed_failure: Exception) -> AnyEvent:
-    """The frame parsed generically: a known type rebuilt with its odd fields kept raw, or an
-    UnknownEvent saying what is wrong."""
+class TypedObject(msgspec.Struct, frozen=True, gc=False):
+    """A frame that is a JSON object with a string `type`: what a fallback decode starts from."""
+
+    raw: bytes
+    value: dict[str, Any]
+    type: str
+    event_id: str | None
+
+
+def typed_object(data: bytes | str) -> TypedObject | UnknownEvent:
+    """The frame parsed generically, if it is a JSON object with a string `type`; else the
+    UnknownEvent saying what it is instead (not JSON, not an object, no string type). Shared by
+    every protocol's fallback decode (this module's, recorder.live.decode's)."""
     raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else bytes(data)
     try:
         value = jsontext.parse(raw)
@@ -80,6 +90,16 @@ def _fallback(data: bytes | str, typed_failure: Exception) -> AnyEvent:
     if not isinstance(type_name, str):
         reason = f"'type' is {_json_kind(type_name)}, not a string"
         return UnknownEvent(raw=raw, type=None, reason=reason, event_id=event_id)
+    return TypedObject(raw, value, type_name, event_id)
+
+
+def _fallback(data: bytes | str, typed_failure: Exception) -> AnyEvent:
+    """The frame parsed generically: a known type rebuilt with its odd fields kept raw, or an
+    UnknownEvent saying what is wrong."""
+    found = typed_object(data)
+    if isinstance(found, UnknownEvent):
+        return found
+    raw, value, type_name, event_id = found.raw, found.value, found.type, found.event_id
     cls = EVENT_CLASS_BY_TYPE.get(type_name)
     if cls is None:
         reason = f"unknown event type {type_name!r}"

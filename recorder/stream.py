@@ -33,9 +33,10 @@ if TYPE_CHECKING:
 
 
 class AudioChunk(msgspec.Struct, frozen=True, gc=False):
-    """An audio event (input_audio_buffer.append, response.(output_)audio.delta) whose audio
-    came as canonical base64: `audio` is the audio itself, `outline` the event's JSON with its
-    audio field empty ("delta":""), which still carries the ids and content_index."""
+    """An audio event (input_audio_buffer.append, response.(output_)audio.delta; Live's in
+    recorder.protocol.audio_fields.LIVE_AUDIO_FIELDS) whose audio came as canonical base64:
+    `audio` is the audio itself, `outline` the event's JSON with its audio field empty
+    ("delta":""), which still carries the ids and content_index."""
 
     type: str
     audio: bytes

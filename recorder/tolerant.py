@@ -25,13 +25,16 @@ from __future__ import annotations
 import re
 import types
 import typing
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 
-from recorder.events import Event, Odd
+from recorder.events import Odd
+
+E = TypeVar("E", bound=msgspec.Struct)  # an event class: a tagged Struct with `odd` on it
 
 _INT = re.compile(r"-?(?:0|[1-9][0-9]*)")
 _FLOAT = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?")
@@ -67,27 +70,36 @@ class _Missing(Exception):
     """A required top-level field is absent: there is no event to build."""
 
 
-def rebuild(cls: type[Event], value: dict[str, Any]) -> Event | None:
+def rebuild(
+    cls: type[E], value: dict[str, Any], given: Mapping[str, Any] | None = None
+) -> E | None:
     """The event of class `cls` from its JSON object, odd fields kept raw; None if one is missing.
 
-    Never raises for any JSON value (callers still guard: a recorder never crashes on input).
+    `cls` is a tagged event class (recorder.events, recorder.live.events). given: top-level
+    fields the caller has already built, by wire name (a Live response.event's nested event),
+    taken as they are. Never raises for any JSON value (callers still guard: a recorder never
+    crashes on input).
     """
     notes = _Notes()
     try:
-        kwargs = _kwargs(cls, value, "", notes)
+        kwargs = _kwargs(cls, value, "", notes, given or {})
     except _Missing:
         return None
     odd = Odd(fields=notes.fields, reasons=notes.reasons, coerced=notes.coerced,
               untyped=tuple(notes.untyped))
-    event: Event = _with_odd(cls)(**kwargs, odd=odd)
+    event: E = _with_odd(cls)(**kwargs, odd=odd)
     return event
 
 
 def _kwargs(
-    cls: type[msgspec.Struct], value: dict[str, Any], prefix: str, notes: _Notes
+    cls: type[msgspec.Struct], value: dict[str, Any], prefix: str, notes: _Notes,
+    given: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     kwargs: dict[str, Any] = {}
     for field in _fields(cls):
+        if given and field.key in given:
+            kwargs[field.name] = given[field.key]
+            continue
         if field.key not in value:
             if field.required:
                 raise _Missing(field.key)
@@ -154,7 +166,7 @@ def _number(raw: str, numbers: tuple[type, ...]) -> int | float | None:
 
 
 @cache
-def _with_odd(cls: type[Event]) -> Any:
+def _with_odd(cls: type[msgspec.Struct]) -> Any:
     """cls with `odd` as a field: the class of its rebuilt events (same name, type and tag).
 
     Only rebuilt events are made of it, never a decoder, so the wire cannot set `odd`; encoded,

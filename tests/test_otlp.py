@@ -49,8 +49,8 @@ def figures_for(session_id: str) -> SessionFigures:
     )
 
 
-async def hand_fold(_source: Any, session_id: str) -> SessionFigures:
-    return figures_for(session_id)
+async def hand_fold(_log: Any, info: Any) -> SessionFigures:
+    return figures_for(info.id)
 
 
 @pytest.fixture
@@ -317,7 +317,7 @@ def test_with_text_puts_the_transcripts_on_the_spans(
     answers = [r for r in talk.responses.values() if r.output_item_ids]
     assert user and answers
 
-    async def real_ids(_source: Any, _sid: str) -> SessionFigures:
+    async def real_ids(_log: Any, _info: Any) -> SessionFigures:
         return SessionFigures(
             turns=[TurnFigures(index=1, item_id=user[0].id, speech_started_ms=10.0)],
             responses=[ResponseFigures(response_id=answers[0].id, created_ms=20.0,

@@ -9,6 +9,7 @@ import pytest
 
 from recorder import events as ev
 from recorder import export
+from recorder.live import events as lev
 from recorder.protocol import audio_fields
 from recorder.store import codec
 from recorder.wire import Direction
@@ -34,7 +35,30 @@ def test_each_audio_event_has_its_audio_field_as_text(event_type: str, field: st
     assert cls.direction is expected
 
 
-@pytest.mark.parametrize(("event_type", "field"), list(audio_fields.AUDIO_FIELDS.items()))
+def test_lives_audio_events_and_fields() -> None:
+    # LIVE.md §2e: session.input_audio.append `audio` (either side), session.output_audio.delta
+    # `delta`, session.output_audio.fixture.play `audio`
+    assert audio_fields.LIVE_AUDIO_FIELDS == {
+        "session.input_audio.append": "audio",
+        "session.output_audio.delta": "delta",
+        "session.output_audio.fixture.play": "audio",
+    }
+    assert audio_fields.STORED_AUDIO_FIELDS == {
+        **audio_fields.AUDIO_FIELDS, **audio_fields.LIVE_AUDIO_FIELDS}
+    assert not set(audio_fields.AUDIO_FIELDS) & set(audio_fields.LIVE_AUDIO_FIELDS)
+
+
+@pytest.mark.parametrize(("event_type", "field"), list(audio_fields.LIVE_AUDIO_FIELDS.items()))
+def test_each_live_audio_event_has_its_audio_field_as_text(event_type: str, field: str) -> None:
+    classes = [by_type[event_type] for by_type in lev.EVENT_CLASS_BY_DIRECTION.values()
+               if event_type in by_type]
+    assert classes  # sent by the client, the server, or (the append) both
+    for cls in classes:
+        assert cls.__struct_fields__.count(field) == 1
+
+
+@pytest.mark.parametrize(("event_type", "field"),
+                         list(audio_fields.STORED_AUDIO_FIELDS.items()))
 def test_the_store_cuts_the_audio_field_out(event_type: str, field: str) -> None:
     frame = f'{{"type":"{event_type}","event_id":"e","{field}":"{AUDIO}"}}'.encode()
     split = codec.split_audio_event(frame)
@@ -46,7 +70,9 @@ def test_the_store_cuts_the_audio_field_out(event_type: str, field: str) -> None
     ("event_type", "field"),
     [("response.audio_transcript.delta", "delta"), ("response.output_text.delta", "delta"),
      ("conversation.item.create", "audio"), ("input_audio_buffer.append", "delta"),
-     ("response.output_audio.delta", "audio")],
+     ("response.output_audio.delta", "audio"), ("session.output_audio.delta", "audio"),
+     ("session.input_audio.append", "delta"), ("session.output_transcript.delta", "delta"),
+     ("session.output_audio.fixture.played", "audio")],
 )
 def test_no_other_event_or_field_is_cut(event_type: str, field: str) -> None:
     frame = f'{{"type":"{event_type}","event_id":"e","{field}":"{AUDIO}"}}'.encode()

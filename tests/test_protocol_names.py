@@ -58,3 +58,19 @@ def test_the_fake_server_sends_each_protocol_its_own_spelling(kind: str) -> None
     assert f"{Dialect(GA).delta_type(kind)}.delta" in ev.GA_SERVER_TYPES
     assert f"{Dialect(BETA).delta_type(kind)}.delta" in ev.BETA_SERVER_TYPES
     assert Dialect(GA).delta_type(kind) != Dialect(BETA).delta_type(kind)
+
+
+def test_each_live_name_is_a_live_event_type() -> None:
+    from recorder.live import events as lev
+
+    live_names = {value for key, value in vars(names).items()
+                  if key.startswith("LIVE_") and isinstance(value, str)}
+    assert len(live_names) == 12
+    assert live_names <= lev.CLIENT_TYPES | lev.SERVER_TYPES
+    assert names.LIVE_SESSION_START in lev.CLIENT_TYPES - lev.SERVER_TYPES
+    assert names.LIVE_SESSION_STARTED in lev.SERVER_TYPES - lev.CLIENT_TYPES
+    assert names.LIVE_BOTH_DIRECTIONS == lev.CLIENT_TYPES & lev.SERVER_TYPES
+    # the names both APIs use, with other shapes: a frame is decoded by its session's
+    # protocol (recorder.decode or recorder.live.decode), never by its name alone
+    shared = (lev.CLIENT_TYPES | lev.SERVER_TYPES) & (ev.CLIENT_TYPES | ev.SERVER_TYPES)
+    assert shared == {"session.update", "session.updated", "error", "response.create"}

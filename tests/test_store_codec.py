@@ -221,6 +221,14 @@ def _hostile_frames(rng: random.Random) -> list[Frame]:
         b'{"delta":"%s","type":"response.audio.delta","item_id":"i"}',  # type not first
         b'{"type":"response.output_audio.delta","delta":"%s","x":{"delta":"AAAA"}}',  # nested
         b'{"type":"input_audio_buffer.append","audio":"%s","audio":"QUJD"}',  # repeated
+        # Live (LIVE.md §2e): the append (either side), the output track, the fixture
+        b'{"type":"session.input_audio.append","audio":"%s"}',
+        b'{"type":"session.input_audio.append","event_id":"evt_c1","audio":"%s"}',
+        b'{"type":"session.output_audio.delta","delta":"%s"}',
+        b'{"type":"session.output_audio.delta","delta":"%s","start_ms":4000,"end_ms":4100}',
+        b'{"type":"session.output_audio.delta","start_ms":4000,"end_ms":4100,"delta":"%s"}',
+        b'{"type":"session.output_audio.fixture.play","event_id":"evt_c5","audio":"%s"}',
+        b'{"type":"session.output_audio.delta","delta":"%s","x":{"delta":"AAAA"}}',  # nested
     ]
     texts = [
         *(shape % text for shape in shapes for text in audio),
@@ -249,9 +257,33 @@ def _hostile_frames(rng: random.Random) -> list[Frame]:
     return frames
 
 
-@pytest.mark.parametrize("source", ["fixtures", "hostile"])
+def _live_frames(rng: random.Random) -> list[Frame]:
+    """A Live session's frames both ways (tests/live_examples.py: every event type, the
+    nested Responses events, and a stream of audio both ways as Live sends it)."""
+    from live_examples import CLIENT, RESPONSES, SERVER, b64, frame
+
+    texts: list[tuple[Direction, bytes]] = []
+    texts += [(Direction.CLIENT, frame(event)) for event in CLIENT.values()]
+    texts += [(Direction.SERVER, frame(event)) for event in SERVER.values()]
+    texts += [(Direction.SERVER, frame({**SERVER["response.event"], "event": nested}))
+              for nested in RESPONSES.values()]
+    for n in range(200):  # 50 ms appends up, 100 ms output frames down (sideband: timed)
+        texts.append((Direction.CLIENT, frame({"type": "session.input_audio.append",
+                                               "audio": b64(rng.randbytes(2400))})))
+        output = {"type": "session.output_audio.delta", "delta": b64(rng.randbytes(4800))}
+        if n % 2:
+            output |= {"start_ms": n * 100, "end_ms": n * 100 + 100}
+        texts.append((Direction.SERVER, frame(output)))
+        texts.append((Direction.SERVER, frame({"type": "session.input_audio.append",
+                                               "audio": b64(rng.randbytes(4800))})))
+    return [Frame(direction, n, Opcode.TEXT, data) for n, (direction, data) in enumerate(texts)]
+
+
+@pytest.mark.parametrize("source", ["fixtures", "hostile", "live"])
 def test_frame_row_and_the_row_reader_round_trip_every_frame(source: str) -> None:
-    frames = _fixture_frames() if source == "fixtures" else _hostile_frames(random.Random(5))
+    frames = (_fixture_frames() if source == "fixtures"
+              else _live_frames(random.Random(18)) if source == "live"
+              else _hostile_frames(random.Random(5)))
     assert len(frames) > 500
     rows, reader = _rows(frames)
     as_text = [reader.reading(ROW_COLUMNS)(row) for row in rows]
@@ -288,6 +320,10 @@ def test_frame_row_and_the_row_reader_round_trip_every_frame(source: str) -> Non
             assert (row["event_id"], row["item_id"], row["response_id"]) == (None, None, None)
             assert len(row["data"]) < len(frame.data)
     assert cut >= 30  # the audio path was exercised, not only whole frames
+    if source == "live":  # every canonical Live audio frame is stored as binary
+        audio_types = {"session.input_audio.append", "session.output_audio.delta",
+                       "session.output_audio.fixture.play"}
+        assert cut == sum(index_of(f.data).type in audio_types for f in frames) >= 600
 
 
 def test_rows_are_read_by_column_name_whatever_the_select_order() -> None:

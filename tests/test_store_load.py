@@ -135,6 +135,42 @@ async def test_a_late_event_loop_sheds_the_newest_sessions_of_a_live_log(
     await log.close()
 
 
+async def test_a_loop_late_only_because_the_machine_gave_it_no_cpu_sheds_nothing(
+    tmp_path: Path,
+) -> None:
+    """Lateness the kernel spent with the loop runnable but not running (other processes had
+    the CPUs) is not recording's doing: shedding would lose frames and speed up nothing."""
+    log = await open_log(str(tmp_path / "log.db"), live=True)
+    sids = [await log.begin_session("ga", None, None) for _ in range(8)]
+    starved = 0.0
+
+    def cpu_wait() -> float:
+        return starved
+
+    log._writer._cpu_wait = cpu_wait
+    await asyncio.sleep(0.06)  # the watch now reads the stand-in
+    starved = 0.5  # the whole stall below was a wait for a CPU
+    time.sleep(0.5)
+    await asyncio.sleep(0.1)
+    assert log.shed == []
+    starved += 0.1  # the next stall: 0.1 s of 0.5 s waiting for a CPU, 0.4 s the loop's own
+    time.sleep(0.5)
+    await asyncio.sleep(0.1)
+    assert [r.sid for r in log.shed] == [sids[7], sids[6]]
+    assert int(log.shed[0].reason.split(" ran ")[1].split(" ms")[0]) >= 250
+    await log.close()
+
+
+def test_the_schedstat_reader_gives_a_growing_wait_or_none() -> None:
+    from recorder.store.writer import runqueue_wait
+
+    first = runqueue_wait()
+    if Path("/proc/thread-self/schedstat").exists():
+        assert first is not None and first >= 0 and (runqueue_wait() or 0) >= first
+    else:
+        assert first is None
+
+
 def test_the_console_names_a_shed_session_and_what_to_do() -> None:
     err = io.StringIO()
     proxy = RecordingProxy(None, ProxyConfig(port=0), Console(out=io.StringIO(), err=err))

@@ -27,6 +27,7 @@ from recorder.console import Console
 from recorder.fake.client import play_client
 from recorder.fake.server import FakeUpstream
 from recorder.proxy import ProxyConfig, record
+from recorder.stats.fold import session_figures
 from recorder.stats.otlp import OtlpTarget, otlp_target
 from recorder.stats.sender import TraceSender
 from recorder.stats.trace import trace_id_of
@@ -191,37 +192,18 @@ def test_a_bad_otlp_url_is_one_line_before_anything_is_opened(tmp_path: Path) ->
     assert not (tmp_path / "r.db").exists()
 
 
-# rtrec record as a user runs it, with a hand-built fold in place of recorder.stats.fold: put
-# there at start-up (sitecustomize), so the trace worker's fresh interpreter has it too
-HAND_FOLD_SITE = """
-import sys, types
-from recorder.stats.figures import ResponseFigures, SessionFigures, TurnFigures
-fold = types.ModuleType("recorder.stats.fold")
-async def session_figures(source, session):
-    await source.get_session(session)  # it is given a reader of the store
-    return SessionFigures(duration_ms=1500.0, turns=[TurnFigures(
-        index=1, item_id="item_1", speech_started_ms=10.0, response_id="resp_1")],
-        responses=[ResponseFigures(response_id="resp_1", created_ms=500.0, done_ms=1000.0,
-                                   status="completed")])
-fold.session_figures = session_figures
-sys.modules["recorder.stats.fold"] = fold
-"""
-
-
 async def test_rtrec_record_otlp_from_the_command_line(
     tmp_path: Path, fake: FakeUpstream
 ) -> None:
+    """rtrec record as a user runs it, with the real fold: the trace carries its figures."""
     db = tmp_path / "rec.db"
-    site = tmp_path / "site"
-    site.mkdir()
-    (site / "sitecustomize.py").write_text(HAND_FOLD_SITE)
     with Receiver() as receiver:
         process = await asyncio.create_subprocess_exec(
             sys.executable, "-c", "from recorder.cli import main; main()", "record",
             "--db", str(db), "--listen", "127.0.0.1:0", "--upstream", fake.url,
             "--otlp", receiver.url,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-            env={**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{site}"},
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
             start_new_session=True,  # a process group of its own, as a terminal gives it
         )
         try:
@@ -247,6 +229,16 @@ async def test_rtrec_record_otlp_from_the_command_line(
         in (banner + out.decode()).splitlines()
     async with await open_log(str(db), create=False) as reading:
         [info] = await reading.list_sessions()
-    assert [s.name for s in spans] == ["rtrec.session", "turn 1", "chat gpt-realtime"]
+    figures = await session_figures(str(db), info.id)
+    assert figures.turns and figures.responses  # the fake session has both
     assert {s.trace_id for s in spans} == {trace_id_of(info.id).hex()}
+    turns = [s for s in spans if s.name.startswith("turn ")]
+    chats = [s for s in spans if s.name == "chat gpt-realtime"]
+    assert len(turns) == len(figures.turns) and len(chats) == len(figures.responses)
+    for turn, figure in zip(turns, figures.turns, strict=True):
+        assert turn.attributes.get("rtrec.voice_to_voice_ms") == figure.voice_to_voice_ms
+    by_id = {s.attributes["gen_ai.response.id"]: s for s in chats}
+    for response in figures.responses:
+        assert by_id[response.response_id].attributes.get("rtrec.first_audio_ms") == \
+            response.first_audio_ms
     assert err.decode() == ""

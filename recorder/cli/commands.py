@@ -50,6 +50,11 @@ COMMANDS: dict[str, CommandEntry] = {
         "Serve a recorded session to Realtime clients (the SDKs, a browser, ...) on the API's "
         "path.",
     ),
+    "stats": CommandEntry(
+        "recorder.cli.stats:stats_command",
+        "What each turn cost in time, measured on the wire: one session's turns, or every "
+        "session of DB summarised.",
+    ),
     "trace": CommandEntry(
         "recorder.cli.trace:trace_command",
         "Send sessions of DB as OpenTelemetry traces over OTLP/HTTP: a span per turn, response "

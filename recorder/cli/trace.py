@@ -15,10 +15,11 @@ OTLP_HELP = (
 )
 
 
-async def fold_figures(source: Any, session_id: str) -> Any:
-    """recorder.stats.fold.session_figures, imported when first needed."""
+async def fold_figures(log: Any, info: Any) -> Any:
+    """recorder.stats.fold.log_figures (an open log, a session's SessionInfo), imported when
+    first needed."""
     try:
-        from recorder.stats.fold import session_figures
+        from recorder.stats.fold import log_figures
     except ModuleNotFoundError as error:
         if error.name != "recorder.stats.fold":
             raise
@@ -26,7 +27,7 @@ async def fold_figures(source: Any, session_id: str) -> Any:
             "this rtrec has no turn figures (recorder.stats.fold is missing): reinstall rtrec"
         ) from error
 
-    return await session_figures(source, session_id)
+    return await log_figures(log, info)
 
 
 @click.command("trace")
@@ -90,7 +91,7 @@ async def send_sessions(
                 skipped.append(f"session {info.id} has no start time (imported from a file "
                                "that does not say): its spans cannot be placed in time")
                 continue
-            figures = await figures_of(log, info.id)
+            figures = await figures_of(log, info)
             texts = None
             if with_text:
                 from recorder.conversation import fold_log

@@ -34,3 +34,29 @@ def spellings(kind: str, end: str) -> tuple[str, str]:
     ('response.output_audio.delta', 'response.audio.delta')."""
     ga_prefix, beta_prefix = RENAMED_FAMILIES[kind]
     return f"{ga_prefix}.{end}", f"{beta_prefix}.{end}"
+
+
+# --------------------------------------------------------------------------- Live (LIVE.md §2)
+# The Live API names its events on its own (LIVE.md §2c, §2d); recorder.live.events has one
+# class per name. These are the names the rest of rtrec keys on without decoding a frame.
+
+LIVE_SESSION_START = "session.start"  # the client's first frame on a primary or fork socket
+LIVE_SESSION_STARTED = "session.started"  # the server's answer: the session id and format
+LIVE_SESSION_CLOSE = "session.close"
+LIVE_SESSION_CLOSED = "session.closed"  # terminal: a log without it did not end cleanly
+LIVE_INPUT_AUDIO_APPEND = "session.input_audio.append"
+LIVE_OUTPUT_AUDIO_DELTA = "session.output_audio.delta"
+LIVE_OUTPUT_AUDIO_FIXTURE_PLAY = "session.output_audio.fixture.play"
+LIVE_INPUT_TRANSCRIPT_DELTA = "session.input_transcript.delta"
+LIVE_OUTPUT_TRANSCRIPT_DELTA = "session.output_transcript.delta"
+LIVE_DELEGATION_CREATED = "session.delegation.created"
+LIVE_RESPONSE_EVENT = "response.event"  # wraps a Responses stream event in its `event`
+LIVE_TRANSPORT_DTMF_SEND = "transport.dtmf.send"
+
+# The names both sides send, with different meanings (LIVE.md §5 "sideband"): the sideband's
+# server reflects the caller's audio as session.input_audio.append, and the legacy server
+# notice transport.dtmf.send has the name of the sideband's client command. Decoding a Live
+# frame keys on (direction, type), never on the type alone.
+LIVE_BOTH_DIRECTIONS: frozenset[str] = frozenset(
+    {LIVE_INPUT_AUDIO_APPEND, LIVE_TRANSPORT_DTMF_SEND}
+)

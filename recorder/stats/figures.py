@@ -12,6 +12,8 @@ and rebuilt (`rtrec stats --rebuild` rebuilds everything).
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import msgspec
 
 FIGURES_VERSION = 1
@@ -110,3 +112,8 @@ class SessionFigures(msgspec.Struct, frozen=True, kw_only=True):
     interruptions: int = 0
     heard_share: float | None = None  # audio heard / audio generated over the session
     tokens: Usage | None = None  # summed over the session's responses
+    # which session these are (the fleet summary groups by them): the store's id, its status
+    # (recording, complete, interrupted, incomplete) and when it started (UTC)
+    session_id: str | None = None
+    status: str | None = None
+    started_at: datetime | None = None

@@ -5,7 +5,7 @@ to another thread, nothing else (no I/O, no waiting). That thread runs an event 
 and sends the traces in order; each trace is computed in a worker process (one, started with
 the first trace), which opens the store itself, waits until the session's end is stored (its
 frames are written before it), reads its row and its figures (`figures`, "module:function" of
-an async (source, session id) -> SessionFigures: recorder.stats.fold.session_figures in rtrec
+an async (log, SessionInfo) -> SessionFigures: recorder.stats.fold.log_figures in rtrec
 record) and encodes its trace. So neither the fold's CPU (it would hold the proxy's GIL in a
 thread) nor a slow collector ever delays a frame. At most `queue_size` sessions wait; past that
 the next sessions' traces are dropped, and every trace not delivered (dropped from a full
@@ -88,7 +88,7 @@ async def _compute(
         facts = facts_of(info)
         if facts is None:
             return "skipped", "it has no start time"
-        session_figures = await figures_of(reader, sid)
+        session_figures = await figures_of(reader, info)
     return "trace", encode_traces([session_trace(session_figures, facts, with_text=with_text)])
 
 

@@ -23,9 +23,11 @@ from recorder.redact import Redaction
 from recorder.store import schema
 from recorder.wire import Direction, Frame, Opcode
 
-# Event types whose audio payload is cut out, and the field holding it (recorder.protocol).
+# Event types whose audio payload is cut out, and the field holding it (recorder.protocol):
+# Realtime's and Live's audio events alike.
 AUDIO_FIELDS: dict[str, bytes] = {
-    event_type: field.encode() for event_type, field in audio_fields.AUDIO_FIELDS.items()
+    event_type: field.encode()
+    for event_type, field in audio_fields.STORED_AUDIO_FIELDS.items()
 }
 _VALUE_START = {
     field: re.compile(rb'"' + field + rb'"\s*:\s*"') for field in set(AUDIO_FIELDS.values())
@@ -372,8 +374,9 @@ class StoredFrame(msgspec.Struct, frozen=True, gc=False):
     """A frame read back from the log; data is byte-identical to what crossed the wire.
 
     Read with audio="bytes", an audio event whose audio the log holds as binary (see
-    recorder.store.codec: input_audio_buffer.append, response.(output_)audio.delta with
-    canonical base64) comes instead with that audio in `audio` and `data` lacking its base64
+    recorder.store.codec: input_audio_buffer.append, response.(output_)audio.delta, and Live's
+    session.input_audio.append, session.output_audio.delta and session.output_audio.fixture.play
+    with canonical base64) comes instead with that audio in `audio` and `data` lacking its base64
     text: the audio field reads as the empty string ("delta":""), the rest of the frame is
     as recorded. Every other frame, and every frame in the default mode, has audio None and
     data as it crossed the wire.

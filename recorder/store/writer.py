@@ -108,9 +108,21 @@ _SPILL_CHUNK = 4 * 2**20
 _SHED_PAUSE = 0.05
 # Live recording (watch_loop): the loop is looked at every _LAG_TICK; running more than
 # _LAG_LIMIT late (forwarding waits that long) sheds one session per _LAG_STEP of lateness.
+# Lateness spent waiting for a CPU (the machine is busy with other processes) is not counted:
+# recording is not what delays the loop then, and shedding it would lose frames for nothing.
 _LAG_TICK = 0.05
 _LAG_LIMIT = 0.2
 _LAG_STEP = 0.1
+
+
+def runqueue_wait() -> float | None:
+    """Seconds this thread has spent runnable but waiting for a CPU (Linux schedstat), or None
+    where the kernel does not say."""
+    try:
+        with open("/proc/thread-self/schedstat", "rb") as stat:
+            return int(stat.read().split()[1]) / 1e9
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 @dataclass
@@ -225,6 +237,7 @@ class BatchWriter:
         self._last_shed = float("-inf")
         self._queued_at_shed = 0  # queued bytes when the last session was shed
         self._on_shed = on_shed
+        self._cpu_wait: Callable[[], float | None] = runqueue_wait  # tests stand in for it
         self._heartbeat = heartbeat
         self._on_failure = on_failure
         self._on_notice = on_notice
@@ -415,9 +428,14 @@ class BatchWriter:
         still recorded per look, while the lag lasts."""
         loop = asyncio.get_running_loop()
         while not self._closing:
-            due = loop.time() + _LAG_TICK
+            due, waited = loop.time() + _LAG_TICK, self._cpu_wait()
             await asyncio.sleep(_LAG_TICK)
             lag = loop.time() - due
+            if lag <= _LAG_LIMIT:
+                continue
+            now_waited = self._cpu_wait()
+            if waited is not None and now_waited is not None:
+                lag -= now_waited - waited  # the machine, not this process, held the loop
             if lag > _LAG_LIMIT:
                 recorded = [pk for pk in self._open_sessions() if pk not in self.state.shed]
                 count = min(int(lag / _LAG_STEP), len(recorded) // 4) or 1
