@@ -175,6 +175,26 @@ class Console:
     def token_note(self, header: str, query: str) -> None:
         self._print(f"  clients must present the token: header {header} or query {query}")
 
+    def listener_failed(self, label: str, error: BaseException) -> None:
+        self._error(f"rtrec: ERROR: session {label}: after its end: {type(error).__name__}")
+
+    def traces_note(self, endpoint: str) -> None:
+        self._print(f"  traces: each session's trace goes to {endpoint} as it ends")
+
+    def trace_dropping(self, sid: str, why: str) -> None:
+        """The first trace not delivered (said once: GET /rtrec/status counts the rest)."""
+        self._error(
+            f"rtrec: WARNING: the trace of session {sid} was not sent: {why}; recording goes "
+            "on, traces not sent are counted in GET /rtrec/status (traces_dropped)"
+        )
+
+    def traces_dropped(self, dropped: int, sent: int, endpoint: str) -> None:
+        """At stop, when any trace was not delivered."""
+        self._error(
+            f"rtrec: {dropped} trace{'s' if dropped != 1 else ''} not sent to {endpoint} "
+            f"({sent} sent): send them again with rtrec trace DB --otlp URL"
+        )
+
     def stopping(self, sessions: int) -> None:
         self._print(f"rtrec: stopping, closing {sessions} session(s) and flushing the log")
 

@@ -67,6 +67,7 @@ from recorder.upstream import (
 from recorder.wire import Direction, Frame, Opcode
 
 if TYPE_CHECKING:
+    from recorder.stats.sender import TraceSender
     from recorder.stats.table import Compute
     from recorder.store.writer import Notice
 
@@ -109,6 +110,16 @@ class RecordingLog(Protocol):
         close_reason: str | None = None,
         closed_by: str | None = None,
     ) -> str | None: ...
+
+
+class SessionEndListener(Protocol):
+    """Told of each recorded session as it ends (recorder.stats.sender.TraceSender): must not
+    wait or do I/O in session_ended (it runs on the session's task); health() joins the
+    status endpoint's answer."""
+
+    def session_ended(self, sid: str) -> None: ...
+
+    def health(self) -> dict[str, Any]: ...
 
 
 # A session that opens while the store is down keeps its first frames in memory up to this,
@@ -261,6 +272,7 @@ class RecordingProxy:
         self._closing = False
         self.frames_unrecorded = 0  # lost outside any stored gap (e.g. a session without a row)
         self.sessions_unrecorded = 0
+        self.listener: SessionEndListener | None = None  # e.g. rtrec record --otlp's traces
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -348,6 +360,7 @@ class RecordingProxy:
             "sessions_unrecorded": self.sessions_unrecorded,
             "frames_unrecorded": self.frames_unrecorded,
             **(log_health() if callable(log_health) else {}),
+            **(self.listener.health() if self.listener is not None else {}),
         }
 
     async def _status(self, request: web.Request) -> web.StreamResponse:
@@ -700,6 +713,11 @@ class RecordingProxy:
                 self.report_log_failure(error)
             else:
                 status = stored or status  # 'incomplete' when frames of it were lost
+                if self.listener is not None:
+                    try:
+                        self.listener.session_ended(session.sid)
+                    except Exception as error:  # a listener never costs the session its end
+                        self.console.listener_failed(session.label, error)
         self.console.session_closed(
             session.label,
             session.sid,
@@ -764,11 +782,13 @@ async def record(
     journal: str | None = None,
     journal_bytes: int = 1024 * 2**20,
     figures: Compute | None = None,
+    traces: TraceSender | None = None,
 ) -> int:
     """`rtrec record`: open the log, serve until SIGINT/SIGTERM (or `stop`), close, flush.
 
     figures: the fold that computes each session's turn figures once its end is stored (off
     the forwarding path: recorder.stats.worker); None: they are computed on first use.
+    traces: each ended session's trace is sent by it (rtrec record --otlp), off the pumps.
     Returns the number of frames that passed but were not recorded (0: every frame is stored).
     """
     from recorder.store import open_log
@@ -781,6 +801,9 @@ async def record(
         figures=figures,
     )
     proxy.log = log
+    if traces is not None:
+        traces.start(db)  # its worker opens the store to read
+        proxy.listener = traces
     watch = asyncio.ensure_future(_watch_health(proxy, console))
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -795,12 +818,16 @@ async def record(
         )
         if config.token:
             console.token_note(TOKEN_HEADER, TOKEN_QUERY)
+        if traces is not None:
+            console.traces_note(traces.target.display)
         console.status_note(base_url.replace("ws", "http", 1) + STATUS_PATH)
         await stop.wait()
         console.stopping(proxy.open_sessions)
         await proxy.close()
     finally:
         watch.cancel()
+        if traces is not None:
+            await traces.close()  # the traces still queued, for a few seconds at most
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
         await log.close()

@@ -55,6 +55,11 @@ COMMANDS: dict[str, CommandEntry] = {
         "What each turn cost in time, measured on the wire: one session's turns, or every "
         "session of DB summarised.",
     ),
+    "trace": CommandEntry(
+        "recorder.cli.trace:trace_command",
+        "Send sessions of DB as OpenTelemetry traces over OTLP/HTTP: a span per turn, response "
+        "and tool call.",
+    ),
     "sessions": CommandEntry(
         "recorder.cli.store:sessions_command",
         "List the sessions recorded in DB, oldest first, with the frames each could not keep.",

@@ -61,9 +61,13 @@ async def _session_figures(log: EventLog, sid: str) -> SessionFigures:
               show_default=True, metavar="MIB",
               help="The most the --journal file holds (MiB); past it, frames are dropped into "
                    "recorded gaps.")
+@click.option("--otlp", "otlp_url", default=None, metavar="URL",
+              help="Send each session's OpenTelemetry trace to this OTLP/HTTP collector as the "
+                   "session ends (http://HOST:4318, or the full traces URL); never slows "
+                   "recording: traces not sent are counted in GET /rtrec/status.")
 def record_command(
     db: str, listen: str, upstream: str, token: str | None, tls: bool, verbose: bool,
-    buffer_mib: int, journal: str | None, journal_mib: int,
+    buffer_mib: int, journal: str | None, journal_mib: int, otlp_url: str | None,
 ) -> None:
     """Record Realtime sessions: point the app's Realtime base URL at rtrec.
 
@@ -87,10 +91,18 @@ def record_command(
         upstream=upstream, host=host, port=port, token=token, api_key=env_api_key(),
         verbose=verbose, server_ssl=server_ssl,
     )
+    traces = None
+    if otlp_url is not None:
+        from recorder.stats.otlp import otlp_target, proto_modules
+        from recorder.stats.sender import TraceSender
+
+        target = otlp_target(otlp_url)
+        proto_modules()
+        traces = TraceSender(target)  # figures: recorder.stats.fold, in a worker process
     # e.g. the port is taken: no new empty database (nor journal) stays behind
     with removed_on_failure(db), journal_removed_on_failure(journal):
         lost = run(record(db, config, ca_file=ca_file, buffer_bytes=buffer_mib * 2**20,
                           journal=journal, journal_bytes=journal_mib * 2**20,
-                          figures=_session_figures))
+                          figures=_session_figures, traces=traces))
     if lost:
         raise SystemExit(FRAMES_LOST_EXIT)
