@@ -56,6 +56,9 @@ __all__ = ["ROOT", "ClientItem", "ConversationFold", "UnnamedCreate", "base64_si
 # An item the client created with its audio (or not): (item id, the create's item payload, seq
 # and t_ns of the create). Export writes the audio of such items.
 ClientItem = Callable[[str, Any, int, int], None]
+# A run of input chunks folded by apply_batch: [(where each starts on the timeline, its audio),
+# ...], and the run's last step.
+InputRun = Callable[[list[tuple[float, bytes]], Step], None]
 
 
 
@@ -171,6 +174,64 @@ class ConversationFold:
             self.conversation.last_t_ns = step.t_ns
             handler(event)
         return event
+
+    def apply_batch(
+        self,
+        steps: Iterable[Step],
+        on_input: InputRun | None = None,
+        apply: Callable[[Step], object] | None = None,
+    ) -> None:
+        """apply() each step in order. The input stream's chunks that came as bytes (the bulk
+        of a session) are folded inline, decoding nothing; with on_input, each run of them
+        (consecutive in the steps) with audio is handed over as [(timeline start ms, audio),
+        ...] and its last step, before the next other step is applied (and at the end):
+        export's sink takes runs in bulk. apply: what applies the other steps (export's pass,
+        which calls apply() itself); apply() when None."""
+        conversation = self.conversation
+        place = conversation.input_placement.place
+        if apply is None:
+            apply = self.apply
+        run: list[tuple[float, bytes]] = []
+        last: Step | None = None  # the last input chunk folded inline, not yet written back
+        count = 0
+        for step in steps:
+            audio = step.audio
+            if audio is not None and step.type == INPUT_AUDIO:
+                size = len(audio)
+                if size:  # as _add_input_audio(size), inline
+                    conversation.input_audio_bytes += size
+                    fmt = conversation.input_format
+                    if fmt is not self._input_rate_of:
+                        self._input_rate_of = fmt
+                        self._input_bytes_per_s = fmt.sample_rate * fmt.sample_width
+                    start = place(step.t_ns / 1e6, size * 1000 / self._input_bytes_per_s)
+                    self.input_chunk_ms = start
+                    if on_input is not None:
+                        run.append((start, audio))
+                last = step
+                count += 1
+                continue
+            if last is not None:
+                self._folded_inline(last, count)
+                if run:
+                    assert on_input is not None
+                    on_input(run, last)
+                    run = []
+                last, count = None, 0
+            apply(step)
+        if last is not None:
+            self._folded_inline(last, count)
+            if run:
+                assert on_input is not None
+                on_input(run, last)
+
+    def _folded_inline(self, last: Step, count: int) -> None:
+        """The fold's place after `count` input chunks folded inline, `last` the latest."""
+        self.frames += count
+        seq, t_ns = last.seq, last.t_ns
+        self.last_seq = self._seq = seq
+        self._t_ns = t_ns
+        self.conversation.last_t_ns = t_ns
 
     def apply_input_audio(self, step: Step, audio: bytes) -> float:
         """Fold an input_audio_buffer.append step whose audio came as bytes (step.audio: the
@@ -751,9 +812,7 @@ _SERVER: dict[str, str | None] = {
 def fold_steps(steps: Iterable[Step]) -> ConversationFold:
     """The fold of steps (e.g. recorder.stream.frame_steps of frames in memory)."""
     fold = ConversationFold()
-    apply = fold.apply
-    for step in steps:
-        apply(step)
+    fold.apply_batch(steps)
     return fold
 
 
@@ -762,8 +821,7 @@ async def fold_log(
 ) -> ConversationFold:
     """The fold of a session of the log (up to and including seq `until`)."""
     fold = ConversationFold()
-    apply = fold.apply
+    apply_batch = fold.apply_batch
     async for batch in log_steps(log, session, until=until, batch_size=batch_size):
-        for step in batch:
-            apply(step)
+        apply_batch(batch)
     return fold

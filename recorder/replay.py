@@ -181,10 +181,9 @@ async def fold_recording(
 
     async with open_recording(source, session) as recording:
         fold = ConversationFold()
-        apply = fold.apply
+        apply_batch = fold.apply_batch
         async for batch in recording.batches(until=until):
-            for step in batch:
-                apply(step)
+            apply_batch(batch)
         return ReplayResult(recording.info, fold.frames, fold.last_seq), fold, recording.notes
 
 
