@@ -56,6 +56,7 @@ __all__ = ["ROOT", "ClientItem", "ConversationFold", "UnnamedCreate", "base64_si
 # An item the client created with its audio (or not): (item id, the create's item payload, seq
 # and t_ns of the create). Export writes the audio of such items.
 ClientItem = Callable[[str, Any, int, int], None]
+_RUN = 1000  # input chunks apply_batch folds at once, at most
 # A run of input chunks folded by apply_batch: [(where each starts on the timeline, its audio),
 # ...], and the run's last step.
 InputRun = Callable[[list[tuple[float, bytes]], Step], None]
@@ -187,51 +188,51 @@ class ConversationFold:
         ...] and its last step, before the next other step is applied (and at the end):
         export's sink takes runs in bulk. apply: what applies the other steps (export's pass,
         which calls apply() itself); apply() when None."""
-        conversation = self.conversation
-        place = conversation.input_placement.place
         if apply is None:
             apply = self.apply
-        run: list[tuple[float, bytes]] = []
-        last: Step | None = None  # the last input chunk folded inline, not yet written back
-        count = 0
+        run: list[Step] = []  # input chunks as bytes, consecutive, not folded yet
         for step in steps:
-            audio = step.audio
-            if audio is not None and step.type == INPUT_AUDIO:
-                size = len(audio)
-                if size:  # as _add_input_audio(size), inline
-                    conversation.input_audio_bytes += size
-                    fmt = conversation.input_format
-                    if fmt is not self._input_rate_of:
-                        self._input_rate_of = fmt
-                        self._input_bytes_per_s = fmt.sample_rate * fmt.sample_width
-                    start = place(step.t_ns / 1e6, size * 1000 / self._input_bytes_per_s)
-                    self.input_chunk_ms = start
-                    if on_input is not None:
-                        run.append((start, audio))
-                last = step
-                count += 1
-                continue
-            if last is not None:
-                self._folded_inline(last, count)
-                if run:
-                    assert on_input is not None
-                    on_input(run, last)
+            if step.audio is not None and step.type == INPUT_AUDIO:
+                run.append(step)
+                if len(run) >= _RUN:  # steps from an iterator of any length: memory bounded
+                    self._fold_inputs(run, on_input)
                     run = []
-                last, count = None, 0
-            apply(step)
-        if last is not None:
-            self._folded_inline(last, count)
+                continue
             if run:
-                assert on_input is not None
-                on_input(run, last)
+                self._fold_inputs(run, on_input)
+                run = []
+            apply(step)
+        if run:
+            self._fold_inputs(run, on_input)
 
-    def _folded_inline(self, last: Step, count: int) -> None:
-        """The fold's place after `count` input chunks folded inline, `last` the latest."""
-        self.frames += count
+    def _fold_inputs(self, run: list[Step], on_input: InputRun | None) -> None:
+        """Fold consecutive input chunks as bytes, as apply_input_audio does each (nothing else
+        happens in between, so the input format holds for all of them)."""
+        conversation = self.conversation
+        fmt = conversation.input_format
+        if fmt is not self._input_rate_of:
+            self._input_rate_of = fmt
+            self._input_bytes_per_s = fmt.sample_rate * fmt.sample_width
+        sized = [step for step in run if step.audio]  # an empty chunk is counted, not placed
+        if sized:
+            starts = conversation.input_placement.place_all(
+                # as _add_input_audio: recorded ms, and the duration (bytes * 1000 / rate)
+                [(step.t_ns / 1e6, len(step.audio) * 1000 / self._input_bytes_per_s)
+                 for step in sized if step.audio is not None]
+            )
+            conversation.input_audio_bytes += sum(
+                [len(step.audio) for step in sized if step.audio is not None]
+            )
+            self.input_chunk_ms = starts[-1]
+            if on_input is not None:
+                on_input([(start, step.audio) for start, step in zip(starts, sized, strict=True)
+                          if step.audio is not None], run[-1])
+        last = run[-1]
+        self.frames += len(run)
         seq, t_ns = last.seq, last.t_ns
         self.last_seq = self._seq = seq
         self._t_ns = t_ns
-        self.conversation.last_t_ns = t_ns
+        conversation.last_t_ns = t_ns
 
     def apply_input_audio(self, step: Step, audio: bytes) -> float:
         """Fold an input_audio_buffer.append step whose audio came as bytes (step.audio: the
