@@ -16,7 +16,7 @@ Consumers (replay, the conversation fold, export, testing, serve) read steps and
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator, Collection, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -151,13 +151,17 @@ def _no_description(_frames: list[Frame]) -> tuple[None, None]:
 
 async def log_steps(
     log: EventLog, session: SessionInfo, *, until: int | None = None, batch_size: int = 1000,
-    whole: bool = False,
+    whole: bool = False, skip_types: Collection[str] = (), skip_client: bool = False,
 ) -> AsyncIterator[list[Step]]:
     """The session's steps in seq order, in batches (memory stays bounded). whole: for a
     consumer that wants the wire bytes (serve), every step keeps its frame whole, audio
-    included as the log spliced it back (is_audio False: the event decodes as typed)."""
+    included as the log spliced it back (is_audio False: the event decodes as typed).
+    skip_types (server frames of these types) and skip_client (client frames): steps left out,
+    never read, for a consumer that could not observe them (recorder.driver.skippable_types);
+    EventLog.frame_span counts the frames such a read goes over."""
     async for batch in log.read_parts(session.id, Step, until_seq=until, batch_size=batch_size,
-                                      whole=whole):
+                                      whole=whole, skip_types=skip_types,
+                                      skip_client=skip_client):
         yield batch
 
 
