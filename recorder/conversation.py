@@ -42,7 +42,7 @@ from recorder.errors import RtrecError
 from recorder.events import CLIENT_TYPES, Event, UnknownEvent
 from recorder.ordering import ROOT, Ordering
 from recorder.protocol import names
-from recorder.protocol.audio_fields import AUDIO_FIELDS, INPUT_AUDIO
+from recorder.protocol.audio_fields import AUDIO_FIELDS, INPUT_AUDIO, OUTPUT_AUDIO_TYPES
 from recorder.receiver import SERVER_EVENT_METHODS
 from recorder.stream import AudioChunk, Step, StepEvent, log_steps
 from recorder.wire import Direction
@@ -57,6 +57,14 @@ __all__ = ["ROOT", "ClientItem", "ConversationFold", "UnnamedCreate", "base64_si
 # and t_ns of the create). Export writes the audio of such items.
 ClientItem = Callable[[str, Any, int, int], None]
 _RUN = 1000  # input chunks apply_batch folds at once, at most
+# Server types whose folding neither reads nor changes the input stream's state (its format,
+# bytes, placement, buffer marks), nor does export's for them (a response's audio goes to
+# assistant.wav): apply_batch applies them while a run of input chunks before them waits, so
+# a run is not cut by the response the assistant streams meanwhile. The result is the same as
+# in seq order.
+_BESIDE_INPUT: frozenset[str] = OUTPUT_AUDIO_TYPES | frozenset(
+    [*names.spellings("audio_transcript", "delta"), *names.spellings("text", "delta")]
+)
 # A run of input chunks folded by apply_batch: [(where each starts on the timeline, its audio),
 # ...], and the run's last step.
 InputRun = Callable[[list[tuple[float, bytes]], Step], None]
@@ -182,15 +190,18 @@ class ConversationFold:
         on_input: InputRun | None = None,
         apply: Callable[[Step], object] | None = None,
     ) -> None:
-        """apply() each step in order. The input stream's chunks that came as bytes (the bulk
-        of a session) are folded inline, decoding nothing; with on_input, each run of them
-        (consecutive in the steps) with audio is handed over as [(timeline start ms, audio),
-        ...] and its last step, before the next other step is applied (and at the end):
-        export's sink takes runs in bulk. apply: what applies the other steps (export's pass,
-        which calls apply() itself); apply() when None."""
+        """apply() each step, with the result of applying them in order. The input stream's
+        chunks that came as bytes (the bulk of a session) are folded inline, decoding nothing,
+        in runs (steps of _BESIDE_INPUT types between them are applied meanwhile: they cannot
+        see the input stream); with on_input, each run with audio is handed over as
+        [(timeline start ms, audio), ...] with its last step, before the next other step is
+        applied (and at the end): export's sink takes runs in bulk. apply: what applies the
+        other steps (export's pass, which calls apply() itself); apply() when None."""
         if apply is None:
             apply = self.apply
-        run: list[Step] = []  # input chunks as bytes, consecutive, not folded yet
+        beside = _BESIDE_INPUT
+        server = Direction.SERVER
+        run: list[Step] = []  # input chunks as bytes, not folded yet
         for step in steps:
             if step.audio is not None and step.type == INPUT_AUDIO:
                 run.append(step)
@@ -198,7 +209,7 @@ class ConversationFold:
                     self._fold_inputs(run, on_input)
                     run = []
                 continue
-            if run:
+            if run and not (step.type in beside and step.direction is server):
                 self._fold_inputs(run, on_input)
                 run = []
             apply(step)
@@ -230,9 +241,10 @@ class ConversationFold:
         last = run[-1]
         self.frames += len(run)
         seq, t_ns = last.seq, last.t_ns
-        self.last_seq = self._seq = seq
-        self._t_ns = t_ns
-        conversation.last_t_ns = t_ns
+        if self.last_seq is None or seq > self.last_seq:  # else a step beside them came later
+            self.last_seq = self._seq = seq
+            self._t_ns = t_ns
+            conversation.last_t_ns = t_ns
 
     def apply_input_audio(self, step: Step, audio: bytes) -> float:
         """Fold an input_audio_buffer.append step whose audio came as bytes (step.audio: the
