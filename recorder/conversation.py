@@ -65,9 +65,25 @@ _RUN = 1000  # input chunks apply_batch folds at once, at most
 _BESIDE_INPUT: frozenset[str] = OUTPUT_AUDIO_TYPES | frozenset(
     [*names.spellings("audio_transcript", "delta"), *names.spellings("text", "delta")]
 )
-# A run of input chunks folded by apply_batch: [(where each starts on the timeline, its audio),
-# ...], and the run's last step.
-InputRun = Callable[[list[tuple[float, bytes]], Step], None]
+
+
+@dataclass(slots=True)
+class InputRun:
+    """Input chunks apply_batch folded at once (those with audio), for export's sink."""
+
+    starts: list[float]  # where each starts on the timeline (ms)
+    audio: list[bytes]
+    sizes: list[int]  # len() of each
+    bytes_per_s: int  # of the input format they are in
+    # each starts where the one before it ended (the first: where the stream's last chunk
+    # ended), so they are one stretch of the timeline, as StreamPlacement placed them
+    contiguous: bool
+    end_ms: float  # where the last one ends
+    last: Step  # the run's last step (an error names it)
+
+
+# What hears of each InputRun (export's pass).
+OnInput = Callable[[InputRun], None]
 
 
 
@@ -187,7 +203,7 @@ class ConversationFold:
     def apply_batch(
         self,
         steps: Iterable[Step],
-        on_input: InputRun | None = None,
+        on_input: OnInput | None = None,
         apply: Callable[[Step], object] | None = None,
     ) -> None:
         """apply() each step, with the result of applying them in order. The input stream's
@@ -216,7 +232,7 @@ class ConversationFold:
         if run:
             self._fold_inputs(run, on_input)
 
-    def _fold_inputs(self, run: list[Step], on_input: InputRun | None) -> None:
+    def _fold_inputs(self, run: list[Step], on_input: OnInput | None) -> None:
         """Fold consecutive input chunks as bytes, as apply_input_audio does each (nothing else
         happens in between, so the input format holds for all of them)."""
         conversation = self.conversation
@@ -226,18 +242,21 @@ class ConversationFold:
             self._input_bytes_per_s = fmt.sample_rate * fmt.sample_width
         sized = [step for step in run if step.audio]  # an empty chunk is counted, not placed
         if sized:
-            starts = conversation.input_placement.place_all(
+            audio = [step.audio for step in sized if step.audio is not None]
+            sizes = [len(chunk) for chunk in audio]
+            per_s = self._input_bytes_per_s
+            placement = conversation.input_placement
+            stretches = len(placement.runs)
+            starts = placement.place_all(
                 # as _add_input_audio: recorded ms, and the duration (bytes * 1000 / rate)
-                [(step.t_ns / 1e6, len(step.audio) * 1000 / self._input_bytes_per_s)
-                 for step in sized if step.audio is not None]
+                [(step.t_ns / 1e6, size * 1000 / per_s)
+                 for step, size in zip(sized, sizes, strict=True)]
             )
-            conversation.input_audio_bytes += sum(
-                [len(step.audio) for step in sized if step.audio is not None]
-            )
+            conversation.input_audio_bytes += sum(sizes)
             self.input_chunk_ms = starts[-1]
             if on_input is not None:
-                on_input([(start, step.audio) for start, step in zip(starts, sized, strict=True)
-                          if step.audio is not None], run[-1])
+                on_input(InputRun(starts, audio, sizes, per_s, len(placement.runs) == stretches,
+                                  placement.end_ms, run[-1]))
         last = run[-1]
         self.frames += len(run)
         seq, t_ns = last.seq, last.t_ns

@@ -47,7 +47,7 @@ from recorder.audio import (
     resample,
     write_timeline,
 )
-from recorder.conversation import ConversationFold
+from recorder.conversation import ConversationFold, InputRun
 from recorder.conversation_model import Conversation, Item
 from recorder.errors import OutputNotWritable, RtrecError
 from recorder.events import Event, UnknownEvent
@@ -160,38 +160,26 @@ class AudioSink:
             return
         self._input(conversation, start_ms, audio)
 
-    def inputs(self, conversation: Conversation, run: list[tuple[float, bytes]]) -> None:
-        """input() for each (start_ms, audio) of a run of input chunks, in order (the fold's
-        apply_batch hands them over so); nothing else happens in between."""
-        pending = self._pending
-        per_s = self._input_bytes_per_s
-        fast = self._input_as_is and conversation.input_format is self._input_format
-        end_ms = self.input_end_ms
-        added = 0  # bytes gathered here since the last call into input()
-        for start_ms, audio in run:
-            size = len(audio)
-            if fast and start_ms == end_ms and not size & 1 and self.user_runs:
-                pending.append(audio)  # as input()'s bulk path, its counts kept locally
-                added += size
-                end_ms = start_ms + size * 1000 / per_s
-                continue
-            if added:
-                self._gathered(added, end_ms)
-                added = 0
+    def inputs(self, conversation: Conversation, run: InputRun) -> None:
+        """input() for each chunk of a run the fold placed, in order (nothing else happened in
+        between): the bulk of a session, one stretch of pcm16 at user.wav's rate, gathered
+        at once."""
+        if (
+            run.contiguous and run.starts[0] == self.input_end_ms and self._input_as_is
+            and conversation.input_format is self._input_format and self.user_runs
+            and run.bytes_per_s == self._input_bytes_per_s
+            and not any(size & 1 for size in run.sizes)
+        ):
+            size = sum(run.sizes)
+            self._pending += run.audio
+            self._pending_bytes += size
+            self.user_runs[-1][2] += size >> 1
+            self.input_end_ms = run.end_ms
+            if self._pending_bytes >= PENDING_INPUT_BYTES:
+                self.flush()
+            return
+        for start_ms, audio in zip(run.starts, run.audio, strict=True):
             self.input(conversation, start_ms, audio)
-            per_s = self._input_bytes_per_s
-            fast = self._input_as_is and conversation.input_format is self._input_format
-            end_ms = self.input_end_ms
-        if added:
-            self._gathered(added, end_ms)
-
-    def _gathered(self, size: int, end_ms: float) -> None:
-        """size bytes of pcm16 added to the pending input, contiguous, ending at end_ms."""
-        self._pending_bytes += size
-        self.user_runs[-1][2] += size >> 1
-        self.input_end_ms = end_ms
-        if self._pending_bytes >= PENDING_INPUT_BYTES:
-            self.flush()
 
     def _input(self, conversation: Conversation, start_ms: float, audio: bytes) -> None:
         """input(), any chunk."""
@@ -329,8 +317,8 @@ class _ExportPass:
         if seq >= self._next_report:
             self._report(seq)
 
-    def _inputs(self, run: list[tuple[float, bytes]], last: Step) -> None:
-        self._step = last
+    def _inputs(self, run: InputRun) -> None:
+        self._step = run.last
         self.sink.inputs(self.conversation, run)
 
     def apply(self, step: Step) -> None:
