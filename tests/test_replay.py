@@ -463,3 +463,16 @@ async def test_frames_a_receiver_cannot_observe_are_counted_not_read(
         assert await log.frame_span(sid, 3) == (3, 3)
     finally:
         await log.close()
+
+
+async def test_replay_leaves_unobserved_frames_out_on_either_engine(db: str) -> None:
+    frames = ga_session()
+    sid = await arecord_frames(db, frames, protocol="ga", model="gpt-realtime")
+    receiver = OnlyResponses()
+    result = await replay_db(db, receiver, session=sid, until=len(frames) - 1)
+    assert (result.frames, result.last_seq) == (len(frames) - 1, len(frames) - 1)
+    done = [i for i, f in enumerate(frames[:-1], 1) if b'"response.done"' in f.data]
+    assert receiver.seqs == done
+    everything = CallLog()
+    await replay_db(db, everything, session=sid)
+    assert len([c for c in everything.calls if c[0] in ("server", "client")]) == len(frames)
