@@ -17,7 +17,7 @@ import contextlib
 import math
 import os
 import struct
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -515,14 +515,26 @@ class StreamPlacement:
 
     def place(self, received_ms: float, duration_ms: float) -> float:
         """Timeline start of the next chunk, received at received_ms and lasting duration_ms."""
-        start = max(received_ms - duration_ms, self.end_ms)
-        if start - self.end_ms <= self.jitter_ms and self.runs:
-            start = self.end_ms
-        if not self.runs or start != self.end_ms:
-            self.runs.append((self.stream_ms, start))
-        self.stream_ms += duration_ms
-        self.end_ms = start + duration_ms
-        return start
+        return self.place_all([(received_ms, duration_ms)])[0]
+
+    def place_all(self, chunks: Iterable[tuple[float, float]]) -> list[float]:
+        """place(received_ms, duration_ms) for each chunk in order: their timeline starts (one
+        call for a run of chunks, the bulk of a session)."""
+        end, stream, jitter, runs = self.end_ms, self.stream_ms, self.jitter_ms, self.runs
+        starts = []
+        for received_ms, duration_ms in chunks:
+            start = received_ms - duration_ms
+            if start < end:  # max(received - duration, end)
+                start = end
+            if start - end <= jitter and runs:
+                start = end
+            if not runs or start != end:
+                runs.append((stream, start))
+            stream += duration_ms
+            end = start + duration_ms
+            starts.append(start)
+        self.end_ms, self.stream_ms = end, stream
+        return starts
 
     def to_timeline(self, stream_ms: float) -> float:
         """Where stream offset stream_ms landed on the timeline."""

@@ -42,7 +42,7 @@ from recorder.errors import RtrecError
 from recorder.events import CLIENT_TYPES, Event, UnknownEvent
 from recorder.ordering import ROOT, Ordering
 from recorder.protocol import names
-from recorder.protocol.audio_fields import AUDIO_FIELDS, INPUT_AUDIO
+from recorder.protocol.audio_fields import AUDIO_FIELDS, INPUT_AUDIO, OUTPUT_AUDIO_TYPES
 from recorder.receiver import SERVER_EVENT_METHODS
 from recorder.stream import AudioChunk, Step, StepEvent, log_steps
 from recorder.wire import Direction
@@ -56,6 +56,34 @@ __all__ = ["ROOT", "ClientItem", "ConversationFold", "UnnamedCreate", "base64_si
 # An item the client created with its audio (or not): (item id, the create's item payload, seq
 # and t_ns of the create). Export writes the audio of such items.
 ClientItem = Callable[[str, Any, int, int], None]
+_RUN = 1000  # input chunks apply_batch folds at once, at most
+# Server types whose folding neither reads nor changes the input stream's state (its format,
+# bytes, placement, buffer marks), nor does export's for them (a response's audio goes to
+# assistant.wav): apply_batch applies them while a run of input chunks before them waits, so
+# a run is not cut by the response the assistant streams meanwhile. The result is the same as
+# in seq order.
+_BESIDE_INPUT: frozenset[str] = OUTPUT_AUDIO_TYPES | frozenset(
+    [*names.spellings("audio_transcript", "delta"), *names.spellings("text", "delta")]
+)
+
+
+@dataclass(slots=True)
+class InputRun:
+    """Input chunks apply_batch folded at once (those with audio), for export's sink."""
+
+    starts: list[float]  # where each starts on the timeline (ms)
+    audio: list[bytes]
+    sizes: list[int]  # len() of each
+    bytes_per_s: int  # of the input format they are in
+    # each starts where the one before it ended (the first: where the stream's last chunk
+    # ended), so they are one stretch of the timeline, as StreamPlacement placed them
+    contiguous: bool
+    end_ms: float  # where the last one ends
+    last: Step  # the run's last step (an error names it)
+
+
+# What hears of each InputRun (export's pass).
+OnInput = Callable[[InputRun], None]
 
 
 
@@ -171,6 +199,71 @@ class ConversationFold:
             self.conversation.last_t_ns = step.t_ns
             handler(event)
         return event
+
+    def apply_batch(
+        self,
+        steps: Iterable[Step],
+        on_input: OnInput | None = None,
+        apply: Callable[[Step], object] | None = None,
+    ) -> None:
+        """apply() each step, with the result of applying them in order. The input stream's
+        chunks that came as bytes (the bulk of a session) are folded inline, decoding nothing,
+        in runs (steps of _BESIDE_INPUT types between them are applied meanwhile: they cannot
+        see the input stream); with on_input, each run with audio is handed over as
+        [(timeline start ms, audio), ...] with its last step, before the next other step is
+        applied (and at the end): export's sink takes runs in bulk. apply: what applies the
+        other steps (export's pass, which calls apply() itself); apply() when None."""
+        if apply is None:
+            apply = self.apply
+        beside = _BESIDE_INPUT
+        server = Direction.SERVER
+        run: list[Step] = []  # input chunks as bytes, not folded yet
+        for step in steps:
+            if step.audio is not None and step.type == INPUT_AUDIO:
+                run.append(step)
+                if len(run) >= _RUN:  # steps from an iterator of any length: memory bounded
+                    self._fold_inputs(run, on_input)
+                    run = []
+                continue
+            if run and not (step.type in beside and step.direction is server):
+                self._fold_inputs(run, on_input)
+                run = []
+            apply(step)
+        if run:
+            self._fold_inputs(run, on_input)
+
+    def _fold_inputs(self, run: list[Step], on_input: OnInput | None) -> None:
+        """Fold consecutive input chunks as bytes, as apply_input_audio does each (nothing else
+        happens in between, so the input format holds for all of them)."""
+        conversation = self.conversation
+        fmt = conversation.input_format
+        if fmt is not self._input_rate_of:
+            self._input_rate_of = fmt
+            self._input_bytes_per_s = fmt.sample_rate * fmt.sample_width
+        sized = [step for step in run if step.audio]  # an empty chunk is counted, not placed
+        if sized:
+            audio = [step.audio for step in sized if step.audio is not None]
+            sizes = [len(chunk) for chunk in audio]
+            per_s = self._input_bytes_per_s
+            placement = conversation.input_placement
+            stretches = len(placement.runs)
+            starts = placement.place_all(
+                # as _add_input_audio: recorded ms, and the duration (bytes * 1000 / rate)
+                [(step.t_ns / 1e6, size * 1000 / per_s)
+                 for step, size in zip(sized, sizes, strict=True)]
+            )
+            conversation.input_audio_bytes += sum(sizes)
+            self.input_chunk_ms = starts[-1]
+            if on_input is not None:
+                on_input(InputRun(starts, audio, sizes, per_s, len(placement.runs) == stretches,
+                                  placement.end_ms, run[-1]))
+        last = run[-1]
+        self.frames += len(run)
+        seq, t_ns = last.seq, last.t_ns
+        if self.last_seq is None or seq > self.last_seq:  # else a step beside them came later
+            self.last_seq = self._seq = seq
+            self._t_ns = t_ns
+            conversation.last_t_ns = t_ns
 
     def apply_input_audio(self, step: Step, audio: bytes) -> float:
         """Fold an input_audio_buffer.append step whose audio came as bytes (step.audio: the
@@ -751,9 +844,7 @@ _SERVER: dict[str, str | None] = {
 def fold_steps(steps: Iterable[Step]) -> ConversationFold:
     """The fold of steps (e.g. recorder.stream.frame_steps of frames in memory)."""
     fold = ConversationFold()
-    apply = fold.apply
-    for step in steps:
-        apply(step)
+    fold.apply_batch(steps)
     return fold
 
 
@@ -762,8 +853,7 @@ async def fold_log(
 ) -> ConversationFold:
     """The fold of a session of the log (up to and including seq `until`)."""
     fold = ConversationFold()
-    apply = fold.apply
+    apply_batch = fold.apply_batch
     async for batch in log_steps(log, session, until=until, batch_size=batch_size):
-        for step in batch:
-            apply(step)
+        apply_batch(batch)
     return fold

@@ -47,13 +47,12 @@ from recorder.audio import (
     resample,
     write_timeline,
 )
-from recorder.conversation import ConversationFold
+from recorder.conversation import ConversationFold, InputRun
 from recorder.conversation_model import Conversation, Item
 from recorder.errors import OutputNotWritable, RtrecError
 from recorder.events import Event, UnknownEvent
 from recorder.output_dir import check_output_dir, staged_output
 from recorder.protocol import audio_fields, b64
-from recorder.protocol.audio_fields import INPUT_AUDIO
 from recorder.store import EventLog, SessionInfo, open_log
 from recorder.stream import AudioChunk, Step, log_steps
 from recorder.timeline import TimelinePlan, plan_timeline, turns
@@ -160,6 +159,27 @@ class AudioSink:
                 self.flush()
             return
         self._input(conversation, start_ms, audio)
+
+    def inputs(self, conversation: Conversation, run: InputRun) -> None:
+        """input() for each chunk of a run the fold placed, in order (nothing else happened in
+        between): the bulk of a session, one stretch of pcm16 at user.wav's rate, gathered
+        at once."""
+        if (
+            run.contiguous and run.starts[0] == self.input_end_ms and self._input_as_is
+            and conversation.input_format is self._input_format and self.user_runs
+            and run.bytes_per_s == self._input_bytes_per_s
+            and not any(size & 1 for size in run.sizes)
+        ):
+            size = sum(run.sizes)
+            self._pending += run.audio
+            self._pending_bytes += size
+            self.user_runs[-1][2] += size >> 1
+            self.input_end_ms = run.end_ms
+            if self._pending_bytes >= PENDING_INPUT_BYTES:
+                self.flush()
+            return
+        for start_ms, audio in zip(run.starts, run.audio, strict=True):
+            self.input(conversation, start_ms, audio)
 
     def _input(self, conversation: Conversation, start_ms: float, audio: bytes) -> None:
         """input(), any chunk."""
@@ -271,6 +291,7 @@ class _ExportPass:
         self._progress = progress
         self._total = total
         self._next_report = PROGRESS_EVERY if progress is not None else 1 << 62
+        self._step: Step | None = None  # the step being applied (an error names it)
 
     def _report(self, seq: int) -> None:
         """Progress by the frame's seq, from the audio steps: they are most of a session, and
@@ -280,34 +301,30 @@ class _ExportPass:
         self._next_report = seq + PROGRESS_EVERY
 
     def apply_batch(self, steps: list[Step]) -> None:
-        """apply() each step, the input stream's chunks (the bulk of a session) inline: the
-        fold's fast path and the sink, nothing decoded. An exception but an RtrecError or an
-        OSError comes as _StepFailed, naming the step."""
-        fold_input, sink_input, apply = self.fold.apply_input_audio, self.sink.input, self.apply
-        conversation = self.conversation
-        step = None
+        """apply() each step, the input stream's chunks (the bulk of a session) through the
+        fold's inline path and to the sink in runs, nothing decoded. An exception but an
+        RtrecError or an OSError comes as _StepFailed, naming the step."""
+        if not steps:
+            return
+        self._step = None
         try:
-            for step in steps:
-                audio = step.audio
-                if audio is not None and step.type == INPUT_AUDIO:
-                    start_ms = fold_input(step, audio)
-                    if step.seq >= self._next_report:
-                        self._report(step.seq)
-                    if audio:
-                        sink_input(conversation, start_ms, audio)
-                else:
-                    apply(step)
+            self.fold.apply_batch(steps, self._inputs, self.apply)
         except (RtrecError, OSError, _StepFailed):
             raise
         except Exception as error:
-            assert step is not None
-            raise _StepFailed(step, error) from error
+            raise _StepFailed(self._step or steps[0], error) from error
+        seq = steps[-1].seq
+        if seq >= self._next_report:
+            self._report(seq)
+
+    def _inputs(self, run: InputRun) -> None:
+        self._step = run.last
+        self.sink.inputs(self.conversation, run)
 
     def apply(self, step: Step) -> None:
-        audio = step.audio
-        if audio is not None and step.type == INPUT_AUDIO:  # as apply_batch does
-            self.apply_batch([step])
-            return
+        """Fold a step that is not an input chunk as bytes (apply_batch folds those), and
+        write its audio."""
+        self._step = step
         event = self.fold.apply(step)
         if step.is_audio:  # an AudioChunk: the bulk of a session
             if step.seq >= self._next_report:

@@ -32,6 +32,11 @@ class Recording:
     _log: EventLog | None = None
     _path: Path | None = None
 
+    @property
+    def log(self) -> EventLog | None:
+        """The event log the session is in (None: a file of events)."""
+        return self._log
+
     async def batches(
         self, *, until: int | None = None, batch_size: int = 5000
     ) -> AsyncIterator[list[Step]]:

@@ -142,6 +142,20 @@ async def replay_session(
     possible. A receiver exception stops the replay as ReceiverError naming the session, seq
     and type (RtrecError is raised as it is).
     """
+    quiet, quiet_client = skippable_types(receiver)
+    if clock is None and (quiet or quiet_client):
+        # The frames the receiver could not observe (the driver would skip them by their type)
+        # are left out of the read itself: counted, never read (the bulk of a session, for a
+        # receiver that ignores audio). Paced replays read every frame: the clock starts at
+        # the first one.
+        frames, last_seq = await log.frame_span(session.id, until)
+        await adrive(
+            receiver,
+            log_steps(log, session, until=0 if last_seq is None else last_seq,
+                      batch_size=batch_size, skip_types=quiet, skip_client=quiet_client),
+            session_id=session.id,
+        )
+        return ReplayResult(session, frames, last_seq)
     driver = await adrive(
         receiver, log_steps(log, session, until=until, batch_size=batch_size),
         session_id=session.id, wait_for=clock.wait_for if clock is not None else None,
@@ -164,6 +178,8 @@ async def replay_db(
     clock = PacedClock(speed) if speed is not None else None
     async with open_recording(db, session) as recording:  # a mistyped path is an error
         info = recording.info
+        if recording.log is not None:
+            return await replay_session(recording.log, receiver, info, until=until, clock=clock)
         driver = await adrive(
             receiver, recording.batches(until=until),
             session_id=info.id, wait_for=clock.wait_for if clock is not None else None,
@@ -181,10 +197,9 @@ async def fold_recording(
 
     async with open_recording(source, session) as recording:
         fold = ConversationFold()
-        apply = fold.apply
+        apply_batch = fold.apply_batch
         async for batch in recording.batches(until=until):
-            for step in batch:
-                apply(step)
+            apply_batch(batch)
         return ReplayResult(recording.info, fold.frames, fold.last_seq), fold, recording.notes
 
 

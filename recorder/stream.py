@@ -16,7 +16,7 @@ Consumers (replay, the conversation fold, export, testing, serve) read steps and
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator, Collection, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -55,30 +55,24 @@ class AudioChunk(msgspec.Struct, frozen=True, gc=False):
 StepEvent = AnyEvent | AudioChunk
 
 
-class Step:
-    """One frame of a recording: its position, its type as stored, and its event (lazy)."""
+class Step(msgspec.Struct, gc=False, eq=False):
+    """One frame of a recording: its position, its type as stored, and its event (lazy).
 
-    __slots__ = ("_data", "_event", "audio", "direction", "opcode", "seq", "t_ns", "type")
+    Step(seq, t_ns, direction, type, data, audio=None, opcode=Opcode.TEXT): data is the frame,
+    or its outline when audio (an audio event's audio as bytes: the event is then an
+    AudioChunk) is not None; opcode is as the frame crossed the wire (serve sends it back the
+    same way). A Struct (no gc, compared by identity): the log makes one per frame, and a
+    Struct is made in C at about half the cost of a class with __slots__ and an __init__.
+    """
 
-    def __init__(
-        self,
-        seq: int,
-        t_ns: int,
-        direction: Direction,
-        type: str | None,
-        data: bytes,
-        audio: bytes | None = None,
-        opcode: Opcode = Opcode.TEXT,
-    ) -> None:
-        self.seq = seq
-        self.t_ns = t_ns
-        self.direction = direction
-        self.type = type
-        self.opcode = opcode  # as it crossed the wire (serve sends it back the same way)
-        self._data = data  # the frame, or its outline when audio is not None
-        # an audio event's audio as bytes (then the event is an AudioChunk), or None
-        self.audio = audio
-        self._event: StepEvent | None = None
+    seq: int
+    t_ns: int
+    direction: Direction
+    type: str | None
+    _data: bytes
+    audio: bytes | None = None
+    opcode: Opcode = Opcode.TEXT
+    _event: StepEvent | None = None  # the decoded event, once asked for
 
     @property
     def position(self) -> Position:
@@ -158,13 +152,17 @@ def _no_description(_frames: list[Frame]) -> tuple[None, None]:
 
 async def log_steps(
     log: EventLog, session: SessionInfo, *, until: int | None = None, batch_size: int = 1000,
-    whole: bool = False,
+    whole: bool = False, skip_types: Collection[str] = (), skip_client: bool = False,
 ) -> AsyncIterator[list[Step]]:
     """The session's steps in seq order, in batches (memory stays bounded). whole: for a
     consumer that wants the wire bytes (serve), every step keeps its frame whole, audio
-    included as the log spliced it back (is_audio False: the event decodes as typed)."""
+    included as the log spliced it back (is_audio False: the event decodes as typed).
+    skip_types (server frames of these types) and skip_client (client frames): steps left out,
+    never read, for a consumer that could not observe them (recorder.driver.skippable_types);
+    EventLog.frame_span counts the frames such a read goes over."""
     async for batch in log.read_parts(session.id, Step, until_seq=until, batch_size=batch_size,
-                                      whole=whole):
+                                      whole=whole, skip_types=skip_types,
+                                      skip_client=skip_client):
         yield batch
 
 

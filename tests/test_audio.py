@@ -313,3 +313,15 @@ def test_copy_frames_stops_at_the_limit(tmp_path: Path) -> None:
         got: list[tuple[int, list[int]]] = []
         copy_frames(a, [(2, 3), (7, 3)], 4, lambda at, block: got.append((at, block.tolist())))
     assert got == [(0, [2, 3, 4]), (3, [7])]
+
+
+def test_place_all_places_each_chunk_as_place_does() -> None:
+    from recorder.audio import StreamPlacement
+
+    chunks = [(20.0, 20.0), (40.0, 20.0), (55.0, 20.0), (400.0, 20.0), (410.0, 20.0),
+              (430.0, 10.0), (900.0, 40.0), (0.0, 20.0), (-0.0, 0.0)]
+    one, bulk = StreamPlacement(), StreamPlacement()
+    starts = [one.place(at, duration) for at, duration in chunks]
+    assert bulk.place_all(chunks[:4]) + bulk.place_all(chunks[4:]) == starts
+    assert (bulk.runs, bulk.end_ms, bulk.stream_ms) == (one.runs, one.end_ms, one.stream_ms)
+    assert len(one.runs) == 3  # a jump past the jitter starts a stretch; a small gap does not

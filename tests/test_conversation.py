@@ -547,3 +547,32 @@ def test_an_item_placed_before_its_predecessor_moves_behind_it_when_it_arrives(
     for item_id, previous in arrivals:
         _added(s, item_id, previous)
     assert fold(s.frames).order == order
+
+
+@pytest.mark.parametrize("scenario", ["long", "everything", "barge_in"])
+def test_apply_batch_folds_as_applying_each_step_in_order(scenario: str) -> None:
+    """apply_batch folds the input chunks inline, in runs, with response deltas applied beside
+    them: the result is the fold of each step applied in seq order."""
+    from recorder.conversation import ConversationFold, InputRun
+    from recorder.fake.scenarios import build, long_session
+
+    frames = list(long_session(2)) if scenario == "long" else build(scenario, "ga", seed=1)
+    one_by_one = ConversationFold()
+    for step in frame_steps(frames):
+        one_by_one.apply(step)
+    runs: list[InputRun] = []
+    batched = ConversationFold()
+    steps = list(frame_steps(frames))
+    for start in range(0, len(steps), 700):  # batches that cut runs
+        batched.apply_batch(steps[start:start + 700], runs.append)
+    assert batched.conversation.to_dict() == one_by_one.conversation.to_dict()
+    for name in ("frames", "last_seq", "input_chunk_ms", "warnings", "_t_ns", "_seq"):
+        assert getattr(batched, name) == getattr(one_by_one, name), name
+    a, b = batched.conversation, one_by_one.conversation
+    assert (a.last_t_ns, a.input_audio_bytes) == (b.last_t_ns, b.input_audio_bytes)
+    assert a.input_placement.runs == b.input_placement.runs
+    # every input chunk with audio reached on_input once, in order, where the fold placed it
+    chunks = [(s, audio) for run in runs for s, audio in zip(run.starts, run.audio, strict=True)]
+    inputs = [step for step in steps if step.type == "input_audio_buffer.append" and step.audio]
+    assert [audio for _, audio in chunks] == [step.audio for step in inputs]
+    assert any(len(run.audio) > 1 and run.contiguous for run in runs) or scenario != "long"

@@ -27,6 +27,7 @@ from recorder.replay import (
 )
 from recorder.store import open_log
 from recorder.testing import arecord_frames, record_frames, replay, server_frame
+from recorder.wire import Direction
 
 
 class CallLog(RealtimeEventReceiver):
@@ -425,3 +426,53 @@ def test_cli_receiver_assertion_is_one_line(ga_db: tuple[str, str], receiver_mod
     assert len(lines) == 1
     assert lines[0].startswith("Error: receiver raised AssertionError: not completed at session ")
     assert f"session {sid} seq {seq} (response.done)" in lines[0]
+
+
+async def test_frames_a_receiver_cannot_observe_are_counted_not_read(
+    ga_db: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """replay_session leaves the frames the driver would skip out of the read itself, and
+    still reports every frame it went over (frames, last_seq), with --until too."""
+    db, sid = ga_db
+    frames = ga_session()
+    made: list[int] = []
+    from recorder import stream
+
+    class Counted(stream.Step):
+        def __post_init__(self) -> None:
+            made.append(self.seq)
+
+    monkeypatch.setattr("recorder.stream.Step", Counted)
+    log = await open_log(db)
+    try:
+        info = await log.get_session(sid)
+        for until in (None, 7, 0, 10_000):
+            made.clear()
+            receiver = OnlyResponses()
+            result = await replay_session(log, receiver, info, until=until)
+            upto = [(i, f) for i, f in enumerate(frames, 1) if until is None or i <= until]
+            assert result.frames == len(upto)
+            assert result.last_seq == (upto[-1][0] if upto else None)
+            assert receiver.seqs == [i for i, f in upto if b'"response.done"' in f.data]
+            quiet, _ = skippable_types(receiver)
+            kept = [i for i, f in upto if f.direction is not Direction.CLIENT
+                    and decode(f.data).type not in quiet]
+            assert made == kept  # client frames and quiet types: never made into steps
+            everything = CallLog()
+            assert (await replay_session(log, everything, info, until=until)).frames == len(upto)
+        assert await log.frame_span(sid, 3) == (3, 3)
+    finally:
+        await log.close()
+
+
+async def test_replay_leaves_unobserved_frames_out_on_either_engine(db: str) -> None:
+    frames = ga_session()
+    sid = await arecord_frames(db, frames, protocol="ga", model="gpt-realtime")
+    receiver = OnlyResponses()
+    result = await replay_db(db, receiver, session=sid, until=len(frames) - 1)
+    assert (result.frames, result.last_seq) == (len(frames) - 1, len(frames) - 1)
+    done = [i for i, f in enumerate(frames[:-1], 1) if b'"response.done"' in f.data]
+    assert receiver.seqs == done
+    everything = CallLog()
+    await replay_db(db, everything, session=sid)
+    assert len([c for c in everything.calls if c[0] in ("server", "client")]) == len(frames)

@@ -425,6 +425,7 @@ class RowReader:
         self.type_names: dict[int, str] = {}
         self._prefixes: dict[int, bytes] = {}
         self._outlines: dict[int, tuple[bytes, IndexColumns]] = {}
+        self._kinds: dict[int, tuple[Direction, Opcode, str | None, bytes | None]] = {}
 
     def knows_types(self, type_ids: Iterable[int | None]) -> bool:
         """Whether every type id (None: no type) has its name here."""
@@ -440,6 +441,7 @@ class RowReader:
         self._prefixes.update(
             (type_id, type_prefix(name)) for type_id, name in self.type_names.items()
         )
+        self._kinds.clear()
 
     def reading(
         self, columns: Sequence[str], *, as_bytes: bool = False
@@ -543,6 +545,55 @@ class RowReader:
                         audio, opcodes[row[p_opcode]])
 
         return parts
+
+    def reading_kinds(self, make: Callable[..., T]) -> Callable[[Sequence[Sequence[Any]]], list[T]]:
+        """reading_parts(whole=False) for rows of KIND_COLUMNS, a batch at a time: the function
+        from a batch of rows to [make(seq, t_ns, direction, type, data, audio, opcode), ...].
+        A type id not learned yet raises KeyError (the caller learns and reads the rows again).
+        """
+        kinds = self._kinds
+        kinds.clear()  # of the type names as they are now (learn() clears it too)
+
+        def steps(rows: Sequence[Sequence[Any]]) -> list[T]:
+            out: list[T] = []
+            append = out.append
+            for seq, t_ns, code, data, audio in rows:
+                kind = kinds.get(code)
+                if kind is None:
+                    kind = self._kind(code)
+                direction, opcode, type_name, prefix = kind
+                if prefix is not None:
+                    data = prefix + data
+                append(make(seq, t_ns, direction, type_name, data, audio, opcode))
+            return out
+
+        return steps
+
+    def _kind(self, code: int) -> tuple[Direction, Opcode, str | None, bytes | None]:
+        """(direction, opcode, type name, prefix to put back or None) of a KIND_EXPRESSION."""
+        opcode, direction = _OPCODES[code & 3], _DIRECTIONS[(code >> 2) & 1]
+        stripped, type_id = (code >> 3) & 1, code >> 4
+        kind: tuple[Direction, Opcode, str | None, bytes | None]
+        if type_id == 0:
+            kind = (direction, opcode, None, None)
+        else:
+            kind = (direction, opcode, self.type_names[type_id],
+                    self._prefixes[type_id] if stripped else None)
+        self._kinds[code] = kind
+        return kind
+
+
+# What RowReader.reading_kinds reads instead of four columns: a frame's type id, stripped flag,
+# direction and opcode in one integer, computed by the database (each column fewer handed to
+# Python is ~10% of a session's read: a scan of these 5 columns against the 9 they stand for
+# ran 1.3x faster). type ids are positive (0: no type), the others fit their bits.
+KIND_EXPRESSION = (
+    "((CAST(COALESCE(type, 0) AS BIGINT) * 2 + COALESCE(stripped, 0)) * 2 + direction) * 4 "
+    "+ opcode"
+)
+# ... and the audio of a frame whose audio was cut out (NULL for every other frame)
+CUT_AUDIO_EXPRESSION = "CASE WHEN audio_at IS NULL THEN NULL ELSE audio END"
+KIND_COLUMNS = ("seq", "t_ns", KIND_EXPRESSION, "data", CUT_AUDIO_EXPRESSION)
 
 
 def _redaction(value: int | None) -> Redaction:

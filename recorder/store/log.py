@@ -8,7 +8,7 @@ import os
 import secrets
 import socket
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,7 +25,7 @@ from recorder.errors import (
 )
 from recorder.redact import Redaction
 from recorder.store import schema
-from recorder.store.codec import REDACTIONS, ROW_COLUMNS, RowReader
+from recorder.store.codec import KIND_COLUMNS, REDACTIONS, ROW_COLUMNS, RowReader
 from recorder.store.codec import StoredFrame as StoredFrame  # its public home: recorder.store
 from recorder.store.db import Database
 from recorder.store.journal import Journal
@@ -606,7 +606,15 @@ class EventLog:
             raise ValueError(f"audio must be 'base64' or 'bytes', not {audio!r}")
         as_bytes = audio == "bytes"
         convert = self._rows.reading(ROW_COLUMNS, as_bytes=as_bytes)
-        async for batch in self._read_rows(sid, ROW_COLUMNS, convert, until_seq, batch_size):
+        type_at = ROW_COLUMNS.index("type")
+
+        def frames(rows: list[tuple[Any, ...]]) -> list[StoredFrame]:
+            return [convert(row) for row in rows]
+
+        async for batch in self._read_rows(
+            sid, schema.column_list(schema.frames, ROW_COLUMNS), frames, until_seq, batch_size,
+            ROW_COLUMNS.index("seq"), type_at=type_at,
+        ):
             yield batch
 
     async def read_parts(
@@ -617,58 +625,117 @@ class EventLog:
         until_seq: int | None = None,
         batch_size: int = 5000,
         whole: bool = False,
+        skip_types: Collection[str] = (),
+        skip_client: bool = False,
     ) -> AsyncIterator[list[T]]:
         """The session's frames in seq order as read(audio="bytes") gives them (whole: as
         read() gives them, audio None), each handed to make(seq, t_ns, direction, type, data,
         audio, opcode) instead of becoming a StoredFrame (see RowReader.reading_parts):
-        recorder.stream's steps."""
-        convert = self._rows.reading_parts(_PART_COLUMNS, make, whole=whole)
-        async for batch in self._read_rows(sid, _PART_COLUMNS, convert, until_seq, batch_size,
-                                           strict_types=False):
+        recorder.stream's steps.
+
+        skip_types (server frames of these types) and skip_client (every client frame) leave
+        frames out, never read from the database: for a reader that could not observe them
+        (recorder.driver.skippable_types); frame_span counts what the read went over.
+        """
+        convert: Callable[[list[tuple[Any, ...]]], list[T]]
+        if whole:
+            parts = self._rows.reading_parts(_PART_COLUMNS, make, whole=True)
+
+            def each(rows: list[tuple[Any, ...]]) -> list[T]:
+                return [parts(row) for row in rows]
+
+            convert = each
+
+            select, seq_at = schema.column_list(schema.frames, _PART_COLUMNS), 0
+        else:
+            convert = self._rows.reading_kinds(make)
+            select, seq_at = ", ".join(KIND_COLUMNS), 0
+        where = ""
+        if skip_client:
+            where += f" AND direction <> {schema.DIRECTION_CODES['client']}"
+        if skip_types:
+            await self._learn_types()
+            ids = sorted(i for i, name in self._rows.type_names.items() if name in skip_types)
+            if ids:
+                listed = ", ".join(str(int(i)) for i in ids)
+                where += (f" AND (type IS NULL OR type NOT IN ({listed}) OR direction <> "
+                          f"{schema.DIRECTION_CODES['server']})")
+        async for batch in self._read_rows(sid, select, convert, until_seq, batch_size, seq_at,
+                                           where=where):
             yield batch
+
+    async def frame_span(self, sid: str, until_seq: int | None = None) -> tuple[int, int | None]:
+        """(frames of the session up to and including seq until_seq, the last one's seq or
+        None): what a read of it goes over (an index-only count, no frame read)."""
+        pk = (await self._session_row(sid)).pk
+        last = min(until_seq, _MAX_SEQ) if until_seq is not None else _MAX_SEQ
+        [(count, top)] = await self._query(
+            "SELECT count(*), max(seq) FROM frames WHERE session = ? AND seq <= ?", (pk, last)
+        )
+        return int(count), None if top is None else int(top)
 
     async def _read_rows(
         self,
         sid: str,
-        columns: tuple[str, ...],
-        stored_frame: Callable[[Any], T],
+        select: str,
+        convert: Callable[[list[tuple[Any, ...]]], list[T]],
         until_seq: int | None,
         batch_size: int,
+        seq_at: int,
         *,
-        strict_types: bool = True,
+        type_at: int | None = None,
+        where: str = "",
     ) -> AsyncIterator[list[T]]:
-        """Rows of `columns` (seq and type among them) of the session's frames, in seq order,
-        in batches, each row made into a T by stored_frame. The type names are learned when a
-        batch holds a type id not known yet: checked first if strict_types (stored_frame reads
-        an unknown id as no type), else when stored_frame raises KeyError for it (no check per
-        row: RowReader.reading_parts)."""
+        """Rows of `select` (seq at seq_at) of the session's frames, in seq order, in batches,
+        each batch made into T's by convert. The type names are learned when a batch holds a
+        type id not known yet: checked first if type_at says where the type is (convert reads
+        an unknown id as no type), else when convert raises KeyError for it (no check per
+        row: RowReader.reading_kinds). where: more conditions, ' AND ...'."""
         pk = (await self._session_row(sid)).pk
         statement = (
-            f"SELECT {schema.column_list(schema.frames, columns)} FROM frames "
-            "WHERE session = ? AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?"
+            f"SELECT {select} FROM frames "
+            f"WHERE session = ? AND seq > ? AND seq <= ?{where} ORDER BY seq LIMIT ?"
         )
         last = min(until_seq, _MAX_SEQ) if until_seq is not None else _MAX_SEQ
         after = 0
         size = max(1, batch_size)
-        seq_at, type_at = columns.index("seq"), columns.index("type")
-        while True:
-            rows = await self._query(statement, (pk, after, last, size))
-            if not rows:
-                return
-            if strict_types:
-                if not self._rows.knows_types(row[type_at] for row in rows):
-                    await self._learn_types()
-                batch = [stored_frame(row) for row in rows]
-            else:
+        async with self._batch_reader(statement) as fetch:
+            while True:
                 try:
-                    batch = [stored_frame(row) for row in rows]
-                except KeyError:  # a type not learned yet (what else raises it, raises again)
-                    await self._learn_types()
-                    batch = [stored_frame(row) for row in rows]
-            after = rows[-1][seq_at]
-            yield batch
-            if len(rows) < size:
-                return
+                    rows = await fetch((pk, after, last, size))
+                except Exception as error:
+                    raise self._db.error(error) from error
+                if not rows:
+                    return
+                if type_at is not None:
+                    if not self._rows.knows_types(row[type_at] for row in rows):
+                        await self._learn_types()
+                    batch = convert(rows)
+                else:
+                    try:
+                        batch = convert(rows)
+                    except KeyError:  # a type not learned yet (what else raises it, raises again)
+                        await self._learn_types()
+                        batch = convert(rows)
+                after = rows[-1][seq_at]
+                yield batch
+                if len(rows) < size:
+                    return
+
+    @contextlib.asynccontextmanager
+    async def _batch_reader(
+        self, statement: str
+    ) -> AsyncIterator[Callable[[tuple[Any, ...]], Awaitable[list[tuple[Any, ...]]]]]:
+        """Database.batch_reader, a failure to open it explained as _query's are."""
+        try:
+            reader = self._db.batch_reader(statement)
+            fetch = await reader.__aenter__()
+        except Exception as error:
+            raise self._db.error(error) from error
+        try:
+            yield fetch
+        finally:
+            await reader.__aexit__(None, None, None)
 
     async def _learn_types(self) -> None:
         self._rows.learn(await self._query("SELECT id, name FROM event_types", ()))
