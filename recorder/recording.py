@@ -42,7 +42,8 @@ class Recording:
                 yield batch
             return
         assert self._path is not None
-        for batch in _batched(file_steps(self._path, until=until), batch_size):
+        for batch in _batched(file_steps(self._path, until=until, protocol=self.info.protocol),
+                              batch_size):
             yield batch
 
 
