@@ -85,7 +85,7 @@ class Step:
         self._data = data  # the frame, or its outline when audio is not None
         # an audio event's audio as bytes (then the event is an AudioChunk), or None
         self.audio = audio
-        self._event: StepEvent | None = None
+        self._event: StepEvent | AnyLiveEvent | LiveAudioChunk | None = None
 
     @property
     def position(self) -> Position:
@@ -101,7 +101,7 @@ class Step:
             else:
                 event = decode(self._data)
             self._event = event
-        return event
+        return event  # type: ignore[return-value]  # a Step's is never a Live event
 
     @property
     def is_audio(self) -> bool:

@@ -34,7 +34,7 @@ from recorder.audio import AudioFormat
 from recorder.errors import RtrecError
 from recorder.events import UnknownEvent
 from recorder.live import events as ev
-from recorder.live.segments import Grouper, Segment
+from recorder.live.segments import Grouper, Segment, Speaker
 from recorder.protocol import names
 from recorder.stream import LiveAudioChunk, Step
 from recorder.wire import Direction, Opcode
@@ -367,7 +367,8 @@ class LiveFold:
             self.audio_format = None
 
     def _transcript(self, step: Step, event: Any) -> None:
-        speaker = "user" if event.type == names.LIVE_INPUT_TRANSCRIPT_DELTA else "assistant"
+        speaker: Speaker = (
+            "user" if event.type == names.LIVE_INPUT_TRANSCRIPT_DELTA else "assistant")
         self._grouper.add(event.event_id, speaker, event.delta, event.start_ms, event.end_ms,
                           step.seq)
 
