@@ -15,12 +15,35 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from recorder.protocol import names
 from recorder.redact import Redaction
 from recorder.store.log import EventLog, SessionInfo
 from recorder.stream import Step, file_steps, is_file_of_events, log_steps
 
 Source = str | os.PathLike[str]
+
+if TYPE_CHECKING:
+    from recorder.conversation import ConversationFold
+    from recorder.live.fold import LiveFold
+
+
+def is_live(info: SessionInfo) -> bool:
+    """Whether the session speaks the Live API (its steps are Live steps: stream.step_class)."""
+    return info.protocol == names.LIVE_PROTOCOL
+
+
+def new_fold(info: SessionInfo) -> ConversationFold | LiveFold:
+    """The fold that reconstructs a session of this protocol: the one place replay and its
+    views choose between Realtime's conversation and Live's timeline."""
+    if is_live(info):
+        from recorder.live.fold import LiveFold
+
+        return LiveFold()
+    from recorder.conversation import ConversationFold
+
+    return ConversationFold()
 
 
 @dataclass

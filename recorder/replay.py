@@ -21,7 +21,7 @@ import asyncio
 import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from recorder.conversation import ConversationFold
 from recorder.driver import (
@@ -35,6 +35,9 @@ from recorder.errors import BadReceiver, RtrecError
 from recorder.receiver import RealtimeEventReceiver
 from recorder.store import EventLog, SessionInfo
 from recorder.stream import log_steps
+
+if TYPE_CHECKING:
+    from recorder.live.fold import LiveFold
 
 __all__ = ["QUIET_SERVER_TYPES", "PacedClock", "ReceiverError", "ReplayResult", "fold_recording",
            "load_receiver", "pace_lines", "replay_db", "replay_session", "resolve_session",
@@ -173,18 +176,21 @@ async def replay_db(
 
 async def fold_recording(
     source: str | os.PathLike[str], *, session: str | None = None, until: int | None = None
-) -> tuple[ReplayResult, ConversationFold, list[str]]:
+) -> tuple[ReplayResult, ConversationFold | LiveFold, list[str]]:
     """Fold one session (default: the newest) of a database, or the session of a file of
     events (recorder.recording), into its conversation (up to and including seq `until`):
-    what it went through, the fold, and the notes to print about the session."""
-    from recorder.recording import open_recording
+    what it went through, the fold, and the notes to print about the session. A Live
+    session's fold is a LiveFold (recorder.recording.new_fold), finished."""
+    from recorder.recording import new_fold, open_recording
 
     async with open_recording(source, session) as recording:
-        fold = ConversationFold()
+        fold = new_fold(recording.info)
         apply = fold.apply
         async for batch in recording.batches(until=until):
             for step in batch:
                 apply(step)
+        if not isinstance(fold, ConversationFold):  # stopped by --until: its end is not missing
+            fold.finish(cut=until is not None and fold.frames < recording.info.frames)
         return ReplayResult(recording.info, fold.frames, fold.last_seq), fold, recording.notes
 
 

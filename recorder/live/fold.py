@@ -213,6 +213,7 @@ class LiveFold:
         self._open: dict[str, Interval] = {}
         self._bad_audio: list[int] = []
         self._finished = False
+        self.cut = False
 
     # ------------------------------------------------------------------ folding
 
@@ -237,12 +238,14 @@ class LiveFold:
         if handler is not None:
             handler(self, step, event)
 
-    def finish(self) -> None:
+    def finish(self, *, cut: bool = False) -> None:
         """The end of the recording: closes the open segments (session_closed if the session
-        said so, else manual) and writes the notes. Idempotent."""
+        said so, else manual) and writes the notes. cut: the steps stop before the end of the
+        recording (replay --until), so a missing session.closed is not noted. Idempotent."""
         if self._finished:
             return
         self._finished = True
+        self.cut = cut
         if not self._grouper.done:
             self._grouper.finish("manual")
         if self.start_seq is None and self.frames:
@@ -251,7 +254,7 @@ class LiveFold:
         if self.start_refused is not None:
             self.notes.append(f"session.start was refused (seq {self.start_refused.seq}): "
                               f"{self.start_refused.message or self.start_refused.code}")
-        if self.closed_seq is None and self.frames:
+        if self.closed_seq is None and self.frames and not cut:
             self.notes.append("no session.closed: the session did not confirm its end "
                               "(the recording stops without it)")
         for kind, seqs in self.unknown.items():

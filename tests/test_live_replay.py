@@ -1,0 +1,135 @@
+"""rtrec replay of a Live session: the timeline as text, --json, --until, --speed."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from live_sessions import weather
+
+from recorder.cli import cli
+from recorder.live.fold import fold_steps
+from recorder.live.render import render_live_text
+from recorder.stream import frame_steps
+from recorder.wire import Frame
+
+
+async def write_live_db(path: Path, frames: list[Frame]) -> str:
+    from recorder.store import open_log
+
+    log = await open_log(str(path))
+    try:
+        sid = await log.begin_session("live", "gpt-live-1", "/v1/live/sessions")
+        for frame in frames:
+            log.append(sid, frame)
+        await log.end_session(sid, close_code=1000, close_reason="", closed_by="client")
+    finally:
+        await log.close()
+    return sid
+
+
+@pytest.fixture
+async def live_db(tmp_path: Path) -> tuple[Path, str]:
+    db = tmp_path / "live.db"
+    return db, await write_live_db(db, weather().frames)
+
+
+WEATHER_TEXT = """\
+Live audio pcm16 24 kHz; 5.0 s of input audio sent, 5.0 s of output audio
+
+[00:00.200] user: "What's the weather in Lisbon?"
+[00:00.650] delegation item_4hTz81Lw to responses (resp_A1)
+    calls get_weather({"city":"Lisbon"}) [call call_Wx12] -> {"temperature_c": 21}
+    backend: resp_A1 completed, resp_B2 completed; 298 tokens
+    backend answer: "21 degrees, sunny."
+[00:00.800] assistant: "Sure, checking the forecast."
+[00:01.500] instructions appended: Use Celsius.
+[00:03.300] assistant: "It's 21 degrees and sunny in Lisbon."
+[00:03.800] user: "Thanks, that's all"  (interrupts the assistant: inferred from overlapping \
+speech)
+[00:04.300] input muted until [00:04.600]
+[00:04.700] error unknown_parameter: Unknown parameter: 'session.voice'.
+
+Closed: close_requested; usage 5 s of audio
+"""
+
+
+def test_the_weather_call_reads_as_a_timeline() -> None:
+    fold = fold_steps(frame_steps(weather().frames, protocol="live"))
+    assert render_live_text(fold) == WEATHER_TEXT
+
+
+def test_rtrec_replay_prints_a_live_session(live_db: tuple[Path, str]) -> None:
+    db, sid = live_db
+    result = CliRunner().invoke(cli, ["replay", str(db)], prog_name="rtrec")
+    assert result.exit_code == 0, result.output
+    head, _, rest = result.output.partition("\n")
+    assert head.startswith(f"Session {sid} · protocol live · model gpt-live-1 · ")
+    assert rest == WEATHER_TEXT
+
+
+def test_rtrec_replay_until_shows_the_session_at_that_seq(live_db: tuple[Path, str]) -> None:
+    db, _ = live_db
+    result = CliRunner().invoke(cli, ["replay", str(db), "--until", "40"], prog_name="rtrec")
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[1] == ("Stopped at seq 40 (--until 40) of 135 frames: the state at that point, "
+                        "later frames not shown")
+    assert lines[3:] == [
+        "",
+        "[00:00.200] user: \"What's the weather in Lisbon?\"",
+        "[00:00.650] delegation item_4hTz81Lw to responses (resp_A1)",
+        '    calls get_weather({"city":"Lisbon"}) [call call_Wx12] -> {"temperature_c": 21}',
+        "    backend: resp_A1 in_progress; 0 tokens",
+        '[00:00.800] assistant: "Sure, checking the forecast."',
+        "",
+        "Not closed at this point",
+    ]
+
+
+def test_rtrec_replay_json_gives_the_fold(live_db: tuple[Path, str]) -> None:
+    db, sid = live_db
+    result = CliRunner().invoke(cli, ["replay", str(db), "--json"], prog_name="rtrec")
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.output)
+    assert payload["session"]["id"] == sid and payload["session"]["protocol"] == "live"
+    assert payload["status"] == "closed (close_requested)"
+    assert [(s["speaker"], s["start_ms"], s["close_reason"]) for s in payload["segments"]] == [
+        ("user", 200, "speaker_change"), ("assistant", 800, "inactivity"),
+        ("assistant", 3300, "speaker_change"), ("user", 3800, "session_closed")]
+    assert payload["interruptions"] == [{"at_ms": 3800, "assistant_segment": 2,
+                                         "user_segment": 3, "inferred": True}]
+    (delegation,) = payload["delegations"]
+    assert delegation["tool_calls"][0]["output"] == '{"temperature_c": 21}'
+    assert payload["close"] == {"reason": "close_requested", "seq": 135, "usage_seconds": 5.0}
+    assert payload["notes"] == []
+
+
+def test_rtrec_replay_speed_paces_the_same_lines(live_db: tuple[Path, str]) -> None:
+    db, _ = live_db
+    result = CliRunner().invoke(cli, ["replay", str(db), "--speed", "1000"], prog_name="rtrec")
+    assert result.exit_code == 0, result.output
+    assert result.output.partition("\n")[2] == WEATHER_TEXT
+
+
+def test_a_broken_live_session_replays_with_its_notes(tmp_path: Path) -> None:
+    from live_sessions import Session
+
+    s = Session()
+    s.transcript(100, "assistant", "Hello", 0, 200)
+    s.server(150, {"type": "session.hologram.delta"})
+    db = tmp_path / "broken.db"
+    asyncio.run(write_live_db(db, s.frames))
+    result = CliRunner().invoke(cli, ["replay", str(db)], prog_name="rtrec")
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[-4:] == [
+        "Not closed: no session.closed",
+        "note: no session.start: the client never started this session (a sideband, or a "
+        "recording that began late)",
+        "note: no session.closed: the session did not confirm its end (the recording stops "
+        "without it)",
+        "note: 1 frame(s) of unknown type session.hologram.delta kept as they are (seq 2)",
+    ]
