@@ -13,6 +13,7 @@ from typing import Any
 from recorder.live.fold import LiveFold
 from recorder.render import TimedLine, _clip, _clock, _seconds, _session_line
 
+
 def render_live_text(fold: LiveFold, session: Any = None, note: str | None = None) -> str:
     return "".join(line + "\n" for _, line in render_live_lines(fold, session, note))
 
@@ -56,10 +57,10 @@ def render_live_lines(fold: LiveFold, session: Any = None, note: str | None = No
         if append.delegation_id is not None and any(
                 append in d.appends for d in fold.delegations):
             continue  # shown with its delegation
-        at = append.start_ms if append.start_ms is not None else 0
+        went_in = append.start_ms if append.start_ms is not None else 0
         where = "" if append.start_ms is not None else " (not acknowledged)"
-        entries.append((at, append.seq,
-                        [f"{_clock(at)} {append.kind} appended{where}: {_clip(append.content)}"]))
+        entries.append((went_in, append.seq, [
+            f"{_clock(went_in)} {append.kind} appended{where}: {_clip(append.content)}"]))
     for interval in fold.intervals:
         what = "input muted" if interval.kind == "muted" else "fixture playing"
         until = (f"until {_clock(interval.end_ms)}" if interval.end_ms is not None
