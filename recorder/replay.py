@@ -26,9 +26,11 @@ from typing import TYPE_CHECKING, Any
 from recorder.conversation import ConversationFold
 from recorder.driver import (
     QUIET_SERVER_TYPES,
+    AnyReceiver,
     ReceiverError,
     _one_line,
     adrive,
+    check_protocol,
     skippable_types,
 )
 from recorder.errors import BadReceiver, RtrecError
@@ -154,7 +156,7 @@ async def replay_session(
 
 async def replay_db(
     db: str | os.PathLike[str],
-    receiver: RealtimeEventReceiver,
+    receiver: AnyReceiver,
     *,
     session: str | None = None,
     until: int | None = None,
@@ -167,6 +169,7 @@ async def replay_db(
     clock = PacedClock(speed) if speed is not None else None
     async with open_recording(db, session) as recording:  # a mistyped path is an error
         info = recording.info
+        check_protocol(receiver, info.protocol, info.id)
         driver = await adrive(
             receiver, recording.batches(until=until),
             session_id=info.id, wait_for=clock.wait_for if clock is not None else None,
@@ -194,9 +197,9 @@ async def fold_recording(
         return ReplayResult(recording.info, fold.frames, fold.last_seq), fold, recording.notes
 
 
-def load_receiver(path: str) -> RealtimeEventReceiver:
+def load_receiver(path: str) -> AnyReceiver:
     """An instance of the receiver class named 'module:Class' (the current directory is
-    importable, as for `python -m`)."""
+    importable, as for `python -m`): a RealtimeEventReceiver or a LiveEventReceiver."""
     import importlib
     import os
     import sys
@@ -216,10 +219,13 @@ def load_receiver(path: str) -> RealtimeEventReceiver:
     cls = getattr(module, class_name, None)
     if cls is None:
         raise BadReceiver(f"--receiver {path}: module {module_name} has no {class_name}")
-    if not (isinstance(cls, type) and issubclass(cls, RealtimeEventReceiver)):
+    from recorder.live.receiver import LiveEventReceiver
+
+    if not (isinstance(cls, type) and issubclass(cls, RealtimeEventReceiver | LiveEventReceiver)):
         raise BadReceiver(
             f"--receiver {path}: {class_name} is not a subclass of "
-            "recorder.RealtimeEventReceiver"
+            "recorder.RealtimeEventReceiver (or, for a Live session, of "
+            "recorder.live.receiver.LiveEventReceiver)"
         )
     try:
         return cls()
