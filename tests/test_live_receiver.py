@@ -166,7 +166,7 @@ def test_rtrec_replay_receiver_drives_a_live_receiver(
 def test_what_a_live_receiver_sends_is_checked_against_the_recording(
     live_db: tuple[str, str], live_receivers: str
 ) -> None:
-    db, sid = live_db
+    db, _ = live_db
     result = CliRunner().invoke(cli, ["replay", db, "--receiver", f"{live_receivers}:Tools"])
     assert result.exit_code == 0, result.output
     assert result.output.splitlines()[-1].endswith("(last seq 135; 2 sent events matched the "
