@@ -185,3 +185,18 @@ def test_a_receiver_of_the_other_api_is_refused_in_one_line(
     assert result.output.splitlines() == [
         f"Error: session {sid} is a Live session but Realtime is a RealtimeEventReceiver: "
         "replay it into a subclass of recorder.live.receiver.LiveEventReceiver"]
+
+
+def test_a_live_receiver_is_refused_for_a_realtime_session(
+    tmp_path: Path, live_receivers: str
+) -> None:
+    import shutil
+
+    db = tmp_path / "barge_in.db"
+    shutil.copy(Path(__file__).parent.parent / "fixtures" / "barge_in.db", db)
+    result = CliRunner().invoke(cli, ["replay", str(db), "--receiver", f"{live_receivers}:Tools"])
+    assert result.exit_code == 1
+    (line,) = result.output.splitlines()
+    assert line.startswith("Error: session ")
+    assert line.endswith(" is a Realtime session (ga) but Tools is a LiveEventReceiver: replay "
+                         "it into a subclass of recorder.RealtimeEventReceiver")

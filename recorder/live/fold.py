@@ -213,6 +213,7 @@ class LiveFold:
         self._open: dict[str, Interval] = {}
         self._bad_audio: list[int] = []
         self._finished = False
+        self._segments: list[Segment] | None = None
         self.cut = False
 
     # ------------------------------------------------------------------ folding
@@ -271,22 +272,27 @@ class LiveFold:
 
     @property
     def segments(self) -> list[Segment]:
+        """The speaker segments in time order (the fold is finished first)."""
         self.finish()
-        return sorted(self._grouper.segments(), key=lambda s: (s.start_ms, s.first_seq))
+        if self._segments is None:
+            self._segments = sorted(self._grouper.segments(),
+                                    key=lambda s: (s.start_ms, s.first_seq))
+        return self._segments
 
     @property
     def interruptions(self) -> list[Interruption]:
-        """User segments that start while an assistant segment is open (inferred)."""
+        """User segments that start while an assistant segment is open (inferred): in one
+        sweep over the segments in time order, the assistant segment reaching furthest."""
         found: list[Interruption] = []
-        segments = self.segments
-        for u, user in enumerate(segments):
-            if user.speaker != "user":
-                continue
-            for a, assistant in enumerate(segments):
-                if (assistant.speaker == "assistant"
-                        and assistant.start_ms < user.start_ms < assistant.end_ms):
-                    found.append(Interruption(user.start_ms, a, u))
-                    break
+        open_index: int | None = None
+        for index, segment in enumerate(self.segments):
+            if segment.speaker == "assistant":
+                if open_index is None or segment.end_ms > self.segments[open_index].end_ms:
+                    open_index = index
+            elif open_index is not None:
+                assistant = self.segments[open_index]
+                if assistant.start_ms < segment.start_ms < assistant.end_ms:
+                    found.append(Interruption(segment.start_ms, open_index, index))
         return found
 
     @property
