@@ -30,13 +30,13 @@ from typing import Any
 
 import msgspec
 
-from recorder.audio import AudioFormat
+from recorder.audio import PCM16, AudioFormat
 from recorder.errors import RtrecError
 from recorder.events import UnknownEvent
 from recorder.live import events as ev
 from recorder.live.segments import Grouper, Segment, Speaker
 from recorder.protocol import names
-from recorder.stream import LiveAudioChunk, Step
+from recorder.stream import Step
 from recorder.wire import Direction, Opcode
 
 _APPENDED_KIND = {
@@ -221,23 +221,32 @@ class LiveFold:
     def apply(self, step: Step) -> None:
         self.frames += 1
         self.last_seq = step.seq
-        self.last_t_ns = step.t_ns
+        t_ns = self.last_t_ns = step.t_ns
         if self._first_t_ns is None:
-            self._first_t_ns = step.t_ns
-        self._grouper.at((step.t_ns - self._first_t_ns) / 1e6)
+            self._first_t_ns = t_ns
+        timer = self._grouper.timer_at
+        if timer is not None and timer <= (t_ns - self._first_t_ns) / 1e6:
+            self._grouper.at(self._now_ms())  # a grouping deadline fell due before this frame
+        audio = step.audio
+        if audio is not None and step.type is not None:  # the audio fast path: no decoding
+            self._audio(step, step.type, len(audio))
+            return
         if step.opcode is not Opcode.TEXT:
             self._unknown("(binary frame)", step.seq)
             return
         event = step.event
-        if isinstance(event, LiveAudioChunk):
-            self._audio(step, event.type, len(event.audio))
-            return
         if isinstance(event, UnknownEvent):
             self._unknown(event.type or "(no type)", step.seq)
             return
         handler = _HANDLERS.get((step.direction, event.type))
         if handler is not None:
             handler(self, step, event)
+
+    def _now_ms(self) -> float:
+        """The recorded clock: ms since the first frame."""
+        if self._first_t_ns is None or self.last_t_ns is None:
+            return 0.0
+        return (self.last_t_ns - self._first_t_ns) / 1e6
 
     def finish(self, *, cut: bool = False) -> None:
         """The end of the recording: closes the open segments (session_closed if the session
@@ -248,6 +257,7 @@ class LiveFold:
         self._finished = True
         self.cut = cut
         if not self._grouper.done:
+            self._grouper.at(self._now_ms())
             self._grouper.finish("manual")
         if self.start_seq is None and self.frames:
             self.notes.append("no session.start: the client never started this session (a "
@@ -333,9 +343,10 @@ class LiveFold:
         fixed = kind == names.LIVE_OUTPUT_AUDIO_FIXTURE_PLAY or (
             step.direction is Direction.SERVER and kind == names.LIVE_INPUT_AUDIO_APPEND)
         fmt = _PCM24 if fixed else self.audio_format
-        if fmt is None or size is None or (fmt.sample_width == 2 and size % 2):
+        if fmt is None or size is None or (size & 1 and fmt.name == _PCM16):
             self._bad_audio.append(step.seq)
-        ms = (fmt or _PCM24).duration_ms(size or 0)
+            fmt = fmt or _PCM24
+        ms = (size or 0) * 1000 / (fmt.sample_rate * (2 if fmt.name == _PCM16 else 1))
         if kind == names.LIVE_OUTPUT_AUDIO_DELTA:
             self.output_audio_ms += ms
         elif kind == names.LIVE_INPUT_AUDIO_APPEND and step.direction is Direction.CLIENT:
@@ -378,6 +389,7 @@ class LiveFold:
     def _transcript(self, step: Step, event: Any) -> None:
         speaker: Speaker = (
             "user" if event.type == names.LIVE_INPUT_TRANSCRIPT_DELTA else "assistant")
+        self._grouper.at(self._now_ms())
         self._grouper.add(event.event_id, speaker, event.delta, event.start_ms, event.end_ms,
                           step.seq)
 
@@ -386,6 +398,7 @@ class LiveFold:
         self.closed_seq = step.seq
         if event.usage is not None and event.usage.seconds is not None:
             self.usage_seconds = event.usage.seconds
+        self._grouper.at(self._now_ms())
         self._grouper.finish("session_closed")
 
     def _session_close(self, step: Step, _event: Any) -> None:
@@ -538,7 +551,8 @@ class LiveFold:
         call.output, call.output_seq = output, step.seq
 
 
-_PCM24 = AudioFormat("pcm16", 24000)
+_PCM16 = PCM16
+_PCM24 = AudioFormat(_PCM16, 24000)
 
 _HANDLERS: dict[tuple[Direction, str], Any] = {
     (Direction.CLIENT, names.LIVE_SESSION_START): LiveFold._session_start,

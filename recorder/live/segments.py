@@ -291,7 +291,7 @@ class Grouper:
     _pending: list[tuple[Fragment, float]] = field(default_factory=list)
     _anchor: tuple[int, float] | None = None
     _last_start: int | None = None
-    _timer_at: float | None = None  # arrival ms when the next deadline falls due
+    timer_at: float | None = None  # arrival ms when the next deadline falls due
     _now: float = 0.0
     done: bool = False
 
@@ -300,9 +300,9 @@ class Grouper:
 
     def at(self, now_ms: float) -> None:
         """The recorded clock reached now_ms: fire the deadlines that fell due before it."""
-        while self._timer_at is not None and self._timer_at <= now_ms and not self.done:
-            self._now = self._timer_at
-            self._timer_at = None
+        while self.timer_at is not None and self.timer_at <= now_ms and not self.done:
+            self._now = self.timer_at
+            self.timer_at = None
             self._flush()
             self._policy.advance(self._source_now())
             self._schedule()
@@ -341,7 +341,7 @@ class Grouper:
         self.done = True
         self._flush()
         self._policy.close(self._source_now(), reason)
-        self._timer_at = None
+        self.timer_at = None
 
     def segments(self) -> list[Segment]:
         open_ = [s for s in (self._policy.current, self._policy.buffered)
@@ -379,7 +379,7 @@ class Grouper:
         self._policy.process([part for part, _ in parts])
 
     def _schedule(self) -> None:
-        self._timer_at = None
+        self.timer_at = None
         if self.done:
             return
         deadline = self._policy.deadline()
@@ -389,4 +389,4 @@ class Grouper:
             delay = deadline - self._source_now()
         else:
             return
-        self._timer_at = self._now + max(0, math.ceil(delay))
+        self.timer_at = self._now + max(0, math.ceil(delay))
