@@ -146,3 +146,49 @@ def test_rtrec_export_refuses_a_live_session_in_one_line_and_writes_nothing(
         f"Error: session {sid} is a Live session, and rtrec export does not export Live "
         "sessions yet: rtrec replay shows it (--json for its timeline)"]
     assert not out.exists()
+
+
+def test_a_refused_start_a_client_delegation_and_a_fixture_read_as_lines() -> None:
+    from live_sessions import Session
+
+    refused = Session()
+    refused.client(0, {"type": "session.start", "session": {"model": "gpt-live-1"}})
+    refused.server(30, {"type": "error", "error": {"type": "insufficient_quota",
+                                                   "code": "credit_balance_exhausted",
+                                                   "message": "Your credit balance is exhausted."}})
+    assert render_live_text(fold_steps(frame_steps(refused.frames, protocol="live"))) == (
+        "Live audio pcm16 24 kHz (not announced: Live's default); 0.0 s of input audio sent, "
+        "0.0 s of output audio\n"
+        "\n"
+        "[00:00.000] error credit_balance_exhausted: Your credit balance is exhausted.\n"
+        "\n"
+        "Not started: session.start was refused\n"
+        "note: session.start was refused (seq 2): Your credit balance is exhausted.\n"
+        "note: no session.closed: the session did not confirm its end (the recording stops "
+        "without it)\n"
+    )
+
+    from live_sessions import start
+
+    s = start(Session(), {"type": "audio/pcmu", "rate": 8000})
+    s.client(50, {"type": "session.input_audio.append", "audio": "AAAAAAAAAAA="})  # 8 bytes, 1 ms
+    s.server(100, {"type": "session.delegation.created", "offset_ms": 90,
+                   "delegation": {"id": "item_c1", "type": "delegation", "target": "client"}})
+    s.client(200, {"type": "session.commentary.append", "event_id": "e2",
+                   "content": "It is sunny.", "delegation_id": "item_c1"})
+    s.server(260, {"type": "session.commentary.appended", "client_event_id": "e2",
+                   "start_ms": 250, "end_ms": 250})
+    s.client(300, {"type": "session.output_audio.fixture.play", "event_id": "e3",
+                   "audio": "AAAAAA=="})
+    s.server(310, {"type": "session.output_audio.fixture.playing", "client_event_id": "e3"})
+    s.server(900, {"type": "session.output_audio.fixture.played", "client_event_id": "e3"})
+    s.server(1000, {"type": "session.closed", "reason": "remote_hangup"})
+    assert render_live_text(fold_steps(frame_steps(s.frames, protocol="live"))) == (
+        "Live audio g711_ulaw 8 kHz; 0.0 s of input audio sent, 0.0 s of output audio\n"
+        "\n"
+        "[00:00.001] fixture playing until [00:00.001]\n"
+        "[00:00.090] delegation item_c1 to client\n"
+        "    client commentary: It is sunny.\n"
+        "\n"
+        "Closed: remote_hangup\n"
+    )
