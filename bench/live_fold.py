@@ -12,7 +12,11 @@ GA long_session of the same length. The goal is the read-path issue's (#6) for r
 machine in this run (a Live session has fewer audio frames per event: a lower share of frames
 takes the fast path).
 
-Run: python bench/run.py live_fold   (or python bench/live_fold.py [minutes])
+Memory: a 60-minute Live session replayed (`rtrec replay --json`'s path: fold_recording) in a
+fresh subprocess, its peak RSS (VmHWM) against the issue's 200 MB, beside a subprocess that only
+imports rtrec and opens the log.
+
+Run: python bench/run.py live_fold   (or python bench/live_fold.py [minutes] [memory minutes])
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -43,6 +48,37 @@ ISSUE = 18
 MINUTES = 10
 REPEATS = 5
 RECONSTRUCT_GOAL = 75_000  # issue 6's goal for the Realtime fold
+MEMORY_MINUTES = 60
+RSS_GOAL_MB = 200.0
+
+_CHILD = """
+import asyncio, sys
+sys.path.insert(0, {root!r})
+from recorder.store import open_log
+
+async def main():
+    if {work!r}:
+        from recorder.replay import fold_recording
+        result, fold, _ = await fold_recording({db!r}, session={sid!r})
+        assert fold.closed_reason == "close_requested", fold.notes
+        fold.to_dict()
+    else:
+        log = await open_log({db!r}, create=False)
+        await log.get_session({sid!r})
+        await log.close()
+
+asyncio.run(main())
+hwm = [line.split()[1] for line in open("/proc/self/status") if line.startswith("VmHWM")][0]
+print(hwm)
+"""
+
+
+def _child_rss_mb(db: str, sid: str, work: bool) -> float:
+    code = _CHILD.format(root=str(Path(__file__).resolve().parents[1]), db=db, sid=sid,
+                         work=work)
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
+                         text=True).stdout
+    return int(out.strip().splitlines()[-1]) / 1024
 MIC = json.dumps({"type": "session.input_audio.append",
                   "audio": __import__("base64").b64encode(bytes(4800)).decode()}).encode()
 
@@ -79,7 +115,7 @@ async def _live_fold_rate(db: str, sid: str) -> tuple[float, int, LiveFold]:
         await log.close()
 
 
-def figures(minutes: int = MINUTES) -> list[Figure]:
+def figures(minutes: int = MINUTES, memory_minutes: int = MEMORY_MINUTES) -> list[Figure]:
     with tempfile.TemporaryDirectory(prefix="rtrec-bench-live-fold-") as tmp:
         live_db = os.path.join(tmp, "live.db")
         sid = asyncio.run(arecord_frames(live_db, live_frames(minutes), protocol="live",
@@ -89,6 +125,11 @@ def figures(minutes: int = MINUTES) -> list[Figure]:
         scan_rate, n = _scan_rate(live_db, sid)
         ga_rate, ga_n = asyncio.run(_fold_rate(ga_db, ga_sid))
         live_rate, live_n, fold = asyncio.run(_live_fold_rate(live_db, sid))
+        hour_db = os.path.join(tmp, "hour.db")
+        hour_sid = asyncio.run(arecord_frames(hour_db, live_frames(memory_minutes),
+                                              protocol="live", model="gpt-live-1"))
+        base_rss = _child_rss_mb(hour_db, hour_sid, work=False)
+        rss = _child_rss_mb(hour_db, hour_sid, work=True)
     assert live_n == n, (live_n, n)
     assert fold.closed_reason == "close_requested" and fold.segments, "the fold saw the session"
     return [
@@ -100,8 +141,12 @@ def figures(minutes: int = MINUTES) -> list[Figure]:
         Figure(ISSUE, "Live reconstruction vs reading the rows", "(information)",
                f"sqlite3 scan {scan_rate:,.0f} events/s", f"LiveFold {live_rate:,.0f} events/s",
                live_rate / scan_rate, True),
+        Figure(ISSUE, f"{memory_minutes}-minute Live session: replay fold peak RSS",
+               f"< {RSS_GOAL_MB:.0f} MB (<= 1.0x of the goal)", f"open log only {base_rss:.0f} MB",
+               f"{rss:.0f} MB", rss / RSS_GOAL_MB, rss < RSS_GOAL_MB),
     ]
 
 
 if __name__ == "__main__":
-    print_figures(figures(int(sys.argv[1]) if len(sys.argv) > 1 else MINUTES))
+    print_figures(figures(int(sys.argv[1]) if len(sys.argv) > 1 else MINUTES,
+                          int(sys.argv[2]) if len(sys.argv) > 2 else MEMORY_MINUTES))
