@@ -200,3 +200,27 @@ def test_a_live_receiver_is_refused_for_a_realtime_session(
     assert line.startswith("Error: session ")
     assert line.endswith(" is a Realtime session (ga) but Tools is a LiveEventReceiver: replay "
                          "it into a subclass of recorder.RealtimeEventReceiver")
+
+
+class Tools(LiveEventReceiver):
+    """Answers the backend's tool call as the recorded client did."""
+
+    call_id: str | None = None
+
+    def on_response_event(self, event: Any) -> None:
+        nested = event.event
+        if nested.type == "response.output_item.added":
+            self.call_id = nested.item.call_id
+        if nested.type == "response.function_call_arguments.done":
+            self.send({"type": "response.item.create", "event_id": "evt_c012",
+                       "item": {"type": "function_call_output", "call_id": self.call_id,
+                                "output": '{"temperature_c": 21}'}})
+            self.send({"type": "response.create", "event_id": "evt_c013"})
+
+
+def test_recorder_testing_replay_takes_a_live_receiver(live_db: tuple[str, str]) -> None:
+    from recorder.testing import replay
+
+    db, sid = live_db
+    result = replay(db, Tools())
+    assert (result.session.id, result.frames, result.matched_sends) == (sid, 135, 2)
