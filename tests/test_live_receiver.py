@@ -224,3 +224,10 @@ def test_recorder_testing_replay_takes_a_live_receiver(live_db: tuple[str, str])
     db, sid = live_db
     result = replay(db, Tools())
     assert (result.session.id, result.frames, result.matched_sends) == (sid, 135, 2)
+
+
+def test_the_live_receiver_is_exported_by_the_package() -> None:
+    import recorder
+
+    assert recorder.LiveEventReceiver is LiveEventReceiver
+    assert "LiveEventReceiver" in recorder.__all__
