@@ -192,3 +192,18 @@ def test_a_refused_start_a_client_delegation_and_a_fixture_read_as_lines() -> No
         "\n"
         "Closed: remote_hangup\n"
     )
+
+
+def test_a_dump_of_a_live_session_replays_as_live_with_no_database(
+    live_db: tuple[Path, str], tmp_path: Path
+) -> None:
+    db, _ = live_db
+    dump = tmp_path / "live.jsonl"
+    dumped = CliRunner().invoke(cli, ["dump", str(db)], prog_name="rtrec")
+    assert dumped.exit_code == 0
+    dump.write_text(dumped.output)
+    result = CliRunner().invoke(cli, ["replay", str(dump)], prog_name="rtrec")
+    assert result.exit_code == 0, result.output
+    head, _, rest = result.output.partition("\n")
+    assert head.startswith("Session live.jsonl · protocol live · ")
+    assert rest == WEATHER_TEXT
