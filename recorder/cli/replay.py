@@ -16,7 +16,8 @@ from recorder.errors import RtrecError
 @click.option("--session", "session_id", metavar="ID", help="Session id (default: the newest).")
 @click.option(
     "--receiver", "receiver_path", metavar="MODULE:CLASS",
-    help="Replay into this RealtimeEventReceiver subclass instead of printing the conversation.",
+    help="Replay into this RealtimeEventReceiver (or, for a Live session, LiveEventReceiver) "
+         "subclass instead of printing the conversation.",
 )
 @click.option("--until", type=click.IntRange(min=0), metavar="SEQ",
               help="Stop after this event seq: the state at that point of the session.")
