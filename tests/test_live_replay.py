@@ -207,3 +207,19 @@ def test_a_dump_of_a_live_session_replays_as_live_with_no_database(
     head, _, rest = result.output.partition("\n")
     assert head.startswith("Session live.jsonl · protocol live · ")
     assert rest == WEATHER_TEXT
+
+
+def test_a_decision_reads_as_its_answers() -> None:
+    from live_examples import SERVER
+    from live_sessions import Session, start
+
+    s = start(Session())
+    s.client(50, {"type": "session.input_audio.append", "audio": "AAAA" * 400})  # 1,200 B: 25 ms
+    s.server(60, SERVER["decision.event"])
+    fold = fold_steps(frame_steps(s.frames, protocol="live"))
+    assert fold.to_dict()["decisions"] == [{
+        "seq": 4, "at_ms": 25.0, "answers": [{"name": "wants_human", "value": 0.08}],
+        "model": "gpt-5.1-mini", "tokens": 415, "delegation_id": None,
+        "trigger_id": "trig_01"}]
+    assert ("[00:00.025] decision on trigger trig_01: wants_human = 0.08 (gpt-5.1-mini, "
+            "415 tokens)") in render_live_text(fold).splitlines()

@@ -162,6 +162,25 @@ class LiveError:
 
 
 @dataclass
+class DecisionAnswer:
+    """A Decisions backend's answers (name = value), for a delegation or a trigger."""
+
+    seq: int
+    at_ms: float
+    answers: list[tuple[str, Any]]
+    model: str | None = None
+    tokens: int | None = None
+    delegation_id: str | None = None
+    trigger_id: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"seq": self.seq, "at_ms": self.at_ms,
+                "answers": [{"name": name, "value": value} for name, value in self.answers],
+                "model": self.model, "tokens": self.tokens,
+                "delegation_id": self.delegation_id, "trigger_id": self.trigger_id}
+
+
+@dataclass
 class Interruption:
     """Inferred: the user started speaking at `at_ms` while an assistant segment was open."""
 
@@ -200,6 +219,7 @@ class LiveFold:
         self.appends: list[ContextAppend] = []
         self.intervals: list[Interval] = []
         self.errors: list[LiveError] = []
+        self.decisions: list[DecisionAnswer] = []
         self.notes: list[str] = []
         self.unknown: dict[str, list[int]] = {}  # type -> seqs
         self.unknown_nested: dict[str, list[int]] = {}
@@ -328,6 +348,7 @@ class LiveFold:
             "appends": [a.to_dict() for a in self.appends],
             "intervals": [i.to_dict() for i in self.intervals],
             "errors": [e.to_dict() for e in self.errors],
+            "decisions": [d.to_dict() for d in self.decisions],
             "close": {"reason": self.closed_reason, "seq": self.closed_seq,
                       "usage_seconds": self.usage_seconds},
             "notes": list(self.notes),
@@ -465,6 +486,20 @@ class LiveFold:
         if self.started_seq is None and self.start_refused is None:
             self.start_refused = error
 
+    def _decision(self, step: Step, event: ev.DecisionEvent) -> None:
+        decision = event.event.decision
+        answers: list[tuple[str, Any]] = []
+        for answer in (decision.answers if decision is not None else None) or []:
+            value = next((v for v in (answer.choice, answer.probability, answer.score,
+                                      answer.confidence) if v is not None), answer.type)
+            answers.append((answer.name or answer.type or "?", value))
+        usage = decision.usage if decision is not None else None
+        self.decisions.append(DecisionAnswer(
+            step.seq, self.input_audio_ms, answers,
+            decision.model if decision is not None else None,
+            usage.total_tokens if usage is not None else None,
+            event.delegation_id, event.trigger_id))
+
     def _delegation(self, step: Step, event: ev.DelegationCreated) -> None:
         d = event.delegation
         delegation = Delegation(d.id, d.target, event.offset_ms, step.seq, d.response_id)
@@ -570,6 +605,7 @@ _HANDLERS: dict[tuple[Direction, str], Any] = {
     (Direction.SERVER, names.LIVE_DELEGATION_CREATED): LiveFold._delegation,
     (Direction.SERVER, names.LIVE_RESPONSE_EVENT): LiveFold._response_event,
     (Direction.SERVER, "error"): LiveFold._error,
+    (Direction.SERVER, "decision.event"): LiveFold._decision,
     (Direction.SERVER, "session.input_audio.muted"): LiveFold._mute,
     (Direction.SERVER, "session.input_audio.unmuted"): LiveFold._mute,
     (Direction.SERVER, "session.output_audio.fixture.playing"): LiveFold._fixture,

@@ -72,6 +72,16 @@ def render_live_lines(fold: LiveFold, session: Any = None, note: str | None = No
         source = "backend error" if error.delegation_id is not None else "error"
         entries.append((error.at_ms, error.seq,
                         [f"{_clock(error.at_ms)} {source}{code}: {error.message}"]))
+    for decision in fold.decisions:
+        shown = ", ".join(f"{name} = {value}" for name, value in decision.answers) or "no answers"
+        about = (f" for {decision.delegation_id}" if decision.delegation_id
+                 else f" on trigger {decision.trigger_id}" if decision.trigger_id else "")
+        extra = ", ".join(part for part in (
+            decision.model, f"{decision.tokens} tokens" if decision.tokens is not None else None)
+            if part)
+        entries.append((decision.at_ms, decision.seq, [
+            f"{_clock(decision.at_ms)} decision{about}: {shown}"
+            + (f" ({extra})" if extra else "")]))
     if not entries:
         lines.append((0.0, "(nothing said)"))
     at = 0.0
