@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from recorder.decode import decode
     from recorder.events import UnknownEvent
+    from recorder.live.receiver import LiveEventReceiver
     from recorder.receiver import Position, RealtimeEventReceiver, SessionState
 
 __version__ = "0.1.0"
@@ -17,6 +18,7 @@ __version__ = "0.1.0"
 # What `recorder` exports, imported on first use: `import recorder.cli` (the command line)
 # then costs neither the decoder nor the event types.
 _EXPORTS = {
+    "LiveEventReceiver": "recorder.live.receiver",
     "Position": "recorder.receiver",
     "RealtimeEventReceiver": "recorder.receiver",
     "SessionState": "recorder.receiver",
@@ -52,6 +54,7 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "LiveEventReceiver",
     "Position",
     "RealtimeEventReceiver",
     "SessionState",

@@ -1,4 +1,5 @@
-"""Drive a RealtimeEventReceiver with the steps of a recording: the only caller of its methods.
+"""Drive a RealtimeEventReceiver (or a LiveEventReceiver, recorder.live.receiver) with the
+steps of a recording: the only caller of its methods.
 
 For each step the driver sets `receiver.position` (the replay clock: recorded time, never the
 wall clock) and dispatches the event through the receiver's own routing: server events through
@@ -8,6 +9,10 @@ that could observe them pays for that: a high-volume type whose method (and the 
 the receiver leaves as the base class's no-op is skipped by its type alone (skippable_types).
 A receiver exception stops the drive as ReceiverError naming the session, seq and type, except
 RtrecError and the `keep` types, which are raised as they are.
+
+A LiveEventReceiver is driven the same way: server events through `on_live_event_received`,
+client events through `on_client_event`, Live's audio frames skipped by the same rule
+(QUIET_LIVE_SERVER_TYPES). `check_protocol` refuses a receiver of the other API.
 """
 
 from __future__ import annotations
@@ -15,10 +20,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterable, Awaitable, Callable, Iterable
 from typing import Any
 
-from recorder.errors import RtrecError
+from recorder.errors import BadReceiver, RtrecError
+from recorder.live import receiver as live_receiver
 from recorder.protocol import names
 from recorder.receiver import RealtimeEventReceiver, SessionState
-from recorder.stream import AudioChunk, Step
+from recorder.stream import AudioChunk, LiveAudioChunk, Step
 from recorder.wire import Direction
 
 # High-volume event types and the one receiver method each reaches. When the receiver leaves
@@ -37,26 +43,60 @@ QUIET_SERVER_TYPES: dict[str, str] = {
     ),
 }
 _GENERIC_HOOKS = ("on_realtime_event_received", "on_unknown_event")
+# The same for a LiveEventReceiver: the continuous output track and the sideband's reflected
+# input (server), whose methods come from recorder.live.receiver's table.
+QUIET_LIVE_SERVER_TYPES: dict[str, str] = {
+    kind: live_receiver.SERVER_METHODS[kind]
+    for kind in (names.LIVE_OUTPUT_AUDIO_DELTA, names.LIVE_INPUT_AUDIO_APPEND)
+}
+_LIVE_GENERIC_HOOKS = ("on_live_event_received", "on_unknown_event")
+
+AnyReceiver = RealtimeEventReceiver | live_receiver.LiveEventReceiver
 
 
-def _inherited(receiver: RealtimeEventReceiver, name: str) -> bool:
-    """Whether receiver.name is RealtimeEventReceiver's own (a no-op for the on_* methods)."""
+def _inherited(receiver: AnyReceiver, name: str) -> bool:
+    """Whether receiver.name is its base class's own (a no-op for the on_* methods)."""
+    base: type = (live_receiver.LiveEventReceiver
+                  if isinstance(receiver, live_receiver.LiveEventReceiver)
+                  else RealtimeEventReceiver)
     return name not in vars(receiver) and getattr(type(receiver), name, None) is getattr(
-        RealtimeEventReceiver, name
+        base, name
     )
 
 
 def skippable_types(
-    receiver: RealtimeEventReceiver, *, client_frames_observed: bool = False
+    receiver: AnyReceiver, *, client_frames_observed: bool = False
 ) -> tuple[frozenset[str], bool]:
     """(server types replay may skip for this receiver, whether client frames may be skipped)."""
-    if not all(_inherited(receiver, hook) for hook in _GENERIC_HOOKS):
+    live = isinstance(receiver, live_receiver.LiveEventReceiver)
+    if not all(_inherited(receiver, hook)
+               for hook in (_LIVE_GENERIC_HOOKS if live else _GENERIC_HOOKS)):
         return frozenset(), False
-    server = frozenset(
-        name for name, method in QUIET_SERVER_TYPES.items() if _inherited(receiver, method)
-    )
-    client = not client_frames_observed and _inherited(receiver, "on_client_event")
+    quiet = QUIET_LIVE_SERVER_TYPES if live else QUIET_SERVER_TYPES
+    server = frozenset(name for name, method in quiet.items() if _inherited(receiver, method))
+    client = not client_frames_observed and _inherited(receiver, "on_client_event") and (
+        not live or all(_inherited(receiver, method)
+                        for method in live_receiver.CLIENT_METHODS.values()))
     return server, client
+
+
+def check_protocol(receiver: AnyReceiver, protocol: str | None, session_id: str) -> None:
+    """Refuse a Live receiver for a Realtime session, and a Realtime receiver for a Live one."""
+    live_receiver_given = isinstance(receiver, live_receiver.LiveEventReceiver)
+    live_session = protocol == names.LIVE_PROTOCOL
+    if live_receiver_given == live_session:
+        return
+    name = type(receiver).__name__
+    if live_session:
+        raise BadReceiver(
+            f"session {session_id} is a Live session but {name} is a RealtimeEventReceiver: "
+            "replay it into a subclass of recorder.live.receiver.LiveEventReceiver"
+        )
+    raise BadReceiver(
+        f"session {session_id} is a Realtime session ({protocol or 'protocol unknown'}) but "
+        f"{name} is a LiveEventReceiver: replay it into a subclass of "
+        "recorder.RealtimeEventReceiver"
+    )
 
 
 class ReceiverError(RtrecError):
@@ -87,7 +127,7 @@ class Driver:
 
     def __init__(
         self,
-        receiver: RealtimeEventReceiver,
+        receiver: AnyReceiver,
         session_id: str,
         *,
         keep: tuple[type[BaseException], ...] = (),
@@ -98,7 +138,9 @@ class Driver:
         self.frames = 0
         self.last_seq: int | None = None
         self._quiet, self._quiet_client = skippable_types(receiver)
-        self._server = receiver.on_realtime_event_received
+        self._server = (receiver.on_live_event_received
+                        if isinstance(receiver, live_receiver.LiveEventReceiver)
+                        else receiver.on_realtime_event_received)
         self._client = receiver.on_client_event
 
     def start(self) -> None:
@@ -115,7 +157,7 @@ class Driver:
         if self._quiet_client if client else step.type in self._quiet:
             return
         event = step.event
-        if type(event) is AudioChunk:
+        if type(event) is AudioChunk or type(event) is LiveAudioChunk:
             event = event.to_event()  # receivers get the protocol's base64 text
         self.receiver.position = step.position
         try:
@@ -139,7 +181,7 @@ class Driver:
 
 
 def drive(
-    receiver: RealtimeEventReceiver,
+    receiver: AnyReceiver,
     steps: Iterable[Step],
     *,
     session_id: str = "(in memory)",
@@ -157,7 +199,7 @@ def drive(
 
 
 async def adrive(
-    receiver: RealtimeEventReceiver,
+    receiver: AnyReceiver,
     batches: AsyncIterable[Iterable[Step]],
     *,
     session_id: str,

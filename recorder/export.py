@@ -621,6 +621,7 @@ async def export_session(
     """Write the WAV files and transcripts of one session into out_dir (see module doc), all
     or nothing (see _all_or_nothing)."""
     check_output_dir(out_dir)
+    _refuse_live(info)  # before anything is written
     _write(lambda: remove_item_files(out_dir))  # the rest is overwritten; these are by item
     report = ExportReport(info.id, out_dir)
     sink = AudioSink(out_dir)
@@ -671,6 +672,17 @@ def _finish_audio(sink: AudioSink, plan: TimelinePlan, conversation: Conversatio
     report.had_audio = True
     report.sample_rate = stereo.sample_rate
     report.resampled = _resampled(sink)
+
+
+def _refuse_live(info: SessionInfo) -> None:
+    """This export reads Realtime conversations; a Live session's steps are Live events."""
+    from recorder.recording import is_live
+
+    if is_live(info):
+        raise RtrecError(
+            f"session {info.id} is a Live session, and rtrec export does not export Live "
+            "sessions yet: rtrec replay shows it (--json for its timeline)"
+        )
 
 
 async def _read_session(log: EventLog, info: SessionInfo, builder: _ExportPass,

@@ -21,20 +21,25 @@ import asyncio
 import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from recorder.conversation import ConversationFold
 from recorder.driver import (
     QUIET_SERVER_TYPES,
+    AnyReceiver,
     ReceiverError,
     _one_line,
     adrive,
+    check_protocol,
     skippable_types,
 )
 from recorder.errors import BadReceiver, RtrecError
 from recorder.receiver import RealtimeEventReceiver
 from recorder.store import EventLog, SessionInfo
 from recorder.stream import log_steps
+
+if TYPE_CHECKING:
+    from recorder.live.fold import LiveFold
 
 __all__ = ["QUIET_SERVER_TYPES", "PacedClock", "ReceiverError", "ReplayResult", "fold_recording",
            "load_receiver", "pace_lines", "replay_db", "replay_session", "resolve_session",
@@ -128,7 +133,7 @@ async def resolve_session(log: EventLog, session: str | None) -> SessionInfo:
 
 async def replay_session(
     log: EventLog,
-    receiver: RealtimeEventReceiver,
+    receiver: AnyReceiver,
     session: SessionInfo,
     *,
     until: int | None = None,
@@ -142,6 +147,7 @@ async def replay_session(
     possible. A receiver exception stops the replay as ReceiverError naming the session, seq
     and type (RtrecError is raised as it is).
     """
+    check_protocol(receiver, session.protocol, session.id)
     quiet, quiet_client = skippable_types(receiver)
     if clock is None and (quiet or quiet_client):
         # The frames the receiver could not observe (the driver would skip them by their type)
@@ -165,7 +171,7 @@ async def replay_session(
 
 async def replay_db(
     db: str | os.PathLike[str],
-    receiver: RealtimeEventReceiver,
+    receiver: AnyReceiver,
     *,
     session: str | None = None,
     until: int | None = None,
@@ -178,6 +184,7 @@ async def replay_db(
     clock = PacedClock(speed) if speed is not None else None
     async with open_recording(db, session) as recording:  # a mistyped path is an error
         info = recording.info
+        check_protocol(receiver, info.protocol, info.id)
         if recording.log is not None:
             return await replay_session(recording.log, receiver, info, until=until, clock=clock)
         driver = await adrive(
@@ -189,23 +196,32 @@ async def replay_db(
 
 async def fold_recording(
     source: str | os.PathLike[str], *, session: str | None = None, until: int | None = None
-) -> tuple[ReplayResult, ConversationFold, list[str]]:
+) -> tuple[ReplayResult, ConversationFold | LiveFold, list[str]]:
     """Fold one session (default: the newest) of a database, or the session of a file of
     events (recorder.recording), into its conversation (up to and including seq `until`):
-    what it went through, the fold, and the notes to print about the session."""
-    from recorder.recording import open_recording
+    what it went through, the fold, and the notes to print about the session. A Live
+    session's fold is a LiveFold (recorder.recording.new_fold), finished."""
+    from recorder.recording import new_fold, open_recording
 
     async with open_recording(source, session) as recording:
-        fold = ConversationFold()
-        apply_batch = fold.apply_batch
-        async for batch in recording.batches(until=until):
-            apply_batch(batch)
+        fold = new_fold(recording.info)
+        if isinstance(fold, ConversationFold):
+            apply_batch = fold.apply_batch
+            async for batch in recording.batches(until=until):
+                apply_batch(batch)
+        else:
+            apply = fold.apply
+            async for batch in recording.batches(until=until):
+                for step in batch:
+                    apply(step)
+            # stopped by --until: its end is not missing
+            fold.finish(cut=until is not None and fold.frames < recording.info.frames)
         return ReplayResult(recording.info, fold.frames, fold.last_seq), fold, recording.notes
 
 
-def load_receiver(path: str) -> RealtimeEventReceiver:
+def load_receiver(path: str) -> AnyReceiver:
     """An instance of the receiver class named 'module:Class' (the current directory is
-    importable, as for `python -m`)."""
+    importable, as for `python -m`): a RealtimeEventReceiver or a LiveEventReceiver."""
     import importlib
     import os
     import sys
@@ -225,10 +241,13 @@ def load_receiver(path: str) -> RealtimeEventReceiver:
     cls = getattr(module, class_name, None)
     if cls is None:
         raise BadReceiver(f"--receiver {path}: module {module_name} has no {class_name}")
-    if not (isinstance(cls, type) and issubclass(cls, RealtimeEventReceiver)):
+    from recorder.live.receiver import LiveEventReceiver
+
+    if not (isinstance(cls, type) and issubclass(cls, RealtimeEventReceiver | LiveEventReceiver)):
         raise BadReceiver(
             f"--receiver {path}: {class_name} is not a subclass of "
-            "recorder.RealtimeEventReceiver"
+            "recorder.RealtimeEventReceiver (or, for a Live session, of "
+            "recorder.live.receiver.LiveEventReceiver)"
         )
     try:
         return cls()

@@ -18,7 +18,7 @@ from typing import Any
 import msgspec
 
 from recorder import jsontext
-from recorder.driver import adrive
+from recorder.driver import AnyReceiver, adrive, check_protocol
 from recorder.matching import (
     DEFAULT_RULES,
     LOOKAHEAD,
@@ -28,14 +28,13 @@ from recorder.matching import (
     order_hint,
     show_frame,
 )
-from recorder.protocol.audio_fields import INPUT_AUDIO
-from recorder.receiver import RealtimeEventReceiver
+from recorder.protocol.audio_fields import INPUT_AUDIO, LIVE_INPUT_AUDIO
 from recorder.recording import open_recording
 from recorder.replay import PacedClock, ReplayResult
 from recorder.stream import Step
 from recorder.wire import Direction
 
-DEFAULT_IGNORED = frozenset({INPUT_AUDIO})
+DEFAULT_IGNORED = frozenset({INPUT_AUDIO, LIVE_INPUT_AUDIO})
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,13 +84,13 @@ class SendChecker:
     rules: MatchRules = DEFAULT_RULES
     pending: deque[tuple[bytes, int | None]] = field(default_factory=deque)
     matched: int = 0
-    _receiver: RealtimeEventReceiver | None = None
+    _receiver: AnyReceiver | None = None
     # a send of another type than the recorded event: held while the next LOOKAHEAD recorded
     # client frames are read, so the report can name the one it most likely stands for
     _held: tuple[int, bytes, bytes, list[str], int | None] | None = None
     _ahead: list[tuple[int, bytes]] = field(default_factory=list)
 
-    def attach(self, receiver: RealtimeEventReceiver) -> None:
+    def attach(self, receiver: AnyReceiver) -> None:
         self._receiver = receiver
         receiver.attach_sender(self.send)
 
@@ -220,7 +219,7 @@ def _type_of(event: Any, data: bytes) -> str | None:
 
 async def areplay_checked(
     db: str | Path,
-    receiver: RealtimeEventReceiver,
+    receiver: AnyReceiver,
     session: str | None = None,
     *,
     until: int | None = None,
@@ -245,6 +244,7 @@ async def areplay_checked(
     passthrough = (DivergenceError,) if wrap_assertions else (AssertionError,)
     async with open_recording(db, session) as recording:  # a mistyped path is an error
         info = recording.info
+        check_protocol(receiver, info.protocol, info.id)
         checker = SendChecker(info.id, frozenset(ignore_types), rules)
         checker.attach(receiver)
         try:

@@ -11,6 +11,10 @@ from what it is given. Every source gives the steps the log would: frames in mem
 are split as the writer stores them and read back (same type, same audio cut out), and a file
 gives what importing it and reading the session back gives (seq from 1, redacted).
 Consumers (replay, the conversation fold, export, testing, serve) read steps and nothing else.
+
+Which decoder a step uses follows the session's protocol, decided in one place (`step_class`):
+a Live session's steps (LiveStep) decode with recorder.live.decode by direction, every other
+session's with recorder.decode.
 """
 
 from __future__ import annotations
@@ -18,12 +22,15 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator, Collection, Iterable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
 from recorder.decode import AnyEvent, decode
 from recorder.errors import UnknownSession
+from recorder.live.decode import AnyLiveEvent
+from recorder.live.decode import decode as live_decode
+from recorder.protocol import names
 from recorder.receiver import Position
 from recorder.store.codec import splice_into_empty_field, stored_form, type_prefix
 from recorder.wire import Direction, Frame, Opcode
@@ -72,7 +79,7 @@ class Step(msgspec.Struct, gc=False, eq=False):
     _data: bytes
     audio: bytes | None = None
     opcode: Opcode = Opcode.TEXT
-    _event: StepEvent | None = None  # the decoded event, once asked for
+    _event: StepEvent | AnyLiveEvent | LiveAudioChunk | None = None  # decoded, once asked for
 
     @property
     def position(self) -> Position:
@@ -88,7 +95,7 @@ class Step(msgspec.Struct, gc=False, eq=False):
             else:
                 event = decode(self._data)
             self._event = event
-        return event
+        return event  # type: ignore[return-value]  # a Step's is never a Live event
 
     @property
     def is_audio(self) -> bool:
@@ -104,28 +111,76 @@ class Step(msgspec.Struct, gc=False, eq=False):
         return f"Step(seq={self.seq}, t_ns={self.t_ns}, {self.direction}, {self.type!r})"
 
 
-def frame_steps(frames: Iterable[Frame], *, first_seq: int = 1) -> Iterator[Step]:
-    """Steps of frames in memory (seq numbered from first_seq), as the log would give them."""
+class LiveAudioChunk(msgspec.Struct, frozen=True, gc=False):
+    """A Live audio event (recorder.protocol.audio_fields.LIVE_AUDIO_FIELDS) as AudioChunk is
+    for Realtime: `audio` the audio itself, `outline` the event's JSON with its audio field
+    empty; `direction` says which side sent it (the sideband's server sends
+    session.input_audio.append too)."""
+
+    type: str
+    audio: bytes
+    outline: bytes
+    direction: Direction
+
+    def outline_event(self) -> AnyLiveEvent:
+        """The event without its audio (its audio field reads "")."""
+        return live_decode(self.outline, self.direction)
+
+    def to_event(self) -> AnyLiveEvent:
+        """The event as the protocol has it, base64 text included."""
+        return live_decode(splice_into_empty_field(self.type, self.outline, self.audio),
+                           self.direction)
+
+
+class LiveStep(Step):
+    """A step of a Live session: its event decoded by recorder.live.decode (by direction), a
+    LiveAudioChunk for an audio event."""
+
+    @property
+    def event(self) -> Any:
+        event = self._event
+        if event is None:
+            if self.audio is not None and self.type is not None:
+                event = LiveAudioChunk(self.type, self.audio, self._data, self.direction)
+            else:
+                event = live_decode(self._data, self.direction)
+            self._event = event
+        return event
+
+
+def step_class(protocol: str | None) -> type[Step]:
+    """The kind of step a session of `protocol` (a session row's protocol) gives: the one
+    place that picks the decoder from the protocol."""
+    return LiveStep if protocol == names.LIVE_PROTOCOL else Step
+
+
+def frame_steps(
+    frames: Iterable[Frame], *, first_seq: int = 1, protocol: str | None = None
+) -> Iterator[Step]:
+    """Steps of frames in memory (seq numbered from first_seq), as the log would give them;
+    protocol: the session's ("live" decodes them as Live events)."""
+    make = step_class(protocol)
     for seq, frame in enumerate(frames, first_seq):
-        yield _step_as_stored(seq, frame)
+        yield _step_as_stored(seq, frame, make)
 
 
-def _step_as_stored(seq: int, frame: Frame) -> Step:
+def _step_as_stored(seq: int, frame: Frame, make: type[Step] = Step) -> Step:
     """The step the log gives for `frame` stored at `seq`: the writer's storage form (its type
     column, its audio cut out) read back with audio="bytes"."""
     data = frame.data
     if frame.opcode is not Opcode.TEXT:  # binary frames are kept as they are, unindexed
-        return Step(seq, frame.t_ns, frame.direction, None, data, opcode=frame.opcode)
+        return make(seq, frame.t_ns, frame.direction, None, data, opcode=frame.opcode)
     form = stored_form(data)
     kind = form.index.type
     if form.audio is None:
-        return Step(seq, frame.t_ns, frame.direction, kind, data)
+        return make(seq, frame.t_ns, frame.direction, kind, data)
     outline = type_prefix(kind) + form.body if form.stripped and kind is not None else form.body
-    return Step(seq, frame.t_ns, frame.direction, kind, outline, form.audio)
+    return make(seq, frame.t_ns, frame.direction, kind, outline, form.audio)
 
 
 def file_steps(
-    path: str | os.PathLike[str], session: str | None = None, *, until: int | None = None
+    path: str | os.PathLike[str], session: str | None = None, *, until: int | None = None,
+    protocol: str | None = None,
 ) -> Iterator[Step]:
     """The steps of the session in a file `rtrec import` reads (JSONL of events, a JSON array
     of events, an `rtrec dump` file): those importing it and reading it back would give, with
@@ -140,7 +195,7 @@ def file_steps(
             "to choose: leave the session out"
         )
     check_file(path, describe=_no_description, purpose="read")
-    for step in frame_steps(session_frames(path)):
+    for step in frame_steps(session_frames(path), protocol=protocol):
         if until is not None and step.seq > until:
             return
         yield step
@@ -160,7 +215,8 @@ async def log_steps(
     skip_types (server frames of these types) and skip_client (client frames): steps left out,
     never read, for a consumer that could not observe them (recorder.driver.skippable_types);
     EventLog.frame_span counts the frames such a read goes over."""
-    async for batch in log.read_parts(session.id, Step, until_seq=until, batch_size=batch_size,
+    make = step_class(session.protocol)
+    async for batch in log.read_parts(session.id, make, until_seq=until, batch_size=batch_size,
                                       whole=whole, skip_types=skip_types,
                                       skip_client=skip_client):
         yield batch
@@ -171,11 +227,13 @@ async def steps_of(
     session: str | None = None,
     *,
     until: int | None = None,
+    protocol: str | None = None,
 ) -> AsyncIterator[Step]:
     """The steps of a recording, one at a time, whatever holds it: a database (a SQLite path
     or a URL; the session by id or unique prefix, the newest when None), an open EventLog
     (likewise), a file `rtrec import` reads (see file_steps), or frames in memory. `until`
-    stops after that seq. Errors are import's and the log's one-line RtrecErrors."""
+    stops after that seq; protocol: of a file or frames in memory (a session row says its
+    own). Errors are import's and the log's one-line RtrecErrors."""
     from recorder.store import EventLog
 
     if isinstance(source, EventLog):
@@ -184,7 +242,7 @@ async def steps_of(
         return
     if isinstance(source, str | os.PathLike):
         if is_file_of_events(source):
-            for step in file_steps(source, session, until=until):
+            for step in file_steps(source, session, until=until, protocol=protocol):
                 yield step
             return
         from recorder.store import open_log
@@ -195,7 +253,7 @@ async def steps_of(
         return
     if session is not None:
         raise UnknownSession(f"frames in memory are one session: there is no session {session}")
-    for step in frame_steps(source):
+    for step in frame_steps(source, protocol=protocol):
         if until is not None and step.seq > until:
             return
         yield step

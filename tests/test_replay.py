@@ -319,7 +319,8 @@ def test_cli_receiver_that_raises(ga_db: tuple[str, str], receiver_module: str) 
                                 "check the module path and PYTHONPATH"),
         ("{m}:Missing", "Error: --receiver {m}:Missing: module {m} has no Missing"),
         ("{m}:NotAReceiver", "Error: --receiver {m}:NotAReceiver: NotAReceiver is not a subclass "
-                             "of recorder.RealtimeEventReceiver"),
+                             "of recorder.RealtimeEventReceiver (or, for a Live session, of "
+                             "recorder.live.receiver.LiveEventReceiver)"),
         ("{m}", "Error: --receiver '{m}': expected module:Class, e.g. myapp.agent:Agent"),
     ],
 )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import click
 
@@ -15,7 +16,8 @@ from recorder.errors import RtrecError
 @click.option("--session", "session_id", metavar="ID", help="Session id (default: the newest).")
 @click.option(
     "--receiver", "receiver_path", metavar="MODULE:CLASS",
-    help="Replay into this RealtimeEventReceiver subclass instead of printing the conversation.",
+    help="Replay into this RealtimeEventReceiver (or, for a Live session, LiveEventReceiver) "
+         "subclass instead of printing the conversation.",
 )
 @click.option("--until", type=click.IntRange(min=0), metavar="SEQ",
               help="Stop after this event seq: the state at that point of the session.")
@@ -31,6 +33,7 @@ def replay_command(
     as_json: bool,
 ) -> None:
     """Replay a session of RECORDING (a database or an event file): print the conversation."""
+    from recorder.conversation import ConversationFold
     from recorder.render import render_lines, render_text
     from recorder.replay import fold_recording, load_receiver, pace_lines, until_note
     from recorder.sendcheck import DivergenceError, areplay_checked
@@ -62,6 +65,9 @@ def replay_command(
 
     # the conversation is known at once; with --speed its lines come out when their time comes
     result, builder, notes = run(fold_recording(db, session=session_id, until=until))
+    if not isinstance(builder, ConversationFold):  # a Live session: its own timeline
+        _print_live(builder, result, notes, until, speed, as_json)
+        return
     conversation = builder.conversation
     for line in builder.warnings:  # e.g. an audio format rtrec cannot read: the text still shows
         click.echo(f"Warning: session {result.session.id} {line}", err=True)
@@ -80,6 +86,27 @@ def replay_command(
         run(pace_lines(render_lines(conversation, result.session, note), speed, click.echo))
     else:
         click.echo(render_text(conversation, result.session, note), nl=False)
+
+
+def _print_live(fold: Any, result: Any, notes: list[str], until: int | None,
+                speed: float | None, as_json: bool) -> None:
+    from recorder.live.render import render_live_lines, render_live_text
+    from recorder.replay import pace_lines, until_note
+
+    for line in notes:  # gaps, frames redacted by a byte scan
+        click.echo(line, err=True)
+    note = until_note(until, result)
+    if as_json:
+        payload: dict[str, object] = {
+            "session": _session_dict(result.session), "last_seq": result.last_seq,
+            "until": until, "note": note,
+        }
+        payload.update(fold.to_dict())
+        click.echo(json.dumps(payload, ensure_ascii=False))
+    elif speed is not None:
+        run(pace_lines(render_live_lines(fold, result.session, note), speed, click.echo))
+    else:
+        click.echo(render_live_text(fold, result.session, note), nl=False)
 
 
 def _session_dict(session: object) -> dict[str, object]:

@@ -40,6 +40,8 @@ def spellings(kind: str, end: str) -> tuple[str, str]:
 # The Live API names its events on its own (LIVE.md §2c, §2d); recorder.live.events has one
 # class per name. These are the names the rest of rtrec keys on without decoding a frame.
 
+# The session protocol of a Live session (a session row's `protocol`, beside "ga" and "beta").
+LIVE_PROTOCOL = "live"
 LIVE_SESSION_START = "session.start"  # the client's first frame on a primary or fork socket
 LIVE_SESSION_STARTED = "session.started"  # the server's answer: the session id and format
 LIVE_SESSION_CLOSE = "session.close"
