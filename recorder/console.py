@@ -50,11 +50,19 @@ class Console:
         self._print("  Ctrl-C stops: sessions are closed and everything recorded is kept")
 
     def session_opened(
-        self, label: str, session_id: str | None, *, model: str | None, protocol: str | None
+        self, label: str, session_id: str | None, *, model: str | None, protocol: str | None,
+        link: str | None = None,
     ) -> None:
         self._print(
             f"+ {label} session {session_id or '(not recorded)'} opened: "
             f"model {model or '?'}, protocol {protocol or '?'}"
+            + (f", {link}" if link else "")
+        )
+
+    def live_without_start(self, label: str, first_type: str | None) -> None:
+        self._print(
+            f"! {label} Live session: the client's first frame is "
+            f"{first_type or 'not an event'}, not session.start (recorded as it is)"
         )
 
     def session_closed(

@@ -50,8 +50,8 @@ from recorder.console import Console
 from recorder.decode import decode, protocol_of
 from recorder.errors import CannotListen, RtrecError
 from recorder.localserver import LocalServer
-from recorder.protocol import close
-from recorder.protocol.paths import REALTIME_PATHS
+from recorder.protocol import close, live
+from recorder.protocol.paths import LIVE_PATHS, REALTIME_PATHS, LivePath, split_live_path
 from recorder.redact import FrameRedactor, redact_url, secrets_in_handshake
 from recorder.upstream import (
     forward_http,
@@ -90,7 +90,9 @@ class RecordingLog(Protocol):
     ) -> str: ...
 
     def update_session(
-        self, sid: str, *, protocol: str | None = None, model: str | None = None
+        self, sid: str, *, protocol: str | None = None, model: str | None = None,
+        upstream_id: str | None = None, connection: str | None = None,
+        parent_id: str | None = None,
     ) -> None: ...
 
     def append(self, sid: str, frame: Frame) -> None: ...
@@ -223,6 +225,12 @@ class _Session:
     log_failed: bool = False  # not wholly recorded (no row, a frame failed, shed): incomplete
     # the server's first frames are read for protocol and model (the handshake did not say)
     watching: bool = True
+    # A Live session (the path said so): its kind, and the session the path names. The
+    # client's first frame is read too (session.start: the model, and the protocol confirmed).
+    live: LivePath | None = None
+    watching_client: bool = False
+    # upstream_id, connection, parent_id as learnt: given to log.update_session
+    links: dict[str, str] = field(default_factory=dict)
     announced: bool = False  # the console's "opened" line is out
     announce_timer: asyncio.TimerHandle | None = None
 
@@ -266,7 +274,7 @@ class RecordingProxy:
     def application(self) -> web.Application:
         app = web.Application()
         app.router.add_get(STATUS_PATH, self._status)
-        for path in REALTIME_PATHS:
+        for path in (*REALTIME_PATHS, *LIVE_PATHS):
             app.router.add_get(path, self.handle)
             app.router.add_get(path + "/{rest:.*}", self.handle)
         app.router.add_route("*", "/{tail:.*}", self._handle_http)  # REST calls: passed on
@@ -449,6 +457,13 @@ class RecordingProxy:
 
         model = request.query.get("model") or request.query.get("deployment")
         protocol = protocol_from_handshake(request.headers, protocols)
+        live_path = split_live_path(request.path)
+        links: dict[str, str] = {}
+        if live_path is not None:  # Live: the path says so; the model is in session.start
+            protocol = live.PROTOCOL
+            links["connection"] = live_path.kind
+            if live_path.session_id is not None:
+                links["parent_id"] = live_path.session_id
         session = _Session(
             key=self._next_key,
             sid=None,
@@ -461,7 +476,10 @@ class RecordingProxy:
                 secrets_in_handshake(request.headers, protocols, self.config.api_key)
                 | secret_query_values(request.query)
             ),
-            watching=protocol is None or model is None,
+            watching=protocol is None or model is None or live_path is not None,
+            live=live_path,
+            watching_client=live_path is not None and live_path.kind != "attach",
+            links=links,
         )
         self._next_key += 1
         self._sessions[session.key] = session
@@ -486,7 +504,7 @@ class RecordingProxy:
         """
         log = self.log
         if log is not None:
-            recorded = (session.protocol, session.model)
+            recorded = (session.protocol, session.model, dict(session.links))
             sid = await self._open_row(log, session)
             if sid is not None:
                 append = log.append
@@ -499,8 +517,14 @@ class RecordingProxy:
                 if lost:
                     log.skip(sid, lost, first_t, last_t, "store down, session not opened yet")
                 session.sid = sid
-                if (session.protocol, session.model) != recorded:  # learnt meanwhile
+                if (session.protocol, session.model) != recorded[:2]:  # learnt meanwhile
                     log.update_session(sid, protocol=session.protocol, model=session.model)
+                if session.links:  # the path's (the row is opened without them), or learnt
+                    log.update_session(
+                        sid, upstream_id=session.links.get("upstream_id"),
+                        connection=session.links.get("connection"),
+                        parent_id=session.links.get("parent_id"),
+                    )
             else:  # the call went on unrecorded
                 session.log_failed = True
                 self.sessions_unrecorded += 1
@@ -521,7 +545,8 @@ class RecordingProxy:
         if session.announce_timer is not None:
             session.announce_timer.cancel()
         self.console.session_opened(
-            session.label, session.sid, model=session.model, protocol=session.protocol
+            session.label, session.sid, model=session.model, protocol=session.protocol,
+            link=_link_words(session.links),
         )
 
     async def _open_row(self, log: RecordingLog, session: _Session) -> str | None:
@@ -581,6 +606,7 @@ class RecordingProxy:
         started = session.started_ns
         verbose = self.config.verbose
         watch_protocol = direction is Direction.SERVER and session.watching
+        watch_client = direction is Direction.CLIENT and session.watching_client
         # Enum members as locals: looking one up on its class costs ~25 ns, twice per frame.
         text, binary, opcode_text, opcode_binary = (
             WSMsgType.TEXT, WSMsgType.BINARY, Opcode.TEXT, Opcode.BINARY
@@ -618,6 +644,10 @@ class RecordingProxy:
                     if not watch_protocol:
                         session.watching = False
                         self._announce(session)
+                if watch_client:  # a Live client's first frame: session.start
+                    watch_client = session.watching_client = False
+                    with contextlib.suppress(Exception):  # recording goes on regardless
+                        self._learn_live_start(session, data)
                 if verbose:
                     if opcode is Opcode.TEXT:
                         self.console.event(session.label, direction.value, data)
@@ -668,6 +698,8 @@ class RecordingProxy:
 
     def _learn_session(self, session: _Session, data: bytes) -> bool:
         """From the first server frame: protocol and model when the handshake did not say."""
+        if session.live is not None:
+            return self._learn_live_started(session, data)
         if b"session.created" not in data[:200]:
             return True  # keep watching until session.created
         protocol = session.protocol or protocol_from_session_created(data)
@@ -677,6 +709,43 @@ class RecordingProxy:
             if self.log is not None and session.sid is not None:
                 self.log.update_session(session.sid, protocol=protocol, model=model)
         return False
+
+    def _learn_live_start(self, session: _Session, data: bytes) -> None:
+        """A Live client's first frame: session.start confirms the protocol and names the
+        model; anything else is said once on the console (the frame goes on: the API
+        answers it with an error)."""
+        facts = live.facts_of(data)
+        if facts.type != live.START:
+            self.console.live_without_start(session.label, facts.type)
+            return
+        if facts.model is not None and session.model is None:
+            self._learnt(session, model=facts.model)
+
+    def _learn_live_started(self, session: _Session, data: bytes) -> bool:
+        """A Live server frame: session.started gives the session's own id (and the model a
+        sideband's client never names). True: keep watching."""
+        facts = live.facts_of(data)
+        if facts.type != live.STARTED:
+            return True
+        if facts.session_id is not None:
+            self._learnt(session, upstream_id=facts.session_id)
+        if facts.model is not None and session.model is None:
+            self._learnt(session, model=facts.model)
+        return False
+
+    def _learnt(self, session: _Session, *, model: str | None = None,
+                upstream_id: str | None = None) -> None:
+        """Keep what was learnt of a session, and give it to the log once it has a row (before
+        that, _begin gives it)."""
+        if model is not None:
+            session.model = model
+        if upstream_id is not None:
+            session.links["upstream_id"] = upstream_id
+        if self.log is not None and session.sid is not None:
+            if model is not None:
+                self.log.update_session(session.sid, model=model)
+            if upstream_id is not None:
+                self.log.update_session(session.sid, upstream_id=upstream_id)
 
     async def _finish(self, session: _Session, end: _End) -> None:
         if session.log_failed:
@@ -710,6 +779,18 @@ class RecordingProxy:
             close_code=end.code,
             closed_by=end.side,
         )
+
+
+def _link_words(links: dict[str, str]) -> str | None:
+    """How the console names a Live session's link: 'live_u0_x', 'sideband of live_u0_x',
+    'fork of live_u0_x, now live_u0_y'; None for a session without any."""
+    own, parent = links.get("upstream_id"), links.get("parent_id")
+    kind = links.get("connection")
+    if kind == "attach" and parent:
+        return f"sideband of {parent}"
+    if kind == "fork" and parent:
+        return f"fork of {parent}" + (f", now {own}" if own else "")
+    return own
 
 
 async def _stop(session: _Session) -> None:
