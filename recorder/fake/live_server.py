@@ -96,6 +96,8 @@ class FakeLiveUpstream:
         for path in LIVE_PATHS:
             self.app.router.add_get(path, self._handle)
             self.app.router.add_get(path + "/{session_id}/{action}", self._handle)
+            self.app.router.add_post(path, self._create_webrtc)
+        self.http_calls: list[str] = []  # method and path of each plain HTTP call
         self._server = LocalServer(self.app, host, port)
 
     @property
@@ -122,6 +124,20 @@ class FakeLiveUpstream:
     async def __aexit__(self, exc_type: type[BaseException] | None,
                         exc: BaseException | None, tb: TracebackType | None) -> None:
         await self.close()
+
+    async def _create_webrtc(self, request: web.Request) -> web.Response:
+        """POST /v1/live/sessions (a WebRTC session: LIVE.md §1): the session id and an
+        answer SDP. Plain HTTP, as a recorder passes it on."""
+        self.http_calls.append(f"{request.method} {request.path}")
+        if not _has_key(request):
+            return _api_error(401, "No API key provided.", "missing_api_key")
+        body = await request.json()
+        offer = str(body.get("transport", {}).get("sdp", ""))
+        session_id = LiveIds(random.Random(self.seed + len(self.http_calls))).session()
+        answer = "v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=fake live answer\r\n"
+        return web.json_response({"session": {"id": session_id},
+                                  "transport": {"type": "webrtc", "sdp": answer},
+                                  "offer_bytes": len(offer)})
 
     def script_for(self, request: web.Request) -> LiveScript | web.Response:
         """The script a handshake gets, or the API's refusal of it."""
