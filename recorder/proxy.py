@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import aiohttp
 from aiohttp import WSMsgType, web
-from multidict import CIMultiDictProxy
+from multidict import CIMultiDictProxy, MultiDict
 from yarl import URL
 
 from recorder.access import TOKEN_HEADER, TOKEN_QUERY, check_exposure, refusal
@@ -51,7 +51,13 @@ from recorder.decode import decode, protocol_of
 from recorder.errors import CannotListen, RtrecError
 from recorder.localserver import LocalServer
 from recorder.protocol import close, live
-from recorder.protocol.paths import LIVE_PATHS, REALTIME_PATHS, LivePath, split_live_path
+from recorder.protocol.paths import (
+    LIVE_PATH,
+    LIVE_PATHS,
+    REALTIME_PATHS,
+    LivePath,
+    split_live_path,
+)
 from recorder.redact import FrameRedactor, redact_url, secrets_in_handshake
 from recorder.upstream import (
     forward_http,
@@ -546,7 +552,9 @@ class RecordingProxy:
             session.announce_timer.cancel()
         self.console.session_opened(
             session.label, session.sid, model=session.model, protocol=session.protocol,
-            link=_link_words(session.links),
+            link=live.link_words(session.links.get("upstream_id"),
+                                 session.links.get("connection"),
+                                 session.links.get("parent_id")),
         )
 
     async def _open_row(self, log: RecordingLog, session: _Session) -> str | None:
@@ -781,18 +789,6 @@ class RecordingProxy:
         )
 
 
-def _link_words(links: dict[str, str]) -> str | None:
-    """How the console names a Live session's link: 'live_u0_x', 'sideband of live_u0_x',
-    'fork of live_u0_x, now live_u0_y'; None for a session without any."""
-    own, parent = links.get("upstream_id"), links.get("parent_id")
-    kind = links.get("connection")
-    if kind == "attach" and parent:
-        return f"sideband of {parent}"
-    if kind == "fork" and parent:
-        return f"fork of {parent}" + (f", now {own}" if own else "")
-    return own
-
-
 async def _stop(session: _Session) -> None:
     """End a session because rtrec is stopping: 1001 to both sides."""
     session.stopping = True
@@ -867,7 +863,8 @@ async def record(
         console.started(
             # log.display: the URL without its password (the banner lands in terminals, CI logs)
             listen_url=base_url, upstream=redact_url(config.upstream), db=log.display,
-            ca_file=ca_file,
+            ca_file=ca_file, live_upstream=redact_url(str(upstream_url(
+                config.upstream, LIVE_PATH, MultiDict()))),
         )
         if config.token:
             console.token_note(TOKEN_HEADER, TOKEN_QUERY)

@@ -13,7 +13,9 @@ nothing); the full Live event types are recorder.live's.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol, TypeVar
 
 import msgspec
 
@@ -82,3 +84,62 @@ def is_live_start(frames: list[tuple[bool, bytes]]) -> bool:
         if seen_client and seen_server:
             return False
     return False
+
+
+def link_words(upstream_id: str | None, connection: str | None, parent_id: str | None
+               ) -> str | None:
+    """How a Live session's identity reads: 'live_u0_x' (a primary socket), 'sideband of
+    live_u0_x', 'fork of live_u0_x, now live_u0_y'; None when nothing is known."""
+    if connection == "attach" and parent_id:
+        return f"sideband of {parent_id}"
+    if connection == "fork" and parent_id:
+        return f"fork of {parent_id}" + (f", now {upstream_id}" if upstream_id else "")
+    return upstream_id
+
+
+class Linked(Protocol):
+    @property
+    def upstream_id(self) -> str | None: ...
+
+    @property
+    def connection(self) -> str | None: ...
+
+    @property
+    def parent_id(self) -> str | None: ...
+
+
+L = TypeVar("L", bound=Linked)
+
+
+def together(sessions: Sequence[L]) -> list[L]:
+    """`sessions` (in start order) with each sideband and fork moved right after the session it
+    belongs to (its parent_id is that session's upstream_id), in start order among themselves;
+    one whose session is not in the list stays where it was."""
+    owners: dict[str, int] = {}
+    for index, session in enumerate(sessions):
+        if session.upstream_id and session.connection != "attach":
+            owners.setdefault(session.upstream_id, index)
+    children: dict[int, list[int]] = {}
+    roots: list[int] = []
+    for index, session in enumerate(sessions):
+        owner = owners.get(session.parent_id or "")
+        if owner is not None and owner != index:
+            children.setdefault(owner, []).append(index)
+        else:
+            roots.append(index)
+    ordered: list[L] = []
+    seen: set[int] = set()
+
+    def visit(index: int) -> None:
+        if index in seen:  # a cycle of made-up ids cannot loop
+            return
+        seen.add(index)
+        ordered.append(sessions[index])
+        for child in children.get(index, ()):
+            visit(child)
+
+    for index in roots:
+        visit(index)
+    for index in range(len(sessions)):  # only in a cycle: kept, in start order
+        visit(index)
+    return ordered
