@@ -393,13 +393,13 @@ def tool_call(s: LiveScript) -> None:
     function call (nested events), the client's function_call_output and response.create,
     the backend's answer; Live acknowledges meanwhile and then says the answer."""
     s.start(delegation=_responses_delegation())
-    asked = s.say("user", "What's the weather in Lisbon?", s.now + s.jitter(100, 250), 1300)
+    asked = s.say("user", "What's the weather in Lisbon?", s.now + s.jitter(100, 250), 1000)
     delegation_id, resp_a = s.ids.delegation(), s.ids.response()
     t = asked.end + s.jitter(350, 500)
     s.server(t, {"type": "session.delegation.created", "delegation": {
         "id": delegation_id, "type": "delegation", "target": "responses",
         "response_id": resp_a}, "offset_ms": s.ms(asked.end)})
-    s.say("assistant", "Sure, I'm checking the forecast now.", t + s.jitter(60, 120), 1500)
+    s.say("assistant", "Sure, checking the forecast.", t + s.jitter(60, 120), 1100)
     seq = 0
 
     def nested(at: float, event: Event) -> float:
@@ -451,8 +451,8 @@ def tool_call(s: LiveScript) -> None:
     usage_b = {"input_tokens": 455, "output_tokens": 11, "total_tokens": 466}
     at = nested(at, {"type": "response.completed",
                      "response": response(resp_b, "completed", resp_a, usage_b)})
-    s.say("assistant", "It's twenty one degrees and clear in Lisbon right now.",
-          max(s.now, at) + s.jitter(150, 300), 2200)
+    s.say("assistant", "It's twenty one degrees and clear in Lisbon.",
+          max(s.now, at) + s.jitter(100, 200), 1700)
     s.usage()
     s.close()
 
