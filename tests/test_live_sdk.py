@@ -5,7 +5,8 @@ byte for byte, and the session is a Live one.
 The app here is the SDK itself, driven by the scenario's client side: it sends what the script's
 client sends (session.start through `connection.session.start`, the rest through
 `connection.send`) and reads with `connection.recv_bytes()` (each parsed by the SDK too), waiting
-where the script waits for the server. A sideband goes through `client.live.sideband`.
+where the script waits for the server. A sideband goes through `client.live.sideband`, a fork
+through `client.live.forks`.
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ async def _drive(connection: Any, script: list[Frame]) -> list[bytes]:
     return received
 
 
-@pytest.mark.parametrize("scenario", ["tool_call", "sideband"])
+@pytest.mark.parametrize("scenario", ["tool_call", "sideband", "fork"])
 async def test_the_sdk_live_client_is_recorded_byte_for_byte(
     tmp_path: Path, scenario: str
 ) -> None:
@@ -73,6 +74,11 @@ async def test_the_sdk_live_client_is_recorded_byte_for_byte(
         if scenario == "sideband":
             script = side_script(build_live("sideband", parent_id=PARENT), Direction.CLIENT)
             async with client.live.sideband.connect(session_id=PARENT) as connection:
+                received = await _drive(connection, script)
+        elif scenario == "fork":  # the upstream's scenario (tool_call), as a fork of PARENT
+            script = side_script(build_live("tool_call", connection="fork", parent_id=PARENT),
+                                 Direction.CLIENT)
+            async with client.live.forks.connect(session_id=PARENT) as connection:
                 received = await _drive(connection, script)
         else:
             script = side_script(build_live(scenario), Direction.CLIENT)
@@ -95,6 +101,10 @@ async def test_the_sdk_live_client_is_recorded_byte_for_byte(
     if scenario == "sideband":
         assert (info.connection, info.parent_id) == ("attach", PARENT)
         assert f"sideband of {PARENT}" in out
+    elif scenario == "fork":
+        assert (info.connection, info.parent_id) == ("fork", PARENT)
+        assert info.upstream_id != PARENT
+        assert f"fork of {PARENT}, now {played.session_id}" in out
     else:
         assert (info.connection, info.parent_id) == ("primary", None)
         assert f"protocol live, {played.session_id}" in out
