@@ -160,3 +160,27 @@ async def test_the_scripted_client_says_when_the_server_does_not_follow() -> Non
                            r"session.delegation.created within 0.5 s: the server does not "
                            "follow the Live scenario$"):
             await play_live_client(upstream.url, "tool_call", pace=0, server_timeout=0.5)
+
+
+@pytest.mark.parametrize(("audio_type", "decode"), [
+    ("audio/pcmu", "ulaw_decode"), ("audio/pcma", "alaw_decode")])
+def test_g711_sessions_send_one_byte_a_sample_at_8_khz(audio_type: str, decode: str) -> None:
+    import recorder.audio
+
+    events = _events(build_live("spoken_turn", audio_type=audio_type))
+    assert events[0][1]["session"]["audio"]["format"] == {  # type: ignore[index]
+        "type": audio_type, "rate": 8000}
+    output = [base64.b64decode(str(e["delta"])) for _, e, _ in events
+              if e["type"] == "session.output_audio.delta"]
+    assert {len(chunk) for chunk in output} == {800}  # 100 ms
+    pcm = getattr(recorder.audio, decode)(b"".join(output))
+    assert len(pcm) == 2 * len(b"".join(output))
+    inputs = [base64.b64decode(str(e["audio"])) for _, e, _ in events
+              if e["type"] == "session.input_audio.append"]
+    assert {len(chunk) for chunk in inputs} <= {400, 800}
+
+
+def test_an_unknown_audio_format_is_refused() -> None:
+    with pytest.raises(RtrecError, match=r"^unknown Live audio format 'audio/opus': choose "
+                       "audio/pcm, audio/pcmu or audio/pcma$"):
+        build_live("close", audio_type="audio/opus")

@@ -41,6 +41,7 @@ from typing import Any
 import msgspec
 import numpy as np
 
+from recorder.audio import alaw_encode, ulaw_encode
 from recorder.errors import RtrecError
 from recorder.fake import synth
 from recorder.fake.script import Timeline
@@ -67,6 +68,8 @@ FREE_RUNNING = frozenset({
     "session.output_audio.delta", "session.input_transcript.delta",
     "session.output_transcript.delta", "session.usage.updated", "session.input_audio.append",
 })
+
+_G711: dict[str, Callable[[bytes], bytes]] = {"audio/pcmu": ulaw_encode, "audio/pcma": alaw_encode}
 
 WEATHER_TOOL: Event = {
     "type": "function",
@@ -128,7 +131,7 @@ class LiveScript:
 
     seed: int = 0
     model: str = MODEL
-    rate: int = 24000
+    rate: int = 24000  # audio/pcm: 16000 or 24000; G.711 (audio/pcmu, audio/pcma): 8000
     connection: str = "primary"  # primary | attach | fork
     parent_id: str | None = None  # attach: the observed session; fork: the stored one
     rng: random.Random = field(init=False)
@@ -142,9 +145,15 @@ class LiveScript:
     chunk_ms: int = 0
     closed: bool = False
     _session: Event = field(default_factory=dict)
+    audio_type: str = "audio/pcm"  # the session's format (LIVE.md §2e): pcm, pcmu or pcma
 
     def __post_init__(self) -> None:
-        if self.rate not in (16000, 24000):
+        if self.audio_type in _G711:
+            self.rate = 8000
+        elif self.audio_type != "audio/pcm":
+            raise RtrecError(f"unknown Live audio format {self.audio_type!r}: choose "
+                             "audio/pcm, audio/pcmu or audio/pcma")
+        elif self.rate not in (16000, 24000):
             raise RtrecError(f"Live PCM runs at 16000 or 24000 Hz, not {self.rate}")
         self.rng = random.Random(self.seed)
         self.np_rng = np.random.default_rng(self.seed)
@@ -192,7 +201,7 @@ class LiveScript:
     def start(self, *, delegation: Event | None = None, instructions: str = INSTRUCTIONS) -> None:
         """The client's session.start, the server's session.started (a sideband: only the
         replay's session.started)."""
-        fmt = {"type": "audio/pcm", "rate": self.rate}
+        fmt = {"type": self.audio_type, "rate": self.rate}
         session: Event = {"model": self.model, "instructions": instructions,
                           "audio": {"format": fmt, "output": {"voice": VOICE}}}
         if delegation is not None:
@@ -275,6 +284,12 @@ class LiveScript:
     def _speaking(self, speaker: str, a: float, b: float) -> bool:
         return any(s.speaker == speaker and s.start < b and s.end > a for s in self.speech)
 
+    def _wire(self, speaker: str, a: float, b: float) -> bytes:
+        """The audio of [a, b) in the session's format (G.711: one byte a sample)."""
+        pcm = self._pcm(speaker, a, b, self.rate)
+        encode = _G711.get(self.audio_type)
+        return pcm if encode is None else encode(pcm)
+
     def _pcm(self, speaker: str, a: float, b: float, rate: int) -> bytes:
         """The audio of [a, b): speech-like where `speaker` speaks, else a quiet floor."""
         ms = b - a
@@ -308,7 +323,7 @@ class LiveScript:
         while t <= close_t:
             self.client(t + self.jitter(0.2, 2), {
                 "type": "session.input_audio.append",
-                "audio": b64(self._pcm("user", t - self.chunk_ms, t, self.rate)).decode()},
+                "audio": b64(self._wire("user", t - self.chunk_ms, t)).decode()},
                 event_id=False)
             t += self.chunk_ms
         t = self.started_t + _FIRST_AUDIO_MS
@@ -316,7 +331,7 @@ class LiveScript:
         while t <= min(last, closed_t - 5):
             self.server(t + self.jitter(0.5, 4), {
                 "type": "session.output_audio.delta",
-                "delta": b64(self._pcm("assistant", t - OUTPUT_FRAME_MS, t, self.rate)).decode()},
+                "delta": b64(self._wire("assistant", t - OUTPUT_FRAME_MS, t)).decode()},
                 event_id=False)
             t += OUTPUT_FRAME_MS
 
@@ -509,7 +524,8 @@ CONNECTION = {"sideband": "attach"}
 
 
 def live_script(name: str, seed: int = 0, *, rate: int = 24000,
-                parent_id: str | None = None, connection: str | None = None) -> LiveScript:
+                parent_id: str | None = None, connection: str | None = None,
+                audio_type: str = "audio/pcm") -> LiveScript:
     """Scenario `name` with every frame placed; a sideband observes `parent_id` (a made-up
     session id by default); connection "fork" plays it as a fork of `parent_id`."""
     if name not in LIVE_SCENARIOS:
@@ -518,13 +534,14 @@ def live_script(name: str, seed: int = 0, *, rate: int = 24000,
     connection = CONNECTION.get(name, connection or "primary")
     if connection == "attach" and parent_id is None:
         parent_id = LiveIds(random.Random(seed + 1)).session()
-    s = LiveScript(seed, rate=rate, connection=connection, parent_id=parent_id)
+    s = LiveScript(seed, rate=rate, connection=connection, parent_id=parent_id,
+                   audio_type=audio_type)
     LIVE_SCENARIOS[name](s)
     return s
 
 
 def build_live(name: str, seed: int = 0, *, rate: int = 24000, parent_id: str | None = None,
-               connection: str | None = None) -> list[Frame]:
+               connection: str | None = None, audio_type: str = "audio/pcm") -> list[Frame]:
     """Both sides of Live scenario `name`, in time order; the same arguments, the same bytes."""
-    return list(live_script(name, seed, rate=rate, parent_id=parent_id,
-                            connection=connection).frames())
+    return list(live_script(name, seed, rate=rate, parent_id=parent_id, connection=connection,
+                            audio_type=audio_type).frames())

@@ -84,12 +84,13 @@ class FakeLiveUpstream:
     """Serves Live scenario `scenario` on 127.0.0.1; one script per connection."""
 
     def __init__(self, scenario: str = "spoken_turn", *, seed: int = 0, pace: float = 1.0,
-                 rate: int = 24000, client_timeout: float = 30.0, host: str = "127.0.0.1",
-                 port: int = 0) -> None:
+                 rate: int = 24000, audio_type: str = "audio/pcm",
+                 client_timeout: float = 30.0, host: str = "127.0.0.1", port: int = 0) -> None:
         if scenario not in LIVE_SCENARIOS:
             raise RtrecError(f"unknown Live scenario {scenario!r}: choose one of "
                              f"{', '.join(sorted(LIVE_SCENARIOS))}")
         self.scenario, self.seed, self.pace, self.rate = scenario, seed, pace, rate
+        self.audio_type = audio_type
         self.client_timeout = client_timeout
         self.sessions: list[PlayedLiveSession] = []
         self.app = web.Application()
@@ -151,8 +152,8 @@ class FakeLiveUpstream:
             return _api_error(400, f"Unknown scenario '{scenario}'.", "invalid_scenario")
         if live.kind == "fork":
             return live_script(scenario, self.seed, rate=self.rate, connection="fork",
-                               parent_id=live.session_id)
-        return live_script(scenario, self.seed, rate=self.rate)
+                               parent_id=live.session_id, audio_type=self.audio_type)
+        return live_script(scenario, self.seed, rate=self.rate, audio_type=self.audio_type)
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         if not _has_key(request):
@@ -244,12 +245,13 @@ class LiveClientResult:
 
 
 async def play_live_client(url: str, scenario: str, *, seed: int = 0, rate: int = 24000,
+                           audio_type: str = "audio/pcm",
                            api_key: str = "sk-fake-key-for-tests", pace: float = 1.0,
                            parent_id: str | None = None,
                            server_timeout: float = 30.0) -> LiveClientResult:
     """Play the client side of Live `scenario` against url (a sideband scenario: url is the
     /attach URL of `parent_id`); RtrecError if the server does not follow the script."""
-    script = live_script(scenario, seed, rate=rate, parent_id=parent_id)
+    script = live_script(scenario, seed, rate=rate, parent_id=parent_id, audio_type=audio_type)
     frames = side_script(list(script.frames()), Direction.CLIENT)
     result = LiveClientResult()
     try:
