@@ -510,7 +510,7 @@ class RecordingProxy:
         """
         log = self.log
         if log is not None:
-            recorded = (session.protocol, session.model, dict(session.links))
+            recorded = (session.protocol, session.model)
             sid = await self._open_row(log, session)
             if sid is not None:
                 append = log.append
@@ -523,7 +523,7 @@ class RecordingProxy:
                 if lost:
                     log.skip(sid, lost, first_t, last_t, "store down, session not opened yet")
                 session.sid = sid
-                if (session.protocol, session.model) != recorded[:2]:  # learnt meanwhile
+                if (session.protocol, session.model) != recorded:  # learnt meanwhile
                     log.update_session(sid, protocol=session.protocol, model=session.model)
                 if session.links:  # the path's (the row is opened without them), or learnt
                     log.update_session(
