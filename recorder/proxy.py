@@ -1,6 +1,7 @@
 """The recording proxy: client socket <-> rtrec <-> upstream socket, every frame into the log.
 
-One aiohttp server accepts Realtime WebSocket handshakes on the API's own paths, connects
+One aiohttp server accepts Realtime and Live WebSocket handshakes on the APIs' own paths
+(recorder.protocol.paths; a Live path goes to the Live path beside the --upstream), connects
 upstream FIRST (so a refusal reaches the client as the same HTTP answer), then upgrades the
 client and runs two pumps per session. A pump receives a frame, sends it on, and only then
 hands a copy to the log (EventLog.append is synchronous and queued: forwarding never waits for

@@ -7,9 +7,11 @@ between them with its ordinary --upstream (a Realtime URL): Live paths go beside
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -168,3 +170,42 @@ async def test_live_http_calls_pass_through_unrecorded(
     assert answer.status == 200 and created["transport"]["type"] == "webrtc"
     assert fake.http_calls == ["POST /v1/live/sessions"]
     assert await log.list_sessions() == []
+
+
+class SlowToOpen:
+    """An EventLog whose sessions row opens only when `opened` is set (the store was down)."""
+
+    def __init__(self, log: EventLog) -> None:
+        self.log = log
+        self.opened = asyncio.Event()
+        self.failure = None
+
+    async def begin_session(self, protocol: str | None, model: str | None,
+                            endpoint: str | None) -> str:
+        await self.opened.wait()
+        return await self.log.begin_session(protocol, model, endpoint)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.log, name)
+
+
+async def test_what_a_live_session_says_before_its_row_opens_reaches_the_row(
+    log: EventLog, fake: FakeLiveUpstream
+) -> None:
+    slow = SlowToOpen(log)
+    rec = await start_proxy(slow, fake.origin)
+    try:
+        client = asyncio.ensure_future(play_live_client(
+            f"{rec.url}/v1/live/sessions/{PARENT}/attach", "sideband", pace=0, api_key=KEY,
+            parent_id=PARENT))
+        while not fake.sessions or len(fake.sessions[0].sent) < 3:  # session.started is past
+            await asyncio.sleep(0.01)
+        slow.opened.set()
+        result = await client
+        await rec.settled()
+    finally:
+        await rec.proxy.close()
+    [info] = await log.list_sessions()
+    assert (info.protocol, info.model, info.upstream_id, info.connection, info.parent_id) == (
+        "live", "gpt-live-1", PARENT, "attach", PARENT)
+    assert len(await _frames(log, info.id)) == len(result.received) + len(result.sent)
