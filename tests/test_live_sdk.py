@@ -111,3 +111,6 @@ async def test_the_sdk_live_client_is_recorded_byte_for_byte(
         # the SDK's own session.start, as the upstream got it
         assert json.loads(played.received[0].data)["session"]["model"] == "gpt-live-1"
     assert KEY.encode() not in db.read_bytes()
+    base = listening.removesuffix("/v1/realtime")
+    assert (f"  Live (client.live, the same setting): {base}/v1/live/sessions, forwarded to "
+            f"{fake.origin}/v1/live/sessions\n") in out
