@@ -28,12 +28,18 @@ class Console:
     def _print(self, line: str) -> None:
         print(line, file=self._out or sys.stdout, flush=True)
 
-    def started(self, *, listen_url: str, upstream: str, db: str, ca_file: str | None) -> None:
+    def started(self, *, listen_url: str, upstream: str, db: str, ca_file: str | None,
+                live_upstream: str | None = None) -> None:
         """The banner: where rtrec listens and the exact setting each SDK needs."""
         http_url = listen_url.replace("ws", "http", 1)
         self._print(f"rtrec: recording to {db}, forwarding to {upstream}")
         self._print(f"rtrec: listening on {listen_url}/v1/realtime")
         self._print(f'  Python SDK: AsyncOpenAI(websocket_base_url="{listen_url}/v1")')
+        if live_upstream is not None:
+            self._print(
+                f"  Live (client.live, the same setting): {listen_url}/v1/live/sessions, "
+                f"forwarded to {live_upstream}"
+            )
         if ca_file is None:
             self._print(
                 "  JS SDK (openai on npm): OpenAIRealtimeWS always uses wss://, "
@@ -50,11 +56,19 @@ class Console:
         self._print("  Ctrl-C stops: sessions are closed and everything recorded is kept")
 
     def session_opened(
-        self, label: str, session_id: str | None, *, model: str | None, protocol: str | None
+        self, label: str, session_id: str | None, *, model: str | None, protocol: str | None,
+        link: str | None = None,
     ) -> None:
         self._print(
             f"+ {label} session {session_id or '(not recorded)'} opened: "
             f"model {model or '?'}, protocol {protocol or '?'}"
+            + (f", {link}" if link else "")
+        )
+
+    def live_without_start(self, label: str, first_type: str | None) -> None:
+        self._print(
+            f"! {label} Live session: the client's first frame is "
+            f"{first_type or 'not an event'}, not session.start (recorded as it is)"
         )
 
     def session_closed(

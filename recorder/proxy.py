@@ -1,6 +1,7 @@
 """The recording proxy: client socket <-> rtrec <-> upstream socket, every frame into the log.
 
-One aiohttp server accepts Realtime WebSocket handshakes on the API's own paths, connects
+One aiohttp server accepts Realtime and Live WebSocket handshakes on the APIs' own paths
+(recorder.protocol.paths; a Live path goes to the Live path beside the --upstream), connects
 upstream FIRST (so a refusal reaches the client as the same HTTP answer), then upgrades the
 client and runs two pumps per session. A pump receives a frame, sends it on, and only then
 hands a copy to the log (EventLog.append is synchronous and queued: forwarding never waits for
@@ -42,7 +43,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import aiohttp
 from aiohttp import WSMsgType, web
-from multidict import CIMultiDictProxy
+from multidict import CIMultiDictProxy, MultiDict
 from yarl import URL
 
 from recorder.access import TOKEN_HEADER, TOKEN_QUERY, check_exposure, refusal
@@ -50,8 +51,14 @@ from recorder.console import Console
 from recorder.decode import decode, protocol_of
 from recorder.errors import CannotListen, RtrecError
 from recorder.localserver import LocalServer
-from recorder.protocol import close
-from recorder.protocol.paths import REALTIME_PATHS
+from recorder.protocol import close, live
+from recorder.protocol.paths import (
+    LIVE_PATH,
+    LIVE_PATHS,
+    REALTIME_PATHS,
+    LivePath,
+    split_live_path,
+)
 from recorder.redact import FrameRedactor, redact_url, secrets_in_handshake
 from recorder.upstream import (
     forward_http,
@@ -92,7 +99,9 @@ class RecordingLog(Protocol):
     ) -> str: ...
 
     def update_session(
-        self, sid: str, *, protocol: str | None = None, model: str | None = None
+        self, sid: str, *, protocol: str | None = None, model: str | None = None,
+        upstream_id: str | None = None, connection: str | None = None,
+        parent_id: str | None = None,
     ) -> None: ...
 
     def append(self, sid: str, frame: Frame) -> None: ...
@@ -235,6 +244,12 @@ class _Session:
     log_failed: bool = False  # not wholly recorded (no row, a frame failed, shed): incomplete
     # the server's first frames are read for protocol and model (the handshake did not say)
     watching: bool = True
+    # A Live session (the path said so): its kind, and the session the path names. The
+    # client's first frame is read too (session.start: the model, and the protocol confirmed).
+    live: LivePath | None = None
+    watching_client: bool = False
+    # upstream_id, connection, parent_id as learnt: given to log.update_session
+    links: dict[str, str] = field(default_factory=dict)
     announced: bool = False  # the console's "opened" line is out
     announce_timer: asyncio.TimerHandle | None = None
 
@@ -279,7 +294,7 @@ class RecordingProxy:
     def application(self) -> web.Application:
         app = web.Application()
         app.router.add_get(STATUS_PATH, self._status)
-        for path in REALTIME_PATHS:
+        for path in (*REALTIME_PATHS, *LIVE_PATHS):
             app.router.add_get(path, self.handle)
             app.router.add_get(path + "/{rest:.*}", self.handle)
         app.router.add_route("*", "/{tail:.*}", self._handle_http)  # REST calls: passed on
@@ -463,6 +478,13 @@ class RecordingProxy:
 
         model = request.query.get("model") or request.query.get("deployment")
         protocol = protocol_from_handshake(request.headers, protocols)
+        live_path = split_live_path(request.path)
+        links: dict[str, str] = {}
+        if live_path is not None:  # Live: the path says so; the model is in session.start
+            protocol = live.PROTOCOL
+            links["connection"] = live_path.kind
+            if live_path.session_id is not None:
+                links["parent_id"] = live_path.session_id
         session = _Session(
             key=self._next_key,
             sid=None,
@@ -475,7 +497,10 @@ class RecordingProxy:
                 secrets_in_handshake(request.headers, protocols, self.config.api_key)
                 | secret_query_values(request.query)
             ),
-            watching=protocol is None or model is None,
+            watching=protocol is None or model is None or live_path is not None,
+            live=live_path,
+            watching_client=live_path is not None and live_path.kind != "attach",
+            links=links,
         )
         self._next_key += 1
         self._sessions[session.key] = session
@@ -515,6 +540,12 @@ class RecordingProxy:
                 session.sid = sid
                 if (session.protocol, session.model) != recorded:  # learnt meanwhile
                     log.update_session(sid, protocol=session.protocol, model=session.model)
+                if session.links:  # the path's (the row is opened without them), or learnt
+                    log.update_session(
+                        sid, upstream_id=session.links.get("upstream_id"),
+                        connection=session.links.get("connection"),
+                        parent_id=session.links.get("parent_id"),
+                    )
             else:  # the call went on unrecorded
                 session.log_failed = True
                 self.sessions_unrecorded += 1
@@ -535,7 +566,10 @@ class RecordingProxy:
         if session.announce_timer is not None:
             session.announce_timer.cancel()
         self.console.session_opened(
-            session.label, session.sid, model=session.model, protocol=session.protocol
+            session.label, session.sid, model=session.model, protocol=session.protocol,
+            link=live.link_words(session.links.get("upstream_id"),
+                                 session.links.get("connection"),
+                                 session.links.get("parent_id")),
         )
 
     async def _open_row(self, log: RecordingLog, session: _Session) -> str | None:
@@ -595,6 +629,7 @@ class RecordingProxy:
         started = session.started_ns
         verbose = self.config.verbose
         watch_protocol = direction is Direction.SERVER and session.watching
+        watch_client = direction is Direction.CLIENT and session.watching_client
         # Enum members as locals: looking one up on its class costs ~25 ns, twice per frame.
         text, binary, opcode_text, opcode_binary = (
             WSMsgType.TEXT, WSMsgType.BINARY, Opcode.TEXT, Opcode.BINARY
@@ -632,6 +667,10 @@ class RecordingProxy:
                     if not watch_protocol:
                         session.watching = False
                         self._announce(session)
+                if watch_client:  # a Live client's first frame: session.start
+                    watch_client = session.watching_client = False
+                    with contextlib.suppress(Exception):  # recording goes on regardless
+                        self._learn_live_start(session, data)
                 if verbose:
                     if opcode is Opcode.TEXT:
                         self.console.event(session.label, direction.value, data)
@@ -682,6 +721,8 @@ class RecordingProxy:
 
     def _learn_session(self, session: _Session, data: bytes) -> bool:
         """From the first server frame: protocol and model when the handshake did not say."""
+        if session.live is not None:
+            return self._learn_live_started(session, data)
         if b"session.created" not in data[:200]:
             return True  # keep watching until session.created
         protocol = session.protocol or protocol_from_session_created(data)
@@ -691,6 +732,43 @@ class RecordingProxy:
             if self.log is not None and session.sid is not None:
                 self.log.update_session(session.sid, protocol=protocol, model=model)
         return False
+
+    def _learn_live_start(self, session: _Session, data: bytes) -> None:
+        """A Live client's first frame: session.start confirms the protocol and names the
+        model; anything else is said once on the console (the frame goes on: the API
+        answers it with an error)."""
+        facts = live.facts_of(data)
+        if facts.type != live.START:
+            self.console.live_without_start(session.label, facts.type)
+            return
+        if facts.model is not None and session.model is None:
+            self._learnt(session, model=facts.model)
+
+    def _learn_live_started(self, session: _Session, data: bytes) -> bool:
+        """A Live server frame: session.started gives the session's own id (and the model a
+        sideband's client never names). True: keep watching."""
+        facts = live.facts_of(data)
+        if facts.type != live.STARTED:
+            return True
+        if facts.session_id is not None:
+            self._learnt(session, upstream_id=facts.session_id)
+        if facts.model is not None and session.model is None:
+            self._learnt(session, model=facts.model)
+        return False
+
+    def _learnt(self, session: _Session, *, model: str | None = None,
+                upstream_id: str | None = None) -> None:
+        """Keep what was learnt of a session, and give it to the log once it has a row (before
+        that, _begin gives it)."""
+        if model is not None:
+            session.model = model
+        if upstream_id is not None:
+            session.links["upstream_id"] = upstream_id
+        if self.log is not None and session.sid is not None:
+            if model is not None:
+                self.log.update_session(session.sid, model=model)
+            if upstream_id is not None:
+                self.log.update_session(session.sid, upstream_id=upstream_id)
 
     async def _finish(self, session: _Session, end: _End) -> None:
         if session.log_failed:
@@ -814,7 +892,8 @@ async def record(
         console.started(
             # log.display: the URL without its password (the banner lands in terminals, CI logs)
             listen_url=base_url, upstream=redact_url(config.upstream), db=log.display,
-            ca_file=ca_file,
+            ca_file=ca_file, live_upstream=redact_url(str(upstream_url(
+                config.upstream, LIVE_PATH, MultiDict()))),
         )
         if config.token:
             console.token_note(TOKEN_HEADER, TOKEN_QUERY)

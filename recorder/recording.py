@@ -21,7 +21,6 @@ from recorder.protocol import names
 from recorder.redact import Redaction
 from recorder.store.log import EventLog, SessionInfo
 from recorder.stream import Step, file_steps, is_file_of_events, log_steps
-from recorder.wire import Direction
 
 Source = str | os.PathLike[str]
 
@@ -107,33 +106,12 @@ def _file_recording(path: Path, session: str | None) -> Recording:
     checked = check_file(path, purpose="read")
     info = SessionInfo(
         id=path.name, started_at=_when(checked.started_at), ended_at=_when(checked.ended_at),
-        protocol=checked.protocol or _opening_protocol(path), model=checked.model,
+        protocol=checked.protocol, model=checked.model,
         endpoint=None, status="complete",
         close_code=None, close_reason=None, closed_by=None, frames=checked.frames,
         client_frames=checked.client_frames, server_frames=checked.frames - checked.client_frames,
     )
     return Recording(info, _path=path)
-
-
-def _opening_protocol(path: Path) -> str | None:
-    """"live" when the file opens as a Live session does (the client's session.start, or the
-    server's session.started of a sideband), which the Realtime sniffer of check_file cannot
-    tell; else None."""
-    from recorder.jsontext import frame_type
-    from recorder.store.transfer import session_frames
-
-    frames = session_frames(path)
-    first = next(frames, None)
-    close = getattr(frames, "close", None)  # a generator: let go of the file now
-    if close is not None:
-        close()
-    if first is None:
-        return None
-    opening = (first.direction, frame_type(first.data))
-    if opening in {(Direction.CLIENT, names.LIVE_SESSION_START),
-                   (Direction.SERVER, names.LIVE_SESSION_STARTED)}:
-        return names.LIVE_PROTOCOL
-    return None
 
 
 def _when(unix: float | None) -> datetime | None:

@@ -194,7 +194,8 @@ def file_steps(
             f"{path} holds one session and no session id, so there is no session {session} "
             "to choose: leave the session out"
         )
-    check_file(path, describe=_no_description, purpose="read")
+    checked = check_file(path, describe=_no_description if protocol else None, purpose="read")
+    protocol = protocol or checked.protocol  # the file's opening frames tell a Live session
     for step in frame_steps(session_frames(path), protocol=protocol):
         if until is not None and step.seq > until:
             return

@@ -249,7 +249,8 @@ async def test_a_postgresql_database_with_other_tables_is_not_an_event_log(pg_ur
     ("recorder.errors:Missing", "--receiver recorder.errors:Missing: module recorder.errors "
      "has no Missing"),
     ("recorder.errors:RtrecError", "--receiver recorder.errors:RtrecError: RtrecError is not a "
-     "subclass of recorder.RealtimeEventReceiver"),
+     "subclass of recorder.RealtimeEventReceiver (or, for a Live session, of "
+     "recorder.live.receiver.LiveEventReceiver)"),
 ])
 def test_a_receiver_that_cannot_be_loaded_is_a_bad_receiver(path: str, message: str) -> None:
     with pytest.raises(BadReceiver) as caught:

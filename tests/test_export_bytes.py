@@ -19,7 +19,11 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 DIGESTS = Path(__file__).resolve().parent / "vectors" / "export_digests.json"
-FIXTURES = sorted((ROOT / "fixtures").glob("*.db"))
+# Live fixtures are not here: their export (speaker segments, two continuous tracks) is
+# issue 18's Live fold, not this Realtime one; pin them when that lands.
+_LIVE = {name for name, spec in json.loads((ROOT / "fixtures" / "manifest.json").read_text())
+         .items() if spec["protocol"] == "live"}
+FIXTURES = sorted(db for db in (ROOT / "fixtures").glob("*.db") if db.stem not in _LIVE)
 
 
 def digests_of(db: Path) -> dict[str, str]:

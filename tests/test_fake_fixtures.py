@@ -11,8 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from recorder.fake.live import build_live
 from recorder.fake.scenarios import build
 from recorder.store import open_log
+from recorder.wire import Direction
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 MANIFEST = json.loads((FIXTURES / "manifest.json").read_text())
@@ -34,9 +36,17 @@ async def test_fixture_frames_are_the_scenario_bytes(name: str, tmp_path: Path) 
     async with await open_log(str(db)) as log:
         info = await log.get_session()
         stored = [frame async for batch in log.read(info.id) for frame in batch]
-    script = build(spec["scenario"], spec["protocol"], spec["seed"])
     assert info.status == "complete" and info.protocol == spec["protocol"]
-    assert [(f.direction, f.data) for f in stored] == [(f.direction, f.data) for f in script]
+    if spec["protocol"] == "live":  # two free-running streams: each direction in script order
+        script = build_live(spec["scenario"], spec["seed"], rate=spec["rate"])
+        for direction in Direction:
+            assert [f.data for f in stored if f.direction is direction] == [
+                f.data for f in script if f.direction is direction]
+        assert info.model == "gpt-live-1" and info.upstream_id == json.loads(
+            next(f.data for f in script if b"session.started" in f.data[:40]))["session"]["id"]
+    else:
+        script = build(spec["scenario"], spec["protocol"], spec["seed"])
+        assert [(f.direction, f.data) for f in stored] == [(f.direction, f.data) for f in script]
     dumped = [json.loads(line) for line in (FIXTURES / f"{name}.jsonl").read_text().splitlines()]
     assert [d["frame"].encode() for d in dumped] == [f.data for f in stored]
     assert [d["t_ns"] for d in dumped] == [f.t_ns for f in stored]

@@ -113,7 +113,7 @@ def test_events_lists_the_newest_session_and_filters_by_type(tmp_path: Path) -> 
     assert result.exit_code == 0
     width = len("conversation.item.input_audio_transcription.completed")  # the longest type
     assert result.stdout.splitlines() == [
-        f"Session {sid} · 3 frames · started {_started(db, sid)} UTC (the newest of 2 "
+        f"Session {sid} · ga · 3 frames · started {_started(db, sid)} UTC (the newest of 2 "
         "sessions: choose one with --session ID)",
         f"   seq            t  dir     {'type':<{width}}      size  event_id",
         f"     1       0.001s  client  {'session.update':<{width}}       38B",
@@ -122,7 +122,7 @@ def test_events_lists_the_newest_session_and_filters_by_type(tmp_path: Path) -> 
     ]
     chosen = invoke("events", str(db), "--session", sid[:12])
     assert chosen.stdout.splitlines()[0] == (
-        f"Session {sid} · 3 frames · started {_started(db, sid)} UTC"
+        f"Session {sid} · ga · 3 frames · started {_started(db, sid)} UTC"
     )
     only = invoke("events", str(db), "--type", "response.done", "--json")
     assert json.loads(only.stdout) == [{

@@ -18,7 +18,15 @@ from recorder.errors import RtrecError
 from recorder.events import UnknownEvent
 from recorder.store import open_log
 from recorder.store.transfer import import_file
-from recorder.stream import AudioChunk, Step, file_steps, frame_steps, log_steps, steps_of
+from recorder.stream import (
+    AudioChunk,
+    LiveAudioChunk,
+    Step,
+    file_steps,
+    frame_steps,
+    log_steps,
+    steps_of,
+)
 from recorder.wire import Direction, Frame, Opcode
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
@@ -112,7 +120,8 @@ async def test_a_step_keeps_the_opcode_its_frame_crossed_the_wire_with(tmp_path:
 
 # -- the file source and steps_of -------------------------------------------------------------
 
-FIXTURE_NAMES = sorted(json.loads((FIXTURES / "manifest.json").read_text()))
+FIXTURE_MANIFEST = json.loads((FIXTURES / "manifest.json").read_text())
+FIXTURE_NAMES = sorted(FIXTURE_MANIFEST)
 
 
 Key = tuple[int, int, Direction, str | None, bytes, tuple[bytes, bytes] | None]
@@ -121,7 +130,7 @@ Key = tuple[int, int, Direction, str | None, bytes, tuple[bytes, bytes] | None]
 def _key(step: Step) -> Key:
     """All a step says: position, type, the frame's bytes, and its audio (and outline)."""
     event = step.event if step.is_audio else None
-    audio = (event.audio, event.outline) if isinstance(event, AudioChunk) else None
+    audio = (event.audio, event.outline) if isinstance(event, AudioChunk | LiveAudioChunk) else None
     return (step.seq, step.t_ns, step.direction, step.type, step.frame_data(), audio)
 
 
@@ -152,7 +161,7 @@ async def test_a_fixture_file_gives_the_steps_of_its_database_without_one(
         through_steps_of = [_key(s) async for s in steps_of(f"{name}.jsonl")]
     assert from_file == logged
     assert through_steps_of == logged
-    assert any(key[5] is not None for key in logged)  # audio came as bytes
+    assert any(key[5] is not None for key in logged)  # audio came as bytes (Live's too)
     assert [p.name for p in file_dir.iterdir()] == [f"{name}.jsonl"]  # no database made
 
 

@@ -44,6 +44,9 @@ def _session_dict(info: SessionInfo) -> dict[str, Any]:
         "closed_by": info.closed_by,
         "gaps": info.gaps,
         "frames_lost": info.frames_lost,
+        "upstream_id": info.upstream_id,
+        "connection": info.connection,
+        "parent_id": info.parent_id,
     }
 
 
@@ -66,7 +69,12 @@ def sessions_command(db: str, as_json: bool) -> None:
             return [(info, await log.gaps(info.id) if info.gaps else [])
                     for info in await log.list_sessions()]
 
+    from recorder.protocol.live import together
+
     sessions = run(work())
+    # a Live session's sidebands and forks right after it (each (info, gaps) by its info)
+    by_info = {id(info): (info, gaps) for info, gaps in sessions}
+    sessions = [by_info[id(info)] for info in together([info for info, _ in sessions])]
     if as_json:
         click.echo(json.dumps([
             {**_session_dict(info), "gap_list": [_gap_dict(gap) for gap in gaps]}
@@ -85,11 +93,23 @@ def sessions_command(db: str, as_json: bool) -> None:
     ]
     header = ["id", "started (UTC)", "ended (UTC)", "protocol", "model", "frames", "status",
               "not recorded"]
+    links = [_link(s) for s, _ in sessions]
+    if any(links):  # Live sessions: which API session each is, and what it belongs to
+        header.insert(4, "session")
+        for row, link in zip(rows, links, strict=True):
+            row.insert(4, link)
     for line in _table(header, rows):
         click.echo(line)
     for info, gaps in sessions:
         for gap in gaps:
             click.echo(f"  gap in {info.id}: {gap.describe()}")
+
+
+def _link(info: SessionInfo) -> str:
+    """The API's session (Live), or what a sideband or fork belongs to; '' when unknown."""
+    from recorder.protocol.live import link_words
+
+    return link_words(info.upstream_id, info.connection, info.parent_id) or ""
 
 
 def _lost(info: SessionInfo) -> str:
@@ -144,7 +164,9 @@ EVENTS_HEADER = f"{'seq':>6}  {'t':>11}  {'dir':<6}  {'type':<{TYPE_WIDTH}}  {'s
 
 def _events_heading(info: SessionInfo, chosen: bool, sessions: int) -> str:
     """Which session the table shows, and how to see another when there are several."""
-    line = f"Session {info.id} · {info.frames} frames · started {_when(info.started_at)} UTC"
+    protocol = f" · {info.protocol}" if info.protocol else ""
+    line = (f"Session {info.id}{protocol} · {info.frames} frames · started "
+            f"{_when(info.started_at)} UTC")
     if not chosen and sessions > 1:
         line += f" (the newest of {sessions} sessions: choose one with --session ID)"
     return line
@@ -253,9 +275,10 @@ def import_command(db: str, files: tuple[Path, ...]) -> None:
         imported = run(work())
     for path, info in zip(files, imported, strict=True):
         click.echo(info.id)
+        protocol = f", protocol {info.protocol}" if info.protocol else ""
         click.echo(
             f"imported {info.frames} frames from {path} "
-            f"({info.client_frames} client, {info.server_frames} server)",
+            f"({info.client_frames} client, {info.server_frames} server){protocol}",
             err=True,
         )
 

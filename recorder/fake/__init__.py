@@ -12,6 +12,11 @@
 
     python -m recorder.fake.server --scenario barge_in --port 9000
 
+    from recorder.fake.live import build_live               # Live (GPT-Live) sessions
+    from recorder.fake.live_server import FakeLiveUpstream, play_live_client
+    python -m recorder.fake.live_server --scenario tool_call --port 9001
+
 Modules: ids (id shapes), synth (tones, chirps, noise, speech-like babble), dialect (GA and
-beta event shapes), script (one session on one clock), scenarios (the named stories).
+beta event shapes), script (one session on one clock), scenarios (the named stories); live and
+live_server (the same for Live: its script and stories, its fake upstream and client).
 """

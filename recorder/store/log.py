@@ -69,6 +69,9 @@ class _SessionRow(NamedTuple):
     frames: int
     client_frames: int
     server_frames: int
+    upstream_id: str | None
+    connection: str | None
+    parent_id: str | None
 
 
 _SESSION_COLUMNS = schema.column_list(schema.sessions, _SessionRow._fields)
@@ -97,6 +100,12 @@ class SessionInfo:
     server_frames: int
     gaps: int = 0  # runs of frames the recorder could not keep (see EventLog.gaps)
     frames_lost: int = 0  # frames inside those gaps
+    # The API's own id of the session (Live: from session.started), how it was reached (Live:
+    # primary, attach, fork) and, for a sideband or fork, the API id of the session it
+    # belongs to (from the handshake's path). None: not known (every Realtime session).
+    upstream_id: str | None = None
+    connection: str | None = None
+    parent_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -401,10 +410,20 @@ class EventLog:
         return session_id
 
     def update_session(
-        self, sid: str, *, protocol: str | None = None, model: str | None = None
+        self,
+        sid: str,
+        *,
+        protocol: str | None = None,
+        model: str | None = None,
+        upstream_id: str | None = None,
+        connection: str | None = None,
+        parent_id: str | None = None,
     ) -> None:
+        """Set what was learnt of a session being recorded (None: leave as it is)."""
         recording = self._recording_of(sid)
-        changes = {name: value for name, value in (("protocol", protocol), ("model", model))
+        given = (("protocol", protocol), ("model", model), ("upstream_id", upstream_id),
+                 ("connection", connection), ("parent_id", parent_id))
+        changes = {schema.sessions.c[name].name: value for name, value in given
                    if value is not None}
         if not changes:
             return
@@ -798,6 +817,9 @@ class EventLog:
             server_frames=row.server_frames,
             gaps=int(gaps),
             frames_lost=int(frames_lost or 0),
+            upstream_id=row.upstream_id,
+            connection=row.connection,
+            parent_id=row.parent_id,
         )
 
     def _alive(self, sid: str, recorder: str | None, last_seen: float, heartbeat: float) -> bool:

@@ -59,6 +59,12 @@ sessions = Table(
     Column("frames", Integer, nullable=False, server_default="0"),
     Column("client_frames", Integer, nullable=False, server_default="0"),
     Column("server_frames", Integer, nullable=False, server_default="0"),
+    # Links (0006): the API's own id of the session (Live: session.started's session.id), how
+    # it was reached (Live: primary | attach | fork) and, for a sideband or a fork, the API id
+    # of the session it belongs to (the handshake's path names it). NULL: not known.
+    Column("upstream_id", Text),
+    Column("connection", String(16)),
+    Column("parent_id", Text),
 )
 
 event_types = Table(

@@ -28,6 +28,7 @@ import msgspec
 
 from recorder import jsontext
 from recorder.errors import NotAnImportFile, RtrecError
+from recorder.protocol import live
 from recorder.redact import FrameRedactor, Redaction
 from recorder.store.codec import StoredFrame
 from recorder.store.log import EventLog, SessionInfo
@@ -362,9 +363,15 @@ def _default_direction_of() -> DirectionOf:
 
 
 def describe_frames(frames: list[Frame]) -> tuple[str | None, str | None]:
-    """(protocol, model) as the first frames show them; None where they do not."""
+    """(protocol, model) as the first frames show them; None where they do not. A session
+    whose client begins with session.start (or a sideband's server with session.started) is
+    Live's (recorder.protocol.live)."""
     from recorder.decode import decode, protocol_of
 
+    texts = [frame for frame in frames if frame.opcode == Opcode.TEXT]
+    if live.is_live_start([(f.direction is Direction.CLIENT, f.data) for f in texts]):
+        models = (live.facts_of(f.data).model for f in texts)
+        return live.PROTOCOL, next((m for m in models if m is not None), None)
     protocol: str | None = None
     model: str | None = None
     for frame in frames:
