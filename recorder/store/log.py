@@ -568,14 +568,16 @@ class EventLog:
         until_seq: int | None = None,
         batch_size: int = 5000,
         whole: bool = False,
+        after_seq: int = 0,
     ) -> AsyncIterator[list[T]]:
         """The session's frames in seq order as read(audio="bytes") gives them (whole: as
         read() gives them, audio None), each handed to make(seq, t_ns, direction, type, data,
         audio, opcode) instead of becoming a StoredFrame (see RowReader.reading_parts):
-        recorder.stream's steps."""
+        recorder.stream's steps. after_seq: only the frames after that seq (a window of a
+        session, read by its index: the viewer's frames and audio)."""
         convert = self._rows.reading_parts(_PART_COLUMNS, make, whole=whole)
         async for batch in self._read_rows(sid, _PART_COLUMNS, convert, until_seq, batch_size,
-                                           strict_types=False):
+                                           strict_types=False, after_seq=after_seq):
             yield batch
 
     async def _read_rows(
@@ -587,6 +589,7 @@ class EventLog:
         batch_size: int,
         *,
         strict_types: bool = True,
+        after_seq: int = 0,
     ) -> AsyncIterator[list[T]]:
         """Rows of `columns` (seq and type among them) of the session's frames, in seq order,
         in batches, each row made into a T by stored_frame. The type names are learned when a
@@ -599,7 +602,7 @@ class EventLog:
             "WHERE session = ? AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?"
         )
         last = min(until_seq, _MAX_SEQ) if until_seq is not None else _MAX_SEQ
-        after = 0
+        after = max(0, after_seq)
         size = max(1, batch_size)
         seq_at, type_at = columns.index("seq"), columns.index("type")
         while True:

@@ -1,0 +1,265 @@
+"""What the viewer knows of a session after one pass over its steps: the pure core of rtrec view.
+
+`build_index(steps)` folds the steps (recorder.conversation) and keeps, beside the fold, where
+every frame sits (its tick: seq, time, direction, type, kind) and where every audio chunk plays
+on the session's timeline (recorder.timeline's placement: the user's input stream as it was
+captured, each assistant utterance from its first delta, cut where it was heard). No audio is
+kept: a chunk is its seq and length, read again from the log when it is played or drawn.
+
+Everything here is plain data built from steps: the tests drive it from frames in memory.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from recorder.audio import AudioFormat
+from recorder.conversation import ConversationFold
+from recorder.conversation_model import Conversation
+from recorder.events import UnknownEvent
+from recorder.protocol.audio_fields import INPUT_AUDIO
+from recorder.stream import Step
+from recorder.timeline import plan_timeline, turns
+from recorder.wire import Direction, Opcode
+
+USER, ASSISTANT = "user", "assistant"
+
+# The tick kinds of the events lane, in the order the legend shows them.
+KINDS = ("session", "input", "response", "item", "error", "other", "unknown")
+
+
+def kind_of(event_type: str | None, unknown: bool = False) -> str:
+    """The lane colour of an event type: session, input (buffer), response, item, error, other;
+    unknown for a frame that does not decode (shown as such, never hidden)."""
+    if unknown or not event_type:
+        return "unknown"
+    if event_type == "error" or event_type.endswith(".failed"):
+        return "error"
+    if event_type.startswith(("session.", "transcription_session.")):
+        return "session"
+    if event_type.startswith("input_audio_buffer."):
+        return "input"
+    if event_type.startswith("response."):
+        return "response"
+    if event_type.startswith("conversation."):
+        return "item"
+    return "other"
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """One audio chunk placed on the timeline: the frame at `seq` holds it; `offset` bytes of it
+    are skipped and `length` bytes played from `start_ms` (the heard part only, assistant)."""
+
+    seq: int
+    start_ms: float
+    offset: int
+    length: int
+    format: AudioFormat
+
+    @property
+    def duration_ms(self) -> float:
+        return self.format.duration_ms(self.length)
+
+    @property
+    def end_ms(self) -> float:
+        return self.start_ms + self.duration_ms
+
+
+@dataclass(slots=True)
+class Tick:
+    seq: int
+    t_ms: float
+    direction: str
+    type: str | None
+    kind: str
+    size: int  # the frame's bytes (an audio event: its outline plus its audio)
+
+
+@dataclass
+class SessionIndex:
+    conversation: Conversation
+    ticks: list[Tick]
+    segments: dict[str, list[Segment]]  # USER, ASSISTANT -> segments by start
+    lanes: dict[str, Any]
+    warnings: list[str] = field(default_factory=list)
+    _tick_times: list[float] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.ticks.sort(key=lambda tick: (tick.t_ms, tick.seq))
+        self._tick_times = [tick.t_ms for tick in self.ticks]
+
+    @property
+    def end_ms(self) -> float:
+        last_tick = self._tick_times[-1] if self._tick_times else 0.0
+        last_audio = max((s.end_ms for side in self.segments.values() for s in side),
+                         default=0.0)
+        return max(last_tick, last_audio)
+
+    @property
+    def has_audio(self) -> bool:
+        return any(self.segments.values())
+
+    def events(self, from_ms: float, to_ms: float, kinds: set[str] | None = None,
+               limit: int = 2000) -> tuple[list[Tick], bool]:
+        """The ticks from_ms <= t < to_ms (of `kinds`, all when None), at most `limit`; True
+        when more were left off (page on from the last one's time)."""
+        lo = bisect.bisect_left(self._tick_times, from_ms)
+        hi = bisect.bisect_left(self._tick_times, to_ms)
+        out: list[Tick] = []
+        for tick in self.ticks[lo:hi]:
+            if kinds is None or tick.kind in kinds:
+                if len(out) == limit:
+                    return out, True
+                out.append(tick)
+        return out, False
+
+    def sample_rate(self) -> int:
+        """The rate the viewer's WAVs use: the higher of the session's input and output rates
+        (as conversation.wav does)."""
+        rates = [s.format.sample_rate for side in self.segments.values() for s in side[:1]]
+        return max(rates, default=24000)
+
+    def segments_between(self, side: str, from_ms: float, to_ms: float) -> list[Segment]:
+        """The side's segments that sound somewhere in [from_ms, to_ms)."""
+        return [s for s in self.segments.get(side, ()) if s.start_ms < to_ms and s.end_ms > from_ms]
+
+
+class _Builder:
+    def __init__(self) -> None:
+        self.fold = ConversationFold()
+        self.ticks: list[Tick] = []
+        self.user: list[Segment] = []
+        self.output: list[tuple[int, str | None, int, int]] = []  # seq, item, part, bytes
+
+    def apply(self, step: Step) -> None:
+        fold = self.fold
+        direction = "client" if step.direction is Direction.CLIENT else "server"
+        audio = step.audio
+        if audio is not None and step.type == INPUT_AUDIO:
+            start = fold.apply_input_audio(step, audio)
+            if audio:
+                self.user.append(Segment(step.seq, start, 0, len(audio),
+                                         fold.conversation.input_format))
+            size = len(audio)
+            kind = "input"
+        else:
+            try:
+                event = fold.apply(step)
+            except Exception:  # a frame the fold cannot take is shown, never hides the rest
+                event = None
+            if step.opcode is not Opcode.TEXT:
+                unknown = True
+            else:
+                unknown = event is None or type(event) is UnknownEvent
+            if audio is not None and direction == "server" and not unknown:
+                item_id = getattr(event, "item_id", None)
+                self.output.append((step.seq, item_id, getattr(event, "content_index", None)
+                                    or 0, len(audio)))
+            size = len(audio or b"")
+            kind = kind_of(step.type, unknown)
+        self.ticks.append(Tick(step.seq, step.t_ns / 1e6, direction, step.type, kind,
+                               size + len(step._data)))
+
+    def finish(self) -> SessionIndex:
+        conversation = self.fold.conversation
+        plan = plan_timeline(conversation)
+        assistant: list[Segment] = []
+        played: dict[tuple[str, int], int] = {}
+        for seq, item_id, index, length in self.output:
+            key = (item_id or "", index)
+            part = plan.parts.get(key)
+            if part is None:
+                continue
+            before = played.get(key, 0)
+            played[key] = before + length
+            heard = max(0, min(length, part.heard_bytes - before))
+            if heard <= 0:
+                continue
+            at = part.start_ms + part.audio_format.duration_ms(before)
+            assistant.append(Segment(seq, at, 0, heard, part.audio_format))
+        assistant.sort(key=lambda s: s.start_ms)
+        segments = {USER: self.user, ASSISTANT: assistant}
+        return SessionIndex(conversation, self.ticks, segments, lanes(conversation),
+                            list(self.fold.warnings))
+
+
+def build_index(steps: Iterable[Step]) -> SessionIndex:
+    """The index of a session from its steps (seq order)."""
+    builder = _Builder()
+    for step in steps:
+        builder.apply(step)
+    return builder.finish()
+
+
+class IndexBuilder:
+    """build_index for steps that come in batches (the log's): feed(batch), then finish()."""
+
+    def __init__(self) -> None:
+        self._builder = _Builder()
+
+    def feed(self, steps: Iterable[Step]) -> None:
+        apply = self._builder.apply
+        for step in steps:
+            apply(step)
+
+    def finish(self) -> SessionIndex:
+        return self._builder.finish()
+
+
+def lanes(conversation: Conversation) -> dict[str, Any]:
+    """The turns, responses and tool calls of the session page, times in ms on the timeline."""
+    user: list[dict[str, Any]] = []
+    assistant: list[dict[str, Any]] = []
+    tools: list[dict[str, Any]] = []
+    outputs: dict[str, float] = {}
+    results: dict[str, str | None] = {}
+    entries = turns(conversation)
+    for entry in entries:
+        if entry.kind == "function_call_output" and entry.call_id:
+            outputs.setdefault(entry.call_id, entry.start_ms)
+            results.setdefault(entry.call_id, entry.output)
+    for entry in entries:
+        item = entry.item
+        if entry.kind == "function_call":
+            done = outputs.get(entry.call_id or "")
+            tools.append({
+                "item_id": entry.item_id, "call_id": entry.call_id, "name": entry.name,
+                "arguments": entry.arguments,
+                "output": results.get(entry.call_id or "", entry.output),
+                "start_ms": entry.start_ms, "end_ms": done if done is not None else None,
+                "tool_ms": (done - entry.start_ms) if done is not None else None,
+            })
+        elif entry.kind == "message" and entry.speaker == "user":
+            user.append({
+                "item_id": entry.item_id, "start_ms": entry.start_ms, "end_ms": entry.end_ms,
+                "text": entry.text, "note": entry.note, "section": entry.section,
+            })
+        elif entry.kind == "message" and entry.speaker == "assistant":
+            response_id = getattr(item, "response_id", None)
+            response = conversation.responses.get(response_id) if response_id else None
+            generated = entry.audio_ms or 0.0
+            heard = entry.heard_ms if entry.heard_ms is not None else generated
+            assistant.append({
+                "item_id": entry.item_id, "response_id": response_id,
+                "status": response.status if response is not None else None,
+                "status_reason": _reason(response.status_details) if response else None,
+                "start_ms": entry.start_ms, "end_ms": entry.end_ms,
+                "heard_end_ms": entry.start_ms + heard if generated else entry.end_ms,
+                "generated_end_ms": entry.start_ms + generated if generated else entry.end_ms,
+                "truncated": bool(entry.truncated), "audio_ms": entry.audio_ms,
+                "heard_ms": entry.heard_ms, "text": entry.text, "note": entry.note,
+                "section": entry.section,
+            })
+    return {"user": user, "assistant": assistant, "tools": tools,
+            "errors": list(conversation.errors)}
+
+
+def _reason(details: Any) -> str | None:
+    if isinstance(details, dict):
+        reason = details.get("reason") or details.get("type")
+        return reason if isinstance(reason, str) else None
+    return None
