@@ -132,7 +132,7 @@ def test_the_tables_help_is_the_commands_own(name: str) -> None:
 def test_every_command_of_the_cli_modules_is_in_the_table() -> None:
     defined: set[str] = set()
     subcommands: set[int] = set()
-    for module_name in ("export", "record", "replay", "serve", "store"):
+    for module_name in ("export", "record", "replay", "serve", "store", "view"):
         module = importlib.import_module(f"recorder.cli.{module_name}")
         for attribute, value in vars(module).items():
             if isinstance(value, click.Command):

@@ -291,7 +291,7 @@ async function showFrame(seq) {
   $("frame").hidden = false;
   $("frame").dataset.seq = String(seq);
   $("state").hidden = true;
-  $("frame-head").replaceChildren(el("strong", { text: `#${frame.seq} ${frame.type ?? "(unknown frame)"}` }),
+  $("frame-head").replaceChildren(...[el("strong", { text: `#${frame.seq} ${frame.type ?? "(unknown frame)"}` }),
     el("span", { class: "muted", text: ` · ${frame.direction} · ${clock(frame.t_ms)} · ${frame.raw_bytes} bytes` }),
     frame.unknown ? el("span", { class: "badge failed", text: "unknown" }) : null].filter(Boolean));
   $("frame-note").textContent = frame.note ?? "";
