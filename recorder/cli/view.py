@@ -1,7 +1,8 @@
-"""rtrec view: a local web page to see and hear the sessions of a store, wired to the command line."""
+"""rtrec view: a local web page to see and hear the sessions of a store, wired to the CLI."""
 
 from __future__ import annotations
 
+import contextlib
 import sys
 
 import click
@@ -39,7 +40,5 @@ def view_command(db: str, session_id: str | None, listen: str, open_browser: boo
 
             webbrowser.open(url)
 
-    try:
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C: the server closed, the log too
         run(view(db, session=session_id, host=host, port=port, token=token, on_ready=announce))
-    except KeyboardInterrupt:
-        pass

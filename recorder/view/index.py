@@ -144,7 +144,6 @@ class _Builder:
             if audio:
                 self.user.append(Segment(step.seq, start, 0, len(audio),
                                          fold.conversation.input_format))
-            size = len(audio)
             kind = "input"
         else:
             try:
@@ -159,10 +158,10 @@ class _Builder:
                 item_id = getattr(event, "item_id", None)
                 self.output.append((step.seq, item_id, getattr(event, "content_index", None)
                                     or 0, len(audio)))
-            size = len(audio or b"")
             kind = kind_of(step.type, unknown)
-        self.ticks.append(Tick(step.seq, step.t_ns / 1e6, direction, step.type, kind,
-                               size + len(step._data)))
+        # the frame's size on the wire: its audio went as base64 (4 characters per 3 bytes)
+        size = len(step._data) + (4 * -(-len(audio) // 3) if audio is not None else 0)
+        self.ticks.append(Tick(step.seq, step.t_ns / 1e6, direction, step.type, kind, size))
 
     def finish(self) -> SessionIndex:
         conversation = self.fold.conversation

@@ -19,7 +19,7 @@ import re
 import statistics
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 from aiohttp import web
@@ -53,11 +53,13 @@ FiguresFn = Callable[[str, str], Awaitable[Any]]
 
 def default_figures() -> FiguresFn | None:
     """The stats fold's session_figures, if this rtrec has it (imported when first needed)."""
+    import importlib
+
     try:
-        from recorder.stats.fold import session_figures  # type: ignore[import-not-found]
+        module = importlib.import_module("recorder.stats.fold")
     except ImportError:
         return None
-    return session_figures  # type: ignore[no-any-return]
+    return cast(FiguresFn, module.session_figures)
 
 
 @dataclass
@@ -326,6 +328,7 @@ async def api_session(request: web.Request) -> web.Response:
 
 def _shell(text: str) -> str:
     import shlex
+
     from recorder.store.urls import parse_db
 
     return shlex.quote(parse_db(text).display)
@@ -516,7 +519,7 @@ async def api_peaks(request: web.Request) -> web.Response:
 # -- the application -----------------------------------------------------------------------------
 
 STATE: web.AppKey[ViewState] = web.AppKey("rtrec_view_state", ViewState)
-TOKEN: web.AppKey[str | None] = web.AppKey("rtrec_view_token", str)  # type: ignore[arg-type]
+TOKEN: web.AppKey[str | None] = web.AppKey("rtrec_view_token")
 
 
 @web.middleware
@@ -544,10 +547,14 @@ async def guard(request: web.Request,
     if token and request.query.get(TOKEN_QUERY):  # the URL carried it once: keep it in a cookie
         query = {k: v for k, v in request.query.items() if k != TOKEN_QUERY}
         target = request.rel_url.with_query(query)
-        redirect = web.HTTPFound(str(target))
+        redirect = web.Response(status=302, headers={"Location": str(target)})
         redirect.set_cookie(COOKIE, token, httponly=True, samesite="Strict", path="/")
         return redirect
     return await handler(request)
+
+
+async def _no_icon(request: web.Request) -> web.Response:
+    return web.Response(status=204)
 
 
 def make_app(log: EventLog, source: str, *, token: str | None = None,
@@ -556,6 +563,7 @@ def make_app(log: EventLog, source: str, *, token: str | None = None,
     app[STATE] = ViewState(log, source, figures)
     app[TOKEN] = token
     app.router.add_get("/", sessions_page)
+    app.router.add_get("/favicon.ico", _no_icon)
     app.router.add_get("/s/{sid}", session_page)
     app.router.add_get("/static/{name}", static)
     app.router.add_get("/api/sessions", api_sessions)
@@ -573,7 +581,7 @@ class ViewServer:
     """`rtrec view` as a library: open the log (before anything listens), then serve it."""
 
     def __init__(self, source: str, *, host: str = "127.0.0.1", port: int = 0,
-                 token: str | None = None, figures: FiguresFn | None | str = "default") -> None:
+                 token: str | None = None, figures: FiguresFn | str | None = "default") -> None:
         check_exposure(host, token)
         self.source, self.host, self.port, self.token = source, host, port, token
         self._figures = default_figures() if figures == "default" else figures
