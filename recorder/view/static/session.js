@@ -62,7 +62,7 @@ function buildLanes() {
     }
   }
   for (const c of data.lanes.tools) {
-    c.node = el("div", { class: "tool", "data-call": c.call_id ?? "",
+    c.node = el("div", { class: "tool-span", "data-call": c.call_id ?? "",
       title: `${c.name}(${c.arguments ?? ""})\n-> ${c.output ?? "(no output recorded)"}` +
         (c.tool_ms !== null ? `\ntime in the tool: ${duration(c.tool_ms)}` : ""),
       text: `${c.name ?? "call"}${c.tool_ms !== null ? " · " + duration(c.tool_ms) : ""}`,
@@ -119,23 +119,25 @@ function drawAxis() {
 
 // -- events: paged by time window ----------------------------------------------------------------
 
-let loading = null;
-async function loadWindow() {
+let loading = null;  // { want, promise } of the window being fetched
+function loadWindow() {
   const from = Math.max(0, view.start - view.span * 0.25);
   const to = view.start + view.span * 1.25;
   const key = [...kinds].sort().join(",");
   const want = `${Math.floor(from)}:${Math.ceil(to)}:${key}`;
-  if (ticksKey && ticksCover(from, to, key)) return;
-  if (loading === want) return;
-  loading = want;
+  if (ticksKey && ticksCover(from, to, key)) return Promise.resolve();
+  if (loading && loading.want === want) return loading.promise;
   const q = new URLSearchParams({ from_ms: from, to_ms: to, limit: 5000 });
   q.set("kinds", key || "none");
-  const page = await getJSON(`${api}/events?${q}`);
-  if (loading !== want) return;
-  loading = null;
-  ticks = page.events.map(([seq, t, direction, type, kind, size]) => ({ seq, t, direction, type, kind, size }));
-  ticksKey = `${from}:${to}:${key}:${page.more ? ticks.at(-1)?.t ?? to : to}`;
-  drawTicks();
+  const promise = getJSON(`${api}/events?${q}`).then((page) => {
+    if (!loading || loading.want !== want) return;  // a newer window was asked for
+    loading = null;
+    ticks = page.events.map(([seq, t, direction, type, kind, size]) => ({ seq, t, direction, type, kind, size }));
+    ticksKey = `${from}:${to}:${key}:${page.more ? ticks.at(-1)?.t ?? to : to}`;
+    drawTicks();
+  });
+  loading = { want, promise };
+  return promise;
 }
 
 function ticksCover(from, to, key) {
@@ -391,7 +393,7 @@ function wire() {
   }, { passive: false });
   let drag = null;
   timeline.addEventListener("pointerdown", (event) => {
-    if (event.target.closest(".tick, .turn, .tool")) return;
+    if (event.target.closest(".tick, .turn, .tool-span")) return;
     drag = { x: event.clientX, start: view.start, moved: false };
     timeline.setPointerCapture(event.pointerId);
   });
