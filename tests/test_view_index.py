@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import io
+import json
 import wave
 from pathlib import Path
 
@@ -12,12 +14,11 @@ import pytest
 
 from recorder.audio import PCM16_24K
 from recorder.stream import Step, file_steps, frame_steps
-from recorder.view.index import ASSISTANT, USER, Segment, build_index, kind_of
+from recorder.view.index import ASSISTANT, USER, build_index, chunk_peaks, kind_of
 from recorder.view.sound import (
     BASE_BUCKET_MS,
     HEADER_BYTES,
-    Peaks,
-    compute_peaks,
+    side_peaks,
     total_frames,
     wav_bytes,
     wav_size,
@@ -154,30 +155,52 @@ def test_a_range_reads_only_the_chunks_it_sounds() -> None:
     assert index.segments[USER][0].seq not in seqs
 
 
-def test_peaks_are_min_and_max_per_bucket_at_every_level() -> None:
-    fmt = PCM16_24K
+def test_chunk_peaks_are_min_and_max_per_bucket_of_each_chunk() -> None:
+    first = np.zeros(600, dtype="<i2")  # 25 ms at 24 kHz: buckets of 240, 240, 120 samples
+    first[10], first[300], first[599] = 30000, -20000, 7
+    second = np.array([-5, 5], dtype="<i2")
+    mins, maxs = chunk_peaks([(first.tobytes(), PCM16_24K), (second.tobytes(), PCM16_24K)])
+    assert list(mins) == [0, -20000, 0, -5] and list(maxs) == [30000, 0, 7, 5]
+
+
+def test_side_peaks_place_each_chunk_and_reduce_per_level() -> None:
     samples = np.zeros(24000, dtype="<i2")  # one second from 100 ms
     samples[100] = 30000
     samples[12000] = -20000
-    peaks = Peaks(200)
-    peaks.add(Segment(1, 100.0, 0, samples.size * 2, fmt), samples.tobytes())
-    at = 10 + 100 // 240  # 100 ms in, then sample 100 (4 ms): base bucket 10
-    assert peaks.maxs[at] == 30000 and peaks.mins[at] == 0
-    low = 10 + 12000 // 240  # 500 ms later
-    assert peaks.mins[low] == -20000
+    steps = list(frame_steps([
+        Frame(Direction.CLIENT, 1_100_000_000, Opcode.TEXT, json.dumps({
+            "type": "input_audio_buffer.append",
+            "audio": base64.b64encode(samples.tobytes()).decode()}).encode()),
+    ]))
+    index = build_index(steps)
+    peaks = side_peaks(index, USER)
+    assert peaks.mins.size == 110  # to 1.1 s
+    assert peaks.maxs[10] == 30000 and peaks.mins[10] == 0  # 100 ms in: bucket 10
+    assert peaks.mins[60] == -20000  # 500 ms later
     mins, maxs = peaks.level(3)  # 80 ms buckets
-    assert maxs[at // 8] == 30000 and mins[low // 8] == -20000
-    assert mins.size == 25
-    mins, maxs = peaks.level(3, first=low // 8, count=1)
+    assert maxs[1] == 30000 and mins[7] == -20000 and mins.size == 14
+    mins, maxs = peaks.level(3, first=7, count=1)
     assert list(mins) == [-20000] and list(maxs) == [0]
+    assert not side_peaks(index, ASSISTANT).maxs.any()
 
 
 def test_peaks_of_a_fixture_match_its_samples() -> None:
     steps = _steps("voice_turns")
     index = build_index(steps)
-    read, _ = _reader(steps)
-    peaks = asyncio.run(compute_peaks(index, USER, read))
+    peaks = side_peaks(index, USER)
     loudest = max(int(np.abs(np.frombuffer(s.audio or b"", "<i2").astype(int)).max())
                   for s in steps if s.audio is not None and s.direction is Direction.CLIENT)
     assert max(int(peaks.maxs.max()), -int(peaks.mins.min())) == loudest
     assert peaks.mins.size == int(-(-index.end_ms // BASE_BUCKET_MS))
+
+
+def test_the_assistants_peaks_stop_where_it_was_heard() -> None:
+    steps = _steps("barge_in")
+    index = build_index(steps)
+    peaks = side_peaks(index, ASSISTANT)
+    cut = index.lanes["assistant"][0]
+    heard = range(int(cut["start_ms"] // 10) + 1, int(cut["heard_end_ms"] // 10) - 1)
+    unheard = range(int(cut["heard_end_ms"] // 10) + 2, int(cut["generated_end_ms"] // 10))
+    assert peaks.maxs[heard.start:heard.stop].any()
+    later = index.lanes["assistant"][1]["start_ms"] // 10
+    assert not peaks.maxs[unheard.start:int(min(unheard.stop, later))].any()

@@ -16,7 +16,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from recorder.audio import AudioFormat
+import numpy as np
+
+from recorder.audio import AudioFormat, pcm16_samples
 from recorder.conversation import ConversationFold
 from recorder.conversation_model import Conversation
 from recorder.events import UnknownEvent
@@ -26,6 +28,7 @@ from recorder.timeline import plan_timeline, turns
 from recorder.wire import Direction, Opcode
 
 USER, ASSISTANT = "user", "assistant"
+PEAK_BUCKET_MS = 10  # the finest waveform bucket (level 0 of recorder.view.sound's peaks)
 
 # The tick kinds of the events lane, in the order the legend shows them.
 KINDS = ("session", "input", "response", "item", "error", "other", "unknown")
@@ -59,6 +62,7 @@ class Segment:
     offset: int
     length: int
     format: AudioFormat
+    peak_at: int = 0  # where the chunk's own min/max buckets start in SessionIndex.chunk_peaks
 
     @property
     def duration_ms(self) -> float:
@@ -86,11 +90,20 @@ class SessionIndex:
     segments: dict[str, list[Segment]]  # USER, ASSISTANT -> segments by start
     lanes: dict[str, Any]
     warnings: list[str] = field(default_factory=list)
+    # min and max of every audio chunk per PEAK_BUCKET_MS of its own, chunk after chunk
+    chunk_mins: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int16))
+    chunk_maxs: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int16))
     _tick_times: list[float] = field(default_factory=list)
+    _starts: dict[str, list[float]] = field(default_factory=dict)
+    _longest: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.ticks.sort(key=lambda tick: (tick.t_ms, tick.seq))
         self._tick_times = [tick.t_ms for tick in self.ticks]
+        for side, segments in self.segments.items():
+            segments.sort(key=lambda s: s.start_ms)
+            self._starts[side] = [s.start_ms for s in segments]
+            self._longest[side] = max((s.duration_ms for s in segments), default=0.0)
 
     @property
     def end_ms(self) -> float:
@@ -125,7 +138,38 @@ class SessionIndex:
 
     def segments_between(self, side: str, from_ms: float, to_ms: float) -> list[Segment]:
         """The side's segments that sound somewhere in [from_ms, to_ms)."""
-        return [s for s in self.segments.get(side, ()) if s.start_ms < to_ms and s.end_ms > from_ms]
+        segments = self.segments.get(side, [])
+        starts = self._starts.get(side, [])
+        lo = bisect.bisect_left(starts, from_ms - self._longest.get(side, 0.0) - 1)
+        hi = bisect.bisect_left(starts, to_ms)
+        return [s for s in segments[lo:hi] if s.end_ms > from_ms]
+
+
+def _bucket_count(length: int, fmt: AudioFormat) -> int:
+    """How many PEAK_BUCKET_MS buckets a chunk of `length` wire bytes of fmt covers."""
+    samples = length // fmt.sample_width
+    per_bucket = fmt.sample_rate * PEAK_BUCKET_MS // 1000
+    return -(-samples // per_bucket)
+
+
+def chunk_peaks(chunks: list[tuple[bytes, AudioFormat]]) -> tuple[np.ndarray, np.ndarray]:
+    """min and max per PEAK_BUCKET_MS of each chunk, chunk after chunk (_bucket_count each):
+    a few numpy calls for a whole batch of chunks, however many."""
+    samples = [pcm16_samples(fmt.to_pcm16(audio)) for audio, fmt in chunks]
+    counts = np.array([-(-a.size // (fmt.sample_rate * PEAK_BUCKET_MS // 1000))
+                       for a, (_, fmt) in zip(samples, chunks, strict=True)], dtype=np.int64)
+    if not samples or counts.sum() == 0:
+        empty = np.zeros(0, np.int16)
+        return empty, empty
+    per_bucket = np.array([fmt.sample_rate * PEAK_BUCKET_MS // 1000 for _, fmt in chunks],
+                          dtype=np.int64)
+    sizes = np.array([a.size for a in samples], dtype=np.int64)
+    offsets = np.concatenate(([0], np.cumsum(sizes)[:-1]))
+    first_bucket = np.concatenate(([0], np.cumsum(counts)[:-1]))
+    local = np.arange(int(counts.sum())) - np.repeat(first_bucket, counts)
+    starts = np.repeat(offsets, counts) + local * np.repeat(per_bucket, counts)
+    joined = np.concatenate(samples)
+    return np.minimum.reduceat(joined, starts), np.maximum.reduceat(joined, starts)
 
 
 class _Builder:
@@ -133,7 +177,25 @@ class _Builder:
         self.fold = ConversationFold()
         self.ticks: list[Tick] = []
         self.user: list[Segment] = []
-        self.output: list[tuple[int, str | None, int, int]] = []  # seq, item, part, bytes
+        # seq, item, part, bytes, where its peaks start
+        self.output: list[tuple[int, str | None, int, int, int]] = []
+        self.buckets = 0  # chunk peak buckets so far
+        self.pending: list[tuple[bytes, AudioFormat]] = []  # chunks whose peaks are not made
+        self.mins: list[np.ndarray] = []
+        self.maxs: list[np.ndarray] = []
+
+    def _chunk(self, audio: bytes, fmt: AudioFormat) -> int:
+        at = self.buckets
+        self.buckets += _bucket_count(len(audio), fmt)
+        self.pending.append((audio, fmt))
+        return at
+
+    def flush_peaks(self) -> None:
+        if self.pending:
+            mins, maxs = chunk_peaks(self.pending)
+            self.mins.append(mins)
+            self.maxs.append(maxs)
+            self.pending = []
 
     def apply(self, step: Step) -> None:
         fold = self.fold
@@ -142,8 +204,9 @@ class _Builder:
         if audio is not None and step.type == INPUT_AUDIO:
             start = fold.apply_input_audio(step, audio)
             if audio:
-                self.user.append(Segment(step.seq, start, 0, len(audio),
-                                         fold.conversation.input_format))
+                fmt = fold.conversation.input_format
+                self.user.append(Segment(step.seq, start, 0, len(audio), fmt,
+                                         self._chunk(audio, fmt)))
             kind = "input"
         else:
             try:
@@ -156,19 +219,23 @@ class _Builder:
                 unknown = event is None or type(event) is UnknownEvent
             if audio is not None and direction == "server" and not unknown:
                 item_id = getattr(event, "item_id", None)
-                self.output.append((step.seq, item_id, getattr(event, "content_index", None)
-                                    or 0, len(audio)))
+                item = fold.conversation.items.get(item_id or "")
+                if item is not None:
+                    at = self._chunk(audio, item.format)
+                    self.output.append((step.seq, item_id, getattr(event, "content_index", None)
+                                        or 0, len(audio), at))
             kind = kind_of(step.type, unknown)
         # the frame's size on the wire: its audio went as base64 (4 characters per 3 bytes)
         size = len(step._data) + (4 * -(-len(audio) // 3) if audio is not None else 0)
         self.ticks.append(Tick(step.seq, step.t_ns / 1e6, direction, step.type, kind, size))
 
     def finish(self) -> SessionIndex:
+        self.flush_peaks()
         conversation = self.fold.conversation
         plan = plan_timeline(conversation)
         assistant: list[Segment] = []
         played: dict[tuple[str, int], int] = {}
-        for seq, item_id, index, length in self.output:
+        for seq, item_id, index, length, peak_at in self.output:
             key = (item_id or "", index)
             part = plan.parts.get(key)
             if part is None:
@@ -179,11 +246,13 @@ class _Builder:
             if heard <= 0:
                 continue
             at = part.start_ms + part.audio_format.duration_ms(before)
-            assistant.append(Segment(seq, at, 0, heard, part.audio_format))
-        assistant.sort(key=lambda s: s.start_ms)
+            assistant.append(Segment(seq, at, 0, heard, part.audio_format, peak_at))
         segments = {USER: self.user, ASSISTANT: assistant}
+        empty = np.zeros(0, np.int16)
         return SessionIndex(conversation, self.ticks, segments, lanes(conversation),
-                            list(self.fold.warnings))
+                            list(self.fold.warnings),
+                            np.concatenate(self.mins) if self.mins else empty,
+                            np.concatenate(self.maxs) if self.maxs else empty)
 
 
 def build_index(steps: Iterable[Step]) -> SessionIndex:
@@ -191,6 +260,8 @@ def build_index(steps: Iterable[Step]) -> SessionIndex:
     builder = _Builder()
     for step in steps:
         builder.apply(step)
+        if len(builder.pending) >= 5000:
+            builder.flush_peaks()
     return builder.finish()
 
 
@@ -204,6 +275,7 @@ class IndexBuilder:
         apply = self._builder.apply
         for step in steps:
             apply(step)
+        self._builder.flush_peaks()
 
     def finish(self) -> SessionIndex:
         return self._builder.finish()

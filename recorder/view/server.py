@@ -35,7 +35,7 @@ from recorder.view.index import KINDS, IndexBuilder, SessionIndex
 from recorder.view.sound import (
     SIDES,
     Peaks,
-    compute_peaks,
+    side_peaks,
     wav_bytes,
     wav_size,
 )
@@ -131,7 +131,7 @@ class ViewState:
             entry.peaks = {}
         peaks = entry.peaks.get(side)
         if peaks is None:
-            peaks = await compute_peaks(entry.index, side, self.read_audio(info.id))
+            peaks = side_peaks(entry.index, side)
             entry.peaks[side] = peaks
         return peaks
 

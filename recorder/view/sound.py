@@ -7,7 +7,8 @@ only the chunks that sound in that range are read from the log, by seq. Nothing 
 disk.
 
 Peaks are min/max of the samples per bucket: BASE_BUCKET_MS at level 0, twice as wide at each
-next level, computed in one pass over the side's chunks and reduced from there.
+next level, placed from each chunk's own peaks (made in the index's one pass over the log) and
+reduced from there: drawing a waveform reads no audio.
 """
 
 from __future__ import annotations
@@ -18,10 +19,17 @@ from collections.abc import Awaitable, Callable, Iterable
 import numpy as np
 
 from recorder.audio import _wav_header, pcm16_samples, resample
-from recorder.view.index import ASSISTANT, USER, Segment, SessionIndex
+from recorder.view.index import (
+    ASSISTANT,
+    PEAK_BUCKET_MS,
+    USER,
+    Segment,
+    SessionIndex,
+    _bucket_count,
+)
 
 HEADER_BYTES = 44
-BASE_BUCKET_MS = 10.0
+BASE_BUCKET_MS = PEAK_BUCKET_MS
 MAX_LEVEL = 16
 SIDES = (USER, ASSISTANT, "stereo")
 
@@ -108,21 +116,6 @@ class Peaks:
         self.mins = np.zeros(buckets, dtype=np.int16)
         self.maxs = np.zeros(buckets, dtype=np.int16)
 
-    def add(self, segment: Segment, audio: bytes) -> None:
-        fmt = segment.format
-        data = audio[segment.offset:segment.offset + segment.length]
-        samples = pcm16_samples(fmt.to_pcm16(data))
-        if samples.size == 0:
-            return
-        per_bucket = fmt.sample_rate * BASE_BUCKET_MS / 1000
-        start = segment.start_ms / BASE_BUCKET_MS * per_bucket
-        where = ((start + np.arange(samples.size)) // per_bucket).astype(np.int64)
-        where = np.minimum(where, self.mins.size - 1)
-        starts = np.concatenate(([0], np.flatnonzero(np.diff(where)) + 1))
-        buckets = where[starts]
-        np.minimum.at(self.mins, buckets, np.minimum.reduceat(samples, starts))
-        np.maximum.at(self.maxs, buckets, np.maximum.reduceat(samples, starts))
-
     def level(self, level: int, first: int = 0, count: int | None = None
               ) -> tuple[np.ndarray, np.ndarray]:
         """Buckets first..first+count of `level` (each 2**level base buckets wide)."""
@@ -145,17 +138,23 @@ def peak_buckets(index: SessionIndex) -> int:
     return max(1, math.ceil(index.end_ms / BASE_BUCKET_MS))
 
 
-async def compute_peaks(index: SessionIndex, side: str, read_audio: ReadAudio,
-                        batch: int = 2000) -> Peaks:
-    """The side's peaks, reading its chunks from the log `batch` seqs at a time."""
+def side_peaks(index: SessionIndex, side: str) -> Peaks:
+    """The side's peaks on the timeline, from the chunks' own (SessionIndex.chunk_mins/maxs,
+    made in the index's one pass): each chunk's buckets placed from the bucket its start falls
+    in (to within a bucket), the assistant's cut where it was heard. No audio is read."""
     peaks = Peaks(peak_buckets(index))
     segments = index.segments.get(side, [])
-    by_seq = sorted(segments, key=lambda s: s.seq)
-    for lo in range(0, len(by_seq), batch):
-        part = by_seq[lo:lo + batch]
-        audio = await read_audio([s.seq for s in part])
-        for segment in part:
-            chunk = audio.get(segment.seq)
-            if chunk is not None:
-                peaks.add(segment, chunk)
+    if not segments or index.chunk_mins.size == 0:
+        return peaks
+    counts = np.array([_bucket_count(s.length, s.format) for s in segments], dtype=np.int64)
+    total = int(counts.sum())
+    if total == 0:
+        return peaks
+    first = np.concatenate(([0], np.cumsum(counts)[:-1]))
+    local = np.arange(total) - np.repeat(first, counts)
+    starts = np.array([int(s.start_ms // BASE_BUCKET_MS) for s in segments], dtype=np.int64)
+    where = np.minimum(np.repeat(starts, counts) + local, peaks.mins.size - 1)
+    source = np.repeat(np.array([s.peak_at for s in segments], dtype=np.int64), counts) + local
+    np.minimum.at(peaks.mins, where, index.chunk_mins[source])
+    np.maximum.at(peaks.maxs, where, index.chunk_maxs[source])
     return peaks
