@@ -105,7 +105,7 @@ def test_an_unknown_frame_is_a_tick_of_its_own_and_hides_nothing() -> None:
     frames = [Frame(s.direction, s.t_ns, s.opcode, s.frame_data()) for s in steps]
     frames[6:6] = [broken, odd]
     index = build_index(frame_steps(frames))
-    kinds = [t.kind for t in sorted(index.ticks, key=lambda t: t.seq)]
+    kinds = [t[4] for t in sorted(index.ticks, key=lambda t: t[1])]
     assert kinds[6:8] == ["unknown", "unknown"]
     assert len(index.lanes["user"]) == 2 and len(index.lanes["assistant"]) == 2
 

@@ -14,8 +14,9 @@ from __future__ import annotations
 import bisect
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
+import msgspec
 import numpy as np
 
 from recorder.audio import AudioFormat, pcm16_samples
@@ -28,7 +29,8 @@ from recorder.timeline import plan_timeline, turns
 from recorder.wire import Direction, Opcode
 
 USER, ASSISTANT = "user", "assistant"
-PEAK_BUCKET_MS = 10  # the finest waveform bucket (level 0 of recorder.view.sound's peaks)
+PEAK_BUCKET_MS = 10  # the finest waveform bucket (level 0 of recorder.view.sound's peaks): a
+# hundredth of a second, so a bucket is sample_rate // 100 samples
 
 # The tick kinds of the events lane, in the order the legend shows them.
 KINDS = ("session", "input", "response", "item", "error", "other", "unknown")
@@ -52,8 +54,7 @@ def kind_of(event_type: str | None, unknown: bool = False) -> str:
     return "other"
 
 
-@dataclass(frozen=True, slots=True)
-class Segment:
+class Segment(msgspec.Struct, frozen=True, gc=False):  # a Struct: an hour makes 200k of them
     """One audio chunk placed on the timeline: the frame at `seq` holds it; `offset` bytes of it
     are skipped and `length` bytes played from `start_ms` (the heard part only, assistant)."""
 
@@ -73,20 +74,22 @@ class Segment:
         return self.start_ms + self.duration_ms
 
 
-@dataclass(slots=True)
-class Tick:
-    seq: int
+class Tick(NamedTuple):
+    """One frame on the events lane. The index keeps plain tuples of these fields (cheaper to
+    make, and they sort by time then seq); events() hands out Ticks."""
+
     t_ms: float
+    seq: int
     direction: str
     type: str | None
     kind: str
-    size: int  # the frame's bytes (an audio event: its outline plus its audio)
+    size: int  # the frame's bytes on the wire (an audio event's audio as base64)
 
 
 @dataclass
 class SessionIndex:
     conversation: Conversation
-    ticks: list[Tick]
+    ticks: list[tuple[float, int, str, str | None, str, int]]  # Tick's fields
     segments: dict[str, list[Segment]]  # USER, ASSISTANT -> segments by start
     lanes: dict[str, Any]
     warnings: list[str] = field(default_factory=list)
@@ -98,8 +101,8 @@ class SessionIndex:
     _longest: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.ticks.sort(key=lambda tick: (tick.t_ms, tick.seq))
-        self._tick_times = [tick.t_ms for tick in self.ticks]
+        self.ticks.sort()  # by time, then seq (seqs are unique)
+        self._tick_times = [tick[0] for tick in self.ticks]
         for side, segments in self.segments.items():
             segments.sort(key=lambda s: s.start_ms)
             self._starts[side] = [s.start_ms for s in segments]
@@ -124,10 +127,10 @@ class SessionIndex:
         hi = bisect.bisect_left(self._tick_times, to_ms)
         out: list[Tick] = []
         for tick in self.ticks[lo:hi]:
-            if kinds is None or tick.kind in kinds:
+            if kinds is None or tick[4] in kinds:
                 if len(out) == limit:
                     return out, True
-                out.append(tick)
+                out.append(Tick._make(tick))
         return out, False
 
     def sample_rate(self) -> int:
@@ -146,36 +149,42 @@ class SessionIndex:
 
 
 def _bucket_count(length: int, fmt: AudioFormat) -> int:
-    """How many PEAK_BUCKET_MS buckets a chunk of `length` wire bytes of fmt covers."""
-    samples = length // fmt.sample_width
-    per_bucket = fmt.sample_rate * PEAK_BUCKET_MS // 1000
-    return -(-samples // per_bucket)
+    """How many PEAK_BUCKET_MS buckets a chunk of `length` wire bytes of fmt covers (the input
+    fast path of _Builder.apply says the same inline)."""
+    return -(-(length // fmt.sample_width) // (fmt.sample_rate // 100))
 
 
 def chunk_peaks(chunks: list[tuple[bytes, AudioFormat]]) -> tuple[np.ndarray, np.ndarray]:
     """min and max per PEAK_BUCKET_MS of each chunk, chunk after chunk (_bucket_count each):
     a few numpy calls for a whole batch of chunks, however many."""
-    samples = [pcm16_samples(fmt.to_pcm16(audio)) for audio, fmt in chunks]
-    counts = np.array([-(-a.size // (fmt.sample_rate * PEAK_BUCKET_MS // 1000))
-                       for a, (_, fmt) in zip(samples, chunks, strict=True)], dtype=np.int64)
-    if not samples or counts.sum() == 0:
+    formats = {fmt for _, fmt in chunks}
+    if len(formats) == 1 and not next(iter(formats)).is_g711:  # pcm16 throughout: no copy each
+        fmt = next(iter(formats))
+        joined = pcm16_samples(b"".join(audio[:len(audio) & ~1] for audio, _ in chunks))
+        sizes = np.fromiter((len(audio) >> 1 for audio, _ in chunks), np.int64, len(chunks))
+        per_bucket: int | np.ndarray = fmt.sample_rate // 100
+    else:
+        samples = [pcm16_samples(fmt.to_pcm16(audio)) for audio, fmt in chunks]
+        joined = np.concatenate(samples) if samples else np.zeros(0, np.int16)
+        sizes = np.array([a.size for a in samples], dtype=np.int64)
+        per_bucket = np.array([fmt.sample_rate // 100 for _, fmt in chunks], dtype=np.int64)
+    counts = -(-sizes // per_bucket)
+    total = int(counts.sum())
+    if total == 0:
         empty = np.zeros(0, np.int16)
         return empty, empty
-    per_bucket = np.array([fmt.sample_rate * PEAK_BUCKET_MS // 1000 for _, fmt in chunks],
-                          dtype=np.int64)
-    sizes = np.array([a.size for a in samples], dtype=np.int64)
     offsets = np.concatenate(([0], np.cumsum(sizes)[:-1]))
     first_bucket = np.concatenate(([0], np.cumsum(counts)[:-1]))
-    local = np.arange(int(counts.sum())) - np.repeat(first_bucket, counts)
-    starts = np.repeat(offsets, counts) + local * np.repeat(per_bucket, counts)
-    joined = np.concatenate(samples)
+    local = np.arange(total) - np.repeat(first_bucket, counts)
+    step = per_bucket if isinstance(per_bucket, int) else np.repeat(per_bucket, counts)
+    starts = np.repeat(offsets, counts) + local * step
     return np.minimum.reduceat(joined, starts), np.maximum.reduceat(joined, starts)
 
 
 class _Builder:
     def __init__(self) -> None:
         self.fold = ConversationFold()
-        self.ticks: list[Tick] = []
+        self.ticks: list[tuple[float, int, str, str | None, str, int]] = []
         self.user: list[Segment] = []
         # seq, item, part, bytes, where its peaks start
         self.output: list[tuple[int, str | None, int, int, int]] = []
@@ -199,35 +208,39 @@ class _Builder:
 
     def apply(self, step: Step) -> None:
         fold = self.fold
-        direction = "client" if step.direction is Direction.CLIENT else "server"
         audio = step.audio
-        if audio is not None and step.type == INPUT_AUDIO:
+        if audio is not None and step.type == INPUT_AUDIO:  # the bulk of a session: fast path
             start = fold.apply_input_audio(step, audio)
-            if audio:
+            length = len(audio)
+            if length:
                 fmt = fold.conversation.input_format
-                self.user.append(Segment(step.seq, start, 0, len(audio), fmt,
-                                         self._chunk(audio, fmt)))
-            kind = "input"
+                at = self.buckets
+                self.buckets += -(-(length // fmt.sample_width) // (fmt.sample_rate // 100))
+                self.pending.append((audio, fmt))
+                self.user.append(Segment(step.seq, start, 0, length, fmt, at))
+            self.ticks.append((step.t_ns / 1e6, step.seq, step.direction, INPUT_AUDIO, "input",
+                               len(step._data) + 4 * -(-length // 3)))
+            return
+        direction = step.direction
+        try:
+            event = fold.apply(step)
+        except Exception:  # a frame the fold cannot take is shown, never hides the rest
+            event = None
+        if step.opcode is not Opcode.TEXT:
+            unknown = True
         else:
-            try:
-                event = fold.apply(step)
-            except Exception:  # a frame the fold cannot take is shown, never hides the rest
-                event = None
-            if step.opcode is not Opcode.TEXT:
-                unknown = True
-            else:
-                unknown = event is None or type(event) is UnknownEvent
-            if audio is not None and direction == "server" and not unknown:
-                item_id = getattr(event, "item_id", None)
-                item = fold.conversation.items.get(item_id or "")
-                if item is not None:
-                    at = self._chunk(audio, item.format)
-                    self.output.append((step.seq, item_id, getattr(event, "content_index", None)
-                                        or 0, len(audio), at))
-            kind = kind_of(step.type, unknown)
+            unknown = event is None or type(event) is UnknownEvent
+        if audio is not None and direction is Direction.SERVER and not unknown:
+            item_id = getattr(event, "item_id", None)
+            item = fold.conversation.items.get(item_id or "")
+            if item is not None:
+                at = self._chunk(audio, item.format)
+                self.output.append((step.seq, item_id, getattr(event, "content_index", None)
+                                    or 0, len(audio), at))
         # the frame's size on the wire: its audio went as base64 (4 characters per 3 bytes)
         size = len(step._data) + (4 * -(-len(audio) // 3) if audio is not None else 0)
-        self.ticks.append(Tick(step.seq, step.t_ns / 1e6, direction, step.type, kind, size))
+        self.ticks.append((step.t_ns / 1e6, step.seq, direction, step.type,
+                           kind_of(step.type, unknown), size))
 
     def finish(self) -> SessionIndex:
         self.flush_peaks()

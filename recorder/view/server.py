@@ -310,7 +310,7 @@ async def api_session(request: web.Request) -> web.Response:
         notes.append("this session is still being recorded: refresh to see what came since")
     if info.gaps:
         notes.append(f"{info.frames_lost} frames were not recorded ({info.gaps} gaps)")
-    unknown = sum(1 for tick in index.ticks if tick.kind == "unknown")
+    unknown = sum(1 for tick in index.ticks if tick[4] == "unknown")
     if unknown:
         notes.append(f"{unknown} frames could not be decoded: shown as unknown events")
     return _json({
