@@ -298,3 +298,33 @@ async def test_the_server_opens_the_log_before_listening(tmp_path: Path) -> None
     tokened = ViewServer(_copy(tmp_path, "barge_in"), port=0, token="a b", figures=None)
     assert (await tokened.start()).endswith("/?rtrec_token=a%20b")
     await tokened.close()
+
+
+async def test_the_export_downloads_as_a_zip_of_the_export_files(
+        barge: TestClient[Any, Any], tmp_path: Path) -> None:
+    import zipfile
+
+    from recorder.export import export_db
+
+    response = await barge.get("/api/sessions/01a1/export.zip")
+    assert response.status == 200 and response.headers["Content-Type"] == "application/zip"
+    assert response.headers["Content-Disposition"] == (
+        'attachment; filename="rtrec-01a1fc8bd58a1df8aa01910d.zip"')
+    archive = zipfile.ZipFile(io.BytesIO(await response.read()))
+    out = tmp_path / "cli-export"
+    await export_db(_copy(tmp_path, "barge_in"), out)
+    expected = sorted(p.name for p in out.iterdir())
+    prefix = "rtrec-01a1fc8bd58a1df8aa01910d/"
+    assert sorted(n.removeprefix(prefix) for n in archive.namelist()) == expected
+    for name in expected:
+        assert archive.read(prefix + name) == (out / name).read_bytes(), name
+
+
+async def test_events_thinned_per_bucket_for_a_zoomed_out_page(
+        barge: TestClient[Any, Any]) -> None:
+    every = await _get(barge, "/api/sessions/01a1/events?kinds=input")
+    thinned = await _get(barge, "/api/sessions/01a1/events?kinds=input&bucket_ms=1000")
+    assert len(every["events"]) > 200
+    seconds = {(int(e[1] // 1000), e[2]) for e in every["events"]}
+    assert len(thinned["events"]) == len(seconds)  # one per second and direction
+    assert thinned["events"][0] == every["events"][0]

@@ -120,17 +120,26 @@ class SessionIndex:
         return any(self.segments.values())
 
     def events(self, from_ms: float, to_ms: float, kinds: set[str] | None = None,
-               limit: int = 2000) -> tuple[list[Tick], bool]:
+               limit: int = 2000, bucket_ms: float = 0.0) -> tuple[list[Tick], bool]:
         """The ticks from_ms <= t < to_ms (of `kinds`, all when None), at most `limit`; True
-        when more were left off (page on from the last one's time)."""
+        when more were left off (page on from the last one's time). bucket_ms > 0 keeps the
+        first tick of each kind and direction per bucket_ms (a pixel of a zoomed-out page: an
+        hour at full width is a few thousand ticks, not 200,000)."""
         lo = bisect.bisect_left(self._tick_times, from_ms)
         hi = bisect.bisect_left(self._tick_times, to_ms)
         out: list[Tick] = []
+        seen: set[tuple[int, str, str]] = set()
         for tick in self.ticks[lo:hi]:
-            if kinds is None or tick[4] in kinds:
-                if len(out) == limit:
-                    return out, True
-                out.append(Tick._make(tick))
+            if kinds is not None and tick[4] not in kinds:
+                continue
+            if bucket_ms > 0:
+                key = (int(tick[0] // bucket_ms), tick[4], tick[2])
+                if key in seen:
+                    continue
+                seen.add(key)
+            if len(out) == limit:
+                return out, True
+            out.append(Tick._make(tick))
         return out, False
 
     def sample_rate(self) -> int:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import importlib.resources
+import io
 import json
 import logging
 import os
@@ -19,6 +20,7 @@ import re
 import statistics
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, cast
 
 import msgspec
@@ -95,7 +97,7 @@ class ViewState:
                 self._cache[info.id] = self._cache.pop(info.id)  # most recently used last
                 return entry
             builder = IndexBuilder()
-            async for batch in self.log.read_parts(info.id, Step, batch_size=5000):
+            async for batch in self.log.read_parts(info.id, Step, batch_size=2000):
                 builder.feed(batch)
             entry = _Cached(info.frames, info.status, builder.finish())
             await self._figures(info, entry)
@@ -335,7 +337,8 @@ def _shell(text: str) -> str:
 
 
 async def api_events(request: web.Request) -> web.Response:
-    """?from_ms=0&to_ms=60000&kinds=response,item&limit=2000"""
+    """?from_ms=0&to_ms=60000&kinds=response,item&limit=2000&bucket_ms=0 (bucket_ms: one tick
+    of each kind and direction per bucket, for a zoomed-out page)"""
     state = _state(request)
     info = await _session(request)
     index = (await state.cached(info)).index
@@ -344,11 +347,12 @@ async def api_events(request: web.Request) -> web.Response:
     limit = _int(request, "limit", 2000, lo=1, hi=20000)
     kinds_text = request.query.get("kinds")
     kinds = set(kinds_text.split(",")) if kinds_text else None
-    ticks, more = index.events(from_ms, to_ms, kinds, limit)
+    bucket_ms = max(_float(request, "bucket_ms", 0.0), 0.0)
+    ticks, more = index.events(from_ms, to_ms, kinds, limit, bucket_ms)
     return _json({"events": [[t.seq, round(t.t_ms, 3), t.direction, t.type, t.kind, t.size]
                              for t in ticks],
                   "fields": ["seq", "t_ms", "direction", "type", "kind", "size"],
-                  "more": more, "from_ms": from_ms, "to_ms": to_ms})
+                  "more": more, "from_ms": from_ms, "to_ms": to_ms, "bucket_ms": bucket_ms})
 
 
 def frame_dict(step: Step) -> dict[str, Any]:
@@ -440,6 +444,66 @@ async def api_state(request: web.Request) -> web.Response:
     return _json({"seq": seq, "last_seq": fold.last_seq, "note": note,
                   "text": render_text(conversation, info, note),
                   "conversation": conversation.to_dict()})
+
+
+class _ZipSink(io.RawIOBase):
+    """What zipfile writes into: kept until taken (the response sends it), never seeked."""
+
+    def __init__(self) -> None:
+        self.parts: list[bytes] = []
+        self.position = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        chunk = bytes(data)
+        self.parts.append(chunk)
+        self.position += len(chunk)
+        return len(chunk)
+
+    def tell(self) -> int:
+        return self.position
+
+    def take(self) -> bytes:
+        out, self.parts = b"".join(self.parts), []
+        return out
+
+
+async def api_export(request: web.Request) -> web.StreamResponse:
+    """The session's `rtrec export` files as a zip, streamed as it is written. The export
+    writes its files (as `rtrec export` does) into a folder removed once they are sent."""
+    import tempfile
+    import zipfile
+
+    from recorder.export import export_session
+
+    state = _state(request)
+    info = await _session(request)
+    with tempfile.TemporaryDirectory(prefix="rtrec-view-export-") as folder:
+        out = Path(folder) / "export"
+        await export_session(state.log, info, out)
+        response = web.StreamResponse(headers={
+            "Content-Type": "application/zip",
+            "Content-Disposition": f'attachment; filename="rtrec-{info.id}.zip"',
+        })
+        await response.prepare(request)
+        sink = _ZipSink()
+        with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            for path in sorted(p for p in out.rglob("*") if p.is_file()):
+                name = f"rtrec-{info.id}/{path.relative_to(out).as_posix()}"
+                entry = zipfile.ZipInfo.from_file(path, name)
+                # audio does not deflate: stored, and sent as fast as it is read
+                entry.compress_type = (zipfile.ZIP_STORED if path.suffix == ".wav"
+                                       else zipfile.ZIP_DEFLATED)
+                with path.open("rb") as source, archive.open(entry, "w") as target:
+                    while block := source.read(1 << 20):
+                        target.write(block)
+                        await response.write(sink.take())
+                await response.write(sink.take())
+        await response.write(sink.take())
+        await response.write_eof()
+        return response
 
 
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
@@ -574,6 +638,7 @@ def make_app(log: EventLog, source: str, *, token: str | None = None,
     app.router.add_get("/api/sessions/{sid}/state", api_state)
     app.router.add_get("/api/sessions/{sid}/audio/{side}.wav", api_audio)
     app.router.add_get("/api/sessions/{sid}/peaks", api_peaks)
+    app.router.add_get("/api/sessions/{sid}/export.zip", api_export)
     return app
 
 

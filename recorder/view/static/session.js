@@ -15,7 +15,6 @@ const view = { start: 0, span: 1000, end: 1000 };
 let data = null;
 let kinds = new Set();
 let ticks = [];
-let ticksKey = "";
 let selected = null;
 const peaks = { user: null, assistant: null };
 let cursorMs = 0;
@@ -120,29 +119,37 @@ function drawAxis() {
 // -- events: paged by time window ----------------------------------------------------------------
 
 let loading = null;  // { want, promise } of the window being fetched
+function tickBucket() {  // about a pixel, as a power of two ms: one tick per kind per pixel
+  const perPixel = view.span / width();
+  return perPixel < 1 ? 0 : 2 ** Math.floor(Math.log2(perPixel));
+}
+
 function loadWindow() {
   const from = Math.max(0, view.start - view.span * 0.25);
   const to = view.start + view.span * 1.25;
   const key = [...kinds].sort().join(",");
-  const want = `${Math.floor(from)}:${Math.ceil(to)}:${key}`;
-  if (ticksKey && ticksCover(from, to, key)) return Promise.resolve();
+  const bucket = tickBucket();
+  const want = `${Math.floor(from)}:${Math.ceil(to)}:${key}:${bucket}`;
+  if (ticksCover(from, to, key, bucket)) return Promise.resolve();
   if (loading && loading.want === want) return loading.promise;
-  const q = new URLSearchParams({ from_ms: from, to_ms: to, limit: 5000 });
+  const q = new URLSearchParams({ from_ms: from, to_ms: to, limit: 5000, bucket_ms: bucket });
   q.set("kinds", key || "none");
   const promise = getJSON(`${api}/events?${q}`).then((page) => {
     if (!loading || loading.want !== want) return;  // a newer window was asked for
     loading = null;
     ticks = page.events.map(([seq, t, direction, type, kind, size]) => ({ seq, t, direction, type, kind, size }));
-    ticksKey = `${from}:${to}:${key}:${page.more ? ticks.at(-1)?.t ?? to : to}`;
+    const reached = page.more ? (ticks.at(-1)?.t ?? to) : to;
+    ticksWindow = { from, reached, key, bucket };
     drawTicks();
   });
   loading = { want, promise };
   return promise;
 }
 
-function ticksCover(from, to, key) {
-  const [f, , k, reached] = ticksKey.split(":");
-  return k === key && Number(f) <= from && Number(reached) >= to;
+let ticksWindow = null;
+function ticksCover(from, to, key, bucket) {
+  const w = ticksWindow;
+  return w !== null && w.key === key && w.bucket === bucket && w.from <= from && w.reached >= to;
 }
 
 function drawTicks() {
@@ -360,7 +367,7 @@ function buildKinds() {
   kinds = new Set(wanted ? wanted.split(",") : data.kinds);
   $("kinds").replaceChildren(...data.kinds.map((kind) => el("label", {},
     el("input", { type: "checkbox", value: kind, ...(kinds.has(kind) ? { checked: "" } : {}),
-      onchange: (event) => { if (event.target.checked) kinds.add(kind); else kinds.delete(kind); ticksKey = ""; loadWindow(); } }),
+      onchange: (event) => { if (event.target.checked) kinds.add(kind); else kinds.delete(kind); ticksWindow = null; loadWindow(); } }),
     el("span", { class: `swatch k-${kind}` }), kind)));
 }
 
@@ -452,6 +459,7 @@ async function main() {
   buildTranscript();
   wire();
   audio.src = `${api}/audio/stereo.wav`;
+  $("export").href = `${api}/export.zip`;
   const t = Number(params.get("t"));
   if (params.has("t") && Number.isFinite(t)) cursorMs = t;
   layout();
