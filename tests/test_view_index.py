@@ -68,7 +68,7 @@ def test_barge_in_lanes_turns_and_the_unheard_part() -> None:
     assert not second["truncated"] and second["heard_end_ms"] == second["generated_end_ms"]
     assert lanes["tools"] == []
     # every frame is a tick; the assistant plays only what was heard
-    assert len(index.ticks) == 283
+    assert index.frames == 283
     heard = sum(s.duration_ms for s in index.segments[ASSISTANT])
     assert heard == pytest.approx(617.0 + 1000.0)
     user_bytes = sum(s.length for s in index.segments[USER])
@@ -105,7 +105,7 @@ def test_an_unknown_frame_is_a_tick_of_its_own_and_hides_nothing() -> None:
     frames = [Frame(s.direction, s.t_ns, s.opcode, s.frame_data()) for s in steps]
     frames[6:6] = [broken, odd]
     index = build_index(frame_steps(frames))
-    kinds = [t[4] for t in sorted(index.ticks, key=lambda t: t[1])]
+    kinds = index.kinds_of_seq()
     assert kinds[6:8] == ["unknown", "unknown"]
     assert len(index.lanes["user"]) == 2 and len(index.lanes["assistant"]) == 2
 

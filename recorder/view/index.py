@@ -11,9 +11,8 @@ Everything here is plain data built from steps: the tests drive it from frames i
 
 from __future__ import annotations
 
-import bisect
+import array
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 import msgspec
@@ -54,7 +53,7 @@ def kind_of(event_type: str | None, unknown: bool = False) -> str:
     return "other"
 
 
-class Segment(msgspec.Struct, frozen=True, gc=False):  # a Struct: an hour makes 200k of them
+class Segment(msgspec.Struct, frozen=True, gc=False):
     """One audio chunk placed on the timeline: the frame at `seq` holds it; `offset` bytes of it
     are skipped and `length` bytes played from `start_ms` (the heard part only, assistant)."""
 
@@ -63,7 +62,7 @@ class Segment(msgspec.Struct, frozen=True, gc=False):  # a Struct: an hour makes
     offset: int
     length: int
     format: AudioFormat
-    peak_at: int = 0  # where the chunk's own min/max buckets start in SessionIndex.chunk_peaks
+    peak_at: int = 0  # where the chunk's own min/max buckets start in SessionIndex.chunk_mins
 
     @property
     def duration_ms(self) -> float:
@@ -75,9 +74,6 @@ class Segment(msgspec.Struct, frozen=True, gc=False):  # a Struct: an hour makes
 
 
 class Tick(NamedTuple):
-    """One frame on the events lane. The index keeps plain tuples of these fields (cheaper to
-    make, and they sort by time then seq); events() hands out Ticks."""
-
     t_ms: float
     seq: int
     direction: str
@@ -86,38 +82,108 @@ class Tick(NamedTuple):
     size: int  # the frame's bytes on the wire (an audio event's audio as base64)
 
 
-@dataclass
+class _Columns:
+    """Growing columns of numbers (array.array: 8 bytes a float, not a Python object)."""
+
+    def __init__(self, **codes: str) -> None:
+        self.columns: dict[str, array.array[Any]] = {
+            name: array.array(code) for name, code in codes.items()}
+
+    def numpy(self) -> dict[str, np.ndarray]:
+        return {name: np.frombuffer(column, dtype=column.typecode) if len(column)
+                else np.zeros(0, dtype=column.typecode)
+                for name, column in self.columns.items()}
+
+
+class SideAudio:
+    """The chunks of one side as columns, in seq order; Segments made when asked for."""
+
+    def __init__(self, columns: dict[str, np.ndarray], formats: list[AudioFormat]) -> None:
+        self.seq = columns["seq"]
+        self.start_ms = columns["start_ms"]
+        self.length = columns["length"]
+        self.format_id = columns["format"]
+        self.peak_at = columns["peak_at"]
+        self.formats = formats
+        per_ms = np.array([f.sample_rate * f.sample_width / 1000 for f in formats] or [1.0])
+        self.duration_ms = self.length / per_ms[self.format_id] if len(self.seq) else \
+            np.zeros(0)
+        self.end_ms = self.start_ms + self.duration_ms
+        self._order = np.argsort(self.start_ms, kind="stable")
+        self._starts = self.start_ms[self._order]
+        self.longest_ms = float(self.duration_ms.max()) if len(self.seq) else 0.0
+        self.last_ms = float(self.end_ms.max()) if len(self.seq) else 0.0
+
+    def __len__(self) -> int:
+        return len(self.seq)
+
+    def segment(self, i: int) -> Segment:
+        return Segment(int(self.seq[i]), float(self.start_ms[i]), 0, int(self.length[i]),
+                       self.formats[int(self.format_id[i])], int(self.peak_at[i]))
+
+    def segments(self) -> list[Segment]:
+        """Every chunk, by start (for tests and small sessions; the server asks between())."""
+        return [self.segment(int(i)) for i in self._order]
+
+    def between(self, from_ms: float, to_ms: float) -> list[Segment]:
+        """The chunks that sound somewhere in [from_ms, to_ms), by start."""
+        lo = int(np.searchsorted(self._starts, from_ms - self.longest_ms - 1))
+        hi = int(np.searchsorted(self._starts, to_ms))
+        found = self._order[lo:hi]
+        found = found[self.end_ms[found] > from_ms]
+        return [self.segment(int(i)) for i in found]
+
+    def find(self, seq: int) -> Segment | None:
+        i = int(np.searchsorted(self.seq, seq))
+        return self.segment(i) if i < len(self.seq) and self.seq[i] == seq else None
+
+
+_DIRECTIONS = ("client", "server")
+
+
 class SessionIndex:
-    conversation: Conversation
-    ticks: list[tuple[float, int, str, str | None, str, int]]  # Tick's fields
-    segments: dict[str, list[Segment]]  # USER, ASSISTANT -> segments by start
-    lanes: dict[str, Any]
-    warnings: list[str] = field(default_factory=list)
-    # min and max of every audio chunk per PEAK_BUCKET_MS of its own, chunk after chunk
-    chunk_mins: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int16))
-    chunk_maxs: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int16))
-    _tick_times: list[float] = field(default_factory=list)
-    _starts: dict[str, list[float]] = field(default_factory=dict)
-    _longest: dict[str, float] = field(default_factory=dict)
+    """A session's ticks and audio chunks (as columns), its lanes, and its chunks' peaks."""
 
-    def __post_init__(self) -> None:
-        self.ticks.sort()  # by time, then seq (seqs are unique)
-        self._tick_times = [tick[0] for tick in self.ticks]
-        for side, segments in self.segments.items():
-            segments.sort(key=lambda s: s.start_ms)
-            self._starts[side] = [s.start_ms for s in segments]
-            self._longest[side] = max((s.duration_ms for s in segments), default=0.0)
+    def __init__(self, conversation: Conversation, ticks: dict[str, np.ndarray],
+                 types: list[str | None], audio: dict[str, SideAudio], lanes: dict[str, Any],
+                 warnings: list[str], chunk_mins: np.ndarray, chunk_maxs: np.ndarray) -> None:
+        self.conversation = conversation
+        order = np.lexsort((ticks["seq"], ticks["t_ms"]))  # by time, then seq
+        self.tick_t = ticks["t_ms"][order]
+        self.tick_seq = ticks["seq"][order]
+        self.tick_direction = ticks["direction"][order]
+        self.tick_type = ticks["type"][order]
+        self.tick_kind = ticks["kind"][order]
+        self.tick_size = ticks["size"][order]
+        self.types = types
+        self.audio = audio
+        self.lanes = lanes
+        self.warnings = warnings
+        # min and max of every audio chunk per PEAK_BUCKET_MS of its own, chunk after chunk
+        self.chunk_mins = chunk_mins
+        self.chunk_maxs = chunk_maxs
+        last_tick = float(self.tick_t[-1]) if len(self.tick_t) else 0.0
+        self.end_ms = max([last_tick, *(side.last_ms for side in audio.values())])
+        self.has_audio = any(len(side) for side in audio.values())
+        rates = [side.formats[int(side.format_id[0])].sample_rate
+                 for side in audio.values() if len(side)]
+        self._rate = max(rates, default=24000)
 
     @property
-    def end_ms(self) -> float:
-        last_tick = self._tick_times[-1] if self._tick_times else 0.0
-        last_audio = max((s.end_ms for side in self.segments.values() for s in side),
-                         default=0.0)
-        return max(last_tick, last_audio)
+    def frames(self) -> int:
+        return len(self.tick_seq)
 
     @property
-    def has_audio(self) -> bool:
-        return any(self.segments.values())
+    def segments(self) -> dict[str, list[Segment]]:
+        """Every chunk of each side as Segments (materialized: for tests and small sessions)."""
+        return {side: audio.segments() for side, audio in self.audio.items()}
+
+    def count(self, kind: str) -> int:
+        return int((self.tick_kind == KINDS.index(kind)).sum())
+
+    def kinds_of_seq(self) -> list[str]:
+        """The kind of every frame, in seq order."""
+        return [KINDS[k] for k in self.tick_kind[np.argsort(self.tick_seq)]]
 
     def events(self, from_ms: float, to_ms: float, kinds: set[str] | None = None,
                limit: int = 2000, bucket_ms: float = 0.0) -> tuple[list[Tick], bool]:
@@ -125,36 +191,41 @@ class SessionIndex:
         when more were left off (page on from the last one's time). bucket_ms > 0 keeps the
         first tick of each kind and direction per bucket_ms (a pixel of a zoomed-out page: an
         hour at full width is a few thousand ticks, not 200,000)."""
-        lo = bisect.bisect_left(self._tick_times, from_ms)
-        hi = bisect.bisect_left(self._tick_times, to_ms)
-        out: list[Tick] = []
-        seen: set[tuple[int, str, str]] = set()
-        for tick in self.ticks[lo:hi]:
-            if kinds is not None and tick[4] not in kinds:
-                continue
-            if bucket_ms > 0:
-                key = (int(tick[0] // bucket_ms), tick[4], tick[2])
-                if key in seen:
-                    continue
-                seen.add(key)
-            if len(out) == limit:
-                return out, True
-            out.append(Tick._make(tick))
-        return out, False
+        lo = int(np.searchsorted(self.tick_t, from_ms, side="left"))
+        hi = int(np.searchsorted(self.tick_t, to_ms, side="left"))
+        chosen = np.arange(lo, hi)
+        if kinds is not None:
+            wanted = [KINDS.index(k) for k in kinds if k in KINDS]
+            chosen = chosen[np.isin(self.tick_kind[lo:hi], wanted)]
+        if bucket_ms > 0 and len(chosen):
+            keys = ((self.tick_t[chosen] // bucket_ms).astype(np.int64) * 16
+                    + self.tick_kind[chosen].astype(np.int64) * 2
+                    + self.tick_direction[chosen])
+            _, first = np.unique(keys, return_index=True)
+            chosen = chosen[np.sort(first)]
+        more = len(chosen) > limit
+        out = [Tick(float(self.tick_t[i]), int(self.tick_seq[i]),
+                    _DIRECTIONS[self.tick_direction[i]], self.types[self.tick_type[i]],
+                    KINDS[self.tick_kind[i]], int(self.tick_size[i])) for i in chosen[:limit]]
+        return out, more
 
     def sample_rate(self) -> int:
         """The rate the viewer's WAVs use: the higher of the session's input and output rates
         (as conversation.wav does)."""
-        rates = [s.format.sample_rate for side in self.segments.values() for s in side[:1]]
-        return max(rates, default=24000)
+        return self._rate
 
     def segments_between(self, side: str, from_ms: float, to_ms: float) -> list[Segment]:
         """The side's segments that sound somewhere in [from_ms, to_ms)."""
-        segments = self.segments.get(side, [])
-        starts = self._starts.get(side, [])
-        lo = bisect.bisect_left(starts, from_ms - self._longest.get(side, 0.0) - 1)
-        hi = bisect.bisect_left(starts, to_ms)
-        return [s for s in segments[lo:hi] if s.end_ms > from_ms]
+        audio = self.audio.get(side)
+        return audio.between(from_ms, to_ms) if audio is not None else []
+
+    def segment_of(self, seq: int) -> Segment | None:
+        """The chunk the frame at seq holds (either side), if it is played."""
+        for audio in self.audio.values():
+            found = audio.find(seq)
+            if found is not None:
+                return found
+        return None
 
 
 def _bucket_count(length: int, fmt: AudioFormat) -> int:
@@ -190,17 +261,49 @@ def chunk_peaks(chunks: list[tuple[bytes, AudioFormat]]) -> tuple[np.ndarray, np
     return np.minimum.reduceat(joined, starts), np.maximum.reduceat(joined, starts)
 
 
+def _side_columns() -> _Columns:
+    return _Columns(seq="q", start_ms="d", length="q", format="b", peak_at="q")
+
+
 class _Builder:
     def __init__(self) -> None:
         self.fold = ConversationFold()
-        self.ticks: list[tuple[float, int, str, str | None, str, int]] = []
-        self.user: list[Segment] = []
+        ticks = _Columns(t_ms="d", seq="q", direction="b", type="h", kind="b", size="q")
+        self.ticks = ticks
+        self.t_ms, self.t_seq = ticks.columns["t_ms"], ticks.columns["seq"]
+        self.t_dir, self.t_type = ticks.columns["direction"], ticks.columns["type"]
+        self.t_kind, self.t_size = ticks.columns["kind"], ticks.columns["size"]
+        self.types: dict[str | None, int] = {}
+        self.kinds: dict[tuple[str | None, bool], int] = {}
+        self.user = _side_columns()
+        self.formats: dict[AudioFormat, int] = {}
         # seq, item, part, bytes, where its peaks start
         self.output: list[tuple[int, str | None, int, int, int]] = []
         self.buckets = 0  # chunk peak buckets so far
         self.pending: list[tuple[bytes, AudioFormat]] = []  # chunks whose peaks are not made
         self.mins: list[np.ndarray] = []
         self.maxs: list[np.ndarray] = []
+        self._input_type = self._type_id(INPUT_AUDIO)
+        self._input_kind = KINDS.index("input")
+        self._user = self.user.columns
+
+    def _type_id(self, name: str | None) -> int:
+        found = self.types.get(name)
+        if found is None:
+            found = self.types[name] = len(self.types)
+        return found
+
+    def _kind_id(self, name: str | None, unknown: bool) -> int:
+        found = self.kinds.get((name, unknown))
+        if found is None:
+            found = self.kinds[(name, unknown)] = KINDS.index(kind_of(name, unknown))
+        return found
+
+    def _format_id(self, fmt: AudioFormat) -> int:
+        found = self.formats.get(fmt)
+        if found is None:
+            found = self.formats[fmt] = len(self.formats)
+        return found
 
     def _chunk(self, audio: bytes, fmt: AudioFormat) -> int:
         at = self.buckets
@@ -215,6 +318,14 @@ class _Builder:
             self.maxs.append(maxs)
             self.pending = []
 
+    def _tick(self, step: Step, direction: int, type_id: int, kind: int, size: int) -> None:
+        self.t_ms.append(step.t_ns / 1e6)
+        self.t_seq.append(step.seq)
+        self.t_dir.append(direction)
+        self.t_type.append(type_id)
+        self.t_kind.append(kind)
+        self.t_size.append(size)
+
     def apply(self, step: Step) -> None:
         fold = self.fold
         audio = step.audio
@@ -226,9 +337,14 @@ class _Builder:
                 at = self.buckets
                 self.buckets += -(-(length // fmt.sample_width) // (fmt.sample_rate // 100))
                 self.pending.append((audio, fmt))
-                self.user.append(Segment(step.seq, start, 0, length, fmt, at))
-            self.ticks.append((step.t_ns / 1e6, step.seq, step.direction, INPUT_AUDIO, "input",
-                               len(step._data) + 4 * -(-length // 3)))
+                user = self._user
+                user["seq"].append(step.seq)
+                user["start_ms"].append(start)
+                user["length"].append(length)
+                user["format"].append(self._format_id(fmt))
+                user["peak_at"].append(at)
+            self._tick(step, step.direction is Direction.SERVER, self._input_type,
+                       self._input_kind, len(step._data) + 4 * -(-length // 3))
             return
         direction = step.direction
         try:
@@ -248,14 +364,15 @@ class _Builder:
                                     or 0, len(audio), at))
         # the frame's size on the wire: its audio went as base64 (4 characters per 3 bytes)
         size = len(step._data) + (4 * -(-len(audio) // 3) if audio is not None else 0)
-        self.ticks.append((step.t_ns / 1e6, step.seq, direction, step.type,
-                           kind_of(step.type, unknown), size))
+        self._tick(step, direction is Direction.SERVER, self._type_id(step.type),
+                   self._kind_id(step.type, unknown), size)
 
     def finish(self) -> SessionIndex:
         self.flush_peaks()
         conversation = self.fold.conversation
         plan = plan_timeline(conversation)
-        assistant: list[Segment] = []
+        assistant = _side_columns()
+        columns = assistant.columns
         played: dict[tuple[str, int], int] = {}
         for seq, item_id, index, length, peak_at in self.output:
             key = (item_id or "", index)
@@ -267,11 +384,19 @@ class _Builder:
             heard = max(0, min(length, part.heard_bytes - before))
             if heard <= 0:
                 continue
-            at = part.start_ms + part.audio_format.duration_ms(before)
-            assistant.append(Segment(seq, at, 0, heard, part.audio_format, peak_at))
-        segments = {USER: self.user, ASSISTANT: assistant}
+            columns["seq"].append(seq)
+            columns["start_ms"].append(part.start_ms + part.audio_format.duration_ms(before))
+            columns["length"].append(heard)
+            columns["format"].append(self._format_id(part.audio_format))
+            columns["peak_at"].append(peak_at)
+        formats = list(self.formats)
+        audio = {USER: SideAudio(self.user.numpy(), formats),
+                 ASSISTANT: SideAudio(assistant.numpy(), formats)}
         empty = np.zeros(0, np.int16)
-        return SessionIndex(conversation, self.ticks, segments, lanes(conversation),
+        types: list[str | None] = [None] * len(self.types)
+        for name, number in self.types.items():
+            types[number] = name
+        return SessionIndex(conversation, self.ticks.numpy(), types, audio, lanes(conversation),
                             list(self.fold.warnings),
                             np.concatenate(self.mins) if self.mins else empty,
                             np.concatenate(self.maxs) if self.maxs else empty)

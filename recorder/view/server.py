@@ -312,14 +312,14 @@ async def api_session(request: web.Request) -> web.Response:
         notes.append("this session is still being recorded: refresh to see what came since")
     if info.gaps:
         notes.append(f"{info.frames_lost} frames were not recorded ({info.gaps} gaps)")
-    unknown = sum(1 for tick in index.ticks if tick[4] == "unknown")
+    unknown = index.count("unknown")
     if unknown:
         notes.append(f"{unknown} frames could not be decoded: shown as unknown events")
     return _json({
         "session": row, "end_ms": index.end_ms, "has_audio": index.has_audio,
         "sample_rate": index.sample_rate(), "lanes": index.lanes, "kinds": list(KINDS),
         "figures": cached.figures, "figures_note": cached.figures_note, "notes": notes,
-        "events": len(index.ticks),
+        "events": index.frames,
         "commands": {
             "replay": f"rtrec replay {_shell(state.source)} --session {info.id}",
             "serve": f"rtrec serve {_shell(state.source)} --session {info.id}",
@@ -420,7 +420,7 @@ async def api_frame_audio(request: web.Request) -> web.Response:
     seq = _path_int(request, "seq")
     step = await state.step(info.id, seq)
     index = (await state.cached(info)).index
-    segment = next((s for side in index.segments.values() for s in side if s.seq == seq), None)
+    segment = index.segment_of(seq)
     if step is None or step.audio is None or segment is None:
         return _bad(f"frame {seq} of session {info.id} holds no audio rtrec can play", 404)
     fmt = segment.format

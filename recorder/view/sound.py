@@ -25,7 +25,6 @@ from recorder.view.index import (
     USER,
     Segment,
     SessionIndex,
-    _bucket_count,
 )
 
 HEADER_BYTES = 44
@@ -143,18 +142,21 @@ def side_peaks(index: SessionIndex, side: str) -> Peaks:
     made in the index's one pass): each chunk's buckets placed from the bucket its start falls
     in (to within a bucket), the assistant's cut where it was heard. No audio is read."""
     peaks = Peaks(peak_buckets(index))
-    segments = index.segments.get(side, [])
-    if not segments or index.chunk_mins.size == 0:
+    audio = index.audio.get(side)
+    if audio is None or not len(audio) or index.chunk_mins.size == 0:
         return peaks
-    counts = np.array([_bucket_count(s.length, s.format) for s in segments], dtype=np.int64)
+    rates = np.array([f.sample_rate for f in audio.formats], dtype=np.int64)
+    widths = np.array([f.sample_width for f in audio.formats], dtype=np.int64)
+    fmt = audio.format_id
+    counts = -(-(audio.length // widths[fmt]) // (rates[fmt] // 100))  # _bucket_count
     total = int(counts.sum())
     if total == 0:
         return peaks
     first = np.concatenate(([0], np.cumsum(counts)[:-1]))
     local = np.arange(total) - np.repeat(first, counts)
-    starts = np.array([int(s.start_ms // BASE_BUCKET_MS) for s in segments], dtype=np.int64)
+    starts = (audio.start_ms // BASE_BUCKET_MS).astype(np.int64)
     where = np.minimum(np.repeat(starts, counts) + local, peaks.mins.size - 1)
-    source = np.repeat(np.array([s.peak_at for s in segments], dtype=np.int64), counts) + local
+    source = np.repeat(audio.peak_at, counts) + local
     np.minimum.at(peaks.mins, where, index.chunk_mins[source])
     np.maximum.at(peaks.maxs, where, index.chunk_maxs[source])
     return peaks
