@@ -333,3 +333,40 @@ def test_a_token_url_is_carried_once_then_kept_in_a_cookie(browser: Any, tmp_pat
         _open_session(browser, browser.current_url)
         assert _count(browser, ".turn.user") == 2
         browser.delete_all_cookies()
+
+
+def test_no_audio_and_an_unknown_frame_are_said_so(browser: Any, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+    from selenium.webdriver.common.by import By
+
+    from recorder.cli import cli
+
+    lines = (FIXTURES / "voice_turns.jsonl").read_text().splitlines()
+    kept = [json.loads(line) for line in lines if "audio.delta" not in line
+            and "input_audio_buffer.append" not in line]
+    odd = dict(kept[5], frame='{"type":"brand.new_event","event_id":"e1"}',
+               type="brand.new_event", direction="server")
+    kept.insert(6, odd)
+    for seq, line in enumerate(kept, 1):
+        line["seq"] = seq
+    events = tmp_path / "silent.jsonl"
+    events.write_text("".join(json.dumps(line) + "\n" for line in kept))
+    db = str(tmp_path / "silent.db")
+    result = CliRunner().invoke(cli, ["import", db, str(events)])
+    assert result.exit_code == 0, result.output
+    browser.set_window_size(*WIDE)
+    with rtrec_view(db) as url:
+        _open_session(browser, url.rstrip("/") + "/s/" + result.output.split()[0])
+        notes = browser.find_element(By.ID, "notes").text
+        assert "this session has no audio: the lanes show its turns without waveforms" in notes
+        assert "1 frames could not be decoded: shown as unknown events" in notes
+        assert [n.text for n in browser.find_elements(By.CSS_SELECTOR, ".nowave")] == [
+            "no audio recorded"] * 2
+        assert _count(browser, ".turn.user") == 2  # the turns are still there
+        tick = browser.find_element(By.CSS_SELECTOR, '.tick[data-seq="7"]')
+        browser.execute_script("arguments[0].click()", tick)  # its neighbour shares its pixel
+        head = browser.find_element(By.ID, "frame-head")
+        _wait(browser, lambda: head.text.startswith("#7 brand.new_event"), "the unknown frame")
+        assert "unknown" in head.text
+        assert browser.find_element(By.ID, "frame-raw").text == (
+            '{"type":"brand.new_event","event_id":"e1"}')
