@@ -328,3 +328,17 @@ async def test_events_thinned_per_bucket_for_a_zoomed_out_page(
     seconds = {(int(e[1] // 1000), e[2]) for e in every["events"]}
     assert len(thinned["events"]) == len(seconds)  # one per second and direction
     assert thinned["events"][0] == every["events"][0]
+
+
+async def test_counts_are_kept_once_made_and_listed_after(many: TestClient[Any, Any]) -> None:
+    listed = await _get(many, "/api/sessions?sort=frames&order=asc")
+    assert all("turns" not in row for row in listed["sessions"])
+    assert listed["sessions"][0]["summary_frames_max"] == 20_000
+    first = listed["sessions"][0]["id"]
+    summary = await _get(many, f"/api/sessions/{first}/summary")
+    assert (summary["id"], summary["turns"], summary["interruptions"], summary["errors"]) == (
+        first, 1, 0, 0)
+    assert summary["p50_voice_to_voice_ms"] is None  # no turn figures in this test
+    listed = await _get(many, "/api/sessions?sort=frames&order=asc")
+    assert listed["sessions"][0]["turns"] == 1
+    assert all("turns" not in row for row in listed["sessions"][1:])

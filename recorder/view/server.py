@@ -48,6 +48,9 @@ log = logging.getLogger("recorder.view")
 COOKIE = "rtrec_token"
 PER_PAGE = 50
 MAX_PER_PAGE = 500
+# The sessions page asks for the counts of sessions up to this many frames by itself (about 5
+# minutes of audio); a longer one is counted when its page is opened.
+SUMMARY_FRAMES_MAX = 20_000
 SORTS = ("started", "model", "status", "duration", "frames", "protocol")
 # source (what `rtrec view` was given), session id -> the session's figures (SessionFigures)
 FiguresFn = Callable[[str, str], Awaitable[Any]]
@@ -84,6 +87,8 @@ class ViewState:
         self.figures = figures
         self.keep = keep
         self._cache: dict[str, _Cached] = {}
+        # session id -> ((frames, status) when counted, its counts): small, kept for all
+        self.summaries: dict[str, tuple[tuple[int, str], dict[str, Any]]] = {}
         self._locks: dict[str, asyncio.Lock] = {}
 
     async def info(self, sid: str) -> SessionInfo:
@@ -271,23 +276,45 @@ async def api_sessions(request: web.Request) -> web.Response:
     rows.sort(key=_sort_key(sort), reverse=order == "desc")
     total = len(rows)
     shown = rows[(page - 1) * per_page:page * per_page]
-    for row in shown:  # what the index knows already costs nothing; the rest is on its page
-        cached = state._cache.get(row["id"])
-        if cached is not None:
-            _add_counts(row, cached)
+    for row in shown:  # counts already made cost nothing; the page asks for the rest
+        known = state.summaries.get(row["id"])
+        if known is not None and known[0] == (row["frames"], row["status"]):
+            row.update(known[1])
+        row["summary_frames_max"] = SUMMARY_FRAMES_MAX
     return _json({"sessions": shown, "total": total, "page": page, "per_page": per_page,
                   "sort": sort, "order": order, "statuses": statuses, "models": models})
 
 
-def _add_counts(row: dict[str, Any], cached: _Cached) -> None:
+def counts(cached: _Cached) -> dict[str, Any]:
+    """What the sessions page shows of a session beyond its row: turns, interruptions, errors
+    and the p50 voice-to-voice latency (None without turn figures)."""
     lanes = cached.index.lanes
-    row["turns"] = len(lanes["user"])
-    row["interruptions"] = sum(1 for a in lanes["assistant"] if a["truncated"])
-    row["errors"] = len(lanes["errors"])
     figures = cached.figures or {}
     v2v = [t.get("voice_to_voice_ms") for t in figures.get("turns", [])]
     values = [v for v in v2v if v is not None]
-    row["p50_voice_to_voice_ms"] = statistics.median(values) if values else None
+    return {
+        "turns": len(lanes["user"]),
+        "interruptions": sum(1 for a in lanes["assistant"] if a["truncated"]),
+        "errors": len(lanes["errors"]),
+        "p50_voice_to_voice_ms": statistics.median(values) if values else None,
+    }
+
+
+def _add_counts(state: ViewState, info: SessionInfo, row: dict[str, Any],
+                cached: _Cached) -> None:
+    made = counts(cached)
+    state.summaries[info.id] = ((info.frames, info.status), made)
+    row.update(made)
+
+
+async def api_summary(request: web.Request) -> web.Response:
+    """A session's counts for the sessions page (its index made, if not yet)."""
+    state = _state(request)
+    info = await _session(request)
+    cached = await state.cached(info)
+    row = session_dict(info)
+    _add_counts(state, info, row, cached)
+    return _json(row)
 
 
 async def _session(request: web.Request) -> SessionInfo:
@@ -304,7 +331,7 @@ async def api_session(request: web.Request) -> web.Response:
     cached = await state.cached(info)
     index = cached.index
     row = session_dict(info)
-    _add_counts(row, cached)
+    _add_counts(state, info, row, cached)
     notes = list(index.warnings)
     if not index.has_audio:
         notes.append("this session has no audio: the lanes show its turns without waveforms")
@@ -633,6 +660,7 @@ def make_app(log: EventLog, source: str, *, token: str | None = None,
     app.router.add_get("/api/sessions", api_sessions)
     app.router.add_get("/api/sessions/{sid}", api_session)
     app.router.add_get("/api/sessions/{sid}/events", api_events)
+    app.router.add_get("/api/sessions/{sid}/summary", api_summary)
     app.router.add_get("/api/sessions/{sid}/frames/{seq}.wav", api_frame_audio)
     app.router.add_get("/api/sessions/{sid}/frames/{seq}", api_frame)
     app.router.add_get("/api/sessions/{sid}/state", api_state)

@@ -51,7 +51,14 @@ async function load() {
   delete document.body.dataset.loading;
   document.body.dataset.loaded = "1";
   // counts need each session's index: fill them in as they come, the table is usable already
-  for (const session of data.sessions) fillCounts(session.id);
+  for (const session of data.sessions) {
+    if (session.turns !== undefined) showCounts(session);
+    else if (session.frames <= session.summary_frames_max) fillCounts(session.id);
+    else for (const name of ["turns", "interruptions", "errors", "p50"]) {
+      const td = document.querySelector(`tr[data-id="${CSS.escape(session.id)}"] .${name}`);
+      if (td) { td.textContent = "open"; td.title = "a long session: counted when its page is opened"; }
+    }
+  }
 }
 
 function cell(text, cls) { return el("td", { class: cls, text: text ?? "" }); }
@@ -64,17 +71,20 @@ function row(s) {
     cell("…", "turns"), cell("…", "interruptions"), cell("…", "errors"), cell("…", "p50"));
 }
 
+function showCounts(s) {
+  const tr = document.querySelector(`tr[data-id="${CSS.escape(s.id)}"]`);
+  if (!tr) return;
+  tr.querySelector(".turns").textContent = String(s.turns);
+  tr.querySelector(".interruptions").textContent = String(s.interruptions);
+  tr.querySelector(".errors").textContent = String(s.errors);
+  tr.querySelector(".p50").textContent = s.p50_voice_to_voice_ms === null ? "n/a" : duration(s.p50_voice_to_voice_ms);
+}
+
 async function fillCounts(id) {
-  const tr = document.querySelector(`tr[data-id="${CSS.escape(id)}"]`);
   try {
-    const data = await getJSON(`/api/sessions/${encodeURIComponent(id)}`);
-    const s = data.session;
-    if (!tr) return;
-    tr.querySelector(".turns").textContent = String(s.turns);
-    tr.querySelector(".interruptions").textContent = String(s.interruptions);
-    tr.querySelector(".errors").textContent = String(s.errors);
-    tr.querySelector(".p50").textContent = s.p50_voice_to_voice_ms === null ? "n/a" : duration(s.p50_voice_to_voice_ms);
+    showCounts(await getJSON(`/api/sessions/${encodeURIComponent(id)}/summary`));
   } catch (error) {
+    const tr = document.querySelector(`tr[data-id="${CSS.escape(id)}"]`);
     if (tr) tr.querySelector(".turns").textContent = "?";
   }
 }
