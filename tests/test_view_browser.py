@@ -370,3 +370,49 @@ def test_no_audio_and_an_unknown_frame_are_said_so(browser: Any, tmp_path: Path)
         assert "unknown" in head.text
         assert browser.find_element(By.ID, "frame-raw").text == (
             '{"type":"brand.new_event","event_id":"e1"}')
+
+
+_WITH_FIGURES = r"""
+import asyncio, sys
+from recorder.stats.figures import SessionFigures, TurnFigures
+from recorder.view.server import ViewServer
+
+async def figures(source, session):
+    return SessionFigures(turns=[
+        TurnFigures(index=1, item_id="a", speech_end_wire_ms=2400.0, voice_to_voice_ms=700.0),
+        TurnFigures(index=2, item_id="b", speech_end_wire_ms=None, voice_to_voice_ms=None)])
+
+async def main():
+    server = ViewServer(sys.argv[1], port=0, figures=figures)
+    print("rtrec: viewing at", await server.start("01a1"), flush=True)
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await server.close()
+
+asyncio.run(main())
+"""
+
+
+def test_a_turns_latency_marker_from_the_turn_figures(browser: Any, tmp_path: Path) -> None:
+    from selenium.webdriver.common.by import By
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    process = subprocess.Popen([sys.executable, "-c", _WITH_FIGURES, _copy(tmp_path, "barge_in")],
+                               stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        assert process.stdout is not None
+        url = process.stdout.readline().split()[-1]
+        browser.set_window_size(*WIDE)
+        _open_session(browser, url)
+        [marker] = browser.find_elements(By.CSS_SELECTOR, ".latency")
+        assert marker.text == "v2v 700 ms"
+        assert marker.get_attribute("title") == "turn 1: voice to voice 700 ms"
+        timeline = _box(browser, "#timeline")
+        span = browser.execute_script("return window.rtrecView.view.span")
+        assert _box(browser, ".latency")["width"] == pytest.approx(
+            700 / span * timeline["width"], abs=2)
+        assert browser.find_element(By.ID, "figures-note").text == ""
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
