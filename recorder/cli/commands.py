@@ -64,4 +64,8 @@ COMMANDS: dict[str, CommandEntry] = {
         "recorder.cli.store:sessions_command",
         "List the sessions recorded in DB, oldest first, with the frames each could not keep.",
     ),
+    "view": CommandEntry(
+        "recorder.cli.view:view_command",
+        "See and hear the sessions of DB in a browser: lanes on one timeline, audio, frames.",
+    ),
 }

@@ -646,11 +646,13 @@ class EventLog:
         whole: bool = False,
         skip_types: Collection[str] = (),
         skip_client: bool = False,
+        after_seq: int = 0,
     ) -> AsyncIterator[list[T]]:
         """The session's frames in seq order as read(audio="bytes") gives them (whole: as
         read() gives them, audio None), each handed to make(seq, t_ns, direction, type, data,
         audio, opcode) instead of becoming a StoredFrame (see RowReader.reading_parts):
-        recorder.stream's steps.
+        recorder.stream's steps. after_seq: only the frames after that seq (a window of a
+        session, read by its index: the viewer's frames and audio).
 
         skip_types (server frames of these types) and skip_client (every client frame) leave
         frames out, never read from the database: for a reader that could not observe them
@@ -680,7 +682,7 @@ class EventLog:
                 where += (f" AND (type IS NULL OR type NOT IN ({listed}) OR direction <> "
                           f"{schema.DIRECTION_CODES['server']})")
         async for batch in self._read_rows(sid, select, convert, until_seq, batch_size, seq_at,
-                                           where=where):
+                                           where=where, after_seq=after_seq):
             yield batch
 
     async def frame_span(self, sid: str, until_seq: int | None = None) -> tuple[int, int | None]:
@@ -704,6 +706,7 @@ class EventLog:
         *,
         type_at: int | None = None,
         where: str = "",
+        after_seq: int = 0,
     ) -> AsyncIterator[list[T]]:
         """Rows of `select` (seq at seq_at) of the session's frames, in seq order, in batches,
         each batch made into T's by convert. The type names are learned when a batch holds a
@@ -716,7 +719,7 @@ class EventLog:
             f"WHERE session = ? AND seq > ? AND seq <= ?{where} ORDER BY seq LIMIT ?"
         )
         last = min(until_seq, _MAX_SEQ) if until_seq is not None else _MAX_SEQ
-        after = 0
+        after = max(0, after_seq)
         size = max(1, batch_size)
         async with self._batch_reader(statement) as fetch:
             while True:
