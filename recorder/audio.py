@@ -541,7 +541,7 @@ class StreamPlacement:
         bytes_per_s: the same starts, without building a tuple per chunk (the input stream's
         runs, ~200k chunks an hour)."""
         end, stream, jitter, runs = self.end_ms, self.stream_ms, self.jitter_ms, self.runs
-        starts = []
+        starts: list[float] = []
         append = starts.append
         for ns, size in zip(t_ns, sizes, strict=True):
             duration_ms = size * 1000 / bytes_per_s
