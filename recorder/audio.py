@@ -536,6 +536,28 @@ class StreamPlacement:
         self.end_ms, self.stream_ms = end, stream
         return starts
 
+    def place_sized(self, t_ns: list[int], sizes: list[int], bytes_per_s: int) -> list[float]:
+        """place_all for chunks given as recorded times (ns) and sizes in bytes of a stream of
+        bytes_per_s: the same starts, without building a tuple per chunk (the input stream's
+        runs, ~200k chunks an hour)."""
+        end, stream, jitter, runs = self.end_ms, self.stream_ms, self.jitter_ms, self.runs
+        starts: list[float] = []
+        append = starts.append
+        for ns, size in zip(t_ns, sizes, strict=True):
+            duration_ms = size * 1000 / bytes_per_s
+            start = ns / 1e6 - duration_ms
+            if start < end:  # max(received - duration, end)
+                start = end
+            if start - end <= jitter and runs:
+                start = end
+            if not runs or start != end:
+                runs.append((stream, start))
+            stream += duration_ms
+            end = start + duration_ms
+            append(start)
+        self.end_ms, self.stream_ms = end, stream
+        return starts
+
     def to_timeline(self, stream_ms: float) -> float:
         """Where stream offset stream_ms landed on the timeline."""
         if not self.runs:

@@ -240,18 +240,20 @@ class ConversationFold:
         if fmt is not self._input_rate_of:
             self._input_rate_of = fmt
             self._input_bytes_per_s = fmt.sample_rate * fmt.sample_width
-        sized = [step for step in run if step.audio]  # an empty chunk is counted, not placed
-        if sized:
-            audio = [step.audio for step in sized if step.audio is not None]
-            sizes = [len(chunk) for chunk in audio]
+        audio: list[bytes] = []
+        times: list[int] = []
+        for step in run:
+            chunk = step.audio
+            if chunk:  # an empty chunk is counted, not placed
+                audio.append(chunk)
+                times.append(step.t_ns)
+        if audio:
+            sizes = list(map(len, audio))
             per_s = self._input_bytes_per_s
             placement = conversation.input_placement
             stretches = len(placement.runs)
-            starts = placement.place_all(
-                # as _add_input_audio: recorded ms, and the duration (bytes * 1000 / rate)
-                [(step.t_ns / 1e6, size * 1000 / per_s)
-                 for step, size in zip(sized, sizes, strict=True)]
-            )
+            # as _add_input_audio: recorded ms, and the duration (bytes * 1000 / rate)
+            starts = placement.place_sized(times, sizes, per_s)
             conversation.input_audio_bytes += sum(sizes)
             self.input_chunk_ms = starts[-1]
             if on_input is not None:

@@ -168,7 +168,7 @@ class AudioSink:
             run.contiguous and run.starts[0] == self.input_end_ms and self._input_as_is
             and conversation.input_format is self._input_format and self.user_runs
             and run.bytes_per_s == self._input_bytes_per_s
-            and not any(size & 1 for size in run.sizes)
+            and not any(map((1).__and__, run.sizes))  # every chunk whole samples
         ):
             size = sum(run.sizes)
             self._pending += run.audio

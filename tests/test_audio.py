@@ -325,3 +325,17 @@ def test_place_all_places_each_chunk_as_place_does() -> None:
     assert bulk.place_all(chunks[:4]) + bulk.place_all(chunks[4:]) == starts
     assert (bulk.runs, bulk.end_ms, bulk.stream_ms) == (one.runs, one.end_ms, one.stream_ms)
     assert len(one.runs) == 3  # a jump past the jitter starts a stretch; a small gap does not
+
+
+def test_place_sized_places_as_place_all_does():
+    # late, early (faster than real time), jittered and gapped chunks, an odd size, a chunk
+    # after a silence longer than the jitter: the same starts and the same runs either way
+    t_ns = [100_000_000, 150_000_000, 260_000_000, 300_000_000, 900_000_000, 1_000_000_000]
+    sizes = [4800, 4800, 4801, 2400, 4800, 96]
+    per_s = 48000
+    by_tuples, by_sizes = StreamPlacement(), StreamPlacement()
+    chunks = [(ns / 1e6, s * 1000 / per_s) for ns, s in zip(t_ns, sizes, strict=True)]
+    expected = by_tuples.place_all(chunks)
+    assert by_sizes.place_sized(t_ns, sizes, per_s) == expected
+    assert by_sizes.runs == by_tuples.runs and len(by_sizes.runs) == 2
+    assert (by_sizes.end_ms, by_sizes.stream_ms) == (by_tuples.end_ms, by_tuples.stream_ms)
