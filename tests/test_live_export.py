@@ -184,3 +184,20 @@ def test_a_failed_live_export_leaves_nothing_behind(tmp_path: Path,
         "Error: cannot write transcript.md: No space left on device; free some space or choose "
         "another --out")
     assert list(out.iterdir()) == []
+
+
+def test_a_sideband_places_the_output_by_start_ms_with_its_gaps(tmp_path: Path) -> None:
+    s = Session()
+    s.server(0, {"type": "session.started", "session": {"id": SESSION_ID, "model": "gpt-live-1"}})
+    frame = b64(tone(200))
+    for at, start_ms in ((50, 0), (60, 200), (70, 600)):  # a burst; 400-600 ms was dropped
+        s.server(at, {"type": "session.output_audio.delta", "delta": frame,
+                      "start_ms": start_ms, "end_ms": start_ms + 200})
+        s.server(at, {"type": "session.input_audio.append", "audio": frame})
+    out, _ = export(tmp_path, s)
+    _, _, assistant = read_wav(out / "assistant.wav")
+    assert len(assistant) == 800 * 24
+    assert assistant[: 400 * 24].any() and not assistant[400 * 24 : 600 * 24].any()
+    assert assistant[600 * 24 :].any()
+    _, _, user = read_wav(out / "user.wav")  # reflections: no times, placed by arrival
+    assert len(user) == 50 * 24 + 3 * 200 * 24
