@@ -201,3 +201,13 @@ def test_a_sideband_places_the_output_by_start_ms_with_its_gaps(tmp_path: Path) 
     assert assistant[600 * 24 :].any()
     _, _, user = read_wav(out / "user.wav")  # reflections: no times, placed by arrival
     assert len(user) == 50 * 24 + 3 * 200 * 24
+
+
+def test_a_long_pause_in_the_input_stream_is_silence_of_its_length(tmp_path: Path) -> None:
+    s = start(Session())
+    s.client(100, {"type": "session.input_audio.append", "audio": AUDIO_100MS})
+    s.client(60_200, {"type": "session.input_audio.append", "audio": AUDIO_100MS})  # a minute on
+    out, _ = export(tmp_path, s)
+    _, _, user = read_wav(out / "user.wav")
+    assert len(user) == 60_300 * 24
+    assert not user[200 * 24 : 60_200 * 24].any() and user[60_200 * 24 :].any()

@@ -18,8 +18,6 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from recorder.audio import AudioFormat, Stretch, WavWriter, pcm16_samples, resample, write_timeline
 from recorder.live.fold import LiveFold
 from recorder.protocol import names
@@ -32,32 +30,54 @@ if TYPE_CHECKING:
     from recorder.store import EventLog, SessionInfo
 
 PCM24 = AudioFormat.from_wire({"type": "audio/pcm", "rate": 24000})
+PENDING_BYTES = 1 << 20  # audio gathered before it is written
 NO_HEARD = ("assistant-heard.wav not written: a Live session says nothing about what the "
             "listener heard (no truncation events), so assistant.wav is all there is")
 
 
 class Track:
-    """One continuous track, written as it arrives; frame 0 is the recording's first frame."""
+    """One continuous track, written as it arrives; frame 0 is the recording's first frame.
+    Chunks of PCM16 at the file's rate (the bulk of a session) are gathered and written in
+    large blocks."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self.writer: WavWriter | None = None
-        self.chunks = 0
+        self.frames = 0  # written and gathered
+        self._pending: list[bytes] = []
+        self._pending_bytes = 0
 
     def add(self, fmt: AudioFormat, at_ms: float, audio: bytes) -> None:
         if self.writer is None:
             self.writer = WavWriter(self.path, fmt.sample_rate)
-        writer = self.writer
-        rate = writer.sample_rate
+        rate = self.writer.sample_rate
         at = round(at_ms * rate / 1000)
-        if at > writer.frames:  # the stream paused: silence up to this chunk
-            writer.append(np.zeros(at - writer.frames, dtype=np.int16))
+        while at > self.frames:  # the stream paused: silence up to this chunk, block by block
+            self._gather(bytes(2 * min(at - self.frames, PENDING_BYTES >> 1)))
+        if fmt.sample_rate == rate and not fmt.is_g711:
+            self._gather(audio)
+            return
         pcm = fmt.to_pcm16(audio)
-        if fmt.sample_rate == rate:
-            writer.append_pcm(pcm)
-        else:
-            writer.append(resample(pcm16_samples(pcm), fmt.sample_rate, rate))
-        self.chunks += 1
+        if fmt.sample_rate != rate:
+            pcm = resample(pcm16_samples(pcm), fmt.sample_rate, rate).astype("<i2").tobytes()
+        self._gather(pcm)
+
+    def end_ms(self) -> float:
+        rate = self.writer.sample_rate if self.writer is not None else 1
+        return self.frames * 1000 / rate
+
+    def _gather(self, pcm: bytes) -> None:
+        self._pending.append(pcm)
+        self._pending_bytes += len(pcm)
+        self.frames += len(pcm) >> 1
+        if self._pending_bytes >= PENDING_BYTES:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._pending and self.writer is not None:
+            self.writer.append_pcm(b"".join(self._pending))
+        self._pending.clear()
+        self._pending_bytes = 0
 
 
 class LiveExport:
@@ -101,7 +121,7 @@ class LiveExport:
             self.skipped += 1  # not PCM16: the fold notes it (not in the announced format)
             return
         if track.writer is not None:
-            at_ms = max(at_ms, track.writer.duration_ms)  # continuous: never over itself
+            at_ms = max(at_ms, track.end_ms())  # continuous: never over itself
         track.add(fmt, at_ms, audio)
 
 
@@ -141,6 +161,8 @@ async def export_live(log: EventLog, info: SessionInfo, out_dir: Path, report: E
                 progress(min(batch[-1].seq, info.frames), info.frames)
         fold = builder.fold
         fold.finish()
+        for track in tracks:
+            track.flush()
         writers = [t.writer for t in tracks if t.writer is not None]
         if writers:
             rate = max(w.sample_rate for w in writers)
