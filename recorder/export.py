@@ -85,6 +85,7 @@ class ExportReport:
     durations_ms: dict[str, float] = field(default_factory=dict)  # file name -> duration
     sample_rate: int = 0  # conversation.wav
     resampled: str | None = None  # which side of conversation.wav was resampled, and how
+    notes: list[str] = field(default_factory=list)  # what the export chose not to write, and why
 
 
 # --- pass 1: replay, writing what can be written as it streams ----------------------------
@@ -621,9 +622,17 @@ async def export_session(
     """Write the WAV files and transcripts of one session into out_dir (see module doc), all
     or nothing (see _all_or_nothing)."""
     check_output_dir(out_dir)
-    _refuse_live(info)  # before anything is written
     _write(lambda: remove_item_files(out_dir))  # the rest is overwritten; these are by item
     report = ExportReport(info.id, out_dir)
+    from recorder.recording import is_live
+
+    if is_live(info):  # a Live session: its own steps, fold and tracks
+        from recorder.live.export import export_live
+
+        try:
+            return await export_live(log, info, out_dir, report, progress, warn, batch_size)
+        except OSError as error:
+            raise _write_error(error) from error
     sink = AudioSink(out_dir)
     builder = _ExportPass(sink, progress, info.frames)
     try:
@@ -672,17 +681,6 @@ def _finish_audio(sink: AudioSink, plan: TimelinePlan, conversation: Conversatio
     report.had_audio = True
     report.sample_rate = stereo.sample_rate
     report.resampled = _resampled(sink)
-
-
-def _refuse_live(info: SessionInfo) -> None:
-    """This export reads Realtime conversations; a Live session's steps are Live events."""
-    from recorder.recording import is_live
-
-    if is_live(info):
-        raise RtrecError(
-            f"session {info.id} is a Live session, and rtrec export does not export Live "
-            "sessions yet: rtrec replay shows it (--json for its timeline)"
-        )
 
 
 async def _read_session(log: EventLog, info: SessionInfo, builder: _ExportPass,

@@ -135,19 +135,6 @@ def test_a_broken_live_session_replays_with_its_notes(tmp_path: Path) -> None:
     ]
 
 
-def test_rtrec_export_refuses_a_live_session_in_one_line_and_writes_nothing(
-    live_db: tuple[Path, str], tmp_path: Path
-) -> None:
-    db, sid = live_db
-    out = tmp_path / "out"
-    result = CliRunner().invoke(cli, ["export", str(db), "--out", str(out)], prog_name="rtrec")
-    assert result.exit_code == 1
-    assert result.output.splitlines() == [
-        f"Error: session {sid} is a Live session, and rtrec export does not export Live "
-        "sessions yet: rtrec replay shows it (--json for its timeline)"]
-    assert not out.exists()
-
-
 def test_a_refused_start_a_client_delegation_and_a_fixture_read_as_lines() -> None:
     from live_sessions import Session
 

@@ -53,6 +53,8 @@ def export_command(db: str, session_id: str | None, out_dir: Path, per_item: boo
         click.echo(f"  {name}{suffix}")
     if report.resampled:
         click.echo(f"Note: {report.resampled}")
+    for note in report.notes:
+        click.echo(f"Note: {note}")
     if not report.had_audio:
         click.echo(f"No audio in session {report.session_id}: wrote the transcripts only")
 

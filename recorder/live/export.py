@@ -1,0 +1,221 @@
+"""Export a Live session: user.wav and assistant.wav from the two continuous tracks,
+conversation.wav in stereo (user left, assistant right), transcripts from the fold's segments.
+
+One pass over the steps: the Live fold (recorder.live.fold) takes each step, and beside it each
+audio chunk is appended to its track. Each track file is its own timeline from the first frame
+of the recording: a chunk is placed at its arrival time (on a sideband, at its start_ms), or
+right after the previous chunk if that is later (the tracks are continuous), with silence where
+the stream paused. conversation.wav then reads both files back block by block
+(audio.write_timeline) at the higher of the two rates, the other side resampled.
+
+No assistant-heard.wav: a Live session has no truncation and no event says what the listener
+heard, so there is nothing to cut assistant.wav at.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from recorder.audio import AudioFormat, Stretch, WavWriter, pcm16_samples, resample, write_timeline
+from recorder.live.fold import LiveFold
+from recorder.protocol import names
+from recorder.stream import LiveAudioChunk, Step, log_steps
+from recorder.transcripts import Entry, markdown, srt, to_json, vtt
+from recorder.wire import Direction
+
+if TYPE_CHECKING:
+    from recorder.export import ExportReport, Progress, Warn
+    from recorder.store import EventLog, SessionInfo
+
+PCM24 = AudioFormat.from_wire({"type": "audio/pcm", "rate": 24000})
+PENDING_BYTES = 1 << 20  # audio gathered before it is written
+NO_HEARD = ("assistant-heard.wav not written: a Live session says nothing about what the "
+            "listener heard (no truncation events), so assistant.wav is all there is")
+
+
+class Track:
+    """One continuous track, written as it arrives; frame 0 is the recording's first frame.
+    Chunks of PCM16 at the file's rate (the bulk of a session) are gathered and written in
+    large blocks."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.writer: WavWriter | None = None
+        self.frames = 0  # written and gathered
+        self._pending: list[bytes] = []
+        self._pending_bytes = 0
+
+    def add(self, fmt: AudioFormat, at_ms: float, audio: bytes) -> None:
+        if self.writer is None:
+            self.writer = WavWriter(self.path, fmt.sample_rate)
+        rate = self.writer.sample_rate
+        at = round(at_ms * rate / 1000)
+        while at > self.frames:  # the stream paused: silence up to this chunk, block by block
+            self._gather(bytes(2 * min(at - self.frames, PENDING_BYTES >> 1)))
+        if fmt.sample_rate == rate and not fmt.is_g711:
+            self._gather(audio)
+            return
+        pcm = fmt.to_pcm16(audio)
+        if fmt.sample_rate != rate:
+            pcm = resample(pcm16_samples(pcm), fmt.sample_rate, rate).astype("<i2").tobytes()
+        self._gather(pcm)
+
+    def end_ms(self) -> float:
+        rate = self.writer.sample_rate if self.writer is not None else 1
+        return self.frames * 1000 / rate
+
+    def _gather(self, pcm: bytes) -> None:
+        self._pending.append(pcm)
+        self._pending_bytes += len(pcm)
+        self.frames += len(pcm) >> 1
+        if self._pending_bytes >= PENDING_BYTES:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._pending and self.writer is not None:
+            self.writer.append_pcm(b"".join(self._pending))
+        self._pending.clear()
+        self._pending_bytes = 0
+
+
+class LiveExport:
+    """The pass over a Live session's steps: the fold, and the two tracks."""
+
+    def __init__(self, out_dir: Path) -> None:
+        self.fold = LiveFold()
+        self.user = Track(out_dir / "user.wav")
+        self.assistant = Track(out_dir / "assistant.wav")
+        self.first_ns: int | None = None
+        self.skipped = 0  # audio frames that could not be decoded in the session's format
+
+    def apply(self, step: Step) -> None:
+        self.fold.apply(step)
+        if self.first_ns is None:
+            self.first_ns = step.t_ns
+        audio, kind = step.audio, step.type
+        if audio is None or kind is None:
+            return
+        at_ms = (step.t_ns - self.first_ns) / 1e6
+        server = step.direction is Direction.SERVER
+        if kind == names.LIVE_INPUT_AUDIO_APPEND:
+            # the client's microphone, or on a sideband the server's reflection (24 kHz PCM16)
+            self._add(self.user, PCM24 if server else self._format(), at_ms, audio)
+        elif kind == names.LIVE_OUTPUT_AUDIO_DELTA and server:
+            fmt = self._format()
+            if self.fold.start_seq is None:  # a sideband: timed, PCM16 24 kHz
+                fmt = PCM24
+                chunk = step.event
+                start = (getattr(chunk.outline_event(), "start_ms", None)
+                         if isinstance(chunk, LiveAudioChunk) else None)
+                if isinstance(start, int | float):
+                    at_ms = float(start)
+            self._add(self.assistant, fmt, at_ms, audio)
+
+    def _format(self) -> AudioFormat:
+        return self.fold.audio_format or PCM24
+
+    def _add(self, track: Track, fmt: AudioFormat, at_ms: float, audio: bytes) -> None:
+        if not fmt.is_g711 and len(audio) & 1:
+            self.skipped += 1  # not PCM16: the fold notes it (not in the announced format)
+            return
+        if track.writer is not None:
+            at_ms = max(at_ms, track.end_ms())  # continuous: never over itself
+        track.add(fmt, at_ms, audio)
+
+
+def resampled(tracks: tuple[Track, Track], rate: int) -> str | None:
+    """Which side of conversation.wav was resampled to its rate, and how (None: neither)."""
+    for name, track in zip(("user", "assistant"), tracks, strict=True):
+        own = track.writer.sample_rate if track.writer is not None else rate
+        if own != rate:
+            how = "by repeating samples" if rate % own == 0 else "by linear interpolation"
+            return f"{name} audio {own} Hz -> {rate} Hz {how} in conversation.wav"
+    return None
+
+
+def entries(fold: LiveFold) -> list[Entry]:
+    """The fold's speaker segments as transcript entries, on the session timeline."""
+    return [
+        Entry(item_id=f"segment-{number}", kind="message", speaker=segment.speaker,
+              start_ms=float(segment.start_ms), end_ms=float(segment.end_ms),
+              text=" ".join(segment.text.split()),
+              details={"close_reason": segment.close_reason, "first_seq": segment.first_seq,
+                       "last_seq": segment.last_seq})
+        for number, segment in enumerate(fold.segments, start=1)
+    ]
+
+
+async def export_live(log: EventLog, info: SessionInfo, out_dir: Path, report: ExportReport,
+                      progress: Progress | None, warn: Warn | None,
+                      batch_size: int) -> ExportReport:
+    """Write a Live session's files into out_dir (export_session's stage: all or nothing)."""
+    builder = LiveExport(out_dir)
+    tracks = (builder.user, builder.assistant)
+    try:
+        async for batch in log_steps(log, info, batch_size=batch_size):
+            for step in batch:
+                builder.apply(step)
+            if progress is not None and batch:
+                progress(min(batch[-1].seq, info.frames), info.frames)
+        fold = builder.fold
+        fold.finish()
+        for track in tracks:
+            track.flush()
+        writers = [t.writer for t in tracks if t.writer is not None]
+        if writers:
+            rate = max(w.sample_rate for w in writers)
+            total = max(math.ceil(w.duration_ms * rate / 1000) for w in writers)
+            channels = [
+                [Stretch(0, t.writer, 0, t.writer.frames)] if t.writer is not None else []
+                for t in tracks
+            ]
+            stereo = write_timeline(out_dir / "conversation.wav", rate, channels, total)
+            writers.append(stereo)
+            for writer in writers:
+                writer.close()
+                report.files.append(writer.path)
+                report.durations_ms[writer.path.name] = writer.duration_ms
+            report.had_audio = True
+            report.sample_rate = rate
+            report.resampled = resampled(tracks, rate)
+    finally:
+        for track in tracks:
+            if track.writer is not None:
+                track.writer.close()
+    for note in fold.notes:
+        report.warnings.append(f"session {info.id}: {note}")
+        if warn is not None:
+            warn(report.warnings[-1])
+    if report.had_audio:
+        report.notes.append(NO_HEARD)
+    else:
+        report.warnings.append(f"session {info.id} has no audio: wrote the transcripts only")
+    report.files += write_transcripts(out_dir, info, fold)
+    return report
+
+
+def write_transcripts(out_dir: Path, info: SessionInfo, fold: LiveFold) -> list[Path]:
+    fmt = fold.audio_format or PCM24
+    facts = {
+        "id": info.id, "server_session_id": fold.session_id, "model": fold.model or info.model,
+        "protocol": info.protocol, "status": fold.status,
+        "audio_format": fmt.name, "sample_rate": fmt.sample_rate,
+        "started_at": info.started_at.isoformat() if info.started_at else None,
+    }
+    found = entries(fold)
+    header = [f"{key.replace('_', ' ')}: {value}" for key, value in facts.items() if value]
+    errors = [": ".join(x for x in (e.type, e.code, e.message) if x) for e in fold.errors]
+    files = {
+        "transcript.md": markdown(found, f"Session {info.id}", header, errors),
+        "transcript.json": to_json(found, facts),
+        "transcript.srt": srt(found),
+        "transcript.vtt": vtt(found),
+    }
+    written = []
+    for name, text in files.items():
+        path = out_dir / name
+        path.write_text(text, encoding="utf-8")
+        written.append(path)
+    return written
