@@ -828,11 +828,16 @@ async def record(
         await proxy.close()
     finally:
         watch.cancel()
-        if traces is not None:
+        if traces is not None and figures is None:
             await traces.close()  # the traces still queued, for a few seconds at most
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
-        await log.close()
+        await log.close()  # and its figures worker: what it encodes goes to traces
+        if traces is not None and figures is not None:
+            await traces.close()
+    worker = log.figures
+    if worker is not None and (worker.failed or worker.dropped):
+        console.figures_left(worker.computed, worker.failed, worker.dropped, worker.errors)
     lost = log.frames_lost + proxy.frames_unrecorded
     if lost:
         console.not_recorded(lost, log.health()["gaps"], proxy.sessions_unrecorded)

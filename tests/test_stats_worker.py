@@ -213,3 +213,51 @@ async def test_a_call_through_the_recording_proxy_has_its_figures_when_it_ends(
     finally:
         await log.close()
         await upstream.stop()
+
+
+async def test_rtrec_record_says_at_stop_which_figures_were_not_computed(tmp_path: Path) -> None:
+    """Counted by /rtrec/status while it runs, said once at stop: by error type, never text."""
+    import io
+    import re
+
+    import aiohttp
+
+    from recorder.console import Console
+    from recorder.fake.client import play_client
+    from recorder.fake.server import FakeUpstream
+    from recorder.proxy import ProxyConfig, record
+
+    db = str(tmp_path / "rec.db")
+    out, err = io.StringIO(), io.StringIO()
+    stop = asyncio.Event()
+    async with FakeUpstream("voice_turns", pace=0) as fake:
+        config = ProxyConfig(upstream=fake.url, host="127.0.0.1", port=0)
+        running = asyncio.ensure_future(
+            record(db, config, Console(out, err), stop=stop, figures=BROKEN)
+        )
+        for _ in range(1500):
+            if "listening on" in out.getvalue():
+                break
+            await asyncio.sleep(0.02)
+        found = re.search(r"listening on (ws://\S+)/v1/realtime", out.getvalue())
+        assert found is not None
+        base = found.group(1)
+        await play_client(f"{base}/v1/realtime", "voice_turns", pace=0, api_key="sk-x-0123",
+                          model="gpt-realtime")
+        status_url = base.replace("ws", "http", 1) + "/rtrec/status"
+        health: dict[str, object] = {}
+        async with aiohttp.ClientSession() as http:
+            for _ in range(1500):
+                async with http.get(status_url) as response:
+                    health = await response.json()
+                if health.get("figures_failed") == 1:
+                    break
+                await asyncio.sleep(0.02)
+        assert health["figures_errors"] == {"ValueError": 1}
+        stop.set()
+        assert await running == 0
+    assert err.getvalue().splitlines()[-1] == (
+        "rtrec: figures of 1 session(s) not computed as they ended (0 computed; 1 failed "
+        "(ValueError x1)): rtrec stats computes them on first use"
+    )
+    assert "sk-secret" not in err.getvalue()
