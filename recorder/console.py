@@ -209,6 +209,22 @@ class Console:
             f"({sent} sent): send them again with rtrec trace DB --otlp URL"
         )
 
+    def figures_left(
+        self, computed: int, failed: int, dropped: int, errors: dict[str, int]
+    ) -> None:
+        """At stop, when some sessions' figures were not computed as they ended (errors: by
+        type, never their text)."""
+        parts = []
+        if failed:
+            kinds = ", ".join(f"{kind} x{count}" for kind, count in sorted(errors.items()))
+            parts.append(f"{failed} failed ({kinds})")
+        if dropped:
+            parts.append(f"{dropped} left waiting")
+        self._error(
+            f"rtrec: figures of {failed + dropped} session(s) not computed as they ended "
+            f"({computed} computed; {', '.join(parts)}): rtrec stats computes them on first use"
+        )
+
     def stopping(self, sessions: int) -> None:
         self._print(f"rtrec: stopping, closing {sessions} session(s) and flushing the log")
 

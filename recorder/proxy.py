@@ -75,7 +75,6 @@ from recorder.wire import Direction, Frame, Opcode
 
 if TYPE_CHECKING:
     from recorder.stats.sender import TraceSender
-    from recorder.stats.table import Compute
     from recorder.store.writer import Notice
 
     ClientSocket = web.WebSocketResponse[Literal[False]]
@@ -859,14 +858,16 @@ async def record(
     buffer_bytes: int = 64 * 2**20,
     journal: str | None = None,
     journal_bytes: int = 1024 * 2**20,
-    figures: Compute | None = None,
+    figures: str | None = None,
     traces: TraceSender | None = None,
 ) -> int:
     """`rtrec record`: open the log, serve until SIGINT/SIGTERM (or `stop`), close, flush.
 
-    figures: the fold that computes each session's turn figures once its end is stored (off
-    the forwarding path: recorder.stats.worker); None: they are computed on first use.
-    traces: each ended session's trace is sent by it (rtrec record --otlp), off the pumps.
+    figures: "module:function" of the fold that computes each session's turn figures once its
+    end is stored, in the recorder's one worker process (recorder.stats.worker); None: they
+    are computed on first use. traces: each ended session's trace is sent by it (rtrec
+    record --otlp), off the pumps; with figures, encoded by that same worker from the same
+    figures (one fold per session).
     Returns the number of frames that passed but were not recorded (0: every frame is stored).
     """
     from recorder.store import open_log
@@ -876,12 +877,13 @@ async def record(
     log = await open_log(
         db, on_notice=proxy.report_log_notice, on_shed=proxy.report_shed,
         max_queue_bytes=buffer_bytes, live=True, journal=journal, journal_bytes=journal_bytes,
-        figures=figures,
+        figures=figures, traces=traces if figures is not None else None,
     )
     proxy.log = log
     if traces is not None:
-        traces.start(db)  # its worker opens the store to read
-        proxy.listener = traces
+        traces.start(db)  # it sends what the figures worker encodes (or computes it itself)
+        if figures is None:
+            proxy.listener = traces
     watch = asyncio.ensure_future(_watch_health(proxy, console))
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -905,11 +907,16 @@ async def record(
         await proxy.close()
     finally:
         watch.cancel()
-        if traces is not None:
+        if traces is not None and figures is None:
             await traces.close()  # the traces still queued, for a few seconds at most
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
-        await log.close()
+        await log.close()  # and its figures worker: what it encodes goes to traces
+        if traces is not None and figures is not None:
+            await traces.close()
+    worker = log.figures
+    if worker is not None and (worker.failed or worker.dropped):
+        console.figures_left(worker.computed, worker.failed, worker.dropped, worker.errors)
     lost = log.frames_lost + proxy.frames_unrecorded
     if lost:
         console.not_recorded(lost, log.health()["gaps"], proxy.sessions_unrecorded)

@@ -69,7 +69,10 @@ async def test_an_outage_past_the_buffer_is_kept_in_the_journal_and_nothing_is_l
     assert (journaling["frames_lost"], journaling["sessions_shed"]) == (0, 0)
     assert (after["frames_lost"], after["gaps"], after["journal_bytes"]) == (0, 0, 0)
     assert code == 0, err
-    lines = err.splitlines()
+    # a session that ended as rtrec stopped may not have had its figures computed yet (the
+    # worker process gets a second): said on a line of its own, computed on first use
+    lines = [line for line in err.splitlines()
+             if not line.startswith("rtrec: figures of 1 session(s) not computed as they ended")]
     assert [line.split(":")[0] for line in lines] == ["rtrec", "rtrec", "rtrec"]
     assert lines[0].startswith("rtrec: ERROR: recording paused: lost the connection to ")
     assert lines[1] == (

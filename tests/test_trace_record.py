@@ -27,6 +27,7 @@ from recorder.console import Console
 from recorder.fake.client import play_client
 from recorder.fake.server import FakeUpstream
 from recorder.proxy import ProxyConfig, record
+from recorder.stats import table
 from recorder.stats.fold import session_figures
 from recorder.stats.otlp import OtlpTarget, otlp_target
 from recorder.stats.sender import TraceSender
@@ -36,6 +37,16 @@ from recorder.store import EventLog, open_log
 KEY = "sk-trace-record-key-0123456789"
 ROOT = Path(__file__).resolve().parents[1]
 HAND_FOLD = "test_otlp:hand_fold"  # run in the sender's worker process
+BY_SID = "test_trace_record:hand_fold_by_sid"  # run in the recorder's figures worker process
+NOT_USED = "test_trace_record:no_such_fold"  # the sender never folds when the worker does
+
+
+async def hand_fold_by_sid(_log: EventLog, sid: str) -> Any:
+    """The figures worker's seam (log, session id); notes the pid it ran in."""
+    import msgspec
+    from test_otlp import figures_for
+
+    return msgspec.structs.replace(figures_for(sid), model=f"gpt-realtime pid {os.getpid()}")
 
 
 class Log:
@@ -111,6 +122,52 @@ async def test_rtrec_record_sends_each_session_as_it_ends(db: str, fake: FakeUps
         assert info.started_at is not None
         assert abs(mine[0].start_ns - round(info.started_at.timestamp() * 1e9)) < 1000
     assert (traces.sent, traces.dropped) == (2, 0)
+    assert warnings(err.getvalue()) == []
+
+
+async def test_one_worker_process_folds_each_session_once_for_its_figures_and_its_trace(
+    db: str, fake: FakeUpstream
+) -> None:
+    """rtrec record's wiring (figures and --otlp): the figures worker process computes each
+    session's figures once, keeps them, and encodes the trace the sender only sends."""
+    out, err = io.StringIO(), io.StringIO()
+    stop = asyncio.Event()
+    with Receiver() as receiver:
+        traces = TraceSender(otlp_target(receiver.url), NOT_USED)
+        config = ProxyConfig(upstream=fake.url, host="127.0.0.1", port=0)
+        running = asyncio.ensure_future(
+            record(db, config, Console(out, err), stop=stop, figures=BY_SID, traces=traces)
+        )
+        await wait_for(lambda: "listening on" in out.getvalue())
+        url = re.search(r"listening on (ws://\S+)/v1/realtime", out.getvalue())
+        assert url is not None
+        base = url.group(1)
+        await play(base)
+        await play(base)
+        await wait_for(lambda: len(receiver.requests) == 2, 60)
+        async with aiohttp.ClientSession() as http, \
+                http.get(base.replace("ws", "http", 1) + "/rtrec/status") as response:
+            health = await response.json()
+        stop.set()
+        assert await running == 0
+        spans = receiver.spans
+    assert (health["figures_computed"], health["figures_failed"], health["traces_sent"],
+            health["traces_dropped"]) == (2, 0, 2, 0)
+    assert traces._pool is None  # the sender started no process of its own: one fold
+    async with await open_log(db, create=False) as reading:
+        sessions = await reading.list_sessions()
+        kept = {info.id: await table.load(reading, info.id) for info in sessions}
+        assert await table.stale(reading) == []
+    pids = set()
+    for info in sessions:
+        figures = kept[info.id]
+        assert figures is not None and figures.model is not None
+        pid = int(figures.model.rsplit(" ", 1)[1])
+        pids.add(pid)
+        mine = [s for s in spans if s.trace_id == trace_id_of(info.id).hex()]
+        assert [s.name for s in mine] == ["rtrec.session", "turn 1", "chat gpt-realtime"]
+        assert mine[1].attributes.get("rtrec.voice_to_voice_ms") == 450.0
+    assert len(pids) == 1 and os.getpid() not in pids  # one worker, not the recorder's process
     assert warnings(err.getvalue()) == []
 
 
@@ -231,6 +288,8 @@ async def test_rtrec_record_otlp_from_the_command_line(
         [info] = await reading.list_sessions()
     figures = await session_figures(str(db), info.id)
     assert figures.turns and figures.responses  # the fake session has both
+    async with await open_log(str(db), create=False) as reading:
+        assert await table.load(reading, info.id) == figures  # kept by the same fold
     assert {s.trace_id for s in spans} == {trace_id_of(info.id).hex()}
     turns = [s for s in spans if s.name.startswith("turn ")]
     chats = [s for s in spans if s.name == "chat gpt-realtime"]

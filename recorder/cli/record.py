@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import click
 
 from recorder.access import check_exposure
@@ -21,19 +19,13 @@ from recorder.store.cleanup import journal_removed_on_failure, removed_on_failur
 from recorder.store.log import JOURNAL_NEEDS_POSTGRESQL
 from recorder.store.urls import parse_db
 
-if TYPE_CHECKING:
-    from recorder.stats.figures import SessionFigures
-    from recorder.store import EventLog
-
 FRAMES_LOST_EXIT = 3  # some frames passed but were not recorded (documented in the README)
 
 
-async def _session_figures(log: EventLog, sid: str) -> SessionFigures:
-    """Each session's turn figures, computed once its end is stored (recorder.stats.worker,
-    off the forwarding path), so `rtrec stats` reads them from the derived table."""
-    from recorder.stats.fold import figures_of_session
-
-    return await figures_of_session(log, sid)
+# Each session's turn figures, computed once its end is stored, in the recorder's one worker
+# process (recorder.stats.worker, off the forwarding path), so `rtrec stats` reads them from the
+# derived table; with --otlp the same process encodes the session's trace from them.
+SESSION_FIGURES = "recorder.stats.fold:figures_of_session"
 
 
 @click.command("record")
@@ -98,11 +90,11 @@ def record_command(
 
         target = otlp_target(otlp_url)
         proto_modules()
-        traces = TraceSender(target)  # figures: recorder.stats.fold, in a worker process
+        traces = TraceSender(target)  # sends what the figures worker process encodes
     # e.g. the port is taken: no new empty database (nor journal) stays behind
     with removed_on_failure(db), journal_removed_on_failure(journal):
         lost = run(record(db, config, ca_file=ca_file, buffer_bytes=buffer_mib * 2**20,
                           journal=journal, journal_bytes=journal_mib * 2**20,
-                          figures=_session_figures, traces=traces))
+                          figures=SESSION_FIGURES, traces=traces))
     if lost:
         raise SystemExit(FRAMES_LOST_EXIT)

@@ -1,5 +1,9 @@
 """`rtrec record --otlp`: each session's trace sent as it ends, never in the forwarding path.
 
+In rtrec record, the recorder's one worker process (recorder.stats.worker) computes each
+ended session's figures once, stores them and encodes its trace from them: send_encoded hands
+the encoded trace to the sending thread here, which only sends it. Standalone (no figures
+worker, as in tests and bench/traces.py), the rest of this text holds:
 The proxy calls TraceSender.session_ended(sid) as a session ends: a counter check and a hand-off
 to another thread, nothing else (no I/O, no waiting). That thread runs an event loop of its own
 and sends the traces in order; each trace is computed in a worker process (one, started with
@@ -123,7 +127,7 @@ class TraceSender:
         self._waiting = 0  # handed off and not done yet (queued, or being sent)
         self._warned = False
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._queue: asyncio.Queue[str | None] | None = None
+        self._queue: asyncio.Queue[str | tuple[str, bytes] | None] | None = None
         self._thread: threading.Thread | None = None
         self._main: asyncio.Task[None] | None = None
         self._in_flight = False
@@ -152,6 +156,9 @@ class TraceSender:
     def session_ended(self, sid: str) -> None:
         """The proxy's hook as a session ends: hand it to the thread, or count it dropped.
         Never waits."""
+        self._hand_off(sid, sid)
+
+    def _hand_off(self, sid: str, item: str | tuple[str, bytes]) -> None:
         with self._lock:
             full = self._waiting >= self.queue_size
             if not full:
@@ -162,11 +169,24 @@ class TraceSender:
             return
         assert self._loop is not None and self._queue is not None
         try:
-            self._loop.call_soon_threadsafe(self._queue.put_nowait, sid)
+            self._loop.call_soon_threadsafe(self._queue.put_nowait, item)
         except RuntimeError:  # the thread has ended
             with self._lock:
                 self._waiting -= 1
             self._lost(sid, "the trace sender has stopped")
+
+    def send_encoded(self, sid: str, body: bytes) -> None:
+        """A trace already encoded (by recorder.stats.worker's process, from the figures it
+        computed and stored: the fold runs once): the thread only sends it. Never waits."""
+        self._hand_off(sid, (sid, body))
+
+    def lost(self, sid: str, why: str) -> None:
+        """A session whose trace will not come (its figures were dropped or failed)."""
+        self._lost(sid, why)
+
+    def skip(self) -> None:
+        """A session without a start time: no trace to place (counted, not lost)."""
+        self.skipped += 1
 
     def health(self) -> dict[str, Any]:
         """The counts GET /rtrec/status shows."""
@@ -217,10 +237,11 @@ class TraceSender:
         assert self._queue is not None
         queue = self._queue
         async with aiohttp.ClientSession() as http:
-            while (sid := await queue.get()) is not None:
+            while (item := await queue.get()) is not None:
+                sid, body = item if isinstance(item, tuple) else (item, None)
                 self._in_flight = True
                 try:
-                    await self._send(http, sid)
+                    await self._send(http, sid, body)
                 except asyncio.CancelledError:  # stopping mid-send: it did not go out
                     with self._lock:
                         self.dropped += 1
@@ -251,12 +272,18 @@ class TraceSender:
         )
         return await done
 
-    async def _send(self, http: aiohttp.ClientSession, sid: str) -> None:
-        try:
-            kind, value = await self._in_worker(sid)
-        except Exception as error:  # the worker itself broke (killed, cannot start)
-            raise RtrecError(f"the process computing traces failed ({type(error).__name__})") \
-                from error
+    async def _send(self, http: aiohttp.ClientSession, sid: str, body: bytes | None) -> None:
+        kind: str
+        value: bytes | str
+        if body is not None:  # encoded by recorder.stats.worker's process
+            kind, value = "trace", body
+        else:
+            try:
+                kind, value = await self._in_worker(sid)
+            except Exception as error:  # the worker itself broke (killed, cannot start)
+                raise RtrecError(
+                    f"the process computing traces failed ({type(error).__name__})"
+                ) from error
         if kind == "skipped":
             self.skipped += 1
             return

@@ -35,7 +35,7 @@ from recorder.store.writer import BatchWriter, Notice, ShedRecord
 from recorder.wire import Frame
 
 if TYPE_CHECKING:
-    from recorder.stats.table import Compute
+    from recorder.stats.sender import TraceSender
     from recorder.stats.worker import FiguresWorker
 
 STATUSES = ("complete", "interrupted", "incomplete")
@@ -185,8 +185,9 @@ async def open_log(
     live: bool = False,
     journal: str | os.PathLike[str] | None = None,
     journal_bytes: int = 1024 * 2**20,
-    figures: Compute | None = None,
+    figures: str | None = None,
     figures_share: float = 0.25,
+    traces: TraceSender | None = None,
 ) -> EventLog:
     """Open (creating and migrating as needed) the event log at `db`: a path or a URL.
 
@@ -199,9 +200,11 @@ async def open_log(
     when the event loop runs late. journal (PostgreSQL only): a local file where frames go
     when the store is down past max_queue_bytes, up to journal_bytes (recorder.store.journal);
     one left by an earlier run is written into the store first.
-    figures: the fold (recorder.stats.table.Compute) that computes each session's figures
-    once its end is stored, on a worker thread of its own, within figures_share of one core
-    (recorder.stats.worker); without it, figures are computed on first use.
+    figures: "module:function" of the fold (a recorder.stats.table.Compute) that computes
+    each session's figures once its end is stored, in one worker process of the recorder,
+    within figures_share of one core (recorder.stats.worker); traces (rtrec record --otlp):
+    the same process encodes each session's trace from those figures and this sender sends
+    it. Without figures, figures are computed on first use.
     """
     target = parse_db(db)
     if not create and target.path is not None and not target.path.exists():
@@ -241,7 +244,7 @@ async def open_log(
 
         log.figures = FiguresWorker(
             db, figures, share=figures_share, busy=log.behind,
-            open_options={"busy_timeout": busy_timeout},
+            open_options={"busy_timeout": busy_timeout}, traces=traces,
         )
     return log
 
