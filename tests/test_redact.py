@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import random
 import re
@@ -403,3 +404,51 @@ def test_the_query_secrets_a_session_learns_are_the_ones_redact_url_hides() -> N
         "wss://h.test/openai/realtime?model=gpt-realtime&api-key=[REDACTED]&x=[REDACTED]"
         "&token=[REDACTED]&deployment=dep-1234567890"
     )
+
+
+# -- audio events: the triggers are looked for around the audio, with the same answers --------
+
+_AUDIO_B64 = base64.b64encode(bytes(range(256)) * 12).decode()  # ~4 KB, no "_", "-" or "\\"
+
+
+def _audio_frame(before: str = "", after: str = "", audio: str = _AUDIO_B64) -> bytes:
+    return (f'{{"type":"input_audio_buffer.append",{before}"audio":"{audio}"{after}}}').encode()
+
+
+def test_audio_frame_without_secrets_is_the_same_object() -> None:
+    frame = _audio_frame('"event_id":"evt_1",')
+    assert FrameRedactor(["sk-handshake-0123456789"]).redact(frame) == (
+        frame, Redaction.UNTOUCHED)
+    assert FrameRedactor().redact(frame)[0] is frame
+
+
+def test_audio_frame_key_before_the_audio_is_redacted_and_learnt() -> None:
+    redactor = FrameRedactor()
+    out, how = redactor.redact(_audio_frame('"event_id":"ek_abcdefghijkl",'))
+    assert out == _audio_frame('"event_id":"[REDACTED]",') and how is Redaction.PARSED
+    later = _audio_frame(after=',"note":"ek_abcdefghijkl"')  # learnt: redacted after the audio
+    assert redactor.redact(later)[0] == _audio_frame(after=',"note":"[REDACTED]"')
+
+
+def test_audio_frame_client_secret_after_the_audio_is_redacted() -> None:
+    out, how = FrameRedactor().redact(
+        _audio_frame(after=',"client_secret":{"value":"abcdef123456"}'))
+    assert out == _audio_frame(after=',"client_secret":{"value":"[REDACTED]"}')
+    assert how is Redaction.PARSED
+    escaped = _audio_frame(after=r',"client\u005fsecret":"abcdef123456"')
+    assert FrameRedactor().redact(escaped)[0] == _audio_frame(
+        after=r',"client\u005fsecret":"[REDACTED]"')
+
+
+def test_audio_frame_known_secret_inside_the_audio_is_still_replaced() -> None:
+    secret = _AUDIO_B64[100:124]  # a secret of base64 letters only, inside the audio text
+    out, how = FrameRedactor([secret]).redact(_audio_frame())
+    assert out == _audio_frame(audio=_AUDIO_B64.replace(secret, "[REDACTED]"))
+    assert how is Redaction.PARSED
+
+
+def test_audio_value_with_a_key_inside_is_searched_whole() -> None:
+    """An audio value that is not plain base64 (here: a key in it) gets the whole search."""
+    audio = _AUDIO_B64[:2000] + "/sk-abcdefghijklmnop/" + _AUDIO_B64[2000:]
+    out, _ = FrameRedactor().redact(_audio_frame(audio=audio))
+    assert out == _audio_frame(audio=_AUDIO_B64[:2000] + "/[REDACTED]/" + _AUDIO_B64[2000:])

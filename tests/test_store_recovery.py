@@ -416,16 +416,16 @@ async def test_a_batch_the_store_refuses_for_good_is_a_gap_and_recording_goes_on
     notices = Notices()
     log = await open_log(str(path), on_notice=notices, batch_size=10)
     sid = await log.begin_session("ga", None, None)
-    insert = log._writer._insert
+    insert = log._writer._insert_sqlite  # SQLite's: in the driver's thread
     refused = [True]
 
-    async def refuse_once(connection: Any, rows: list[tuple[Any, ...]]) -> None:
+    def refuse_once(db: Any, rows: list[tuple[Any, ...]]) -> None:
         if refused[0]:
             refused[0] = False
             raise TypeError("a value the driver cannot bind")
-        await insert(connection, rows)
+        insert(db, rows)
 
-    log._writer._insert = refuse_once  # type: ignore[method-assign]
+    log._writer._insert_sqlite = refuse_once  # type: ignore[method-assign]
     for i in range(10):
         log.append(sid, _frame(i))
     await log.flush()

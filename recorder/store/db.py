@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from recorder.errors import NotAnEventLog, RtrecError
@@ -139,6 +140,24 @@ class Database:
             return
         await connection.exec_driver_sql(self.sql(statement), rows)
 
+    async def in_sqlite_thread(
+        self, work: Callable[[sqlite3.Connection], Any]
+    ) -> Any:
+        """Run work(connection) in the SQLite driver's own thread, as one write transaction
+        (BEGIN IMMEDIATE ... COMMIT, rolled back if it raises), one at a time within this
+        process. For the writer's batches: one hop to the driver's thread and back per batch,
+        instead of one per statement plus SQLAlchemy's begin and commit (at 10 sessions those
+        cost ~7% of the event loop's time). A driver error is raised as SQLAlchemy would
+        (DBAPIError, the driver's error as .orig), so failures read as on the usual path."""
+        assert self.is_sqlite
+        async with self.write_lock, self.engine.connect() as connection:
+            driver = (await connection.get_raw_connection()).driver_connection
+            assert driver is not None
+            try:
+                return await driver._execute(_transaction, driver._conn, work)
+            except sqlite3.Error as error:
+                raise DBAPIError.instance(None, None, error, sqlite3.Error) from error
+
     async def prepare(self) -> None:
         """Check a SQLite file is ours (or new) before touching it; set up a new one for WAL."""
         if self.target.path is not None:
@@ -146,6 +165,19 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+def _transaction(connection: sqlite3.Connection, work: Callable[[sqlite3.Connection], Any]) -> Any:
+    """work(connection) inside BEGIN IMMEDIATE ... COMMIT (see Database.in_sqlite_thread)."""
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        result = work(connection)
+        connection.execute("COMMIT")
+    except BaseException:
+        if connection.in_transaction:
+            connection.execute("ROLLBACK")
+        raise
+    return result
 
 
 def _prepare_sqlite_file(path: Path, busy_timeout: float) -> None:

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sqlite3
 import time
 from collections import Counter, deque
 from collections.abc import Awaitable, Callable
@@ -933,6 +934,12 @@ class BatchWriter:
             self._journal_failed(error)
 
     async def _write_batch(self, prepared: _Prepared, retry: bool) -> None:
+        if self._db.is_sqlite:  # the whole batch in one call to the driver's thread
+            rows = prepared.rows
+            counts = [(t.client + t.server, t.client, t.server, time.time(), pk)
+                      for pk, t in prepared.counts.items()]
+            await self._db.in_sqlite_thread(lambda db: self._write_sqlite(db, rows, counts, retry))
+            return
         async with self._db.writing() as connection:
             # A retried batch may have committed before the answer was lost (a connection
             # killed after COMMIT): a batch is one transaction, so its first row tells.
@@ -952,18 +959,35 @@ class BatchWriter:
             )
 
     async def _insert(self, connection: AsyncConnection, rows: list[Row]) -> None:
-        if not self._db.is_sqlite:  # asyncpg pipelines executemany already
-            await self._db.executemany(connection, _INSERT_FRAME, rows)
+        """PostgreSQL: asyncpg pipelines executemany already (SQLite: _insert_sqlite)."""
+        await self._db.executemany(connection, _INSERT_FRAME, rows)
+
+    def _write_sqlite(
+        self, db: sqlite3.Connection, rows: list[Row], counts: list[tuple[Any, ...]],
+        retry: bool,
+    ) -> None:
+        """_write_batch's work for SQLite, in the driver's thread (inside the transaction
+        Database.in_sqlite_thread opens): one hop there and back per batch. A retried batch
+        may have committed before its answer was lost: its first row tells."""
+        if retry and rows and db.execute(
+            "SELECT 1 FROM frames WHERE session = ? AND seq = ?",
+            (rows[0][_SESSION], rows[0][_SEQ]),
+        ).fetchone():
             return
+        self._insert_sqlite(db, rows)
+        db.executemany(_COUNT_FRAMES, counts)
+
+    @staticmethod
+    def _insert_sqlite(db: sqlite3.Connection, rows: list[Row]) -> None:
         size = _ROWS_PER_INSERT
         whole = len(rows) - len(rows) % size
         if whole:
-            await self._db.executemany(connection, _INSERT_ROWS, [
+            db.executemany(_INSERT_ROWS, [
                 tuple(chain.from_iterable(rows[start:start + size]))
                 for start in range(0, whole, size)
             ])
         if whole < len(rows):
-            await self._db.executemany(connection, _INSERT_FRAME, rows[whole:])
+            db.executemany(_INSERT_FRAME, rows[whole:])
 
     async def _ensure_types(self, connection: AsyncConnection, names: set[str]) -> None:
         await connection.exec_driver_sql(
