@@ -56,7 +56,7 @@ from recorder.protocol import audio_fields, b64
 from recorder.store import EventLog, SessionInfo, open_log
 from recorder.stream import AudioChunk, Step, log_steps
 from recorder.timeline import TimelinePlan, plan_timeline, turns
-from recorder.transcripts import Entry, markdown, srt, to_json, vtt
+from recorder.transcripts import Entry, write_files
 from recorder.wire import Direction
 
 Progress = Callable[[int, int], None]  # (frames done, frames in total), once per batch
@@ -561,22 +561,8 @@ def _session_facts(info: SessionInfo, conversation: Conversation) -> dict[str, A
 def write_transcripts(
     out_dir: Path, info: SessionInfo, conversation: Conversation, entries: list[Entry]
 ) -> list[Path]:
-    facts = _session_facts(info, conversation)
-    lines = [f"{key.replace('_', ' ')}: {value}" for key, value in facts.items() if value]
-    files = {
-        "transcript.md": markdown(
-            entries, f"Session {info.id}", lines, _error_lines(conversation)
-        ),
-        "transcript.json": to_json(entries, facts),
-        "transcript.srt": srt(entries),
-        "transcript.vtt": vtt(entries),
-    }
-    written = []
-    for name, text in files.items():
-        path = out_dir / name
-        path.write_text(text, encoding="utf-8")
-        written.append(path)
-    return written
+    return write_files(out_dir, entries, info.id, _session_facts(info, conversation),
+                       _error_lines(conversation))
 
 
 # --- the whole export -------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 INSTANT_CUE_MS = 1000.0  # how long a subtitle shows a turn that has no duration
@@ -206,3 +207,24 @@ def _markdown_entry(entry: Entry) -> list[str]:
 def _inline(text: str) -> str:
     """Text inside a Markdown code span: one line, no backticks."""
     return " ".join(text.split()).replace("`", "'")
+
+
+def write_files(
+    out_dir: Path, entries: list[Entry], session_id: str, facts: dict[str, Any],
+    errors: list[str],
+) -> list[Path]:
+    """transcript.md, .json, .srt and .vtt of `entries` in out_dir (facts: the session's, as
+    the JSON's "session" and the Markdown's header lines); the paths written."""
+    header = [f"{key.replace('_', ' ')}: {value}" for key, value in facts.items() if value]
+    files = {
+        "transcript.md": markdown(entries, f"Session {session_id}", header, errors),
+        "transcript.json": to_json(entries, facts),
+        "transcript.srt": srt(entries),
+        "transcript.vtt": vtt(entries),
+    }
+    written = []
+    for name, text in files.items():
+        path = out_dir / name
+        path.write_text(text, encoding="utf-8")
+        written.append(path)
+    return written

@@ -22,7 +22,7 @@ from recorder.audio import AudioFormat, Stretch, WavWriter, pcm16_samples, resam
 from recorder.live.fold import LiveFold
 from recorder.protocol import names
 from recorder.stream import LiveAudioChunk, Step, log_steps
-from recorder.transcripts import Entry, markdown, srt, to_json, vtt
+from recorder.transcripts import Entry, write_files
 from recorder.wire import Direction
 
 if TYPE_CHECKING:
@@ -204,18 +204,5 @@ def write_transcripts(out_dir: Path, info: SessionInfo, fold: LiveFold) -> list[
         "audio_format": fmt.name, "sample_rate": fmt.sample_rate,
         "started_at": info.started_at.isoformat() if info.started_at else None,
     }
-    found = entries(fold)
-    header = [f"{key.replace('_', ' ')}: {value}" for key, value in facts.items() if value]
     errors = [": ".join(x for x in (e.type, e.code, e.message) if x) for e in fold.errors]
-    files = {
-        "transcript.md": markdown(found, f"Session {info.id}", header, errors),
-        "transcript.json": to_json(found, facts),
-        "transcript.srt": srt(found),
-        "transcript.vtt": vtt(found),
-    }
-    written = []
-    for name, text in files.items():
-        path = out_dir / name
-        path.write_text(text, encoding="utf-8")
-        written.append(path)
-    return written
+    return write_files(out_dir, entries(fold), info.id, facts, errors)
