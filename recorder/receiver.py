@@ -219,14 +219,32 @@ SERVER_EVENT_METHODS: dict[str, Handler] = dict(_HANDLERS)
 """Every server event type this receiver routes, GA and beta names alike."""
 
 
-class RealtimeEventReceiver:
-    """Extend this class to handle Realtime events; override only the methods you need."""
+class DrivenReceiver:
+    """What every receiver the driver (recorder.driver) drives has: `position`, set before
+    each dispatch, and `send` through the sender it attaches (Realtime's and Live's)."""
 
     position: Position | None = None
 
     def __init__(self) -> None:
         self.position = None
         self._sender: Callable[[Any], None] | None = None
+
+    def attach_sender(self, sender: Callable[[Any], None] | None) -> None:
+        """Install what `send` calls: a live socket writer, or replay's comparison."""
+        self._sender = sender
+
+    def send(self, event: Any) -> None:
+        """Send a client event (a typed event or a plain dict) through the attached sender."""
+        if self._sender is None:
+            raise RtrecError(
+                f"{type(self).__name__}.send() called with no connection attached; "
+                "drive the receiver with recorder.replay or a live session first"
+            )
+        self._sender(event)
+
+
+class RealtimeEventReceiver(DrivenReceiver):
+    """Extend this class to handle Realtime events; override only the methods you need."""
 
     # -- driving -----------------------------------------------------------------------------
 
@@ -242,19 +260,6 @@ class RealtimeEventReceiver:
             self.on_client_event(event)
         else:
             self.on_unknown_event(event)
-
-    def attach_sender(self, sender: Callable[[Any], None] | None) -> None:
-        """Install what `send` calls: a live socket writer, or replay's comparison."""
-        self._sender = sender
-
-    def send(self, event: Any) -> None:
-        """Send a client event (a typed event or a plain dict) through the attached sender."""
-        if self._sender is None:
-            raise RtrecError(
-                f"{type(self).__name__}.send() called with no connection attached; "
-                "drive the receiver with recorder.replay or a live session first"
-            )
-        self._sender(event)
 
     def _session_created(self, event: Any) -> None:
         self.on_session_state_changed(SessionState.CREATED)

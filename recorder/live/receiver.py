@@ -24,11 +24,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from recorder.errors import RtrecError
 from recorder.events import UnknownEvent
 from recorder.live.events import CLIENT_EVENT_CLASSES, SERVER_EVENT_CLASSES, LiveEvent
 from recorder.protocol import names
-from recorder.receiver import Position, SessionState
+from recorder.receiver import DrivenReceiver, SessionState
 from recorder.wire import Direction
 
 STARTED = "started"  # on_session_state_changed after session.started
@@ -48,14 +47,8 @@ CLIENT_METHODS: dict[str, str] = {
 }
 
 
-class LiveEventReceiver:
+class LiveEventReceiver(DrivenReceiver):
     """Extend this class to handle Live events; override only the methods you need."""
-
-    position: Position | None = None
-
-    def __init__(self) -> None:
-        self.position = None
-        self._sender: Callable[[Any], None] | None = None
 
     # -- driving -----------------------------------------------------------------------------
 
@@ -83,19 +76,6 @@ class LiveEventReceiver:
             self.on_unknown_event(event)
             return
         getattr(self, name)(event)
-
-    def attach_sender(self, sender: Callable[[Any], None] | None) -> None:
-        """Install what `send` calls: a live socket writer, or replay's comparison."""
-        self._sender = sender
-
-    def send(self, event: Any) -> None:
-        """Send a client event (a typed Live event or a plain dict) through the sender."""
-        if self._sender is None:
-            raise RtrecError(
-                f"{type(self).__name__}.send() called with no connection attached; "
-                "drive the receiver with recorder.replay or a live session first"
-            )
-        self._sender(event)
 
     # -- hooks ---------------------------------------------------------------------------------
 
