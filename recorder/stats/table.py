@@ -14,8 +14,10 @@ The summary of a group (all sessions, or by model, UTC day or status; --from/--t
 session's start, UTC):
 - sessions, turns, responses: counted;
 - voice_to_voice_p50_ms / _p95_ms: percentiles over the group's measured turns, interpolated
-  linearly between the two nearest ranks (numpy's default, PostgreSQL's percentile_cont);
-  voice_to_voice_count says how many turns were measured (None when none was);
+  linearly between the two nearest ranks (numpy's default, PostgreSQL's percentile_cont),
+  exact: the two values are read from the group's index where the histogram of its sessions
+  (recorder.stats.ranks) says they are; voice_to_voice_count says how many turns were measured
+  (None when none was);
 - interruption_rate: interrupted responses / responses (None without responses);
 - error_rate: sessions with at least one error event (ErrorFigure kind "error": failed
   transcriptions and rate limits are not errors of the session) / sessions; errors: those
@@ -26,13 +28,15 @@ session's start, UTC):
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 
 import msgspec
 
 from recorder.errors import RtrecError
+from recorder.stats import ranks
 from recorder.stats.figures import FIGURES_VERSION, SessionFigures
 from recorder.store import EventLog, SessionInfo, schema
 
@@ -130,6 +134,9 @@ def derived_rows(
         "cached_tokens": tokens.input_cached_tokens if tokens else None,
         "audio_generated_ms": _sum(r.audio_generated_ms for r in figures.responses),
         "audio_heard_ms": _sum(r.audio_heard_ms for r in figures.responses),
+        **dict(zip(ranks.COLUMNS, ranks.histogram(
+            t.voice_to_voice_ms for t in figures.turns if t.voice_to_voice_ms is not None
+        ), strict=True)),
     }
     turn = {"session": pk, "started_at": started_at, "day": day, "model": model,
             "status": status}
@@ -287,58 +294,80 @@ _SESSION_SUMS = (
 )
 _GROUP_COLUMNS = ("g.k, g.sessions, g.turns, g.responses, g.interruptions, g.erred, g.errors, "
                   "g.input_tokens, g.output_tokens, g.total_tokens, g.cached_tokens, g.measured")
-# SQLite: at most this many ranked lookups per statement (its compound-select limit is 500)
+_SUMS = 12  # the columns of a summary_sql row before its histogram
+_HISTOGRAM_SUMS = "".join(f", sum({name}) AS {name}" for name in ranks.COLUMNS)
+_HISTOGRAM_COLUMNS = "".join(f", g.{name}" for name in ranks.COLUMNS)
+# At most this many ranked lookups per statement (SQLite's compound-select limit is 500)
 _LOOKUPS_PER_STATEMENT = 200
+_QUANTILES = (0.5, 0.95)
+_V2V = "voice_to_voice_ms"
 
 
-def summary_sql(dialect: str, by: GroupBy | None, where: str) -> str:
-    """The first (PostgreSQL: the only) statement of summarise(): per group, the session sums
-    of stats_sessions (the measured turns counted there too), and on PostgreSQL beside them
-    the voice-to-voice percentiles of the group's turns (percentile_cont over stats_turns, fed
-    in order by an index-only scan; SQLite: rank_sql looks the ranks up). `where` filters both
-    tables on their started_at (their columns have the same names): PostgreSQL takes its
-    parameters twice."""
+def summary_sql(by: GroupBy | None, where: str, *, histogram: bool) -> str:
+    """The first statement of summarise(): per group, the session sums of stats_sessions (the
+    measured turns counted there too) and, with histogram (PostgreSQL), the group's
+    voice-to-voice histogram: the sums of the bucket columns (recorder.stats.ranks). `where`
+    filters on started_at."""
     key = by if by is not None else "NULL"
-    sessions = f"SELECT {key} AS k, {_SESSION_SUMS} FROM stats_sessions{where} GROUP BY 1"
-    order = "ORDER BY g.k IS NULL, g.k"
-    if dialect != "postgresql":
-        return f"SELECT {_GROUP_COLUMNS} FROM ({sessions}) AS g {order}"
-    turns = (
-        f"SELECT {key} AS k, "
-        "percentile_cont(0.5) WITHIN GROUP (ORDER BY voice_to_voice_ms) AS p50, "
-        "percentile_cont(0.95) WITHIN GROUP (ORDER BY voice_to_voice_ms) AS p95 "
-        f"FROM stats_turns{where} GROUP BY 1"
-    )
-    return (
-        f"WITH g AS ({sessions}), p AS ({turns}) SELECT {_GROUP_COLUMNS}, p.p50, p.p95 "
-        f"FROM g LEFT JOIN p ON g.k IS NOT DISTINCT FROM p.k {order}"
-    )
+    sums, columns = (_SESSION_SUMS, _GROUP_COLUMNS)
+    if histogram:
+        sums, columns = sums + _HISTOGRAM_SUMS, columns + _HISTOGRAM_COLUMNS
+    sessions = f"SELECT {key} AS k, {sums} FROM stats_sessions{where} GROUP BY 1"
+    return f"SELECT {columns} FROM ({sessions}) AS g ORDER BY g.k IS NULL, g.k"
 
 
-def rank_sql(by: GroupBy | None, conditions: list[str], lookups: int) -> str:
-    """SQLite: the values at ranks lo and lo + 1 of `lookups` (group, rank) pairs, each read
-    by LIMIT 2 OFFSET lo from the group's voice-to-voice index (its order, no sort, no window:
-    SQLite's window functions cost 20-40x a count over the same rows here). Parameters per
-    lookup: its number, the group's key (unless by is None), the filter's, lo."""
-    index = f"stats_turns_{by}_v2v" if by is not None else "stats_turns_v2v"
-    where = [f"{by} IS ?"] if by is not None else []
+def lookup_sql(
+    by: GroupBy | None, key_is_null: bool, conditions: list[str], one: ranks.Lookup,
+    *, sqlite: bool,
+) -> str:
+    """One ranked lookup of a group's latencies: `one.count` values read from the group's
+    voice-to-voice index (its order: no sort), from the edge of the bucket the group's
+    histogram points to, skipping `one.offset`. Parameters: the lookup's number, the group's
+    key (unless by is None or the key is NULL), the filter's, the edge (unless the bucket is
+    open on that side), the count, the offset. SQLite is told the index (INDEXED BY): its
+    planner would take stats_turns_started for a date filter and sort."""
+    where = [] if by is None else [f"{by} IS NULL" if key_is_null else f"{by} = ?"]
     where += conditions
+    if one.edge is not None:
+        where.append(f"{_V2V} {'>=' if one.ascending else '<'} ?")
     clause = f" WHERE {' AND '.join(where)}" if where else ""
-    one = (
-        f"SELECT * FROM (SELECT ? AS lookup, voice_to_voice_ms FROM stats_turns INDEXED BY "
-        f"{index}{clause} ORDER BY voice_to_voice_ms LIMIT 2 OFFSET ?)"
+    index = f"stats_turns_{by}_v2v" if by is not None else "stats_turns_v2v"
+    indexed = f" INDEXED BY {index}" if sqlite else ""
+    order = "" if one.ascending else " DESC"
+    return (
+        f"SELECT * FROM (SELECT CAST(? AS INTEGER) AS lookup, {_V2V} FROM stats_turns{indexed}"
+        f"{clause} ORDER BY {_V2V}{order} LIMIT ? OFFSET ?) AS l"
     )
-    return " UNION ALL ".join([one] * lookups)
 
 
-def _interpolate(values: list[float], h: float) -> float:
-    """The value at fractional rank h (0-based) from the values at floor(h) and floor(h) + 1:
-    numpy's and percentile_cont's linear interpolation."""
-    low = values[0]
-    fraction = h - int(h)
-    if fraction == 0 or len(values) < 2:
-        return low
-    return low + (values[1] - low) * fraction
+Fetch = Callable[[str, Sequence[Any]], Awaitable[list[tuple[Any, ...]]]]
+
+
+@asynccontextmanager
+async def _snapshot(log: EventLog) -> AsyncIterator[Fetch]:
+    """fetch(statement with '?' placeholders, params): rows as tuples, every statement in one
+    read snapshot (SQLite: one read transaction; PostgreSQL: a repeatable-read, read-only
+    one), straight through the driver."""
+    db = log.database
+    async with db.reading() as connection:
+        driver = (await connection.get_raw_connection()).driver_connection
+        assert driver is not None
+        if db.is_sqlite:
+            async def fetch_sqlite(statement: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+                return list(await driver.execute_fetchall(statement, tuple(params)))
+
+            await driver.execute("BEGIN")
+            try:
+                yield fetch_sqlite
+            finally:
+                await driver.execute("COMMIT")
+            return
+
+        async def fetch_pg(statement: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+            return [tuple(row) for row in await driver.fetch(db.sql(statement), *params)]
+
+        async with driver.transaction(isolation="repeatable_read", readonly=True):
+            yield fetch_pg
 
 
 async def summarise(
@@ -348,9 +377,10 @@ async def summarise(
     to: date | datetime | None = None,
 ) -> list[FleetRow]:
     """The fleet summary from the kept figures (call ensure() first for sessions not computed
-    yet): one row per group, in key order (unknown last); no sessions, no rows. PostgreSQL:
-    one statement; SQLite: two, in one read transaction (the sums and counts, then the ranks
-    of the percentiles from the index)."""
+    yet): one row per group, in key order (unknown last); no sessions, no rows. Two statements
+    in one read snapshot: the sums, counts and histograms of stats_sessions, then the ranked
+    lookups of the percentiles (recorder.stats.ranks: exact, reading a few turns per
+    percentile, not every turn)."""
     if by is not None and by not in GROUPS:
         raise RtrecError(f"cannot group by {by!r}: use one of {', '.join(GROUPS)}")
     start, stop = _bounds(from_, to)
@@ -364,54 +394,58 @@ async def summarise(
         params.append(stop)
     where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
     db = log.database
-    statement = summary_sql(db.engine.dialect.name, by, where)
-    if not db.is_sqlite:
-        rows = await _query(log, statement, (*params, *params))
-        return [_fleet_row(row[:-2], by, row[-2], row[-1]) for row in rows]
     try:
-        async with db.reading() as connection:
-            driver = (await connection.get_raw_connection()).driver_connection
-            assert driver is not None
-            await driver.execute("BEGIN")  # one snapshot for both statements
-            try:
-                rows = list(await driver.execute_fetchall(statement, params))
-                percentiles = await _ranks(driver, by, conditions, params, rows)
-            finally:
-                await driver.execute("COMMIT")
+        async with _snapshot(log) as fetch:
+            rows = await fetch(summary_sql(by, where, histogram=not db.is_sqlite), params)
+            percentiles = await _percentiles(fetch, by, conditions, params, rows,
+                                             sqlite=db.is_sqlite)
+    except RtrecError:
+        raise
     except Exception as error:
         raise db.error(error) from error
-    return [_fleet_row(row, by, *percentiles.get(n, (None, None))) for n, row in enumerate(rows)]
+    return [_fleet_row(row[:_SUMS], by, *percentiles.get(n, (None, None)))
+            for n, row in enumerate(rows)]
 
 
-_QUANTILES = (0.5, 0.95)
+_STALE_HISTOGRAM = ("the kept figures disagree with themselves (a group's histogram does not "
+                    "count its measured turns): run `rtrec stats --rebuild`")
 
 
-async def _ranks(
-    driver: Any, by: GroupBy | None, conditions: list[str], params: list[float],
-    rows: list[tuple[Any, ...]],
+async def _percentiles(
+    fetch: Fetch, by: GroupBy | None, conditions: list[str], params: list[float],
+    rows: list[tuple[Any, ...]], *, sqlite: bool,
 ) -> dict[int, tuple[float | None, ...]]:
-    """SQLite: (p50, p95) of each row (group) of the first statement that has measured turns."""
-    lookups: list[tuple[int, float, int]] = []  # (row, h, lo)
+    """(p50, p95) of each row (group) of summary_sql that has measured turns."""
+    lookups: list[tuple[int, float, ranks.Lookup]] = []  # (row, h, lookup)
     for n, row in enumerate(rows):
-        count = row[-1]
+        measured = int(row[_SUMS - 1] or 0)
+        counts = [measured] if sqlite else [int(c) for c in row[_SUMS:]]
+        if sum(counts) != measured:
+            raise RtrecError(_STALE_HISTOGRAM)
         for q in _QUANTILES:
-            if count:
-                h = (count - 1) * q
-                lookups.append((n, h, int(h)))
+            if measured:
+                h = (measured - 1) * q
+                lookups.append((n, h, ranks.lookup(counts, h, () if sqlite else ranks.EDGES)))
     values: dict[int, list[float]] = {}
     for first in range(0, len(lookups), _LOOKUPS_PER_STATEMENT):
         chunk = lookups[first:first + _LOOKUPS_PER_STATEMENT]
+        statements: list[str] = []
         bound: list[Any] = []
-        for number, (n, _h, lo) in enumerate(chunk, start=first):
-            key = [rows[n][0]] if by is not None else []
-            bound += [number, *key, *params, lo]
-        for number, value in await driver.execute_fetchall(
-            rank_sql(by, conditions, len(chunk)), bound
-        ):
+        for number, (n, _h, one) in enumerate(chunk, start=first):
+            key = rows[n][0] if by is not None else None
+            statements.append(lookup_sql(by, by is not None and key is None, conditions, one,
+                                         sqlite=sqlite))
+            edge = [one.edge] if one.edge is not None else []
+            bound += [number, *([key] if key is not None else []), *params, *edge, one.count,
+                      one.offset]
+        for number, value in await fetch(" UNION ALL ".join(statements), bound):
             values.setdefault(number, []).append(value)
     out: dict[int, tuple[float | None, ...]] = {}
-    for number, (n, h, _lo) in enumerate(lookups):
-        out[n] = (*out.get(n, ()), _interpolate(values[number], h))
+    for number, (n, h, one) in enumerate(lookups):
+        read = values.get(number, [])
+        if len(read) != one.count:
+            raise RtrecError(_STALE_HISTOGRAM)
+        out[n] = (*out.get(n, ()), ranks.interpolate(one.values(read), h))
     return out
 
 

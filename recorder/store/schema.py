@@ -37,6 +37,8 @@ from sqlalchemy import (
     text,
 )
 
+from recorder.stats import ranks
+
 metadata = MetaData()
 
 sessions = Table(
@@ -152,6 +154,9 @@ stats_sessions = Table(
     Column("cached_tokens", BigInteger),
     Column("audio_generated_ms", Float),
     Column("audio_heard_ms", Float),
+    # the measured turns counted by voice-to-voice latency into recorder.stats.ranks' buckets
+    # (0008): a group's percentiles are exact lookups from where its histogram points
+    *(Column(name, Integer, nullable=False, server_default="0") for name in ranks.COLUMNS),
 )
 Index("stats_sessions_started", stats_sessions.c.started_at)
 
@@ -168,9 +173,9 @@ stats_turns = Table(
     PrimaryKeyConstraint("session", "turn", name="stats_turns_pkey"),
 )
 Index("stats_turns_started", stats_turns.c.started_at)
-# The percentiles of a group read its turns in voice-to-voice order straight from an index
-# (PostgreSQL: an index-only scan feeding percentile_cont, no sort; SQLite: the window's
-# order), started_at in it for the date filters: one per grouping, and one for all sessions.
+# The percentiles of a group read a few of its turns in voice-to-voice order straight from an
+# index (from the bucket edge its histogram points to, recorder.stats.ranks), started_at in it
+# for the date filters: one per grouping, and one for all sessions.
 for _key in ("model", "day", "status"):
     Index(f"stats_turns_{_key}_v2v", stats_turns.c[_key], stats_turns.c.voice_to_voice_ms,
           stats_turns.c.started_at)
