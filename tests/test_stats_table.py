@@ -13,9 +13,11 @@ from datetime import UTC, date, datetime
 
 import numpy as np
 import pytest
+from alembic import command
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from recorder.errors import RtrecError
-from recorder.stats import table
+from recorder.stats import ranks, table
 from recorder.stats.figures import (
     FIGURES_VERSION,
     ErrorFigure,
@@ -26,7 +28,9 @@ from recorder.stats.figures import (
     Usage,
 )
 from recorder.store import EventLog, open_log
+from recorder.store.urls import parse_db
 from recorder.wire import Direction, Frame, Opcode
+from tests.test_store_load import _migrate
 
 DAY1 = datetime(2026, 11, 2, 9, 30, tzinfo=UTC).timestamp()
 DAY2 = datetime(2026, 11, 3, 23, 59, tzinfo=UTC).timestamp()
@@ -321,3 +325,93 @@ async def test_deleting_a_session_removes_its_derived_rows(db: str) -> None:
         assert await table.load(log, kept) is not None
         [row] = await table.summarise(log)
         assert (row.sessions, row.voice_to_voice_count) == (1, 2)
+
+
+async def test_percentiles_of_thousands_of_turns_are_exact_on_both_engines(db: str) -> None:
+    """Enough turns that a lookup starts inside a bucket, walks across an edge, or reads from
+    above: values clustered on the bucket edges, ties, outside the bucketed range, and a group
+    of sessions whose model is not known (its lookups read `model IS NULL`)."""
+    rng = random.Random(16)
+    kept: dict[str | None, list[float]] = {"a": [], "b": [], None: []}
+    async with await open_log(db) as log:
+        for n in range(60):
+            model = ("a", "b", None)[n % 3]
+            values = [rng.lognormvariate(6.55, 0.35) for _ in range(rng.randrange(20, 60))]
+            values += [rng.choice(ranks.EDGES[8:16]) for _ in range(rng.randrange(0, 10))]
+            values += [rng.choice([1.0, 20_000.0]) for _ in range(rng.randrange(0, 3))]
+            sid = await recorded(log, model, started_at=DAY1 + n * 3600)
+            await table.store(log, sid, figures(values, model=model))
+            kept[model].extend(values)
+        rows = await table.summarise(log, by="model")
+        assert [row.group for row in rows] == ["a", "b", None]
+        for row in rows:
+            assert row.voice_to_voice_count == len(kept[row.group])
+            assert row.voice_to_voice_p50_ms == pytest.approx(
+                np.percentile(kept[row.group], 50), rel=1e-12)
+            assert row.voice_to_voice_p95_ms == pytest.approx(
+                np.percentile(kept[row.group], 95), rel=1e-12)
+        # a date filter: the histogram and the lookups count the same sessions
+        cut = datetime.fromtimestamp(DAY1 + 30 * 3600, UTC)
+        [row] = await table.summarise(log, from_=cut)
+        later = [v for n in range(30, 60) for v in await _values(log, n)]
+        assert row.voice_to_voice_p50_ms == pytest.approx(np.percentile(later, 50), rel=1e-12)
+        assert row.voice_to_voice_p95_ms == pytest.approx(np.percentile(later, 95), rel=1e-12)
+
+
+async def _values(log: EventLog, n: int) -> list[float]:
+    """The measured latencies kept for the n-th session recorded (0-based)."""
+    info = sorted(await log.list_sessions(), key=lambda i: i.started_at or 0)[n]
+    kept = await table.load(log, info.id)
+    assert kept is not None
+    return [t.voice_to_voice_ms for t in kept.turns if t.voice_to_voice_ms is not None]
+
+
+async def test_kept_rows_that_disagree_say_to_rebuild_in_one_line(db: str) -> None:
+    """Rows edited by hand under rtrec: turns gone that the sessions' rows still count, or
+    (PostgreSQL, which reads the histogram) a histogram that does not add up to the measured
+    turns: an error that says what to do, never a made-up percentile."""
+    message = ("the kept figures disagree with themselves (a group's histogram does not count "
+               "its measured turns): run `rtrec stats --rebuild`")
+    async with await open_log(db) as log:
+        sid = await recorded(log)
+        await table.store(log, sid, figures([100.0, 200.0, 300.0]))
+        async with log.database.writing() as connection:
+            await connection.exec_driver_sql("UPDATE stats_sessions SET v2v_b05 = v2v_b05 + 1")
+        if log.database.is_sqlite:  # the histogram is not read there: the figures stand
+            [row] = await table.summarise(log)
+            assert row.voice_to_voice_p95_ms == pytest.approx(290.0)
+        else:
+            with pytest.raises(RtrecError) as error:
+                await table.summarise(log)
+            assert str(error.value) == message
+        await table.store(log, sid, figures([100.0, 200.0, 300.0]))
+        async with log.database.writing() as connection:
+            await connection.exec_driver_sql("DELETE FROM stats_turns")
+        with pytest.raises(RtrecError) as error:
+            await table.summarise(log)
+        assert str(error.value) == message
+
+
+async def test_a_log_at_0007_keeps_its_figures_and_gets_their_histograms(db: str) -> None:
+    """0008 counts the turns kept before it into the new bucket columns: no figures are
+    recomputed, and the summary after the upgrade is exact."""
+    values = [50.0, 100.0, 118.99, 119.0, 700.0, 701.5, 18_102.0, 30_000.0]
+    async with await open_log(db) as log:
+        sid = await recorded(log)
+        await table.store(log, sid, figures(values))
+        other = await recorded(log)
+        await table.store(log, other, figures([None]))  # no measured turn
+    engine = create_async_engine(parse_db(db).url)
+    async with engine.begin() as connection:
+        await connection.run_sync(_migrate(command.downgrade, "0007"))
+        await connection.run_sync(_migrate(command.upgrade, "0008"))
+        names = ", ".join(ranks.COLUMNS)
+        kept = (await connection.exec_driver_sql(
+            f"SELECT {names} FROM stats_sessions ORDER BY session")).all()
+    await engine.dispose()
+    assert [list(row) for row in kept] == [ranks.histogram(values), [0] * ranks.BUCKETS]
+    async with await open_log(db) as log:
+        assert await table.stale(log) == []
+        [row] = await table.summarise(log)
+        assert row.voice_to_voice_p50_ms == pytest.approx(np.percentile(values, 50))
+        assert row.voice_to_voice_p95_ms == pytest.approx(np.percentile(values, 95))
