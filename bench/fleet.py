@@ -7,14 +7,16 @@ written into the derived tables of a fresh log, on a SQLite file and on PostgreS
 no server answers).
 
 - summary (recorder.stats.table.summarise, by model: count, p50/p95 voice-to-voice, rates,
-  tokens, one query) against computing the same sessions' figures from their frames: the
-  compute of one representative session (a 2-minute audio-heavy GA session, ~10 turns, from
+  tokens: the sums and the ranked lookups of recorder.stats.ranks in one snapshot) against
+  computing the same sessions' figures from their frames: the compute of one representative
+  session (a 2-minute audio-heavy GA session, ~10 turns, from
   recorder.fake.scenarios.long_session, stored in a SQLite log) is timed (fastest of 3) and
   multiplied by 10,000. The compute is recorder.stats.fold.figures_of_session (the fold the
   tables are filled by). Goal: at most 1/100 (ratio <= 0.01).
 - the same summary against a bare `SELECT model, count(*) FROM stats_sessions GROUP BY model`
   on the same log, through the same connection path; the two alternate, fastest of ROUNDS
-  each. Goal: at most 5x.
+  each. Goal: at most 5x. For information, the same by day (30 groups) and ungrouped, each
+  against the bare count(*) grouped the same way.
 
 - for information: the recorder's CPU (all threads, time.process_time) to record
   CPU_SESSIONS sessions of the representative kind into a SQLite log (EventLog.append, no
@@ -65,6 +67,8 @@ PG_SERVER = os.environ.get(
 )
 BARE = "SELECT model, count(*) FROM stats_sessions GROUP BY model"
 BARE_TURNS = "SELECT model, count(*) FROM stats_turns GROUP BY model"
+BARE_DAY = "SELECT day, count(*) FROM stats_sessions GROUP BY day"
+BARE_ALL = "SELECT count(*) FROM stats_sessions"
 
 
 def _figures(rng: random.Random, model: str) -> SessionFigures:
@@ -137,6 +141,8 @@ async def _alternate(log: EventLog) -> tuple[dict[str, float], list[table.FleetR
     work: dict[str, Callable[[], Awaitable[Any]]] = {
         "summary": lambda: table.summarise(log, by="model"), "count": bare(BARE),
         "turns": bare(BARE_TURNS),
+        "summary_day": lambda: table.summarise(log, by="day"), "count_day": bare(BARE_DAY),
+        "summary_all": lambda: table.summarise(log), "count_all": bare(BARE_ALL),
     }
     rows = await table.summarise(log, by="model")
     for run in work.values():  # all warm
@@ -269,6 +275,11 @@ def _engine_figures(
         Figure(ISSUE, f"{engine}: the same summary vs bare count(*) of the turns it ranks",
                f"<= {COUNT_GOAL}x", f"count(*) of stats_turns group by model "
                f"{turns * 1e3:.2f} ms", measured, summary / turns, summary / turns <= COUNT_GOAL),
+        *(Figure(ISSUE, f"{engine}: summarise {SESSIONS:,} sessions {what} vs bare count(*) "
+                 f"{what}", "info", f"count(*) {what} {best['count_' + name] * 1e3:.2f} ms",
+                 f"summarise {what} {best['summary_' + name] * 1e3:.1f} ms",
+                 best["summary_" + name] / best["count_" + name], True)
+          for name, what in (("day", "by day"), ("all", "ungrouped"))),
     ]
 
 

@@ -337,8 +337,8 @@ async def test_percentiles_of_thousands_of_turns_are_exact_on_both_engines(db: s
         for n in range(60):
             model = ("a", "b", None)[n % 3]
             values = [rng.lognormvariate(6.55, 0.35) for _ in range(rng.randrange(20, 60))]
-            values += [rng.choice(ranks.EDGES[8:16]) for _ in range(rng.randrange(0, 10))]
-            values += [rng.choice([1.0, 20_000.0]) for _ in range(rng.randrange(0, 3))]
+            values += [rng.choice(ranks.EDGES[5:11]) for _ in range(rng.randrange(0, 10))]
+            values += [rng.choice([1.0, 9_000.0]) for _ in range(rng.randrange(0, 3))]
             sid = await recorded(log, model, started_at=DAY1 + n * 3600)
             await table.store(log, sid, figures(values, model=model))
             kept[model].extend(values)
@@ -395,7 +395,7 @@ async def test_kept_rows_that_disagree_say_to_rebuild_in_one_line(db: str) -> No
 async def test_a_log_at_0007_keeps_its_figures_and_gets_their_histograms(db: str) -> None:
     """0008 counts the turns kept before it into the new bucket columns: no figures are
     recomputed, and the summary after the upgrade is exact."""
-    values = [50.0, 100.0, 118.99, 119.0, 700.0, 701.5, 18_102.0, 30_000.0]
+    values = [50.0, 64.0, 90.99, 91.0, 700.0, 701.5, 8192.0, 30_000.0]
     async with await open_log(db) as log:
         sid = await recorded(log)
         await table.store(log, sid, figures(values))

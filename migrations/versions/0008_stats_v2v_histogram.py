@@ -1,8 +1,8 @@
 """Each session's measured turns counted by voice-to-voice latency, in stats_sessions.
 
-v2v_b00 ... v2v_b31: how many of the session's stats_turns rows fall in each bucket of
-recorder.stats.ranks (bucket 0 below 100 ms, bucket n [100 * 2 ** ((n - 1) / 4),
-100 * 2 ** (n / 4)) rounded to whole ms, the last one open above), so a fleet summary finds
+v2v_b00 ... v2v_b15: how many of the session's stats_turns rows fall in each bucket of
+recorder.stats.ranks (bucket 0 below 64 ms, bucket n [64 * 2 ** ((n - 1) / 2),
+64 * 2 ** (n / 2)) rounded to whole ms, the last one from 8,192 ms up), so a fleet summary finds
 the bucket of each percentile's rank from the group's sums and reads only the turns near it.
 The rows already kept are counted here from their stats_turns rows (no figures recomputed);
 the edges are written out again below, as they were when this revision was made.
@@ -19,8 +19,8 @@ down_revision = "0007"
 branch_labels = None
 depends_on = None
 
-BUCKETS = 32
-EDGES = [float(round(100 * 2 ** (n / 4))) for n in range(BUCKETS - 1)]
+BUCKETS = 16
+EDGES = [float(round(64 * 2 ** (n / 2))) for n in range(BUCKETS - 1)]
 COLUMNS = [f"v2v_b{n:02d}" for n in range(BUCKETS)]
 
 

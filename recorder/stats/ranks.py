@@ -1,10 +1,10 @@
 """Exact percentiles of a group's voice-to-voice latencies without reading every turn.
 
 Each session's measured turns are counted into BUCKETS fixed buckets (stats_sessions'
-v2v_b00 ... v2v_b31: one integer column each, so a group's histogram is a few more sum()s in
-the scan of stats_sessions the summary makes anyway). Bucket 0 holds latencies below 100 ms,
-bucket i (1-30) [EDGES[i-1], EDGES[i]), bucket 31 from EDGES[30] (about 18 s) up; the edges
-are quarter-octaves (each 19% wider than the one below), whole milliseconds.
+v2v_b00 ... v2v_b15: one integer column each, so a group's histogram is a few more sum()s in
+the scan of stats_sessions the summary makes anyway). Bucket 0 holds latencies below 64 ms,
+bucket i (1-14) [EDGES[i-1], EDGES[i]), bucket 15 from EDGES[14] (8,192 ms) up; the edges are
+half-octaves (each 41% wider than the one below), whole milliseconds.
 
 A percentile needs the values at ranks lo and lo + 1 of the group's sorted latencies (linear
 between them: numpy's default, percentile_cont). The group's histogram says which bucket holds
@@ -15,10 +15,13 @@ most half a bucket, not half the group. The result is exact: the same values, th
 interpolation. Both sides must agree on which bucket a value is in: bucket_of() here, and SQL's
 `>=` / `<` against the same edges (whole numbers, exact as doubles) there.
 
-PostgreSQL reads the histogram: there a sum costs about 3 ns a row and a walk 130 ns an index
-entry. SQLite does not: there a sum costs about 40 ns a row (the 32 bucket sums of 10,000
-sessions, 13 ms, cost more than walking half of 100,000 turns, 1.6 ms), so its lookups walk from
-the nearer end of the group's index (lookup() of the group as one bucket).
+PostgreSQL reads the histogram. Each bucket column costs a sum over every session (about
+0.13 ms per 10,000 sessions there) and each index entry walked about 0.13 us: 16 half-octave
+buckets cost less in sums than quarter-octaves (32) saved in walking (bench/fleet.py, 10,000
+sessions of ~10 turns). SQLite does not: its sums cost about 0.4 ms per column per 10,000
+sessions and its walks 0.03 us an entry (16 sums, ~6 ms, would cost more than walking half
+of 100,000 turns, 1.6 ms), so its lookups walk from the nearer end of the group's index
+(lookup() of the group as one bucket).
 """
 
 from __future__ import annotations
@@ -28,9 +31,9 @@ from collections.abc import Iterable, Sequence
 
 import msgspec
 
-BUCKETS = 32
-# lower edges of buckets 1 .. BUCKETS - 1, in ms: 100 * 2 ** (n / 4), rounded
-EDGES: tuple[float, ...] = tuple(float(round(100 * 2 ** (n / 4))) for n in range(BUCKETS - 1))
+BUCKETS = 16
+# lower edges of buckets 1 .. BUCKETS - 1, in ms: 64 * 2 ** (n / 2), rounded
+EDGES: tuple[float, ...] = tuple(float(round(64 * 2 ** (n / 2))) for n in range(BUCKETS - 1))
 COLUMNS: tuple[str, ...] = tuple(f"v2v_b{n:02d}" for n in range(BUCKETS))
 
 

@@ -347,7 +347,7 @@ Fetch = Callable[[str, Sequence[Any]], Awaitable[list[tuple[Any, ...]]]]
 async def _snapshot(log: EventLog) -> AsyncIterator[Fetch]:
     """fetch(statement with '?' placeholders, params): rows as tuples, every statement in one
     read snapshot (SQLite: one read transaction; PostgreSQL: a repeatable-read, read-only
-    one), straight through the driver."""
+    one, with generic plans), straight through the driver."""
     db = log.database
     async with db.reading() as connection:
         driver = (await connection.get_raw_connection()).driver_connection
@@ -367,6 +367,10 @@ async def _snapshot(log: EventLog) -> AsyncIterator[Fetch]:
             return [tuple(row) for row in await driver.fetch(db.sql(statement), *params)]
 
         async with driver.transaction(isolation="repeatable_read", readonly=True):
+            # the lookups' statement is planned once per connection (the driver keeps it
+            # prepared), not again for each summary: planning its custom plans cost more than
+            # running it (30 groups: 4-15 ms against 1.1 ms)
+            await driver.execute("SET LOCAL plan_cache_mode = force_generic_plan")
             yield fetch_pg
 
 
