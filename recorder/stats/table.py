@@ -366,12 +366,17 @@ async def _snapshot(log: EventLog) -> AsyncIterator[Fetch]:
         async def fetch_pg(statement: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
             return [tuple(row) for row in await driver.fetch(db.sql(statement), *params)]
 
-        async with driver.transaction(isolation="repeatable_read", readonly=True):
-            # the lookups' statement is planned once per connection (the driver keeps it
-            # prepared), not again for each summary: planning its custom plans cost more than
-            # running it (30 groups: 4-15 ms against 1.1 ms)
-            await driver.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+        # generic plans: the lookups' statement is planned once per connection (the driver
+        # keeps it prepared), not again for each summary (its custom plans cost more to make
+        # than to run: 30 groups, 4-15 ms against 1.1 ms); one round trip with the BEGIN
+        await driver.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; "
+                             "SET LOCAL plan_cache_mode = force_generic_plan")
+        try:
             yield fetch_pg
+        except BaseException:
+            await driver.execute("ROLLBACK")
+            raise
+        await driver.execute("COMMIT")
 
 
 async def summarise(
