@@ -21,7 +21,8 @@ async def _differences(db: str, metadata: MetaData) -> list[Any]:
 
     def compare(connection: Connection) -> list[Any]:
         context = MigrationContext.configure(
-            connection, opts={"compare_type": True, "compare_server_default": True}
+            connection, opts={"compare_type": True, "compare_server_default": True,
+                        "include_name": schema.include_name}
         )
         return list(compare_metadata(context, metadata))
 

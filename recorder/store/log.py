@@ -598,11 +598,12 @@ class EventLog:
                         "wait for it to end (or for it to read as interrupted)"
                     )
                 # SQLite does not enforce the foreign keys' cascade: every table by name
-                # (the derived stats tables too: they are the session's, rebuilt from frames)
+                # (the derived stats and view tables too: the session's, rebuilt from frames;
+                # view_text's FTS5 rows go by its trigger)
                 for statement in ("DELETE FROM frames WHERE session = ?",
                                   "DELETE FROM gaps WHERE session = ?",
                                   *(f"DELETE FROM {table.name} WHERE session = ?"
-                                    for table in schema.DERIVED),
+                                    for table in (*schema.DERIVED, *schema.VIEW_DERIVED)),
                                   "DELETE FROM sessions WHERE pk = ?"):
                     await connection.exec_driver_sql(self._db.sql(statement), (pk,))
         except RtrecError:
