@@ -10,6 +10,7 @@ gets it back as a cookie (HttpOnly, SameSite=Strict), then a redirect to the sam
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import importlib.resources
 import io
@@ -33,7 +34,9 @@ from recorder.events import UnknownEvent
 from recorder.localserver import LocalServer, connect_host
 from recorder.store import EventLog, SessionInfo, open_log
 from recorder.stream import AudioChunk, Step
-from recorder.view.index import KINDS, IndexBuilder, SessionIndex
+from recorder.view import search
+from recorder.view.index import KINDS, IndexBuilder, SessionIndex, lanes
+from recorder.view.listing import SORTS, list_sessions
 from recorder.view.sound import (
     SIDES,
     Peaks,
@@ -51,7 +54,9 @@ MAX_PER_PAGE = 500
 # The sessions page asks for the counts of sessions up to this many frames by itself (about 5
 # minutes of audio); a longer one is counted when its page is opened.
 SUMMARY_FRAMES_MAX = 20_000
-SORTS = ("started", "model", "status", "duration", "frames", "protocol")
+# A search indexes the transcripts not indexed yet up to this many frames of sessions before
+# it answers (the smallest first); the rest are indexed in the background meanwhile.
+SEARCH_NOW_FRAMES = 100_000
 # source (what `rtrec view` was given), session id -> the session's figures (SessionFigures)
 FiguresFn = Callable[[str, str], Awaitable[Any]]
 
@@ -90,6 +95,34 @@ class ViewState:
         # session id -> ((frames, status) when counted, its counts): small, kept for all
         self.summaries: dict[str, tuple[tuple[int, str], dict[str, Any]]] = {}
         self._locks: dict[str, asyncio.Lock] = {}
+        self._texts: asyncio.Task[int] | None = None  # indexing transcripts in the background
+
+    async def texts_for_search(self) -> int:
+        """Keep the text of the sessions whose text is stale: up to SEARCH_NOW_FRAMES frames
+        of them now, the rest in the background; how many are left to the background."""
+        budget, now, later = SEARCH_NOW_FRAMES, [], []
+        for info in sorted(await search.stale(self.log), key=lambda info: info.frames):
+            if info.frames <= budget:
+                budget -= info.frames
+                now.append(info)
+            else:
+                later.append(info)
+        await search.ensure(self.log, now, self._lanes_of)
+        if later and (self._texts is None or self._texts.done()):
+            self._texts = asyncio.create_task(search.ensure(self.log, later, self._lanes_of))
+        return len(later)
+
+    async def _lanes_of(self, info: SessionInfo) -> dict[str, Any]:
+        entry = self._cache.get(info.id)
+        if entry is not None and (entry.frames, entry.status) == (info.frames, info.status):
+            return entry.index.lanes
+        return lanes((await fold_log(self.log, info)).conversation)
+
+    async def close(self) -> None:
+        if self._texts is not None:
+            self._texts.cancel()
+            with contextlib.suppress(BaseException):
+                await self._texts
 
     async def info(self, sid: str) -> SessionInfo:
         return await self.log.get_session(sid)
@@ -105,6 +138,7 @@ class ViewState:
             async for batch in self.log.read_parts(info.id, Step, batch_size=2000):
                 builder.feed(batch)
             entry = _Cached(info.frames, info.status, builder.finish())
+            await search.store(self.log, info, entry.index.lanes)
             await self._figures(info, entry)
             self._cache[info.id] = entry
             while len(self._cache) > self.keep:
@@ -244,17 +278,9 @@ def session_dict(info: SessionInfo) -> dict[str, Any]:
     }
 
 
-def _sort_key(name: str) -> Callable[[dict[str, Any]], Any]:
-    field = {"started": "started_at", "duration": "duration_ms"}.get(name, name)
-
-    def key(row: dict[str, Any]) -> Any:
-        value = row.get(field)
-        return (value is None, value if value is not None else "")
-    return key
-
-
 async def api_sessions(request: web.Request) -> web.Response:
-    """?page=1&per_page=50&sort=started&order=desc&status=complete&model=gpt-realtime"""
+    """?page=1&per_page=50&sort=started&order=desc&status=complete&model=gpt-realtime&q=words
+    (q: the sessions whose transcripts have every word; sorted, filtered and paged in SQL)"""
     state = _state(request)
     page = _int(request, "page", 1, lo=1)
     per_page = _int(request, "per_page", PER_PAGE, lo=1, hi=MAX_PER_PAGE)
@@ -264,25 +290,29 @@ async def api_sessions(request: web.Request) -> web.Response:
     order = request.query.get("order", "desc")
     if order not in ("asc", "desc"):
         return _bad(f"order={order!r} is not asc or desc")
-    rows = [session_dict(info) for info in await state.log.list_sessions()]
-    statuses = sorted({row["status"] for row in rows})
-    models = sorted({row["model"] for row in rows if row["model"]})
-    status = request.query.get("status")
-    model = request.query.get("model")
-    if status:
-        rows = [row for row in rows if row["status"] == status]
-    if model:
-        rows = [row for row in rows if row["model"] == model]
-    rows.sort(key=_sort_key(sort), reverse=order == "desc")
-    total = len(rows)
-    shown = rows[(page - 1) * per_page:page * per_page]
+    query = request.query.get("q", "")
+    words = search.terms(query)
+    if query.strip() and not words:
+        return _bad(f"q={query!r} has no words to search for")
+    matching, unindexed = None, 0
+    if words:
+        unindexed = await state.texts_for_search()
+        matching = search.match_sql(state.log.database.is_sqlite, words)
+    found = await list_sessions(
+        state.log, sort=sort, order=order, status=request.query.get("status") or None,
+        model=request.query.get("model") or None, matching=matching, page=page,
+        per_page=per_page)
+    shown = [session_dict(info) for info in found.sessions]
     for row in shown:  # counts already made cost nothing; the page asks for the rest
         known = state.summaries.get(row["id"])
         if known is not None and known[0] == (row["frames"], row["status"]):
             row.update(known[1])
         row["summary_frames_max"] = SUMMARY_FRAMES_MAX
-    return _json({"sessions": shown, "total": total, "page": page, "per_page": per_page,
-                  "sort": sort, "order": order, "statuses": statuses, "models": models})
+    notes = [f"{unindexed} sessions are not searchable yet (their text is being indexed): "
+             "search again in a moment"] if unindexed else []
+    return _json({"sessions": shown, "total": found.total, "page": page, "per_page": per_page,
+                  "sort": sort, "order": order, "statuses": found.statuses,
+                  "models": found.models, "q": " ".join(words), "notes": notes})
 
 
 def counts(cached: _Cached) -> dict[str, Any]:
@@ -653,6 +683,11 @@ def make_app(log: EventLog, source: str, *, token: str | None = None,
     app = web.Application(middlewares=[guard])
     app[STATE] = ViewState(log, source, figures)
     app[TOKEN] = token
+
+    async def stop(app: web.Application) -> None:
+        await app[STATE].close()
+
+    app.on_cleanup.append(stop)
     app.router.add_get("/", sessions_page)
     app.router.add_get("/favicon.ico", _no_icon)
     app.router.add_get("/s/{sid}", session_page)
