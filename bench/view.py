@@ -133,7 +133,116 @@ def _serve_and_page(db: str) -> dict[str, float]:
     return dict(json.loads(result.stdout.strip().splitlines()[-1]))
 
 
+PAGE_GOAL = 1.5  # the first page of 10,000 sessions against the first page of ten
+PAGE_SIZES = (10, 10_000)
+PAGE_REPEATS = 40
+# RTREC_BENCH_VIEW_PG=postgresql+asyncpg://postgres@127.0.0.1:5432: the paging figure on
+# PostgreSQL too (databases bench_view_page_<n> are made and dropped there)
+PAGE_PG = os.environ.get("RTREC_BENCH_VIEW_PG")
+
+
+async def _fill(db: str, sessions: int) -> None:
+    """`sessions` ended sessions of a few models and statuses (rows only: the page lists rows)."""
+    from recorder.store import open_log
+
+    log = await open_log(db)
+    try:
+        rows = [(f"{n:024x}", 1_800_000_000.0 + n, 1_800_000_000.0 + n + 30 + n % 97,
+                 1_800_000_000.0 + n + 30, 1.0, ("complete", "incomplete")[n % 7 == 0],
+                 f"gpt-realtime-{n % 3}", "ga", 200 + n % 1000) for n in range(sessions)]
+        database = log.database
+        async with database.writing() as connection:
+            await database.executemany(
+                connection, "INSERT INTO sessions (id, started_at, ended_at, last_seen, "
+                "heartbeat, status, model, protocol, frames) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                rows)
+    finally:
+        await log.close()
+
+
+async def _first_pages(dbs: list[str]) -> list[list[float]]:
+    """Seconds of GET /api/sessions (the first page: newest 50) of each store, alternated."""
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from recorder.store import open_log
+    from recorder.view.server import make_app
+
+    clients = []
+    for db in dbs:
+        log = await open_log(db)
+        client = TestClient(TestServer(make_app(log, db, figures=None)))
+        await client.start_server()
+        clients.append((client, log))
+    times: list[list[float]] = [[] for _ in dbs]
+    try:
+        for _ in range(PAGE_REPEATS):
+            for n, (client, _log) in enumerate(clients):
+                start = time.perf_counter()
+                async with client.get("/api/sessions") as response:
+                    assert response.status == 200
+                    await response.read()
+                times[n].append(time.perf_counter() - start)
+    finally:
+        for client, log in clients:
+            await client.close()
+            await log.close()
+    return times
+
+
+def _median(values: list[float]) -> float:
+    return sorted(values)[len(values) // 2]
+
+
+def _pg_databases(names: list[str], create: bool) -> None:
+    import asyncpg
+    from sqlalchemy.engine import make_url
+
+    async def run() -> None:
+        url = make_url(PAGE_PG or "")
+        connection = await asyncpg.connect(host=url.host, port=url.port or 5432,
+                                           user=url.username, database="postgres")
+        try:
+            for name in names:
+                await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                if create:
+                    await connection.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await connection.close()
+    asyncio.run(run())
+
+
+def paging_figures() -> list[Figure]:
+    """The sessions page's first page of 10,000 sessions against one of ten, in one run."""
+    out = []
+    with tempfile.TemporaryDirectory() as folder:
+        stores = [("SQLite", [str(Path(folder) / f"page{n}.db") for n in PAGE_SIZES])]
+        if PAGE_PG:
+            from sqlalchemy.engine import make_url
+
+            names = [f"bench_view_page_{n}" for n in PAGE_SIZES]
+            _pg_databases(names, create=True)
+            stores.append(("PostgreSQL", [make_url(PAGE_PG).set(database=name)
+                                          .render_as_string(hide_password=False)
+                                          for name in names]))
+        try:
+            for label, dbs in stores:
+                for db, sessions in zip(dbs, PAGE_SIZES, strict=True):
+                    asyncio.run(_fill(db, sessions))
+                small, large = (_median(t) for t in asyncio.run(_first_pages(dbs)))
+                out.append(Figure(
+                    17, f"view sessions, first page of {PAGE_SIZES[1]:,} sessions ({label})",
+                    f"<= {PAGE_GOAL}x the first page of {PAGE_SIZES[0]}",
+                    f"{PAGE_SIZES[0]} sessions {small * 1000:.2f} ms",
+                    f"{PAGE_SIZES[1]:,} sessions {large * 1000:.2f} ms", large / small,
+                    large / small <= PAGE_GOAL))
+        finally:
+            if PAGE_PG:
+                _pg_databases(names, create=False)
+    return out
+
+
 def figures() -> list[Figure]:
+    out = paging_figures()
     with tempfile.TemporaryDirectory() as folder:
         db = str(Path(folder) / "view.db")
         asyncio.run(_record(db, MINUTES))
@@ -147,6 +256,7 @@ def figures() -> list[Figure]:
     read, build, built = min(reads), min(builds), min(builts)
     label = f"{MINUTES:g}-minute session"
     return [
+        *out,
         Figure(17, f"view first screen, built ({label})", f"<= {BUILT_GOAL}x EventLog.read",
                f"EventLog.read {read:.2f} s", f"{built * 1000:.1f} ms", built / read,
                built / read <= BUILT_GOAL),
@@ -163,4 +273,4 @@ def figures() -> list[Figure]:
 if __name__ == "__main__":
     from common import print_figures
 
-    print_figures(figures())
+    print_figures(paging_figures() if sys.argv[1:] == ["--paging"] else figures())
