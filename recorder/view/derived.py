@@ -69,10 +69,16 @@ async def fresh(log: EventLog, table: str, version: int, info: SessionInfo,
 
 async def store(log: EventLog, table: str, version: int, info: SessionInfo,
                 rows: Sequence[dict[str, Any]]) -> bool:
-    """Keep `rows` as the session's rows of `table` (replacing its old ones), computed from
-    the session as `info` read it; False (nothing kept) when the session is being recorded,
-    was deleted, or gained frames meanwhile."""
-    name = _table(table)
+    """Keep `rows` as the session's rows of `table` (replacing its old ones): store_all."""
+    return await store_all(log, version, info, {table: rows})
+
+
+async def store_all(log: EventLog, version: int, info: SessionInfo,
+                    tables: dict[str, Sequence[dict[str, Any]]]) -> bool:
+    """Keep the rows of each table as the session's (replacing its old ones), in one
+    transaction, computed from the session as `info` read it; False (nothing kept) when the
+    session is being recorded, was deleted, or gained frames meanwhile."""
+    names = [_table(name) for name in tables]
     if info.status == "recording":
         return False
     db = log.database
@@ -84,17 +90,17 @@ async def store(log: EventLog, table: str, version: int, info: SessionInfo,
             if not found or found[0][1] != info.frames:
                 return False
             pk = found[0][0]
-            await connection.exec_driver_sql(db.sql(f"DELETE FROM {name} WHERE session = ?"),
-                                             (pk,))
             now = time.time()
-            for row in rows:
-                values = {"session": pk, "version": version, "frames": info.frames,
-                          "status": info.status, "computed_at": now, **row}
-                names = ", ".join(values)
-                marks = ", ".join("?" * len(values))
+            for name, rows in zip(names, tables.values(), strict=True):
                 await connection.exec_driver_sql(
-                    db.sql(f"INSERT INTO {name} ({names}) VALUES ({marks})"),
-                    tuple(values.values()))
+                    db.sql(f"DELETE FROM {name} WHERE session = ?"), (pk,))
+                for row in rows:
+                    values = {"session": pk, "version": version, "frames": info.frames,
+                              "status": info.status, "computed_at": now, **row}
+                    marks = ", ".join("?" * len(values))
+                    await connection.exec_driver_sql(
+                        db.sql(f"INSERT INTO {name} ({', '.join(values)}) VALUES ({marks})"),
+                        tuple(values.values()))
     except Exception as error:
         raise db.error(error) from error
     return True

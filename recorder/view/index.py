@@ -146,10 +146,10 @@ _DIRECTIONS = ("client", "server")
 class SessionIndex:
     """A session's ticks and audio chunks (as columns), its lanes, and its chunks' peaks."""
 
-    def __init__(self, conversation: Conversation, ticks: dict[str, np.ndarray],
+    def __init__(self, conversation: Conversation | None, ticks: dict[str, np.ndarray],
                  types: list[str | None], audio: dict[str, SideAudio], lanes: dict[str, Any],
                  warnings: list[str], chunk_mins: np.ndarray, chunk_maxs: np.ndarray) -> None:
-        self.conversation = conversation
+        self.conversation = conversation  # None: loaded from the store (recorder.view.stored)
         order = np.lexsort((ticks["seq"], ticks["t_ms"]))  # by time, then seq
         self.tick_t = ticks["t_ms"][order]
         self.tick_seq = ticks["seq"][order]
@@ -174,6 +174,10 @@ class SessionIndex:
     @property
     def frames(self) -> int:
         return len(self.tick_seq)
+
+    def drop_chunk_peaks(self) -> None:
+        """Forget the chunks' own peaks (once recorder.view.sound.side_peaks placed them)."""
+        self.chunk_mins = self.chunk_maxs = np.zeros(0, np.int16)
 
     @property
     def segments(self) -> dict[str, list[Segment]]:

@@ -34,7 +34,7 @@ from recorder.events import UnknownEvent
 from recorder.localserver import LocalServer, connect_host
 from recorder.store import EventLog, SessionInfo, open_log
 from recorder.stream import AudioChunk, Step
-from recorder.view import search
+from recorder.view import search, stored
 from recorder.view.index import KINDS, IndexBuilder, SessionIndex, lanes
 from recorder.view.listing import SORTS, list_sessions
 from recorder.view.sound import (
@@ -134,16 +134,34 @@ class ViewState:
             if entry is not None and entry.frames == info.frames and entry.status == info.status:
                 self._cache[info.id] = self._cache.pop(info.id)  # most recently used last
                 return entry
-            builder = IndexBuilder()
-            async for batch in self.log.read_parts(info.id, Step, batch_size=2000):
-                builder.feed(batch)
-            entry = _Cached(info.frames, info.status, builder.finish())
-            await search.store(self.log, info, entry.index.lanes)
+            kept = await stored.load(self.log, info) if info.status != "recording" else None
+            if kept is not None:  # built before (by this server or another): no frame read
+                entry = _Cached(info.frames, info.status, kept[0], peaks=kept[1])
+            else:
+                entry = await self._build(info)
             await self._figures(info, entry)
             self._cache[info.id] = entry
             while len(self._cache) > self.keep:
                 self._cache.pop(next(iter(self._cache)))
             return entry
+
+    async def _build(self, info: SessionInfo) -> _Cached:
+        """The session's index from its frames, and its sides' peaks, kept in the store's
+        derived tables with its text (a store that cannot take them is said in the log)."""
+        builder = IndexBuilder()
+        async for batch in self.log.read_parts(info.id, Step, batch_size=5000):
+            builder.feed(batch)
+        index = builder.finish()
+        peaks = {side: side_peaks(index, side) for side in SIDES[:2]}
+        index.drop_chunk_peaks()  # the sides' peaks have them now
+        entry = _Cached(info.frames, info.status, index, peaks=peaks)
+        if info.status != "recording":
+            try:
+                await stored.store(self.log, info, index, peaks)
+                await search.store(self.log, info, index.lanes)
+            except RtrecError as error:  # still shown; built again next time
+                log.warning("rtrec view could not keep session %s's index: %s", info.id, error)
+        return entry
 
     async def _figures(self, info: SessionInfo, entry: _Cached) -> None:
         if self.figures is None:
