@@ -96,6 +96,7 @@ class ViewState:
         self.summaries: dict[str, tuple[tuple[int, str], dict[str, Any]]] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._texts: asyncio.Task[int] | None = None  # indexing transcripts in the background
+        self._keeping: set[asyncio.Task[None]] = set()  # built indexes being written
 
     async def texts_for_search(self) -> int:
         """Keep the text of the sessions whose text is stale: up to SEARCH_NOW_FRAMES frames
@@ -119,6 +120,7 @@ class ViewState:
         return lanes((await fold_log(self.log, info)).conversation)
 
     async def close(self) -> None:
+        await self.kept()
         if self._texts is not None:
             self._texts.cancel()
             with contextlib.suppress(BaseException):
@@ -155,13 +157,24 @@ class ViewState:
         peaks = {side: side_peaks(index, side) for side in SIDES[:2]}
         index.drop_chunk_peaks()  # the sides' peaks have them now
         entry = _Cached(info.frames, info.status, index, peaks=peaks)
-        if info.status != "recording":
-            try:
-                await stored.store(self.log, info, index, peaks)
-                await search.store(self.log, info, index.lanes)
-            except RtrecError as error:  # still shown; built again next time
-                log.warning("rtrec view could not keep session %s's index: %s", info.id, error)
+        if info.status != "recording":  # kept while the page is answered
+            task = asyncio.create_task(self._keep(info, index, peaks))
+            self._keeping.add(task)
+            task.add_done_callback(self._keeping.discard)
         return entry
+
+    async def _keep(self, info: SessionInfo, index: SessionIndex, peaks: dict[str, Peaks]
+                    ) -> None:
+        try:
+            await stored.store(self.log, info, index, peaks)
+            await search.store(self.log, info, index.lanes)
+        except RtrecError as error:  # still shown; built again next time
+            log.warning("rtrec view could not keep session %s's index: %s", info.id, error)
+
+    async def kept(self) -> None:
+        """Wait for the indexes being kept (written to the derived tables) to be written."""
+        while self._keeping:
+            await asyncio.gather(*self._keeping, return_exceptions=True)
 
     async def _figures(self, info: SessionInfo, entry: _Cached) -> None:
         if self.figures is None:

@@ -25,9 +25,10 @@ INDEX_TABLE, PEAKS_TABLE = "view_index", "view_peaks"
 # what encode() writes and SessionIndex holds: a change to either makes every kept row stale
 INDEX_VERSION = 1
 
-_TICKS = {"t_ms": "<f8", "seq": "<i8", "direction": "<i1", "type": "<i2", "kind": "<i1",
-          "size": "<i8"}
-_SIDE = {"seq": "<i8", "start_ms": "<f8", "length": "<i8", "format": "<i1", "peak_at": "<i8"}
+# seqs, sizes and bucket offsets fit 32 bits (the seq column is 32-bit): 20 bytes a frame
+_TICKS = {"t_ms": "<f8", "seq": "<i4", "direction": "<i1", "type": "<i2", "kind": "<i1",
+          "size": "<i4"}
+_SIDE = {"seq": "<i4", "start_ms": "<f8", "length": "<i4", "format": "<i1", "peak_at": "<i4"}
 
 
 def _raw(array: np.ndarray, dtype: str) -> bytes:
