@@ -343,23 +343,18 @@ class _Builder:
     def _on_input(self, run: InputRun) -> None:
         """A run of input chunks with audio, as the fold placed them: the user's columns."""
         fmt = self.fold.conversation.input_format
-        sizes = run.sizes
-        count = len(sizes)
-        per_bucket = fmt.sample_rate // 100
-        width = fmt.sample_width
-        at = self.buckets
-        peak_at = []
-        for size in sizes:  # _bucket_count of each
-            peak_at.append(at)
-            at -= -(size // width) // per_bucket
-        self.buckets = at
+        count = len(run.sizes)
+        sizes = np.array(run.sizes, dtype=np.int64)
+        buckets = -(-(sizes // fmt.sample_width) // (fmt.sample_rate // 100))  # _bucket_count
+        ends = np.cumsum(buckets) + self.buckets
+        self.buckets = int(ends[-1])
         self.pending.extend(run.audio)
         self.pending_formats.extend([fmt] * count)
         user = self.user.columns
         user["start_ms"].extend(run.starts)
-        user["length"].extend(sizes)
-        user["format"].extend([self._format_id(fmt)] * count)
-        user["peak_at"].extend(peak_at)
+        user["length"].frombytes(sizes.tobytes())
+        user["format"].frombytes(bytes([self._format_id(fmt)]) * count)
+        user["peak_at"].frombytes((ends - buckets).tobytes())
 
     def _apply_other(self, step: Step) -> None:
         fold = self.fold
