@@ -141,3 +141,17 @@ def test_the_kept_index_is_the_built_one() -> None:
         index.end_ms, index.sample_rate(), index.has_audio)
     assert kept.events(0, 5000, {"response"}, 50, 20.0) == index.events(
         0, 5000, {"response"}, 50, 20.0)
+
+
+async def test_rebuild_empties_the_view_tables(barge: str) -> None:
+    from recorder.view.server import ViewServer
+
+    await _pages(barge)
+    server = ViewServer(barge, figures=None)
+    await server.start(rebuild=True)
+    try:
+        assert server.log is not None
+        assert await stored.load(server.log, await server.log.get_session()) is None
+        assert len(await derived.stale(server.log, "view_text", 1)) == 1
+    finally:
+        await server.close()

@@ -34,7 +34,7 @@ from recorder.events import UnknownEvent
 from recorder.localserver import LocalServer, connect_host
 from recorder.store import EventLog, SessionInfo, open_log
 from recorder.stream import AudioChunk, Step
-from recorder.view import search, stored
+from recorder.view import derived, search, stored
 from recorder.view.index import KINDS, IndexBuilder, SessionIndex, lanes
 from recorder.view.listing import SORTS, list_sessions
 from recorder.view.sound import (
@@ -747,10 +747,13 @@ class ViewServer:
         self.log: EventLog | None = None
         self.server: LocalServer | None = None
 
-    async def start(self, session: str | None = None) -> str:
-        """Open the log and listen; the URL to open (a session's page when given one)."""
+    async def start(self, session: str | None = None, *, rebuild: bool = False) -> str:
+        """Open the log and listen; the URL to open (a session's page when given one).
+        rebuild: empty the view's derived tables first (recorder.view.derived.clear)."""
         self.log = await open_log(self.source, create=False)  # a mistyped path is an error
         try:
+            if rebuild:
+                await derived.clear(self.log)
             path = "/"
             if session is not None:
                 path = f"/s/{(await self.log.get_session(session)).id}"
@@ -788,10 +791,10 @@ class ViewServer:
 
 async def view(source: str, *, session: str | None = None, host: str = "127.0.0.1",
                port: int = 0, token: str | None = None,
-               on_ready: Callable[[str], None] | None = None) -> None:
+               on_ready: Callable[[str], None] | None = None, rebuild: bool = False) -> None:
     """Serve until cancelled (Ctrl-C)."""
     server = ViewServer(source, host=host, port=port, token=token)
-    url = await server.start(session)
+    url = await server.start(session, rebuild=rebuild)
     try:
         if on_ready is not None:
             on_ready(url)
