@@ -574,6 +574,11 @@ class EventLog:
             )}
         return [self._session_info(row, *lost.get(row.pk, (0, 0))) for row in rows]
 
+    async def query(self, statement: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        """The rows of a read-only statement over the store's tables (? placeholders), a
+        failure explained as the log's own reads are (the derived tables' readers)."""
+        return await self._query(statement, params)
+
     async def dead_recordings(self) -> list[int]:
         """The keys (sessions.pk) of the sessions stored as recording whose recorder is gone:
         they read as interrupted (SessionInfo.status). Few rows, found by their status."""

@@ -26,23 +26,12 @@ def _table(name: str) -> str:
     return name
 
 
-async def _fetch(log: EventLog, statement: str,
-                 params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-    db = log.database
-    try:
-        async with db.reading() as connection:
-            return await db.fetch(connection, statement, params)
-    except Exception as error:
-        raise db.error(error) from error
-
-
 async def stale(log: EventLog, table: str, version: int) -> list[SessionInfo]:
     """The sessions (not being recorded) whose rows of `table` are stale, by start; one query
     over the sessions and the table, then those sessions' rows."""
     name = _table(table)
     reads_as = status_sql(await log.dead_recordings(), "s")
-    rows = await _fetch(
-        log,
+    rows = await log.query(
         f"SELECT s.pk FROM sessions s LEFT JOIN (SELECT DISTINCT session, version, frames, "
         f"status FROM {name}) v ON v.session = s.pk WHERE {reads_as} <> 'recording' AND "
         f"(v.session IS NULL OR v.version <> ? OR v.frames <> s.frames OR v.status <> {reads_as})",
@@ -59,8 +48,8 @@ async def fresh(log: EventLog, table: str, version: int, info: SessionInfo,
     """The session's rows of `table` (those columns) if they are fresh, else None."""
     name = _table(table)
     wanted = ", ".join(f"v.{column}" for column in ("version", "frames", "status", *columns))
-    rows = await _fetch(
-        log, f"SELECT {wanted} FROM {name} v JOIN sessions s ON s.pk = v.session WHERE s.id = ?",
+    rows = await log.query(
+        f"SELECT {wanted} FROM {name} v JOIN sessions s ON s.pk = v.session WHERE s.id = ?",
         (info.id,))
     if not rows or any(tuple(row[:3]) != (version, info.frames, info.status) for row in rows):
         return None

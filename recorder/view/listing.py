@@ -52,23 +52,7 @@ def _distinct(column: str, where: str = "") -> str:
 
 
 async def _values(log: EventLog, statement: str) -> list[str]:
-    db = log.database
-    try:
-        async with db.reading() as connection:
-            return [str(row[0]) for row in await db.fetch(connection, statement)]
-    except Exception as error:
-        raise db.error(error) from error
-
-
-async def _count(log: EventLog, where: str, params: tuple[object, ...]) -> int:
-    db = log.database
-    try:
-        async with db.reading() as connection:
-            rows = await db.fetch(
-                connection, f"SELECT count(*) FROM sessions{where}", params)
-    except Exception as error:
-        raise db.error(error) from error
-    return int(rows[0][0])
+    return [str(row[0]) for row in await log.query(statement)]
 
 
 async def list_sessions(
@@ -101,7 +85,8 @@ async def list_sessions(
     rows = await log.select_sessions(
         where, tuple(params), f"{expression} {direction}{nulls}, pk {direction}",
         limit=per_page, offset=(page - 1) * per_page)
-    total = await _count(log, f" WHERE {where}" if where else "", tuple(params))
+    [(total,)] = await log.query(
+        f"SELECT count(*) FROM sessions{f' WHERE {where}' if where else ''}", tuple(params))
     statuses = set(await _values(log, _distinct("status")))
     if dead:
         statuses.add("interrupted")
@@ -109,4 +94,4 @@ async def list_sessions(
                                                       f"{reads_as} = 'interrupted'"))
         if not live:
             statuses.discard("recording")
-    return Listing(rows, total, sorted(statuses), await _values(log, _distinct("model")))
+    return Listing(rows, int(total), sorted(statuses), await _values(log, _distinct("model")))
