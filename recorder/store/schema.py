@@ -189,6 +189,11 @@ stats_figures = Table(
 DERIVED = (stats_turns, stats_figures, stats_sessions)
 
 
+def _view_session(**kwargs: Any) -> Column[Any]:
+    """A view table's session key (its rows go with the session)."""
+    return Column("session", Integer, ForeignKey("sessions.pk", ondelete="CASCADE"), **kwargs)
+
+
 def _staleness() -> list[Column[Any]]:
     """What a view table's row was computed from (recorder.view.derived): stale when any differ."""
     return [
@@ -206,8 +211,7 @@ def _staleness() -> list[Column[Any]]:
 view_text = Table(
     "view_text",
     metadata,
-    Column("session", Integer, ForeignKey("sessions.pk", ondelete="CASCADE"),
-           primary_key=True, autoincrement=False),
+    _view_session(primary_key=True, autoincrement=False),
     *_staleness(),
     Column("body", Text, nullable=False),
 )
@@ -215,8 +219,7 @@ view_text = Table(
 view_index = Table(
     "view_index",
     metadata,
-    Column("session", Integer, ForeignKey("sessions.pk", ondelete="CASCADE"),
-           primary_key=True, autoincrement=False),
+    _view_session(primary_key=True, autoincrement=False),
     *_staleness(),
     Column("data", LargeBinary, nullable=False),  # recorder.view.derived's encoding
 )
@@ -224,7 +227,7 @@ view_index = Table(
 view_peaks = Table(
     "view_peaks",
     metadata,
-    Column("session", Integer, ForeignKey("sessions.pk", ondelete="CASCADE"), nullable=False),
+    _view_session(nullable=False),
     Column("side", String(16), nullable=False),
     *_staleness(),
     Column("mins", LargeBinary, nullable=False),  # int16 per 10 ms bucket, little-endian
