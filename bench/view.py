@@ -17,7 +17,8 @@ Then, in the same run, alternating for ROUNDS rounds (best of each kept):
 
 And in a fresh subprocess, a server (`ViewServer`, over HTTP) while a client pages through the
 session (events window by window, peaks at every level, 10 s of stereo WAV every 5 minutes): its
-peak resident memory (goal: under 200 MB).
+peak resident memory (VmHWM; goal: under 200 MB), once with the derived tables kept, once with
+them emptied (the server builds the index first).
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ ROUNDS = 3
 WINDOW_MS = 60_000.0
 
 _CHILD = r"""
-import asyncio, json, resource, sys
+import asyncio, contextlib, json, resource, sys
 import aiohttp
 from recorder.view.server import ViewServer
 
@@ -79,7 +80,13 @@ async def main(db):
                           headers={"Range": f"bytes={start}-{start + size - 1}"})
     finally:
         await server.close()
+    # VmHWM: this process's own peak (ru_maxrss also keeps the peak of the process it was
+    # forked from, before exec: the bench's, with a whole index built in it)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    with contextlib.suppress(OSError):
+        for line in open("/proc/self/status"):
+            if line.startswith("VmHWM:"):
+                peak = int(line.split()[1]) / 1024
     print(json.dumps({"peak_mb": peak, "events": events}))
 
 asyncio.run(main(sys.argv[1]))
@@ -179,6 +186,17 @@ async def _zoom_steps(db: str) -> float:
         return slowest
     finally:
         await client.close()
+        await log.close()
+
+
+async def _clear(db: str) -> None:
+    from recorder.store import open_log
+    from recorder.view import derived
+
+    log = await open_log(db)
+    try:
+        await derived.clear(log)
+    finally:
         await log.close()
 
 
@@ -310,7 +328,9 @@ def figures() -> list[Figure]:
             builts.append(warm)
             kepts.append(kept)
             zooms.append(asyncio.run(_zoom_steps(db)))
-        served = _serve_and_page(db)
+        served = _serve_and_page(db)  # the index and peaks from the derived tables
+        asyncio.run(_clear(db))
+        building = _serve_and_page(db)  # built from the frames (and kept) first
     read, build, built, kept = min(reads), min(builds), min(builts), min(kepts)
     write = min(writes)
     zoom = min(zooms)
@@ -333,9 +353,10 @@ def figures() -> list[Figure]:
                f"peaks + events over HTTP {zoom * 1000:.1f} ms", zoom / read,
                zoom / read <= BUILT_GOAL),
         Figure(17, f"view server peak memory paging ({label})", f"< {RSS_GOAL_MB} MB",
-               f"{RSS_GOAL_MB} MB", f"{served['peak_mb']:.0f} MB "
-               f"({int(served['events'])} events paged)", served["peak_mb"] / RSS_GOAL_MB,
-               served["peak_mb"] < RSS_GOAL_MB),
+               f"{RSS_GOAL_MB} MB", f"building {building['peak_mb']:.0f} MB, from the tables "
+               f"{served['peak_mb']:.0f} MB ({int(served['events'])} events paged)",
+               max(building["peak_mb"], served["peak_mb"]) / RSS_GOAL_MB,
+               max(building["peak_mb"], served["peak_mb"]) < RSS_GOAL_MB),
     ]
 
 
