@@ -180,3 +180,25 @@ async def test_the_list_sorts_filters_and_pages_in_sql(client: TestClient[Any, A
     assert (paged.total, [s.frames for s in paged.sessions]) == (3, [183])
     assert [s.frames for s in (await list_sessions(log, sort="frames", per_page=2)).sessions
             ] == [293, 283]
+
+
+async def test_long_sessions_are_indexed_in_the_background_and_said_so(
+    client: TestClient[Any, Any], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import asyncio
+
+    from recorder.view import server
+
+    monkeypatch.setattr(server, "SEARCH_NOW_FRAMES", 200)  # function_call (183 frames) only
+    ids = await _ids(_log(client))
+    first = await _found(client, "lisbon")
+    assert [s["id"] for s in first["sessions"]] == [ids["function_call"]]
+    assert first["notes"] == ["2 sessions are not searchable yet (their text is being "
+                              "indexed): search again in a moment"]
+    for _ in range(100):  # the background task indexes the other two
+        if not await search.stale(_log(client)):
+            break
+        await asyncio.sleep(0.05)
+    again = await _found(client, "lisbon")
+    assert [s["id"] for s in again["sessions"]] == [ids["function_call"], ids["voice_turns"]]
+    assert again["notes"] == []

@@ -110,8 +110,15 @@ class ViewState:
                 later.append(info)
         await search.ensure(self.log, now, self._lanes_of)
         if later and (self._texts is None or self._texts.done()):
-            self._texts = asyncio.create_task(search.ensure(self.log, later, self._lanes_of))
+            self._texts = asyncio.create_task(self._texts_later(later))
         return len(later)
+
+    async def _texts_later(self, infos: list[SessionInfo]) -> int:
+        try:
+            return await search.ensure(self.log, infos, self._lanes_of)
+        except RtrecError as error:  # the next search tries again
+            log.warning("rtrec view could not index the transcripts for search: %s", error)
+            return 0
 
     async def _lanes_of(self, info: SessionInfo) -> dict[str, Any]:
         entry = self._cache.get(info.id)
@@ -325,9 +332,12 @@ async def api_sessions(request: web.Request) -> web.Response:
     words = search.terms(query)
     if query.strip() and not words:
         return _bad(f"q={query!r} has no words to search for")
-    matching, unindexed = None, 0
+    matching, unindexed, notes = None, 0, []
     if words:
-        unindexed = await state.texts_for_search()
+        try:
+            unindexed = await state.texts_for_search()
+        except RtrecError as error:  # a store that takes no writes: what is indexed is searched
+            notes.append(f"the transcripts of new sessions could not be indexed: {error}")
         matching = search.match_sql(state.log.database.is_sqlite, words)
     found = await list_sessions(
         state.log, sort=sort, order=order, status=request.query.get("status") or None,
@@ -339,8 +349,9 @@ async def api_sessions(request: web.Request) -> web.Response:
         if known is not None and known[0] == (row["frames"], row["status"]):
             row.update(known[1])
         row["summary_frames_max"] = SUMMARY_FRAMES_MAX
-    notes = [f"{unindexed} sessions are not searchable yet (their text is being indexed): "
-             "search again in a moment"] if unindexed else []
+    if unindexed:
+        notes.append(f"{unindexed} sessions are not searchable yet (their text is being "
+                     "indexed): search again in a moment")
     return _json({"sessions": shown, "total": found.total, "page": page, "per_page": per_page,
                   "sort": sort, "order": order, "statuses": found.statuses,
                   "models": found.models, "q": " ".join(words), "notes": notes})
