@@ -143,6 +143,15 @@ class SideAudio:
 _DIRECTIONS = ("client", "server")
 
 
+def _by_time(t_ms: np.ndarray, seq: np.ndarray) -> np.ndarray | slice:
+    """The order of the ticks by time, then seq: as they are when they are so already (a
+    session's frames almost always: their times grow with their seqs), else a sort."""
+    step = np.diff(t_ms)
+    if not (step < 0).any() and not (np.diff(seq)[step == 0] <= 0).any():
+        return slice(None)
+    return np.lexsort((seq, t_ms))
+
+
 class SessionIndex:
     """A session's ticks and audio chunks (as columns), its lanes, and its chunks' peaks."""
 
@@ -150,7 +159,7 @@ class SessionIndex:
                  types: list[str | None], audio: dict[str, SideAudio], lanes: dict[str, Any],
                  warnings: list[str], chunk_mins: np.ndarray, chunk_maxs: np.ndarray) -> None:
         self.conversation = conversation  # None: loaded from the store (recorder.view.stored)
-        order = np.lexsort((ticks["seq"], ticks["t_ms"]))  # by time, then seq
+        order = _by_time(ticks["t_ms"], ticks["seq"])
         self.tick_t = ticks["t_ms"][order]
         self.tick_seq = ticks["seq"][order]
         self.tick_direction = ticks["direction"][order]
