@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 import msgspec
 import numpy as np
 
-from recorder.audio import AudioFormat, pcm16_samples
+from recorder.audio import PCM16_24K, AudioFormat, pcm16_samples
 from recorder.conversation import ConversationFold, InputRun
 from recorder.conversation_model import Conversation
 from recorder.events import UnknownEvent
@@ -315,6 +315,10 @@ class _Builder:
         self._input_type = self._type_id(INPUT_AUDIO)
         self._input_kind = KINDS.index("input")
         self._other: list[tuple[int, int]] = []  # (type, kind) of the batch's other steps
+        self._pairs: dict[tuple[str | None, bool], tuple[int, int]] = {}
+        self._seen_formats: dict[AudioFormat, AudioFormat] = {}
+        self._last_format: AudioFormat | None = None
+        self._last_canonical = PCM16_24K
         self._inputs: list[int] = []  # seqs of the batch's input chunks with audio, in order
 
     def _type_id(self, name: str | None) -> int:
@@ -335,7 +339,16 @@ class _Builder:
             found = self.formats[fmt] = len(self.formats)
         return found
 
+    def _canonical(self, fmt: AudioFormat) -> AudioFormat:
+        """One object for each format (an item's format is often an equal copy of the input's):
+        the peaks see one format by identity, with no comparison per chunk."""
+        if fmt is not self._last_format:
+            self._last_format = fmt
+            self._last_canonical = self._seen_formats.setdefault(fmt, fmt)
+        return self._last_canonical
+
     def _chunk(self, audio: bytes, fmt: AudioFormat) -> int:
+        fmt = self._canonical(fmt)
         at = self.buckets
         self.buckets += _bucket_count(len(audio), fmt)
         self.pending.append(audio)
@@ -351,7 +364,7 @@ class _Builder:
 
     def _on_input(self, run: InputRun) -> None:
         """A run of input chunks with audio, as the fold placed them: the user's columns."""
-        fmt = self.fold.conversation.input_format
+        fmt = self._canonical(self.fold.conversation.input_format)
         count = len(run.sizes)
         sizes = np.array(run.sizes, dtype=np.int64)
         buckets = -(-(sizes // fmt.sample_width) // (fmt.sample_rate // 100))  # _bucket_count
@@ -384,7 +397,11 @@ class _Builder:
                 at = self._chunk(audio, item.format)
                 self.output.append((step.seq, item_id, getattr(event, "content_index", None)
                                     or 0, len(audio), at))
-        self._other.append((self._type_id(step.type), self._kind_id(step.type, unknown)))
+        key = (step.type, unknown)
+        pair = self._pairs.get(key)
+        if pair is None:  # (type, kind) of each type met, known or not: one lookup a step
+            pair = self._pairs[key] = (self._type_id(step.type), self._kind_id(*key))
+        self._other.append(pair)
 
     def feed(self, steps: list[Step]) -> None:
         """Fold a batch of steps (seq order) and add their ticks."""
