@@ -100,9 +100,14 @@ def _copy(tmp_path: Path, name: str) -> str:
 
 
 def _wait(driver: Any, condition: Callable[[], Any], what: str, timeout: float = 15) -> Any:
+    from selenium.common.exceptions import StaleElementReferenceException
+
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        value = condition()
+        try:
+            value = condition()
+        except StaleElementReferenceException:  # the page replaced what it was reading: again
+            value = None
         if value:
             return value
         time.sleep(0.1)
