@@ -7,7 +7,7 @@ synchronous side of that connection here through config.attributes["connection"]
 
 from alembic import context
 
-from recorder.store.schema import metadata
+from recorder.store.schema import include_name, metadata
 
 connection = context.config.attributes.get("connection")
 if connection is None:
@@ -16,6 +16,7 @@ if connection is None:
 context.configure(
     connection=connection,
     target_metadata=metadata,
+    include_name=include_name,
     render_as_batch=connection.dialect.name == "sqlite",
 )
 with context.begin_transaction():

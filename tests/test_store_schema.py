@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, MetaData, Text
@@ -21,7 +22,8 @@ async def _differences(db: str, metadata: MetaData) -> list[Any]:
 
     def compare(connection: Connection) -> list[Any]:
         context = MigrationContext.configure(
-            connection, opts={"compare_type": True, "compare_server_default": True}
+            connection, opts={"compare_type": True, "compare_server_default": True,
+                        "include_name": schema.include_name}
         )
         return list(compare_metadata(context, metadata))
 
@@ -32,10 +34,18 @@ async def _differences(db: str, metadata: MetaData) -> list[Any]:
         await database.dispose()
 
 
+# the sessions page's duration sort is an index on an expression (0009): made by the migration
+# alone (schema.include_name), which SQLAlchemy says it cannot reflect
+_EXPRESSION_INDEX = pytest.mark.filterwarnings(
+    "ignore:Skipped unsupported reflection of expression-based index")
+
+
+@_EXPRESSION_INDEX
 async def test_the_migrations_at_head_build_exactly_the_schema_module(db: str) -> None:
     assert await _differences(db, schema.metadata) == []
 
 
+@_EXPRESSION_INDEX
 async def test_the_comparison_sees_nullability_types_indexes_and_tables(db: str) -> None:
     """The check above could fail: a schema.py that drifted from the migrations is caught."""
     drifted = MetaData()

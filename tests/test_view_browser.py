@@ -100,9 +100,14 @@ def _copy(tmp_path: Path, name: str) -> str:
 
 
 def _wait(driver: Any, condition: Callable[[], Any], what: str, timeout: float = 15) -> Any:
+    from selenium.common.exceptions import StaleElementReferenceException
+
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        value = condition()
+        try:
+            value = condition()
+        except StaleElementReferenceException:  # the page replaced what it was reading: again
+            value = None
         if value:
             return value
         time.sleep(0.1)
@@ -416,3 +421,31 @@ def test_a_turns_latency_marker_from_the_turn_figures(browser: Any, tmp_path: Pa
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_the_sessions_page_searches_the_transcripts(browser: Any, tmp_path: Path,
+                                                    shots: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    from selenium.webdriver.common.by import By
+
+    browser.set_window_size(*WIDE)
+    with rtrec_view(_store(tmp_path)) as url:
+        browser.get(url)
+        _wait(browser, lambda: _count(browser, "#sessions tbody tr") == 3, "three sessions")
+        box = browser.find_element(By.ID, "q")
+        box.send_keys("lisbon")
+        _wait(browser, lambda: _count(browser, "#sessions tbody tr") == 2, "two about Lisbon")
+        assert "q=lisbon" in browser.current_url
+        frames = sorted(cell.text for cell in browser.find_elements(
+            By.CSS_SELECTOR, "#sessions tbody tr td:nth-child(6)"))
+        assert frames == ["183", "293"]  # function_call, voice_turns
+        box.send_keys(" capit")  # every word, each as a word's start
+        _wait(browser, lambda: [cell.text for cell in browser.find_elements(
+            By.CSS_SELECTOR, "#sessions tbody tr td:nth-child(6)")] == ["293"], "one capital")
+        with capsys.disabled():
+            _shoot(browser, shots, "sessions-search")
+        box.clear()
+        box.send_keys("zebra")
+        _wait(browser, lambda: _count(browser, "#sessions tbody tr") == 0, "nothing found")
+        assert "no session's transcripts have all these words" in browser.find_element(
+            By.ID, "notes").text

@@ -204,3 +204,14 @@ def test_the_assistants_peaks_stop_where_it_was_heard() -> None:
     assert peaks.maxs[heard.start:heard.stop].any()
     later = index.lanes["assistant"][1]["start_ms"] // 10
     assert not peaks.maxs[unheard.start:int(min(unheard.stop, later))].any()
+
+
+def test_ticks_are_ordered_by_time_then_seq_sorted_or_not() -> None:
+    from recorder.view.index import _by_time
+
+    for t_ms, seq in (([0.0, 1.0, 1.0, 2.0], [1, 2, 3, 4]),  # in order: kept as they are
+                      ([0.0, 2.0, 1.0, 3.0], [1, 2, 3, 4]),  # a frame stamped earlier
+                      ([0.0, 1.0, 1.0, 2.0], [1, 3, 2, 4])):  # a tie out of seq order
+        times, seqs = np.array(t_ms), np.array(seq)
+        expected = np.lexsort((seqs, times))
+        assert np.array_equal(seqs[_by_time(times, seqs)], seqs[expected])

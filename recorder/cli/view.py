@@ -19,11 +19,14 @@ DEFAULT_VIEW_LISTEN = "127.0.0.1:8767"
 @click.option("--listen", default=DEFAULT_VIEW_LISTEN, show_default=True, metavar="HOST:PORT",
               help="Where the page is served (port 0 picks a free one).")
 @click.option("--open", "open_browser", is_flag=True, help="Open the page in a browser.")
+@click.option("--rebuild", is_flag=True,
+              help="Empty the view's derived tables of DB first (each session's index, peaks "
+                   "and text: computed again from its frames when it is opened or searched).")
 @click.option("--token", envvar="RTREC_TOKEN", default=None, metavar="SECRET",
               help="Required to listen beyond loopback (recordings hold people's voices): the "
                    "printed URL carries it once, the page keeps it in a cookie. [env: RTREC_TOKEN]")
 def view_command(db: str, session_id: str | None, listen: str, open_browser: bool,
-                 token: str | None) -> None:
+                 rebuild: bool, token: str | None) -> None:
     """See and hear the sessions of DB in a browser: lanes on one timeline, audio, frames."""
     from recorder.proxy import parse_listen
     from recorder.store.urls import parse_db
@@ -41,4 +44,5 @@ def view_command(db: str, session_id: str | None, listen: str, open_browser: boo
             webbrowser.open(url)
 
     with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C: the server closed, the log too
-        run(view(db, session=session_id, host=host, port=port, token=token, on_ready=announce))
+        run(view(db, session=session_id, host=host, port=port, token=token, on_ready=announce,
+                 rebuild=rebuild))

@@ -22,6 +22,10 @@ from recorder.store.urls import Target
 RTREC_TABLES = frozenset({
     "alembic_version", "sessions", "event_types", "frames", "gaps",
     "stats_sessions", "stats_turns", "stats_figures",
+    "view_text", "view_index", "view_peaks",
+    # view_text's FTS5 table and the shadow tables SQLite keeps for it
+    "view_text_fts", "view_text_fts_data", "view_text_fts_idx", "view_text_fts_docsize",
+    "view_text_fts_config",
 })
 
 # Measured with frames appended in write order (recorder.store.schema), 50 sessions, 4 KB

@@ -553,6 +553,41 @@ class EventLog:
         return [self._session_info(row, *lost.get(row.pk, (0, 0)))
                 for row in map(_SessionRow._make, rows)]
 
+    async def select_sessions(
+        self, where: str = "", params: tuple[Any, ...] = (), order: str = "pk",
+        limit: int | None = None, offset: int = 0,
+    ) -> list[SessionInfo]:
+        """One page of sessions, chosen and ordered in SQL: `where` and `order` are conditions
+        and an ORDER BY over the sessions table's columns (with ? parameters); the gaps are
+        counted for those rows alone (the sessions page of rtrec view: recorder.view.listing)."""
+        page = f" LIMIT {int(limit)} OFFSET {int(offset)}" if limit is not None else ""
+        rows = [_SessionRow._make(row) for row in await self._query(
+            f"SELECT {_SESSION_COLUMNS} FROM sessions{f' WHERE {where}' if where else ''} "
+            f"ORDER BY {order}{page}", params
+        )]
+        lost: dict[int, tuple[int, int]] = {}
+        if rows:
+            marks = ", ".join("?" * len(rows))
+            lost = {pk: (count, frames) for pk, count, frames in await self._query(
+                f"SELECT session, count(*), sum(frames) FROM gaps WHERE session IN ({marks}) "
+                "GROUP BY session", tuple(row.pk for row in rows)
+            )}
+        return [self._session_info(row, *lost.get(row.pk, (0, 0))) for row in rows]
+
+    async def query(self, statement: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        """The rows of a read-only statement over the store's tables (? placeholders), a
+        failure explained as the log's own reads are (the derived tables' readers)."""
+        return await self._query(statement, params)
+
+    async def dead_recordings(self) -> list[int]:
+        """The keys (sessions.pk) of the sessions stored as recording whose recorder is gone:
+        they read as interrupted (SessionInfo.status). Few rows, found by their status."""
+        rows = await self._query(
+            f"SELECT {_SESSION_COLUMNS} FROM sessions WHERE status = 'recording'", ()
+        )
+        return [row.pk for row in map(_SessionRow._make, rows)
+                if not self._alive(row.id, row.recorder, row.last_seen, row.heartbeat)]
+
     async def get_session(self, sid: str | None = None) -> SessionInfo:
         """A session by id (or unique id prefix); the newest one when sid is None."""
         row = await self._session_row(sid)
@@ -598,11 +633,12 @@ class EventLog:
                         "wait for it to end (or for it to read as interrupted)"
                     )
                 # SQLite does not enforce the foreign keys' cascade: every table by name
-                # (the derived stats tables too: they are the session's, rebuilt from frames)
+                # (the derived stats and view tables too: the session's, rebuilt from frames;
+                # view_text's FTS5 rows go by its trigger)
                 for statement in ("DELETE FROM frames WHERE session = ?",
                                   "DELETE FROM gaps WHERE session = ?",
                                   *(f"DELETE FROM {table.name} WHERE session = ?"
-                                    for table in schema.DERIVED),
+                                    for table in (*schema.DERIVED, *schema.VIEW_DERIVED)),
                                   "DELETE FROM sessions WHERE pk = ?"):
                     await connection.exec_driver_sql(self._db.sql(statement), (pk,))
         except RtrecError:

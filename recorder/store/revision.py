@@ -5,4 +5,4 @@ database not at the head loads Alembic (recorder.store.migrate) to upgrade it. A
 this equal to the head of migrations/: a new migration changes it here too.
 """
 
-HEAD_REVISION = "0008"
+HEAD_REVISION = "0009"

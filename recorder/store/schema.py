@@ -18,6 +18,7 @@ bench/proxy.py).
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -191,6 +192,70 @@ stats_figures = Table(
 
 # The derived tables: a session's rows in each go with it (rtrec delete).
 DERIVED = (stats_turns, stats_figures, stats_sessions)
+
+
+def _view_session(**kwargs: Any) -> Column[Any]:
+    """A view table's session key (its rows go with the session)."""
+    return Column("session", Integer, ForeignKey("sessions.pk", ondelete="CASCADE"), **kwargs)
+
+
+def _staleness() -> list[Column[Any]]:
+    """What a view table's row was computed from (recorder.view.derived): stale when any differ."""
+    return [
+        Column("version", Integer, nullable=False),
+        Column("frames", Integer, nullable=False),
+        Column("status", String(16), nullable=False),
+        Column("computed_at", Float, nullable=False),  # unix seconds
+    ]
+
+
+# rtrec view's derived tables (0009): the transcripts' text of each session, searched by the
+# sessions page (SQLite: the FTS5 table view_text_fts over it, kept by triggers; PostgreSQL: a
+# GIN index over to_tsvector('simple', body): both made by the migration alone), each
+# session's viewer index as one blob and its waveform peaks (the finest level, per side).
+view_text = Table(
+    "view_text",
+    metadata,
+    _view_session(primary_key=True, autoincrement=False),
+    *_staleness(),
+    Column("body", Text, nullable=False),
+)
+
+view_index = Table(
+    "view_index",
+    metadata,
+    _view_session(primary_key=True, autoincrement=False),
+    *_staleness(),
+    Column("data", LargeBinary, nullable=False),  # recorder.view.derived's encoding
+)
+
+view_peaks = Table(
+    "view_peaks",
+    metadata,
+    _view_session(nullable=False),
+    Column("side", String(16), nullable=False),
+    *_staleness(),
+    Column("mins", LargeBinary, nullable=False),  # int16 per 10 ms bucket, little-endian
+    Column("maxs", LargeBinary, nullable=False),
+    PrimaryKeyConstraint("session", "side", name="view_peaks_pkey"),
+)
+
+VIEW_DERIVED = (view_text, view_index, view_peaks)
+
+# Made by the migrations in SQL of their dialect, not declared above: the FTS5 table (and its
+# shadow tables), its triggers, the GIN index, and the sessions page's sort indexes
+# (0009_view_tables.SESSION_SORTS; PostgreSQL's sort NULLs first).
+_MIGRATION_ONLY_INDEXES = frozenset((
+    "view_text_search", "sessions_by_started", "sessions_by_model", "sessions_by_status",
+    "sessions_by_frames", "sessions_by_protocol", "sessions_by_duration",
+))
+
+
+def include_name(name: str | None, type_: str, _parents: Any) -> bool:
+    """Alembic's include_name: what the schema comparison leaves to the migrations alone."""
+    if type_ == "table" and name is not None and name.startswith("view_text_fts"):
+        return False
+    return not (type_ == "index" and name in _MIGRATION_ONLY_INDEXES)
 
 # Direction is stored as a small integer; 0/1 cost no payload bytes in SQLite.
 DIRECTION_CODES = {"client": 0, "server": 1}

@@ -13,13 +13,15 @@ from __future__ import annotations
 
 import array
 from collections.abc import Iterable
+from itertools import compress, repeat
+from operator import attrgetter, eq, is_, is_not
 from typing import Any, NamedTuple
 
 import msgspec
 import numpy as np
 
-from recorder.audio import AudioFormat, pcm16_samples
-from recorder.conversation import ConversationFold
+from recorder.audio import PCM16_24K, AudioFormat, pcm16_samples
+from recorder.conversation import ConversationFold, InputRun
 from recorder.conversation_model import Conversation
 from recorder.events import UnknownEvent
 from recorder.protocol.audio_fields import INPUT_AUDIO
@@ -141,14 +143,23 @@ class SideAudio:
 _DIRECTIONS = ("client", "server")
 
 
+def _by_time(t_ms: np.ndarray, seq: np.ndarray) -> np.ndarray | slice:
+    """The order of the ticks by time, then seq: as they are when they are so already (a
+    session's frames almost always: their times grow with their seqs), else a sort."""
+    step = np.diff(t_ms)
+    if not (step < 0).any() and not (np.diff(seq)[step == 0] <= 0).any():
+        return slice(None)
+    return np.lexsort((seq, t_ms))
+
+
 class SessionIndex:
     """A session's ticks and audio chunks (as columns), its lanes, and its chunks' peaks."""
 
-    def __init__(self, conversation: Conversation, ticks: dict[str, np.ndarray],
+    def __init__(self, conversation: Conversation | None, ticks: dict[str, np.ndarray],
                  types: list[str | None], audio: dict[str, SideAudio], lanes: dict[str, Any],
                  warnings: list[str], chunk_mins: np.ndarray, chunk_maxs: np.ndarray) -> None:
-        self.conversation = conversation
-        order = np.lexsort((ticks["seq"], ticks["t_ms"]))  # by time, then seq
+        self.conversation = conversation  # None: loaded from the store (recorder.view.stored)
+        order = _by_time(ticks["t_ms"], ticks["seq"])
         self.tick_t = ticks["t_ms"][order]
         self.tick_seq = ticks["seq"][order]
         self.tick_direction = ticks["direction"][order]
@@ -172,6 +183,10 @@ class SessionIndex:
     @property
     def frames(self) -> int:
         return len(self.tick_seq)
+
+    def drop_chunk_peaks(self) -> None:
+        """Forget the chunks' own peaks (once recorder.view.sound.side_peaks placed them)."""
+        self.chunk_mins = self.chunk_maxs = np.zeros(0, np.int16)
 
     @property
     def segments(self) -> dict[str, list[Segment]]:
@@ -237,17 +252,28 @@ def _bucket_count(length: int, fmt: AudioFormat) -> int:
 def chunk_peaks(chunks: list[tuple[bytes, AudioFormat]]) -> tuple[np.ndarray, np.ndarray]:
     """min and max per PEAK_BUCKET_MS of each chunk, chunk after chunk (_bucket_count each):
     a few numpy calls for a whole batch of chunks, however many."""
-    formats = {fmt for _, fmt in chunks}
-    if len(formats) == 1 and not next(iter(formats)).is_g711:  # pcm16 throughout: no copy each
-        fmt = next(iter(formats))
-        joined = pcm16_samples(b"".join(audio[:len(audio) & ~1] for audio, _ in chunks))
-        sizes = np.fromiter((len(audio) >> 1 for audio, _ in chunks), np.int64, len(chunks))
-        per_bucket: int | np.ndarray = fmt.sample_rate // 100
+    return peaks_of([audio for audio, _ in chunks], [fmt for _, fmt in chunks])
+
+
+def peaks_of(audios: list[bytes], formats: list[AudioFormat]) -> tuple[np.ndarray, np.ndarray]:
+    """chunk_peaks for the chunks as two lists: their audio, and the format of each."""
+    count = len(audios)
+    first = formats[0] if formats else None
+    # one format object throughout (list.count sees identity first: no comparison each)
+    if first is not None and not first.is_g711 and formats.count(first) == count:
+        lengths = np.fromiter(map(len, audios), np.int64, count)
+        odd = lengths & 1
+        whole = b"".join(audios) if not odd.any() else b"".join(
+            audio[:len(audio) & ~1] for audio in audios)
+        joined = pcm16_samples(whole)
+        sizes = lengths >> 1
+        per_bucket: int | np.ndarray = first.sample_rate // 100
     else:
-        samples = [pcm16_samples(fmt.to_pcm16(audio)) for audio, fmt in chunks]
+        samples = [pcm16_samples(fmt.to_pcm16(audio)) for audio, fmt in zip(audios, formats,
+                                                                             strict=True)]
         joined = np.concatenate(samples) if samples else np.zeros(0, np.int16)
         sizes = np.array([a.size for a in samples], dtype=np.int64)
-        per_bucket = np.array([fmt.sample_rate // 100 for _, fmt in chunks], dtype=np.int64)
+        per_bucket = np.array([fmt.sample_rate // 100 for fmt in formats], dtype=np.int64)
     counts = -(-sizes // per_bucket)
     total = int(counts.sum())
     if total == 0:
@@ -266,13 +292,14 @@ def _side_columns() -> _Columns:
 
 
 class _Builder:
+    """The index's one pass, a batch of steps at a time: the fold's apply_batch folds the input
+    stream's chunks in runs (decoding nothing) and hands each run over (on_input), every other
+    step goes through _apply_other; the ticks of a whole batch are made column by column."""
+
     def __init__(self) -> None:
         self.fold = ConversationFold()
         ticks = _Columns(t_ms="d", seq="q", direction="b", type="h", kind="b", size="q")
         self.ticks = ticks
-        self.t_ms, self.t_seq = ticks.columns["t_ms"], ticks.columns["seq"]
-        self.t_dir, self.t_type = ticks.columns["direction"], ticks.columns["type"]
-        self.t_kind, self.t_size = ticks.columns["kind"], ticks.columns["size"]
         self.types: dict[str | None, int] = {}
         self.kinds: dict[tuple[str | None, bool], int] = {}
         self.user = _side_columns()
@@ -280,12 +307,19 @@ class _Builder:
         # seq, item, part, bytes, where its peaks start
         self.output: list[tuple[int, str | None, int, int, int]] = []
         self.buckets = 0  # chunk peak buckets so far
-        self.pending: list[tuple[bytes, AudioFormat]] = []  # chunks whose peaks are not made
+        # the chunks whose peaks are not made yet: their audio, and the format of each
+        self.pending: list[bytes] = []
+        self.pending_formats: list[AudioFormat] = []
         self.mins: list[np.ndarray] = []
         self.maxs: list[np.ndarray] = []
         self._input_type = self._type_id(INPUT_AUDIO)
         self._input_kind = KINDS.index("input")
-        self._user = self.user.columns
+        self._other: list[tuple[int, int]] = []  # (type, kind) of the batch's other steps
+        self._pairs: dict[tuple[str | None, bool], tuple[int, int]] = {}
+        self._seen_formats: dict[AudioFormat, AudioFormat] = {}
+        self._last_format: AudioFormat | None = None
+        self._last_canonical = PCM16_24K
+        self._inputs: list[int] = []  # seqs of the batch's input chunks with audio, in order
 
     def _type_id(self, name: str | None) -> int:
         found = self.types.get(name)
@@ -305,47 +339,48 @@ class _Builder:
             found = self.formats[fmt] = len(self.formats)
         return found
 
+    def _canonical(self, fmt: AudioFormat) -> AudioFormat:
+        """One object for each format (an item's format is often an equal copy of the input's):
+        the peaks see one format by identity, with no comparison per chunk."""
+        if fmt is not self._last_format:
+            self._last_format = fmt
+            self._last_canonical = self._seen_formats.setdefault(fmt, fmt)
+        return self._last_canonical
+
     def _chunk(self, audio: bytes, fmt: AudioFormat) -> int:
+        fmt = self._canonical(fmt)
         at = self.buckets
         self.buckets += _bucket_count(len(audio), fmt)
-        self.pending.append((audio, fmt))
+        self.pending.append(audio)
+        self.pending_formats.append(fmt)
         return at
 
     def flush_peaks(self) -> None:
         if self.pending:
-            mins, maxs = chunk_peaks(self.pending)
+            mins, maxs = peaks_of(self.pending, self.pending_formats)
             self.mins.append(mins)
             self.maxs.append(maxs)
-            self.pending = []
+            self.pending, self.pending_formats = [], []
 
-    def _tick(self, step: Step, direction: int, type_id: int, kind: int, size: int) -> None:
-        self.t_ms.append(step.t_ns / 1e6)
-        self.t_seq.append(step.seq)
-        self.t_dir.append(direction)
-        self.t_type.append(type_id)
-        self.t_kind.append(kind)
-        self.t_size.append(size)
+    def _on_input(self, run: InputRun) -> None:
+        """A run of input chunks with audio, as the fold placed them: the user's columns."""
+        fmt = self._canonical(self.fold.conversation.input_format)
+        count = len(run.sizes)
+        sizes = np.array(run.sizes, dtype=np.int64)
+        buckets = -(-(sizes // fmt.sample_width) // (fmt.sample_rate // 100))  # _bucket_count
+        ends = np.cumsum(buckets) + self.buckets
+        self.buckets = int(ends[-1])
+        self.pending.extend(run.audio)
+        self.pending_formats.extend([fmt] * count)
+        user = self.user.columns
+        user["start_ms"].extend(run.starts)
+        user["length"].frombytes(sizes.tobytes())
+        user["format"].frombytes(bytes([self._format_id(fmt)]) * count)
+        user["peak_at"].frombytes((ends - buckets).tobytes())
 
-    def apply(self, step: Step) -> None:
+    def _apply_other(self, step: Step) -> None:
         fold = self.fold
         audio = step.audio
-        if audio is not None and step.type == INPUT_AUDIO:  # the bulk of a session: fast path
-            start = fold.apply_input_audio(step, audio)
-            length = len(audio)
-            if length:
-                fmt = fold.conversation.input_format
-                at = self.buckets
-                self.buckets += -(-(length // fmt.sample_width) // (fmt.sample_rate // 100))
-                self.pending.append((audio, fmt))
-                user = self._user
-                user["seq"].append(step.seq)
-                user["start_ms"].append(start)
-                user["length"].append(length)
-                user["format"].append(self._format_id(fmt))
-                user["peak_at"].append(at)
-            self._tick(step, step.direction is Direction.SERVER, self._input_type,
-                       self._input_kind, len(step._data) + 4 * -(-length // 3))
-            return
         direction = step.direction
         try:
             event = fold.apply(step)
@@ -362,10 +397,49 @@ class _Builder:
                 at = self._chunk(audio, item.format)
                 self.output.append((step.seq, item_id, getattr(event, "content_index", None)
                                     or 0, len(audio), at))
+        key = (step.type, unknown)
+        pair = self._pairs.get(key)
+        if pair is None:  # (type, kind) of each type met, known or not: one lookup a step
+            pair = self._pairs[key] = (self._type_id(step.type), self._kind_id(*key))
+        self._other.append(pair)
+
+    def feed(self, steps: list[Step]) -> None:
+        """Fold a batch of steps (seq order) and add their ticks."""
+        if not steps:
+            return
+        self._other = []
+        self.fold.apply_batch(steps, self._on_input, self._apply_other)
+        count = len(steps)
+        ticks = self.ticks.columns
+        # column by column, each a C loop (map, attrgetter) rather than a Python one
+        seqs = np.fromiter(map(_SEQ, steps), np.int64, count)
+        audios = list(map(_AUDIO, steps))
+        has_audio = np.fromiter(map(is_not, audios, repeat(None)), np.bool_, count)
+        audio_sizes = np.zeros(count, np.int64)
+        audio_sizes[has_audio] = np.fromiter(map(len, compress(audios, has_audio.tolist())),
+                                             np.int64, int(has_audio.sum()))
         # the frame's size on the wire: its audio went as base64 (4 characters per 3 bytes)
-        size = len(step._data) + (4 * -(-len(audio) // 3) if audio is not None else 0)
-        self._tick(step, direction is Direction.SERVER, self._type_id(step.type),
-                   self._kind_id(step.type, unknown), size)
+        sizes = np.fromiter(map(len, map(_DATA, steps)), np.int64, count) + \
+            -(-audio_sizes // 3) * 4
+        is_input = has_audio & np.fromiter(map(eq, map(_TYPE, steps), repeat(INPUT_AUDIO)),
+                                           np.bool_, count)
+        ticks["t_ms"].frombytes((np.fromiter(map(_T_NS, steps), np.int64, count) / 1e6)
+                                .tobytes())
+        ticks["seq"].frombytes(seqs.tobytes())
+        ticks["direction"].frombytes(np.fromiter(
+            map(is_, map(_DIRECTION, steps), repeat(Direction.SERVER)), np.int8, count).tobytes())
+        ticks["size"].frombytes(sizes.tobytes())
+        types = np.full(count, self._input_type, np.int16)
+        kinds = np.full(count, self._input_kind, np.int8)
+        if self._other:
+            other = np.array(self._other, dtype=np.int64).reshape(-1, 2)
+            types[~is_input] = other[:, 0]
+            kinds[~is_input] = other[:, 1]
+        ticks["type"].frombytes(types.tobytes())
+        ticks["kind"].frombytes(kinds.tobytes())
+        with_audio = seqs[is_input & (audio_sizes > 0)]
+        self.user.columns["seq"].frombytes(with_audio.tobytes())
+        self.flush_peaks()
 
     def finish(self) -> SessionIndex:
         self.flush_peaks()
@@ -402,13 +476,21 @@ class _Builder:
                             np.concatenate(self.maxs) if self.maxs else empty)
 
 
+_BATCH = 5000  # steps folded at once by build_index
+_SEQ, _T_NS, _DIRECTION = attrgetter("seq"), attrgetter("t_ns"), attrgetter("direction")
+_TYPE, _DATA, _AUDIO = attrgetter("type"), attrgetter("_data"), attrgetter("audio")
+
+
 def build_index(steps: Iterable[Step]) -> SessionIndex:
     """The index of a session from its steps (seq order)."""
     builder = _Builder()
+    batch: list[Step] = []
     for step in steps:
-        builder.apply(step)
-        if len(builder.pending) >= 5000:
-            builder.flush_peaks()
+        batch.append(step)
+        if len(batch) >= _BATCH:
+            builder.feed(batch)
+            batch = []
+    builder.feed(batch)
     return builder.finish()
 
 
@@ -419,10 +501,7 @@ class IndexBuilder:
         self._builder = _Builder()
 
     def feed(self, steps: Iterable[Step]) -> None:
-        apply = self._builder.apply
-        for step in steps:
-            apply(step)
-        self._builder.flush_peaks()
+        self._builder.feed(list(steps))
 
     def finish(self) -> SessionIndex:
         return self._builder.finish()

@@ -10,6 +10,7 @@ gets it back as a cookie (HttpOnly, SameSite=Strict), then a redirect to the sam
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import importlib.resources
 import io
@@ -33,7 +34,9 @@ from recorder.events import UnknownEvent
 from recorder.localserver import LocalServer, connect_host
 from recorder.store import EventLog, SessionInfo, open_log
 from recorder.stream import AudioChunk, Step
-from recorder.view.index import KINDS, IndexBuilder, SessionIndex
+from recorder.view import derived, search, stored
+from recorder.view.index import KINDS, IndexBuilder, SessionIndex, lanes
+from recorder.view.listing import SORTS, list_sessions
 from recorder.view.sound import (
     SIDES,
     Peaks,
@@ -51,7 +54,9 @@ MAX_PER_PAGE = 500
 # The sessions page asks for the counts of sessions up to this many frames by itself (about 5
 # minutes of audio); a longer one is counted when its page is opened.
 SUMMARY_FRAMES_MAX = 20_000
-SORTS = ("started", "model", "status", "duration", "frames", "protocol")
+# A search indexes the transcripts not indexed yet up to this many frames of sessions before
+# it answers (the smallest first); the rest are indexed in the background meanwhile.
+SEARCH_NOW_FRAMES = 100_000
 # source (what `rtrec view` was given), session id -> the session's figures (SessionFigures)
 FiguresFn = Callable[[str, str], Awaitable[Any]]
 
@@ -90,6 +95,43 @@ class ViewState:
         # session id -> ((frames, status) when counted, its counts): small, kept for all
         self.summaries: dict[str, tuple[tuple[int, str], dict[str, Any]]] = {}
         self._locks: dict[str, asyncio.Lock] = {}
+        self._texts: asyncio.Task[int] | None = None  # indexing transcripts in the background
+        self._keeping: set[asyncio.Task[None]] = set()  # built indexes being written
+
+    async def texts_for_search(self) -> int:
+        """Keep the text of the sessions whose text is stale: up to SEARCH_NOW_FRAMES frames
+        of them now, the rest in the background; how many are left to the background."""
+        budget, now, later = SEARCH_NOW_FRAMES, [], []
+        for info in sorted(await search.stale(self.log), key=lambda info: info.frames):
+            if info.frames <= budget:
+                budget -= info.frames
+                now.append(info)
+            else:
+                later.append(info)
+        await search.ensure(self.log, now, self._lanes_of)
+        if later and (self._texts is None or self._texts.done()):
+            self._texts = asyncio.create_task(self._texts_later(later))
+        return len(later)
+
+    async def _texts_later(self, infos: list[SessionInfo]) -> int:
+        try:
+            return await search.ensure(self.log, infos, self._lanes_of)
+        except RtrecError as error:  # the next search tries again
+            log.warning("rtrec view could not index the transcripts for search: %s", error)
+            return 0
+
+    async def _lanes_of(self, info: SessionInfo) -> dict[str, Any]:
+        entry = self._cache.get(info.id)
+        if entry is not None and (entry.frames, entry.status) == (info.frames, info.status):
+            return entry.index.lanes
+        return lanes((await fold_log(self.log, info)).conversation)
+
+    async def close(self) -> None:
+        await self.kept()
+        if self._texts is not None:
+            self._texts.cancel()
+            with contextlib.suppress(BaseException):
+                await self._texts
 
     async def info(self, sid: str) -> SessionInfo:
         return await self.log.get_session(sid)
@@ -101,15 +143,45 @@ class ViewState:
             if entry is not None and entry.frames == info.frames and entry.status == info.status:
                 self._cache[info.id] = self._cache.pop(info.id)  # most recently used last
                 return entry
-            builder = IndexBuilder()
-            async for batch in self.log.read_parts(info.id, Step, batch_size=2000):
-                builder.feed(batch)
-            entry = _Cached(info.frames, info.status, builder.finish())
+            kept = await stored.load(self.log, info) if info.status != "recording" else None
+            if kept is not None:  # built before (by this server or another): no frame read
+                entry = _Cached(info.frames, info.status, kept[0], peaks=kept[1])
+            else:
+                entry = await self._build(info)
             await self._figures(info, entry)
             self._cache[info.id] = entry
             while len(self._cache) > self.keep:
                 self._cache.pop(next(iter(self._cache)))
             return entry
+
+    async def _build(self, info: SessionInfo) -> _Cached:
+        """The session's index from its frames, and its sides' peaks, kept in the store's
+        derived tables with its text (a store that cannot take them is said in the log)."""
+        builder = IndexBuilder()
+        async for batch in self.log.read_parts(info.id, Step, batch_size=5000):
+            builder.feed(batch)
+        index = builder.finish()
+        peaks = {side: side_peaks(index, side) for side in SIDES[:2]}
+        index.drop_chunk_peaks()  # the sides' peaks have them now
+        entry = _Cached(info.frames, info.status, index, peaks=peaks)
+        if info.status != "recording":  # kept while the page is answered
+            task = asyncio.create_task(self._keep(info, index, peaks))
+            self._keeping.add(task)
+            task.add_done_callback(self._keeping.discard)
+        return entry
+
+    async def _keep(self, info: SessionInfo, index: SessionIndex, peaks: dict[str, Peaks]
+                    ) -> None:
+        try:
+            await stored.store(self.log, info, index, peaks)
+            await search.store(self.log, info, index.lanes)
+        except RtrecError as error:  # still shown; built again next time
+            log.warning("rtrec view could not keep session %s's index: %s", info.id, error)
+
+    async def kept(self) -> None:
+        """Wait for the indexes being kept (written to the derived tables) to be written."""
+        while self._keeping:
+            await asyncio.gather(*self._keeping, return_exceptions=True)
 
     async def _figures(self, info: SessionInfo, entry: _Cached) -> None:
         if self.figures is None:
@@ -244,17 +316,9 @@ def session_dict(info: SessionInfo) -> dict[str, Any]:
     }
 
 
-def _sort_key(name: str) -> Callable[[dict[str, Any]], Any]:
-    field = {"started": "started_at", "duration": "duration_ms"}.get(name, name)
-
-    def key(row: dict[str, Any]) -> Any:
-        value = row.get(field)
-        return (value is None, value if value is not None else "")
-    return key
-
-
 async def api_sessions(request: web.Request) -> web.Response:
-    """?page=1&per_page=50&sort=started&order=desc&status=complete&model=gpt-realtime"""
+    """?page=1&per_page=50&sort=started&order=desc&status=complete&model=gpt-realtime&q=words
+    (q: the sessions whose transcripts have every word; sorted, filtered and paged in SQL)"""
     state = _state(request)
     page = _int(request, "page", 1, lo=1)
     per_page = _int(request, "per_page", PER_PAGE, lo=1, hi=MAX_PER_PAGE)
@@ -264,25 +328,33 @@ async def api_sessions(request: web.Request) -> web.Response:
     order = request.query.get("order", "desc")
     if order not in ("asc", "desc"):
         return _bad(f"order={order!r} is not asc or desc")
-    rows = [session_dict(info) for info in await state.log.list_sessions()]
-    statuses = sorted({row["status"] for row in rows})
-    models = sorted({row["model"] for row in rows if row["model"]})
-    status = request.query.get("status")
-    model = request.query.get("model")
-    if status:
-        rows = [row for row in rows if row["status"] == status]
-    if model:
-        rows = [row for row in rows if row["model"] == model]
-    rows.sort(key=_sort_key(sort), reverse=order == "desc")
-    total = len(rows)
-    shown = rows[(page - 1) * per_page:page * per_page]
+    query = request.query.get("q", "")
+    words = search.terms(query)
+    if query.strip() and not words:
+        return _bad(f"q={query!r} has no words to search for")
+    matching, unindexed, notes = None, 0, []
+    if words:
+        try:
+            unindexed = await state.texts_for_search()
+        except RtrecError as error:  # a store that takes no writes: what is indexed is searched
+            notes.append(f"the transcripts of new sessions could not be indexed: {error}")
+        matching = search.match_sql(state.log.database.is_sqlite, words)
+    found = await list_sessions(
+        state.log, sort=sort, order=order, status=request.query.get("status") or None,
+        model=request.query.get("model") or None, matching=matching, page=page,
+        per_page=per_page)
+    shown = [session_dict(info) for info in found.sessions]
     for row in shown:  # counts already made cost nothing; the page asks for the rest
         known = state.summaries.get(row["id"])
         if known is not None and known[0] == (row["frames"], row["status"]):
             row.update(known[1])
         row["summary_frames_max"] = SUMMARY_FRAMES_MAX
-    return _json({"sessions": shown, "total": total, "page": page, "per_page": per_page,
-                  "sort": sort, "order": order, "statuses": statuses, "models": models})
+    if unindexed:
+        notes.append(f"{unindexed} sessions are not searchable yet (their text is being "
+                     "indexed): search again in a moment")
+    return _json({"sessions": shown, "total": found.total, "page": page, "per_page": per_page,
+                  "sort": sort, "order": order, "statuses": found.statuses,
+                  "models": found.models, "q": " ".join(words), "notes": notes})
 
 
 def counts(cached: _Cached) -> dict[str, Any]:
@@ -653,6 +725,11 @@ def make_app(log: EventLog, source: str, *, token: str | None = None,
     app = web.Application(middlewares=[guard])
     app[STATE] = ViewState(log, source, figures)
     app[TOKEN] = token
+
+    async def stop(app: web.Application) -> None:
+        await app[STATE].close()
+
+    app.on_cleanup.append(stop)
     app.router.add_get("/", sessions_page)
     app.router.add_get("/favicon.ico", _no_icon)
     app.router.add_get("/s/{sid}", session_page)
@@ -681,10 +758,13 @@ class ViewServer:
         self.log: EventLog | None = None
         self.server: LocalServer | None = None
 
-    async def start(self, session: str | None = None) -> str:
-        """Open the log and listen; the URL to open (a session's page when given one)."""
+    async def start(self, session: str | None = None, *, rebuild: bool = False) -> str:
+        """Open the log and listen; the URL to open (a session's page when given one).
+        rebuild: empty the view's derived tables first (recorder.view.derived.clear)."""
         self.log = await open_log(self.source, create=False)  # a mistyped path is an error
         try:
+            if rebuild:
+                await derived.clear(self.log)
             path = "/"
             if session is not None:
                 path = f"/s/{(await self.log.get_session(session)).id}"
@@ -722,10 +802,10 @@ class ViewServer:
 
 async def view(source: str, *, session: str | None = None, host: str = "127.0.0.1",
                port: int = 0, token: str | None = None,
-               on_ready: Callable[[str], None] | None = None) -> None:
+               on_ready: Callable[[str], None] | None = None, rebuild: bool = False) -> None:
     """Serve until cancelled (Ctrl-C)."""
     server = ViewServer(source, host=host, port=port, token=token)
-    url = await server.start(session)
+    url = await server.start(session, rebuild=rebuild)
     try:
         if on_ready is not None:
             on_ready(url)

@@ -115,6 +115,13 @@ class Peaks:
         self.mins = np.zeros(buckets, dtype=np.int16)
         self.maxs = np.zeros(buckets, dtype=np.int16)
 
+    @classmethod
+    def of(cls, mins: np.ndarray, maxs: np.ndarray) -> Peaks:
+        """Peaks from their level-0 buckets (as kept in view_peaks)."""
+        peaks = cls(0)
+        peaks.mins, peaks.maxs = mins, maxs
+        return peaks
+
     def level(self, level: int, first: int = 0, count: int | None = None
               ) -> tuple[np.ndarray, np.ndarray]:
         """Buckets first..first+count of `level` (each 2**level base buckets wide)."""

@@ -5,7 +5,7 @@ const params = new URLSearchParams(location.search);
 const state = {
   page: Number(params.get("page") || 1), per_page: Number(params.get("per_page") || 50),
   sort: params.get("sort") || "started", order: params.get("order") || "desc",
-  status: params.get("status") || "", model: params.get("model") || "",
+  status: params.get("status") || "", model: params.get("model") || "", q: params.get("q") || "",
 };
 
 function query() {
@@ -20,14 +20,19 @@ function fillSelect(select, values, current) {
   select.value = current;
 }
 
+let loads = 0;  // an answer to an older load (typing went on meanwhile) is dropped
+
 async function load() {
   const q = query();
+  const mine = ++loads;
   history.replaceState(null, "", `/?${q}`);
   document.body.dataset.loading = "1";
   let data;
   try {
     data = await getJSON(`/api/sessions?${q}`);
+    if (mine !== loads) return;
   } catch (error) {
+    if (mine !== loads) return;
     document.getElementById("notes").replaceChildren(el("li", { text: String(error.message) }));
     delete document.body.dataset.loading;
     return;
@@ -38,7 +43,14 @@ async function load() {
   const pages = Math.max(1, Math.ceil(data.total / data.per_page));
   document.getElementById("summary").textContent = `${data.total} sessions`;
   document.getElementById("page").textContent = `page ${data.page} of ${pages}`;
-  document.getElementById("prev").disabled = data.page <= 1;
+  const search = document.getElementById("q");
+search.value = state.q;
+let typing = null;
+search.addEventListener("input", () => {  // a search per pause in typing, not per key
+  clearTimeout(typing);
+  typing = setTimeout(() => { state.q = search.value.trim(); state.page = 1; load(); }, 250);
+});
+document.getElementById("prev").disabled = data.page <= 1;
   document.getElementById("next").disabled = data.page >= pages;
   for (const th of document.querySelectorAll("th[data-sort]")) {
     th.classList.toggle("sorted", th.dataset.sort === state.sort);
@@ -46,8 +58,12 @@ async function load() {
   }
   const body = document.querySelector("#sessions tbody");
   body.replaceChildren(...data.sessions.map(row));
-  document.getElementById("notes").replaceChildren(
-    ...(data.total === 0 ? [el("li", { text: "no sessions match: change the filters, or record or import one" })] : []));
+  const notes = (data.notes || []).map((text) => el("li", { text }));
+  if (data.total === 0) notes.push(el("li", { text: state.q
+    ? "no session's transcripts have all these words: change the search or the filters"
+    : "no sessions match: change the filters, or record or import one" }));
+  document.getElementById("notes").replaceChildren(...notes);
+  document.body.dataset.q = state.q;
   delete document.body.dataset.loading;
   document.body.dataset.loaded = "1";
   // counts need each session's index: fill them in as they come, the table is usable already
