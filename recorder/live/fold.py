@@ -276,7 +276,9 @@ class LiveFold:
         client = Direction.CLIENT
         frames, out_ms, in_ms = self.frames, self.output_audio_ms, self.input_audio_ms
         last: Step | None = None  # the last step folded here, not yet in last_seq / last_t_ns
-        per_s, pcm16, first, timer = self._inline_state()
+        fmt = self.audio_format
+        per_s, pcm16 = self._rate_of(fmt)
+        first, timer = self._first_t_ns, grouper.timer_at
         for step in steps:
             audio, kind = step.audio, step.type
             size = len(audio) if audio is not None else 1
@@ -296,22 +298,25 @@ class LiveFold:
                 if on_audio is not None:
                     on_audio(step)
                 continue
-            self._sync(frames, out_ms, in_ms, last)
-            last = None
+            if last is not None:  # else nothing was folded here since the last apply()
+                self._sync(frames, out_ms, in_ms, last)
+                last = None
             apply(step)  # anything else, or audio _audio notes as bad
             if on_audio is not None and audio is not None and kind is not None:
                 on_audio(step)
             frames, out_ms, in_ms = self.frames, self.output_audio_ms, self.input_audio_ms
-            per_s, pcm16, first, timer = self._inline_state()
+            if self.audio_format is not fmt:
+                fmt = self.audio_format
+                per_s, pcm16 = self._rate_of(fmt)
+            first, timer = self._first_t_ns, grouper.timer_at
         self._sync(frames, out_ms, in_ms, last)
 
-    def _inline_state(self) -> tuple[int, bool, int | None, float | None]:
-        """What apply_batch's inline audio path reads: bytes a second of the announced format
-        (0: none), whether it is PCM16, the first frame's time, the grouping deadline."""
-        fmt = self.audio_format
+    @staticmethod
+    def _rate_of(fmt: AudioFormat | None) -> tuple[int, bool]:
+        """(bytes a second of the format, 0 for none; whether it is PCM16): what apply_batch's
+        inline audio path divides by, as _audio does."""
         pcm16 = fmt is not None and fmt.name == _PCM16
-        per_s = fmt.sample_rate * (2 if pcm16 else 1) if fmt is not None else 0
-        return per_s, pcm16, self._first_t_ns, self._grouper.timer_at
+        return (fmt.sample_rate * (2 if pcm16 else 1) if fmt is not None else 0), pcm16
 
     def _sync(self, frames: int, out_ms: float, in_ms: float, last: Step | None) -> None:
         self.frames, self.output_audio_ms, self.input_audio_ms = frames, out_ms, in_ms
@@ -466,9 +471,8 @@ class LiveFold:
     def _transcript(self, step: Step, event: Any) -> None:
         speaker: Speaker = (
             "user" if event.type == names.LIVE_INPUT_TRANSCRIPT_DELTA else "assistant")
-        self._grouper.at(self._now_ms())
         self._grouper.add(event.event_id, speaker, event.delta, event.start_ms, event.end_ms,
-                          step.seq)
+                          step.seq, at_ms=self._now_ms())
 
     def _session_closed(self, step: Step, event: ev.SessionClosed) -> None:
         self.closed_reason = event.reason

@@ -316,9 +316,16 @@ class Grouper:
             self._now = now_ms
 
     def add(self, event_id: str | None, speaker: Speaker, text: str, start_ms: int,
-            end_ms: int, seq: int = 0) -> bool:
+            end_ms: int, seq: int = 0, *, at_ms: float | None = None) -> bool:
         """One transcript fragment; False when it is ignored (a duplicate event_id, or text
-        that is empty, or times that are not an interval)."""
+        that is empty, or times that are not an interval). at_ms: the recorded clock reached
+        it first (at(at_ms), in the same call)."""
+        if at_ms is not None:
+            timer = self.timer_at
+            if timer is not None and timer <= at_ms:
+                self.at(at_ms)
+            elif at_ms > self._now:
+                self._now = at_ms
         if self.done or start_ms < 0 or end_ms < start_ms:
             return False
         if event_id is not None:
@@ -328,7 +335,6 @@ class Grouper:
         if not text:
             return False
         if not self._pending and self._continues(speaker, text, start_ms, end_ms, seq):
-            self._schedule()
             return True
         fragment = Fragment(speaker, text, start_ms, end_ms, seq)
         pending = self._pending[0][0] if self._pending else None
@@ -368,6 +374,13 @@ class Grouper:
         if seq > current.last_seq:
             current.last_seq = seq
         current.emitted = True
+        # _schedule() in this state: an assistant segment's silence deadline, on the source
+        # clock that is at the anchor just set (nothing pending, nothing buffered)
+        if speaker == "assistant":
+            delay = current.end_ms + ASSISTANT_SILENCE_MS - self._anchor[0]
+            self.timer_at = self._now + max(0, math.ceil(delay))
+        else:
+            self.timer_at = None
         return True
 
     def finish(self, reason: Literal["session_closed", "manual"]) -> None:
