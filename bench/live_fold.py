@@ -104,10 +104,8 @@ async def _live_fold_rate(db: str, sid: str) -> tuple[float, int, LiveFold]:
         for _ in range(REPEATS):
             start = time.perf_counter()
             fold = LiveFold()
-            apply = fold.apply
             async for batch in log_steps(log, info, batch_size=5000):
-                for step in batch:
-                    apply(step)
+                fold.apply_batch(batch)  # as replay's fold_recording does
             fold.finish()
             best = min(best, time.perf_counter() - start)
         return fold.frames / best, fold.frames, fold

@@ -205,15 +205,10 @@ async def fold_recording(
 
     async with open_recording(source, session) as recording:
         fold = new_fold(recording.info)
-        if isinstance(fold, ConversationFold):
-            apply_batch = fold.apply_batch
-            async for batch in recording.batches(until=until):
-                apply_batch(batch)
-        else:
-            apply = fold.apply
-            async for batch in recording.batches(until=until):
-                for step in batch:
-                    apply(step)
+        apply_batch = fold.apply_batch
+        async for batch in recording.batches(until=until):
+            apply_batch(batch)
+        if not isinstance(fold, ConversationFold):
             # stopped by --until: its end is not missing
             fold.finish(cut=until is not None and fold.frames < recording.info.frames)
         return ReplayResult(recording.info, fold.frames, fold.last_seq), fold, recording.notes

@@ -93,6 +93,17 @@ def _one_session(db: str, session_id: str, *, as_json: bool, as_csv: bool) -> No
 
     figures = run(session_figures(db, session_id))
     summary = summarise_session(figures)
+    if figures.live is not None:  # a Live session: what applies (recorder.stats.live)
+        from recorder.stats import live
+
+        summary["live"] = live.live_summary(figures)
+        if as_csv:
+            click.echo(_csv(live.segment_rows(figures), live.SEGMENT_COLUMNS), nl=False)
+            return
+        if not as_json:
+            for line in live.render_live_lines(figures):
+                click.echo(line)
+            return
     if as_json:
         click.echo(json.dumps({"figures": msgspec.to_builtins(figures), "summary": summary}))
         return

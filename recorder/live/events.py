@@ -529,3 +529,23 @@ SIDEBAND_CLIENT_TYPES: frozenset[str] = CLIENT_TYPES - {SessionStart.type, Input
 SIDEBAND_SERVER_TYPES: frozenset[str] = SERVER_TYPES
 FORK_CLIENT_TYPES: frozenset[str] = PRIMARY_CLIENT_TYPES
 FORK_SERVER_TYPES: frozenset[str] = PRIMARY_SERVER_TYPES
+
+
+def direction_of(type_name: str, *, sideband: bool = False) -> Direction | None:
+    """Who sends a Live event of this type on a primary (or fork) socket, or on a sideband;
+    None for a type Live does not define. The two names both sides send go by the connection:
+    session.input_audio.append is the client's microphone on a primary socket and the server's
+    reflection on a sideband; transport.dtmf.send is the sideband client's command and, on a
+    primary socket, the server's legacy notice. A type of the other kind of connection goes to
+    the side that sends it there."""
+    client, server = ((SIDEBAND_CLIENT_TYPES, SIDEBAND_SERVER_TYPES) if sideband
+                      else (PRIMARY_CLIENT_TYPES, PRIMARY_SERVER_TYPES))
+    if type_name in client:
+        return Direction.CLIENT
+    if type_name in server:
+        return Direction.SERVER
+    if type_name in CLIENT_TYPES:
+        return Direction.CLIENT
+    if type_name in SERVER_TYPES:
+        return Direction.SERVER
+    return None

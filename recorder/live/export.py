@@ -44,6 +44,7 @@ class Track:
         self.path = path
         self.writer: WavWriter | None = None
         self.frames = 0  # written and gathered
+        self.same: AudioFormat | None = None  # a format add_pcm takes: PCM16 at the file's rate
         self._pending: list[bytes] = []
         self._pending_bytes = 0
 
@@ -51,16 +52,35 @@ class Track:
         if self.writer is None:
             self.writer = WavWriter(self.path, fmt.sample_rate)
         rate = self.writer.sample_rate
-        at = round(at_ms * rate / 1000)
-        while at > self.frames:  # the stream paused: silence up to this chunk, block by block
-            self._gather(bytes(2 * min(at - self.frames, PENDING_BYTES >> 1)))
+        self._silence_to(round(at_ms * rate / 1000))
         if fmt.sample_rate == rate and not fmt.is_g711:
+            self.same = fmt
             self._gather(audio)
             return
         pcm = fmt.to_pcm16(audio)
         if fmt.sample_rate != rate:
             pcm = resample(pcm16_samples(pcm), fmt.sample_rate, rate).astype("<i2").tobytes()
         self._gather(pcm)
+
+    def add_pcm(self, at_ms: float, audio: bytes) -> None:
+        """add() of a chunk in the `same` format (PCM16 at the file's rate, whole samples), with
+        LiveExport's rule that the track never goes over itself: the bulk of a session, with
+        nothing to convert."""
+        rate = self.writer.sample_rate if self.writer is not None else 1
+        frames = self.frames
+        end = frames * 1000 / rate
+        at = round((end if at_ms < end else at_ms) * rate / 1000)
+        if at > frames:
+            self._silence_to(at)
+        self._pending.append(audio)
+        self._pending_bytes += len(audio)
+        self.frames += len(audio) >> 1
+        if self._pending_bytes >= PENDING_BYTES:
+            self.flush()
+
+    def _silence_to(self, at: int) -> None:
+        while at > self.frames:  # the stream paused: silence up to frame at, block by block
+            self._gather(bytes(2 * min(at - self.frames, PENDING_BYTES >> 1)))
 
     def end_ms(self) -> float:
         rate = self.writer.sample_rate if self.writer is not None else 1
@@ -90,13 +110,16 @@ class LiveExport:
         self.first_ns: int | None = None
         self.skipped = 0  # audio frames that could not be decoded in the session's format
 
-    def apply(self, step: Step) -> None:
-        self.fold.apply(step)
-        if self.first_ns is None:
-            self.first_ns = step.t_ns
+    def apply_batch(self, steps: list[Step]) -> None:
+        """The steps in seq order: the fold takes each, and each audio chunk goes to its
+        track as the fold passes it (LiveFold.apply_batch's on_audio)."""
+        if self.first_ns is None and steps:
+            self.first_ns = steps[0].t_ns
+        self.fold.apply_batch(steps, self._audio)
+
+    def _audio(self, step: Step) -> None:
         audio, kind = step.audio, step.type
-        if audio is None or kind is None:
-            return
+        assert audio is not None and self.first_ns is not None
         at_ms = (step.t_ns - self.first_ns) / 1e6
         server = step.direction is Direction.SERVER
         if kind == names.LIVE_INPUT_AUDIO_APPEND:
@@ -117,6 +140,9 @@ class LiveExport:
         return self.fold.audio_format or PCM24
 
     def _add(self, track: Track, fmt: AudioFormat, at_ms: float, audio: bytes) -> None:
+        if fmt is track.same and not len(audio) & 1:
+            track.add_pcm(at_ms, audio)
+            return
         if not fmt.is_g711 and len(audio) & 1:
             self.skipped += 1  # not PCM16: the fold notes it (not in the announced format)
             return
@@ -155,8 +181,7 @@ async def export_live(log: EventLog, info: SessionInfo, out_dir: Path, report: E
     tracks = (builder.user, builder.assistant)
     try:
         async for batch in log_steps(log, info, batch_size=batch_size):
-            for step in batch:
-                builder.apply(step)
+            builder.apply_batch(batch)
             if progress is not None and batch:
                 progress(min(batch[-1].seq, info.frames), info.frames)
         fold = builder.fold

@@ -25,6 +25,7 @@ Responses events, audio the announced format cannot hold).
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -262,6 +263,66 @@ class LiveFold:
         if handler is not None:
             handler(self, step, event)
 
+    def apply_batch(self, steps: Iterable[Step],
+                    on_audio: Callable[[Step], object] | None = None) -> None:
+        """apply() each step, with the same result. The audio of the two continuous tracks
+        that came as bytes (the client's appends, the output deltas: the bulk of a session) is
+        folded inline, decoding nothing, its counts kept in locals until another step comes;
+        on_audio, when given, takes each step with audio after it is folded (export's tracks;
+        it reads the fold's session facts, audio_format and start_seq, never its counters).
+        Every other step goes through apply()."""
+        apply, grouper = self.apply, self._grouper
+        out_kind, in_kind = names.LIVE_OUTPUT_AUDIO_DELTA, names.LIVE_INPUT_AUDIO_APPEND
+        client = Direction.CLIENT
+        frames, out_ms, in_ms = self.frames, self.output_audio_ms, self.input_audio_ms
+        last: Step | None = None  # the last step folded here, not yet in last_seq / last_t_ns
+        fmt = self.audio_format
+        per_s, pcm16 = self._rate_of(fmt)
+        first, timer = self._first_t_ns, grouper.timer_at
+        for step in steps:
+            audio, kind = step.audio, step.type
+            size = len(audio) if audio is not None else 1
+            if (per_s and audio is not None and first is not None
+                    and (kind == out_kind or (kind == in_kind and step.direction is client))
+                    and not (pcm16 and size & 1)):
+                frames += 1
+                last = step
+                if timer is not None and timer <= (step.t_ns - first) / 1e6:
+                    self._sync(frames, out_ms, in_ms, last)  # as apply(): a deadline fell due
+                    grouper.at(self._now_ms())
+                    timer = grouper.timer_at
+                if kind == out_kind:
+                    out_ms += size * 1000 / per_s
+                else:
+                    in_ms += size * 1000 / per_s
+                if on_audio is not None:
+                    on_audio(step)
+                continue
+            if last is not None:  # else nothing was folded here since the last apply()
+                self._sync(frames, out_ms, in_ms, last)
+                last = None
+            apply(step)  # anything else, or audio _audio notes as bad
+            if on_audio is not None and audio is not None and kind is not None:
+                on_audio(step)
+            frames, out_ms, in_ms = self.frames, self.output_audio_ms, self.input_audio_ms
+            if self.audio_format is not fmt:
+                fmt = self.audio_format
+                per_s, pcm16 = self._rate_of(fmt)
+            first, timer = self._first_t_ns, grouper.timer_at
+        self._sync(frames, out_ms, in_ms, last)
+
+    @staticmethod
+    def _rate_of(fmt: AudioFormat | None) -> tuple[int, bool]:
+        """(bytes a second of the format, 0 for none; whether it is PCM16): what apply_batch's
+        inline audio path divides by, as _audio does."""
+        pcm16 = fmt is not None and fmt.name == _PCM16
+        return (fmt.sample_rate * (2 if pcm16 else 1) if fmt is not None else 0), pcm16
+
+    def _sync(self, frames: int, out_ms: float, in_ms: float, last: Step | None) -> None:
+        self.frames, self.output_audio_ms, self.input_audio_ms = frames, out_ms, in_ms
+        if last is not None:
+            self.last_seq, self.last_t_ns = last.seq, last.t_ns
+
     def _now_ms(self) -> float:
         """The recorded clock: ms since the first frame."""
         if self._first_t_ns is None or self.last_t_ns is None:
@@ -410,9 +471,8 @@ class LiveFold:
     def _transcript(self, step: Step, event: Any) -> None:
         speaker: Speaker = (
             "user" if event.type == names.LIVE_INPUT_TRANSCRIPT_DELTA else "assistant")
-        self._grouper.at(self._now_ms())
         self._grouper.add(event.event_id, speaker, event.delta, event.start_ms, event.end_ms,
-                          step.seq)
+                          step.seq, at_ms=self._now_ms())
 
     def _session_closed(self, step: Step, event: ev.SessionClosed) -> None:
         self.closed_reason = event.reason
@@ -623,7 +683,6 @@ def fold_steps(steps: Any) -> LiveFold:
     """The fold of a Live session's steps (e.g. recorder.stream.frame_steps(frames,
     protocol="live")), finished."""
     fold = LiveFold()
-    for step in steps:
-        fold.apply(step)
+    fold.apply_batch(steps)
     fold.finish()
     return fold

@@ -25,6 +25,8 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Literal
 
+import msgspec
+
 Speaker = Literal["user", "assistant"]
 CloseReason = Literal["speaker_change", "inactivity", "timestamp_reset", "session_closed",
                       "manual"]
@@ -52,8 +54,9 @@ def _word_char(char: str) -> bool:
     return unicodedata.category(char)[0] in ("L", "N")
 
 
-@dataclass(frozen=True, slots=True)
-class Fragment:
+class Fragment(msgspec.Struct, frozen=True, gc=False):
+    """One transcript fragment (a Struct: made in C, one per transcript event)."""
+
     speaker: Speaker
     text: str
     start_ms: int
@@ -101,9 +104,12 @@ class _Policy:
         self.last_assistant_end: int | None = None
 
     def process(self, fragments: list[Fragment]) -> None:
-        preferred = self.current.speaker if self.current is not None else "user"
-        ordered = ([f for f in fragments if f.speaker == preferred]
-                   + [f for f in fragments if f.speaker != preferred])
+        if len(fragments) == 1:  # the usual case: nothing to order
+            ordered = fragments
+        else:
+            preferred = self.current.speaker if self.current is not None else "user"
+            ordered = ([f for f in fragments if f.speaker == preferred]
+                       + [f for f in fragments if f.speaker != preferred])
         if not ordered:
             return
         first = ordered[0]
@@ -306,12 +312,20 @@ class Grouper:
             self._flush()
             self._policy.advance(self._source_now())
             self._schedule()
-        self._now = max(self._now, now_ms)
+        if now_ms > self._now:
+            self._now = now_ms
 
     def add(self, event_id: str | None, speaker: Speaker, text: str, start_ms: int,
-            end_ms: int, seq: int = 0) -> bool:
+            end_ms: int, seq: int = 0, *, at_ms: float | None = None) -> bool:
         """One transcript fragment; False when it is ignored (a duplicate event_id, or text
-        that is empty, or times that are not an interval)."""
+        that is empty, or times that are not an interval). at_ms: the recorded clock reached
+        it first (at(at_ms), in the same call)."""
+        if at_ms is not None:
+            timer = self.timer_at
+            if timer is not None and timer <= at_ms:
+                self.at(at_ms)
+            elif at_ms > self._now:
+                self._now = at_ms
         if self.done or start_ms < 0 or end_ms < start_ms:
             return False
         if event_id is not None:
@@ -320,19 +334,53 @@ class Grouper:
             self._seen.add(event_id)
         if not text:
             return False
+        if not self._pending and self._continues(speaker, text, start_ms, end_ms, seq):
+            return True
         fragment = Fragment(speaker, text, start_ms, end_ms, seq)
         pending = self._pending[0][0] if self._pending else None
-        if pending is not None and (pending.start_ms, pending.end_ms) == (start_ms, end_ms):
+        if pending is not None and pending.start_ms == start_ms and pending.end_ms == end_ms:
             self._pending.append((fragment, self._now))
             if any(part.speaker != speaker for part, _ in self._pending):
                 self._flush()
         else:
-            self._flush()
+            if self._pending:
+                self._flush()
             if self._policy.current is not None and self._policy.current.speaker == speaker:
                 self._commit([(fragment, self._now)])
             else:
                 self._pending.append((fragment, self._now))
         self._schedule()
+        return True
+
+    def _continues(self, speaker: Speaker, text: str, start_ms: int, end_ms: int,
+                   seq: int) -> bool:
+        """The usual fragment, in one step: the open segment's speaker goes on (nothing
+        buffered, nothing pending, no timestamp reset, no deadline before it), so the fragment
+        is appended as committing and processing it would. False: take the long way."""
+        policy = self._policy
+        current = policy.current
+        if (current is None or current.speaker != speaker or policy.buffered is not None
+                or (self._last_start is not None and start_ms < self._last_start)
+                or (speaker == "assistant"
+                    and current.end_ms + ASSISTANT_SILENCE_MS < start_ms)):
+            return False
+        self._last_start = start_ms
+        anchor = self._anchor
+        anchor_ms = anchor[0] if anchor is not None else 0
+        self._anchor = (anchor_ms if anchor_ms > end_ms else end_ms, self._now)
+        current.text += text
+        if end_ms > current.end_ms:
+            current.end_ms = end_ms
+        if seq > current.last_seq:
+            current.last_seq = seq
+        current.emitted = True
+        # _schedule() in this state: an assistant segment's silence deadline, on the source
+        # clock that is at the anchor just set (nothing pending, nothing buffered)
+        if speaker == "assistant":
+            delay = current.end_ms + ASSISTANT_SILENCE_MS - self._anchor[0]
+            self.timer_at = self._now + max(0, math.ceil(delay))
+        else:
+            self.timer_at = None
         return True
 
     def finish(self, reason: Literal["session_closed", "manual"]) -> None:
@@ -371,11 +419,13 @@ class Grouper:
             self._policy.close(self._source_now(), "timestamp_reset")
             self._anchor = None
         self._last_start = first.start_ms
-        self._anchor = (
-            max(self._anchor[0] if self._anchor is not None else 0,
-                *(part.end_ms for part, _ in parts)),
-            max(received for _, received in parts),
-        )
+        anchor_ms = self._anchor[0] if self._anchor is not None else 0
+        if len(parts) == 1:  # the usual case
+            received = parts[0][1]
+            self._anchor = (max(anchor_ms, first.end_ms), received)
+        else:
+            self._anchor = (max(anchor_ms, *(part.end_ms for part, _ in parts)),
+                            max(received for _, received in parts))
         self._policy.process([part for part, _ in parts])
 
     def _schedule(self) -> None:

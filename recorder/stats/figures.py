@@ -16,7 +16,7 @@ from datetime import datetime
 
 import msgspec
 
-FIGURES_VERSION = 1
+FIGURES_VERSION = 2  # 2: a Live session's figures are Live's (SessionFigures.live)
 
 
 class Usage(msgspec.Struct, frozen=True, kw_only=True):
@@ -97,11 +97,45 @@ class ErrorFigure(msgspec.Struct, frozen=True, kw_only=True):
     message: str | None = None
 
 
+class LiveSegmentFigure(msgspec.Struct, frozen=True, kw_only=True):
+    """One speaker segment of a Live session, on the session timeline (ms from its start, as
+    Live's transcript fragments give it: the audio the client streamed, not the proxy's
+    clock)."""
+
+    speaker: str  # "user" or "assistant"
+    start_ms: int
+    end_ms: int
+    close_reason: str | None = None
+
+
+class LiveFigures(msgspec.Struct, frozen=True, kw_only=True):
+    """What of the turn figures applies to a Live session (recorder.stats.live): its speaker
+    segments, delegations, audio and close, and two figures that can only be inferred, so
+    named: interruptions (a user segment starting while an assistant segment is open) and the
+    voice-to-voice gap from the end of a user segment to the start of the next assistant
+    segment (session timeline, at the transcripts' 200 ms resolution; not a wire time)."""
+
+    segments: list[LiveSegmentFigure] = []
+    user_segments: int = 0
+    assistant_segments: int = 0
+    delegations: int = 0
+    client_delegations: int = 0  # answered by the client's appends, not a Responses backend
+    backend_responses: int = 0
+    backend_tokens: Usage | None = None  # the Responses backend's, summed
+    input_audio_ms: float = 0.0  # the client's appends, as duration
+    output_audio_ms: float = 0.0  # the output track, as duration
+    usage_seconds: float | None = None  # what Live bills: session.closed / usage.updated
+    close_reason: str | None = None  # session.closed's reason; None: the session never said
+    inferred_interruptions: int = 0
+    inferred_voice_to_voice_ms: list[float] = []
+    notes: list[str] = []  # the fold's notes (no session.start, no session.closed, ...)
+
+
 class SessionFigures(msgspec.Struct, frozen=True, kw_only=True):
     """All figures of one session; summary() of recorder.stats.summary reduces these."""
 
     version: int = FIGURES_VERSION
-    protocol: str | None = None  # "ga", "beta" (and later "live")
+    protocol: str | None = None  # "ga", "beta" or "live"
     model: str | None = None
     duration_ms: float | None = None
     turns: list[TurnFigures] = []
@@ -117,3 +151,4 @@ class SessionFigures(msgspec.Struct, frozen=True, kw_only=True):
     session_id: str | None = None
     status: str | None = None
     started_at: datetime | None = None
+    live: LiveFigures | None = None  # a Live session's own figures (protocol "live")

@@ -648,6 +648,13 @@ def figures_of_steps(
     started_at: datetime | None = None,
 ) -> SessionFigures:
     """The figures of a session's steps (e.g. recorder.stream.frame_steps of frames)."""
+    if protocol == names.LIVE_PROTOCOL:  # Live's own figures (recorder.stats.live)
+        from recorder.stats.live import LiveStatsFold
+
+        live = LiveStatsFold(model=model, session_id=session_id, status=status,
+                             started_at=started_at)
+        live.apply_batch(steps)
+        return live.result()
     fold = StatsFold(protocol=protocol, model=model, session_id=session_id, status=status,
                      started_at=started_at)
     apply = fold.apply
@@ -664,6 +671,10 @@ async def session_figures(source: Source, session: str | None = None) -> Session
 
     async with open_recording(source, session) as recording:
         info = recording.info
+        if info.protocol == names.LIVE_PROTOCOL:  # Live's own figures (recorder.stats.live)
+            from recorder.stats.live import live_recording_figures
+
+            return await live_recording_figures(recording)
         fold = StatsFold(protocol=info.protocol, model=info.model, session_id=info.id,
                          status=info.status, started_at=info.started_at)
         apply = fold.apply
@@ -676,6 +687,11 @@ async def session_figures(source: Source, session: str | None = None) -> Session
 async def log_figures(log: EventLog, info: SessionInfo) -> SessionFigures:
     """The figures of one session of an open event log."""
     from recorder.stream import log_steps
+
+    if info.protocol == names.LIVE_PROTOCOL:  # Live's own figures (recorder.stats.live)
+        from recorder.stats.live import live_log_figures
+
+        return await live_log_figures(log, info)
 
     fold = StatsFold(protocol=info.protocol, model=info.model, session_id=info.id,
                      status=info.status, started_at=info.started_at)

@@ -5,6 +5,9 @@ Imported frames are redacted as the proxy redacts recorded ones (client_secret v
 Three import formats, told apart by their first line:
 - a JSON array of bare events: each element becomes one frame, re-serialized compactly;
 - JSONL of bare events: each line's exact text (without its newline) is the frame;
+  a bare event's direction comes from its type: Realtime's, or Live's when the file begins
+  with session.start (a sideband's log: session.started), as recorder.live.events says by
+  connection (a Live mock server's or SDK's debug log imports as a protocol=live session);
 - our dump (JSONL objects with "seq", "direction" and "frame" or "frame_base64"): frames and
   times come back exactly as they were recorded.
 Every file is checked completely before anything is written, and a failed import of several
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import functools
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -87,9 +91,9 @@ def _utf8(data: bytes) -> str | None:
 # -- import ----------------------------------------------------------------------------------
 
 
-def read_frames(path: Path, direction_of: DirectionOf) -> Iterator[Frame]:
+def read_frames(path: Path, direction_of: DirectionOf | None = None) -> Iterator[Frame]:
     """The frames of an event file, in order; NotAnImportFile naming the file and line when
-    bad."""
+    bad. direction_of None: bare events go by their file's protocol (bare_direction_of)."""
     try:
         with path.open("rb") as probe:
             head = probe.read(4096)
@@ -113,7 +117,7 @@ class _Probe(msgspec.Struct):
 _probe_decoder = msgspec.json.Decoder(_Probe)
 
 
-def _jsonl_frames(path: Path, direction_of: DirectionOf) -> Iterator[Frame]:
+def _jsonl_frames(path: Path, direction_of: DirectionOf | None) -> Iterator[Frame]:
     is_dump: bool | None = None
     with path.open("rb") as lines:
         for number, raw in enumerate(lines, start=1):
@@ -135,13 +139,14 @@ def _jsonl_frames(path: Path, direction_of: DirectionOf) -> Iterator[Frame]:
                 is_dump = probe.seq is not None and probe.direction is not None and (
                     probe.frame is not None or probe.frame_base64 is not None
                 )
+                directions = direction_of or bare_direction_of(probe.type)
             if is_dump:
                 yield _dump_frame(text, where)
             else:
-                yield Frame(_direction(probe.type, where, direction_of), 0, Opcode.TEXT, text)
+                yield Frame(_direction(probe.type, where, directions), 0, Opcode.TEXT, text)
 
 
-def _array_frames(path: Path, direction_of: DirectionOf) -> Iterator[Frame]:
+def _array_frames(path: Path, direction_of: DirectionOf | None) -> Iterator[Frame]:
     content = path.read_bytes()
     _check_utf8(content, path)
     try:
@@ -155,7 +160,9 @@ def _array_frames(path: Path, direction_of: DirectionOf) -> Iterator[Frame]:
         where = f"{path}[{index}]"
         if not isinstance(event, dict):
             raise NotAnImportFile(f"{where} is not a JSON object: every element must be an event")
-        direction = _direction(event.get("type"), where, direction_of)
+        if index == 0:
+            directions = direction_of or bare_direction_of(event.get("type"))
+        direction = _direction(event.get("type"), where, directions)
         yield Frame(direction, 0, Opcode.TEXT, msgspec.json.encode(event))
 
 
@@ -247,8 +254,9 @@ def _direction(event_type: object, where: str, direction_of: DirectionOf) -> Dir
         raise NotAnImportFile(f"{where} has no event type: every event needs a string \"type\"")
     direction = direction_of(event_type)
     if direction is None:
+        kind = "Live event type" if getattr(direction_of, "live", False) else "event type"
         raise NotAnImportFile(
-            f"{where}: unknown event type {event_type!r}, so its direction is unknown: "
+            f"{where}: unknown {kind} {event_type!r}, so its direction is unknown: "
             "import it as an `rtrec dump` file, which says the direction"
         )
     return direction
@@ -276,7 +284,6 @@ def check_file(
 ) -> CheckedFile:
     """Read an event file completely; NotAnImportFile naming the file (and line) when bad.
     `purpose` ends the line for a file without events ("nothing to import")."""
-    direction_of = direction_of or _default_direction_of()
     count = client = 0
     first: list[Frame] = []
     for frame in read_frames(path, direction_of):
@@ -295,7 +302,6 @@ async def import_checked(
 ) -> list[SessionInfo]:
     """Write checked files, one new session each; when writing fails the sessions written so
     far are deleted."""
-    direction_of = direction_of or _default_direction_of()
     written: list[SessionInfo] = []
     try:
         for item in checked:
@@ -316,12 +322,12 @@ async def import_file(
     describe: Callable[[list[Frame]], tuple[str | None, str | None]] | None = None,
 ) -> SessionInfo:
     """Import one event file as a new session; the file is checked fully before writing."""
-    direction_of = direction_of or _default_direction_of()
     checked = check_file(path, direction_of=direction_of, describe=describe)
     return await _write(log, checked, direction_of)
 
 
-async def _write(log: EventLog, checked: CheckedFile, direction_of: DirectionOf) -> SessionInfo:
+async def _write(log: EventLog, checked: CheckedFile, direction_of: DirectionOf | None
+                 ) -> SessionInfo:
     """One checked file as a new session; a session the store failed to take is deleted."""
     # Bare events say nothing of the wall clock: start and end stay unknown (NULL).
     sid = await log.begin_session(
@@ -351,12 +357,33 @@ def session_frames(path: Path, direction_of: DirectionOf | None = None) -> Itera
     # here: client_secret values, key-shaped values) are this file's only. An already-redacted
     # frame comes back unchanged, so a dump round trip is exact.
     redact = FrameRedactor()
-    for frame in read_frames(path, direction_of or _default_direction_of()):
+    for frame in read_frames(path, direction_of):
         data, how = redact.redact(frame.data)  # a dump's redacted frame: unchanged
         yield Frame(frame.direction, frame.t_ns, frame.opcode, data, max(how, frame.redaction))
 
 
-def _default_direction_of() -> DirectionOf:
+class _LiveDirections:
+    """Live's direction of each type (recorder.live.events.direction_of), on a primary socket
+    or a sideband; `live` tells an unknown type's error to say Live."""
+
+    live = True
+
+    def __init__(self, sideband: bool) -> None:
+        from recorder.live.events import direction_of
+
+        self._of = functools.partial(direction_of, sideband=sideband)
+
+    def __call__(self, type_name: str) -> Direction | None:
+        return self._of(type_name)
+
+
+def bare_direction_of(first_type: object) -> DirectionOf:
+    """Who sent each bare event of a file whose first event has this type. A Live log begins
+    with the client's session.start (a primary or fork socket) or, on a sideband, the server's
+    session.started (recorder.protocol.live): its types are Live's, by connection. Any other
+    file's are Realtime's (recorder.decode.direction_of)."""
+    if first_type in (live.START, live.STARTED):
+        return _LiveDirections(sideband=first_type == live.STARTED)
     from recorder.decode import direction_of
 
     return direction_of
