@@ -25,7 +25,7 @@ from recorder.errors import (
 )
 from recorder.redact import Redaction
 from recorder.store import schema
-from recorder.store.codec import KIND_COLUMNS, REDACTIONS, ROW_COLUMNS, RowReader
+from recorder.store.codec import KIND_COLUMNS, REDACTIONS, ROW_COLUMNS, RowReader, SplitFrame
 from recorder.store.codec import StoredFrame as StoredFrame  # its public home: recorder.store
 from recorder.store.db import Database
 from recorder.store.journal import Journal
@@ -440,8 +440,9 @@ class EventLog:
 
         self._writer.put_op(apply)
 
-    def append(self, sid: str, frame: Frame) -> None:
-        """Queue a frame; never blocks, never raises for storage failures (see .failure)."""
+    def append(self, sid: str, frame: Frame | SplitFrame) -> None:
+        """Queue a frame (or an audio event codec.split_frame split already); never blocks,
+        never raises for storage failures (see .failure)."""
         recording = self._recording.get(sid)  # _recording_of, inlined: this runs per frame
         if recording is None:
             recording = self._recording_of(sid)  # raises, naming the session
