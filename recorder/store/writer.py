@@ -103,7 +103,7 @@ def _whole(frame: Queued) -> Frame:
 class _Op:
     """Session metadata work, applied in queue order after the frames appended before it."""
 
-    apply: Callable[[AsyncConnection], Awaitable[None]] | None
+    apply: Callable[[], Awaitable[None]] | None  # its own write (Database.write)
     done: asyncio.Future[None] | None = None
 
 
@@ -486,9 +486,7 @@ class BatchWriter:
     def max_queue_bytes(self) -> int:
         return self._max_queue_bytes
 
-    def put_op(
-        self, apply: Callable[[AsyncConnection], Awaitable[None]] | None
-    ) -> asyncio.Future[None]:
+    def put_op(self, apply: Callable[[], Awaitable[None]] | None) -> asyncio.Future[None]:
         """Queue metadata work (or a barrier, apply=None); the result completes after it."""
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._queue.append(_Op(apply, done))
@@ -837,8 +835,7 @@ class BatchWriter:
             await self._save_gaps()  # a session's gaps are in before its final status
 
             async def write(_retry: bool) -> None:
-                async with self._db.writing() as connection:
-                    await apply(connection)
+                await apply()
 
             await self._retrying_write(write, 0)
         if op.done is not None and not op.done.done():
@@ -1035,11 +1032,8 @@ class BatchWriter:
             return
         now = time.time()
         try:
-            async with self._db.writing() as connection:
-                await connection.exec_driver_sql(
-                    self._db.sql("UPDATE sessions SET last_seen = ? WHERE pk = ?"),
-                    [(now, pk) for pk in pks],
-                )
+            await self._db.write("UPDATE sessions SET last_seen = ? WHERE pk = ?",
+                                 [(now, pk) for pk in pks], many=True)
         except Exception as error:
             self.failed(self._db.error(error))
         else:
