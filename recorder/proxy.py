@@ -75,6 +75,7 @@ from recorder.wire import Direction, Frame, Opcode
 
 if TYPE_CHECKING:
     from recorder.stats.sender import TraceSender
+    from recorder.store.codec import SplitFrame
     from recorder.store.writer import Notice
 
     ClientSocket = web.WebSocketResponse[Literal[False]]
@@ -103,7 +104,7 @@ class RecordingLog(Protocol):
         parent_id: str | None = None,
     ) -> None: ...
 
-    def append(self, sid: str, frame: Frame) -> None: ...
+    def append(self, sid: str, frame: Frame | SplitFrame) -> None: ...
 
     def skip(
         self, sid: str, frames: int, first_t_ns: int, last_t_ns: int, reason: str
@@ -622,8 +623,11 @@ class RecordingProxy:
     ) -> _End:
         side = "client" if direction is Direction.CLIENT else "server"
         log = self.log
-        append: Callable[[str, Frame], None] | None = log.append if log else None
-        redact = session.redact.redact  # the frame redacted, and how (the log keeps both)
+        append: Callable[[str, Frame | SplitFrame], None] | None = log.append if log else None
+        redactor = session.redact
+        redact = redactor.redact  # the frame redacted, and how (the log keeps both)
+        if append is not None:  # the store's, imported with it (a dry run has none)
+            from recorder.store.codec import split_frame
         counts = session.counts
         started = session.started_ns
         verbose = self.config.verbose
@@ -651,7 +655,11 @@ class RecordingProxy:
                 if append is not None:
                     try:
                         if session.sid is not None:
-                            append(session.sid, Frame(direction, t_ns, opcode, *redact(data)))
+                            # an audio event is split for the log now, while it is hot, once
+                            split = split_frame(redactor, direction, t_ns, data) if (
+                                opcode is opcode_text) else None
+                            append(session.sid, split if split is not None else
+                                   Frame(direction, t_ns, opcode, *redact(data)))
                         elif session.pending is not None:  # the log has not answered yet
                             self._hold(session, Frame(direction, t_ns, opcode, *redact(data)))
                     except Exception as error:

@@ -73,6 +73,9 @@ _AUDIO_VALUE_STARTS = tuple(sorted({
 }))
 _AUDIO_AT_LEAST = 256  # a shorter value is searched with the rest
 _AUDIO_KEY_WITHIN = 512  # bytes from the start where the audio field is looked for
+# A secret made only of base64 text (an Azure key is hex) may lie inside an audio value, and
+# one holding a quote may cross the quotes around it; every other secret lies wholly outside.
+_NOT_BASE64 = re.compile(rb"[^A-Za-z0-9+/=]")
 
 
 class Redaction(enum.IntEnum):
@@ -201,10 +204,11 @@ class FrameRedactor:
     broken text, or a failure inside the redactor).
     """
 
-    __slots__ = ("_secrets",)
+    __slots__ = ("_in_base64", "_secrets")
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         self._secrets: list[bytes] = []
+        self._in_base64: list[bytes] = []  # the secrets base64 text may hold (_NOT_BASE64)
         for secret in secrets:
             self.learn(secret)
 
@@ -215,6 +219,8 @@ class FrameRedactor:
             return
         self._secrets.append(raw)
         self._secrets.sort(key=len, reverse=True)  # a secret containing another goes first
+        if b'"' in raw or _NOT_BASE64.search(raw) is None:
+            self._in_base64.append(raw)
 
     def __call__(self, data: bytes) -> bytes:
         """The frame with its secrets replaced (see redact)."""
@@ -246,6 +252,20 @@ class FrameRedactor:
                 return self._scan(_cut_after_client_secret(data)), Redaction.SCANNED
             except Exception:
                 return _UNPARSED_BYTES, Redaction.SCANNED
+
+    def untouched_around_audio(self, outline: bytes, data: bytes) -> bool:
+        """Whether redact(data) leaves `data` untouched, for an audio event whose audio value,
+        canonical base64 text, was cut out of it leaving `outline` (the store's codec cuts it:
+        recorder.store.codec.split_audio_event). Base64 text holds none of the triggers (see
+        _AUDIO_VALUE_STARTS) and no secret but those of _in_base64, so only the outline (~100
+        bytes) is redacted, and the whole frame searched for those few secrets. Never raises
+        (False: ask redact, which also learns what the frame holds)."""
+        try:
+            if self.redact(outline)[0] is not outline:
+                return False
+            return not any(secret in data for secret in self._in_base64)
+        except Exception:
+            return False
 
     def _scan(self, data: bytes) -> bytes:
         """Key-shaped values learnt, then every known secret replaced: bytes only, no parse."""

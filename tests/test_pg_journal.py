@@ -8,6 +8,7 @@ wait for the writer's notices, never for time.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import os
 import signal
@@ -21,8 +22,11 @@ from typing import Any
 import asyncpg
 import pytest
 
+from recorder.redact import FrameRedactor
 from recorder.store import open_log
+from recorder.store.codec import split_frame
 from recorder.store.journal import ROW_OVERHEAD, Journal
+from recorder.wire import Direction, Frame, Opcode
 from tests import test_pg_restart
 from tests.test_pg_restart import Cluster
 from tests.test_store_recovery import Notices, _frame, _one_frame_session, _stored_or_gap
@@ -229,9 +233,19 @@ async def test_a_journal_left_by_a_crash_is_drained_at_the_next_start_without_du
         assert await reopened.gaps(sid) == []
 
 
+def _audio_event(t_ns: int) -> Frame:
+    """A ~1 KB audio event (its audio differs frame by frame)."""
+    audio = base64.b64encode(t_ns.to_bytes(4, "big") * 186).decode()
+    return Frame(Direction.CLIENT, t_ns, Opcode.TEXT,
+                 f'{{"type":"input_audio_buffer.append","audio":"{audio}"}}'.encode())
+
+
+@pytest.mark.parametrize("early", [False, True], ids=["frames", "split-early"])
 async def test_a_store_still_down_at_close_leaves_the_frames_in_the_journal_for_the_next_start(
-    cluster: Cluster, tmp_path: Path,
+    cluster: Cluster, tmp_path: Path, early: bool,
 ) -> None:
+    """early: audio events split as the proxy splits them (codec.split_frame) reach the journal
+    (moved there while the store is down, or given up at close) and the store byte for byte."""
     journal = tmp_path / "journal.db"
     notices = Notices()
     log = await open_log(cluster.url, on_notice=notices, max_queue_bytes=BUFFER,
@@ -242,8 +256,11 @@ async def test_a_store_still_down_at_close_leaves_the_frames_in_the_journal_for_
     await asyncio.to_thread(cluster.stop)
     log.append(sid, _frame(1))
     await notices.wait("paused")
-    for i in range(2, 100):
-        log.append(sid, _frame(i, 1000))
+    sent = [_audio_event(i) if early else _frame(i, 1000) for i in range(2, 100)]
+    for frame in sent:
+        split = split_frame(FrameRedactor(), frame.direction, frame.t_ns, frame.data)
+        assert (split is not None) is early
+        log.append(sid, split or frame)
         await log.spill_done()  # paced as a live call is: the spill runs
     await log.close()  # gives up on the store: what waited in memory goes to the journal too
     gave_up = await notices.wait("gave_up")
@@ -254,9 +271,11 @@ async def test_a_store_still_down_at_close_leaves_the_frames_in_the_journal_for_
     async with await open_log(cluster.url, journal=journal) as restarted:
         await restarted.flush()
         info = await restarted.get_session(sid)
+        stored = [f.data async for batch in restarted.read(sid) for f in batch]
     assert _journaled(journal) == 0
     assert await _write_order(cluster, sid) == list(range(1, 101))
     assert (info.frames, info.gaps) == (100, 0)
+    assert stored[2:] == [frame.data for frame in sent]
 
 
 async def test_rtrec_record_with_a_journal_shows_it_on_the_status_endpoint(

@@ -452,3 +452,36 @@ def test_audio_value_with_a_key_inside_is_searched_whole() -> None:
     audio = _AUDIO_B64[:2000] + "/sk-abcdefghijklmnop/" + _AUDIO_B64[2000:]
     out, _ = FrameRedactor().redact(_audio_frame(audio=audio))
     assert out == _audio_frame(audio=_AUDIO_B64[:2000] + "/[REDACTED]/" + _AUDIO_B64[2000:])
+
+
+def _outline(frame: bytes) -> bytes:
+    """The frame without its audio's base64 text, as the store's codec cuts it."""
+    from recorder.store.codec import split_audio_event, type_prefix
+
+    split = split_audio_event(frame)
+    assert split is not None
+    return type_prefix(split[0]) + split[1]
+
+
+_HEX_KEY = "0123456789abcdef0123456789abcdef"  # an Azure key: every byte is base64 text too
+
+
+@pytest.mark.parametrize(("secrets", "frame"), [
+    ([KEY, _HEX_KEY], _audio_frame('"event_id":"evt_1",')),  # nothing to redact
+    ([KEY], _audio_frame(f'"event_id":"{KEY}",')),  # a known secret beside the audio
+    ([], _audio_frame('"event_id":"ek_abcdefghijkl",')),  # a key-shaped value, unknown yet
+    ([], _audio_frame(after=',"client_secret":"abcdef123456"')),
+    ([], _audio_frame(after=r',"client\u005fsecret":"abcdef123456"')),
+    ([_AUDIO_B64[100:124]], _audio_frame()),  # a base64-only secret inside the audio
+    ([_HEX_KEY], _audio_frame(audio=_AUDIO_B64[:96] + _HEX_KEY + _AUDIO_B64[96:])),
+    ([_AUDIO_B64[-12:] + '"}'], _audio_frame()),  # a secret across the audio's end quote
+    (['"audio":"' + _AUDIO_B64[:12]], _audio_frame()),  # ... and across its opening quote
+])
+def test_the_outline_of_an_audio_event_says_what_redacting_the_whole_frame_would(
+    secrets: list[str], frame: bytes,
+) -> None:
+    """untouched_around_audio reads the ~100 bytes around the audio (and the whole frame only
+    for secrets base64 could hold); it answers as redact() of the whole frame does."""
+    whole = FrameRedactor(secrets).redact(frame)[0] is frame
+    assert FrameRedactor(secrets).untouched_around_audio(_outline(frame), frame) is whole
+    assert whole is (secrets == [KEY, _HEX_KEY])  # each other case has something to redact

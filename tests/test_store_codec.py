@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from recorder.redact import FrameRedactor
 from recorder.store import schema
 from recorder.store.codec import (
     ROW_AT,
@@ -21,10 +22,13 @@ from recorder.store.codec import (
     IndexColumns,
     Row,
     RowReader,
+    SplitFrame,
     StoredFrame,
     canonical_base64,
     frame_row,
     index_of,
+    split_frame,
+    split_row,
     stored_form,
     with_type_id,
 )
@@ -346,3 +350,38 @@ def test_the_row_is_the_frames_table() -> None:
     assert "id" in left_out
     assert all(columns[name].nullable or columns[name].server_default is not None
                for name in left_out - {"id"})
+
+
+@pytest.mark.parametrize("source", ["fixtures", "hostile", "live"])
+def test_an_audio_event_split_early_is_stored_as_the_writer_would_split_it(source: str) -> None:
+    """split_frame (the proxy's, while the frame is hot) gives the row frame_row gives, and
+    the frame back byte for byte; a frame it does not split is appended as it is."""
+    frames = (_fixture_frames() if source == "fixtures"
+              else _live_frames(random.Random(18)) if source == "live"
+              else _hostile_frames(random.Random(5)))
+    type_ids = {"input_audio_buffer.append": 3}  # one type known, the others by name
+    split = 0
+    for frame in frames:
+        if frame.opcode is not Opcode.TEXT:
+            continue
+        early = split_frame(FrameRedactor(), frame.direction, frame.t_ns, frame.data)
+        if early is None:
+            continue
+        split += 1
+        assert isinstance(early, SplitFrame)
+        assert early.frame() == frame and (early.data, early.size) == (frame.data, len(frame.data))
+        assert split_row(7, 9, early, type_ids) == frame_row(7, 9, frame, type_ids)
+    assert split > 100  # the bulk of every corpus (its audio events)
+
+
+def test_an_audio_event_the_redactor_changes_or_a_large_one_is_not_split_early() -> None:
+    audio = base64.b64encode(bytes(range(256)) * 4).decode()
+    clean = f'{{"type":"input_audio_buffer.append","audio":"{audio}"}}'.encode()
+    secret = ('{"type":"input_audio_buffer.append","event_id":"sk-0123456789ab",'
+              f'"audio":"{audio}"}}')
+    large = f'{{"type":"input_audio_buffer.append","audio":"{audio * 64}"}}'.encode()
+    assert split_frame(FrameRedactor(), Direction.CLIENT, 1, clean) is not None
+    assert split_frame(FrameRedactor(["sk-0123456789ab"]), Direction.CLIENT, 1,
+                       secret.encode()) is None  # the proxy redacts it whole, as before
+    assert split_frame(FrameRedactor(), Direction.CLIENT, 1, large) is None  # 64 KiB and up
+    assert split_frame(FrameRedactor(), Direction.CLIENT, 1, b'{"type":"a"}') is None

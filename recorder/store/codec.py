@@ -19,7 +19,7 @@ from pybase64 import b64encode
 
 from recorder import jsontext
 from recorder.protocol import audio_fields, b64
-from recorder.redact import Redaction
+from recorder.redact import FrameRedactor, Redaction
 from recorder.store import schema
 from recorder.wire import Direction, Frame, Opcode
 
@@ -357,6 +357,69 @@ def frame_row(session_pk: int, seq: int, frame: Frame, type_ids: Mapping[str, in
     return (session_pk, seq, frame.t_ns, direction, 1, type_id,
             index.event_id, index.item_id, index.response_id, flag, form.body, None, None,
             redaction)
+
+
+class SplitFrame(msgspec.Struct, frozen=True, gc=False):
+    """An audio event as it waits for the writer, split once while it was hot (split_frame):
+    split_audio_event's (type, body, at, audio) and the frame's place. `size` is the frame's
+    length on the wire; frame() gives the frame back, byte for byte (for the journal), and it
+    reads as that Frame does (data, opcode, redaction: the writer itself needs none of them).
+    Untouched by redaction (only such frames are split before they are queued)."""
+
+    direction: Direction
+    t_ns: int
+    size: int
+    type: str
+    body: bytes
+    at: int
+    audio: bytes
+
+    def frame(self) -> Frame:
+        return Frame(self.direction, self.t_ns, Opcode.TEXT, self.data)
+
+    @property
+    def data(self) -> bytes:
+        prefix = _PREFIXES[self.type]
+        return splice_audio(prefix + self.body, self.at + len(prefix), self.audio)
+
+    @property
+    def opcode(self) -> Opcode:
+        return Opcode.TEXT
+
+    @property
+    def redaction(self) -> Redaction:
+        return Redaction.UNTOUCHED
+
+
+_PREFIXES = {name: type_prefix(name) for name in AUDIO_FIELDS}
+# Past this size a frame is queued whole (and split by the writer, as before): its decoded
+# audio beside the frame would double what a large frame costs in memory meanwhile.
+_SPLIT_EARLY_BELOW = _VIEW_FROM
+
+
+def split_frame(redactor: FrameRedactor, direction: Direction, t_ns: int,
+                data: bytes) -> SplitFrame | None:
+    """A text frame split for the log now, while it is hot, when it is an audio event that the
+    redactor leaves untouched (nearly every frame of a call): the audio is then cut out once,
+    and the redactor reads the ~100 bytes around it instead of the whole frame
+    (FrameRedactor.untouched_around_audio). None: append the frame as any other (redacted,
+    split by the writer). Never raises."""
+    if len(data) >= _SPLIT_EARLY_BELOW:
+        return None
+    split = split_audio_event(data)
+    if split is None:
+        return None
+    audio_type, body, at, audio = split
+    if not redactor.untouched_around_audio(_PREFIXES[audio_type] + body, data):
+        return None
+    return SplitFrame(direction, t_ns, len(data), audio_type, body, at, audio)
+
+
+def split_row(session_pk: int, seq: int, split: SplitFrame, type_ids: Mapping[str, int]) -> Row:
+    """frame_row's row for a frame split_frame split (the same values, without a second split)."""
+    return (session_pk, seq, split.t_ns, _CLIENT if split.direction is Direction.CLIENT
+            else _SERVER, 1, type_ids.get(split.type, split.type), None, None, None, 1,
+            split.body, split.at, split.audio, None)
 
 
 def with_type_id(row: Row, type_ids: Mapping[str, int]) -> Row:

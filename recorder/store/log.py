@@ -14,8 +14,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple, TypeVar
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from recorder.errors import (
     AmbiguousSession,
     NoSessions,
@@ -25,7 +23,7 @@ from recorder.errors import (
 )
 from recorder.redact import Redaction
 from recorder.store import schema
-from recorder.store.codec import KIND_COLUMNS, REDACTIONS, ROW_COLUMNS, RowReader
+from recorder.store.codec import KIND_COLUMNS, REDACTIONS, ROW_COLUMNS, RowReader, SplitFrame
 from recorder.store.codec import StoredFrame as StoredFrame  # its public home: recorder.store
 from recorder.store.db import Database
 from recorder.store.journal import Journal
@@ -394,16 +392,14 @@ class EventLog:
         session_id = _new_session_id()
         now = time.time()
         try:
-            async with self._db.writing() as connection:
-                rows = await self._db.fetch(
-                    connection,
-                    "INSERT INTO sessions (id, started_at, last_seen, heartbeat, recorder, "
-                    "protocol, model, endpoint, status, frames, client_frames, server_frames) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'recording', 0, 0, 0) RETURNING pk",
-                    (session_id, now if started_at == "now" else started_at, now, self._heartbeat,
-                     self._recorder, protocol, model,
-                     scrub_endpoint(endpoint)),
-                )
+            rows = await self._db.write(
+                "INSERT INTO sessions (id, started_at, last_seen, heartbeat, recorder, "
+                "protocol, model, endpoint, status, frames, client_frames, server_frames) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'recording', 0, 0, 0) RETURNING pk",
+                (session_id, now if started_at == "now" else started_at, now, self._heartbeat,
+                 self._recorder, protocol, model,
+                 scrub_endpoint(endpoint)),
+            )
         except Exception as error:
             explained = self._db.error(error)
             self._writer.failed(explained)  # part of the outage the writer reports, once
@@ -432,16 +428,15 @@ class EventLog:
             return
         assignments = ", ".join(f"{name} = ?" for name in changes)
 
-        async def apply(connection: AsyncConnection) -> None:
-            await connection.exec_driver_sql(
-                self._db.sql(f"UPDATE sessions SET {assignments} WHERE pk = ?"),
-                (*changes.values(), recording.pk),
-            )
+        async def apply() -> None:
+            await self._db.write(f"UPDATE sessions SET {assignments} WHERE pk = ?",
+                                 (*changes.values(), recording.pk))
 
         self._writer.put_op(apply)
 
-    def append(self, sid: str, frame: Frame) -> None:
-        """Queue a frame; never blocks, never raises for storage failures (see .failure)."""
+    def append(self, sid: str, frame: Frame | SplitFrame) -> None:
+        """Queue a frame (or an audio event codec.split_frame split already); never blocks,
+        never raises for storage failures (see .failure)."""
         recording = self._recording.get(sid)  # _recording_of, inlined: this runs per frame
         if recording is None:
             recording = self._recording_of(sid)  # raises, naming the session
@@ -483,14 +478,12 @@ class EventLog:
         def final_status() -> str:
             return "incomplete" if recording.pk in degraded or recording.pk in shed else status
 
-        async def apply(connection: AsyncConnection) -> None:
+        async def apply() -> None:
             final = final_status()
             writer.forget(recording.pk)
-            await connection.exec_driver_sql(
-                self._db.sql(
-                    "UPDATE sessions SET status = ?, ended_at = ?, last_seen = ?, close_code = ?, "
-                    "close_reason = ?, closed_by = ? WHERE pk = ?"
-                ),
+            await self._db.write(
+                "UPDATE sessions SET status = ?, ended_at = ?, last_seen = ?, close_code = ?, "
+                "close_reason = ?, closed_by = ? WHERE pk = ?",
                 (final, time.time() if ended_at == "now" else ended_at, time.time(), close_code,
                  close_reason, closed_by,
                  recording.pk),

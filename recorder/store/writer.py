@@ -46,7 +46,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from recorder.errors import RtrecError
 from recorder.store import schema
-from recorder.store.codec import ROW_AT, ROW_COLUMNS, Row, frame_row, with_type_id
+from recorder.store.codec import (
+    ROW_AT,
+    ROW_COLUMNS,
+    Row,
+    SplitFrame,
+    frame_row,
+    split_row,
+    with_type_id,
+)
 from recorder.store.db import Database
 from recorder.store.failures import is_transient
 from recorder.store.journal import ROW_OVERHEAD, Journal
@@ -77,11 +85,25 @@ _COUNT_FRAMES = (
 )
 
 
+# What the queue holds of a frame: the frame, or the audio event split_frame split already
+# (while it was hot; it is stored as it is, and made a Frame again only for the journal).
+Queued = Frame | SplitFrame
+
+
+def _wire_size(frame: Queued) -> int:
+    """The frame's length on the wire (what the queue's byte bound counts)."""
+    return frame.size if isinstance(frame, SplitFrame) else len(frame.data)
+
+
+def _whole(frame: Queued) -> Frame:
+    return frame.frame() if isinstance(frame, SplitFrame) else frame
+
+
 @dataclass
 class _Op:
     """Session metadata work, applied in queue order after the frames appended before it."""
 
-    apply: Callable[[AsyncConnection], Awaitable[None]] | None
+    apply: Callable[[], Awaitable[None]] | None  # its own write (Database.write)
     done: asyncio.Future[None] | None = None
 
 
@@ -96,7 +118,7 @@ class _Prepared:
     rows: list[Row]  # codec.frame_row's
     counts: dict[int, _Counts]
     missing: set[str]  # type names without an id yet
-    batch: list[tuple[int, int, Frame]] = field(default_factory=list)  # the frames themselves
+    batch: list[tuple[int, int, Queued]] = field(default_factory=list)  # the frames themselves
     older_than_journal: bool = False  # taken while the journal was empty: what it gets is newer
 
 
@@ -254,7 +276,7 @@ class BatchWriter:
         self._caught_up = time.monotonic()  # when the queue was last found empty
         self._down = asyncio.Event()  # set while the store is down
         self._open_sessions = open_sessions
-        self._queue: deque[tuple[int, int, Frame] | _Op] = deque()
+        self._queue: deque[tuple[int, int, Queued] | _Op] = deque()
         self._ops_queued = 0  # _Op items in the queue: none (the usual case) = frames only
         self._queued_bytes = 0
         self._wake = asyncio.Event()
@@ -280,12 +302,12 @@ class BatchWriter:
 
     # -- called by EventLog, synchronously, on the event loop ------------------------------
 
-    def put_frame(self, session_pk: int, seq: int, frame: Frame) -> None:
+    def put_frame(self, session_pk: int, seq: int, frame: Queued) -> None:
         shed = self.state.shed.get(session_pk)
         if shed is not None:  # the usual case under overload: one lookup, whatever else is open
             shed.drop(seq, frame.t_ns)
             return
-        size = len(frame.data)
+        size = _wire_size(frame)
         if size > self._max_queue_bytes:  # it could never be queued: a gap of its own
             self.drop(session_pk, seq, frame.t_ns, self._oversize(size))
             return
@@ -328,7 +350,7 @@ class BatchWriter:
                 moved = self._take_for_journal(journal)
                 if not moved:
                     return
-                size = sum(len(item[2].data) for item in moved)
+                size = sum(len(item[2].data) for item in moved)  # Frames (_take_for_journal)
                 self._spilling_bytes += size
                 try:
                     async with self._journal_lock:
@@ -364,11 +386,11 @@ class BatchWriter:
                 queue.popleft()
                 ops.append(item)
                 continue
-            free -= len(item[2].data) + ROW_OVERHEAD
+            free -= _wire_size(item[2]) + ROW_OVERHEAD
             if free < 0:
                 break
             queue.popleft()
-            moved.append(item)
+            moved.append((item[0], item[1], _whole(item[2])))
         queue.extendleft(reversed(ops))
         self._queued_bytes -= sum(len(item[2].data) for item in moved)
         return moved
@@ -464,9 +486,7 @@ class BatchWriter:
     def max_queue_bytes(self) -> int:
         return self._max_queue_bytes
 
-    def put_op(
-        self, apply: Callable[[AsyncConnection], Awaitable[None]] | None
-    ) -> asyncio.Future[None]:
+    def put_op(self, apply: Callable[[], Awaitable[None]] | None) -> asyncio.Future[None]:
         """Queue metadata work (or a barrier, apply=None); the result completes after it."""
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._queue.append(_Op(apply, done))
@@ -784,7 +804,7 @@ class BatchWriter:
         self._in_flight = asyncio.get_running_loop().create_task(self._store(prepared))
         await asyncio.sleep(0)  # let it start: its rows go to the driver before we prepare more
 
-    def _take_frames(self) -> list[tuple[int, int, Frame]]:
+    def _take_frames(self) -> list[tuple[int, int, Queued]]:
         """Up to batch_size frames from the head of the queue, stopping at an op."""
         queue = self._queue
         count = min(len(queue), self._batch_size)
@@ -795,8 +815,8 @@ class BatchWriter:
                     break
         popleft = queue.popleft
         # everything before the first op is a frame
-        batch = cast(list[tuple[int, int, Frame]], [popleft() for _ in range(count)])
-        self._queued_bytes -= sum([len(item[2].data) for item in batch])
+        batch = cast(list[tuple[int, int, Queued]], [popleft() for _ in range(count)])
+        self._queued_bytes -= sum([_wire_size(item[2]) for item in batch])
         if self._queued_bytes < self._shed_at:  # caught up: a later overload starts afresh
             self._queued_at_shed = 0
         return batch
@@ -815,14 +835,13 @@ class BatchWriter:
             await self._save_gaps()  # a session's gaps are in before its final status
 
             async def write(_retry: bool) -> None:
-                async with self._db.writing() as connection:
-                    await apply(connection)
+                await apply()
 
             await self._retrying_write(write, 0)
         if op.done is not None and not op.done.done():
             op.done.set_result(None)
 
-    async def _prepare(self, batch: list[tuple[int, int, Frame]]) -> _Prepared:
+    async def _prepare(self, batch: list[tuple[int, int, Queued]]) -> _Prepared:
         """The batch's rows, built _PREPARE_CHUNK frames at a time: between chunks the loop
         forwards frames (a whole batch at once held it for 10 ms on this box)."""
         type_ids = self._type_ids
@@ -830,7 +849,8 @@ class BatchWriter:
         for start in range(0, len(batch), _PREPARE_CHUNK):
             if start:
                 await asyncio.sleep(0)
-            rows += [frame_row(session_pk, seq, frame, type_ids)
+            rows += [split_row(session_pk, seq, frame, type_ids) if isinstance(frame, SplitFrame)
+                     else frame_row(session_pk, seq, frame, type_ids)
                      for session_pk, seq, frame in batch[start:start + _PREPARE_CHUNK]]
         missing = {row[_TYPE] for row in rows if isinstance(row[_TYPE], str)}
         counts: dict[int, _Counts] = {}
@@ -866,16 +886,16 @@ class BatchWriter:
         for row in prepared.rows:  # refused for good: a gap, and recording goes on
             self.drop(row[_SESSION], row[_SEQ], row[_T_NS], "refused by the store")
 
-    def _kept_for_next_start(self, batch: list[tuple[int, int, Frame]], *, first: bool) -> bool:
+    def _kept_for_next_start(self, batch: list[tuple[int, int, Queued]], *, first: bool) -> bool:
         """close() gave up on the store: a batch that fits in the journal waits there for the
         next start (not lost), before what the journal holds if `first`; True if kept."""
         journal = self._journal
         if journal is None or not batch or journal.room_for(
-            [len(item[2].data) for item in batch]
+            [_wire_size(item[2]) for item in batch]
         ) < len(batch):
             return False
         try:
-            journal.append(batch, first=first)
+            journal.append([(pk, seq, _whole(frame)) for pk, seq, frame in batch], first=first)
         except RtrecError as error:
             self._journal_failed(error)
             return False
@@ -1012,11 +1032,8 @@ class BatchWriter:
             return
         now = time.time()
         try:
-            async with self._db.writing() as connection:
-                await connection.exec_driver_sql(
-                    self._db.sql("UPDATE sessions SET last_seen = ? WHERE pk = ?"),
-                    [(now, pk) for pk in pks],
-                )
+            await self._db.write("UPDATE sessions SET last_seen = ? WHERE pk = ?",
+                                 [(now, pk) for pk in pks], many=True)
         except Exception as error:
             self.failed(self._db.error(error))
         else:
