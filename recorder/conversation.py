@@ -58,13 +58,34 @@ __all__ = ["ROOT", "ClientItem", "ConversationFold", "UnnamedCreate", "base64_si
 ClientItem = Callable[[str, Any, int, int], None]
 _RUN = 1000  # input chunks apply_batch folds at once, at most
 # Server types whose folding neither reads nor changes the input stream's state (its format,
-# bytes, placement, buffer marks), nor does export's for them (a response's audio goes to
-# assistant.wav): apply_batch applies them while a run of input chunks before them waits, so
-# a run is not cut by the response the assistant streams meanwhile. The result is the same as
-# in seq order.
-_BESIDE_INPUT: frozenset[str] = OUTPUT_AUDIO_TYPES | frozenset(
-    [*names.spellings("audio_transcript", "delta"), *names.spellings("text", "delta")]
-)
+# bytes, placement, buffer marks) and always moves the last time (a handler of its own), nor
+# does export's for them (a response's audio goes to assistant.wav; none of them names an item
+# the client created): apply_batch applies them while a run of input chunks before them waits,
+# so a run is not cut by what the server streams meanwhile (the response, the transcription of
+# what the user says, speech marks, rate limits). The result is the same as in seq order. Not
+# among them: commits and clears (they read the bytes appended), session events (the format),
+# item added/created (they may name a client's item), errors, and client events.
+_BESIDE_INPUT: frozenset[str] = OUTPUT_AUDIO_TYPES | frozenset([
+    *(name for kind in ("audio", "audio_transcript", "text") for end in ("delta", "done")
+      for name in names.spellings(kind, end)),
+    "conversation.item.input_audio_transcription.delta",
+    "conversation.item.input_audio_transcription.completed",
+    "conversation.item.input_audio_transcription.failed",
+    "conversation.item.input_audio_transcription.segment",
+    "input_audio_buffer.speech_started",
+    "input_audio_buffer.speech_stopped",
+    "rate_limits.updated",
+    "response.created",
+    "response.done",
+    "response.output_item.added",
+    "response.output_item.done",
+    "response.content_part.added",
+    "response.content_part.done",
+    "response.function_call_arguments.delta",
+    "response.function_call_arguments.done",
+    "conversation.item.done",
+    "conversation.item.truncated",
+])
 
 
 @dataclass(slots=True)
@@ -240,13 +261,11 @@ class ConversationFold:
         if fmt is not self._input_rate_of:
             self._input_rate_of = fmt
             self._input_bytes_per_s = fmt.sample_rate * fmt.sample_width
-        audio: list[bytes] = []
-        times: list[int] = []
-        for step in run:
-            chunk = step.audio
-            if chunk:  # an empty chunk is counted, not placed
-                audio.append(chunk)
-                times.append(step.t_ns)
+        audio: list[bytes] = [step.audio for step in run]  # type: ignore[misc]  # not None
+        times = [step.t_ns for step in run]
+        if not all(audio):  # an empty chunk is counted, not placed
+            times = [t_ns for t_ns, chunk in zip(times, audio, strict=True) if chunk]
+            audio = [chunk for chunk in audio if chunk]
         if audio:
             sizes = list(map(len, audio))
             per_s = self._input_bytes_per_s
