@@ -174,6 +174,9 @@ class ConversationFold:
         # conversation.item.create without an item id, oldest first, with where it was sent:
         # the server names the item when it echoes it (created/added), see _name_client_item.
         self._unnamed_creates: list[UnnamedCreate] = []
+        # the part the last audio delta went to: (item id, response id, content index, item,
+        # part), see _add_output_audio
+        self._audio_part: tuple[str | None, str | None, int | None, Item, ContentPart] | None = None
         # server type -> this fold's method for its typed event (None: not needed here)
         self._handlers: dict[str, Callable[[Any], None] | None] = {
             kind: None if name is None else getattr(self, name) for kind, name in _SERVER.items()
@@ -751,10 +754,18 @@ class ConversationFold:
         byte_count: int,
     ) -> None:
         """byte_count bytes of a response's audio for one content part (an audio delta)."""
-        item = self._response_item(response_id, item_id)
-        if item is None:
-            return
-        part = item.part(content_index or 0)
+        last = self._audio_part  # a response streams its audio in many deltas of one part
+        if (last is not None and last[0] == item_id and last[1] == response_id
+                and last[2] == content_index):
+            item, part = last[3], last[4]
+        else:
+            found = self._response_item(response_id, item_id)
+            if found is None:
+                return
+            item, part = found, found.part(content_index or 0)
+            # _response_item again would change nothing: an item, its parts, its response id
+            # and its audio format, once set, stay
+            self._audio_part = (item_id, response_id, content_index, item, part)
         part.audio_bytes += byte_count
         part.heard_bytes = (
             part.audio_bytes if part.audio_end_ms is None else self._heard(item, part)

@@ -69,7 +69,7 @@ USER, ASSISTANT = 0, 1  # conversation.wav channels
 CLIENT_AUDIO_FILE = ".client-items.rtrec-tmp.wav"  # removed when the export ends
 WARNINGS_PER_KIND = 5  # individual corrupt-frame warnings before only the count is reported
 PROGRESS_EVERY = 2000  # frames between progress reports
-PENDING_INPUT_BYTES = 1 << 20  # input audio gathered before it is written to user.wav
+PENDING_INPUT_BYTES = 1 << 20  # audio gathered before it is written to user.wav or assistant.wav
 
 
 @dataclass
@@ -132,6 +132,9 @@ class AudioSink:
         self._input_format: AudioFormat | None = None  # the format the next three are for
         self._input_as_is = False
         self._input_bytes_per_s = 1
+        # ... and so are the response audio chunks bound for assistant.wav (~17k an hour)
+        self._output_pending: list[bytes] = []
+        self._output_bytes = 0
 
     @property
     def started(self) -> bool:
@@ -219,11 +222,19 @@ class AudioSink:
             runs.append([first, round(start_ms * self.rate / 1000), count])
 
     def flush(self) -> None:
-        """Write the input chunks still gathered (user.wav is complete after this)."""
+        """Write the audio chunks still gathered (user.wav and assistant.wav are complete after
+        this)."""
         if self._pending and self.user is not None:
             self.user.append_pcm(b"".join(self._pending))
         self._pending.clear()
         self._pending_bytes = 0
+        self._flush_output()
+
+    def _flush_output(self) -> None:
+        if self._output_pending and self.assistant is not None:
+            self.assistant.append_pcm(b"".join(self._output_pending))
+        self._output_pending.clear()
+        self._output_bytes = 0
 
     def client_item(self, conversation: Conversation, key: tuple[str, int], t_ns: int,
                     audio: bytes) -> None:
@@ -242,17 +253,26 @@ class AudioSink:
 
     def output(self, conversation: Conversation, key: tuple[str, int], fmt: AudioFormat,
                audio: bytes) -> None:
+        """A chunk of a response's audio for one part (key), in fmt: appended to assistant.wav
+        (the bulk, PCM at its rate, gathered and written in large blocks)."""
         if self.assistant is None:
             self._open(conversation)
         assistant = self.assistant
         assert assistant is not None
-        first = assistant.frames
         if fmt.sample_rate == self.output_rate:
-            assistant.append_pcm(fmt.to_pcm16(audio))
+            pcm = fmt.to_pcm16(audio)  # whole samples
+            first = assistant.frames + self._output_bytes // 2
+            count = len(pcm) // 2
+            self._output_pending.append(pcm)
+            self._output_bytes += len(pcm)
+            if self._output_bytes >= PENDING_INPUT_BYTES:
+                self._flush_output()
         else:
-            pcm = pcm16_samples(fmt.to_pcm16(audio))
-            assistant.append(resample(pcm, fmt.sample_rate, self.output_rate))
-        count = assistant.frames - first
+            self._flush_output()
+            first = assistant.frames
+            samples = pcm16_samples(fmt.to_pcm16(audio))
+            assistant.append(resample(samples, fmt.sample_rate, self.output_rate))
+            count = assistant.frames - first
         spans = self.segments.setdefault(key, [])
         if spans and spans[-1][0] + spans[-1][1] == first:
             spans[-1] = (spans[-1][0], spans[-1][1] + count)  # one run while contiguous
@@ -327,20 +347,21 @@ class _ExportPass:
         write its audio."""
         self._step = step
         event = self.fold.apply(step)
-        if step.is_audio:  # an AudioChunk: the bulk of a session
+        audio = step.audio
+        if audio is not None:  # an AudioChunk (the fold returns its outline): the bulk
             if step.seq >= self._next_report:
                 self._report(step.seq)
-            chunk = step.event
-            assert type(chunk) is AudioChunk
-            if chunk.type == "input_audio_buffer.append":
-                if chunk.audio:
-                    self.sink.input(self.conversation, self.fold.input_chunk_ms, chunk.audio)
+            if step.type == "input_audio_buffer.append":
+                if audio:
+                    self.sink.input(self.conversation, self.fold.input_chunk_ms, audio)
+            elif type(event) is AudioChunk:  # a response's audio the client sent: not written
+                pass
             elif isinstance(event, UnknownEvent) or (isinstance(event, Event) and event.untyped):
                 # the outline did not decode, or its own fields hold raw values
                 self._count_if_audio(event, step.seq)
-            elif type(event) is not AudioChunk:  # a server delta: its outline names the part
+            else:  # a server delta: its outline names the part
                 self._output(getattr(event, "item_id", None),
-                             getattr(event, "content_index", None), chunk.audio)
+                             getattr(event, "content_index", None), audio)
             return
         if isinstance(event, UnknownEvent) or (isinstance(event, Event) and event.untyped):
             self._count_if_audio(event, step.seq)
