@@ -15,6 +15,7 @@ from __future__ import annotations
 import bisect
 import contextlib
 import math
+import mmap
 import os
 import struct
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -279,6 +280,8 @@ class WavWriter:
         self._file.write(_wav_header(sample_rate, channels, 0))
         self.frames = 0  # frames in the file: the end of the furthest write
         self._at = _HEADER_SIZE  # where the file position is (tell() costs a call per chunk)
+        self._map: mmap.mmap | None = None  # the file mapped for view(), once asked for
+        self._unflushed = True  # writes since the last flush (view() reads the file itself)
 
     def append(self, samples: np.ndarray) -> None:
         """Add interleaved int16 samples at the end of the file."""
@@ -295,6 +298,7 @@ class WavWriter:
             self._file.write(pcm if usable == len(pcm) else pcm[:usable])
         except OSError as error:
             raise self._named(error) from error
+        self._unflushed = True
         self.frames = end
         self._at = _HEADER_SIZE + end * self._frame_bytes
 
@@ -324,6 +328,27 @@ class WavWriter:
         self._at = _HEADER_SIZE + (frame + count) * self._frame_bytes
         return np.frombuffer(data, dtype="<i2").reshape(-1, self.channels)
 
+    def view(self, frame: int, count: int) -> np.ndarray:
+        """read(), without copying: the frames as the file holds them (mapped), valid until the
+        next write to this file. For copying between files, block by block."""
+        count = max(min(count, self.frames - frame), 0)
+        if count == 0:
+            return np.zeros((0, self.channels), dtype="<i2")
+        end = _HEADER_SIZE + (frame + count) * self._frame_bytes
+        mapped = self._map
+        if self._unflushed or mapped is None or len(mapped) < end:
+            try:  # the buffer's pending writes go to the file first (a full disk: here)
+                self._file.flush()
+                if mapped is None or len(mapped) < end:  # the file grew: map it again
+                    self._unmap()
+                    mapped = self._map = mmap.mmap(self._file.fileno(), 0, access=mmap.ACCESS_READ)
+            except OSError as error:
+                raise self._named(error) from error
+            self._unflushed = False
+        start = _HEADER_SIZE + frame * self._frame_bytes
+        return np.frombuffer(mapped, dtype="<i2", count=count * self.channels,
+                             offset=start).reshape(-1, self.channels)
+
     def _check_size(self, end_frame: int) -> None:
         if end_frame * self._frame_bytes > _MAX_DATA_BYTES:
             raise RtrecError(
@@ -341,6 +366,7 @@ class WavWriter:
             self._file.write(np.ascontiguousarray(data).data)  # its buffer, no copy
         except OSError as error:
             raise self._named(error) from error
+        self._unflushed = True
         self.frames = max(self.frames, end)
         self._at = _HEADER_SIZE + end * self._frame_bytes
 
@@ -352,6 +378,7 @@ class WavWriter:
                 self._file.truncate(_HEADER_SIZE + frames * self._frame_bytes)
             except OSError as error:
                 raise self._named(error) from error
+            self._unflushed = True
             self.frames = frames
 
     @property
@@ -366,6 +393,7 @@ class WavWriter:
         """Write the header's sizes and close; the file is closed even when that fails."""
         if self._file.closed:
             return
+        self._unmap()
         try:
             self._file.truncate(_HEADER_SIZE + self.frames * self._frame_bytes)
             self._file.seek(0)
@@ -377,6 +405,13 @@ class WavWriter:
             if not self._file.closed:
                 with contextlib.suppress(OSError):
                     self._file.close()
+
+    def _unmap(self) -> None:
+        """Let the mapping go (it closes when no view of it is left)."""
+        mapped, self._map = self._map, None
+        if mapped is not None:
+            with contextlib.suppress(BufferError):  # views still use it: they keep it open
+                mapped.close()
 
     def __enter__(self) -> WavWriter:
         return self
@@ -421,10 +456,10 @@ class Stretch:
         """
         rate = self.source.sample_rate
         if rate == target:
-            return self.source.read(self.first + start, end - start)[:, 0]
+            return self.source.view(self.first + start, end - start)[:, 0]
         low = start * rate // target
         high = min(-(-end * rate // target) + 1, self.count)
-        source = self.source.read(self.first + low, high - low)[:, 0]
+        source = self.source.view(self.first + low, high - low)[:, 0]
         if target % rate == 0:
             ratio = target // rate
             skip = start - low * ratio
@@ -441,7 +476,7 @@ def copy_frames(source: WavWriter, spans: list[tuple[int, int]], limit: int,
         count = min(count, limit - done)
         position = 0
         while position < count:
-            block = source.read(first + position, min(COPY_BLOCK_FRAMES, count - position))
+            block = source.view(first + position, min(COPY_BLOCK_FRAMES, count - position))
             if block.size == 0:
                 return
             deliver(done, block[:, 0])
@@ -469,9 +504,11 @@ def write_timeline(
     total = max([total_frames] + [s.at + s.length(sample_rate) for c in channels for s in c])
     writer = WavWriter(path, sample_rate, channels=count)
     next_stretch = [0] * count
+    buffer = np.empty((min(COPY_BLOCK_FRAMES, total), count), dtype="<i2")  # reused per block
     for block_start in range(0, total, COPY_BLOCK_FRAMES):
         block_end = min(block_start + COPY_BLOCK_FRAMES, total)
-        block = np.zeros((block_end - block_start, count), dtype="<i2")
+        block = buffer[: block_end - block_start]
+        block.fill(0)
         for channel, stretches in enumerate(channels):
             index = next_stretch[channel]
             while index < len(stretches) and (
