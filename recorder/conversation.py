@@ -239,19 +239,19 @@ class ConversationFold:
         other steps (export's pass, which calls apply() itself); apply() when None."""
         if apply is None:
             apply = self.apply
-        beside = _BESIDE_INPUT
-        server = Direction.SERVER
-        run: list[Step] = []  # input chunks as bytes, not folded yet
-        for step in steps:
-            if step.audio is not None and step.type == INPUT_AUDIO:
-                run.append(step)
-                if len(run) >= _RUN:  # steps from an iterator of any length: memory bounded
+        beside, server, input_type, most = _BESIDE_INPUT, Direction.SERVER, INPUT_AUDIO, _RUN
+        run: list[Step] = []  # input chunks as bytes, not folded yet (emptied once folded)
+        append = run.append
+        for step in steps:  # the bulk of a session: a comparison and an append per chunk
+            if step.type == input_type and step.audio is not None:
+                append(step)
+                if len(run) >= most:  # steps from an iterator of any length: memory bounded
                     self._fold_inputs(run, on_input)
-                    run = []
+                    run.clear()
                 continue
             if run and not (step.type in beside and step.direction is server):
                 self._fold_inputs(run, on_input)
-                run = []
+                run.clear()
             apply(step)
         if run:
             self._fold_inputs(run, on_input)
@@ -264,7 +264,7 @@ class ConversationFold:
         if fmt is not self._input_rate_of:
             self._input_rate_of = fmt
             self._input_bytes_per_s = fmt.sample_rate * fmt.sample_width
-        audio: list[bytes] = [step.audio for step in run]  # type: ignore[misc]  # not None
+        audio: list[bytes] = [step.audio for step in run]  # type: ignore[misc]  # run: audio steps
         times = [step.t_ns for step in run]
         if not all(audio):  # an empty chunk is counted, not placed
             times = [t_ns for t_ns, chunk in zip(times, audio, strict=True) if chunk]
