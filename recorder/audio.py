@@ -281,6 +281,7 @@ class WavWriter:
         self.frames = 0  # frames in the file: the end of the furthest write
         self._at = _HEADER_SIZE  # where the file position is (tell() costs a call per chunk)
         self._map: mmap.mmap | None = None  # the file mapped for view(), once asked for
+        self._viewed = (0, 0)  # the bytes of the mapping the last view covers (page-aligned)
         self._unflushed = True  # writes since the last flush (view() reads the file itself)
 
     def append(self, samples: np.ndarray) -> None:
@@ -330,7 +331,11 @@ class WavWriter:
 
     def view(self, frame: int, count: int) -> np.ndarray:
         """read(), without copying: the frames as the file holds them (mapped), valid until the
-        next write to this file. For copying between files, block by block."""
+        next write to this file. For copying between files, block by block: the pages of the
+        view before are let go (they stay in the page cache, not in this process's memory), so
+        copying a whole file never holds more than a block of it resident."""
+        if _RELEASE is None:  # no way to let mapped pages go: a copy, as read() makes
+            return self.read(frame, count)
         count = max(min(count, self.frames - frame), 0)
         if count == 0:
             return np.zeros((0, self.channels), dtype="<i2")
@@ -346,6 +351,12 @@ class WavWriter:
                 raise self._named(error) from error
             self._unflushed = False
         start = _HEADER_SIZE + frame * self._frame_bytes
+        low, high = self._viewed
+        if high > low:  # a mapping of the file itself: its pages read again from the file
+            mapped.madvise(_RELEASE, low, high - low)
+        # the pages a view's reads may map: its own and those the kernel maps around a fault
+        low = max(start - start % mmap.PAGESIZE - _FAULT_AROUND, 0)
+        self._viewed = (low, min(end + _FAULT_AROUND, len(mapped)))
         return np.frombuffer(mapped, dtype="<i2", count=count * self.channels,
                              offset=start).reshape(-1, self.channels)
 
@@ -409,6 +420,7 @@ class WavWriter:
     def _unmap(self) -> None:
         """Let the mapping go (it closes when no view of it is left)."""
         mapped, self._map = self._map, None
+        self._viewed = (0, 0)
         if mapped is not None:
             with contextlib.suppress(BufferError):  # views still use it: they keep it open
                 mapped.close()
@@ -428,6 +440,13 @@ def _wav_header(sample_rate: int, channels: int, frames: int) -> bytes:
         b"fmt ", 16, 1, channels, sample_rate, sample_rate * 2 * channels, 2 * channels, 16,
         b"data", data_bytes,
     )  # fmt fields: PCM (1), channels, rate, byte rate, block align, bits per sample
+
+
+# How WavWriter.view lets the pages of a view go once it is done with (None: it copies instead)
+_RELEASE: int | None = getattr(mmap, "MADV_DONTNEED", None)
+# ... and how far around a view it lets go too: a page fault maps the pages around it that are
+# in the page cache as well (Linux's fault_around_bytes, 64 KiB by default)
+_FAULT_AROUND = 1 << 20
 
 
 # --- Timeline placement -----------------------------------------------------------------------

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from recorder.audio import (
+    COPY_BLOCK_FRAMES,
     G711_ALAW_8K,
     G711_ULAW_8K,
     PCM16_24K,
@@ -397,3 +398,25 @@ def test_a_view_reads_what_read_reads_as_the_file_grows(tmp_path: Path) -> None:
         assert a.view(0, 2).tolist() == [[0, -1], [2, -1]]
     _, _, data = read_wav(tmp_path / "a.wav")
     assert data[:2].tolist() == [[0, -1], [2, -1]] and data.shape == (20, 2)
+
+
+def _rss_file_kb() -> int:
+    status = Path("/proc/self/status").read_text()
+    return int(status.split("RssFile:")[1].split()[0])
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads /proc (Linux)")
+def test_copying_a_file_through_views_keeps_only_a_block_of_it_resident(tmp_path: Path) -> None:
+    """The export's memory bound: composing conversation.wav maps user.wav and assistant.wav,
+    and the pages of each view are let go at the next one (a whole hour would be ~275 MB)."""
+    frames = 24 << 20  # 48 MiB of mono audio
+    with WavWriter(tmp_path / "a.wav", 24000) as source:
+        source.append_pcm(np.arange(frames, dtype=np.int16).tobytes())
+        before = _rss_file_kb()
+        total, peak = 0, 0
+        for first in range(0, frames, COPY_BLOCK_FRAMES):
+            view = source.view(first, COPY_BLOCK_FRAMES)
+            total += int(view[:, 0].sum(dtype=np.int64))  # every page of the view read
+            peak = max(peak, _rss_file_kb() - before)
+        assert total == int(np.arange(frames, dtype=np.int16).sum(dtype=np.int64))
+    assert peak < 16 << 10  # KiB: a few blocks (0.5 MiB each) and the pages around them
