@@ -98,6 +98,36 @@ class CorruptFrame:
     reason: str = BASE64_REASON
 
 
+class _Blocks:
+    """PCM bound for the end of one WAV file: a stream's many small chunks gathered, written in
+    blocks of PENDING_INPUT_BYTES (a few large writes instead of one per chunk)."""
+
+    __slots__ = ("chunks", "size")
+
+    def __init__(self) -> None:
+        self.chunks: list[bytes] = []
+        self.size = 0  # bytes gathered
+
+    def add(self, pcm: bytes, writer: WavWriter | None) -> None:
+        self.chunks.append(pcm)
+        self.size += len(pcm)
+        if self.size >= PENDING_INPUT_BYTES:
+            self.write(writer)
+
+    def extend(self, chunks: list[bytes], size: int, writer: WavWriter | None) -> None:
+        """add() each of chunks (size: their bytes)."""
+        self.chunks += chunks
+        self.size += size
+        if self.size >= PENDING_INPUT_BYTES:
+            self.write(writer)
+
+    def write(self, writer: WavWriter | None) -> None:
+        """Write what is gathered to the end of writer (its file is complete after this)."""
+        chunks, self.chunks, self.size = self.chunks, [], 0
+        if chunks and writer is not None:
+            writer.append_pcm(b"".join(chunks))
+
+
 class AudioSink:
     """Decodes each audio chunk once and appends it to user.wav or assistant.wav.
 
@@ -127,14 +157,12 @@ class AudioSink:
         self.client_parts: dict[tuple[str, int], tuple[float, int, int]] = {}
         # The input stream comes in ~200k small chunks an hour: those that go to user.wav as
         # they are (pcm16 at its rate) are gathered and written in large blocks.
-        self._pending: list[bytes] = []
-        self._pending_bytes = 0
+        self._pending = _Blocks()
         self._input_format: AudioFormat | None = None  # the format the next three are for
         self._input_as_is = False
         self._input_bytes_per_s = 1
         # ... and so are the response audio chunks bound for assistant.wav (~17k an hour)
-        self._output_pending: list[bytes] = []
-        self._output_bytes = 0
+        self._output_pending = _Blocks()
 
     @property
     def started(self) -> bool:
@@ -155,12 +183,9 @@ class AudioSink:
             start_ms == self.input_end_ms and self._input_as_is and not size & 1
             and conversation.input_format is self._input_format and self.user_runs
         ):
-            self._pending.append(audio)
-            self._pending_bytes += size
             self.user_runs[-1][2] += size >> 1
             self.input_end_ms = start_ms + size * 1000 / self._input_bytes_per_s
-            if self._pending_bytes >= PENDING_INPUT_BYTES:
-                self.flush()
+            self._pending.add(audio, self.user)
             return
         self._input(conversation, start_ms, audio)
 
@@ -175,12 +200,9 @@ class AudioSink:
             and not any(map((1).__and__, run.sizes))  # every chunk whole samples
         ):
             size = sum(run.sizes)
-            self._pending += run.audio
-            self._pending_bytes += size
             self.user_runs[-1][2] += size >> 1
             self.input_end_ms = run.end_ms
-            if self._pending_bytes >= PENDING_INPUT_BYTES:
-                self.flush()
+            self._pending.extend(run.audio, size, self.user)
             return
         for start_ms, audio in zip(run.starts, run.audio, strict=True):
             self.input(conversation, start_ms, audio)
@@ -197,15 +219,12 @@ class AudioSink:
             self._input_as_is = not fmt.is_g711 and fmt.sample_rate == user.sample_rate
             self._input_bytes_per_s = fmt.sample_rate * fmt.sample_width
         size = len(audio)
-        first = user.frames + self._pending_bytes // 2
+        first = user.frames + self._pending.size // 2
         if self._input_as_is and not size % 2:  # the bulk of a session
-            self._pending.append(audio)
-            self._pending_bytes += size
             count = size // 2
-            if self._pending_bytes >= PENDING_INPUT_BYTES:
-                self.flush()
+            self._pending.add(audio, user)
         else:
-            self.flush()
+            self._pending.write(user)
             if fmt.sample_rate == user.sample_rate:
                 user.append_pcm(fmt.to_pcm16(audio))
             else:  # the session changed formats midway: user.wav keeps the rate it started with
@@ -224,17 +243,8 @@ class AudioSink:
     def flush(self) -> None:
         """Write the audio chunks still gathered (user.wav and assistant.wav are complete after
         this)."""
-        if self._pending and self.user is not None:
-            self.user.append_pcm(b"".join(self._pending))
-        self._pending.clear()
-        self._pending_bytes = 0
-        self._flush_output()
-
-    def _flush_output(self) -> None:
-        if self._output_pending and self.assistant is not None:
-            self.assistant.append_pcm(b"".join(self._output_pending))
-        self._output_pending.clear()
-        self._output_bytes = 0
+        self._pending.write(self.user)
+        self._output_pending.write(self.assistant)
 
     def client_item(self, conversation: Conversation, key: tuple[str, int], t_ns: int,
                     audio: bytes) -> None:
@@ -261,14 +271,11 @@ class AudioSink:
         assert assistant is not None
         if fmt.sample_rate == self.output_rate:
             pcm = fmt.to_pcm16(audio)  # whole samples
-            first = assistant.frames + self._output_bytes // 2
+            first = assistant.frames + self._output_pending.size // 2
             count = len(pcm) // 2
-            self._output_pending.append(pcm)
-            self._output_bytes += len(pcm)
-            if self._output_bytes >= PENDING_INPUT_BYTES:
-                self._flush_output()
+            self._output_pending.add(pcm, assistant)
         else:
-            self._flush_output()
+            self._output_pending.write(assistant)
             first = assistant.frames
             samples = pcm16_samples(fmt.to_pcm16(audio))
             assistant.append(resample(samples, fmt.sample_rate, self.output_rate))
