@@ -15,6 +15,7 @@ from __future__ import annotations
 import bisect
 import contextlib
 import math
+import mmap
 import os
 import struct
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -279,6 +280,9 @@ class WavWriter:
         self._file.write(_wav_header(sample_rate, channels, 0))
         self.frames = 0  # frames in the file: the end of the furthest write
         self._at = _HEADER_SIZE  # where the file position is (tell() costs a call per chunk)
+        self._map: mmap.mmap | None = None  # the file mapped for view(), once asked for
+        self._viewed = (0, 0)  # the bytes of the mapping the last view covers (page-aligned)
+        self._unflushed = True  # writes since the last flush (view() reads the file itself)
 
     def append(self, samples: np.ndarray) -> None:
         """Add interleaved int16 samples at the end of the file."""
@@ -295,6 +299,7 @@ class WavWriter:
             self._file.write(pcm if usable == len(pcm) else pcm[:usable])
         except OSError as error:
             raise self._named(error) from error
+        self._unflushed = True
         self.frames = end
         self._at = _HEADER_SIZE + end * self._frame_bytes
 
@@ -324,6 +329,37 @@ class WavWriter:
         self._at = _HEADER_SIZE + (frame + count) * self._frame_bytes
         return np.frombuffer(data, dtype="<i2").reshape(-1, self.channels)
 
+    def view(self, frame: int, count: int) -> np.ndarray:
+        """read(), without copying: the frames as the file holds them (mapped), valid until the
+        next write to this file. For copying between files, block by block: the pages of the
+        view before are let go (they stay in the page cache, not in this process's memory), so
+        copying a whole file never holds more than a block of it resident."""
+        if _RELEASE is None:  # no way to let mapped pages go: a copy, as read() makes
+            return self.read(frame, count)
+        count = max(min(count, self.frames - frame), 0)
+        if count == 0:
+            return np.zeros((0, self.channels), dtype="<i2")
+        end = _HEADER_SIZE + (frame + count) * self._frame_bytes
+        mapped = self._map
+        if self._unflushed or mapped is None or len(mapped) < end:
+            try:  # the buffer's pending writes go to the file first (a full disk: here)
+                self._file.flush()
+                if mapped is None or len(mapped) < end:  # the file grew: map it again
+                    self._unmap()
+                    mapped = self._map = mmap.mmap(self._file.fileno(), 0, access=mmap.ACCESS_READ)
+            except OSError as error:
+                raise self._named(error) from error
+            self._unflushed = False
+        start = _HEADER_SIZE + frame * self._frame_bytes
+        low, high = self._viewed
+        if high > low:  # a mapping of the file itself: its pages read again from the file
+            mapped.madvise(_RELEASE, low, high - low)
+        # the pages a view's reads may map: its own and those the kernel maps around a fault
+        low = max(start - start % mmap.PAGESIZE - _FAULT_AROUND, 0)
+        self._viewed = (low, min(end + _FAULT_AROUND, len(mapped)))
+        return np.frombuffer(mapped, dtype="<i2", count=count * self.channels,
+                             offset=start).reshape(-1, self.channels)
+
     def _check_size(self, end_frame: int) -> None:
         if end_frame * self._frame_bytes > _MAX_DATA_BYTES:
             raise RtrecError(
@@ -341,6 +377,7 @@ class WavWriter:
             self._file.write(np.ascontiguousarray(data).data)  # its buffer, no copy
         except OSError as error:
             raise self._named(error) from error
+        self._unflushed = True
         self.frames = max(self.frames, end)
         self._at = _HEADER_SIZE + end * self._frame_bytes
 
@@ -352,6 +389,7 @@ class WavWriter:
                 self._file.truncate(_HEADER_SIZE + frames * self._frame_bytes)
             except OSError as error:
                 raise self._named(error) from error
+            self._unflushed = True
             self.frames = frames
 
     @property
@@ -366,6 +404,7 @@ class WavWriter:
         """Write the header's sizes and close; the file is closed even when that fails."""
         if self._file.closed:
             return
+        self._unmap()
         try:
             self._file.truncate(_HEADER_SIZE + self.frames * self._frame_bytes)
             self._file.seek(0)
@@ -377,6 +416,14 @@ class WavWriter:
             if not self._file.closed:
                 with contextlib.suppress(OSError):
                     self._file.close()
+
+    def _unmap(self) -> None:
+        """Let the mapping go (it closes when no view of it is left)."""
+        mapped, self._map = self._map, None
+        self._viewed = (0, 0)
+        if mapped is not None:
+            with contextlib.suppress(BufferError):  # views still use it: they keep it open
+                mapped.close()
 
     def __enter__(self) -> WavWriter:
         return self
@@ -393,6 +440,13 @@ def _wav_header(sample_rate: int, channels: int, frames: int) -> bytes:
         b"fmt ", 16, 1, channels, sample_rate, sample_rate * 2 * channels, 2 * channels, 16,
         b"data", data_bytes,
     )  # fmt fields: PCM (1), channels, rate, byte rate, block align, bits per sample
+
+
+# How WavWriter.view lets the pages of a view go once it is done with (None: it copies instead)
+_RELEASE: int | None = getattr(mmap, "MADV_DONTNEED", None)
+# ... and how far around a view it lets go too: a page fault maps the pages around it that are
+# in the page cache as well (Linux's fault_around_bytes, 64 KiB by default)
+_FAULT_AROUND = 1 << 20
 
 
 # --- Timeline placement -----------------------------------------------------------------------
@@ -421,10 +475,10 @@ class Stretch:
         """
         rate = self.source.sample_rate
         if rate == target:
-            return self.source.read(self.first + start, end - start)[:, 0]
+            return self.source.view(self.first + start, end - start)[:, 0]
         low = start * rate // target
         high = min(-(-end * rate // target) + 1, self.count)
-        source = self.source.read(self.first + low, high - low)[:, 0]
+        source = self.source.view(self.first + low, high - low)[:, 0]
         if target % rate == 0:
             ratio = target // rate
             skip = start - low * ratio
@@ -441,7 +495,7 @@ def copy_frames(source: WavWriter, spans: list[tuple[int, int]], limit: int,
         count = min(count, limit - done)
         position = 0
         while position < count:
-            block = source.read(first + position, min(COPY_BLOCK_FRAMES, count - position))
+            block = source.view(first + position, min(COPY_BLOCK_FRAMES, count - position))
             if block.size == 0:
                 return
             deliver(done, block[:, 0])
@@ -469,9 +523,11 @@ def write_timeline(
     total = max([total_frames] + [s.at + s.length(sample_rate) for c in channels for s in c])
     writer = WavWriter(path, sample_rate, channels=count)
     next_stretch = [0] * count
+    buffer = np.empty((min(COPY_BLOCK_FRAMES, total), count), dtype="<i2")  # reused per block
     for block_start in range(0, total, COPY_BLOCK_FRAMES):
         block_end = min(block_start + COPY_BLOCK_FRAMES, total)
-        block = np.zeros((block_end - block_start, count), dtype="<i2")
+        block = buffer[: block_end - block_start]
+        block.fill(0)
         for channel, stretches in enumerate(channels):
             index = next_stretch[channel]
             while index < len(stretches) and (
@@ -495,6 +551,9 @@ def write_timeline(
 
 # A gap shorter than this between two chunks of a live stream is network jitter, not silence.
 STREAM_JITTER_MS = 100.0
+# place_sized computes a run of at least this many chunks with numpy (fewer: the loop is faster)
+_BULK_CHUNKS = 48
+_BULK_WINDOW = 4096  # ... and at most this many at once
 
 
 class StreamPlacement:
@@ -539,7 +598,28 @@ class StreamPlacement:
     def place_sized(self, t_ns: list[int], sizes: list[int], bytes_per_s: int) -> list[float]:
         """place_all for chunks given as recorded times (ns) and sizes in bytes of a stream of
         bytes_per_s: the same starts, without building a tuple per chunk (the input stream's
-        runs, ~200k chunks an hour)."""
+        runs, ~200k chunks an hour). Stretches of chunks that each start where the one before
+        ends (a client streaming in real time) are placed with numpy, the rest one by one."""
+        count = len(sizes)
+        if count < _BULK_CHUNKS or len(t_ns) != count:  # (a length mismatch: zip says so)
+            return self._place_each(t_ns, sizes, bytes_per_s)
+        starts: list[float] = []
+        done = 0
+        while done < count:
+            if self.runs and count - done >= _BULK_CHUNKS:
+                placed = self._place_contiguous(t_ns, sizes, bytes_per_s, done, starts)
+                done += placed
+                if placed >= _BULK_CHUNKS or done == count:
+                    continue
+            # the first chunk of the stream, or one that starts a new stretch: one by one, and
+            # the few after it (a stream of short stretches costs no numpy call per chunk)
+            upto = min(done + _BULK_CHUNKS, count)
+            starts += self._place_each(t_ns[done:upto], sizes[done:upto], bytes_per_s)
+            done = upto
+        return starts
+
+    def _place_each(self, t_ns: list[int], sizes: list[int], bytes_per_s: int) -> list[float]:
+        """place_sized, chunk by chunk."""
         end, stream, jitter, runs = self.end_ms, self.stream_ms, self.jitter_ms, self.runs
         starts: list[float] = []
         append = starts.append
@@ -557,6 +637,37 @@ class StreamPlacement:
             append(start)
         self.end_ms, self.stream_ms = end, stream
         return starts
+
+    def _place_contiguous(self, t_ns: list[int], sizes: list[int], bytes_per_s: int,
+                          first: int, starts: list[float]) -> int:
+        """Place the chunks from index first on that each start where the one before ends (at
+        most _BULK_WINDOW), as _place_each would, with numpy: the same float operations in the
+        same order. Appends their starts; returns how many (0: the first one does not)."""
+        window = slice(first, first + _BULK_WINDOW)
+        try:
+            durations = np.array(sizes[window], dtype=np.int64) * 1000 / bytes_per_s
+            received = np.array(t_ns[window], dtype=np.int64) / 1e6
+        except OverflowError:  # beyond 64 bits: the loop's Python ints take it
+            return 0
+        # each chunk placed at the end before it: that end plus its duration, added in order
+        ends = np.empty(durations.size + 1)
+        ends[0] = self.end_ms
+        ends[1:] = durations
+        np.cumsum(ends, out=ends)
+        previous = ends[:-1]
+        wanted = received - durations  # captured before it was sent
+        # the loop keeps a chunk at the end when it wants to start before it or within jitter
+        kept = (wanted < previous) | (wanted - previous <= self.jitter_ms)
+        placed = int(kept.argmin()) if not kept.all() else durations.size
+        if placed == 0:
+            return 0
+        streamed = np.empty(placed + 1)
+        streamed[0] = self.stream_ms
+        streamed[1:] = durations[:placed]
+        self.stream_ms = float(np.cumsum(streamed)[-1])
+        self.end_ms = float(ends[placed])
+        starts += previous[:placed].tolist()
+        return placed
 
     def to_timeline(self, stream_ms: float) -> float:
         """Where stream offset stream_ms landed on the timeline."""

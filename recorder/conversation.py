@@ -58,13 +58,34 @@ __all__ = ["ROOT", "ClientItem", "ConversationFold", "UnnamedCreate", "base64_si
 ClientItem = Callable[[str, Any, int, int], None]
 _RUN = 1000  # input chunks apply_batch folds at once, at most
 # Server types whose folding neither reads nor changes the input stream's state (its format,
-# bytes, placement, buffer marks), nor does export's for them (a response's audio goes to
-# assistant.wav): apply_batch applies them while a run of input chunks before them waits, so
-# a run is not cut by the response the assistant streams meanwhile. The result is the same as
-# in seq order.
-_BESIDE_INPUT: frozenset[str] = OUTPUT_AUDIO_TYPES | frozenset(
-    [*names.spellings("audio_transcript", "delta"), *names.spellings("text", "delta")]
-)
+# bytes, placement, buffer marks) and always moves the last time (a handler of its own), nor
+# does export's for them (a response's audio goes to assistant.wav; none of them names an item
+# the client created): apply_batch applies them while a run of input chunks before them waits,
+# so a run is not cut by what the server streams meanwhile (the response, the transcription of
+# what the user says, speech marks, rate limits). The result is the same as in seq order. Not
+# among them: commits and clears (they read the bytes appended), session events (the format),
+# item added/created (they may name a client's item), errors, and client events.
+_BESIDE_INPUT: frozenset[str] = OUTPUT_AUDIO_TYPES | frozenset([
+    *(name for kind in ("audio", "audio_transcript", "text") for end in ("delta", "done")
+      for name in names.spellings(kind, end)),
+    "conversation.item.input_audio_transcription.delta",
+    "conversation.item.input_audio_transcription.completed",
+    "conversation.item.input_audio_transcription.failed",
+    "conversation.item.input_audio_transcription.segment",
+    "input_audio_buffer.speech_started",
+    "input_audio_buffer.speech_stopped",
+    "rate_limits.updated",
+    "response.created",
+    "response.done",
+    "response.output_item.added",
+    "response.output_item.done",
+    "response.content_part.added",
+    "response.content_part.done",
+    "response.function_call_arguments.delta",
+    "response.function_call_arguments.done",
+    "conversation.item.done",
+    "conversation.item.truncated",
+])
 
 
 @dataclass(slots=True)
@@ -153,6 +174,9 @@ class ConversationFold:
         # conversation.item.create without an item id, oldest first, with where it was sent:
         # the server names the item when it echoes it (created/added), see _name_client_item.
         self._unnamed_creates: list[UnnamedCreate] = []
+        # the part the last audio delta went to: (item id, response id, content index, item,
+        # part), see _add_output_audio
+        self._audio_part: tuple[str | None, str | None, int | None, Item, ContentPart] | None = None
         # server type -> this fold's method for its typed event (None: not needed here)
         self._handlers: dict[str, Callable[[Any], None] | None] = {
             kind: None if name is None else getattr(self, name) for kind, name in _SERVER.items()
@@ -215,19 +239,19 @@ class ConversationFold:
         other steps (export's pass, which calls apply() itself); apply() when None."""
         if apply is None:
             apply = self.apply
-        beside = _BESIDE_INPUT
-        server = Direction.SERVER
-        run: list[Step] = []  # input chunks as bytes, not folded yet
-        for step in steps:
-            if step.audio is not None and step.type == INPUT_AUDIO:
-                run.append(step)
-                if len(run) >= _RUN:  # steps from an iterator of any length: memory bounded
+        beside, server, input_type, most = _BESIDE_INPUT, Direction.SERVER, INPUT_AUDIO, _RUN
+        run: list[Step] = []  # input chunks as bytes, not folded yet (emptied once folded)
+        append = run.append
+        for step in steps:  # the bulk of a session: a comparison and an append per chunk
+            if step.type == input_type and step.audio is not None:
+                append(step)
+                if len(run) >= most:  # steps from an iterator of any length: memory bounded
                     self._fold_inputs(run, on_input)
-                    run = []
+                    run.clear()
                 continue
             if run and not (step.type in beside and step.direction is server):
                 self._fold_inputs(run, on_input)
-                run = []
+                run.clear()
             apply(step)
         if run:
             self._fold_inputs(run, on_input)
@@ -240,13 +264,11 @@ class ConversationFold:
         if fmt is not self._input_rate_of:
             self._input_rate_of = fmt
             self._input_bytes_per_s = fmt.sample_rate * fmt.sample_width
-        audio: list[bytes] = []
-        times: list[int] = []
-        for step in run:
-            chunk = step.audio
-            if chunk:  # an empty chunk is counted, not placed
-                audio.append(chunk)
-                times.append(step.t_ns)
+        audio: list[bytes] = [step.audio for step in run]  # type: ignore[misc]  # run: audio steps
+        times = [step.t_ns for step in run]
+        if not all(audio):  # an empty chunk is counted, not placed
+            times = [t_ns for t_ns, chunk in zip(times, audio, strict=True) if chunk]
+            audio = [chunk for chunk in audio if chunk]
         if audio:
             sizes = list(map(len, audio))
             per_s = self._input_bytes_per_s
@@ -732,10 +754,18 @@ class ConversationFold:
         byte_count: int,
     ) -> None:
         """byte_count bytes of a response's audio for one content part (an audio delta)."""
-        item = self._response_item(response_id, item_id)
-        if item is None:
-            return
-        part = item.part(content_index or 0)
+        last = self._audio_part  # a response streams its audio in many deltas of one part
+        if (last is not None and last[0] == item_id and last[1] == response_id
+                and last[2] == content_index):
+            item, part = last[3], last[4]
+        else:
+            found = self._response_item(response_id, item_id)
+            if found is None:
+                return
+            item, part = found, found.part(content_index or 0)
+            # _response_item again would change nothing: an item, its parts, its response id
+            # and its audio format, once set, stay
+            self._audio_part = (item_id, response_id, content_index, item, part)
         part.audio_bytes += byte_count
         part.heard_bytes = (
             part.audio_bytes if part.audio_end_ms is None else self._heard(item, part)

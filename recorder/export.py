@@ -69,7 +69,7 @@ USER, ASSISTANT = 0, 1  # conversation.wav channels
 CLIENT_AUDIO_FILE = ".client-items.rtrec-tmp.wav"  # removed when the export ends
 WARNINGS_PER_KIND = 5  # individual corrupt-frame warnings before only the count is reported
 PROGRESS_EVERY = 2000  # frames between progress reports
-PENDING_INPUT_BYTES = 1 << 20  # input audio gathered before it is written to user.wav
+PENDING_INPUT_BYTES = 1 << 20  # audio gathered before it is written to user.wav or assistant.wav
 
 
 @dataclass
@@ -96,6 +96,36 @@ class CorruptFrame:
     seq: int
     type: str | None
     reason: str = BASE64_REASON
+
+
+class _Blocks:
+    """PCM bound for the end of one WAV file: a stream's many small chunks gathered, written in
+    blocks of PENDING_INPUT_BYTES (a few large writes instead of one per chunk)."""
+
+    __slots__ = ("chunks", "size")
+
+    def __init__(self) -> None:
+        self.chunks: list[bytes] = []
+        self.size = 0  # bytes gathered
+
+    def add(self, pcm: bytes, writer: WavWriter | None) -> None:
+        self.chunks.append(pcm)
+        self.size += len(pcm)
+        if self.size >= PENDING_INPUT_BYTES:
+            self.write(writer)
+
+    def extend(self, chunks: list[bytes], size: int, writer: WavWriter | None) -> None:
+        """add() each of chunks (size: their bytes)."""
+        self.chunks += chunks
+        self.size += size
+        if self.size >= PENDING_INPUT_BYTES:
+            self.write(writer)
+
+    def write(self, writer: WavWriter | None) -> None:
+        """Write what is gathered to the end of writer (its file is complete after this)."""
+        chunks, self.chunks, self.size = self.chunks, [], 0
+        if chunks and writer is not None:
+            writer.append_pcm(b"".join(chunks))
 
 
 class AudioSink:
@@ -127,11 +157,12 @@ class AudioSink:
         self.client_parts: dict[tuple[str, int], tuple[float, int, int]] = {}
         # The input stream comes in ~200k small chunks an hour: those that go to user.wav as
         # they are (pcm16 at its rate) are gathered and written in large blocks.
-        self._pending: list[bytes] = []
-        self._pending_bytes = 0
+        self._pending = _Blocks()
         self._input_format: AudioFormat | None = None  # the format the next three are for
         self._input_as_is = False
         self._input_bytes_per_s = 1
+        # ... and so are the response audio chunks bound for assistant.wav (~17k an hour)
+        self._output_pending = _Blocks()
 
     @property
     def started(self) -> bool:
@@ -152,12 +183,9 @@ class AudioSink:
             start_ms == self.input_end_ms and self._input_as_is and not size & 1
             and conversation.input_format is self._input_format and self.user_runs
         ):
-            self._pending.append(audio)
-            self._pending_bytes += size
             self.user_runs[-1][2] += size >> 1
             self.input_end_ms = start_ms + size * 1000 / self._input_bytes_per_s
-            if self._pending_bytes >= PENDING_INPUT_BYTES:
-                self.flush()
+            self._pending.add(audio, self.user)
             return
         self._input(conversation, start_ms, audio)
 
@@ -172,12 +200,9 @@ class AudioSink:
             and not any(map((1).__and__, run.sizes))  # every chunk whole samples
         ):
             size = sum(run.sizes)
-            self._pending += run.audio
-            self._pending_bytes += size
             self.user_runs[-1][2] += size >> 1
             self.input_end_ms = run.end_ms
-            if self._pending_bytes >= PENDING_INPUT_BYTES:
-                self.flush()
+            self._pending.extend(run.audio, size, self.user)
             return
         for start_ms, audio in zip(run.starts, run.audio, strict=True):
             self.input(conversation, start_ms, audio)
@@ -194,15 +219,12 @@ class AudioSink:
             self._input_as_is = not fmt.is_g711 and fmt.sample_rate == user.sample_rate
             self._input_bytes_per_s = fmt.sample_rate * fmt.sample_width
         size = len(audio)
-        first = user.frames + self._pending_bytes // 2
+        first = user.frames + self._pending.size // 2
         if self._input_as_is and not size % 2:  # the bulk of a session
-            self._pending.append(audio)
-            self._pending_bytes += size
             count = size // 2
-            if self._pending_bytes >= PENDING_INPUT_BYTES:
-                self.flush()
+            self._pending.add(audio, user)
         else:
-            self.flush()
+            self._pending.write(user)
             if fmt.sample_rate == user.sample_rate:
                 user.append_pcm(fmt.to_pcm16(audio))
             else:  # the session changed formats midway: user.wav keeps the rate it started with
@@ -219,11 +241,10 @@ class AudioSink:
             runs.append([first, round(start_ms * self.rate / 1000), count])
 
     def flush(self) -> None:
-        """Write the input chunks still gathered (user.wav is complete after this)."""
-        if self._pending and self.user is not None:
-            self.user.append_pcm(b"".join(self._pending))
-        self._pending.clear()
-        self._pending_bytes = 0
+        """Write the audio chunks still gathered (user.wav and assistant.wav are complete after
+        this)."""
+        self._pending.write(self.user)
+        self._output_pending.write(self.assistant)
 
     def client_item(self, conversation: Conversation, key: tuple[str, int], t_ns: int,
                     audio: bytes) -> None:
@@ -242,17 +263,23 @@ class AudioSink:
 
     def output(self, conversation: Conversation, key: tuple[str, int], fmt: AudioFormat,
                audio: bytes) -> None:
+        """A chunk of a response's audio for one part (key), in fmt: appended to assistant.wav
+        (the bulk, PCM at its rate, gathered and written in large blocks)."""
         if self.assistant is None:
             self._open(conversation)
         assistant = self.assistant
         assert assistant is not None
-        first = assistant.frames
         if fmt.sample_rate == self.output_rate:
-            assistant.append_pcm(fmt.to_pcm16(audio))
+            pcm = fmt.to_pcm16(audio)  # whole samples
+            first = assistant.frames + self._output_pending.size // 2
+            count = len(pcm) // 2
+            self._output_pending.add(pcm, assistant)
         else:
-            pcm = pcm16_samples(fmt.to_pcm16(audio))
-            assistant.append(resample(pcm, fmt.sample_rate, self.output_rate))
-        count = assistant.frames - first
+            self._output_pending.write(assistant)
+            first = assistant.frames
+            samples = pcm16_samples(fmt.to_pcm16(audio))
+            assistant.append(resample(samples, fmt.sample_rate, self.output_rate))
+            count = assistant.frames - first
         spans = self.segments.setdefault(key, [])
         if spans and spans[-1][0] + spans[-1][1] == first:
             spans[-1] = (spans[-1][0], spans[-1][1] + count)  # one run while contiguous
@@ -327,20 +354,21 @@ class _ExportPass:
         write its audio."""
         self._step = step
         event = self.fold.apply(step)
-        if step.is_audio:  # an AudioChunk: the bulk of a session
+        audio = step.audio
+        if audio is not None:  # an AudioChunk (the fold returns its outline): the bulk
             if step.seq >= self._next_report:
                 self._report(step.seq)
-            chunk = step.event
-            assert type(chunk) is AudioChunk
-            if chunk.type == "input_audio_buffer.append":
-                if chunk.audio:
-                    self.sink.input(self.conversation, self.fold.input_chunk_ms, chunk.audio)
+            if step.type == "input_audio_buffer.append":
+                if audio:
+                    self.sink.input(self.conversation, self.fold.input_chunk_ms, audio)
+            elif type(event) is AudioChunk:  # a response's audio the client sent: not written
+                pass
             elif isinstance(event, UnknownEvent) or (isinstance(event, Event) and event.untyped):
                 # the outline did not decode, or its own fields hold raw values
                 self._count_if_audio(event, step.seq)
-            elif type(event) is not AudioChunk:  # a server delta: its outline names the part
+            else:  # a server delta: its outline names the part
                 self._output(getattr(event, "item_id", None),
-                             getattr(event, "content_index", None), chunk.audio)
+                             getattr(event, "content_index", None), audio)
             return
         if isinstance(event, UnknownEvent) or (isinstance(event, Event) and event.untyped):
             self._count_if_audio(event, step.seq)

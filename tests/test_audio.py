@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from recorder.audio import (
+    COPY_BLOCK_FRAMES,
     G711_ALAW_8K,
     G711_ULAW_8K,
     PCM16_24K,
@@ -339,3 +340,83 @@ def test_place_sized_places_as_place_all_does():
     assert by_sizes.place_sized(t_ns, sizes, per_s) == expected
     assert by_sizes.runs == by_tuples.runs and len(by_sizes.runs) == 2
     assert (by_sizes.end_ms, by_sizes.stream_ms) == (by_tuples.end_ms, by_tuples.stream_ms)
+
+
+def _placed_one_by_one(chunks: list[tuple[int, int]], per_s: int
+                       ) -> tuple[StreamPlacement, list[float]]:
+    """(ns, size) chunks placed with place(), one call each: the placement and the starts."""
+    one = StreamPlacement()
+    return one, [one.place(ns / 1e6, size * 1000 / per_s) for ns, size in chunks]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_place_sized_places_long_runs_as_place_does(seed: int) -> None:
+    """Runs long enough for numpy: a real-time stream (each chunk within the jitter of the end
+    before it), one sent faster than real time, pauses past the jitter mid-run, odd sizes and
+    empty chunks, times near 2**60 ns; given whole or cut anywhere, the same floats as place()."""
+    import random
+
+    rng = random.Random(seed)
+    per_s = 48000
+    t_ns, chunks = rng.choice([10**9, 2**60]), []
+    for _ in range(rng.choice([60, 500, 5000])):
+        size = rng.choice([960, 960, 961, 4800, 0, 2])
+        t_ns += size * 10**9 // per_s + rng.choice([0, 0, -4000, 37, 99_000_000])
+        if rng.random() < 0.01:
+            # a pause just past the jitter, or longer; a clock step back
+            t_ns += rng.choice([100_000_001, 101_000_000, 130_000_000, 2 * 10**9, -10**9])
+        chunks.append((t_ns, size))
+    one, expected = _placed_one_by_one(chunks, per_s)
+    bulk = StreamPlacement()
+    cuts = sorted(rng.sample(range(len(chunks) + 1), 3))
+    starts: list[float] = []
+    for low, high in zip([0, *cuts], [*cuts, len(chunks)], strict=True):
+        part = chunks[low:high]
+        starts += bulk.place_sized([ns for ns, _ in part], [size for _, size in part], per_s)
+    assert starts == expected
+    assert (bulk.runs, bulk.end_ms, bulk.stream_ms) == (one.runs, one.end_ms, one.stream_ms)
+
+
+def test_place_sized_places_a_stream_of_short_stretches_as_place_does() -> None:
+    # every chunk after a pause past the jitter: each starts a stretch of its own
+    chunks = [(k * 500_000_000, 960) for k in range(1, 200)]
+    one, expected = _placed_one_by_one(chunks, 48000)
+    bulk = StreamPlacement()
+    assert bulk.place_sized([ns for ns, _ in chunks], [s for _, s in chunks], 48000) == expected
+    assert bulk.runs == one.runs and len(one.runs) == len(chunks)
+
+
+def test_a_view_reads_what_read_reads_as_the_file_grows(tmp_path: Path) -> None:
+    with WavWriter(tmp_path / "a.wav", 1000, channels=2) as a:
+        a.append(np.arange(20, dtype=np.int16))  # 10 stereo frames, still in the buffer
+        assert a.view(2, 3).tolist() == a.read(2, 3).tolist() == [[4, 5], [6, 7], [8, 9]]
+        a.append(np.arange(20, 40, dtype=np.int16))  # the file grows past the mapping
+        assert a.view(8, 5).tolist() == a.read(8, 5).tolist()
+        assert a.view(19, 5).tolist() == [[38, 39]]  # up to the end, as read
+        assert a.view(25, 5).shape == (0, 2)
+        a.place(0, 1, np.full(2, -1, dtype=np.int16))  # a write where a view was taken
+        assert a.view(0, 2).tolist() == [[0, -1], [2, -1]]
+    _, _, data = read_wav(tmp_path / "a.wav")
+    assert data[:2].tolist() == [[0, -1], [2, -1]] and data.shape == (20, 2)
+
+
+def _rss_file_kb() -> int:
+    status = Path("/proc/self/status").read_text()
+    return int(status.split("RssFile:")[1].split()[0])
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads /proc (Linux)")
+def test_copying_a_file_through_views_keeps_only_a_block_of_it_resident(tmp_path: Path) -> None:
+    """The export's memory bound: composing conversation.wav maps user.wav and assistant.wav,
+    and the pages of each view are let go at the next one (a whole hour would be ~275 MB)."""
+    frames = 24 << 20  # 48 MiB of mono audio
+    with WavWriter(tmp_path / "a.wav", 24000) as source:
+        source.append_pcm(np.arange(frames, dtype=np.int16).tobytes())
+        before = _rss_file_kb()
+        total, peak = 0, 0
+        for first in range(0, frames, COPY_BLOCK_FRAMES):
+            view = source.view(first, COPY_BLOCK_FRAMES)
+            total += int(view[:, 0].sum(dtype=np.int64))  # every page of the view read
+            peak = max(peak, _rss_file_kb() - before)
+        assert total == int(np.arange(frames, dtype=np.int16).sum(dtype=np.int64))
+    assert peak < 16 << 10  # KiB: a few blocks (0.5 MiB each) and the pages around them

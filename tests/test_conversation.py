@@ -576,3 +576,19 @@ def test_apply_batch_folds_as_applying_each_step_in_order(scenario: str) -> None
     inputs = [step for step in steps if step.type == "input_audio_buffer.append" and step.audio]
     assert [audio for _, audio in chunks] == [step.audio for step in inputs]
     assert any(len(run.audio) > 1 and run.contiguous for run in runs) or scenario != "long"
+
+
+def test_what_is_applied_beside_a_run_of_input_cannot_see_the_input_stream() -> None:
+    """apply_batch lets a run of input chunks wait past steps of _BESIDE_INPUT types: each has
+    a handler of its own (so it moves the last time as the run would), and none of them is one
+    that reads the input stream or the session's formats, or may name a client's item."""
+    from recorder.conversation import _BESIDE_INPUT, FOLDED
+
+    assert all(FOLDED.get(kind) for kind in _BESIDE_INPUT)
+    readers = {"input_audio_buffer.committed", "input_audio_buffer.cleared", "session.created",
+               "session.updated", "transcription_session.updated", "conversation.item.added",
+               "conversation.item.created", "error"}
+    assert not readers & _BESIDE_INPUT
+    # the stream of a session: its runs are cut by commits, not by what the server streams
+    assert {"conversation.item.input_audio_transcription.delta", "response.created",
+            "input_audio_buffer.speech_started", "rate_limits.updated"} <= _BESIDE_INPUT

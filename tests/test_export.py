@@ -932,3 +932,44 @@ async def test_input_gathered_in_blocks_lands_as_sent(
     assert left[:6] == [(100 * k, 100 * (k + 1), 100 * (k + 1)) for k in range(6)]
     assert left[6] == (600, 2600, 0)  # the pause
     assert left[7:] == [(2000 + 100 * k, 2000 + 100 * (k + 1), 100 * (k + 1)) for k in range(6, 9)]
+
+
+async def test_response_audio_gathered_in_blocks_lands_as_sent(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """assistant.wav, the assistant channel, the heard copy and each part's file are the same
+    whether the response audio is written delta by delta or gathered into blocks: a small
+    block size makes many blocks, the two responses' parts keep their own stretches, a delta
+    with a stray odd byte loses only that byte, and the truncation still cuts the heard copy."""
+    import recorder.export
+
+    monkeypatch.setattr(recorder.export, "PENDING_INPUT_BYTES", 10_000)  # ~2 deltas per block
+    s = SessionScript({"type": "audio/pcm", "rate": 24000})
+    s.session_created()
+    s.append(100, s.encode(5, 100))
+    s.assistant_turn("resp_1", "item_a1", None, 1000,
+                     [s.encode(-(j + 1), 100) + (b"\x01" if j == 2 else b"") for j in range(5)],
+                     "One.")
+    s.assistant_turn("resp_2", "item_a2", None, 3000, [s.encode(j + 10, 100) for j in range(7)],
+                     "Two.")
+    s.server(3400, {"type": "conversation.item.truncated", "item_id": "item_a2",
+                    "content_index": 0, "audio_end_ms": 350})
+    db = await store(tmp_path, s.frames)
+    out = tmp_path / "out"
+    await export_db(db, out, per_item=True)
+
+    rate, assistant = read_wav(out / "assistant.wav")
+    first = [(100 * j, 100 * (j + 1), -(j + 1)) for j in range(5)]
+    second = [(500 + 100 * j, 600 + 100 * j, j + 10) for j in range(7)]
+    assert runs(assistant[:, 0], rate) == first + second
+    _, heard = read_wav(out / "assistant-heard.wav")
+    assert runs(heard[:, 0], rate) == first + [(500 + a, 500 + b, v) for a, b, v in
+                                               [(0, 100, 10), (100, 200, 11), (200, 300, 12),
+                                                (300, 350, 13)]]
+    _, stereo = read_wav(out / "conversation.wav")
+    right = runs(stereo[:, 1], rate)
+    assert right[1:6] == [(1000 + a, 1000 + b, v) for a, b, v in first]
+    assert right[7:11] == [(3000, 3100, 10), (3100, 3200, 11), (3200, 3300, 12), (3300, 3350, 13)]
+    parts = sorted((out / "items").iterdir())
+    assert [runs(read_wav(p)[1][:, 0], rate) for p in parts] == [
+        first, [(a - 500, b - 500, v) for a, b, v in second]]
