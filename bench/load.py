@@ -70,7 +70,7 @@ CLIENT_SIZE = len(make_frame(CLIENT_PREFIX, 0, CLIENT_TAIL))
 SERVER_SIZE = len(make_frame(SERVER_PREFIX, 0, SERVER_TAIL))
 RATE = 50.0  # frames/s each way per session
 STAGGER = 0.005  # s between session starts (200 sessions start over one second)
-CLIENT_PROCS, UPSTREAM_PROCS = 2, 1  # the generator's processes (2 cores here)
+CLIENT_PROCS, UPSTREAM_PROCS = 2, 2  # the generator's processes (the upstream serves every session)
 
 
 FIGURES = ("latency200", "latency100", "writes", "cpu10", "cpu50", "kill")

@@ -152,6 +152,32 @@ async def test_a_session_that_begins_while_sessions_are_shed_is_shed_before_olde
     assert await _seqs(db, e) == list(range(1, 6))
 
 
+async def test_an_overload_is_over_only_once_the_queue_is_down_to_half_the_mark(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A queue just under the shedding mark after one batch is still behind: a session that
+    begins then is shed; once the queue is under half the mark, the next one records."""
+    monkeypatch.setattr(writer_module, "_SHED_PAUSE", 3600.0)
+    log = await open_log(str(tmp_path / "log.db"), flush_interval=60.0, batch_size=10**6,
+                         max_queue_bytes=100_000)
+    writer = log._writer
+    a, b = [await log.begin_session("ga", None, None) for _ in range(2)]
+    for i in range(60):  # ~63 KB: past the mark (50 KB), b goes
+        log.append(a, _frame(i))
+    assert [r.sid for r in log.shed] == [b]
+    writer._batch_size = 20
+    writer._take_frames()  # the writer takes a batch: ~42 KB wait, under the mark
+    c = await log.begin_session("ga", None, None)
+    log.append(c, _frame(0))
+    assert [r.sid for r in log.shed] == [b, c]
+    writer._take_frames()  # ~21 KB: under half the mark
+    d = await log.begin_session("ga", None, None)
+    log.append(d, _frame(0))
+    assert [r.sid for r in log.shed] == [b, c]
+    writer._batch_size = 10**6
+    await log.close()
+
+
 async def test_a_session_that_begins_while_the_loop_is_late_is_shed_at_its_first_frame(
     tmp_path: Path,
 ) -> None:

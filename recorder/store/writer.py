@@ -466,9 +466,10 @@ class BatchWriter:
         self._shed_newest(count, f"the event loop ran {lag * 1000:.0f} ms late")
 
     def _overload_over(self) -> None:
-        """The queue is under the shedding mark and the loop on time: sessions that begin
-        from now on are recorded (a later overload sheds the newest again)."""
-        if not self._loop_late and self._queued_bytes < self._shed_at:
+        """The queue is down to half the shedding mark (a queue hovering at the mark is still
+        behind) and the loop on time: sessions that begin from now on are recorded (a later
+        overload sheds the newest again)."""
+        if not self._loop_late and self._queued_bytes < self._shed_at // 2:
             self._shed_above = _NOT_SHEDDING
 
     def _shed_newest(self, count: int, reason: str, *, outage: bool = False) -> list[int]:
