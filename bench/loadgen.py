@@ -116,6 +116,10 @@ class Wheel:
         digits = b"%019d_%06d"
         try:
             while self.held:
+                for _ in range(slots):  # no wake-up for a slot no session sends in
+                    if buckets[tick % slots]:
+                        break
+                    tick += 1
                 due = base + tick * slot
                 delay = due - perf_counter()
                 if delay > 0:
@@ -177,10 +181,29 @@ class Peer(asyncio.Protocol):
         self.closed = asyncio.get_running_loop().create_future()
         self.sender: Sender | None = None
         self.wheel: Wheel | None = None
+        self.open = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        if self.open:
+            self.frames(data)
+            return
+        self.buffer += data
+        end = self.buffer.find(b"\r\n\r\n")
+        if end < 0:
+            return
+        head, rest = bytes(self.buffer[:end]), bytes(self.buffer[end + 4:])
+        self.buffer.clear()
+        self.open = self.opened(head)
+        if self.open and rest:
+            self.frames(rest)
+
+    def opened(self, head: bytes) -> bool:
+        """The handshake's HTTP head (without its blank line) arrived: True if it opened."""
+        raise NotImplementedError
 
     def frames(self, data: bytes | bytearray) -> None:
         buffer = self.buffer
@@ -258,7 +281,6 @@ class Client(Peer):
         super().__init__(server_prefix, latencies)
         self.request, (self.prefix, self.tail) = request, frame
         self.count, self.wheel, self.phase = count, wheel, phase
-        self.open = False
         self.sending_done = False
         self.close_sent = False
 
@@ -267,29 +289,16 @@ class Client(Peer):
         assert self.transport is not None
         self.transport.write(self.request)
 
-    def data_received(self, data: bytes) -> None:
-        if self.open:
-            self.frames(data)
-            return
-        self.buffer += data
-        end = self.buffer.find(b"\r\n\r\n")
-        if end < 0:
-            return
-        status = bytes(self.buffer[:end]).split(b"\r\n", 1)[0]
-        rest = bytes(self.buffer[end + 4:])
-        self.buffer.clear()
-        if b" 101 " not in status + b" ":
-            assert self.transport is not None
-            self.transport.close()
-            return
-        self.open = True
+    def opened(self, head: bytes) -> bool:
         assert self.transport is not None and self.wheel is not None
+        if b" 101 " not in head.split(b"\r\n", 1)[0] + b" ":
+            self.transport.close()
+            return False
         payload = len(self.prefix) + STAMP_DIGITS + 7 + len(self.tail)
         self.sender = Sender(self.transport, header(payload, masked=True), self.prefix,
                              self.tail, self.count, self.sent_all)
         self.wheel.add(self.sender, self.phase)
-        if rest:
-            self.frames(rest)
+        return True
 
     def sent_all(self) -> None:
         self.sending_done = True
@@ -378,28 +387,17 @@ class Upstream(Peer):
                  inbound: dict[str, Inbound]) -> None:
         super().__init__(client_prefix, array("q"))
         self.frame, self.wheels, self.inbound = frame, wheels, inbound
-        self.open = False
         self.into: Inbound | None = None
 
-    def data_received(self, data: bytes) -> None:
-        if self.open:
-            self.frames(data)
-            return
-        self.buffer += data
-        end = self.buffer.find(b"\r\n\r\n")
-        if end < 0:
-            return
-        request = bytes(self.buffer[:end]).decode("latin-1").split("\r\n")
-        rest = bytes(self.buffer[end + 4:])
-        self.buffer.clear()
+    def opened(self, head: bytes) -> bool:
         assert self.transport is not None
+        request = head.decode("latin-1").split("\r\n")
         fields = dict(line.split(": ", 1) for line in request[1:] if ": " in line)
         key = next((v for k, v in fields.items() if k.lower() == "sec-websocket-key"), "")
         query = {k: v[0] for k, v in parse_qs(urlsplit(request[0].split(" ")[1]).query).items()}
         accept = base64.b64encode(hashlib.sha1(key.encode() + _GUID).digest())
         self.transport.write(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
                              b"Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n" % accept)
-        self.open = True
         into = self.into = self.inbound.setdefault(query["tag"], Inbound())
         into.session = self
         self.latencies = into.latencies
@@ -410,8 +408,7 @@ class Upstream(Peer):
         self.sender = Sender(self.transport, header(payload, masked=False), prefix, tail,
                              count, lambda: None)
         self.wheel.add(self.sender, int(query.get("phase", "0")))
-        if rest:
-            self.frames(rest)
+        return True
 
     def close_received(self) -> None:
         assert self.transport is not None
