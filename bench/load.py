@@ -70,6 +70,9 @@ CLIENT_SIZE = len(make_frame(CLIENT_PREFIX, 0, CLIENT_TAIL))
 SERVER_SIZE = len(make_frame(SERVER_PREFIX, 0, SERVER_TAIL))
 RATE = 50.0  # frames/s each way per session
 STAGGER = 0.005  # s between session starts (200 sessions start over one second)
+# Past this p99 added by the bare forwarder (ms), it cannot keep up with the load at all: any
+# ratio against forwarding-only then compares two backlogs, not what recording adds.
+SATURATED_MS = 1000.0
 CLIENT_PROCS, UPSTREAM_PROCS = 2, 2  # the generator's processes (the upstream serves every session)
 
 
@@ -219,6 +222,11 @@ async def figure_latency(upstream: Generator, tmp: Path, sessions: int,
     blocked = (f"BLOCKED here: with no hop at all the load generator's p99 is {late:.0f} ms "
                f"({len(runs['direct']) - len(valid)} of {len(runs['direct'])} rounds with "
                "forwarding-only no later than direct); " if late > 100 or not valid else "")
+    bare_behind = statistics.median(_added(run, d) for run, d in zip(
+        runs["bare"], runs["direct"], strict=True))
+    if bare_behind > SATURATED_MS:  # the floor of any recorder is past the goal's scale
+        blocked += (f"BELOW THE FLOOR here: the bare forwarder alone added {bare_behind:.0f} ms "
+                    "p99 (it cannot forward this load with the CPU this box gives it now); ")
     expected = sessions * int(RATE * duration) * 2
     shares = [100 * s.frames / expected for s in stored]
 
@@ -236,7 +244,7 @@ async def figure_latency(upstream: Generator, tmp: Path, sessions: int,
     how = (f"stored {_median_range(shares, '{:.1f}')}% of {expected:,} frames per round; "
            f"{shed}; every session a gapless prefix: {all(s.gapless for s in stored)}; "
            f"console: {shed_reasons(db)}")
-    passed = statistics.median(ratios) <= goal and (whole or sessions > 100)
+    passed = statistics.median(ratios) <= goal and (whole or sessions > 100) and not blocked
     return Figure(
         ISSUE, f"{sessions} sessions x 50 frames/s each way, 4 KB, {duration:g} s, SQLite: "
         "p99 added latency (ms)" + ("" if sessions > 100 else ", every frame stored"),
