@@ -94,9 +94,14 @@ def shed_reasons(db: Path) -> str:
     """How rtrec's console said it shed sessions (bench/proxy.py Hop keeps its stderr)."""
     path = Path(f"{db}.stderr")
     lines = path.read_text().splitlines() if path.exists() else []
-    kinds = {"the event loop ran": "loop late", "the writer fell behind": "writer behind",
+    kinds = {"it began while recording was shed": "began during an overload",
+             "the event loop ran": "loop late", "the writer fell behind": "writer behind",
              "the queue was full": "queue full"}
-    counts = {name: sum(key in line for line in lines) for key, name in kinds.items()}
+    counts = dict.fromkeys(kinds.values(), 0)
+    for line in lines:  # the first kind named (one that began names its overload's cause too)
+        name = next((name for key, name in kinds.items() if key in line), None)
+        if name is not None:
+            counts[name] += 1
     return ", ".join(f"{n} {name}" for name, n in counts.items() if n) or "none shed"
 
 

@@ -474,8 +474,8 @@ class BatchWriter:
 
     def _shed_newest(self, count: int, reason: str, *, outage: bool = False) -> list[int]:
         """Shed the `count` newest sessions still recorded; their pks (one walk per call).
-        Past a store outage (outage=False), sessions begun after these are shed too until the
-        overload is over (see put_frame)."""
+        Unless they are shed for a store outage (outage: they record again once it answers),
+        sessions begun after these are shed too until the overload is over (see put_frame)."""
         candidates = sorted(pk for pk in self._open_sessions() if pk not in self.state.shed)
         victims = candidates[-count:] if count else []  # pks grow with each session begun
         if victims:
