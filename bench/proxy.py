@@ -315,9 +315,7 @@ class Hop:
         self.lost = False  # rtrec exited 3: it said frames were lost
 
     async def __aenter__(self) -> Hop:
-        if self.kind == "upstream":  # the scripted upstream of bench/load.py
-            args = [str(Path(__file__).resolve()), "--upstream"]
-        elif self.kind in ("bare", "unrecorded", "forwarding"):
+        if self.kind in ("bare", "unrecorded", "forwarding"):
             args = [str(Path(__file__).resolve()), f"--{self.kind}", self.upstream + "/v1/realtime"]
         elif self.kind.startswith("minimal-"):  # minimal-thread, minimal-process
             assert self.db is not None
@@ -566,11 +564,7 @@ def _options(args: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 2 and sys.argv[1] == "--upstream":
-        from load import serve_upstream
-
-        asyncio.run(serve_upstream())
-    elif len(sys.argv) == 3 and sys.argv[1] == "--bare":
+    if len(sys.argv) == 3 and sys.argv[1] == "--bare":
         asyncio.run(bare_forwarder(sys.argv[2]))
     elif len(sys.argv) == 3 and sys.argv[1] == "--unrecorded":
         asyncio.run(unrecorded_rtrec(sys.argv[2]))

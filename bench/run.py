@@ -23,7 +23,8 @@ sys.path.insert(0, str(HERE))
 
 from common import Figure, print_figures  # noqa: E402  (bench/ is not a package)
 
-SKIP = {"run", "common", "load"}  # load.py: helpers whose figures bench/proxy.py reports
+SKIP = {"run", "common", "load", "loadgen"}  # load.py (and its generator, loadgen.py): the
+# figures bench/proxy.py reports
 ALIASES = {"cli": "cli_help", "live": "live_decode"}  # short names a NAME may use
 
 

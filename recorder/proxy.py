@@ -528,6 +528,7 @@ class RecordingProxy:
             recorded = (session.protocol, session.model)
             sid = await self._open_row(log, session)
             if sid is not None:
+                session.sid = sid  # first: a frame shed below names its session (report_shed)
                 append = log.append
                 for frame in session.pending or ():
                     try:
@@ -537,7 +538,6 @@ class RecordingProxy:
                 lost, first_t, last_t = session.pending_lost
                 if lost:
                     log.skip(sid, lost, first_t, last_t, "store down, session not opened yet")
-                session.sid = sid
                 if (session.protocol, session.model) != recorded:  # learnt meanwhile
                     log.update_session(sid, protocol=session.protocol, model=session.model)
                 if session.links:  # the path's (the row is opened without them), or learnt

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from recorder.console import Console
 from recorder.proxy import ProxyConfig, RecordingProxy
 from recorder.store import open_log
+from recorder.store import writer as writer_module
 from recorder.store.migrate import migrations_dir
 from recorder.store.urls import parse_db
 from recorder.store.writer import _SHED_PAUSE, ShedRecord
@@ -116,6 +117,86 @@ async def test_shedding_a_frame_does_not_walk_the_open_sessions(tmp_path: Path) 
     assert log.shed[0].frames == 1000
     await log.close()
 
+
+async def test_a_session_that_begins_while_sessions_are_shed_is_shed_before_older_ones(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Newest first holds for sessions that begin during an overload too: the one begun after
+    c was shed is newer than c, so it goes before a or b lose a frame; once the writer has
+    caught up, a session that begins then records whole."""
+    monkeypatch.setattr(writer_module, "_SHED_PAUSE", 3600.0)  # no second shed by the queue
+    db = str(tmp_path / "log.db")
+    log = await open_log(db, flush_interval=60.0, batch_size=10**6, max_queue_bytes=100_000)
+    a, b, c = [await log.begin_session("ga", None, None) for _ in range(3)]
+    for i in range(60):  # past half the bound: the newest goes
+        log.append((a, b)[i % 2], _frame(i))
+    assert [r.sid for r in log.shed] == [c]
+    d = await log.begin_session("ga", None, None)  # the writer is still behind
+    for i in range(5):
+        log.append(d, _frame(i))
+        log.append(a, _frame(30 + i))
+    assert [r.sid for r in log.shed] == [c, d]
+    assert log.shed[1].reason.startswith("shed: it began while recording was shed (the writer ")
+    assert (log.shed[1].first_seq, log.shed[1].frames) == (1, 5)
+    await log.flush()  # caught up: the overload is over
+    e = await log.begin_session("ga", None, None)
+    for i in range(5):
+        log.append(e, _frame(i))
+    assert [r.sid for r in log.shed] == [c, d]
+    for sid in (a, b, c, d, e):
+        await log.end_session(sid)
+    await log.close()
+    assert await _seqs(db, a) == list(range(1, 36))
+    assert await _seqs(db, b) == list(range(1, 31))
+    assert await _seqs(db, d) == []
+    assert await _seqs(db, e) == list(range(1, 6))
+
+
+async def test_an_overload_is_over_only_once_the_queue_is_down_to_half_the_mark(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A queue just under the shedding mark after one batch is still behind: a session that
+    begins then is shed; once the queue is under half the mark, the next one records."""
+    monkeypatch.setattr(writer_module, "_SHED_PAUSE", 3600.0)
+    log = await open_log(str(tmp_path / "log.db"), flush_interval=60.0, batch_size=10**6,
+                         max_queue_bytes=100_000)
+    writer = log._writer
+    a, b = [await log.begin_session("ga", None, None) for _ in range(2)]
+    for i in range(60):  # ~63 KB: past the mark (50 KB), b goes
+        log.append(a, _frame(i))
+    assert [r.sid for r in log.shed] == [b]
+    writer._batch_size = 20
+    writer._take_frames()  # the writer takes a batch: ~42 KB wait, under the mark
+    c = await log.begin_session("ga", None, None)
+    log.append(c, _frame(0))
+    assert [r.sid for r in log.shed] == [b, c]
+    writer._take_frames()  # ~21 KB: under half the mark
+    d = await log.begin_session("ga", None, None)
+    log.append(d, _frame(0))
+    assert [r.sid for r in log.shed] == [b, c]
+    writer._batch_size = 10**6
+    await log.close()
+
+
+async def test_a_session_that_begins_while_the_loop_is_late_is_shed_at_its_first_frame(
+    tmp_path: Path,
+) -> None:
+    log = await open_log(str(tmp_path / "log.db"))
+    writer = log._writer
+    sids = [await log.begin_session("ga", None, None) for _ in range(8)]
+    writer._looked(0.35)  # the watch found the loop late: the newest two go
+    assert [r.sid for r in log.shed] == [sids[7], sids[6]]
+    late = await log.begin_session("ga", None, None)
+    log.append(sids[0], _frame(0))
+    log.append(late, _frame(0))
+    assert [r.sid for r in log.shed] == [sids[7], sids[6], late]
+    assert log.shed[2].reason == (
+        "shed: it began while recording was shed (the event loop ran 350 ms late)")
+    writer._looked(0.01)  # on time again, and the queue is short: the overload is over
+    after = await log.begin_session("ga", None, None)
+    log.append(after, _frame(0))
+    assert [r.sid for r in log.shed] == [sids[7], sids[6], late]
+    await log.close()
 
 @pytest.mark.parametrize("live", [True, False])
 async def test_a_late_event_loop_sheds_the_newest_sessions_of_a_live_log(

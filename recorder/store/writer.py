@@ -15,8 +15,10 @@ store still down.
 When the writer cannot keep up (the queue holds more than half its byte bound: a slow store,
 or one that is down), recording is shed a whole session at a time, the newest open session
 first, one more every _SHED_PAUSE while the queue still grows (and one per frame once it holds
-twice its bound): the shed session's later frames are counted into its ShedRecord (session,
-seq range, time range, reason) and not queued, so the sessions still recorded stay whole.
+twice its bound), and a session that begins before the overload is over goes at its first
+frame (it is the newest then): the shed session's later frames are counted into its
+ShedRecord (session, seq range, time range, reason) and not queued, so the sessions still
+recorded stay whole.
 Shedding a frame costs a dict lookup, whatever the number of sessions. Shedding decides which
 frames are not stored; each ShedRecord is written as a gap (the gaps table), like a frame
 larger than the whole queue bound or a batch the store refuses for good, and its session
@@ -35,6 +37,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
+import sys
 import time
 from collections import Counter, deque
 from collections.abc import Awaitable, Callable
@@ -136,6 +139,8 @@ _SHED_PAUSE = 0.05
 _LAG_TICK = 0.05
 _LAG_LIMIT = 0.2
 _LAG_STEP = 0.1
+# BatchWriter._shed_above while no overload is on: no session is newer than that.
+_NOT_SHEDDING = sys.maxsize
 
 
 def runqueue_wait() -> float | None:
@@ -260,6 +265,12 @@ class BatchWriter:
         self._last_shed = float("-inf")
         self._queued_at_shed = 0  # queued bytes when the last session was shed
         self._on_shed = on_shed
+        # While an overload is on (sessions shed because the writer or the loop fell behind,
+        # not yet caught up), a session newer than the newest one open at the first shed, so
+        # begun since, is shed at its first frame: it is newer than every session shed so far.
+        self._shed_above = _NOT_SHEDDING
+        self._shed_cause = ""  # why the overload's first session was shed
+        self._loop_late = False  # the watch's latest look found the loop late
         self._cpu_wait: Callable[[], float | None] = runqueue_wait  # tests stand in for it
         self._heartbeat = heartbeat
         self._on_failure = on_failure
@@ -306,6 +317,10 @@ class BatchWriter:
         shed = self.state.shed.get(session_pk)
         if shed is not None:  # the usual case under overload: one lookup, whatever else is open
             shed.drop(seq, frame.t_ns)
+            return
+        if session_pk > self._shed_above:  # begun during an overload: newer than the shed ones
+            self._shed(session_pk, f"it began while recording was shed ({self._shed_cause})"
+                       ).drop(seq, frame.t_ns)
             return
         size = _wire_size(frame)
         if size > self._max_queue_bytes:  # it could never be queued: a gap of its own
@@ -454,29 +469,53 @@ class BatchWriter:
             due, waited = loop.time() + _LAG_TICK, self._cpu_wait()
             await asyncio.sleep(_LAG_TICK)
             lag = loop.time() - due
-            if lag <= _LAG_LIMIT:
-                continue
-            now_waited = self._cpu_wait()
-            if waited is not None and now_waited is not None:
-                lag -= now_waited - waited  # the machine, not this process, held the loop
             if lag > _LAG_LIMIT:
-                recorded = [pk for pk in self._open_sessions() if pk not in self.state.shed]
-                count = min(int(lag / _LAG_STEP), len(recorded) // 4) or 1
-                self._shed_newest(count, f"the event loop ran {lag * 1000:.0f} ms late")
+                now_waited = self._cpu_wait()
+                if waited is not None and now_waited is not None:
+                    lag -= now_waited - waited  # the machine, not this process, held the loop
+            self._looked(lag)
+
+    def _looked(self, lag: float) -> None:
+        """One look of the watch: the loop ran `lag` s late (time spent waiting for a CPU
+        left out). Past _LAG_LIMIT the newest sessions are shed; on time, an overload that
+        the writer has caught up with is over."""
+        self._loop_late = lag > _LAG_LIMIT
+        if not self._loop_late:
+            self._overload_over()
+            return
+        recorded = [pk for pk in self._open_sessions() if pk not in self.state.shed]
+        count = min(int(lag / _LAG_STEP), len(recorded) // 4) or 1
+        self._shed_newest(count, f"the event loop ran {lag * 1000:.0f} ms late")
+
+    def _overload_over(self) -> None:
+        """The queue is down to half the shedding mark (a queue hovering at the mark is still
+        behind) and the loop on time: sessions that begin from now on are recorded (a later
+        overload sheds the newest again)."""
+        if not self._loop_late and self._queued_bytes < self._shed_at // 2:
+            self._shed_above = _NOT_SHEDDING
 
     def _shed_newest(self, count: int, reason: str, *, outage: bool = False) -> list[int]:
-        """Shed the `count` newest sessions still recorded; their pks (one walk per call)."""
-        shed = self.state.shed
-        candidates = sorted(pk for pk in self._open_sessions() if pk not in shed)
+        """Shed the `count` newest sessions still recorded; their pks (one walk per call).
+        Unless they are shed for a store outage (outage: they record again once it answers),
+        sessions begun after these are shed too until the overload is over (see put_frame)."""
+        candidates = sorted(pk for pk in self._open_sessions() if pk not in self.state.shed)
         victims = candidates[-count:] if count else []  # pks grow with each session begun
         if victims:
             self._shedding_while_down()
+            if not outage and self._shed_above == _NOT_SHEDDING:
+                self._shed_above, self._shed_cause = victims[-1], reason
         for victim in reversed(victims):
-            record = shed[victim] = ShedRecord(victim, f"shed: {reason}", outage=outage)
-            if self._on_shed is not None:
-                with contextlib.suppress(Exception):  # a broken callback must not stop recording
-                    self._on_shed(record)
+            self._shed(victim, reason, outage=outage)
         return victims
+
+    def _shed(self, session_pk: int, reason: str, *, outage: bool = False) -> ShedRecord:
+        """From now on the session's frames are not stored (they count into its record)."""
+        record = self.state.shed[session_pk] = ShedRecord(
+            session_pk, f"shed: {reason}", outage=outage)
+        if self._on_shed is not None:
+            with contextlib.suppress(Exception):  # a broken callback must not stop recording
+                self._on_shed(record)
+        return record
 
     @property
     def queued_bytes(self) -> int:
@@ -819,6 +858,7 @@ class BatchWriter:
         self._queued_bytes -= sum([_wire_size(item[2]) for item in batch])
         if self._queued_bytes < self._shed_at:  # caught up: a later overload starts afresh
             self._queued_at_shed = 0
+            self._overload_over()
         return batch
 
     async def _settle(self) -> None:
