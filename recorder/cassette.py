@@ -44,7 +44,6 @@ from recorder.errors import CannotListen, NoCassette, RtrecError
 from recorder.localserver import LocalServer
 from recorder.matching import DEFAULT_RULES, MatchRules
 from recorder.protocol.error_event import encode, error_event
-from recorder.protocol.paths import REALTIME_PATHS
 from recorder.serve import (
     MATCH_MODES,
     MatchMode,
@@ -52,8 +51,10 @@ from recorder.serve import (
     PlaybackResult,
     Recording,
     accept,
+    add_socket_routes,
     load_recording,
     play,
+    wrong_api,
 )
 
 if TYPE_CHECKING:
@@ -259,8 +260,7 @@ class Cassette:
 
     def _application(self) -> web.Application:
         app = web.Application()
-        for path in REALTIME_PATHS:
-            app.router.add_get(path, self._handle)
+        add_socket_routes(app, self._handle)
         return app
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
@@ -291,6 +291,9 @@ class Cassette:
         self.refusals.append(message)
 
     async def _serve(self, request: web.Request, index: int) -> web.StreamResponse:
+        wrong = wrong_api(request, self.recordings[index])
+        if wrong is not None:
+            return wrong
         ws = await accept(request)
         if not isinstance(ws, web.WebSocketResponse):
             return ws

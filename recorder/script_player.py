@@ -19,6 +19,7 @@ frames ahead of their offsets, and once the peer is on time again so is this sid
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -99,15 +100,23 @@ class Pacing:
             self._shift = max(self.opened_ns, arrived_ns - int(t_ns / self.speed))
 
 
-async def sleep_until(due_ns: int, gone: asyncio.Event | None = None) -> None:
+async def sleep_until(
+    due_ns: int, gone: asyncio.Event | None = None, wake: asyncio.Event | None = None
+) -> None:
     """Sleep until due_ns, precisely: the event loop wakes up to ~1 ms late (epoll timeouts are
     whole milliseconds), so the last SPIN_NS are spent yielding to the loop instead. Long waits
-    are cut into slices so a peer that left (`gone`) is noticed."""
+    are cut into slices so a peer that left (`gone`) is noticed; `wake`, once set, ends the
+    sleep at once (a frame that is due sooner may have become ready)."""
     while (remaining := due_ns - time.monotonic_ns()) > 0 and not (gone and gone.is_set()):
-        if remaining > SPIN_NS:
+        if wake is not None and wake.is_set():
+            return
+        if remaining <= SPIN_NS:
+            await asyncio.sleep(0)
+        elif wake is None:
             await asyncio.sleep(min(remaining - SPIN_NS, MAX_SLEEP_NS) / 1e9)
         else:
-            await asyncio.sleep(0)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), min(remaining - SPIN_NS, MAX_SLEEP_NS) / 1e9)
 
 
 @dataclass(frozen=True, slots=True)

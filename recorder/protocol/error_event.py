@@ -43,6 +43,30 @@ def error_event(
     }
 
 
+def live_error_event(
+    code: str,
+    message: str,
+    *,
+    event_id: str,
+    client_event_id: str | None = None,
+    error_type: str = INVALID_REQUEST,
+) -> dict[str, object]:
+    """A Live `error` event (LIVE.md §2d): the failed command's event_id as client_event_id,
+    inside `error` and beside it."""
+    return {
+        "type": "error",
+        "event_id": event_id,
+        "error": {
+            "type": error_type,
+            "code": code,
+            "message": message,
+            "param": None,
+            "client_event_id": client_event_id,
+        },
+        "client_event_id": client_event_id,
+    }
+
+
 class _EventId(msgspec.Struct):
     event_id: str | None = None
 
