@@ -339,10 +339,9 @@ class _Planner:
 
     def _notes(self) -> None:
         plan, where = self.plan, self._where()
-        # a client scan for the first frame (the first _command call also set plan.start)
         attach = self.recording.connection == "attach"
         if plan.start is None and not attach:
-            first = self.plan.frames[plan.control[0]].type if plan.control else None
+            first = next((f.type for f in plan.frames if f.direction is Direction.CLIENT), None)
             plan.accept_start = True
             plan.notes.append(
                 f"{where}: the recording has no session.start (the client's first frame: "
