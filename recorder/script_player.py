@@ -19,7 +19,6 @@ frames ahead of their offsets, and once the peer is on time again so is this sid
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -100,23 +99,57 @@ class Pacing:
             self._shift = max(self.opened_ns, arrived_ns - int(t_ns / self.speed))
 
 
-async def sleep_until(
-    due_ns: int, gone: asyncio.Event | None = None, wake: asyncio.Event | None = None
-) -> None:
+async def sleep_until(due_ns: int, gone: asyncio.Event | None = None) -> None:
     """Sleep until due_ns, precisely: the event loop wakes up to ~1 ms late (epoll timeouts are
     whole milliseconds), so the last SPIN_NS are spent yielding to the loop instead. Long waits
-    are cut into slices so a peer that left (`gone`) is noticed; `wake`, once set, ends the
-    sleep at once (a frame that is due sooner may have become ready)."""
+    are cut into slices so a peer that left (`gone`) is noticed."""
     while (remaining := due_ns - time.monotonic_ns()) > 0 and not (gone and gone.is_set()):
-        if wake is not None and wake.is_set():
-            return
-        if remaining <= SPIN_NS:
-            await asyncio.sleep(0)
-        elif wake is None:
+        if remaining > SPIN_NS:
             await asyncio.sleep(min(remaining - SPIN_NS, MAX_SLEEP_NS) / 1e9)
         else:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(wake.wait(), min(remaining - SPIN_NS, MAX_SLEEP_NS) / 1e9)
+            await asyncio.sleep(0)
+
+
+class Alarm:
+    """A sleep another task can cut short: `sleep_until(due_ns)` returns at due_ns (as
+    asyncio.sleep would: on the loop's timer, no spinning) or as soon as `ring()` is called;
+    `wait()` sleeps until a ring. A ring before the sleep ends the next one at once, until
+    `clear()`."""
+
+    def __init__(self) -> None:
+        self.rung = False
+        self._waiter: asyncio.Future[None] | None = None
+
+    def ring(self) -> None:
+        self.rung = True
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def clear(self) -> None:
+        self.rung = False
+
+    async def wait(self) -> None:
+        await self.sleep_until(None)
+
+    async def sleep_until(self, due_ns: int | None) -> None:
+        if self.rung or (due_ns is not None and due_ns <= time.monotonic_ns()):
+            return
+        loop = asyncio.get_running_loop()
+        self._waiter = waiter = loop.create_future()
+        # loop.time() is time.monotonic(): the due time is a loop time as it is
+        timer = None if due_ns is None else loop.call_at(due_ns / 1e9, _wake, waiter)
+        try:
+            await waiter
+        finally:
+            if timer is not None:
+                timer.cancel()
+            self._waiter = None
+
+
+def _wake(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
 
 
 @dataclass(frozen=True, slots=True)

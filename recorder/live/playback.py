@@ -57,7 +57,7 @@ from recorder.live import events as ev
 from recorder.protocol import b64
 from recorder.protocol.audio_fields import LIVE_AUDIO_TYPES, LIVE_INPUT_AUDIO
 from recorder.protocol.error_event import client_event_id
-from recorder.script_player import Pacing, sleep_until
+from recorder.script_player import Alarm, Pacing
 from recorder.wire import Direction
 
 if TYPE_CHECKING:
@@ -398,7 +398,7 @@ class LivePlayback:
         self.audio_received = 0
         self.halted = False
         self.next_control = 0  # the next command the client is to send
-        self.wake = asyncio.Event()
+        self.wake = Alarm()  # rung when a command arrives, or playback ends
         self._expected: dict[int, RecordedFrame] = {}
 
     # -- ids --------------------------------------------------------------------------------
@@ -448,7 +448,7 @@ class LivePlayback:
 
     def _halt(self) -> None:
         self.halted = True
-        self.wake.set()
+        self.wake.ring()
 
     def _due(self, entry: Entry, pacing: Pacing) -> int | None:
         speed = pacing.speed
@@ -472,7 +472,6 @@ class LivePlayback:
         connection ended (or playback stopped) before the last one."""
         queues = (deque(self.plan.free), deque(self.plan.answers))
         frames = self.plan.frames
-        gone = playback.inbox.gone
         if self.plan.start is None:
             self.start_arrival = pacing.opened_ns
         while queues[0] or queues[1]:
@@ -486,8 +485,8 @@ class LivePlayback:
             queue, entry = min(ready, key=lambda pair: self._due(pair[1], pacing) or 0)
             due = self._due(entry, pacing)
             if due is not None:
-                await sleep_until(due, gone, self.wake)
-                if self.wake.is_set():
+                await self.wake.sleep_until(due)
+                if self.wake.rung:
                     continue  # something arrived: a frame may be due sooner, or playback ended
             frame = frames[entry.index]
             data = self.rewrite(entry.index)
@@ -532,7 +531,7 @@ class LivePlayback:
             sent_id = client_event_id(data)
             self.echo[next_control] = _quoted(sent_id) if sent_id is not None else b"null"
             self.next_control = next_control + 1
-            self.wake.set()
+            self.wake.ring()
         if plan.audio_gate is None and plan.audio and not await self._audio_check(playback, b""):
             return self._stopped()
         return True
