@@ -23,6 +23,9 @@ A cassette file is only created when something was recorded into it: a cassette 
 session yet is recorded beside too (`once`, `new_episodes` without a cassette), and a run that
 recorded nothing, or failed, leaves neither the file nor the folders made for it.
 
+A Live client's connection (on /v1/live/sessions) is an episode like any other: a Live session
+of the cassette is played to it (recorder.live.playback), or it is recorded on the Live path.
+
 A connection that has no session to play and may not record gets an `error` event (code
 "rtrec_no_recording", saying which mode would record it) and the socket closes with 4404.
 """

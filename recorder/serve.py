@@ -76,7 +76,7 @@ from recorder.script_player import Inbox, Pacing, Verdict, play_script
 from recorder.wire import Direction, Frame, Opcode
 
 if TYPE_CHECKING:
-    from recorder.live.playback import LivePlan
+    from recorder.live.serve_plan import LivePlan
     from recorder.store import EventLog
     from recorder.stream import Step
 
@@ -169,7 +169,7 @@ class Recording:
     @functools.cached_property
     def live_plan(self) -> LivePlan:
         """How a Live recording is played (worked out once, for every connection)."""
-        from recorder.live.playback import LivePlan
+        from recorder.live.serve_plan import LivePlan
 
         return LivePlan.of(self)
 

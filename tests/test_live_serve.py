@@ -14,7 +14,8 @@ from live_serve_client import LiveRun, play_live_ws
 
 from recorder.fake.live import FREE_RUNNING, build_live
 from recorder.fake.live_server import play_live_client
-from recorder.live.playback import LivePlan, LivePlayback, fresh_id
+from recorder.live.playback import LivePlayback, fresh_id
+from recorder.live.serve_plan import LivePlan
 from recorder.matching import MatchRules
 from recorder.serve import Recording, ReplayServer
 from recorder.wire import Direction, Frame
