@@ -5,7 +5,11 @@ pure function of the frames; playback with a client that behaves like an app
 
 from __future__ import annotations
 
+import asyncio
 import json
+import signal
+import sys
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -18,6 +22,7 @@ from recorder.live.playback import LivePlayback, fresh_id
 from recorder.live.serve_plan import LivePlan
 from recorder.matching import MatchRules
 from recorder.serve import Recording, ReplayServer
+from recorder.testing import arecord_frames
 from recorder.wire import Direction, Frame
 
 C, S = Direction.CLIENT, Direction.SERVER
@@ -348,3 +353,23 @@ def test_free_running_types_of_the_fake_are_never_held_back() -> None:
     for scenario in ("spoken_turn", "tool_call", "client_delegation", "barge_in", "error"):
         plan = LivePlan.of(recording(build_live(scenario)))
         assert not set(types_of(plan, plan.answers)) & FREE_RUNNING, scenario
+
+
+async def test_rtrec_serve_says_what_a_live_recording_lacks(tmp_path: Path) -> None:
+    frames = [f for f in build_live("close") if b'"session.closed"' not in f.data]
+    db = tmp_path / "live.db"
+    sid = await arecord_frames(db, frames, protocol="live", model="gpt-live-1")
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", "from recorder.cli import main; main()", "serve", str(db),
+        "--listen", "127.0.0.1:0", stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE)
+    assert process.stdout is not None and process.stderr is not None
+    banner = [(await process.stdout.readline()).decode() for _ in range(3)]
+    note = (await process.stderr.readline()).decode()
+    process.send_signal(signal.SIGINT)
+    await process.communicate()
+    assert banner[1].startswith("rtrec: listening on ws://127.0.0.1:")
+    assert banner[1].endswith("/v1/live/sessions (a Live session)\n")
+    assert note == (f"session {sid}: the recording has no session.closed (the session did not "
+                    "end cleanly): playback ends where the recording does\n")
+    assert process.returncode == 0
