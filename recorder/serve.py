@@ -63,7 +63,7 @@ from recorder.matching import (
 )
 from recorder.protocol import close
 from recorder.protocol.audio_fields import INPUT_AUDIO, LIVE_INPUT_AUDIO
-from recorder.protocol.error_event import client_event_id, error_event, live_error_event
+from recorder.protocol.error_event import client_event_id, error_event
 from recorder.protocol.live import PROTOCOL as LIVE_PROTOCOL
 from recorder.protocol.live import is_live_start
 from recorder.protocol.paths import (
@@ -455,10 +455,9 @@ def mismatch_error_event(
     """The `error` event strict mode sends, shaped like the API's (error.event_id echoes the
     client's event_id, as the API does for a failed client event; Live's error says
     client_event_id, LIVE.md §2d)."""
-    make = live_error_event if live else error_event
-    return make(
+    return error_event(
         MISMATCH_ERROR_CODE, message, event_id=f"event_rtrec_mismatch_{number}",
-        client_event_id=client_event_id(received),
+        client_event_id=client_event_id(received), live=live,
     )
 
 
