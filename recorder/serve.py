@@ -543,7 +543,8 @@ async def play(
         from recorder.live.playback import LivePlayback
 
         live = split_live_path(request.path) if request is not None else None
-        policy = LivePlayback(recording.live_plan, live.session_id if live else None)
+        observed = live.session_id if live is not None and live.kind == "attach" else None
+        policy = LivePlayback(recording.live_plan, observed)  # a fork's session is new
     await Playback(
         ws, recording, result, match=match, speed=speed, abort=abort, rules=rules,
         on_mismatch=on_mismatch, policy=policy,

@@ -373,3 +373,26 @@ async def test_rtrec_serve_says_what_a_live_recording_lacks(tmp_path: Path) -> N
     assert note == (f"session {sid}: the recording has no session.closed (the session did not "
                     "end cleanly): playback ends where the recording does\n")
     assert process.returncode == 0
+
+
+async def test_a_live_client_is_told_this_is_a_realtime_session() -> None:
+    rec = Recording.from_frames([Frame(S, 0, 1, b'{"type":"session.created","event_id":"e"}')],
+                                session_id="s2")
+    async with ReplayServer(rec) as server, aiohttp.ClientSession() as http, http.get(
+        server.url + "/live/sessions"
+    ) as response:
+        assert response.status == 404
+        assert await response.text() == (
+            "rtrec serve: session s2 is a Realtime session: connect a Realtime client "
+            "(/v1/realtime)\n")
+
+
+async def test_a_fork_is_served_on_its_path_with_a_new_session_id() -> None:
+    frames = build_live("spoken_turn", connection="fork", parent_id="live_u0_Parent0000000000000")
+    run, _, result = await serve_to_client(
+        recording(frames, connection="fork"), frames,
+        path="/live/sessions/live_u0_Parent0000000000000/fork")
+    assert result.ok, [m.message for m in result.mismatches]
+    [started] = run.events("session.started")
+    assert started["session"]["id"] not in ("live_u0_Parent0000000000000",
+                                            json.loads(frames[1].data)["session"]["id"])

@@ -76,7 +76,7 @@ def _quoted(value: str) -> bytes:
 class LivePlayback:
     """The Live policy for one connection (recorder.serve.Policy): call it with the Playback.
 
-    path_session_id: the session the client's path names (a sideband's is its session id)."""
+    path_session_id: the session a sideband's path names (its session id is that one)."""
 
     def __init__(self, plan: LivePlan, path_session_id: str | None = None,
                  rng: random.Random | None = None) -> None:
