@@ -25,6 +25,14 @@ from recorder.wire import Direction, Frame
 AUDIO = "session.input_audio.append"
 
 
+def _json(data: bytes) -> Any:
+    """The frame's JSON value; None for a frame that is not JSON (a hostile one)."""
+    try:
+        return json.loads(data)
+    except ValueError:
+        return None
+
+
 def _strings(value: Any, path: str = "") -> dict[str, str]:
     if isinstance(value, str):
         return {path: value}
@@ -48,7 +56,7 @@ class LiveRun:
     sent_at: dict[int, int] = field(default_factory=dict)  # sent index -> received count then
 
     def events(self, kind: str | None = None) -> list[dict[str, Any]]:
-        parsed = [json.loads(data) for data in self.received]
+        parsed = [e for e in map(_json, self.received) if isinstance(e, dict)]
         return [e for e in parsed if kind is None or e.get("type") == kind]
 
 
@@ -110,9 +118,9 @@ async def play_live(
         kind = frame_type(data)
         place = seen.get(kind, 0)
         seen[kind] = place + 1
-        if place < len(by_type.get(kind, [])):
-            was = _strings(json.loads(by_type[kind][place].data))
-            now = _strings(json.loads(data))
+        if place < len(by_type.get(kind, [])) and _json(data) is not None:
+            was = _strings(_json(by_type[kind][place].data))
+            now = _strings(_json(data))
             for path, value in was.items():
                 if path in now and now[path] != value and not path.endswith("client_event_id"):
                     run.learned.setdefault(value, now[path])

@@ -396,3 +396,21 @@ async def test_a_fork_is_served_on_its_path_with_a_new_session_id() -> None:
     [started] = run.events("session.started")
     assert started["session"]["id"] not in ("live_u0_Parent0000000000000",
                                             json.loads(frames[1].data)["session"]["id"])
+
+
+async def test_hostile_frames_in_a_live_recording_are_served_as_recorded() -> None:
+    frames = build_live("close")
+    hostile = [
+        b'{"type":"x","a":' + b"[" * 900 + b'"event_a"' + b"]" * 900 + b"}",
+        b'{"type":"session.output_audio.delta"', b"not json", b'{"type":7}',
+        b'{"type":"session.started","session":[1,2]}',
+        b'{"type":"session.started","session":{"audio":{"format":{"type":"audio/pcm",'
+        b'"rate":[1]}}}}',
+    ]
+    for data in hostile:
+        frames.insert(3, Frame(S, frames[2].t_ns, 1, data))
+    rec = recording(frames)
+    assert rec.notes()[-1].startswith("session s1: frames of types Live does not define (")
+    run, _, result = await serve_to_client(rec, frames)
+    assert result.ok, [m.message for m in result.mismatches]
+    assert set(hostile) <= set(run.received)

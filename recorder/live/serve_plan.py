@@ -107,16 +107,18 @@ def audio_size(data: bytes) -> int:
     return len(decoded) if decoded is not None else 0
 
 
-def _leaves(value: Any, key: str | None = None) -> Iterator[tuple[str | None, str]]:
-    """(key, string) for every string in a decoded JSON value (a list item: its list's key)."""
-    if isinstance(value, str):
-        yield key, value
-    elif isinstance(value, dict):
-        for name, child in value.items():
-            yield from _leaves(child, name)
-    elif isinstance(value, list):
-        for child in value:
-            yield from _leaves(child, key)
+def _leaves(value: Any) -> Iterator[tuple[str | None, str]]:
+    """(key, string) for every string in a decoded JSON value (a list item: its list's key);
+    iterative, so a frame nested as deep as msgspec reads costs no recursion."""
+    stack: list[tuple[str | None, Any]] = [(None, value)]
+    while stack:
+        key, item = stack.pop()
+        if isinstance(item, str):
+            yield key, item
+        elif isinstance(item, dict):
+            stack.extend(reversed(item.items()))
+        elif isinstance(item, list):
+            stack.extend((key, child) for child in reversed(item))
 
 
 def _looks_like_id(value: str) -> bool:
