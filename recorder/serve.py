@@ -1,4 +1,4 @@
-"""A recorded session played back as a live Realtime server, for a client under test.
+"""A recorded session played back as a live Realtime (or Live) server, for a client under test.
 
 On each WebSocket connection the recording is played from the start (a fresh playback per
 connection): server frames leave byte for byte as recorded; where the recording shows a client
@@ -23,6 +23,12 @@ an `error` event (error.code "rtrec_mismatch", error.message naming the expected
 received one and the differing fields) and closes the socket with code 4400;
 "lenient" logs the difference and goes on as if the frame matched. Recorded client frames the
 client never sent are listed in the PlaybackResult and logged when the connection ends.
+
+A Live session (protocol "live") is served on the Live paths by its own policy over the same
+Playback (recorder.live.playback): a free-running output stream on recorded timing from the
+client's session.start, only the frames that answer a client command held back for it, fresh
+ids per connection, client audio matched by its total duration. A client on the other API's
+path gets HTTP 404 and a line saying which client to connect.
 
 No authentication is required on loopback (except from a web page on another origin: see
 recorder.access), and no header is ever logged (the Authorization header and the
