@@ -81,11 +81,13 @@ class LivePlayback:
     def __init__(self, plan: LivePlan, path_session_id: str | None = None,
                  rng: random.Random | None = None) -> None:
         self.plan = plan
-        rng = rng or random.Random()
-        ids = {old: fresh_id(old, rng) for old in sorted(plan.server_ids)}
+        self.rng = rng or random.Random()
+        # recorded id (quoted) -> this connection's, made when first sent: a long session has
+        # thousands, and the client's session.start must not wait for them
+        self.ids: dict[bytes, bytes] = {}
         if plan.session_id is not None and path_session_id is not None:
-            ids[plan.session_id] = path_session_id  # a sideband observes the path's session
-        self.ids = {_quoted(old): _quoted(new) for old, new in ids.items()}
+            # a sideband observes the path's session
+            self.ids[_quoted(plan.session_id)] = _quoted(path_session_id)
         self.arrivals: list[int | None] = [None] * len(plan.control)
         self.echo: list[bytes] = [b"null"] * len(plan.control)  # the live client's event_ids
         self.start_arrival: int | None = None
@@ -103,7 +105,10 @@ class LivePlayback:
         data = self.plan.frames[index].data
         for old in self.plan.ids_in.get(index, ()):
             quoted = _quoted(old)
-            data = data.replace(quoted, self.ids[quoted])
+            new = self.ids.get(quoted)
+            if new is None:
+                new = self.ids[quoted] = _quoted(fresh_id(old, self.rng))
+            data = data.replace(quoted, new)
         for old, control in self.plan.echoes.get(index, ()):
             data = data.replace(_quoted(old), self.echo[control])
         return data
