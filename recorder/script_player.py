@@ -133,18 +133,18 @@ class Alarm:
         await self.sleep_until(None)
 
     async def sleep_until(self, due_ns: int | None) -> None:
-        if self.rung or (due_ns is not None and due_ns <= time.monotonic_ns()):
-            return
         loop = asyncio.get_running_loop()
-        self._waiter = waiter = loop.create_future()
-        # loop.time() is time.monotonic(): the due time is a loop time as it is
-        timer = None if due_ns is None else loop.call_at(due_ns / 1e9, _wake, waiter)
-        try:
-            await waiter
-        finally:
-            if timer is not None:
-                timer.cancel()
-            self._waiter = None
+        # never before due_ns: the loop may run a timer up to its clock resolution early
+        while not self.rung and (due_ns is None or due_ns > time.monotonic_ns()):
+            self._waiter = waiter = loop.create_future()
+            # loop.time() is time.monotonic(): the due time is a loop time as it is
+            timer = None if due_ns is None else loop.call_at(due_ns / 1e9, _wake, waiter)
+            try:
+                await waiter
+            finally:
+                if timer is not None:
+                    timer.cancel()
+                self._waiter = None
 
 
 def _wake(waiter: asyncio.Future[None]) -> None:

@@ -217,6 +217,7 @@ async def test_at_speed_1_the_stream_keeps_its_recorded_order_and_answers_follow
     run, _, result = await serve_to_client(recording(frames), frames, speed=1.0)
     assert result.ok, [m.message for m in result.mismatches]
     assert len(result.lateness_ns) == len(run.received)
+    assert min(result.lateness_ns) >= 0  # never before its due time
     recorded = [f.data for f in frames if f.direction is S and f.data.startswith(
         b'{"type":"session.output_audio.delta"')]
     assert [d for d in run.received if d in set(recorded)] == recorded
