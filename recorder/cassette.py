@@ -23,6 +23,9 @@ A cassette file is only created when something was recorded into it: a cassette 
 session yet is recorded beside too (`once`, `new_episodes` without a cassette), and a run that
 recorded nothing, or failed, leaves neither the file nor the folders made for it.
 
+A Live client's connection (on /v1/live/sessions) is an episode like any other: a Live session
+of the cassette is played to it (recorder.live.playback), or it is recorded on the Live path.
+
 A connection that has no session to play and may not record gets an `error` event (code
 "rtrec_no_recording", saying which mode would record it) and the socket closes with 4404.
 """
@@ -44,7 +47,6 @@ from recorder.errors import CannotListen, NoCassette, RtrecError
 from recorder.localserver import LocalServer
 from recorder.matching import DEFAULT_RULES, MatchRules
 from recorder.protocol.error_event import encode, error_event
-from recorder.protocol.paths import REALTIME_PATHS
 from recorder.serve import (
     MATCH_MODES,
     MatchMode,
@@ -52,8 +54,10 @@ from recorder.serve import (
     PlaybackResult,
     Recording,
     accept,
+    add_socket_routes,
     load_recording,
     play,
+    wrong_api,
 )
 
 if TYPE_CHECKING:
@@ -259,8 +263,7 @@ class Cassette:
 
     def _application(self) -> web.Application:
         app = web.Application()
-        for path in REALTIME_PATHS:
-            app.router.add_get(path, self._handle)
+        add_socket_routes(app, self._handle)
         return app
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
@@ -291,6 +294,9 @@ class Cassette:
         self.refusals.append(message)
 
     async def _serve(self, request: web.Request, index: int) -> web.StreamResponse:
+        wrong = wrong_api(request, self.recordings[index])
+        if wrong is not None:
+            return wrong
         ws = await accept(request)
         if not isinstance(ws, web.WebSocketResponse):
             return ws

@@ -4,6 +4,10 @@
         client = AsyncOpenAI(api_key="test", websocket_base_url=realtime_url)
         ...   # the client talks to the recorded session (or, when recording, to the real API)
 
+The same URL serves Live clients (`client.live.connect()`): a cassette's Live sessions are
+played by recorder.live.playback, and recording goes through the Live path beside the
+upstream's Realtime path.
+
 Fixtures:
     realtime_replay         recorder.testing.replay: replay(db, receiver) drives a receiver
                             offline from a recorded session, raising on the first divergence

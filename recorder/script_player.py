@@ -110,6 +110,48 @@ async def sleep_until(due_ns: int, gone: asyncio.Event | None = None) -> None:
             await asyncio.sleep(0)
 
 
+class Alarm:
+    """A sleep another task can cut short: `sleep_until(due_ns)` returns at due_ns (as
+    asyncio.sleep would: on the loop's timer, no spinning) or as soon as `ring()` is called;
+    `wait()` sleeps until a ring. A ring before the sleep ends the next one at once, until
+    `clear()`."""
+
+    def __init__(self) -> None:
+        self.rung = False
+        self._waiter: asyncio.Future[None] | None = None
+
+    def ring(self) -> None:
+        self.rung = True
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def clear(self) -> None:
+        self.rung = False
+
+    async def wait(self) -> None:
+        await self.sleep_until(None)
+
+    async def sleep_until(self, due_ns: int | None) -> None:
+        loop = asyncio.get_running_loop()
+        # never before due_ns: the loop may run a timer up to its clock resolution early
+        while not self.rung and (due_ns is None or due_ns > time.monotonic_ns()):
+            self._waiter = waiter = loop.create_future()
+            # loop.time() is time.monotonic(): the due time is a loop time as it is
+            timer = None if due_ns is None else loop.call_at(due_ns / 1e9, _wake, waiter)
+            try:
+                await waiter
+            finally:
+                if timer is not None:
+                    timer.cancel()
+                self._waiter = None
+
+
+def _wake(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
+
+
 @dataclass(frozen=True, slots=True)
 class Outcome:
     """How far the script got: rest is the index of the first frame not played."""

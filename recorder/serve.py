@@ -1,4 +1,4 @@
-"""A recorded session played back as a live Realtime server, for a client under test.
+"""A recorded session played back as a live Realtime (or Live) server, for a client under test.
 
 On each WebSocket connection the recording is played from the start (a fresh playback per
 connection): server frames leave byte for byte as recorded; where the recording shows a client
@@ -24,6 +24,12 @@ received one and the differing fields) and closes the socket with code 4400;
 "lenient" logs the difference and goes on as if the frame matched. Recorded client frames the
 client never sent are listed in the PlaybackResult and logged when the connection ends.
 
+A Live session (protocol "live") is served on the Live paths by its own policy over the same
+Playback (recorder.live.playback): a free-running output stream on recorded timing from the
+client's session.start, only the frames that answer a client command held back for it, fresh
+ids per connection, client audio matched by its total duration. A client on the other API's
+path gets HTTP 404 and a line saying which client to connect.
+
 No authentication is required on loopback (except from a web page on another origin: see
 recorder.access), and no header is ever logged (the Authorization header and the
 browser's `openai-insecure-api-key.*` subprotocol carry keys).
@@ -33,14 +39,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import itertools
 import logging
 import signal
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, Protocol
 
 import aiohttp
 import msgspec
@@ -61,13 +68,21 @@ from recorder.matching import (
     show_frame,
 )
 from recorder.protocol import close
-from recorder.protocol.audio_fields import INPUT_AUDIO
+from recorder.protocol.audio_fields import INPUT_AUDIO, LIVE_INPUT_AUDIO
 from recorder.protocol.error_event import client_event_id, error_event
-from recorder.protocol.paths import REALTIME_PATHS
+from recorder.protocol.live import PROTOCOL as LIVE_PROTOCOL
+from recorder.protocol.live import is_live_start
+from recorder.protocol.paths import (
+    LIVE_PATHS,
+    REALTIME_PATHS,
+    split_live_path,
+    split_realtime_path,
+)
 from recorder.script_player import Inbox, Pacing, Verdict, play_script
 from recorder.wire import Direction, Frame, Opcode
 
 if TYPE_CHECKING:
+    from recorder.live.serve_plan import LivePlan
     from recorder.store import EventLog
     from recorder.stream import Step
 
@@ -89,7 +104,7 @@ MIN_SPEED = 0.001  # --speed: slower than 1/1000 of real time is refused
 
 
 # microphone audio: skipped when looking ahead for a frame sent out of order
-_STREAMED = frozenset({INPUT_AUDIO})
+_STREAMED = frozenset({INPUT_AUDIO, LIVE_INPUT_AUDIO})
 
 _OPCODES = {Opcode.TEXT: aiohttp.WSMsgType.TEXT, Opcode.BINARY: aiohttp.WSMsgType.BINARY}
 
@@ -116,6 +131,8 @@ class Recording:
     close_reason: str | None = None
     closed_by: str | None = None  # "server": playback closes (or drops, for 1006) at the end
     gaps_note: str | None = None  # what `rtrec serve` says of frames the recorder did not keep
+    protocol: str | None = None  # "live": played by recorder.live.playback's policy
+    connection: str | None = None  # Live: primary | attach | fork
 
     @classmethod
     def from_frames(
@@ -126,12 +143,41 @@ class Recording:
         close_code: int | None = None,
         close_reason: str | None = None,
         closed_by: str | None = None,
+        protocol: str | None = None,
+        connection: str | None = None,
     ) -> Recording:
+        """A recording of frames in memory; protocol None: Live when its first frames are
+        Live's (recorder.protocol.live.is_live_start), else Realtime."""
         recorded = tuple(
             RecordedFrame(seq, f.direction, f.t_ns, f.opcode, f.data, frame_type(f.data))
             for seq, f in enumerate(frames, start=1)
         )
-        return cls(recorded, session_id, close_code, close_reason, closed_by)
+        if protocol is None and is_live_start(
+            [(f.direction is Direction.CLIENT, f.data) for f in recorded[:64]]
+        ):
+            protocol = LIVE_PROTOCOL
+        return cls(recorded, session_id, close_code, close_reason, closed_by,
+                   protocol=protocol, connection=connection)
+
+    @property
+    def is_live(self) -> bool:
+        return self.protocol == LIVE_PROTOCOL
+
+    def notes(self) -> list[str]:
+        """What `rtrec serve` says of the recording before playing it (one line each): frames
+        the recorder did not keep, and for a Live session what it lacks (recorder.live.playback).
+        """
+        notes = [self.gaps_note] if self.gaps_note is not None else []
+        if self.is_live:
+            notes += self.live_plan.notes
+        return notes
+
+    @functools.cached_property
+    def live_plan(self) -> LivePlan:
+        """How a Live recording is played (worked out once, for every connection)."""
+        from recorder.live.serve_plan import LivePlan
+
+        return LivePlan.of(self)
 
     @property
     def client_frames(self) -> int:
@@ -155,7 +201,8 @@ async def load_recording(event_log: EventLog, session_id: str | None = None) -> 
 
     note = gaps_line(info.id, await event_log.gaps(info.id)) if info.gaps else None
     return Recording(
-        tuple(frames), info.id, info.close_code, info.close_reason, info.closed_by, note
+        tuple(frames), info.id, info.close_code, info.close_reason, info.closed_by, note,
+        info.protocol, info.connection,
     )
 
 
@@ -232,8 +279,32 @@ def parse_speed(text: str) -> float | None:
     return speed
 
 
-class _Playback:
-    """Plays one recording over one prepared socket."""
+class Policy(Protocol):
+    """How one protocol plays a recording over a Playback: Realtime's lockstep
+    (`play_lockstep`) or Live's free-running stream with gated answers
+    (recorder.live.playback). True when the whole recording was played."""
+
+    def __call__(self, playback: Playback, pacing: Pacing) -> Awaitable[bool]: ...
+
+
+async def play_lockstep(playback: Playback, pacing: Pacing) -> bool:
+    """Realtime: every frame in recorded order; where a client frame is next, wait for it."""
+    frames = playback.recording.frames
+    outcome = await play_script(
+        frames, Direction.SERVER, playback.inbox, send=playback.send, check=playback.check,
+        pacing=pacing,
+    )
+    if not outcome.finished:
+        playback.report_unused(frames[outcome.rest :])
+    return outcome.finished
+
+
+class Playback:
+    """Plays one recording over one prepared socket, by the recording's protocol's policy.
+
+    What every policy shares: the client's frames in an Inbox, server frames sent (`send`),
+    client frames matched (`check`), mismatches answered by the match mode, the end of the
+    connection (`after_script`)."""
 
     def __init__(
         self,
@@ -246,6 +317,7 @@ class _Playback:
         abort: Callable[[], None] | None = None,
         rules: MatchRules = DEFAULT_RULES,
         on_mismatch: Callable[[Mismatch], None] | None = None,
+        policy: Policy = play_lockstep,
     ) -> None:
         self.ws = ws
         self.rules = rules
@@ -255,15 +327,18 @@ class _Playback:
         self.result = result
         self.match = match
         self.speed = speed
+        self.policy = policy
         self.inbox: Inbox[bytes] = Inbox()
         self.errors_sent = 0
         self.aliases: dict[str, str] = {}  # live client-chosen item id -> recorded id
+        # the recorded frame as the client is to send it (Live: with this connection's ids)
+        self.expected: Callable[[RecordedFrame], RecordedFrame] = lambda frame: frame
 
     async def run(self) -> PlaybackResult:
         pacing = Pacing(self.speed)
         reader = asyncio.create_task(self._read_client())
         try:
-            if await self._play_script(pacing):
+            if await self.policy(self, pacing):
                 self.result.finished = True
                 await self._after_script()
         except ConnectionError:
@@ -282,18 +357,9 @@ class _Playback:
                 self.inbox.put(message.data)
         self.inbox.close()
 
-    async def _play_script(self, pacing: Pacing) -> bool:
-        """Play every frame in order; False when the connection ended before the last one."""
-        frames = self.recording.frames
-        outcome = await play_script(
-            frames, Direction.SERVER, self.inbox, send=self._send, check=self._check,
-            pacing=pacing,
-        )
-        if not outcome.finished:
-            self._report_unused(frames[outcome.rest :])
-        return outcome.finished
-
-    async def _send(self, frame: RecordedFrame, due_ns: int | None) -> bool:
+    async def send(self, frame: RecordedFrame, due_ns: int | None) -> bool:
+        """Send a server frame (due_ns: when it was due, for the lateness figures); False when
+        the socket is closed."""
         if self.ws.closed:
             return False
         await self.ws.send_frame(frame.data, _OPCODES[frame.opcode])
@@ -302,7 +368,7 @@ class _Playback:
         self.result.server_frames_sent += 1
         return True
 
-    async def _check(self, recorded: RecordedFrame, data: bytes, index: int) -> Verdict:
+    async def check(self, recorded: RecordedFrame, data: bytes, index: int) -> Verdict:
         """Match one received frame against the recorded one (frames[index]); "stop" when
         playback must stop."""
         if data == recorded.data:
@@ -315,15 +381,18 @@ class _Playback:
             self.result.client_frames_matched += 1
             return "matched"
         message = (
-            f"session {self.recording.session_id or '(frames)'}, client frame seq {recorded.seq}: "
+            f"{self.where()}, client frame seq {recorded.seq}: "
             + describe_mismatch(recorded.data, data, paths, self.rules)
             + self._nearest(recorded, data, index + 1)
         )
-        self._record(Mismatch(
+        self.record(Mismatch(
             recorded.seq, recorded.type, frame_type(data), tuple(paths), message,
             recorded.data, data,
         ))
-        return "matched" if await self._on_mismatch(message, data) else "stop"
+        return "matched" if await self.reject(message, data) else "stop"
+
+    def where(self) -> str:
+        return f"session {self.recording.session_id or '(frames)'}"
 
     def _nearest(self, recorded: RecordedFrame, data: bytes, after: int) -> str:
         """When the received type is not the expected one: the recorded client frame, among the
@@ -335,13 +404,22 @@ class _Playback:
             f for f in itertools.islice(self.recording.frames, after, None)
             if f.direction is Direction.CLIENT and (f.type not in _STREAMED or kind in _STREAMED)
         )
-        ahead = [(f.seq, f.data) for f in itertools.islice(wanted, LOOKAHEAD)]
+        ahead = [(f.seq, self.expected(f).data) for f in itertools.islice(wanted, LOOKAHEAD)]
         return order_hint(data, ahead, rules=self.rules, aliases=self.aliases)
 
-    def _record(self, mismatch: Mismatch) -> None:
+    def record(self, mismatch: Mismatch) -> None:
         self.result.mismatches.append(mismatch)
         if self.on_mismatch is not None:  # before the client hears of it: a test sees it first
             self.on_mismatch(mismatch)
+
+    async def unexpected(self, data: bytes) -> bool:
+        """A client frame after the last recorded one: a mismatch; False when playback stops."""
+        message = (
+            f"{self.where()}: received client event {_quoted(frame_type(data))} after the last "
+            f"recorded client frame ({self.recording.client_frames} recorded)"
+        )
+        self.record(Mismatch(None, None, frame_type(data), ("$",), message, None, data))
+        return await self.reject(message, data)
 
     async def _after_script(self) -> None:
         """The recording is done: close as the server did, or wait for the client to leave."""
@@ -354,42 +432,38 @@ class _Playback:
             await self.ws.close(code=close.sendable_or_normal(code), message=reason)
             return
         while (item := await self.inbox.get()) is not None:
-            _, data = item
-            message = (
-                f"session {self.recording.session_id or '(frames)'}: received client event "
-                f"{_quoted(frame_type(data))} after the last recorded client frame "
-                f"({self.recording.client_frames} recorded)"
-            )
-            self._record(Mismatch(None, None, frame_type(data), ("$",), message, None, data))
-            if not await self._on_mismatch(message, data):
+            if not await self.unexpected(item[1]):
                 return
 
-    async def _on_mismatch(self, message: str, data: bytes) -> bool:
+    async def reject(self, message: str, data: bytes) -> bool:
+        """Answer a mismatch by the match mode: True (lenient) when playback goes on."""
         if self.match == "lenient":
             log.warning("connection %d: %s (lenient: going on)", self.result.connection, message)
             return True
         log.warning("connection %d: %s (strict: closing)", self.result.connection, message)
         self.errors_sent += 1
-        await self.ws.send_frame(
-            msgspec.json.encode(mismatch_error_event(message, data, self.errors_sent)),
-            aiohttp.WSMsgType.TEXT,
-        )
+        event = mismatch_error_event(message, data, self.errors_sent,
+                                     live=self.recording.is_live)
+        await self.ws.send_frame(msgspec.json.encode(event), aiohttp.WSMsgType.TEXT)
         await self.ws.close(code=MISMATCH_CLOSE_CODE, message=MISMATCH_CLOSE_REASON.encode())
         self.result.closed_on_mismatch = True
         return False
 
-    def _report_unused(self, rest: Sequence[RecordedFrame]) -> None:
+    def report_unused(self, rest: Iterable[RecordedFrame]) -> None:
         self.result.unused_client_frames.extend(
             UnusedFrame(f.seq, f.type) for f in rest if f.direction is Direction.CLIENT
         )
 
 
-def mismatch_error_event(message: str, received: bytes, number: int = 1) -> dict[str, object]:
+def mismatch_error_event(
+    message: str, received: bytes, number: int = 1, *, live: bool = False
+) -> dict[str, object]:
     """The `error` event strict mode sends, shaped like the API's (error.event_id echoes the
-    client's event_id, as the API does for a failed client event)."""
+    client's event_id, as the API does for a failed client event; Live's error says
+    client_event_id, LIVE.md §2d)."""
     return error_event(
         MISMATCH_ERROR_CODE, message, event_id=f"event_rtrec_mismatch_{number}",
-        client_event_id=client_event_id(received),
+        client_event_id=client_event_id(received), live=live,
     )
 
 
@@ -410,11 +484,38 @@ async def accept(request: web.Request) -> web.WebSocketResponse | web.Response:
     if not ws.can_prepare(request).ok:
         return web.Response(
             status=426,
-            text="rtrec serve: this is a Realtime WebSocket endpoint; connect with a WebSocket "
-            "client (e.g. websocket_base_url=ws://HOST:PORT/v1)\n",
+            text="rtrec serve: this is a Realtime (or Live) WebSocket endpoint; connect with a "
+            "WebSocket client (e.g. websocket_base_url=ws://HOST:PORT/v1)\n",
         )
     await ws.prepare(request)
     return ws
+
+
+def add_socket_routes(
+    app: web.Application, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> None:
+    """Route every Realtime and Live WebSocket path of the API (recorder.protocol.paths) to
+    handler: a Live path with its /{session_id}/attach or /fork too."""
+    for path in (*REALTIME_PATHS, *LIVE_PATHS):
+        app.router.add_get(path, handler)
+    for path in LIVE_PATHS:
+        app.router.add_get(path + "/{session_id}/{action}", handler)
+
+
+def wrong_api(request: web.Request, recording: Recording) -> web.Response | None:
+    """HTTP 404 and a line saying where to connect, for a handshake on the other API's path
+    than the recording's (a Realtime client to a Live session, or the other way round)."""
+    if recording.is_live and split_live_path(request.path) is not None:
+        return None
+    if not recording.is_live and split_realtime_path(request.path) is not None:
+        return None
+    session = recording.session_id or "(frames)"
+    if recording.is_live:
+        why = f"session {session} is a Live session: connect a Live client (/v1/live/sessions)"
+    else:
+        why = f"session {session} is a Realtime session: connect a Realtime client (/v1/realtime)"
+    log.warning("refused a connection to %s: %s", request.path, why)
+    return web.Response(status=404, text=f"rtrec serve: {why}\n")
 
 
 async def play(
@@ -443,9 +544,16 @@ async def play(
     )
     transport = request.transport if request is not None else None
     abort = transport.abort if transport is not None else None
-    await _Playback(
+    policy: Policy = play_lockstep
+    if recording.is_live:
+        from recorder.live.playback import LivePlayback
+
+        live = split_live_path(request.path) if request is not None else None
+        observed = live.session_id if live is not None and live.kind == "attach" else None
+        policy = LivePlayback(recording.live_plan, observed)  # a fork's session is new
+    await Playback(
         ws, recording, result, match=match, speed=speed, abort=abort, rules=rules,
-        on_mismatch=on_mismatch,
+        on_mismatch=on_mismatch, policy=policy,
     ).run()
     log_result(result)
     return result
@@ -509,8 +617,7 @@ class ReplayServer:
 
     def app(self) -> web.Application:
         app = web.Application()
-        for path in REALTIME_PATHS:
-            app.router.add_get(path, self._handle)
+        add_socket_routes(app, self._handle)
         return app
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
@@ -519,6 +626,9 @@ class ReplayServer:
             why, answer = refused
             log.warning("refused a connection: %s", why)
             return answer
+        wrong = wrong_api(request, self.recording)
+        if wrong is not None:
+            return wrong
         ws = await accept(request)
         if not isinstance(ws, web.WebSocketResponse):
             return ws

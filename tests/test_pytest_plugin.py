@@ -172,3 +172,60 @@ def test_a_bad_marker_option_is_one_line(
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-k", "test_played_520_wide")
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines([f"@pytest.mark.realtime_cassette: {line}"])
+
+
+# -- a Live cassette: the user's test drives client.live against the bundled Live fixture ----
+
+LIVE_TESTS = '''
+import json
+
+import pytest
+from openai import AsyncOpenAI
+
+RECORDED = [json.loads(line) for line in open("live.jsonl")]
+START = json.loads(RECORDED[0]["frame"])
+
+
+async def weather_app(url, output):
+    client = AsyncOpenAI(api_key="test", websocket_base_url=url)
+    async with client.live.connect() as connection:
+        await connection.session.start(session=START["session"])
+        async for event in connection:
+            nested = event.event["type"] if event.type == "response.event" else None
+            if nested == "response.output_item.done":
+                call_id = event.event["item"]["call_id"]
+                await connection.send({"type": "response.item.create", "item": {
+                    "type": "function_call_output", "call_id": call_id, "output": output}})
+                await connection.send({"type": "response.create"})
+            if nested == "response.completed" and event.event["response"]["previous_response_id"]:
+                await connection.send({"type": "session.close"})
+            if event.type == "session.closed":
+                return event.reason
+
+
+@pytest.mark.realtime_cassette(path="live.db", ignore=["audio"])
+async def test_the_weather_app(realtime_url):
+    assert await weather_app(realtime_url, '{"temp_c":21,"sky":"clear"}') == "close_requested"
+
+
+@pytest.mark.realtime_cassette(path="live.db", ignore=["audio"])
+async def test_a_changed_tool_output(realtime_url):
+    await weather_app(realtime_url, '{"temp_c":30}')
+'''
+
+
+def test_a_live_cassette_serves_a_live_client_and_fails_a_changed_command(
+    pytester: pytest.Pytester,
+) -> None:
+    fixtures = Path(__file__).resolve().parents[1] / "fixtures"
+    shutil.copy(fixtures / "live_tool_call.db", pytester.path / "live.db")
+    shutil.copy(fixtures / "live_tool_call.jsonl", pytester.path / "live.jsonl")
+    pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
+    pytester.makepyfile(test_live_user=LIVE_TESTS)
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines([
+        "*realtime cassette live.db: session *, client frame seq *: expected client event "
+        '"response.item.create", received "response.item.create"; 1 field differs: '
+        "item.output: expected *temp_c*21*, received *temp_c*30*",
+    ])

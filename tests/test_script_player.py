@@ -142,3 +142,20 @@ async def test_paced_frames_leave_at_their_offsets() -> None:
     assert side.dues == [pacing.opened_ns + t // 2 for t in (0, 60_000_000, 120_000_000)]
     assert offsets[1] >= 30 and offsets[2] >= 60
     assert all(at >= due for at, due in zip(sent_at, side.dues, strict=True) if due)
+
+
+async def test_an_alarm_ring_cuts_a_sleep_short_and_a_due_time_ends_it() -> None:
+    from recorder.script_player import Alarm
+
+    alarm = Alarm()
+    sleeper = asyncio.create_task(alarm.sleep_until(time.monotonic_ns() + 3600 * 10**9))
+    await asyncio.sleep(0)
+    assert not sleeper.done()
+    alarm.ring()
+    await asyncio.wait_for(sleeper, 5)  # a guard against a hang, not a timing
+    assert alarm.rung
+    await asyncio.wait_for(alarm.wait(), 5)  # rung: returns at once until cleared
+    alarm.clear()
+    due = time.monotonic_ns() + 20_000_000
+    await asyncio.wait_for(alarm.sleep_until(due), 5)
+    assert time.monotonic_ns() >= due and not alarm.rung

@@ -88,7 +88,8 @@ def serve_command(
     speed: str,
     token: str | None,
 ) -> None:
-    """Serve a recorded session to Realtime clients (the SDKs, a browser, ...) on the API's path."""
+    """Serve a recorded session to Realtime or Live clients (the SDKs, a browser, ...) on the
+    API's path."""
     host, port = parse_listen(listen)
     pace = parse_speed(speed)
     rules = MatchRules.build(
@@ -109,12 +110,17 @@ def serve_command(
             f"({recording.server_frames} server frames, {recording.client_frames} client "
             f"frames), {pacing}, matching {match} ({rules.describe()})"
         )
-        click.echo(f"rtrec: listening on {server.url}/realtime")
-        click.echo(f'  Python SDK: AsyncOpenAI(websocket_base_url="{server.url}")')
+        if recording.is_live:
+            click.echo(f"rtrec: listening on {server.url}/live/sessions (a Live session)")
+            click.echo(f'  Python SDK: AsyncOpenAI(websocket_base_url="{server.url}"), then '
+                       "client.live.connect()")
+        else:
+            click.echo(f"rtrec: listening on {server.url}/realtime")
+            click.echo(f'  Python SDK: AsyncOpenAI(websocket_base_url="{server.url}")')
         click.echo("  Ctrl-C stops")
         sys.stdout.flush()
-        if recording.gaps_note is not None:  # the clients get what was kept, in seq order
-            click.echo(recording.gaps_note, err=True)
+        for note in recording.notes():  # gaps, a Live session's bad input: served as it is
+            click.echo(note, err=True)
 
     try:
         run(

@@ -28,9 +28,13 @@ def error_event(
     event_id: str,
     client_event_id: str | None = None,
     error_type: str = INVALID_REQUEST,
+    live: bool = False,
 ) -> dict[str, object]:
-    """An `error` event; `client_event_id` is the event_id of the client event it answers."""
-    return {
+    """An `error` event; `client_event_id` is the event_id of the client event it answers.
+
+    live: shaped as Live's (LIVE.md §2d): the failed command's event_id as client_event_id,
+    inside `error` and beside it."""
+    event: dict[str, object] = {
         "type": "error",
         "event_id": event_id,
         "error": {
@@ -38,9 +42,12 @@ def error_event(
             "code": code,
             "message": message,
             "param": None,
-            "event_id": client_event_id,
+            ("client_event_id" if live else "event_id"): client_event_id,
         },
     }
+    if live:
+        event["client_event_id"] = client_event_id
+    return event
 
 
 class _EventId(msgspec.Struct):
