@@ -13,14 +13,14 @@ from typing import Any
 
 import numpy as np
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
+from test_view_server import _client, _get
 
 from recorder.export import export_session
 from recorder.live.fold import LiveFold
 from recorder.live.render import render_live_text
 from recorder.replay import fold_recording, until_note
 from recorder.store import open_log
-from recorder.view.server import make_app
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 SID = "01a23cbde7745a9aa5bbcaf7"
@@ -35,20 +35,8 @@ def source(tmp_path: Path) -> str:
 
 @pytest.fixture
 async def client(source: str) -> AsyncIterator[TestClient[Any, Any]]:
-    log = await open_log(source, create=False)
-    client = TestClient(TestServer(make_app(log, source, figures=None)))
-    await client.start_server()
-    try:
+    async for client in _client(source, figures=None):
         yield client
-    finally:
-        await client.close()
-        await log.close()
-
-
-async def _get(client: TestClient[Any, Any], path: str, status: int = 200) -> Any:
-    response = await client.get(path)
-    assert response.status == status, await response.text()
-    return await response.json()
 
 
 async def _fold(source: str, until: int | None = None) -> LiveFold:
@@ -77,9 +65,15 @@ async def test_lanes_are_the_live_folds_segments_and_tool_calls(
                                                        for s in assistants]
     calls = [call for d in fold.delegations for call in d.tool_calls]
     assert calls
-    assert [(c["name"], c["call_id"], c["output"]) for c in lanes["tools"]] == [
+    spans = [c for c in lanes["tools"] if c["kind"] == "tool_call"]
+    assert [(c["name"], c["call_id"], c["output"]) for c in spans] == [
         (c.name, c.call_id, c.output) for c in calls]
-    assert all(c["end_ms"] is not None and c["end_ms"] >= c["start_ms"] for c in lanes["tools"])
+    assert all(c["end_ms"] is not None and c["end_ms"] >= c["start_ms"] for c in spans)
+    delegations = [c for c in lanes["tools"] if c["kind"] == "delegation"]
+    assert [(d["item_id"], d["output"]) for d in delegations] == [
+        (d.id, d.answer) for d in fold.delegations]
+    assert all(d["start_ms"] <= c["start_ms"] <= c["end_ms"] <= d["end_ms"]
+               for d in delegations for c in spans)
     assert not any(t["truncated"] for t in lanes["assistant"])
     assert data["session"]["turns"] == len(users)
     # no heard-audio in Live: the page says why there is no truncation shading
