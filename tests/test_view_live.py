@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 import pytest
 from aiohttp.test_utils import TestClient
+from live_sessions import Session, start
+from test_live_replay import write_live_db
 from test_view_server import _client, _get
 
 from recorder.export import export_session
@@ -21,6 +23,8 @@ from recorder.live.fold import LiveFold
 from recorder.live.render import render_live_text
 from recorder.replay import fold_recording, until_note
 from recorder.store import open_log
+from recorder.view import stored
+from recorder.wire import Direction, Frame, Opcode
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 SID = "01a23cbde7745a9aa5bbcaf7"
@@ -146,3 +150,51 @@ async def test_a_frame_decodes_as_live_and_the_export_zips(client: TestClient[An
     assert response.status == 200
     names = zipfile.ZipFile(io.BytesIO(await response.read())).namelist()
     assert f"rtrec-{SID}/user.wav" in names and f"rtrec-{SID}/assistant.wav" in names
+
+
+async def test_a_kept_live_index_is_read_back_the_same(source: str) -> None:
+    from recorder.view.server import STATE
+
+    answers = []
+    for _ in range(2):  # the second server reads the kept index and peaks, not the frames
+        async for client in _client(source, figures=None):
+            data = await _get(client, f"/api/sessions/{SID}")
+            events = await _get(client, f"/api/sessions/{SID}/events")
+            peaks = await _get(client, f"/api/sessions/{SID}/peaks?side=assistant&level=2")
+            wav = await (await client.get(f"/api/sessions/{SID}/audio/stereo.wav")).read()
+            state = client.server.app[STATE]
+            await state.kept()
+            assert (await stored.load(state.log, await state.info(SID))) is not None
+            answers.append((data["lanes"], data["kinds"], events["events"], peaks, wav))
+    assert answers[0] == answers[1]
+
+
+async def test_a_live_sessions_transcript_is_searched(client: TestClient[Any, Any]) -> None:
+    found = await _get(client, "/api/sessions?q=lisbon")
+    assert [s["id"] for s in found["sessions"]] == [SID]
+    assert (await _get(client, "/api/sessions?q=paris"))["sessions"] == []
+
+
+async def test_a_live_session_with_no_audio_and_broken_frames(tmp_path: Path) -> None:
+    session = start(Session())
+    session.raw(Direction.SERVER, 50, b"{not json")
+    session.frames.append(Frame(Direction.SERVER, 60_000_000, Opcode.BINARY, b"\x00\x01"))
+    session.transcript(70, "user", "hello there", 0, 400)
+    db = tmp_path / "bare.db"
+    sid = await write_live_db(db, session.frames)
+    async for client in _client(str(db), figures=None):
+        data = await _get(client, f"/api/sessions/{sid}")
+        assert not data["has_audio"]
+        assert "this session has no audio: the lanes show its turns without waveforms" in \
+            data["notes"]
+        assert "2 frames could not be decoded: shown as unknown events" in data["notes"]
+        assert [t["text"] for t in data["lanes"]["user"]] == ["hello there"]
+        assert data["lanes"]["notes"]["tools"] == "no delegations or tool calls in this session"
+        assert data["lanes"]["notes"]["assistant"].startswith("no assistant speech segments")
+        events = await _get(client, f"/api/sessions/{sid}/events")
+        assert [row[4] for row in events["events"]] == [
+            "session", "session", "unknown", "unknown", "input"]
+        for path in ("peaks?side=user", "audio/stereo.wav", "state?seq=3", "frames/3"):
+            response = await client.get(f"/api/sessions/{sid}/{path}")
+            assert response.status == 200, (path, await response.text())
+        assert (await _get(client, f"/api/sessions/{sid}/frames/3"))["unknown"]
