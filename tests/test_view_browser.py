@@ -142,6 +142,13 @@ def _box(driver: Any, css: str) -> dict[str, float]:
         "return {left: r.left, right: r.right, width: r.width};", css))
 
 
+def _wave_buckets(driver: Any) -> list[int]:
+    """How many peak buckets each audio lane's waveform drew."""
+    return list(driver.execute_script(
+        "return [...document.querySelectorAll('.lane.audio canvas')]"
+        ".map(c => Number(c.dataset.buckets || 0))"))
+
+
 def test_lanes_turns_and_the_unheard_part(browser: Any, tmp_path: Path, shots: Path,
                                           capsys: pytest.CaptureFixture[str]) -> None:
     from selenium.webdriver.common.by import By
@@ -162,10 +169,7 @@ def test_lanes_turns_and_the_unheard_part(browser: Any, tmp_path: Path, shots: P
         assert 200 < int(browser.execute_script("return document.body.dataset.ticks")) <= 283
         assert browser.find_element(By.ID, "export").get_attribute("href").endswith(
             "/api/sessions/01a1fc8bd58a1df8aa01910d/export.zip")
-        waves = browser.execute_script(
-            "return [...document.querySelectorAll('.lane.audio canvas')]"
-            ".map(c => Number(c.dataset.buckets || 0))")
-        assert all(count > 0 for count in waves)
+        assert all(count > 0 for count in _wave_buckets(browser))
         with capsys.disabled():
             _shoot(browser, shots, "session-barge_in-1280x800")
 
@@ -488,9 +492,6 @@ def test_a_live_session_shows_its_segments_and_tool_calls(
         assert tool.text.startswith(f"{calls[0].name} · ")
         assert _count(browser, '.tick[data-kind="unknown"]') == 0
         assert _count(browser, '.tick[data-kind="delegation"]') == 1
-        waves = browser.execute_script(
-            "return [...document.querySelectorAll('.lane.audio canvas')]"
-            ".map(c => Number(c.dataset.buckets || 0))")
-        assert all(count > 0 for count in waves)
+        assert all(count > 0 for count in _wave_buckets(browser))
         with capsys.disabled():
             _shoot(browser, shots, "session-live_tool_call-1280x800")
