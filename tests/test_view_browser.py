@@ -142,6 +142,13 @@ def _box(driver: Any, css: str) -> dict[str, float]:
         "return {left: r.left, right: r.right, width: r.width};", css))
 
 
+def _wave_buckets(driver: Any) -> list[int]:
+    """How many peak buckets each audio lane's waveform drew."""
+    return list(driver.execute_script(
+        "return [...document.querySelectorAll('.lane.audio canvas')]"
+        ".map(c => Number(c.dataset.buckets || 0))"))
+
+
 def test_lanes_turns_and_the_unheard_part(browser: Any, tmp_path: Path, shots: Path,
                                           capsys: pytest.CaptureFixture[str]) -> None:
     from selenium.webdriver.common.by import By
@@ -162,10 +169,7 @@ def test_lanes_turns_and_the_unheard_part(browser: Any, tmp_path: Path, shots: P
         assert 200 < int(browser.execute_script("return document.body.dataset.ticks")) <= 283
         assert browser.find_element(By.ID, "export").get_attribute("href").endswith(
             "/api/sessions/01a1fc8bd58a1df8aa01910d/export.zip")
-        waves = browser.execute_script(
-            "return [...document.querySelectorAll('.lane.audio canvas')]"
-            ".map(c => Number(c.dataset.buckets || 0))")
-        assert all(count > 0 for count in waves)
+        assert all(count > 0 for count in _wave_buckets(browser))
         with capsys.disabled():
             _shoot(browser, shots, "session-barge_in-1280x800")
 
@@ -449,3 +453,45 @@ def test_the_sessions_page_searches_the_transcripts(browser: Any, tmp_path: Path
         _wait(browser, lambda: _count(browser, "#sessions tbody tr") == 0, "nothing found")
         assert "no session's transcripts have all these words" in browser.find_element(
             By.ID, "notes").text
+
+
+def test_a_live_session_shows_its_segments_and_tool_calls(
+        browser: Any, tmp_path: Path, shots: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import asyncio
+
+    from selenium.webdriver.common.by import By
+
+    from recorder.live.fold import LiveFold
+    from recorder.replay import fold_recording
+
+    source = _copy(tmp_path, "live_tool_call")
+    _, fold, _ = asyncio.run(fold_recording(source))
+    assert isinstance(fold, LiveFold)
+    speakers = [segment.speaker for segment in fold.segments]
+    calls = [call for delegation in fold.delegations for call in delegation.tool_calls]
+    browser.set_window_size(*WIDE)
+    with rtrec_view(source) as url:
+        with contextlib.closing(sqlite3.connect(source)) as db:
+            sid = db.execute("SELECT id FROM sessions").fetchone()[0]
+        browser.get(url)
+        _wait(browser, lambda: _count(browser, "#sessions tbody tr") == 1, "the Live session")
+        row = browser.find_element(By.CSS_SELECTOR, "#sessions tbody tr")
+        assert row.get_attribute("data-id") == sid
+        assert row.find_element(By.CSS_SELECTOR, "td.protocol").text == "live"
+        _wait(browser, lambda: row.find_element(By.CSS_SELECTOR, "td.turns").text ==
+              str(speakers.count("user")), "the Live session's turns")
+        _open_session(browser, url.rstrip("/") + f"/s/{sid}")
+        assert _count(browser, ".turn.user") == speakers.count("user") > 0
+        assert _count(browser, ".turn.assistant") == speakers.count("assistant") > 0
+        assert _count(browser, '.tool-span[data-kind="tool_call"]') == len(calls) > 0
+        assert _count(browser, ".tool-span.delegation") == len(fold.delegations)
+        assert _count(browser, ".unheard") == 0
+        note = browser.find_element(By.CSS_SELECTOR, '.lane-note[data-lane="assistant"]')
+        assert "says nothing about what the listener heard" in note.text
+        tool = browser.find_element(By.CSS_SELECTOR, '.tool-span[data-kind="tool_call"]')
+        assert tool.text.startswith(f"{calls[0].name} · ")
+        assert _count(browser, '.tick[data-kind="unknown"]') == 0
+        assert _count(browser, '.tick[data-kind="delegation"]') == 1
+        assert all(count > 0 for count in _wave_buckets(browser))
+        with capsys.disabled():
+            _shoot(browser, shots, "session-live_tool_call-1280x800")

@@ -43,15 +43,16 @@ class Track:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.writer: WavWriter | None = None
+        self.rate: int | None = None  # the file's rate: the first chunk's
         self.frames = 0  # written and gathered
         self.same: AudioFormat | None = None  # a format add_pcm takes: PCM16 at the file's rate
         self._pending: list[bytes] = []
         self._pending_bytes = 0
 
     def add(self, fmt: AudioFormat, at_ms: float, audio: bytes) -> None:
-        if self.writer is None:
-            self.writer = WavWriter(self.path, fmt.sample_rate)
-        rate = self.writer.sample_rate
+        if self.rate is None:
+            self._open(fmt.sample_rate)
+        rate = self.rate or fmt.sample_rate
         self._silence_to(round(at_ms * rate / 1000))
         if fmt.sample_rate == rate and not fmt.is_g711:
             self.same = fmt
@@ -66,7 +67,7 @@ class Track:
         """add() of a chunk in the `same` format (PCM16 at the file's rate, whole samples), with
         LiveExport's rule that the track never goes over itself: the bulk of a session, with
         nothing to convert."""
-        rate = self.writer.sample_rate if self.writer is not None else 1
+        rate = self.rate or 1
         frames = self.frames
         end = frames * 1000 / rate
         at = round((end if at_ms < end else at_ms) * rate / 1000)
@@ -78,12 +79,18 @@ class Track:
         if self._pending_bytes >= PENDING_BYTES:
             self.flush()
 
+    def _open(self, rate: int) -> None:
+        """The file, at the first chunk's rate (a track that only places its chunks, the
+        viewer's, opens none)."""
+        self.rate = rate
+        self.writer = WavWriter(self.path, rate)
+
     def _silence_to(self, at: int) -> None:
         while at > self.frames:  # the stream paused: silence up to frame at, block by block
             self._gather(bytes(2 * min(at - self.frames, PENDING_BYTES >> 1)))
 
     def end_ms(self) -> float:
-        rate = self.writer.sample_rate if self.writer is not None else 1
+        rate = self.rate or 1
         return self.frames * 1000 / rate
 
     def _gather(self, pcm: bytes) -> None:
@@ -103,10 +110,12 @@ class Track:
 class LiveExport:
     """The pass over a Live session's steps: the fold, and the two tracks."""
 
+    track = Track  # what places (and writes) each side's chunks
+
     def __init__(self, out_dir: Path) -> None:
         self.fold = LiveFold()
-        self.user = Track(out_dir / "user.wav")
-        self.assistant = Track(out_dir / "assistant.wav")
+        self.user = self.track(out_dir / "user.wav")
+        self.assistant = self.track(out_dir / "assistant.wav")
         self.first_ns: int | None = None
         self.skipped = 0  # audio frames that could not be decoded in the session's format
 
@@ -146,7 +155,7 @@ class LiveExport:
         if not fmt.is_g711 and len(audio) & 1:
             self.skipped += 1  # not PCM16: the fold notes it (not in the announced format)
             return
-        if track.writer is not None:
+        if track.rate is not None:
             at_ms = max(at_ms, track.end_ms())  # continuous: never over itself
         track.add(fmt, at_ms, audio)
 

@@ -33,8 +33,11 @@ USER, ASSISTANT = "user", "assistant"
 PEAK_BUCKET_MS = 10  # the finest waveform bucket (level 0 of recorder.view.sound's peaks): a
 # hundredth of a second, so a bucket is sample_rate // 100 samples
 
-# The tick kinds of the events lane, in the order the legend shows them.
-KINDS = ("session", "input", "response", "item", "error", "other", "unknown")
+# The tick kinds of a Realtime session's events lane, in the order the legend shows them.
+REALTIME_KINDS = ("session", "input", "response", "item", "error", "other", "unknown")
+# Every kind a tick can have (its number in tick_kind, kept in view_index): Realtime's, then
+# those only Live sessions have (recorder.view.live_index.LIVE_KINDS)
+KINDS = (*REALTIME_KINDS, "output", "delegation", "context")
 
 
 def kind_of(event_type: str | None, unknown: bool = False) -> str:

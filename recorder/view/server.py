@@ -32,11 +32,13 @@ from recorder.conversation import fold_log
 from recorder.errors import CannotListen, RtrecError
 from recorder.events import UnknownEvent
 from recorder.localserver import LocalServer, connect_host
+from recorder.recording import is_live
 from recorder.store import EventLog, SessionInfo, open_log
-from recorder.stream import AudioChunk, Step
+from recorder.stream import AudioChunk, LiveAudioChunk, Step, log_steps, step_class
 from recorder.view import derived, search, stored
-from recorder.view.index import KINDS, IndexBuilder, SessionIndex, lanes
+from recorder.view.index import REALTIME_KINDS, SessionIndex, lanes
 from recorder.view.listing import SORTS, list_sessions
+from recorder.view.live_index import LIVE_KINDS, index_builder
 from recorder.view.sound import (
     SIDES,
     Peaks,
@@ -124,6 +126,8 @@ class ViewState:
         entry = self._cache.get(info.id)
         if entry is not None and (entry.frames, entry.status) == (info.frames, info.status):
             return entry.index.lanes
+        if is_live(info):
+            return (await self._index(info)).lanes
         return lanes((await fold_log(self.log, info)).conversation)
 
     async def close(self) -> None:
@@ -157,10 +161,7 @@ class ViewState:
     async def _build(self, info: SessionInfo) -> _Cached:
         """The session's index from its frames, and its sides' peaks, kept in the store's
         derived tables with its text (a store that cannot take them is said in the log)."""
-        builder = IndexBuilder()
-        async for batch in self.log.read_parts(info.id, Step, batch_size=5000):
-            builder.feed(batch)
-        index = builder.finish()
+        index = await self._index(info)
         peaks = {side: side_peaks(index, side) for side in SIDES[:2]}
         index.drop_chunk_peaks()  # the sides' peaks have them now
         entry = _Cached(info.frames, info.status, index, peaks=peaks)
@@ -169,6 +170,14 @@ class ViewState:
             self._keeping.add(task)
             task.add_done_callback(self._keeping.discard)
         return entry
+
+    async def _index(self, info: SessionInfo) -> SessionIndex:
+        """The session's index from its frames (its protocol's builder)."""
+        builder = index_builder(info.protocol)
+        async for batch in self.log.read_parts(info.id, step_class(info.protocol),
+                                               batch_size=5000):
+            builder.feed(batch)
+        return builder.finish()
 
     async def _keep(self, info: SessionInfo, index: SessionIndex, peaks: dict[str, Peaks]
                     ) -> None:
@@ -192,11 +201,13 @@ class ViewState:
         except Exception as error:  # the page still shows the lanes
             entry.figures_note = f"turn figures could not be computed: {error}"
 
-    def read_audio(self, sid: str) -> Callable[[list[int]], Awaitable[dict[int, bytes]]]:
+    def read_audio(self, info: SessionInfo) -> Callable[[list[int]], Awaitable[dict[int, bytes]]]:
+        make = step_class(info.protocol)
+
         async def read(seqs: list[int]) -> dict[int, bytes]:
             wanted = set(seqs)
             out: dict[int, bytes] = {}
-            async for batch in self.log.read_parts(sid, Step, after_seq=seqs[0] - 1,
+            async for batch in self.log.read_parts(info.id, make, after_seq=seqs[0] - 1,
                                                    until_seq=seqs[-1], batch_size=2000):
                 for step in batch:
                     if step.seq in wanted and step.audio is not None:
@@ -214,9 +225,9 @@ class ViewState:
             entry.peaks[side] = peaks
         return peaks
 
-    async def step(self, sid: str, seq: int) -> Step | None:
-        async for batch in self.log.read_parts(sid, Step, after_seq=seq - 1, until_seq=seq,
-                                               batch_size=1):
+    async def step(self, info: SessionInfo, seq: int) -> Step | None:
+        async for batch in self.log.read_parts(info.id, step_class(info.protocol),
+                                               after_seq=seq - 1, until_seq=seq, batch_size=1):
             for step in batch:
                 return step
         return None
@@ -366,7 +377,8 @@ def counts(cached: _Cached) -> dict[str, Any]:
     values = [v for v in v2v if v is not None]
     return {
         "turns": len(lanes["user"]),
-        "interruptions": sum(1 for a in lanes["assistant"] if a["truncated"]),
+        "interruptions": lanes.get("interruptions",  # Live's: inferred by its fold
+                                   sum(1 for a in lanes["assistant"] if a["truncated"])),
         "errors": len(lanes["errors"]),
         "p50_voice_to_voice_ms": statistics.median(values) if values else None,
     }
@@ -416,7 +428,8 @@ async def api_session(request: web.Request) -> web.Response:
         notes.append(f"{unknown} frames could not be decoded: shown as unknown events")
     return _json({
         "session": row, "end_ms": index.end_ms, "has_audio": index.has_audio,
-        "sample_rate": index.sample_rate(), "lanes": index.lanes, "kinds": list(KINDS),
+        "sample_rate": index.sample_rate(), "lanes": index.lanes,
+        "kinds": list(LIVE_KINDS if is_live(info) else REALTIME_KINDS),
         "figures": cached.figures, "figures_note": cached.figures_note, "notes": notes,
         "events": index.frames,
         "commands": {
@@ -471,7 +484,8 @@ def frame_dict(step: Step) -> dict[str, Any]:
     if step.audio is not None:
         out["audio_bytes"] = len(step.audio)
         raw = step._data  # the outline: the frame with its audio field empty
-        event = step.event.outline_event() if isinstance(step.event, AudioChunk) else step.event
+        event = (step.event.outline_event() if isinstance(step.event, AudioChunk | LiveAudioChunk)
+                 else step.event)
         out["note"] = (f"the audio field holds {len(step.audio)} bytes of audio "
                        "(shown empty here; play it with the button)")
     else:
@@ -497,7 +511,7 @@ async def api_frame(request: web.Request) -> web.Response:
     state = _state(request)
     info = await _session(request)
     seq = _int(request, "seq", 0) if "seq" in request.query else _path_int(request, "seq")
-    step = await state.step(info.id, seq)
+    step = await state.step(info, seq)
     if step is None:
         return _bad(f"session {info.id} has no frame {seq}", 404)
     return _json(frame_dict(step))
@@ -517,7 +531,7 @@ async def api_frame_audio(request: web.Request) -> web.Response:
     state = _state(request)
     info = await _session(request)
     seq = _path_int(request, "seq")
-    step = await state.step(info.id, seq)
+    step = await state.step(info, seq)
     index = (await state.cached(info)).index
     segment = index.segment_of(seq)
     if step is None or step.audio is None or segment is None:
@@ -536,6 +550,8 @@ async def api_state(request: web.Request) -> web.Response:
     state = _state(request)
     info = await _session(request)
     seq = _int(request, "seq", info.frames, lo=0)
+    if is_live(info):
+        return _json(await _live_state(state.log, info, seq))
     fold = await fold_log(state.log, info, until=seq)
     result = ReplayResult(info, fold.frames, fold.last_seq)
     note = until_note(seq, result)
@@ -543,6 +559,22 @@ async def api_state(request: web.Request) -> web.Response:
     return _json({"seq": seq, "last_seq": fold.last_seq, "note": note,
                   "text": render_text(conversation, info, note),
                   "conversation": conversation.to_dict()})
+
+
+async def _live_state(log: EventLog, info: SessionInfo, seq: int) -> dict[str, Any]:
+    """A Live session as of a seq: what `rtrec replay --until SEQ` prints for it (the Live
+    fold, cut there), and the fold's timeline."""
+    from recorder.live.fold import LiveFold
+    from recorder.live.render import render_live_text
+    from recorder.replay import ReplayResult, until_note
+
+    fold = LiveFold()
+    async for batch in log_steps(log, info, until=seq, batch_size=5000):
+        fold.apply_batch(batch)
+    fold.finish(cut=fold.frames < info.frames)  # stopped there: its end is not missing
+    note = until_note(seq, ReplayResult(info, fold.frames, fold.last_seq))
+    return {"seq": seq, "last_seq": fold.last_seq, "note": note,
+            "text": render_live_text(fold, info, note), "conversation": fold.to_dict()}
 
 
 class _ZipSink(io.RawIOBase):
@@ -640,7 +672,7 @@ async def api_audio(request: web.Request) -> web.StreamResponse:
     await response.prepare(request)
     if request.method == "HEAD":
         return response
-    read_audio = state.read_audio(info.id)
+    read_audio = state.read_audio(info)
     step = 1 << 20  # a MiB of WAV at a time: memory stays bounded however long the session
     at = start
     try:

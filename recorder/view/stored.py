@@ -23,7 +23,7 @@ from recorder.view.sound import Peaks
 
 INDEX_TABLE, PEAKS_TABLE = "view_index", "view_peaks"
 # what encode() writes and SessionIndex holds: a change to either makes every kept row stale
-INDEX_VERSION = 1
+INDEX_VERSION = 2  # 2: Live sessions indexed by recorder.view.live_index
 
 # seqs, sizes and bucket offsets fit 32 bits (the seq column is 32-bit): 20 bytes a frame
 _TICKS = {"t_ms": "<f8", "seq": "<i4", "direction": "<i1", "type": "<i2", "kind": "<i1",

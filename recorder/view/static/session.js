@@ -37,6 +37,11 @@ function place(node, start, end, minWidth = 2) {
 
 // -- lanes ---------------------------------------------------------------------------------------
 
+// a tool call as name(arguments); a Live delegation (no arguments) by its name alone
+function call(c) {
+  return c.kind === "delegation" ? c.name : `${c.name}(${c.arguments ?? ""})`;
+}
+
 function buildLanes() {
   const user = $("lane-user");
   const assistant = $("lane-assistant");
@@ -61,8 +66,9 @@ function buildLanes() {
     }
   }
   for (const c of data.lanes.tools) {
-    c.node = el("div", { class: "tool-span", "data-call": c.call_id ?? "",
-      title: `${c.name}(${c.arguments ?? ""})\n-> ${c.output ?? "(no output recorded)"}` +
+    c.node = el("div", { class: `tool-span${c.kind === "delegation" ? " delegation" : ""}`,
+      "data-call": c.call_id ?? "", "data-kind": c.kind ?? "tool_call",
+      title: `${call(c)}\n-> ${c.output ?? "(no output recorded)"}` +
         (c.tool_ms !== null ? `\ntime in the tool: ${duration(c.tool_ms)}` : ""),
       text: `${c.name ?? "call"}${c.tool_ms !== null ? " · " + duration(c.tool_ms) : ""}`,
       onclick: () => seek(c.start_ms) });
@@ -83,6 +89,15 @@ function buildLanes() {
   }
   if (!data.has_audio) {
     for (const lane of [user, assistant]) lane.append(el("span", { class: "nowave", text: "no audio recorded" }));
+  }
+  // a lane that does not apply to this session (a Live one: no heard-audio) says so
+  for (const [name, text] of Object.entries(data.lanes.notes ?? {})) {
+    const lane = $(`lane-${name}`);
+    if (lane) lane.append(el("span", { class: "lane-note", "data-lane": name, text }));
+  }
+  if (data.session.protocol === "live") {
+    assistant.querySelector(".name").textContent = "assistant (as generated)";
+    tools.querySelector(".name").textContent = "delegations and tool calls";
   }
 }
 
@@ -348,7 +363,7 @@ function buildTranscript() {
     ...data.lanes.tools.map((t) => ({ who: "tool", t })),
   ].sort((a, b) => a.t.start_ms - b.t.start_ms);
   $("transcript").replaceChildren(...lines.map(({ who, t }) => {
-    const text = who === "tool" ? `${t.name}(${t.arguments ?? ""}) -> ${t.output ?? "(no output)"}` : (t.text ?? t.note ?? "");
+    const text = who === "tool" ? `${call(t)} -> ${t.output ?? "(no output)"}` : (t.text ?? t.note ?? "");
     const badge = who === "assistant" && t.status && t.status !== "completed" ? el("span", { class: `badge ${t.status}`, text: t.status }) : null;
     const cut = who === "assistant" && t.truncated ? el("span", { class: "badge", text: `heard ${duration(t.heard_ms)} of ${duration(t.audio_ms)}` }) : null;
     t.line = el("p", { onclick: () => seek(t.start_ms) }, el("span", { class: "muted", text: `${clock(t.start_ms)} ` }),

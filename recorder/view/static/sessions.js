@@ -81,10 +81,12 @@ function cell(text, cls) { return el("td", { class: cls, text: text ?? "" }); }
 
 function row(s) {
   const started = s.started_at ? s.started_at.replace("T", " ").slice(0, 19) : "unknown";
-  return el("tr", { "data-id": s.id, "data-status": s.status, "data-model": s.model || "" },
+  return el("tr", { "data-id": s.id, "data-status": s.status, "data-model": s.model || "",
+    "data-protocol": s.protocol || "" },
     cell(started), el("td", { class: "id" }, el("a", { href: `/s/${s.id}`, text: s.id })),
     cell(s.model), cell(s.status), cell(duration(s.duration_ms)), cell(String(s.frames)),
-    cell("…", "turns"), cell("…", "interruptions"), cell("…", "errors"), cell("…", "p50"));
+    cell("…", "turns"), cell("…", "interruptions"), cell("…", "errors"), cell("…", "p50"),
+    cell(s.protocol ?? "unknown", "protocol"));
 }
 
 function showCounts(s) {
