@@ -104,6 +104,35 @@ async def test_a_database_from_a_newer_rtrec_is_refused(tmp_path: Path) -> None:
         assert connection.execute("SELECT count(*) FROM sessions").fetchone() == (1,)
 
 
+async def test_a_database_from_a_newer_rtrec_with_tables_of_its_own_is_refused_as_newer(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "log.db"
+    async with await open_log(str(path)) as log:
+        await log.begin_session("ga", None, None)
+    with sqlite3.connect(path) as connection:  # a later migration added a table
+        connection.execute("CREATE TABLE tables_of_a_later_rtrec (x INTEGER)")
+        connection.execute("UPDATE alembic_version SET version_num = '9999_from_the_future'")
+    assert await _open_error(str(path)) == (
+        f"{path} was written by a newer rtrec (schema revision 9999_from_the_future): "
+        "upgrade rtrec to open it"
+    )
+
+
+async def test_a_database_with_rtrec_like_tables_but_no_frames_is_not_taken(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "other.db"
+    with sqlite3.connect(path) as connection:  # another tool's, with its own alembic history
+        connection.execute("CREATE TABLE alembic_version (version_num TEXT)")
+        connection.execute("CREATE TABLE sessions (id INTEGER)")
+        connection.execute("CREATE TABLE users (id INTEGER)")
+    assert await _open_error(str(path)) == (
+        f"{path} is a SQLite database but not an rtrec event log (it has other tables): "
+        "give another path"
+    )
+
+
 async def test_a_locked_database_gives_up_after_the_busy_timeout(tmp_path: Path) -> None:
     path = tmp_path / "log.db"
     async with await open_log(str(path)) as log:

@@ -28,6 +28,10 @@ RTREC_TABLES = frozenset({
     "view_text_fts_config",
 })
 
+# An rtrec file holds at least these: with them, tables this rtrec does not know are a newer
+# rtrec's, and the schema revision (recorder.store.migrate) decides what to say.
+OUR_CORE = frozenset({"alembic_version", "sessions", "frames", "gaps"})
+
 # Measured with frames appended in write order (recorder.store.schema), 50 sessions, 4 KB
 # frames: 64 KiB pages store 0.77x the wire bytes (a 3 KB row leaves little slack at a page
 # end), 16-32 KiB 0.80x, 4-8 KiB 1.0x; bytes written per wire byte are about equal at 16-64 KiB.
@@ -214,7 +218,8 @@ def _prepare_sqlite_file(path: Path, busy_timeout: float) -> None:
         if not tables:  # new: page size and WAL must be chosen before the first table
             connection.execute(f"PRAGMA page_size={SQLITE_PAGE_SIZE}")
             _switch_to_wal(connection, busy_timeout)
-        elif not tables <= RTREC_TABLES:
+        elif not tables <= RTREC_TABLES and not tables >= OUR_CORE:
+            # other tables beside our core ones: a newer rtrec's (the revision check says so)
             raise NotAnEventLog(
                 f"{path} is a SQLite database but not an rtrec event log (it has other tables): "
                 "give another path"
