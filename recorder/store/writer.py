@@ -339,11 +339,16 @@ class BatchWriter:
         loop = asyncio.get_running_loop()
         self._task = loop.create_task(self._run(), name="rtrec-log-writer")
         self._beats = loop.create_task(self._heartbeats(), name="rtrec-log-heartbeat")
-        self._watch: asyncio.Task[None] | None = None
+        # The loop watch (watch_loop): one timer callback every _LAG_TICK while a session is
+        # open, none otherwise; it also ends the writer's flush wait (one timer, not two).
+        self._loop = loop
+        self._watching = watch_loop
+        self._watch: asyncio.TimerHandle | None = None
+        self._watch_due = 0.0
+        self._watch_waited: float | None = None
+        self._flush_at: float | None = None  # set while the writer waits on the watch's ticks
         if journal is not None and journal.frames:  # left by a run that ended without draining
             self._wake.set()
-        if watch_loop:
-            self._watch = loop.create_task(self._watch_loop(), name="rtrec-loop-watch")
 
     # -- called by EventLog, synchronously, on the event loop ------------------------------
 
@@ -499,6 +504,8 @@ class BatchWriter:
     def session_began(self) -> None:
         """A session is open: the loop watch and the heartbeat wake if they slept."""
         self._sessions_open.set()
+        if self._watching and self._watch is None and not self._closing:
+            self._next_look()
 
     async def _until_sessions_open(self) -> None:
         """Return at once while a session is open; else sleep until one begins."""
@@ -522,21 +529,29 @@ class BatchWriter:
             or (self.state.shed and self._open_sessions())  # shed frames grow their gaps
         )
 
-    async def _watch_loop(self) -> None:
+    def _next_look(self) -> None:
+        loop = self._loop
+        self._watch_due, self._watch_waited = loop.time() + _LAG_TICK, self._cpu_wait()
+        self._watch = loop.call_at(self._watch_due, self._look)
+
+    def _look(self) -> None:
         """Live recording: when the event loop that forwards frames runs late, recording is
         what gives way: shed one session per _LAG_STEP of lag, at most a quarter of those
-        still recorded per look, while the lag lasts. With no session open it sleeps."""
-        loop = asyncio.get_running_loop()
-        while not self._closing:
-            await self._until_sessions_open()
-            due, waited = loop.time() + _LAG_TICK, self._cpu_wait()
-            await asyncio.sleep(_LAG_TICK)
-            lag = loop.time() - due
+        still recorded per look, while the lag lasts. With no session open it stops (until
+        session_began); a flush the writer waits for is due at the look nearest its time."""
+        self._watch = None
+        if self._closing:
+            return
+        now = self._loop.time()
+        try:
+            lag = now - self._watch_due
             if lag > _LAG_LIMIT:
-                now_waited = self._cpu_wait()
+                waited, now_waited = self._watch_waited, self._cpu_wait()
                 if waited is not None and now_waited is not None:
                     lag -= now_waited - waited  # the machine, not this process, held the loop
             self._looked(lag)
+        finally:  # whatever went wrong, the flush and the next look stay due
+            self._flush_or_next_look(now)
 
     def _looked(self, lag: float) -> None:
         """One look of the watch: the loop ran `lag` s late (time spent waiting for a CPU
@@ -556,6 +571,21 @@ class BatchWriter:
         overload sheds the newest again)."""
         if not self._loop_late and self._queued_bytes < self._shed_at // 2:
             self._shed_above = _NOT_SHEDDING
+
+    def _flush_or_next_look(self, now: float) -> None:
+        if self._flush_at is not None and now >= self._flush_at - _LAG_TICK / 2:
+            self._flush_at = None
+            self._wake.set()
+        if self._open_sessions():
+            self._next_look()
+            return
+        # The last session ended: the watch stops; a lateness seen with none open is not
+        # recording's doing, so an overload the writer has caught up with ends here.
+        self._loop_late = False
+        self._overload_over()
+        if self._flush_at is not None:  # the writer's own timer from now on
+            self._flush_at = None
+            self._wake.set()
 
     def _shed_newest(self, count: int, reason: str, *, outage: bool = False) -> list[int]:
         """Shed the `count` newest sessions still recorded; their pks (one walk per call).
@@ -604,6 +634,7 @@ class BatchWriter:
         self._give_up_at = time.monotonic() + self._close_timeout
         if self._watch is not None:
             self._watch.cancel()
+            self._watch = None
         if self._schedstat is not None:
             self._schedstat.close()
             self._cpu_wait = runqueue_wait
@@ -852,8 +883,13 @@ class BatchWriter:
                 await self._work.wait()
                 self._work.clear()
                 self._sleeping = False
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._flush_interval)
+            if self._watch is not None:  # the watch's ticks end the wait (_look)
+                self._flush_at = self._loop.time() + self._flush_interval
+                await self._wake.wait()
+                self._flush_at = None
+            else:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self._flush_interval)
             self._wake.clear()
             try:
                 await self._drain()
