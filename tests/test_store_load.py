@@ -293,6 +293,28 @@ async def test_an_idle_live_log_sleeps_until_a_session_or_a_frame_arrives(tmp_pa
     assert _stored_frames(path) == 1
 
 
+async def test_a_session_begun_after_the_late_loop_sessions_all_ended_is_recorded(
+    tmp_path: Path,
+) -> None:
+    """The watch stops with the last session: a lateness seen then no longer sheds the
+    sessions that begin later (they are not newer than an overload still on)."""
+    log = await open_log(str(tmp_path / "log.db"), live=True)
+    sids = [await log.begin_session("ga", None, None) for _ in range(8)]
+    await asyncio.sleep(0.01)
+    time.sleep(0.5)  # the loop is stuck: the newest sessions are shed
+    while not log.shed:
+        await asyncio.sleep(0.01)
+    for sid in sids:
+        await log.end_session(sid)
+    while log._writer._watch is not None:  # the watch found no session open and stopped
+        await asyncio.sleep(0.01)
+    late = await log.begin_session("ga", None, None)
+    log.append(late, _frame(1))
+    assert late not in [r.sid for r in log.shed]
+    await log.close()
+    assert await _seqs(str(tmp_path / "log.db"), late) == [1]
+
+
 def _stored_frames(path: Path) -> int:
     with contextlib.closing(sqlite3.connect(path)) as connection:
         return int(connection.execute("SELECT count(*) FROM frames").fetchone()[0])
