@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
+import sqlite3
 import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
@@ -240,6 +243,81 @@ async def test_a_loop_late_only_because_the_machine_gave_it_no_cpu_sheds_nothing
     assert [r.sid for r in log.shed] == [sids[7], sids[6]]
     assert int(log.shed[0].reason.split(" ran ")[1].split(" ms")[0]) >= 250
     await log.close()
+
+
+async def test_an_idle_live_log_sleeps_until_a_session_or_a_frame_arrives(tmp_path: Path) -> None:
+    """No open session and nothing queued: the writer, the loop watch and the heartbeat sleep
+    without a timer (counted by their calls, not by time); a session or a frame wakes them."""
+    path = tmp_path / "log.db"
+    log = await open_log(str(path), live=True)
+    writer = log._writer
+    calls: Counter[str] = Counter()
+    cpu_wait, drain, open_sessions = writer._cpu_wait, writer._drain, writer._open_sessions
+    idle_again = asyncio.Event()
+
+    def counted_cpu_wait() -> float | None:
+        calls["watch"] += 1
+        return cpu_wait()
+
+    async def counted_drain() -> None:
+        calls["drain"] += 1
+        await drain()
+
+    def counted_open_sessions() -> list[int]:
+        calls["open"] += 1
+        pks = open_sessions()
+        if not pks:
+            idle_again.set()
+        return pks
+
+    writer._cpu_wait, writer._open_sessions = counted_cpu_wait, counted_open_sessions
+    writer._drain = counted_drain  # type: ignore[method-assign]
+    await asyncio.sleep(0.05)  # the tasks reach their sleep
+    calls.clear()
+    await asyncio.sleep(0.3)  # six looks of the watch and a flush or two, were it awake
+    assert calls == {}
+    sid = await log.begin_session("ga", None, None)
+    while calls["watch"] < 2:  # the session woke the watch
+        await asyncio.sleep(0.01)
+    log.append(sid, _frame(1))
+    while _stored_frames(path) < 1:  # written at the next flush, with no flush() to ask
+        await asyncio.sleep(0.01)
+    await log.end_session(sid)
+    idle_again.clear()
+    await idle_again.wait()  # the watch (or the heartbeat) found no session open
+    await asyncio.sleep(0.05)
+    calls.clear()
+    await asyncio.sleep(0.3)
+    assert calls == {}
+    await log.close()
+    assert _stored_frames(path) == 1
+
+
+async def test_a_session_begun_after_the_late_loop_sessions_all_ended_is_recorded(
+    tmp_path: Path,
+) -> None:
+    """The watch stops with the last session: a lateness seen then no longer sheds the
+    sessions that begin later (they are not newer than an overload still on)."""
+    log = await open_log(str(tmp_path / "log.db"), live=True)
+    sids = [await log.begin_session("ga", None, None) for _ in range(8)]
+    await asyncio.sleep(0.01)
+    time.sleep(0.5)  # the loop is stuck: the newest sessions are shed
+    while not log.shed:
+        await asyncio.sleep(0.01)
+    for sid in sids:
+        await log.end_session(sid)
+    while log._writer._watch is not None:  # the watch found no session open and stopped
+        await asyncio.sleep(0.01)
+    late = await log.begin_session("ga", None, None)
+    log.append(late, _frame(1))
+    assert late not in [r.sid for r in log.shed]
+    await log.close()
+    assert await _seqs(str(tmp_path / "log.db"), late) == [1]
+
+
+def _stored_frames(path: Path) -> int:
+    with contextlib.closing(sqlite3.connect(path)) as connection:
+        return int(connection.execute("SELECT count(*) FROM frames").fetchone()[0])
 
 
 def test_the_schedstat_reader_gives_a_growing_wait_or_none() -> None:

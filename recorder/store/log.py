@@ -406,6 +406,7 @@ class EventLog:
             raise explained from explained.__cause__  # error, unless it was an RtrecError
         self._writer.answered()
         self._recording[session_id] = _Recording(rows[0][0])
+        self._writer.session_began()
         return session_id
 
     def update_session(

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import sqlite3
 import sys
 import time
@@ -151,6 +152,31 @@ def runqueue_wait() -> float | None:
             return int(stat.read().split()[1]) / 1e9
     except (OSError, ValueError, IndexError):
         return None
+
+
+class ThreadRunqueueWait:
+    """runqueue_wait of the thread that made it, read by os.pread on a file kept open (about
+    1 us a look here, against about 19 us to open, read and close it). /proc/thread-self
+    resolves at open time: make it on the thread it is to watch (the event loop's)."""
+
+    def __init__(self) -> None:
+        try:
+            self._fd: int | None = os.open("/proc/thread-self/schedstat", os.O_RDONLY)
+        except OSError:
+            self._fd = None
+
+    def __call__(self) -> float | None:
+        if self._fd is None:
+            return None
+        try:
+            return int(os.pread(self._fd, 128, 0).split()[1]) / 1e9
+        except (OSError, ValueError, IndexError):
+            return None
+
+    def close(self) -> None:
+        if self._fd is not None:
+            fd, self._fd = self._fd, None
+            os.close(fd)
 
 
 @dataclass
@@ -271,7 +297,9 @@ class BatchWriter:
         self._shed_above = _NOT_SHEDDING
         self._shed_cause = ""  # why the overload's first session was shed
         self._loop_late = False  # the watch's latest look found the loop late
-        self._cpu_wait: Callable[[], float | None] = runqueue_wait  # tests stand in for it
+        # the loop thread's own schedstat, kept open (watch_loop only); tests stand in for it
+        self._schedstat = ThreadRunqueueWait() if watch_loop else None
+        self._cpu_wait: Callable[[], float | None] = self._schedstat or runqueue_wait
         self._heartbeat = heartbeat
         self._on_failure = on_failure
         self._on_notice = on_notice
@@ -291,6 +319,12 @@ class BatchWriter:
         self._ops_queued = 0  # _Op items in the queue: none (the usual case) = frames only
         self._queued_bytes = 0
         self._wake = asyncio.Event()
+        # Idle (no open session, nothing queued): the writer, the loop watch and the heartbeat
+        # sleep without a timer until work arrives (_rouse, session_began), instead of waking
+        # 25+ times a second for nothing.
+        self._work = asyncio.Event()  # the writer sleeps on it while idle
+        self._sleeping = False
+        self._sessions_open = asyncio.Event()  # set by session_began: the watch and beats go on
         self._closing = False
         self._type_ids: dict[str, int] = {}
         self._in_flight: asyncio.Task[None] | None = None
@@ -305,11 +339,16 @@ class BatchWriter:
         loop = asyncio.get_running_loop()
         self._task = loop.create_task(self._run(), name="rtrec-log-writer")
         self._beats = loop.create_task(self._heartbeats(), name="rtrec-log-heartbeat")
-        self._watch: asyncio.Task[None] | None = None
+        # The loop watch (watch_loop): one timer callback every _LAG_TICK while a session is
+        # open, none otherwise; it also ends the writer's flush wait (one timer, not two).
+        self._loop = loop
+        self._watching = watch_loop
+        self._watch: asyncio.TimerHandle | None = None
+        self._watch_due = 0.0
+        self._watch_waited: float | None = None
+        self._flush_at: float | None = None  # set while the writer waits on the watch's ticks
         if journal is not None and journal.frames:  # left by a run that ended without draining
             self._wake.set()
-        if watch_loop:
-            self._watch = loop.create_task(self._watch_loop(), name="rtrec-loop-watch")
 
     # -- called by EventLog, synchronously, on the event loop ------------------------------
 
@@ -331,6 +370,8 @@ class BatchWriter:
         ) and self._shed_for(session_pk, size):
             self.state.shed[session_pk].drop(seq, frame.t_ns)
             return
+        if self._sleeping:
+            self._rouse()
         self._queue.append((session_pk, seq, frame))
         self._queued_bytes += size
         # Appends grow the queue one by one, so it passes batch_size exactly; above it the
@@ -460,20 +501,57 @@ class BatchWriter:
         victims = self._shed_newest(1, why, outage=self.state.down_since is not None)
         return session_pk in victims
 
-    async def _watch_loop(self) -> None:
+    def session_began(self) -> None:
+        """A session is open: the loop watch and the heartbeat wake if they slept."""
+        self._sessions_open.set()
+        if self._watching and self._watch is None and not self._closing:
+            self._next_look()
+
+    async def _until_sessions_open(self) -> None:
+        """Return at once while a session is open; else sleep until one begins."""
+        while not self._open_sessions():
+            self._sessions_open.clear()
+            await self._sessions_open.wait()
+
+    def _rouse(self) -> None:
+        """Work arrived: wake the writer if it sleeps idle (it then waits one flush_interval
+        for more, as usual, unless _wake is set)."""
+        if self._sleeping:
+            self._sleeping = False
+            self._work.set()
+
+    def _idle(self) -> bool:
+        """Nothing for the writer to do until something is queued or dropped."""
+        return not (
+            self._queue or self._unsaved_gaps or self._closing or self._wake.is_set()
+            or self._journal_due or self._spill is not None or self._retrying
+            or self.state.down_since is not None
+            or (self.state.shed and self._open_sessions())  # shed frames grow their gaps
+        )
+
+    def _next_look(self) -> None:
+        loop = self._loop
+        self._watch_due, self._watch_waited = loop.time() + _LAG_TICK, self._cpu_wait()
+        self._watch = loop.call_at(self._watch_due, self._look)
+
+    def _look(self) -> None:
         """Live recording: when the event loop that forwards frames runs late, recording is
         what gives way: shed one session per _LAG_STEP of lag, at most a quarter of those
-        still recorded per look, while the lag lasts."""
-        loop = asyncio.get_running_loop()
-        while not self._closing:
-            due, waited = loop.time() + _LAG_TICK, self._cpu_wait()
-            await asyncio.sleep(_LAG_TICK)
-            lag = loop.time() - due
+        still recorded per look, while the lag lasts. With no session open it stops (until
+        session_began); a flush the writer waits for is due at the look nearest its time."""
+        self._watch = None
+        if self._closing:
+            return
+        now = self._loop.time()
+        try:
+            lag = now - self._watch_due
             if lag > _LAG_LIMIT:
-                now_waited = self._cpu_wait()
+                waited, now_waited = self._watch_waited, self._cpu_wait()
                 if waited is not None and now_waited is not None:
                     lag -= now_waited - waited  # the machine, not this process, held the loop
             self._looked(lag)
+        finally:  # whatever went wrong, the flush and the next look stay due
+            self._flush_or_next_look(now)
 
     def _looked(self, lag: float) -> None:
         """One look of the watch: the loop ran `lag` s late (time spent waiting for a CPU
@@ -494,6 +572,21 @@ class BatchWriter:
         if not self._loop_late and self._queued_bytes < self._shed_at // 2:
             self._shed_above = _NOT_SHEDDING
 
+    def _flush_or_next_look(self, now: float) -> None:
+        if self._flush_at is not None and now >= self._flush_at - _LAG_TICK / 2:
+            self._flush_at = None
+            self._wake.set()
+        if self._open_sessions():
+            self._next_look()
+            return
+        # The last session ended: the watch stops; a lateness seen with none open is not
+        # recording's doing, so an overload the writer has caught up with ends here.
+        self._loop_late = False
+        self._overload_over()
+        if self._flush_at is not None:  # the writer's own timer from now on
+            self._flush_at = None
+            self._wake.set()
+
     def _shed_newest(self, count: int, reason: str, *, outage: bool = False) -> list[int]:
         """Shed the `count` newest sessions still recorded; their pks (one walk per call).
         Unless they are shed for a store outage (outage: they record again once it answers),
@@ -504,6 +597,7 @@ class BatchWriter:
             self._shedding_while_down()
             if not outage and self._shed_above == _NOT_SHEDDING:
                 self._shed_above, self._shed_cause = victims[-1], reason
+            self._rouse()  # their frames now grow gaps, which the writer saves each interval
         for victim in reversed(victims):
             self._shed(victim, reason, outage=outage)
         return victims
@@ -531,6 +625,7 @@ class BatchWriter:
         self._queue.append(_Op(apply, done))
         self._ops_queued += 1
         self._wake.set()
+        self._rouse()
         return done
 
     async def close(self) -> None:
@@ -539,7 +634,12 @@ class BatchWriter:
         self._give_up_at = time.monotonic() + self._close_timeout
         if self._watch is not None:
             self._watch.cancel()
+            self._watch = None
+        if self._schedstat is not None:
+            self._schedstat.close()
+            self._cpu_wait = runqueue_wait
         self._wake.set()
+        self._rouse()
         try:
             await self._task
         finally:
@@ -576,6 +676,7 @@ class BatchWriter:
         self._unsaved_gaps[(session_pk, gap.first_seq)] = gap
         self.state.degraded.add(session_pk)
         self.state.dropped += 1
+        self._rouse()
 
     def _oversize(self, size: int) -> str:
         """Why a frame of `size` bytes (more than the whole queue bound) is not recorded."""
@@ -628,6 +729,7 @@ class BatchWriter:
         lost = self.state.frames_lost - self._lost_before_outage
         self._notice(Notice("resumed", seconds=seconds, lost=lost))
         self._wake.set()
+        self._rouse()
 
     def _release_shed(self) -> None:
         """The store answers: the sessions shed because it was down record again. What each
@@ -776,8 +878,18 @@ class BatchWriter:
 
     async def _run(self) -> None:
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._flush_interval)
+            if self._idle():
+                self._sleeping = True
+                await self._work.wait()
+                self._work.clear()
+                self._sleeping = False
+            if self._watch is not None:  # the watch's ticks end the wait (_look)
+                self._flush_at = self._loop.time() + self._flush_interval
+                await self._wake.wait()
+                self._flush_at = None
+            else:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self._flush_interval)
             self._wake.clear()
             try:
                 await self._drain()
@@ -1059,8 +1171,10 @@ class BatchWriter:
         self._type_ids = {str(name): int(type_id) for name, type_id in found}
 
     async def _heartbeats(self) -> None:
-        """Every heartbeat seconds, whatever the queue holds: the open sessions are alive."""
+        """Every heartbeat seconds, whatever the queue holds: the open sessions are alive.
+        With no session open it sleeps until one begins."""
         while True:
+            await self._until_sessions_open()
             await asyncio.sleep(self._heartbeat)
             await self.beat()
 
