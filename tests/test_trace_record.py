@@ -145,9 +145,13 @@ async def test_one_worker_process_folds_each_session_once_for_its_figures_and_it
         await play(base)
         await play(base)
         await wait_for(lambda: len(receiver.requests) == 2, 60)
-        async with aiohttp.ClientSession() as http, \
-                http.get(base.replace("ws", "http", 1) + "/rtrec/status") as response:
-            health = await response.json()
+        async with aiohttp.ClientSession() as http:
+            for _ in range(600):  # the sender counts a trace once the collector's answer is read
+                async with http.get(base.replace("ws", "http", 1) + "/rtrec/status") as response:
+                    health = await response.json()
+                if health["traces_sent"] + health["traces_dropped"] >= 2:
+                    break
+                await asyncio.sleep(0.05)
         stop.set()
         assert await running == 0
         spans = receiver.spans

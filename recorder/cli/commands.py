@@ -47,8 +47,8 @@ COMMANDS: dict[str, CommandEntry] = {
     ),
     "serve": CommandEntry(
         "recorder.cli.serve:serve_command",
-        "Serve a recorded session to Realtime clients (the SDKs, a browser, ...) on the API's "
-        "path.",
+        "Serve a recorded session to Realtime or Live clients (the SDKs, a browser, ...) on the "
+        "API's path.",
     ),
     "stats": CommandEntry(
         "recorder.cli.stats:stats_command",
