@@ -452,6 +452,38 @@ _FAULT_AROUND = 1 << 20
 # --- Timeline placement -----------------------------------------------------------------------
 
 COPY_BLOCK_FRAMES = 1 << 18  # frames per block when copying between files (~11 s)
+PCM_BLOCK_BYTES = 1 << 20  # audio a stream gathers before it is written (PcmBlocks)
+
+
+class PcmBlocks:
+    """PCM bound for the end of one WAV file: a stream's many small chunks gathered, written in
+    blocks of `limit` bytes (a few large writes instead of one per chunk)."""
+
+    __slots__ = ("chunks", "limit", "size")
+
+    def __init__(self, limit: int = PCM_BLOCK_BYTES) -> None:
+        self.chunks: list[bytes] = []
+        self.size = 0  # bytes gathered
+        self.limit = limit
+
+    def add(self, pcm: bytes, writer: WavWriter | None) -> None:
+        self.chunks.append(pcm)
+        self.size += len(pcm)
+        if self.size >= self.limit:
+            self.write(writer)
+
+    def extend(self, chunks: list[bytes], size: int, writer: WavWriter | None) -> None:
+        """add() each of chunks (size: their bytes)."""
+        self.chunks += chunks
+        self.size += size
+        if self.size >= self.limit:
+            self.write(writer)
+
+    def write(self, writer: WavWriter | None) -> None:
+        """Write what is gathered to the end of writer (its file is complete after this)."""
+        chunks, self.chunks, self.size = self.chunks, [], 0
+        if chunks and writer is not None:
+            writer.append_pcm(b"".join(chunks))
 
 
 @dataclass(frozen=True, slots=True)

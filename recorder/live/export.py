@@ -18,7 +18,16 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from recorder.audio import AudioFormat, Stretch, WavWriter, pcm16_samples, resample, write_timeline
+from recorder.audio import (
+    PCM_BLOCK_BYTES,
+    AudioFormat,
+    PcmBlocks,
+    Stretch,
+    WavWriter,
+    pcm16_samples,
+    resample,
+    write_timeline,
+)
 from recorder.live.fold import LiveFold
 from recorder.protocol import names
 from recorder.stream import LiveAudioChunk, Step, log_steps
@@ -30,7 +39,7 @@ if TYPE_CHECKING:
     from recorder.store import EventLog, SessionInfo
 
 PCM24 = AudioFormat.from_wire({"type": "audio/pcm", "rate": 24000})
-PENDING_BYTES = 1 << 20  # audio gathered before it is written
+PENDING_BYTES = PCM_BLOCK_BYTES  # audio gathered before it is written
 NO_HEARD = ("assistant-heard.wav not written: a Live session says nothing about what the "
             "listener heard (no truncation events), so assistant.wav is all there is")
 
@@ -46,8 +55,7 @@ class Track:
         self.rate: int | None = None  # the file's rate: the first chunk's
         self.frames = 0  # written and gathered
         self.same: AudioFormat | None = None  # a format add_pcm takes: PCM16 at the file's rate
-        self._pending: list[bytes] = []
-        self._pending_bytes = 0
+        self._pending = PcmBlocks(PENDING_BYTES)
 
     def add(self, fmt: AudioFormat, at_ms: float, audio: bytes) -> None:
         if self.rate is None:
@@ -73,11 +81,8 @@ class Track:
         at = round((end if at_ms < end else at_ms) * rate / 1000)
         if at > frames:
             self._silence_to(at)
-        self._pending.append(audio)
-        self._pending_bytes += len(audio)
         self.frames += len(audio) >> 1
-        if self._pending_bytes >= PENDING_BYTES:
-            self.flush()
+        self._pending.add(audio, self.writer)
 
     def _open(self, rate: int) -> None:
         """The file, at the first chunk's rate (a track that only places its chunks, the
@@ -94,17 +99,11 @@ class Track:
         return self.frames * 1000 / rate
 
     def _gather(self, pcm: bytes) -> None:
-        self._pending.append(pcm)
-        self._pending_bytes += len(pcm)
         self.frames += len(pcm) >> 1
-        if self._pending_bytes >= PENDING_BYTES:
-            self.flush()
+        self._pending.add(pcm, self.writer)
 
     def flush(self) -> None:
-        if self._pending and self.writer is not None:
-            self.writer.append_pcm(b"".join(self._pending))
-        self._pending.clear()
-        self._pending_bytes = 0
+        self._pending.write(self.writer)
 
 
 class LiveExport:
