@@ -519,6 +519,16 @@ class Stretch:
         return np.round(np.interp(positions, np.arange(source.size), source)).astype(np.int16)
 
 
+def resampled_note(sides: Iterable[tuple[str, int]], target: int) -> str | None:
+    """Which side of conversation.wav (name, own rate) Stretch.samples resamples to target, and
+    how, for the export report (None: neither)."""
+    for name, rate in sides:
+        if rate != target:
+            how = "by repeating samples" if target % rate == 0 else "by linear interpolation"
+            return f"{name} audio {rate} Hz -> {target} Hz {how} in conversation.wav"
+    return None
+
+
 def copy_frames(source: WavWriter, spans: list[tuple[int, int]], limit: int,
                  deliver: Callable[[int, np.ndarray], None]) -> None:
     """Read up to limit frames of spans from source, block by block; deliver(offset, block)."""

@@ -47,6 +47,7 @@ from recorder.audio import (
     pcm16_samples,
     place_utterances,
     resample,
+    resampled_note,
     write_timeline,
 )
 from recorder.conversation import ConversationFold, InputRun
@@ -739,13 +740,8 @@ def _report_corrupt(
 
 def _resampled(sink: AudioSink) -> str | None:
     assert sink.input_format is not None
-    target = sink.rate
     sides = [("user", sink.input_format.sample_rate), ("assistant", sink.output_rate)]
-    for name, rate in sides:
-        if rate != target:
-            how = "by repeating samples" if target % rate == 0 else "by linear interpolation"
-            return f"{name} audio {rate} Hz -> {target} Hz {how} in conversation.wav"
-    return None
+    return resampled_note(sides, sink.rate)
 
 
 async def export_db(

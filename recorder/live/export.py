@@ -26,6 +26,7 @@ from recorder.audio import (
     WavWriter,
     pcm16_samples,
     resample,
+    resampled_note,
     write_timeline,
 )
 from recorder.live.fold import LiveFold
@@ -161,12 +162,9 @@ class LiveExport:
 
 def resampled(tracks: tuple[Track, Track], rate: int) -> str | None:
     """Which side of conversation.wav was resampled to its rate, and how (None: neither)."""
-    for name, track in zip(("user", "assistant"), tracks, strict=True):
-        own = track.writer.sample_rate if track.writer is not None else rate
-        if own != rate:
-            how = "by repeating samples" if rate % own == 0 else "by linear interpolation"
-            return f"{name} audio {own} Hz -> {rate} Hz {how} in conversation.wav"
-    return None
+    return resampled_note(
+        ((name, t.writer.sample_rate if t.writer is not None else rate)
+         for name, t in zip(("user", "assistant"), tracks, strict=True)), rate)
 
 
 def entries(fold: LiveFold) -> list[Entry]:
