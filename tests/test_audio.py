@@ -25,6 +25,7 @@ from recorder.audio import (
     alaw_decode,
     alaw_encode,
     copy_frames,
+    interleave,
     pcm16_samples,
     place_utterances,
     resample,
@@ -225,6 +226,14 @@ def test_mono_writer_streams_and_the_header_matches(tmp_path: Path) -> None:
     rate, channels, data = read_wav(path)
     assert (rate, channels) == (8000, 1)
     assert data[:, 0].tolist() == [1, 2, 3, 4]
+
+
+def test_interleave_puts_left_first_and_keeps_every_bit() -> None:
+    left = np.array([1, -1, 32767, -32768, 0], dtype="<i2")
+    right = np.array([-2, 3, -32768, 0, -1], dtype="<i2")
+    assert interleave(left, right).tolist() == np.column_stack((left, right)).ravel().tolist()
+    column = np.array([[5, 6], [7, 8]], dtype="<i2")[:, 1]  # a strided view, as Stretch gives
+    assert interleave(column, column[::-1]).tolist() == [6, 8, 8, 6]
 
 
 def test_pcm_blocks_write_once_past_the_limit_and_in_order(tmp_path: Path) -> None:
