@@ -459,12 +459,14 @@ class PcmBlocks:
     """PCM bound for the end of one WAV file: a stream's many small chunks gathered, written in
     blocks of `limit` bytes (a few large writes instead of one per chunk)."""
 
-    __slots__ = ("chunks", "limit", "size")
+    __slots__ = ("chunks", "limit", "on_write", "size")
 
-    def __init__(self, limit: int = PCM_BLOCK_BYTES) -> None:
+    def __init__(self, limit: int = PCM_BLOCK_BYTES,
+                 on_write: Callable[[bytes], None] | None = None) -> None:
         self.chunks: list[bytes] = []
         self.size = 0  # bytes gathered
         self.limit = limit
+        self.on_write = on_write  # told each block written, after the writer has it
 
     def add(self, pcm: bytes, writer: WavWriter | None) -> None:
         self.chunks.append(pcm)
@@ -483,7 +485,10 @@ class PcmBlocks:
         """Write what is gathered to the end of writer (its file is complete after this)."""
         chunks, self.chunks, self.size = self.chunks, [], 0
         if chunks and writer is not None:
-            writer.append_pcm(b"".join(chunks))
+            block = b"".join(chunks)
+            writer.append_pcm(block)
+            if self.on_write is not None:
+                self.on_write(block)
 
 
 @dataclass(frozen=True, slots=True)

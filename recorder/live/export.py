@@ -5,8 +5,9 @@ One pass over the steps: the Live fold (recorder.live.fold) takes each step, and
 audio chunk is appended to its track. Each track file is its own timeline from the first frame
 of the recording: a chunk is placed at its arrival time (on a sideband, at its start_ms), or
 right after the previous chunk if that is later (the tracks are continuous), with silence where
-the stream paused. conversation.wav then reads both files back block by block
-(audio.write_timeline) at the higher of the two rates, the other side resampled.
+the stream paused. conversation.wav is interleaved in the same pass from the blocks both tracks
+write (recorder.live.stereo) while they share a rate; otherwise it reads both files back block
+by block (audio.write_timeline) at the higher of the two rates, the other side resampled.
 
 No assistant-heard.wav: a Live session has no truncation and no event says what the listener
 heard, so there is nothing to cut assistant.wav at.
@@ -14,7 +15,9 @@ heard, so there is nothing to cut assistant.wav at.
 
 from __future__ import annotations
 
+import functools
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -30,6 +33,7 @@ from recorder.audio import (
     write_timeline,
 )
 from recorder.live.fold import LiveFold
+from recorder.live.stereo import StereoPass
 from recorder.protocol import names
 from recorder.stream import LiveAudioChunk, Step, log_steps
 from recorder.transcripts import Entry, write_files
@@ -50,13 +54,18 @@ class Track:
     Chunks of PCM16 at the file's rate (the bulk of a session) are gathered and written in
     large blocks."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, on_write: Callable[[int, bytes], None] | None = None) -> None:
         self.path = path
         self.writer: WavWriter | None = None
         self.rate: int | None = None  # the file's rate: the first chunk's
         self.frames = 0  # written and gathered
         self.same: AudioFormat | None = None  # a format add_pcm takes: PCM16 at the file's rate
-        self._pending = PcmBlocks(PENDING_BYTES)
+        self._on_write = on_write  # (rate, PCM) of each block written to the file
+        self._pending = PcmBlocks(PENDING_BYTES, self._written if on_write else None)
+
+    def _written(self, pcm: bytes) -> None:
+        assert self._on_write is not None and self.rate is not None
+        self._on_write(self.rate, pcm[: len(pcm) & ~1])
 
     def add(self, fmt: AudioFormat, at_ms: float, audio: bytes) -> None:
         if self.rate is None:
@@ -114,8 +123,10 @@ class LiveExport:
 
     def __init__(self, out_dir: Path) -> None:
         self.fold = LiveFold()
-        self.user = self.track(out_dir / "user.wav")
-        self.assistant = self.track(out_dir / "assistant.wav")
+        self.stereo = StereoPass(out_dir / "conversation.wav")
+        self.user = self.track(out_dir / "user.wav", functools.partial(self.stereo.feed, 0))
+        self.assistant = self.track(out_dir / "assistant.wav",
+                                    functools.partial(self.stereo.feed, 1))
         self.first_ns: int | None = None
         self.skipped = 0  # audio frames that could not be decoded in the session's format
 
@@ -202,7 +213,9 @@ async def export_live(log: EventLog, info: SessionInfo, out_dir: Path, report: E
                 [Stretch(0, t.writer, 0, t.writer.frames)] if t.writer is not None else []
                 for t in tracks
             ]
-            stereo = write_timeline(out_dir / "conversation.wav", rate, channels, total)
+            stereo = builder.stereo.finish(rate, total)
+            if stereo is None:  # the tracks' rates differ, or one lagged: read them back
+                stereo = write_timeline(out_dir / "conversation.wav", rate, channels, total)
             writers.append(stereo)
             for writer in writers:
                 writer.close()
@@ -212,6 +225,7 @@ async def export_live(log: EventLog, info: SessionInfo, out_dir: Path, report: E
             report.sample_rate = rate
             report.resampled = resampled(tracks, rate)
     finally:
+        builder.stereo.close()
         for track in tracks:
             if track.writer is not None:
                 track.writer.close()
