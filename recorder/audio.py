@@ -570,11 +570,10 @@ def write_timeline(
     total = max([total_frames] + [s.at + s.length(sample_rate) for c in channels for s in c])
     writer = WavWriter(path, sample_rate, channels=count)
     next_stretch = [0] * count
-    # one row per channel (contiguous writes), interleaved when appended; reused per block
-    buffer = np.empty((count, min(COPY_BLOCK_FRAMES, total)), dtype="<i2")
+    buffer = np.empty((min(COPY_BLOCK_FRAMES, total), count), dtype="<i2")  # reused per block
     for block_start in range(0, total, COPY_BLOCK_FRAMES):
         block_end = min(block_start + COPY_BLOCK_FRAMES, total)
-        block = buffer[:, : block_end - block_start]
+        block = buffer[: block_end - block_start]
         block.fill(0)
         for channel, stretches in enumerate(channels):
             index = next_stretch[channel]
@@ -591,8 +590,8 @@ def write_timeline(
                 if end <= start:
                     continue  # an earlier, shorter stretch behind a longer one
                 samples = stretch.samples(start - stretch.at, end - stretch.at, sample_rate)
-                block[channel, start - block_start : start - block_start + samples.size] = samples
-        writer.append(interleave(block[0], block[1]) if count == 2 else block.T.ravel())
+                block[start - block_start : start - block_start + samples.size, channel] = samples
+        writer.append(block)
     return writer
 
 
