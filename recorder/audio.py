@@ -452,6 +452,43 @@ _FAULT_AROUND = 1 << 20
 # --- Timeline placement -----------------------------------------------------------------------
 
 COPY_BLOCK_FRAMES = 1 << 18  # frames per block when copying between files (~11 s)
+PCM_BLOCK_BYTES = 1 << 20  # audio a stream gathers before it is written (PcmBlocks)
+
+
+class PcmBlocks:
+    """PCM bound for the end of one WAV file: a stream's many small chunks gathered, written in
+    blocks of `limit` bytes (a few large writes instead of one per chunk)."""
+
+    __slots__ = ("chunks", "limit", "on_write", "size")
+
+    def __init__(self, limit: int = PCM_BLOCK_BYTES,
+                 on_write: Callable[[bytes], None] | None = None) -> None:
+        self.chunks: list[bytes] = []
+        self.size = 0  # bytes gathered
+        self.limit = limit
+        self.on_write = on_write  # told each block written, after the writer has it
+
+    def add(self, pcm: bytes, writer: WavWriter | None) -> None:
+        self.chunks.append(pcm)
+        self.size += len(pcm)
+        if self.size >= self.limit:
+            self.write(writer)
+
+    def extend(self, chunks: list[bytes], size: int, writer: WavWriter | None) -> None:
+        """add() each of chunks (size: their bytes)."""
+        self.chunks += chunks
+        self.size += size
+        if self.size >= self.limit:
+            self.write(writer)
+
+    def write(self, writer: WavWriter | None) -> None:
+        """Write what is gathered to the end of writer (its file is complete after this)."""
+        chunks, self.chunks, self.size = self.chunks, [], 0
+        if chunks and writer is not None:
+            block = b"".join(chunks)
+            writer.append_pcm(block)
+            if self.on_write is not None:
+                self.on_write(block)
 
 
 @dataclass(frozen=True, slots=True)
@@ -485,6 +522,16 @@ class Stretch:
             return np.repeat(source, ratio)[skip : skip + end - start]
         positions = np.arange(start, end) * (rate / target) - low
         return np.round(np.interp(positions, np.arange(source.size), source)).astype(np.int16)
+
+
+def resampled_note(sides: Iterable[tuple[str, int]], target: int) -> str | None:
+    """Which side of conversation.wav (name, own rate) Stretch.samples resamples to target, and
+    how, for the export report (None: neither)."""
+    for name, rate in sides:
+        if rate != target:
+            how = "by repeating samples" if target % rate == 0 else "by linear interpolation"
+            return f"{name} audio {rate} Hz -> {target} Hz {how} in conversation.wav"
+    return None
 
 
 def copy_frames(source: WavWriter, spans: list[tuple[int, int]], limit: int,
@@ -546,6 +593,14 @@ def write_timeline(
                 block[start - block_start : start - block_start + samples.size, channel] = samples
         writer.append(block)
     return writer
+
+
+def interleave(left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """Two int16 channels of one length as one interleaved int16 array (left first): a
+    little-endian uint32 per frame, the right sample in its high half."""
+    frames = np.left_shift(right.view("<u2"), 16, dtype="<u4")
+    np.bitwise_or(frames, left.view("<u2"), out=frames)
+    return frames.view("<i2")
 
 
 

@@ -38,13 +38,16 @@ from pathlib import Path
 from typing import Any, Concatenate, ParamSpec
 
 from recorder.audio import (
+    PCM_BLOCK_BYTES,
     AudioFormat,
+    PcmBlocks,
     Stretch,
     WavWriter,
     copy_frames,
     pcm16_samples,
     place_utterances,
     resample,
+    resampled_note,
     write_timeline,
 )
 from recorder.conversation import ConversationFold, InputRun
@@ -69,7 +72,7 @@ USER, ASSISTANT = 0, 1  # conversation.wav channels
 CLIENT_AUDIO_FILE = ".client-items.rtrec-tmp.wav"  # removed when the export ends
 WARNINGS_PER_KIND = 5  # individual corrupt-frame warnings before only the count is reported
 PROGRESS_EVERY = 2000  # frames between progress reports
-PENDING_INPUT_BYTES = 1 << 20  # audio gathered before it is written to user.wav or assistant.wav
+PENDING_INPUT_BYTES = PCM_BLOCK_BYTES  # gathered before it is written to user.wav, assistant.wav
 
 
 @dataclass
@@ -96,36 +99,6 @@ class CorruptFrame:
     seq: int
     type: str | None
     reason: str = BASE64_REASON
-
-
-class _Blocks:
-    """PCM bound for the end of one WAV file: a stream's many small chunks gathered, written in
-    blocks of PENDING_INPUT_BYTES (a few large writes instead of one per chunk)."""
-
-    __slots__ = ("chunks", "size")
-
-    def __init__(self) -> None:
-        self.chunks: list[bytes] = []
-        self.size = 0  # bytes gathered
-
-    def add(self, pcm: bytes, writer: WavWriter | None) -> None:
-        self.chunks.append(pcm)
-        self.size += len(pcm)
-        if self.size >= PENDING_INPUT_BYTES:
-            self.write(writer)
-
-    def extend(self, chunks: list[bytes], size: int, writer: WavWriter | None) -> None:
-        """add() each of chunks (size: their bytes)."""
-        self.chunks += chunks
-        self.size += size
-        if self.size >= PENDING_INPUT_BYTES:
-            self.write(writer)
-
-    def write(self, writer: WavWriter | None) -> None:
-        """Write what is gathered to the end of writer (its file is complete after this)."""
-        chunks, self.chunks, self.size = self.chunks, [], 0
-        if chunks and writer is not None:
-            writer.append_pcm(b"".join(chunks))
 
 
 class AudioSink:
@@ -157,12 +130,12 @@ class AudioSink:
         self.client_parts: dict[tuple[str, int], tuple[float, int, int]] = {}
         # The input stream comes in ~200k small chunks an hour: those that go to user.wav as
         # they are (pcm16 at its rate) are gathered and written in large blocks.
-        self._pending = _Blocks()
+        self._pending = PcmBlocks(PENDING_INPUT_BYTES)
         self._input_format: AudioFormat | None = None  # the format the next three are for
         self._input_as_is = False
         self._input_bytes_per_s = 1
         # ... and so are the response audio chunks bound for assistant.wav (~17k an hour)
-        self._output_pending = _Blocks()
+        self._output_pending = PcmBlocks(PENDING_INPUT_BYTES)
 
     @property
     def started(self) -> bool:
@@ -767,13 +740,8 @@ def _report_corrupt(
 
 def _resampled(sink: AudioSink) -> str | None:
     assert sink.input_format is not None
-    target = sink.rate
     sides = [("user", sink.input_format.sample_rate), ("assistant", sink.output_rate)]
-    for name, rate in sides:
-        if rate != target:
-            how = "by repeating samples" if target % rate == 0 else "by linear interpolation"
-            return f"{name} audio {rate} Hz -> {target} Hz {how} in conversation.wav"
-    return None
+    return resampled_note(sides, sink.rate)
 
 
 async def export_db(

@@ -18,12 +18,14 @@ from recorder.audio import (
     G711_ULAW_8K,
     PCM16_24K,
     AudioFormat,
+    PcmBlocks,
     StreamPlacement,
     Stretch,
     WavWriter,
     alaw_decode,
     alaw_encode,
     copy_frames,
+    interleave,
     pcm16_samples,
     place_utterances,
     resample,
@@ -224,6 +226,36 @@ def test_mono_writer_streams_and_the_header_matches(tmp_path: Path) -> None:
     rate, channels, data = read_wav(path)
     assert (rate, channels) == (8000, 1)
     assert data[:, 0].tolist() == [1, 2, 3, 4]
+
+
+def test_interleave_puts_left_first_and_keeps_every_bit() -> None:
+    left = np.array([1, -1, 32767, -32768, 0], dtype="<i2")
+    right = np.array([-2, 3, -32768, 0, -1], dtype="<i2")
+    assert interleave(left, right).tolist() == np.column_stack((left, right)).ravel().tolist()
+    column = np.array([[5, 6], [7, 8]], dtype="<i2")[:, 1]  # a strided view, as Stretch gives
+    assert interleave(column, column[::-1]).tolist() == [6, 8, 8, 6]
+
+
+def test_pcm_blocks_write_once_past_the_limit_and_in_order(tmp_path: Path) -> None:
+    path = tmp_path / "b.wav"
+    with WavWriter(path, 8000) as writer:
+        blocks = PcmBlocks(limit=6)
+        blocks.add(pcm(1), writer)
+        blocks.add(pcm(2), writer)
+        assert (writer.frames, blocks.size) == (0, 4)  # gathered, not written
+        blocks.extend([pcm(3), pcm(4, 5)], 6, writer)
+        assert (writer.frames, blocks.size) == (5, 0)  # past the limit: one block written
+        blocks.add(pcm(6), writer)
+        blocks.write(writer)
+        blocks.write(writer)  # nothing gathered: nothing written
+        assert writer.frames == 6
+    assert read_wav(path)[2][:, 0].tolist() == [1, 2, 3, 4, 5, 6]
+
+
+def test_pcm_blocks_without_a_writer_drop_what_they_gathered() -> None:
+    blocks = PcmBlocks(limit=4)
+    blocks.add(pcm(1, 2, 3), None)
+    assert (blocks.chunks, blocks.size) == ([], 0)
 
 
 def test_stereo_place_keeps_each_channel_and_silence_between(tmp_path: Path) -> None:

@@ -5,8 +5,9 @@ One pass over the steps: the Live fold (recorder.live.fold) takes each step, and
 audio chunk is appended to its track. Each track file is its own timeline from the first frame
 of the recording: a chunk is placed at its arrival time (on a sideband, at its start_ms), or
 right after the previous chunk if that is later (the tracks are continuous), with silence where
-the stream paused. conversation.wav then reads both files back block by block
-(audio.write_timeline) at the higher of the two rates, the other side resampled.
+the stream paused. conversation.wav is interleaved in the same pass from the blocks both tracks
+write (recorder.live.stereo) while they share a rate; otherwise it reads both files back block
+by block (audio.write_timeline) at the higher of the two rates, the other side resampled.
 
 No assistant-heard.wav: a Live session has no truncation and no event says what the listener
 heard, so there is nothing to cut assistant.wav at.
@@ -14,12 +15,25 @@ heard, so there is nothing to cut assistant.wav at.
 
 from __future__ import annotations
 
+import functools
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from recorder.audio import AudioFormat, Stretch, WavWriter, pcm16_samples, resample, write_timeline
+from recorder.audio import (
+    PCM_BLOCK_BYTES,
+    AudioFormat,
+    PcmBlocks,
+    Stretch,
+    WavWriter,
+    pcm16_samples,
+    resample,
+    resampled_note,
+    write_timeline,
+)
 from recorder.live.fold import LiveFold
+from recorder.live.stereo import StereoPass
 from recorder.protocol import names
 from recorder.stream import LiveAudioChunk, Step, log_steps
 from recorder.transcripts import Entry, write_files
@@ -30,7 +44,7 @@ if TYPE_CHECKING:
     from recorder.store import EventLog, SessionInfo
 
 PCM24 = AudioFormat.from_wire({"type": "audio/pcm", "rate": 24000})
-PENDING_BYTES = 1 << 20  # audio gathered before it is written
+PENDING_BYTES = PCM_BLOCK_BYTES  # audio gathered before it is written
 NO_HEARD = ("assistant-heard.wav not written: a Live session says nothing about what the "
             "listener heard (no truncation events), so assistant.wav is all there is")
 
@@ -40,14 +54,18 @@ class Track:
     Chunks of PCM16 at the file's rate (the bulk of a session) are gathered and written in
     large blocks."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, on_write: Callable[[int, bytes], None] | None = None) -> None:
         self.path = path
         self.writer: WavWriter | None = None
         self.rate: int | None = None  # the file's rate: the first chunk's
         self.frames = 0  # written and gathered
         self.same: AudioFormat | None = None  # a format add_pcm takes: PCM16 at the file's rate
-        self._pending: list[bytes] = []
-        self._pending_bytes = 0
+        self._on_write = on_write  # (rate, PCM) of each block written to the file
+        self._pending = PcmBlocks(PENDING_BYTES, self._written if on_write else None)
+
+    def _written(self, pcm: bytes) -> None:
+        assert self._on_write is not None and self.rate is not None
+        self._on_write(self.rate, pcm[: len(pcm) & ~1])
 
     def add(self, fmt: AudioFormat, at_ms: float, audio: bytes) -> None:
         if self.rate is None:
@@ -73,11 +91,8 @@ class Track:
         at = round((end if at_ms < end else at_ms) * rate / 1000)
         if at > frames:
             self._silence_to(at)
-        self._pending.append(audio)
-        self._pending_bytes += len(audio)
         self.frames += len(audio) >> 1
-        if self._pending_bytes >= PENDING_BYTES:
-            self.flush()
+        self._pending.add(audio, self.writer)
 
     def _open(self, rate: int) -> None:
         """The file, at the first chunk's rate (a track that only places its chunks, the
@@ -94,17 +109,11 @@ class Track:
         return self.frames * 1000 / rate
 
     def _gather(self, pcm: bytes) -> None:
-        self._pending.append(pcm)
-        self._pending_bytes += len(pcm)
         self.frames += len(pcm) >> 1
-        if self._pending_bytes >= PENDING_BYTES:
-            self.flush()
+        self._pending.add(pcm, self.writer)
 
     def flush(self) -> None:
-        if self._pending and self.writer is not None:
-            self.writer.append_pcm(b"".join(self._pending))
-        self._pending.clear()
-        self._pending_bytes = 0
+        self._pending.write(self.writer)
 
 
 class LiveExport:
@@ -114,8 +123,10 @@ class LiveExport:
 
     def __init__(self, out_dir: Path) -> None:
         self.fold = LiveFold()
-        self.user = self.track(out_dir / "user.wav")
-        self.assistant = self.track(out_dir / "assistant.wav")
+        self.stereo = StereoPass(out_dir / "conversation.wav")
+        self.user = self.track(out_dir / "user.wav", functools.partial(self.stereo.feed, 0))
+        self.assistant = self.track(out_dir / "assistant.wav",
+                                    functools.partial(self.stereo.feed, 1))
         self.first_ns: int | None = None
         self.skipped = 0  # audio frames that could not be decoded in the session's format
 
@@ -162,12 +173,9 @@ class LiveExport:
 
 def resampled(tracks: tuple[Track, Track], rate: int) -> str | None:
     """Which side of conversation.wav was resampled to its rate, and how (None: neither)."""
-    for name, track in zip(("user", "assistant"), tracks, strict=True):
-        own = track.writer.sample_rate if track.writer is not None else rate
-        if own != rate:
-            how = "by repeating samples" if rate % own == 0 else "by linear interpolation"
-            return f"{name} audio {own} Hz -> {rate} Hz {how} in conversation.wav"
-    return None
+    return resampled_note(
+        ((name, t.writer.sample_rate if t.writer is not None else rate)
+         for name, t in zip(("user", "assistant"), tracks, strict=True)), rate)
 
 
 def entries(fold: LiveFold) -> list[Entry]:
@@ -205,7 +213,9 @@ async def export_live(log: EventLog, info: SessionInfo, out_dir: Path, report: E
                 [Stretch(0, t.writer, 0, t.writer.frames)] if t.writer is not None else []
                 for t in tracks
             ]
-            stereo = write_timeline(out_dir / "conversation.wav", rate, channels, total)
+            stereo = builder.stereo.finish(rate, total)
+            if stereo is None:  # the tracks' rates differ, or one lagged: read them back
+                stereo = write_timeline(out_dir / "conversation.wav", rate, channels, total)
             writers.append(stereo)
             for writer in writers:
                 writer.close()
@@ -215,6 +225,7 @@ async def export_live(log: EventLog, info: SessionInfo, out_dir: Path, report: E
             report.sample_rate = rate
             report.resampled = resampled(tracks, rate)
     finally:
+        builder.stereo.close()
         for track in tracks:
             if track.writer is not None:
                 track.writer.close()
