@@ -8,7 +8,8 @@ microphone append every 100 ms, the tool's output (response.item.create with the
 given, and response.create) after each function call, and session.close before
 session.closed. Stored in and loaded from SQLite as `rtrec serve` does.
 
-Baseline, on the same frames and the same client: a bare aiohttp server that waits for the
+Baseline, on the same frames and the same client: a bare aiohttp server (its socket opened by
+rtrec serve's own accept, so the same stack and settings send the same bytes) that waits for the
 client's first frame, then sends every server frame at its recorded offset from it with
 asyncio.sleep (no matching, no answers held back, no ids), and drains what the client sends.
 
@@ -44,7 +45,7 @@ from serve import p99
 
 from recorder.jsontext import frame_type
 from recorder.localserver import LocalServer
-from recorder.serve import ReplayServer, load_recording
+from recorder.serve import Recording, ReplayServer, accept, load_recording
 from recorder.store import open_log
 from recorder.testing import arecord_frames
 from recorder.wire import Direction, Frame, Opcode
@@ -101,8 +102,10 @@ class BareLiveServer:
         self.server: LocalServer | None = None
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
-        ws = web.WebSocketResponse(max_msg_size=0, compress=False)
-        await ws.prepare(request)
+        # the socket rtrec serve opens (recorder.serve.accept: no compression, text frames as
+        # bytes, the same subprotocol), so that both send through the same stack
+        ws = await accept(request)
+        assert isinstance(ws, web.WebSocketResponse)
         first: asyncio.Future[int] = asyncio.get_running_loop().create_future()
 
         async def drain() -> None:
@@ -196,14 +199,20 @@ async def client_process(url: str, minutes: float) -> list[int]:
     return [int(x) for x in json.loads(out)]
 
 
-async def rounds(minutes: float, count: int) -> list[dict[str, Any]]:
-    frames = session_frames(minutes)
+async def stored_session(frames: list[Frame]) -> Recording:
+    """The session stored in SQLite and loaded back, as `rtrec serve` loads it."""
     with tempfile.TemporaryDirectory(prefix="rtrec-bench-live-serve-") as tmp:
         db = str(Path(tmp) / "live.db")
         sid = await arecord_frames(db, frames, protocol="live", model="gpt-live-1")
         event_log = await open_log(db)
         recording = await load_recording(event_log, sid)
         await event_log.close()
+    return recording
+
+
+async def rounds(minutes: float, count: int) -> list[dict[str, Any]]:
+    frames = session_frames(minutes)
+    recording = await stored_session(frames)
     print(f"{len(frames):,} frames ({recording.server_frames:,} server), "
           f"{len(recording.live_plan.answers)} held back for the client", file=sys.stderr)
     measured: list[dict[str, Any]] = []

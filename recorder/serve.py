@@ -175,6 +175,9 @@ class Recording:
     @functools.cached_property
     def live_plan(self) -> LivePlan:
         """How a Live recording is played (worked out once, for every connection)."""
+        # the policy's module too: imported on the first connection, it held up the reading
+        # of that client's session.start (~6 ms), and every frame counted from it was late
+        import recorder.live.playback  # noqa: F401
         from recorder.live.serve_plan import LivePlan
 
         return LivePlan.of(self)
@@ -650,6 +653,8 @@ class ReplayServer:
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
         check_exposure(host, self.token)  # recordings hold people's voices
+        if self.recording.is_live:
+            _ = self.recording.live_plan  # worked out before any client waits on it
         self._server = server = LocalServer(self.app(), host, port, shutdown_timeout=STOP_TIMEOUT)
         try:
             await server.start()

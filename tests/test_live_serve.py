@@ -62,6 +62,16 @@ def test_a_recording_that_starts_with_session_start_is_played_as_live() -> None:
     assert not Recording.from_frames([Frame(C, 0, 1, b'{"type":"session.update"}')]).is_live
 
 
+async def test_the_plan_is_worked_out_when_the_server_starts_not_at_the_first_connection(
+) -> None:
+    # worked out while the first client's session.start waits unread, it made every frame
+    # counted from that session.start late
+    rec = recording(build_live("spoken_turn"))
+    assert "live_plan" not in vars(rec)
+    async with ReplayServer(rec):
+        assert "live_plan" in vars(rec)
+
+
 def test_only_the_frames_that_answer_the_client_are_held_back() -> None:
     plan = LivePlan.of(recording(build_live("tool_call")))
     answers = answered_by(plan)
