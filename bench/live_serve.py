@@ -41,10 +41,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from common import Figure, print_figures
 from live_decode import live_server_frames
-from serve import p99
+from serve import BareSender, p99
 
 from recorder.jsontext import frame_type
-from recorder.localserver import LocalServer
 from recorder.serve import Recording, ReplayServer, accept, load_recording
 from recorder.store import open_log
 from recorder.testing import arecord_frames
@@ -92,14 +91,15 @@ def session_frames(minutes: float) -> list[Frame]:
     return out
 
 
-class BareLiveServer:
+class BareLiveServer(BareSender):
     """The baseline: after the client's first frame, server frames at their offsets."""
 
+    path = "/v1/live/sessions"
+
     def __init__(self, frames: list[Frame]) -> None:
+        super().__init__()
         self.frames = frames
         self.start_t = next(f.t_ns for f in frames if f.direction is Direction.CLIENT)
-        self.lateness_ns: list[int] = []
-        self.server: LocalServer | None = None
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         # the socket rtrec serve opens (recorder.serve.accept: no compression, text frames as
@@ -128,21 +128,6 @@ class BareLiveServer:
         await drainer
         return ws
 
-    async def __aenter__(self) -> BareLiveServer:
-        app = web.Application()
-        app.router.add_get("/v1/live/sessions", self.handle)
-        self.server = LocalServer(app)
-        await self.server.start()
-        return self
-
-    async def __aexit__(self, *_: object) -> None:
-        assert self.server is not None
-        await self.server.close()
-
-    @property
-    def url(self) -> str:
-        assert self.server is not None
-        return self.server.url("/v1")
 
 
 async def play_client(url: str, minutes: float) -> list[int]:

@@ -22,6 +22,7 @@ import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Self
 
 import aiohttp
 from aiohttp import web
@@ -59,14 +60,42 @@ async def store_and_load(frames: list[Frame], db: Path) -> tuple[Recording, floa
     return recording, loaded
 
 
-class BareServer:
+class BareSender:
+    """A bare sender's server: its handle() answers `path`; lateness_ns of each timed frame."""
+
+    path = "/v1/realtime"
+
+    def __init__(self) -> None:
+        self.lateness_ns: list[int] = []
+        self.server: LocalServer | None = None
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        raise NotImplementedError
+
+    async def __aenter__(self) -> Self:
+        app = web.Application()
+        app.router.add_get(self.path, self.handle)
+        self.server = LocalServer(app)
+        await self.server.start()
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        assert self.server is not None
+        await self.server.close()
+
+    @property
+    def url(self) -> str:
+        assert self.server is not None
+        return self.server.url("/v1")
+
+
+class BareServer(BareSender):
     """The baseline: server frames out (asap or at their offsets), client frames drained."""
 
     def __init__(self, frames: list[Frame], speed: float | None) -> None:
+        super().__init__()
         self.server_frames = [f for f in frames if f.direction is Direction.SERVER]
         self.speed = speed
-        self.lateness_ns: list[int] = []
-        self.server: LocalServer | None = None
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         ws = web.WebSocketResponse(max_msg_size=0, compress=False)
@@ -91,21 +120,6 @@ class BareServer:
         await drainer
         return ws
 
-    async def __aenter__(self) -> BareServer:
-        app = web.Application()
-        app.router.add_get("/v1/realtime", self.handle)
-        self.server = LocalServer(app)
-        await self.server.start()
-        return self
-
-    async def __aexit__(self, *_: object) -> None:
-        assert self.server is not None
-        await self.server.close()
-
-    @property
-    def url(self) -> str:
-        assert self.server is not None
-        return self.server.url("/v1")
 
 
 async def play_client(url: str, frames: list[Frame], *, paced: bool) -> tuple[float, list[int]]:
