@@ -290,6 +290,33 @@ def peaks_of(audios: list[bytes], formats: list[AudioFormat]) -> tuple[np.ndarra
     return np.minimum.reduceat(joined, starts), np.maximum.reduceat(joined, starts)
 
 
+def _tick_table() -> _Columns:
+    """The ticks' columns (both protocols' builders)."""
+    return _Columns(t_ms="d", seq="q", direction="b", type="h", kind="b", size="q")
+
+
+def tick_columns(ticks: _Columns, steps: list[Step]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Add a batch's t_ms, seq, direction and size to the ticks (type and kind are the
+    builder's), column by column, each a C loop (map, attrgetter) rather than a Python one.
+    Returns the batch's (seqs, whether each step has audio, its audio's length in bytes)."""
+    count = len(steps)
+    columns = ticks.columns
+    seqs = np.fromiter(map(_SEQ, steps), np.int64, count)
+    audios = list(map(_AUDIO, steps))
+    has_audio = np.fromiter(map(is_not, audios, repeat(None)), np.bool_, count)
+    audio_sizes = np.zeros(count, np.int64)
+    audio_sizes[has_audio] = np.fromiter(map(len, compress(audios, has_audio.tolist())),
+                                         np.int64, int(has_audio.sum()))
+    # the frame's size on the wire: its audio went as base64 (4 characters per 3 bytes)
+    sizes = np.fromiter(map(len, map(_DATA, steps)), np.int64, count) + -(-audio_sizes // 3) * 4
+    columns["t_ms"].frombytes((np.fromiter(map(_T_NS, steps), np.int64, count) / 1e6).tobytes())
+    columns["seq"].frombytes(seqs.tobytes())
+    columns["direction"].frombytes(np.fromiter(
+        map(is_, map(_DIRECTION, steps), repeat(Direction.SERVER)), np.int8, count).tobytes())
+    columns["size"].frombytes(sizes.tobytes())
+    return seqs, has_audio, audio_sizes
+
+
 def _side_columns() -> _Columns:
     return _Columns(seq="q", start_ms="d", length="q", format="b", peak_at="q")
 
@@ -301,8 +328,7 @@ class _Builder:
 
     def __init__(self) -> None:
         self.fold = ConversationFold()
-        ticks = _Columns(t_ms="d", seq="q", direction="b", type="h", kind="b", size="q")
-        self.ticks = ticks
+        self.ticks = _tick_table()
         self.types: dict[str | None, int] = {}
         self.kinds: dict[tuple[str | None, bool], int] = {}
         self.user = _side_columns()
@@ -414,24 +440,9 @@ class _Builder:
         self.fold.apply_batch(steps, self._on_input, self._apply_other)
         count = len(steps)
         ticks = self.ticks.columns
-        # column by column, each a C loop (map, attrgetter) rather than a Python one
-        seqs = np.fromiter(map(_SEQ, steps), np.int64, count)
-        audios = list(map(_AUDIO, steps))
-        has_audio = np.fromiter(map(is_not, audios, repeat(None)), np.bool_, count)
-        audio_sizes = np.zeros(count, np.int64)
-        audio_sizes[has_audio] = np.fromiter(map(len, compress(audios, has_audio.tolist())),
-                                             np.int64, int(has_audio.sum()))
-        # the frame's size on the wire: its audio went as base64 (4 characters per 3 bytes)
-        sizes = np.fromiter(map(len, map(_DATA, steps)), np.int64, count) + \
-            -(-audio_sizes // 3) * 4
+        seqs, has_audio, audio_sizes = tick_columns(self.ticks, steps)
         is_input = has_audio & np.fromiter(map(eq, map(_TYPE, steps), repeat(INPUT_AUDIO)),
                                            np.bool_, count)
-        ticks["t_ms"].frombytes((np.fromiter(map(_T_NS, steps), np.int64, count) / 1e6)
-                                .tobytes())
-        ticks["seq"].frombytes(seqs.tobytes())
-        ticks["direction"].frombytes(np.fromiter(
-            map(is_, map(_DIRECTION, steps), repeat(Direction.SERVER)), np.int8, count).tobytes())
-        ticks["size"].frombytes(sizes.tobytes())
         types = np.full(count, self._input_type, np.int16)
         kinds = np.full(count, self._input_kind, np.int8)
         if self._other:

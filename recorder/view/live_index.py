@@ -12,6 +12,8 @@ about what the listener heard (the lanes' notes say so).
 from __future__ import annotations
 
 from collections.abc import Iterable
+from itertools import compress, repeat
+from operator import attrgetter, is_
 from pathlib import Path
 from typing import Any
 
@@ -31,11 +33,12 @@ from recorder.view.index import (
     SessionIndex,
     SideAudio,
     _bucket_count,
-    _Columns,
     _side_columns,
+    _tick_table,
     peaks_of,
+    tick_columns,
 )
-from recorder.wire import Direction, Opcode
+from recorder.wire import Opcode
 
 # The tick kinds of a Live session's events lane, in the order the legend shows them.
 LIVE_KINDS = ("session", "input", "output", "delegation", "response", "context", "error",
@@ -108,8 +111,9 @@ class LiveIndexBuilder:
 
     def __init__(self) -> None:
         self.placer = _Placer()
-        self.ticks = _Columns(t_ms="d", seq="q", direction="b", type="h", kind="b", size="q")
+        self.ticks = _tick_table()
         self.types: dict[str | None, int] = {}
+        self._kinds: list[int] = []  # the known kind of each type, by its number
         self.first_ms: float | None = None
         self.sides = {USER: _side_columns(), ASSISTANT: _side_columns()}
         self.formats: dict[AudioFormat, int] = {}
@@ -122,31 +126,38 @@ class LiveIndexBuilder:
         return self.placer.fold
 
     def feed(self, steps: Iterable[Step]) -> None:
+        """Fold a batch (the fold's apply_batch, the export's tracks placing its audio) and
+        add its ticks column by column, as the Realtime builder does."""
         batch = list(steps)
         if not batch:
             return
         if self.first_ms is None:
             self.first_ms = batch[0].t_ns / 1e6
         self.placer.apply_batch(batch)
+        count = len(batch)
+        _seqs, has_audio, _sizes = tick_columns(self.ticks, batch)
+        step_types = list(map(_TYPE, batch))
+        types = self.types
+        for name in dict.fromkeys(step_types):  # new types numbered as first met
+            if name not in types:
+                types[name] = len(types)
+                self._kinds.append(KINDS.index(live_kind_of(name)))
+        type_ids = np.fromiter(map(types.__getitem__, step_types), np.int16, count)
+        kinds = np.array(self._kinds, np.int8)[type_ids]
+        # unknown: a frame that is not text, or text with no audio that does not decode
+        unknown = ~np.fromiter(map(is_, map(_OPCODE, batch), repeat(Opcode.TEXT)), np.bool_,
+                               count)
+        check = ~(unknown | has_audio)
+        unknown[check] = np.fromiter(map(_undecoded, compress(batch, check.tolist())),
+                                     np.bool_, int(check.sum()))
+        kinds[unknown] = KINDS.index("unknown")
         columns = self.ticks.columns
-        for step in batch:
-            if step.opcode is not Opcode.TEXT:
-                unknown = True
-            elif step.audio is not None:
-                unknown = False
-            else:
-                try:
-                    unknown = isinstance(step.event, UnknownEvent)
-                except Exception:  # shown as unknown, never hiding the rest
-                    unknown = True
-            columns["t_ms"].append(step.t_ns / 1e6)
-            columns["seq"].append(step.seq)
-            columns["direction"].append(1 if step.direction is Direction.SERVER else 0)
-            columns["type"].append(self.types.setdefault(step.type, len(self.types)))
-            columns["kind"].append(KINDS.index(live_kind_of(step.type, unknown)))
-            audio = step.audio
-            columns["size"].append(len(step._data) + (-(-len(audio) // 3) * 4 if audio else 0))
+        columns["type"].frombytes(type_ids.tobytes())
+        columns["kind"].frombytes(kinds.tobytes())
         self._place()
+
+    def _format_id(self, fmt: AudioFormat) -> int:
+        return self.formats.setdefault(fmt, len(self.formats))
 
     def _place(self) -> None:
         """The chunks the tracks placed in this batch: the sides' columns and their peaks."""
@@ -154,17 +165,23 @@ class LiveIndexBuilder:
         formats: list[AudioFormat] = []
         shift = self.first_ms or 0.0
         for side, placed in self.placer.placed.items():
-            columns = self.sides[side].columns
-            for seq, start, length, fmt, audio in placed:
-                columns["seq"].append(seq)
-                columns["start_ms"].append(shift + start)
-                columns["length"].append(length)
-                columns["format"].append(self.formats.setdefault(fmt, len(self.formats)))
-                columns["peak_at"].append(self.buckets)
-                self.buckets += _bucket_count(length, fmt)
-                audios.append(audio)
-                formats.append(fmt)
+            if not placed:
+                continue
+            seqs, starts, lengths, fmts, chunks = zip(*placed, strict=True)
             placed.clear()
+            count = len(seqs)
+            columns = self.sides[side].columns
+            buckets = np.fromiter(map(_bucket_count, lengths, fmts), np.int64, count)
+            ends = np.cumsum(buckets) + self.buckets
+            self.buckets = int(ends[-1])
+            columns["seq"].frombytes(np.array(seqs, np.int64).tobytes())
+            columns["start_ms"].frombytes((np.array(starts, np.float64) + shift).tobytes())
+            columns["length"].frombytes(np.array(lengths, np.int64).tobytes())
+            columns["format"].frombytes(np.fromiter(map(self._format_id, fmts), np.int8,
+                                                    count).tobytes())
+            columns["peak_at"].frombytes((ends - buckets).tobytes())
+            audios.extend(chunks)
+            formats.extend(fmts)
         if audios:
             mins, maxs = peaks_of(audios, formats)
             self.mins.append(mins)
@@ -188,6 +205,17 @@ class LiveIndexBuilder:
                             live_lanes(fold, times, self.first_ms or 0.0), list(fold.notes),
                             np.concatenate(self.mins) if self.mins else empty,
                             np.concatenate(self.maxs) if self.maxs else empty)
+
+
+_TYPE, _OPCODE = attrgetter("type"), attrgetter("opcode")
+
+
+def _undecoded(step: Step) -> bool:
+    """Whether a text step with no audio is shown as unknown: it does not decode."""
+    try:
+        return isinstance(step.event, UnknownEvent)
+    except Exception:  # shown as unknown, never hiding the rest
+        return True
 
 
 def _by_seq(columns: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
