@@ -18,12 +18,16 @@ from live_sessions import Session, start
 from test_live_replay import write_live_db
 from test_view_server import _client, _get
 
+from recorder.events import UnknownEvent
 from recorder.export import export_session
 from recorder.live.fold import LiveFold
 from recorder.live.render import render_live_text
 from recorder.replay import fold_recording, until_note
 from recorder.store import open_log
+from recorder.stream import Step, log_steps
 from recorder.view import stored
+from recorder.view.index import KINDS, SessionIndex, _bucket_count
+from recorder.view.live_index import LiveIndexBuilder, live_kind_of
 from recorder.wire import Direction, Frame, Opcode
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
@@ -198,3 +202,63 @@ async def test_a_live_session_with_no_audio_and_broken_frames(tmp_path: Path) ->
             response = await client.get(f"/api/sessions/{sid}/{path}")
             assert response.status == 200, (path, await response.text())
         assert (await _get(client, f"/api/sessions/{sid}/frames/3"))["unknown"]
+
+
+def _index_state(index: SessionIndex) -> dict[str, Any]:
+    """Everything an index holds, as plain lists (what two builds compare by). Each chunk's
+    peaks are its own buckets (where they sit among the others' follows the batches)."""
+    state: dict[str, Any] = {
+        name: getattr(index, name).tolist() for name in (
+            "tick_t", "tick_seq", "tick_direction", "tick_type", "tick_kind", "tick_size")}
+    state.update(types=index.types, lanes=index.lanes, warnings=index.warnings)
+    for side, audio in index.audio.items():
+        peaks = []
+        for at, length, fmt in zip(audio.peak_at.tolist(), audio.length.tolist(),
+                                   audio.format_id.tolist(), strict=True):
+            end = at + _bucket_count(length, audio.formats[fmt])
+            peaks.append((index.chunk_mins[at:end].tolist(), index.chunk_maxs[at:end].tolist()))
+        state[side] = [audio.seq.tolist(), audio.start_ms.tolist(), audio.length.tolist(),
+                       audio.format_id.tolist(), audio.formats, peaks]
+    return state
+
+
+async def _steps(db: str) -> list[Step]:
+    log = await open_log(db)
+    try:
+        info = await log.get_session()
+        return [step async for batch in log_steps(log, info, batch_size=5000) for step in batch]
+    finally:
+        await log.close()
+
+
+async def test_a_batch_gives_the_index_of_one_step_at_a_time(source: str, tmp_path: Path
+                                                             ) -> None:
+    session = start(Session())
+    session.raw(Direction.SERVER, 50, b"{not json")
+    session.frames.append(Frame(Direction.SERVER, 60_000_000, Opcode.BINARY, b"\x00\x01"))
+    session.raw(Direction.SERVER, 65, b'{"type":"session.not_an_event"}')  # typed, unknown
+    session.transcript(70, "user", "hello there", 0, 400)
+    bare = tmp_path / "bare.db"
+    await write_live_db(bare, session.frames)
+    for db in (source, str(bare)):
+        steps = await _steps(db)
+        states = []
+        for size in (len(steps), 7, 1):  # whole, in batches, one step at a time
+            builder = LiveIndexBuilder()
+            for at in range(0, len(steps), size):
+                builder.feed(iter(steps[at:at + size]))
+            states.append(_index_state(builder.finish()))
+        assert states[0] == states[1] == states[2]
+        index = states[0]
+        assert index["tick_seq"] == [step.seq for step in steps]
+        # each tick's kind is its step's, as live_kind_of says one step at a time
+        expected = []
+        for step in steps:
+            unknown = step.opcode is not Opcode.TEXT or (
+                step.audio is None and isinstance(step.event, UnknownEvent))
+            expected.append(KINDS.index(live_kind_of(step.type, unknown)))
+        assert index["tick_kind"] == expected
+        assert [index["types"][n] for n in index["tick_type"]] == [step.type for step in steps]
+    # the bare session's broken frames, one of them of a type whose family has a kind
+    assert [KINDS[kind] for kind, name in zip(index["tick_kind"], index["tick_type"], strict=True)
+            if index["types"][name] == "session.not_an_event"] == ["unknown"]
