@@ -32,7 +32,6 @@ from recorder.view.index import (
     IndexBuilder,
     SessionIndex,
     SideAudio,
-    _bucket_count,
     _side_columns,
     _tick_table,
     peaks_of,
@@ -81,14 +80,16 @@ class PlacingTrack(Track):
 
 
 class _Placer(LiveExport):
-    """LiveExport's pass with PlacingTracks, keeping where each chunk went: (seq, start_ms on
-    the track, wire bytes, format, the audio) per side."""
+    """LiveExport's pass with PlacingTracks, keeping where each chunk went: (seq, the track's
+    frames once it is added, the track's rate, wire bytes, format, the audio) per side (its
+    start on the track is its end less its duration: LiveIndexBuilder works it out by
+    batch)."""
 
     track = PlacingTrack
 
     def __init__(self) -> None:
         super().__init__(Path())
-        self.placed: dict[str, list[tuple[int, float, int, AudioFormat, bytes]]] = {
+        self.placed: dict[str, list[tuple[int, int, int, int, AudioFormat, bytes]]] = {
             USER: [], ASSISTANT: []}
         self._seq = 0
 
@@ -99,11 +100,11 @@ class _Placer(LiveExport):
     def _add(self, track: Track, fmt: AudioFormat, at_ms: float, audio: bytes) -> None:
         before = track.frames
         super()._add(track, fmt, at_ms, audio)
-        if track.frames == before:  # skipped (not in the session's format) or empty
+        frames = track.frames
+        if frames == before:  # skipped (not in the session's format) or empty
             return
-        side = USER if track is self.user else ASSISTANT
-        start = track.end_ms() - fmt.duration_ms(len(audio))
-        self.placed[side].append((self._seq, start, len(audio), fmt, audio))
+        self.placed[USER if track is self.user else ASSISTANT].append(
+            (self._seq, frames, track.rate or 1, len(audio), fmt, audio))
 
 
 class LiveIndexBuilder:
@@ -156,30 +157,37 @@ class LiveIndexBuilder:
         columns["kind"].frombytes(kinds.tobytes())
         self._place()
 
-    def _format_id(self, fmt: AudioFormat) -> int:
-        return self.formats.setdefault(fmt, len(self.formats))
-
     def _place(self) -> None:
         """The chunks the tracks placed in this batch: the sides' columns and their peaks."""
         audios: list[bytes] = []
         formats: list[AudioFormat] = []
         shift = self.first_ms or 0.0
+        known = self.formats
         for side, placed in self.placer.placed.items():
             if not placed:
                 continue
-            seqs, starts, lengths, fmts, chunks = zip(*placed, strict=True)
+            seqs, ends, rates, lengths, fmts, chunks = zip(*placed, strict=True)
             placed.clear()
             count = len(seqs)
+            for fmt in dict.fromkeys(fmts):  # numbered as first met
+                known.setdefault(fmt, len(known))
+            ids = np.fromiter(map(known.__getitem__, fmts), np.int8, count)
+            listed = list(known)
+            width = np.array([fmt.sample_width for fmt in listed], np.int64)[ids]
+            rate = np.array([fmt.sample_rate for fmt in listed], np.int64)[ids]
+            size = np.array(lengths, np.int64)
+            buckets = -(-(size // width) // (rate // 100))  # _bucket_count
+            last = np.cumsum(buckets) + self.buckets
+            self.buckets = int(last[-1])
+            # where the chunk starts on its track: its end less its duration (duration_ms)
+            starts = np.array(ends, np.int64) * 1000 / np.array(rates, np.int64) - \
+                size * 1000 / (rate * width)
             columns = self.sides[side].columns
-            buckets = np.fromiter(map(_bucket_count, lengths, fmts), np.int64, count)
-            ends = np.cumsum(buckets) + self.buckets
-            self.buckets = int(ends[-1])
             columns["seq"].frombytes(np.array(seqs, np.int64).tobytes())
-            columns["start_ms"].frombytes((np.array(starts, np.float64) + shift).tobytes())
-            columns["length"].frombytes(np.array(lengths, np.int64).tobytes())
-            columns["format"].frombytes(np.fromiter(map(self._format_id, fmts), np.int8,
-                                                    count).tobytes())
-            columns["peak_at"].frombytes((ends - buckets).tobytes())
+            columns["start_ms"].frombytes((starts + shift).tobytes())
+            columns["length"].frombytes(size.tobytes())
+            columns["format"].frombytes(ids.tobytes())
+            columns["peak_at"].frombytes((last - buckets).tobytes())
             audios.extend(chunks)
             formats.extend(fmts)
         if audios:
