@@ -11,7 +11,7 @@ about what the listener heard (the lanes' notes say so).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from itertools import compress, repeat
 from operator import attrgetter, is_
 from pathlib import Path
@@ -75,8 +75,24 @@ class PlacingTrack(Track):
     """The export's Track placing chunks on its timeline with no file: frames are counted,
     what would be written is dropped (Track.flush with no writer)."""
 
+    def __init__(self, path: Path, on_write: Callable[[int, bytes], None] | None = None) -> None:
+        super().__init__(path, on_write)
+        self._pending = _Nowhere()  # type: ignore[assignment]  # PcmBlocks' add and write
+
     def _open(self, rate: int) -> None:
         self.rate = rate
+
+
+class _Nowhere:
+    """Where a PlacingTrack's audio goes: PcmBlocks' add and write, keeping nothing."""
+
+    __slots__ = ()
+
+    def add(self, pcm: bytes, writer: object) -> None:
+        pass
+
+    def write(self, writer: object) -> None:
+        pass
 
 
 class _Placer(LiveExport):
@@ -169,9 +185,12 @@ class LiveIndexBuilder:
             seqs, ends, rates, lengths, fmts, chunks = zip(*placed, strict=True)
             placed.clear()
             count = len(seqs)
-            for fmt in dict.fromkeys(fmts):  # numbered as first met
-                known.setdefault(fmt, len(known))
-            ids = np.fromiter(map(known.__getitem__, fmts), np.int8, count)
+            if len(set(map(id, fmts))) == 1:  # one format object (as a rule): hashed once
+                ids = np.full(count, known.setdefault(fmts[0], len(known)), np.int8)
+            else:
+                for fmt in dict.fromkeys(fmts):  # numbered as first met
+                    known.setdefault(fmt, len(known))
+                ids = np.fromiter(map(known.__getitem__, fmts), np.int8, count)
             listed = list(known)
             width = np.array([fmt.sample_width for fmt in listed], np.int64)[ids]
             rate = np.array([fmt.sample_rate for fmt in listed], np.int64)[ids]
