@@ -141,3 +141,11 @@ async def test_the_text_comes_from_the_figures_fold_for_realtime_and_live(two: s
             assert await _texts(log) == kept
         finally:
             await client.close()
+
+
+def test_texts_not_kept_are_said_once_at_stop_by_error_type() -> None:
+    out, err = io.StringIO(), io.StringIO()
+    Console(out, err).texts_left(3, {"ValueError": 2, "DatabaseError": 1})
+    assert err.getvalue().splitlines() == [
+        "rtrec: transcript text of 3 session(s) not kept as they ended (DatabaseError x1, "
+        "ValueError x2): rtrec view indexes them on its first search"]
