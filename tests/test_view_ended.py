@@ -14,6 +14,7 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from click.testing import CliRunner
+from test_trace_record import wait_for
 
 from recorder.cli import cli
 from recorder.cli.record import SESSION_FIGURES
@@ -49,14 +50,6 @@ async def _view_text(log: EventLog, sid: str) -> str:
                                         .conversation))
 
 
-async def _wait_for(condition: Any, seconds: float = 30.0) -> None:
-    for _ in range(int(seconds / 0.02)):
-        if condition():
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError("the condition never held")
-
-
 async def _health_when(base: str, done: Any, seconds: float = 60.0) -> dict[str, Any]:
     """GET /rtrec/status until done(its answer) (the worker computes after the session ends)."""
     async with aiohttp.ClientSession() as http:
@@ -76,7 +69,7 @@ async def test_recorded_sessions_are_searchable_before_any_search(db: str) -> No
         config = ProxyConfig(upstream=fake.url, host="127.0.0.1", port=0)
         running = asyncio.ensure_future(
             record(db, config, Console(out, err), stop=stop, figures=SESSION_FIGURES))
-        await _wait_for(lambda: "listening on" in out.getvalue())
+        await wait_for(lambda: "listening on" in out.getvalue())
         url = re.search(r"listening on (ws://\S+)/v1/realtime", out.getvalue())
         assert url is not None
         for scenario in SCENARIOS:
