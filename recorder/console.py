@@ -225,6 +225,15 @@ class Console:
             f"({computed} computed; {', '.join(parts)}): rtrec stats computes them on first use"
         )
 
+    def texts_left(self, failed: int, errors: dict[str, int]) -> None:
+        """At stop, when some ended sessions' transcript text (view_text) could not be kept
+        (errors: by type, never their text)."""
+        kinds = ", ".join(f"{kind} x{count}" for kind, count in sorted(errors.items()))
+        self._error(
+            f"rtrec: transcript text of {failed} session(s) not kept as they ended ({kinds}): "
+            "rtrec view indexes them on its first search"
+        )
+
     def stopping(self, sessions: int) -> None:
         self._print(f"rtrec: stopping, closing {sessions} session(s) and flushing the log")
 

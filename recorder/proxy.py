@@ -925,6 +925,8 @@ async def record(
     worker = log.figures
     if worker is not None and (worker.failed or worker.dropped):
         console.figures_left(worker.computed, worker.failed, worker.dropped, worker.errors)
+    if worker is not None and worker.text_failed:
+        console.texts_left(worker.text_failed, worker.text_errors)
     lost = log.frames_lost + proxy.frames_unrecorded
     if lost:
         console.not_recorded(lost, log.health()["gaps"], proxy.sessions_unrecorded)

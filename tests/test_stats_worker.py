@@ -12,7 +12,7 @@ import pytest
 
 from recorder.stats import table
 from recorder.stats.figures import SessionFigures, TurnFigures
-from recorder.stats.worker import CANCELLED, FiguresWorker, rest_after
+from recorder.stats.worker import CANCELLED, Computed, FiguresWorker, rest_after
 from recorder.store import EventLog, open_log
 from recorder.wire import Direction, Frame, Opcode
 
@@ -20,6 +20,7 @@ COUNT = "test_stats_worker:count_frames"
 BROKEN = "test_stats_worker:broken"
 GATED = "test_stats_worker:gated"
 FOREVER = "test_stats_worker:forever"
+TEXT_BROKEN = "test_stats_worker:text_broken"
 
 
 def figures_of(frames: int, pid: int | None = None) -> SessionFigures:
@@ -38,6 +39,18 @@ async def count_frames(log: EventLog, session_id: str) -> SessionFigures:
 
 async def broken(log: EventLog, session_id: str) -> SessionFigures:
     raise ValueError("sk-secret-in-a-message")
+
+
+async def text_broken(log: EventLog, session_id: str) -> Computed:
+    """Figures, and more rows from the same fold whose keeping fails (odd sessions) or not."""
+    figures = await count_frames(log, session_id)
+
+    async def also(_into: EventLog) -> bool:
+        if frames_counted(figures) == 1:
+            raise ValueError("sk-secret-in-a-message")
+        return True
+
+    return Computed(figures, also)
 
 
 async def gated(log: EventLog, session_id: str) -> SessionFigures:
@@ -113,6 +126,21 @@ async def test_a_failing_compute_fails_alone_and_leaves_the_session_stale(db: st
         assert "sk-secret" not in repr(health)
         assert log.figures.last_error == "ValueError"
         assert [info.id for info in await table.stale(log)] == [sid, after]
+
+
+async def test_rows_kept_from_the_same_fold_fail_alone_counted_by_type(db: str) -> None:
+    async with await open_log(db, figures=TEXT_BROKEN, flush_interval=0.05) as log:
+        assert log.figures is not None
+        broken_text = await _record(log, frames=1)
+        kept_text = await _record(log, frames=4)
+        assert await log.figures.wait_idle(60)
+        health = log.health()
+        assert (health["figures_computed"], health["figures_failed"], health["text_kept"],
+                health["text_failed"], health["text_errors"]) == (2, 0, 1, 1, {"ValueError": 1})
+        assert "sk-secret" not in repr(health)
+        # the figures of both are kept: the failure was the text's alone
+        assert frames_counted(await table.load(log, broken_text)) == 1
+        assert frames_counted(await table.load(log, kept_text)) == 4
 
 
 async def test_sessions_beyond_the_bound_are_left_stale_and_ensure_computes_them(

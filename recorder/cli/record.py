@@ -22,10 +22,11 @@ from recorder.store.urls import parse_db
 FRAMES_LOST_EXIT = 3  # some frames passed but were not recorded (documented in the README)
 
 
-# Each session's turn figures, computed once its end is stored, in the recorder's one worker
-# process (recorder.stats.worker, off the forwarding path), so `rtrec stats` reads them from the
-# derived table; with --otlp the same process encodes the session's trace from them.
-SESSION_FIGURES = "recorder.stats.fold:figures_of_session"
+# Each session's turn figures and transcript text, computed by one fold once its end is stored,
+# in the recorder's one worker process (recorder.stats.worker, off the forwarding path), so
+# `rtrec stats` reads them from the derived table and `rtrec view` searches without indexing
+# first; with --otlp the same process encodes the session's trace from them.
+SESSION_FIGURES = "recorder.view.ended:figures_and_text"
 
 
 @click.command("record")

@@ -40,9 +40,11 @@ from recorder.wire import Direction
 
 if TYPE_CHECKING:
     from recorder.recording import Source
+    from recorder.stats.live import LiveStatsFold
     from recorder.store import EventLog, SessionInfo
 
-__all__ = ["StatsFold", "figures_of_session", "figures_of_steps", "log_figures", "session_figures"]
+__all__ = ["StatsFold", "figures_of_session", "figures_of_steps", "log_figures", "log_fold",
+           "session_figures"]
 
 
 def _ms(t_ns: int | None) -> float | None:
@@ -684,14 +686,16 @@ async def session_figures(source: Source, session: str | None = None) -> Session
         return fold.result()
 
 
-async def log_figures(log: EventLog, info: SessionInfo) -> SessionFigures:
-    """The figures of one session of an open event log."""
+async def log_fold(log: EventLog, info: SessionInfo) -> StatsFold | LiveStatsFold:
+    """The stats fold of one session of an open event log, every step applied (result():
+    its figures; .fold: the conversation or Live fold under them, for what else is kept from
+    the same pass)."""
     from recorder.stream import log_steps
 
     if info.protocol == names.LIVE_PROTOCOL:  # Live's own figures (recorder.stats.live)
-        from recorder.stats.live import live_log_figures
+        from recorder.stats.live import live_log_fold
 
-        return await live_log_figures(log, info)
+        return await live_log_fold(log, info)
 
     fold = StatsFold(protocol=info.protocol, model=info.model, session_id=info.id,
                      status=info.status, started_at=info.started_at)
@@ -699,7 +703,12 @@ async def log_figures(log: EventLog, info: SessionInfo) -> SessionFigures:
     async for batch in log_steps(log, info, batch_size=5000):
         for step in batch:
             apply(step)
-    return fold.result()
+    return fold
+
+
+async def log_figures(log: EventLog, info: SessionInfo) -> SessionFigures:
+    """The figures of one session of an open event log."""
+    return (await log_fold(log, info)).result()
 
 
 async def figures_of_session(log: EventLog, sid: str) -> SessionFigures:

@@ -44,8 +44,8 @@ if TYPE_CHECKING:
     from recorder.recording import Recording
     from recorder.store import EventLog, SessionInfo
 
-__all__ = ["SEGMENT_COLUMNS", "LiveStatsFold", "live_log_figures", "live_recording_figures",
-           "live_summary", "render_live_lines", "segment_rows"]
+__all__ = ["SEGMENT_COLUMNS", "LiveStatsFold", "live_log_figures", "live_log_fold",
+           "live_recording_figures", "live_summary", "render_live_lines", "segment_rows"]
 
 
 class LiveStatsFold:
@@ -194,15 +194,20 @@ def _backend_tokens(fold: LiveFold) -> Usage | None:
                  input_cached_tokens=total("cached_tokens", "input_tokens_details"))
 
 
-async def live_log_figures(log: EventLog, info: SessionInfo) -> SessionFigures:
-    """The figures of a Live session of an open event log."""
+async def live_log_fold(log: EventLog, info: SessionInfo) -> LiveStatsFold:
+    """The stats fold of a Live session of an open event log, every step applied."""
     from recorder.stream import log_steps
 
     fold = LiveStatsFold(model=info.model, session_id=info.id, status=info.status,
                          started_at=info.started_at)
     async for batch in log_steps(log, info, batch_size=5000):
         fold.apply_batch(batch)
-    return fold.result()
+    return fold
+
+
+async def live_log_figures(log: EventLog, info: SessionInfo) -> SessionFigures:
+    """The figures of a Live session of an open event log."""
+    return (await live_log_fold(log, info)).result()
 
 
 async def live_recording_figures(recording: Recording) -> SessionFigures:

@@ -24,6 +24,11 @@ It stays inside the recorder's CPU budget by being bounded three ways:
   recorder closes) are left stale, computed on first use (recorder.stats.table.ensure).
 A compute that fails fails alone: counted by the type of its error (never its text: it may
 carry a secret), its session left stale, recording untouched.
+
+A compute may return Computed instead of the figures: the figures and `also`, which keeps more
+rows derived from the same fold (rtrec record: the session's transcript text for rtrec view's
+search, recorder.view.ended), run after the figures are kept; counted apart (text_kept,
+text_failed, text_errors by type), its failure leaving those rows stale and the figures kept.
 """
 
 from __future__ import annotations
@@ -37,16 +42,29 @@ import queue
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from recorder.stats.figures import SessionFigures
     from recorder.stats.sender import TraceSender
+    from recorder.store import EventLog
 
 # How long a busy recorder makes the worker wait before it looks again.
 _BUSY_WAIT = 0.5
 _POLL_S = 0.05
 CANCELLED = "Cancelled"  # the error type counted for a compute stopped by close()
+
+
+@dataclass(frozen=True)
+class Computed:
+    """What a compute may return: the session's figures, and `also` (the open log -> whether
+    it kept its rows: False when the session changed meanwhile) for more rows from the same
+    fold."""
+
+    figures: SessionFigures
+    also: Callable[[EventLog], Awaitable[bool]]
 
 
 def rest_after(cpu_seconds: float, share: float) -> float:
@@ -67,21 +85,24 @@ def _worker_start() -> None:
 
 def compute_in_worker(
     db: str, compute: str, sid: str, open_options: dict[str, Any], trace: bool | None
-) -> tuple[str, Any, float, int]:
-    """In the worker process: (kind, value, cpu seconds, pid) for one ended session.
+) -> tuple[str, Any, float, int, bool | str | None]:
+    """In the worker process: (kind, value, cpu seconds, pid, also) for one ended session.
     kind "stored": value is the encoded trace (bytes), None (no trace asked) or a str (why
-    there is no trace); kind "failed": value is the error's type name."""
+    there is no trace); kind "failed": value is the error's type name. also (Computed's):
+    None (none asked), True/False (kept or not), or the type name of the error it raised."""
     started = time.process_time()
+    also: list[bool | str | None] = [None]
     try:
-        value: Any = asyncio.run(_compute(db, compute, sid, open_options, trace))
+        value: Any = asyncio.run(_compute(db, compute, sid, open_options, trace, also))
         kind = "stored"
     except BaseException as error:  # that session only
         kind, value = "failed", type(error).__name__
-    return kind, value, time.process_time() - started, os.getpid()
+    return kind, value, time.process_time() - started, os.getpid(), also[0]
 
 
 async def _compute(
-    db: str, compute: str, sid: str, open_options: dict[str, Any], trace: bool | None
+    db: str, compute: str, sid: str, open_options: dict[str, Any], trace: bool | None,
+    also: list[bool | str | None],
 ) -> bytes | str | None:
     from recorder.stats import table
     from recorder.store import open_log
@@ -89,8 +110,14 @@ async def _compute(
     module, _, attribute = compute.partition(":")
     figures_of = getattr(importlib.import_module(module), attribute)
     async with await open_log(db, create=False, **open_options) as log:
-        figures = await figures_of(log, sid)
+        computed = await figures_of(log, sid)
+        figures = computed.figures if isinstance(computed, Computed) else computed
         await table.store(log, sid, figures)
+        if isinstance(computed, Computed):
+            try:
+                also[0] = bool(await computed.also(log))
+            except Exception as error:  # those rows only: the figures are kept
+                also[0] = type(error).__name__
         if trace is None:
             return None
         from recorder.stats.otlp import encode_traces
@@ -142,11 +169,15 @@ class FiguresWorker:
         self.errors: dict[str, int] = {}  # failures by the type of their error (never its text)
         self.last_error: str | None = None
         self.worker_pids: set[int] = set()  # the process(es) the figures were computed in
+        self.text_kept = 0  # Computed.also: the rows kept from the same fold (rtrec record: text)
+        self.text_failed = 0
+        self.text_errors: dict[str, int] = {}  # by the type of their error (never its text)
 
     def health(self) -> dict[str, Any]:
         counts = {"figures_computed": self.computed, "figures_failed": self.failed,
                   "figures_dropped": self.dropped, "figures_pending": self._pending,
-                  "figures_errors": dict(self.errors)}
+                  "figures_errors": dict(self.errors), "text_kept": self.text_kept,
+                  "text_failed": self.text_failed, "text_errors": dict(self.text_errors)}
         if self.traces is not None:
             counts.update(self.traces.health())
         return counts
@@ -246,8 +277,13 @@ class FiguresWorker:
                 pool, self._pool = self._pool, None
                 pool.terminate()
                 return 0.0
-        kind, value, cpu, pid = result.get()
+        kind, value, cpu, pid, also = result.get()
         self.worker_pids.add(pid)
+        if also is True:
+            self.text_kept += 1
+        elif isinstance(also, str):
+            self.text_failed += 1
+            self.text_errors[also] = self.text_errors.get(also, 0) + 1
         if kind == "failed":
             self._failed(session_id, value)
             return float(cpu)

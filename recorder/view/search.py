@@ -52,7 +52,8 @@ async def stale(log: EventLog) -> list[SessionInfo]:
 
 
 async def store(log: EventLog, info: SessionInfo, lanes: dict[str, Any]) -> bool:
-    """Keep the session's text (from the lanes of its index)."""
+    """Keep the session's text (from the lanes of its index, or of its stats fold:
+    recorder.view.ended); False when it changed since `info` was read."""
     return await derived.store(log, TABLE, TEXT_VERSION, info,
                                [{"body": transcript_text(lanes)}])
 
