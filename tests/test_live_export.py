@@ -186,7 +186,8 @@ def test_a_failed_live_export_leaves_nothing_behind(tmp_path: Path,
     assert list(out.iterdir()) == []
 
 
-def test_a_sideband_places_the_output_by_start_ms_with_its_gaps(tmp_path: Path) -> None:
+def sideband_session() -> Session:
+    """A sideband's burst of output placed by start_ms, 400-600 ms dropped."""
     s = Session()
     s.server(0, {"type": "session.started", "session": {"id": SESSION_ID, "model": "gpt-live-1"}})
     frame = b64(tone(200))
@@ -194,7 +195,11 @@ def test_a_sideband_places_the_output_by_start_ms_with_its_gaps(tmp_path: Path) 
         s.server(at, {"type": "session.output_audio.delta", "delta": frame,
                       "start_ms": start_ms, "end_ms": start_ms + 200})
         s.server(at, {"type": "session.input_audio.append", "audio": frame})
-    out, _ = export(tmp_path, s)
+    return s
+
+
+def test_a_sideband_places_the_output_by_start_ms_with_its_gaps(tmp_path: Path) -> None:
+    out, _ = export(tmp_path, sideband_session())
     _, _, assistant = read_wav(out / "assistant.wav")
     assert len(assistant) == 800 * 24
     assert assistant[: 400 * 24].any() and not assistant[400 * 24 : 600 * 24].any()

@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from live_examples import b64, tone
 from live_sessions import AUDIO_100MS, SESSION_ID, Session, start, weather
+from test_live_export import sideband_session
 from test_live_replay import write_live_db
 
 from recorder.audio import ulaw_encode
@@ -61,17 +62,6 @@ def _odd() -> Session:
     s.server(250, {"type": "session.output_audio.delta", "delta": b64(b"\x01")})
     s.server(300, {"type": "session.output_audio.delta", "delta": AUDIO_100MS})
     return s.server(400, CLOSED)
-
-
-def _sideband() -> Session:
-    s = Session()
-    s.server(0, {"type": "session.started", "session": {"id": SESSION_ID, "model": "gpt-live-1"}})
-    frame = b64(tone(200))
-    for at, start_ms in ((50, 0), (60, 200), (70, 600)):  # a burst; 400-600 ms was dropped
-        s.server(at, {"type": "session.output_audio.delta", "delta": frame,
-                      "start_ms": start_ms, "end_ms": start_ms + 200})
-        s.server(at, {"type": "session.input_audio.append", "audio": frame})
-    return s
 
 
 def _pause() -> Session:
@@ -120,7 +110,7 @@ CASES: dict[str, Callable[[], Session]] = {
     "pcm16k": lambda: _rate({"type": "audio/pcm", "rate": 16000}, 16000, None),
     "g711": lambda: _rate({"type": "audio/pcmu"}, 8000, ulaw_encode),
     "odd_chunks": _odd,
-    "sideband": _sideband,
+    "sideband": sideband_session,
     "pause": _pause,
     "fast_client": _fast_client,
     "mute_and_fixture": _mute_and_fixture,

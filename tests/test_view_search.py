@@ -9,14 +9,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 from click.testing import CliRunner
+from test_view_server import _client
 
 from recorder.cli import cli
-from recorder.store import EventLog, open_log
+from recorder.store import EventLog
 from recorder.view import derived, search
 from recorder.view.listing import list_sessions
-from recorder.view.server import make_app
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 NAMES = ("barge_in", "function_call", "voice_turns")
@@ -44,15 +44,8 @@ def three(db: str) -> str:
 
 @pytest.fixture
 async def client(three: str) -> AsyncIterator[TestClient[Any, Any]]:
-    db = three
-    log = await open_log(db, create=False)
-    client = TestClient(TestServer(make_app(log, db, figures=None)))
-    await client.start_server()
-    try:
-        yield client
-    finally:
-        await client.close()
-        await log.close()
+    async for served in _client(three, figures=None):
+        yield served
 
 
 def _log(client: TestClient[Any, Any]) -> EventLog:
